@@ -1,0 +1,360 @@
+//! `sluice.toml`: the tables sluice feeds and the contract each one keeps.
+//!
+//! ```toml
+//! [limits]                       # optional; these are the defaults
+//! max_object_bytes = 10737418240 # larger objects are quarantined as too_large
+//! max_line_bytes = 8388608       # a longer line is a parse_error for that line
+//!
+//! [[table]]
+//! name = "orders"                # Iceberg table name, in namespace `namespace`
+//! namespace = "sluice"           # default "sluice"
+//! prefix = "orders/"             # objects under this key prefix belong to the table
+//! format = "ndjson"              # ndjson | csv (with header); .gz/.zst detected
+//! contract = "orders.schema.json"  # JSON Schema, relative to this file
+//! max_invalid_ratio = 0.1        # above it the whole file is quarantined
+//! partition = { field = "ordered_at", transform = "day" }   # optional
+//! [table.drift]                  # optional; these are the defaults
+//! additive = "evolve"            # new optional top-level field
+//! nested_addition = "evolve"     # new optional field inside a struct
+//! widening = "quarantine"        # int -> double
+//! incompatible = "quarantine"    # string where a number was, ...
+//! sample_rows = 1000             # rows read to infer a file's schema
+//! ```
+//!
+//! Unknown keys and bad values are errors that name the key and the line.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Safety limits applied to every object.
+    #[serde(default)]
+    pub limits: Limits,
+    /// One entry per table; `[[table]]` in TOML.
+    #[serde(rename = "table")]
+    pub tables: Vec<TableConfig>,
+    /// Directory the config was read from; contract paths are relative to it.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// Limits that protect the process from hostile objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Objects larger than this (compressed size) are quarantined as `too_large`. Default 10 GiB.
+    #[serde(default = "default_max_object_bytes")]
+    pub max_object_bytes: u64,
+    /// A line longer than this (decompressed) is rejected as a `parse_error`. Default 8 MiB.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: usize,
+    /// Decompressed bytes allowed per compressed byte before a file is treated as a
+    /// decompression bomb and quarantined as `too_large`. Default 1000.
+    #[serde(default = "default_max_expansion_ratio")]
+    pub max_expansion_ratio: u64,
+}
+
+fn default_max_object_bytes() -> u64 {
+    10 << 30
+}
+fn default_max_line_bytes() -> usize {
+    8 << 20
+}
+fn default_max_expansion_ratio() -> u64 {
+    1000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_object_bytes: default_max_object_bytes(),
+            max_line_bytes: default_max_line_bytes(),
+            max_expansion_ratio: default_max_expansion_ratio(),
+        }
+    }
+}
+
+/// One table and its contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// Iceberg table name: letters, digits and `_`.
+    pub name: String,
+    /// Iceberg namespace (Glue database on AWS).
+    #[serde(default = "default_namespace")]
+    pub namespace: String,
+    /// Key prefix in the landing bucket, ending in `/`.
+    pub prefix: String,
+    /// How the objects are encoded.
+    pub format: Format,
+    /// Path of the JSON Schema file, relative to the config file.
+    pub contract: PathBuf,
+    /// Share of rejected rows (0.0–1.0) above which the whole file is quarantined.
+    #[serde(default = "default_max_invalid_ratio")]
+    pub max_invalid_ratio: f64,
+    /// Optional partitioning of the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionConfig>,
+    /// What to do when a file's schema differs from the table's.
+    #[serde(default)]
+    pub drift: DriftPolicy,
+}
+
+fn default_namespace() -> String {
+    "sluice".into()
+}
+fn default_max_invalid_ratio() -> f64 {
+    0.1
+}
+
+/// Encoding of a table's objects; compression is detected per object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// Partitioning by a transform of one top-level column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionConfig {
+    /// Source column (top level, required in the contract).
+    pub field: String,
+    /// `identity`, `year`, `month`, `day` or `hour`.
+    pub transform: PartitionTransform,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartitionTransform {
+    Identity,
+    Year,
+    Month,
+    Day,
+    Hour,
+}
+
+/// What a drift class leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftAction {
+    /// Change the table schema (add a nullable column) and load the file.
+    Evolve,
+    /// Leave the table alone and quarantine the file as `drift_blocked`.
+    Quarantine,
+}
+
+/// The drift policy, one action per change class (DESIGN §6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftPolicy {
+    #[serde(default = "evolve")]
+    pub additive: DriftAction,
+    #[serde(default = "evolve")]
+    pub nested_addition: DriftAction,
+    #[serde(default = "quarantine")]
+    pub widening: DriftAction,
+    #[serde(default = "quarantine")]
+    pub incompatible: DriftAction,
+    /// Rows read from the head of a file to infer its schema.
+    #[serde(default = "default_sample_rows")]
+    pub sample_rows: usize,
+}
+
+fn evolve() -> DriftAction {
+    DriftAction::Evolve
+}
+fn quarantine() -> DriftAction {
+    DriftAction::Quarantine
+}
+fn default_sample_rows() -> usize {
+    1000
+}
+
+impl Default for DriftPolicy {
+    fn default() -> Self {
+        DriftPolicy {
+            additive: evolve(),
+            nested_addition: evolve(),
+            widening: quarantine(),
+            incompatible: quarantine(),
+            sample_rows: default_sample_rows(),
+        }
+    }
+}
+
+/// A configuration error, naming the file and the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// TOML syntax, unknown keys and wrongly typed values; toml's message names the key and
+    /// shows the line.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {message}")]
+    Invalid { path: PathBuf, key: String, message: String },
+}
+
+/// Prefix under which sluice keeps its own objects (ledger, manifests, quarantine) in the
+/// bucket; no table prefix may start with it.
+pub const CONTROL_PREFIX: &str = ".sluice/";
+
+impl Config {
+    /// Reads and checks `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::parse(&text, path, base_dir)
+    }
+
+    /// Parses and checks TOML text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path, base_dir: PathBuf) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.base_dir = base_dir;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        };
+        if self.tables.is_empty() {
+            return Err(invalid("table".into(), "at least one [[table]] is needed".into()));
+        }
+        if self.limits.max_line_bytes == 0 {
+            return Err(invalid("limits.max_line_bytes".into(), "must be positive".into()));
+        }
+        for (i, t) in self.tables.iter().enumerate() {
+            let key = |k: &str| format!("table[{i}].{k}");
+            let ident_ok = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 128
+                    && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            };
+            if !ident_ok(&t.name) {
+                return Err(invalid(key("name"), format!("{:?}: use letters, digits and _", t.name)));
+            }
+            if !ident_ok(&t.namespace) {
+                return Err(invalid(
+                    key("namespace"),
+                    format!("{:?}: use letters, digits and _", t.namespace),
+                ));
+            }
+            if t.prefix.is_empty() || !t.prefix.ends_with('/') || t.prefix.starts_with('/') {
+                return Err(invalid(
+                    key("prefix"),
+                    format!("{:?}: must be a relative key prefix ending in `/`", t.prefix),
+                ));
+            }
+            if crate::object::check_key(t.prefix.trim_end_matches('/')).is_err() {
+                return Err(invalid(key("prefix"), format!("{:?} is not a safe key prefix", t.prefix)));
+            }
+            if t.prefix.starts_with(CONTROL_PREFIX) {
+                return Err(invalid(key("prefix"), format!("{CONTROL_PREFIX} is reserved for sluice")));
+            }
+            if !(0.0..=1.0).contains(&t.max_invalid_ratio) || t.max_invalid_ratio.is_nan() {
+                return Err(invalid(
+                    key("max_invalid_ratio"),
+                    format!("{} is not between 0.0 and 1.0", t.max_invalid_ratio),
+                ));
+            }
+            if t.drift.sample_rows == 0 {
+                return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
+            }
+            for (j, other) in self.tables.iter().enumerate().take(i) {
+                if other.name == t.name && other.namespace == t.namespace {
+                    return Err(invalid(key("name"), format!("same table as table[{j}]")));
+                }
+                if other.prefix.starts_with(&t.prefix) || t.prefix.starts_with(&other.prefix) {
+                    return Err(invalid(
+                        key("prefix"),
+                        format!("{:?} overlaps table[{j}].prefix {:?}", t.prefix, other.prefix),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The table whose prefix `key` is under, if any.
+    pub fn route(&self, key: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| key.starts_with(&t.prefix))
+    }
+
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<&TableConfig> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Absolute-or-relative path of a table's contract file.
+    pub fn contract_path(&self, table: &TableConfig) -> PathBuf {
+        self.base_dir.join(&table.contract)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("sluice.toml"), PathBuf::new())
+    }
+
+    const MINIMAL: &str = r#"
+[[table]]
+name = "orders"
+prefix = "orders/"
+format = "ndjson"
+contract = "orders.schema.json"
+"#;
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse(MINIMAL).unwrap();
+        let t = &c.tables[0];
+        assert_eq!(t.namespace, "sluice");
+        assert_eq!(t.max_invalid_ratio, 0.1);
+        assert_eq!(t.drift.additive, DriftAction::Evolve);
+        assert_eq!(t.drift.incompatible, DriftAction::Quarantine);
+        assert_eq!(c.route("orders/a.ndjson").unwrap().name, "orders");
+        assert!(c.route("other/a.ndjson").is_none());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = parse(&format!("{MINIMAL}colour = \"red\"\n")).unwrap_err().to_string();
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let e = parse(&MINIMAL.replace("ndjson\"", "xml\"")).unwrap_err().to_string();
+        assert!(e.contains("xml") && e.contains("format"), "{e}");
+        let e = parse(&format!("{MINIMAL}max_invalid_ratio = 1.5\n")).unwrap_err().to_string();
+        assert!(e.contains("table[0].max_invalid_ratio"), "{e}");
+        let e = parse(&MINIMAL.replace("orders/\"", "../x/\"")).unwrap_err().to_string();
+        assert!(e.contains("table[0].prefix"), "{e}");
+    }
+
+    #[test]
+    fn overlapping_prefixes_are_refused() {
+        let two = format!("{MINIMAL}{}", MINIMAL.replace("name = \"orders\"", "name = \"o2\"").replace("orders/\"", "orders/eu/\""));
+        let e = parse(&two).unwrap_err().to_string();
+        assert!(e.contains("overlaps"), "{e}");
+    }
+}

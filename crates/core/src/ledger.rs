@@ -1,0 +1,188 @@
+//! The ledger model: one record per object version, and the only transitions allowed.
+//!
+//! The records live in the object store (crates/store); this module is the pure rule book.
+//! A record is created `claimed` by a conditional create, so of two racing arrivals exactly
+//! one proceeds. Every later transition is a compare-and-swap on the previous record and
+//! must be allowed by [`LedgerState::can_move_to`]: no sequence reaches two terminal states.
+
+use serde::{Deserialize, Serialize};
+
+use crate::object::{BatchId, ObjectVersion};
+use crate::quarantine::QuarantineReason;
+
+/// Where an object version is on its way into the table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LedgerState {
+    /// An execution owns the object; nothing durable has been written for it yet.
+    Claimed,
+    /// Valid rows are in staged Parquet files, described by the batch's manifest.
+    Staged {
+        /// Key of the staged batch manifest under the control prefix.
+        manifest_key: String,
+    },
+    /// The batch is in the table, made visible by this snapshot.
+    Committed { snapshot_id: i64 },
+    /// The object did not belong (no table, older version, empty): nothing to do.
+    Filtered { reason: String },
+    /// The object waits for a person.
+    Quarantined { reason: QuarantineReason },
+}
+
+impl LedgerState {
+    /// Committed, filtered and quarantined end a version's life (until a replay).
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Committed { .. } | Self::Filtered { .. } | Self::Quarantined { .. })
+    }
+
+    /// The state's name as `sluice files --state` accepts it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Staged { .. } => "staged",
+            Self::Committed { .. } => "committed",
+            Self::Filtered { .. } => "filtered",
+            Self::Quarantined { .. } => "quarantined",
+        }
+    }
+
+    /// The transitions of DESIGN §5.1. Re-entering the same state (`staged` → `staged`) is
+    /// allowed so that a re-run of a crashed step can record what it redid.
+    pub fn can_move_to(&self, next: &LedgerState) -> bool {
+        use LedgerState::*;
+        match (self, next) {
+            (Claimed, Staged { .. } | Filtered { .. } | Quarantined { .. }) => true,
+            (Claimed, Claimed) => true,
+            (Staged { .. }, Staged { .. } | Committed { .. } | Quarantined { .. }) => true,
+            _ => false,
+        }
+    }
+}
+
+/// All state names, for CLI validation and help.
+pub const STATE_NAMES: [&str; 5] = ["claimed", "staged", "committed", "filtered", "quarantined"];
+
+/// Row counts a record carries once validation has run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RowCounts {
+    /// Rows read from the file (parsed or not).
+    pub total: u64,
+    /// Rows that passed the contract and were staged.
+    pub valid: u64,
+    /// Rows rejected (parse errors and contract violations).
+    pub rejected: u64,
+}
+
+/// The ledger's record for one object version. (No `deny_unknown_fields`: serde cannot
+/// combine it with the flattened state.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LedgerRecord {
+    pub object: ObjectVersion,
+    /// Table the object was routed to, once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    pub batch_id: BatchId,
+    #[serde(flatten)]
+    pub state: LedgerState,
+    /// A person-readable sentence about the last transition (reason details, errors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<RowCounts>,
+    /// Key of the rejected-rows object, when any row was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects_key: Option<String>,
+    /// RFC 3339 time of the claim.
+    pub claimed_at: String,
+    /// RFC 3339 time of the last transition.
+    pub updated_at: String,
+}
+
+impl LedgerRecord {
+    /// A fresh claim for `object`.
+    pub fn claim(object: ObjectVersion, now: &str) -> Self {
+        LedgerRecord {
+            batch_id: object.batch_id(),
+            object,
+            table: None,
+            state: LedgerState::Claimed,
+            detail: None,
+            rows: None,
+            rejects_key: None,
+            claimed_at: now.to_string(),
+            updated_at: now.to_string(),
+        }
+    }
+}
+
+/// Error for a transition the rule book forbids.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("ledger transition {from} -> {to} is not allowed")]
+pub struct IllegalTransition {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+/// Checks a transition; the store calls this before every compare-and-swap.
+pub fn check_transition(from: &LedgerState, to: &LedgerState) -> Result<(), IllegalTransition> {
+    if from.can_move_to(to) {
+        Ok(())
+    } else {
+        Err(IllegalTransition { from: from.name(), to: to.name() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_state() -> impl Strategy<Value = LedgerState> {
+        prop_oneof![
+            Just(LedgerState::Claimed),
+            Just(LedgerState::Staged { manifest_key: "m".into() }),
+            (0i64..5).prop_map(|snapshot_id| LedgerState::Committed { snapshot_id }),
+            Just(LedgerState::Filtered { reason: "no table".into() }),
+            Just(LedgerState::Quarantined { reason: QuarantineReason::ParseError }),
+        ]
+    }
+
+    proptest! {
+        /// Applying any sequence of attempted transitions, skipping the refused ones, never
+        /// leaves a terminal state once entered.
+        #[test]
+        fn no_sequence_reaches_two_terminal_states(steps in proptest::collection::vec(any_state(), 0..20)) {
+            let mut state = LedgerState::Claimed;
+            let mut terminal: Option<LedgerState> = None;
+            for next in steps {
+                if check_transition(&state, &next).is_ok() {
+                    state = next;
+                    if state.is_terminal() {
+                        prop_assert!(terminal.is_none(), "second terminal state {state:?} after {terminal:?}");
+                        terminal = Some(state.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn record_round_trips_through_json() {
+        let object = ObjectVersion {
+            bucket: "landing".into(),
+            key: "orders/a.ndjson".into(),
+            version_id: None,
+            etag: "abc".into(),
+            size: 3,
+            sequencer: None,
+            last_modified: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut record = LedgerRecord::claim(object, "2026-01-01T00:00:00Z");
+        record.state = LedgerState::Committed { snapshot_id: 42 };
+        let json = serde_json::to_string(&record).unwrap();
+        assert!(json.contains(r#""state":"committed""#), "{json}");
+        let back: LedgerRecord = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, record);
+    }
+}

@@ -1,0 +1,28 @@
+//! sluice-core: the pure domain of sluice, with no I/O runtime, no AWS and no Iceberg.
+//!
+//! Everything here is plain types and rules that the steps compose: what an arrived object
+//! is, how a table is configured, what its contract says, how a file is read row by row, how
+//! a row is validated, how a file's schema drifts from the table's, and which ledger
+//! transitions are legal. Fast unit tests and property tests live beside the code.
+//!
+//! # Layout
+//! - [`object`]: object versions, batch ids, key safety checks
+//! - [`schema`]: the table schema model and its mapping from JSON Schema
+//! - [`config`]: `sluice.toml`
+//! - [`contract`]: a table's compiled JSON Schema and row validation
+//! - [`reader`]: format and compression detection, streaming NDJSON/CSV row readers
+//! - [`drift`]: schema inference from a sample, drift classification and policy
+//! - [`quarantine`]: reason codes, rejected rows, quarantine records
+//! - [`ledger`]: ledger states, records and the transition rule book
+
+pub mod config;
+pub mod contract;
+pub mod drift;
+pub mod ledger;
+pub mod object;
+pub mod quarantine;
+pub mod reader;
+pub mod schema;
+
+pub use object::{BatchId, ObjectVersion};
+pub use quarantine::QuarantineReason;

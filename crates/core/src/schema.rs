@@ -1,0 +1,206 @@
+//! The table schema as sluice reasons about it, independent of Iceberg and Arrow.
+//!
+//! A contract's JSON Schema is turned into a [`TableSchema`] once (`from_json_schema`); the
+//! lake crate maps it to Iceberg types, drift detection compares inferred file schemas with it.
+//! The mapping is deliberately small and predictable:
+//!
+//! | JSON Schema | column |
+//! | --- | --- |
+//! | `boolean` | boolean |
+//! | `integer` | long (64-bit) |
+//! | `number` | double |
+//! | `string` (`format: date-time`) | timestamptz (µs) |
+//! | `string` (`format: date`) | date |
+//! | `string` | string |
+//! | `object` with `properties` | struct |
+//! | `array` with `items` | list |
+//!
+//! `["T", "null"]` makes a column optional; so does leaving it out of `required`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A column's type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Boolean,
+    Long,
+    Double,
+    String,
+    Timestamp,
+    Date,
+    Struct(Vec<Field>),
+    List(Box<FieldType>),
+}
+
+impl FieldType {
+    /// Short name for messages (`long`, `struct<…>`).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Boolean => "boolean".into(),
+            Self::Long => "long".into(),
+            Self::Double => "double".into(),
+            Self::String => "string".into(),
+            Self::Timestamp => "timestamp".into(),
+            Self::Date => "date".into(),
+            Self::Struct(fields) => {
+                let inner: Vec<String> =
+                    fields.iter().map(|f| format!("{}: {}", f.name, f.ty.name())).collect();
+                format!("struct<{}>", inner.join(", "))
+            }
+            Self::List(item) => format!("list<{}>", item.name()),
+        }
+    }
+}
+
+/// One named column or struct member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    pub required: bool,
+}
+
+/// The columns of a table, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TableSchema {
+    pub fields: Vec<Field>,
+}
+
+impl TableSchema {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+/// Why a JSON Schema cannot become a table schema. `pointer` is the JSON pointer inside the
+/// schema document.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("contract schema at {pointer}: {message}")]
+pub struct SchemaMappingError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Maps a contract's root JSON Schema (an object schema) to a table schema.
+pub fn from_json_schema(root: &Value) -> Result<TableSchema, SchemaMappingError> {
+    match object_fields(root, "")? {
+        Some(fields) => Ok(TableSchema { fields }),
+        None => Err(SchemaMappingError {
+            pointer: "/".into(),
+            message: "the root must be an object schema with `properties`".into(),
+        }),
+    }
+}
+
+fn object_fields(schema: &Value, pointer: &str) -> Result<Option<Vec<Field>>, SchemaMappingError> {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return Ok(None);
+    };
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut fields = Vec::with_capacity(props.len());
+    for (name, sub) in props {
+        let sub_pointer = format!("{pointer}/properties/{}", escape_pointer(name));
+        let (ty, nullable) = field_type(sub, &sub_pointer)?;
+        fields.push(Field {
+            name: name.clone(),
+            ty,
+            required: required.contains(&name.as_str()) && !nullable,
+        });
+    }
+    Ok(Some(fields))
+}
+
+/// Returns the column type and whether `null` is allowed by the `type` keyword.
+fn field_type(schema: &Value, pointer: &str) -> Result<(FieldType, bool), SchemaMappingError> {
+    let err = |message: String| SchemaMappingError { pointer: pointer.to_string(), message };
+    let (name, nullable) = match schema.get("type") {
+        Some(Value::String(t)) => (t.as_str(), false),
+        Some(Value::Array(types)) => {
+            let names: Vec<&str> = types.iter().filter_map(Value::as_str).collect();
+            let non_null: Vec<&str> = names.iter().copied().filter(|t| *t != "null").collect();
+            match non_null.as_slice() {
+                [one] => (*one, names.contains(&"null")),
+                // integer + number is a number column.
+                [a, b] if [*a, *b].contains(&"integer") && [*a, *b].contains(&"number") => {
+                    ("number", names.contains(&"null"))
+                }
+                _ => return Err(err(format!("type {names:?} does not map to one column type"))),
+            }
+        }
+        Some(_) => return Err(err("`type` must be a string or an array of strings".into())),
+        None if schema.get("enum").is_some() || schema.get("const").is_some() => {
+            ("string", false)
+        }
+        None => return Err(err("every property needs a `type`".into())),
+    };
+    let ty = match name {
+        "boolean" => FieldType::Boolean,
+        "integer" => FieldType::Long,
+        "number" => FieldType::Double,
+        "string" => match schema.get("format").and_then(Value::as_str) {
+            Some("date-time") => FieldType::Timestamp,
+            Some("date") => FieldType::Date,
+            _ => FieldType::String,
+        },
+        "object" => match object_fields(schema, pointer)? {
+            Some(fields) => FieldType::Struct(fields),
+            None => return Err(err("an object needs `properties` to become a struct".into())),
+        },
+        "array" => {
+            let items = schema
+                .get("items")
+                .ok_or_else(|| err("an array needs `items` to become a list".into()))?;
+            let (item, _) = field_type(items, &format!("{pointer}/items"))?;
+            FieldType::List(Box::new(item))
+        }
+        other => return Err(err(format!("type {other:?} is not supported"))),
+    };
+    Ok((ty, nullable))
+}
+
+/// Escapes a property name for use in a JSON pointer (RFC 6901).
+pub fn escape_pointer(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn maps_nested_contract() {
+        let schema = json!({
+            "type": "object",
+            "required": ["id", "at"],
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "note": {"type": ["string", "null"]},
+                "customer": {"type": "object", "properties": {"email": {"type": "string"}}},
+                "items": {"type": "array", "items": {"type": "object", "properties": {"qty": {"type": "integer"}}}}
+            }
+        });
+        let t = from_json_schema(&schema).unwrap();
+        assert_eq!(t.field("id").unwrap().ty, FieldType::Long);
+        assert!(t.field("id").unwrap().required);
+        assert_eq!(t.field("at").unwrap().ty, FieldType::Timestamp);
+        assert!(!t.field("note").unwrap().required);
+        assert!(matches!(t.field("customer").unwrap().ty, FieldType::Struct(_)));
+        assert_eq!(t.field("items").unwrap().ty.name(), "list<struct<qty: long>>");
+    }
+
+    #[test]
+    fn unsupported_type_names_its_pointer() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": ["string", "integer"]}}});
+        let e = from_json_schema(&schema).unwrap_err();
+        assert_eq!(e.pointer, "/properties/a");
+    }
+}
