@@ -15,7 +15,7 @@
 //! partition = { field = "ordered_at", transform = "day" }   # optional
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
-//! nested_addition = "evolve"     # new optional field inside a struct
+//! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
 //! widening = "quarantine"        # int -> double
 //! incompatible = "quarantine"    # string where a number was, ...
 //! sample_rows = 1000             # rows read to infer a file's schema
@@ -157,7 +157,9 @@ pub enum DriftAction {
 pub struct DriftPolicy {
     #[serde(default = "evolve")]
     pub additive: DriftAction,
-    #[serde(default = "evolve")]
+    /// Default `quarantine`: iceberg-rust 0.10's reader cannot yet read older files of a
+    /// struct that gained a member, so sluice's own read-back would break after an evolve.
+    #[serde(default = "quarantine")]
     pub nested_addition: DriftAction,
     #[serde(default = "quarantine")]
     pub widening: DriftAction,
@@ -182,7 +184,7 @@ impl Default for DriftPolicy {
     fn default() -> Self {
         DriftPolicy {
             additive: evolve(),
-            nested_addition: evolve(),
+            nested_addition: quarantine(),
             widening: quarantine(),
             incompatible: quarantine(),
             sample_rows: default_sample_rows(),
@@ -194,13 +196,20 @@ impl Default for DriftPolicy {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// TOML syntax, unknown keys and wrongly typed values; toml's message names the key and
     /// shows the line.
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{path}: key `{key}`: {message}")]
-    Invalid { path: PathBuf, key: String, message: String },
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
 }
 
 /// Prefix under which sluice keeps its own objects (ledger, manifests, quarantine) in the
@@ -210,8 +219,10 @@ pub const CONTROL_PREFIX: &str = ".sluice/";
 impl Config {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::parse(&text, path, base_dir)
     }
@@ -234,10 +245,16 @@ impl Config {
             message,
         };
         if self.tables.is_empty() {
-            return Err(invalid("table".into(), "at least one [[table]] is needed".into()));
+            return Err(invalid(
+                "table".into(),
+                "at least one [[table]] is needed".into(),
+            ));
         }
         if self.limits.max_line_bytes == 0 {
-            return Err(invalid("limits.max_line_bytes".into(), "must be positive".into()));
+            return Err(invalid(
+                "limits.max_line_bytes".into(),
+                "must be positive".into(),
+            ));
         }
         for (i, t) in self.tables.iter().enumerate() {
             let key = |k: &str| format!("table[{i}].{k}");
@@ -247,7 +264,10 @@ impl Config {
                     && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             };
             if !ident_ok(&t.name) {
-                return Err(invalid(key("name"), format!("{:?}: use letters, digits and _", t.name)));
+                return Err(invalid(
+                    key("name"),
+                    format!("{:?}: use letters, digits and _", t.name),
+                ));
             }
             if !ident_ok(&t.namespace) {
                 return Err(invalid(
@@ -258,14 +278,23 @@ impl Config {
             if t.prefix.is_empty() || !t.prefix.ends_with('/') || t.prefix.starts_with('/') {
                 return Err(invalid(
                     key("prefix"),
-                    format!("{:?}: must be a relative key prefix ending in `/`", t.prefix),
+                    format!(
+                        "{:?}: must be a relative key prefix ending in `/`",
+                        t.prefix
+                    ),
                 ));
             }
             if crate::object::check_key(t.prefix.trim_end_matches('/')).is_err() {
-                return Err(invalid(key("prefix"), format!("{:?} is not a safe key prefix", t.prefix)));
+                return Err(invalid(
+                    key("prefix"),
+                    format!("{:?} is not a safe key prefix", t.prefix),
+                ));
             }
             if t.prefix.starts_with(CONTROL_PREFIX) {
-                return Err(invalid(key("prefix"), format!("{CONTROL_PREFIX} is reserved for sluice")));
+                return Err(invalid(
+                    key("prefix"),
+                    format!("{CONTROL_PREFIX} is reserved for sluice"),
+                ));
             }
             if !(0.0..=1.0).contains(&t.max_invalid_ratio) || t.max_invalid_ratio.is_nan() {
                 return Err(invalid(
@@ -283,7 +312,10 @@ impl Config {
                 if other.prefix.starts_with(&t.prefix) || t.prefix.starts_with(&other.prefix) {
                     return Err(invalid(
                         key("prefix"),
-                        format!("{:?} overlaps table[{j}].prefix {:?}", t.prefix, other.prefix),
+                        format!(
+                            "{:?} overlaps table[{j}].prefix {:?}",
+                            t.prefix, other.prefix
+                        ),
                     ));
                 }
             }
@@ -337,23 +369,36 @@ contract = "orders.schema.json"
 
     #[test]
     fn unknown_key_is_named() {
-        let e = parse(&format!("{MINIMAL}colour = \"red\"\n")).unwrap_err().to_string();
+        let e = parse(&format!("{MINIMAL}colour = \"red\"\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("colour"), "{e}");
     }
 
     #[test]
     fn bad_value_is_named() {
-        let e = parse(&MINIMAL.replace("ndjson\"", "xml\"")).unwrap_err().to_string();
+        let e = parse(&MINIMAL.replace("ndjson\"", "xml\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("xml") && e.contains("format"), "{e}");
-        let e = parse(&format!("{MINIMAL}max_invalid_ratio = 1.5\n")).unwrap_err().to_string();
+        let e = parse(&format!("{MINIMAL}max_invalid_ratio = 1.5\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("table[0].max_invalid_ratio"), "{e}");
-        let e = parse(&MINIMAL.replace("orders/\"", "../x/\"")).unwrap_err().to_string();
+        let e = parse(&MINIMAL.replace("orders/\"", "../x/\""))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("table[0].prefix"), "{e}");
     }
 
     #[test]
     fn overlapping_prefixes_are_refused() {
-        let two = format!("{MINIMAL}{}", MINIMAL.replace("name = \"orders\"", "name = \"o2\"").replace("orders/\"", "orders/eu/\""));
+        let two = format!(
+            "{MINIMAL}{}",
+            MINIMAL
+                .replace("name = \"orders\"", "name = \"o2\"")
+                .replace("orders/\"", "orders/eu/\"")
+        );
         let e = parse(&two).unwrap_err().to_string();
         assert!(e.contains("overlaps"), "{e}");
     }

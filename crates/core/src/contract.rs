@@ -1,1 +1,325 @@
-//! (in progress)
+//! A table's contract: its JSON Schema, compiled once, and the row check built on it.
+//!
+//! The contract file is the single source of truth for a table. It is read and compiled
+//! once per table ([`Contract::load`]), mapped to a [`TableSchema`] for the lake and for drift
+//! detection, and then every row of every file is checked with [`Contract::validate`].
+//!
+//! Remote `$ref`s are never fetched (jsonschema is built without its HTTP resolver): a
+//! contract that needs one does not compile. Formats are validated, because `date-time` and
+//! `date` strings become timestamp and date columns, and a bad string would otherwise only
+//! fail later, in the Arrow conversion, without naming the row.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::schema::{from_json_schema, SchemaMappingError, TableSchema};
+
+/// At most this many violations are reported per row: enough to repair it, bounded so that a
+/// row with thousands of bad array items does not produce a megabyte of messages.
+pub const MAX_VIOLATIONS_PER_ROW: usize = 10;
+
+/// A violation message is cut to this many characters, because jsonschema quotes the
+/// offending value and that value may be a very long string.
+const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// A table's compiled contract.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// The JSON Schema document as written in the contract file; kept for display and for
+    /// storing beside the table.
+    pub schema_json: Value,
+    /// The columns the contract describes, for the lake and for drift detection.
+    pub table_schema: TableSchema,
+    /// The compiled validator; compiling is the expensive part, validating is cheap.
+    validator: jsonschema::Validator,
+}
+
+/// One way a row breaks its contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer of the offending value in the row (`/customer/email`), `""` for the row
+    /// itself. For a missing required property it is the pointer of the object that lacks it.
+    pub pointer: String,
+    /// What is wrong, for a person: names the field and the expectation, e.g.
+    /// `"quantity": "abc" is not of type "integer"`.
+    pub message: String,
+}
+
+/// Why a contract could not be loaded. Every variant names the contract file.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The file could not be read.
+    #[error("cannot read contract {path}: {source}")]
+    Read {
+        /// The contract file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not JSON; the message carries line and column.
+    #[error("contract {path} is not valid JSON: {message}")]
+    Json {
+        /// The contract file.
+        path: PathBuf,
+        /// serde_json's message, with line and column.
+        message: String,
+    },
+    /// The JSON is not a JSON Schema that compiles (bad keyword value, unresolvable `$ref`).
+    #[error("contract {path} is not a valid JSON Schema: {message}")]
+    Invalid {
+        /// The contract file.
+        path: PathBuf,
+        /// jsonschema's message.
+        message: String,
+    },
+    /// The schema is valid but cannot become table columns.
+    #[error("contract {path}: {source}")]
+    Mapping {
+        /// The contract file.
+        path: PathBuf,
+        /// Where in the schema and why.
+        source: SchemaMappingError,
+    },
+}
+
+impl Contract {
+    /// Reads, parses and compiles a contract file; errors name `path`.
+    pub fn load(path: &Path) -> Result<Contract, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ContractError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let schema: Value = serde_json::from_str(&text).map_err(|e| ContractError::Json {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        Self::compile(schema, path.to_path_buf())
+    }
+
+    /// Compiles an already parsed schema; `origin` (usually the file name) is used in messages.
+    pub fn from_value(schema: Value, origin: &str) -> Result<Contract, ContractError> {
+        Self::compile(schema, PathBuf::from(origin))
+    }
+
+    fn compile(schema: Value, path: PathBuf) -> Result<Contract, ContractError> {
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .map_err(|e| ContractError::Invalid {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let table_schema =
+            from_json_schema(&schema).map_err(|source| ContractError::Mapping { path, source })?;
+        Ok(Contract {
+            schema_json: schema,
+            table_schema,
+            validator,
+        })
+    }
+
+    /// Checks one row. An empty vec means the row is valid; at most
+    /// [`MAX_VIOLATIONS_PER_ROW`] violations are returned.
+    pub fn validate(&self, row: &Value) -> Vec<Violation> {
+        self.validator
+            .iter_errors(row)
+            .take(MAX_VIOLATIONS_PER_ROW)
+            .map(|error| {
+                let pointer = error.instance_path().as_str().to_string();
+                let message = describe(&pointer, &error.to_string());
+                Violation { pointer, message }
+            })
+            .collect()
+    }
+}
+
+/// Prefixes jsonschema's message with the field it is about (`"customer.email": …`), so a
+/// person reading a reject file knows where to look, and bounds its length.
+fn describe(pointer: &str, message: &str) -> String {
+    let message = truncate(message, MAX_MESSAGE_CHARS);
+    if pointer.is_empty() {
+        return message;
+    }
+    format!("\"{}\": {message}", field_path(pointer))
+}
+
+/// Renders a JSON pointer as a dotted field path: `/items/0/sku` → `items[0].sku`.
+fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for segment in pointer.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        if !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&segment);
+        }
+    }
+    out
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn orders() -> Contract {
+        Contract::from_value(
+            json!({
+                "type": "object",
+                "required": ["order_id", "quantity"],
+                "properties": {
+                    "order_id": {"type": "string"},
+                    "quantity": {"type": "integer"},
+                    "ordered_at": {"type": "string", "format": "date-time"},
+                    "day": {"type": "string", "format": "date"},
+                    "customer": {
+                        "type": "object",
+                        "required": ["email"],
+                        "properties": {"email": {"type": "string"}}
+                    },
+                    "items": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"qty": {"type": "integer"}}}
+                    }
+                }
+            }),
+            "orders.schema.json",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn valid_row_has_no_violations() {
+        let row = json!({"order_id": "o1", "quantity": 2, "ordered_at": "2026-01-02T03:04:05Z",
+                         "day": "2026-01-02", "customer": {"email": "a@b.c"}, "items": [{"qty": 1}]});
+        assert_eq!(orders().validate(&row), vec![]);
+    }
+
+    #[test]
+    fn violation_names_field_pointer() {
+        let v = orders().validate(&json!({"order_id": "o1", "quantity": "abc"}));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].pointer, "/quantity");
+        assert_eq!(
+            v[0].message,
+            r#""quantity": "abc" is not of type "integer""#
+        );
+    }
+
+    #[test]
+    fn nested_violation_names_nested_pointer() {
+        let v = orders().validate(
+            &json!({"order_id": "o1", "quantity": 1, "customer": {"email": 5},
+                                          "items": [{"qty": 1}, {"qty": "x"}]}),
+        );
+        let pointers: Vec<&str> = v.iter().map(|v| v.pointer.as_str()).collect();
+        assert!(pointers.contains(&"/customer/email"), "{v:?}");
+        assert!(pointers.contains(&"/items/1/qty"), "{v:?}");
+        assert!(
+            v.iter()
+                .any(|v| v.message.starts_with("\"items[1].qty\": ")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn missing_required_property_is_named_at_parent_pointer() {
+        let v = orders().validate(&json!({"quantity": 1, "customer": {}}));
+        let root = v
+            .iter()
+            .find(|v| v.pointer.is_empty())
+            .expect("root violation");
+        assert!(root.message.contains("\"order_id\""), "{}", root.message);
+        let nested = v
+            .iter()
+            .find(|v| v.pointer == "/customer")
+            .expect("nested violation");
+        assert!(nested.message.contains("\"email\""), "{}", nested.message);
+    }
+
+    #[test]
+    fn bad_date_time_and_date_strings_are_violations() {
+        let v = orders().validate(&json!({"order_id": "o1", "quantity": 1,
+                                          "ordered_at": "yesterday", "day": "2026-13-45"}));
+        let pointers: Vec<&str> = v.iter().map(|v| v.pointer.as_str()).collect();
+        assert_eq!(pointers, vec!["/ordered_at", "/day"], "{v:?}");
+    }
+
+    #[test]
+    fn violations_are_capped_per_row() {
+        let items: Vec<Value> = (0..50).map(|_| json!({"qty": "x"})).collect();
+        let v = orders().validate(&json!({"order_id": "o1", "quantity": 1, "items": items}));
+        assert_eq!(v.len(), MAX_VIOLATIONS_PER_ROW);
+    }
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let v = orders().validate(&json!({"order_id": "o1", "quantity": "x".repeat(100_000)}));
+        assert!(v[0].message.chars().count() < MAX_MESSAGE_CHARS + 32);
+    }
+
+    #[test]
+    fn load_reports_json_syntax_with_path_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.schema.json");
+        std::fs::write(&path, "{\n  \"type\": \"object\",\n  oops\n}").unwrap();
+        let e = Contract::load(&path).unwrap_err();
+        assert!(matches!(e, ContractError::Json { .. }));
+        let text = e.to_string();
+        assert!(
+            text.contains("bad.schema.json") && text.contains("line 3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn load_reports_missing_file_with_path() {
+        let e = Contract::load(Path::new("/nonexistent/x.schema.json")).unwrap_err();
+        assert!(matches!(e, ContractError::Read { .. }));
+        assert!(e.to_string().contains("/nonexistent/x.schema.json"));
+    }
+
+    #[test]
+    fn schema_that_does_not_compile_is_invalid() {
+        let e = Contract::from_value(
+            json!({"type": "object", "properties": {"a": {"type": 5}}}),
+            "c.json",
+        )
+        .unwrap_err();
+        assert!(matches!(e, ContractError::Invalid { .. }), "{e}");
+        assert!(e.to_string().contains("c.json"));
+    }
+
+    #[test]
+    fn remote_ref_is_not_fetched() {
+        let schema =
+            json!({"type": "object", "properties": {"a": {"$ref": "https://example.com/s.json"}}});
+        assert!(Contract::from_value(schema, "c.json").is_err());
+    }
+
+    #[test]
+    fn schema_without_columns_is_a_mapping_error() {
+        let e = Contract::from_value(json!({"type": "object"}), "c.json").unwrap_err();
+        assert!(matches!(e, ContractError::Mapping { .. }), "{e}");
+    }
+
+    #[test]
+    fn load_reads_valid_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("orders.schema.json");
+        std::fs::write(&path, orders().schema_json.to_string()).unwrap();
+        let c = Contract::load(&path).unwrap();
+        assert_eq!(c.table_schema.fields.len(), 6);
+    }
+}

@@ -32,7 +32,10 @@ pub enum LedgerState {
 impl LedgerState {
     /// Committed, filtered and quarantined end a version's life (until a replay).
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Committed { .. } | Self::Filtered { .. } | Self::Quarantined { .. })
+        matches!(
+            self,
+            Self::Committed { .. } | Self::Filtered { .. } | Self::Quarantined { .. }
+        )
     }
 
     /// The state's name as `sluice files --state` accepts it.
@@ -129,7 +132,10 @@ pub fn check_transition(from: &LedgerState, to: &LedgerState) -> Result<(), Ille
     if from.can_move_to(to) {
         Ok(())
     } else {
-        Err(IllegalTransition { from: from.name(), to: to.name() })
+        Err(IllegalTransition {
+            from: from.name(),
+            to: to.name(),
+        })
     }
 }
 
@@ -141,10 +147,16 @@ mod tests {
     fn any_state() -> impl Strategy<Value = LedgerState> {
         prop_oneof![
             Just(LedgerState::Claimed),
-            Just(LedgerState::Staged { manifest_key: "m".into() }),
+            Just(LedgerState::Staged {
+                manifest_key: "m".into()
+            }),
             (0i64..5).prop_map(|snapshot_id| LedgerState::Committed { snapshot_id }),
-            Just(LedgerState::Filtered { reason: "no table".into() }),
-            Just(LedgerState::Quarantined { reason: QuarantineReason::ParseError }),
+            Just(LedgerState::Filtered {
+                reason: "no table".into()
+            }),
+            Just(LedgerState::Quarantined {
+                reason: QuarantineReason::ParseError
+            }),
         ]
     }
 

@@ -95,16 +95,27 @@ pub fn check_key(key: &str) -> Result<(), KeyError> {
         return Err(KeyError::Empty);
     }
     if key.len() > 1024 {
-        return Err(KeyError::TooLong { key: key.chars().take(64).collect() });
+        return Err(KeyError::TooLong {
+            key: key.chars().take(64).collect(),
+        });
     }
     if key.chars().any(char::is_control) {
-        return Err(KeyError::ControlCharacter { key: key.escape_debug().to_string() });
+        return Err(KeyError::ControlCharacter {
+            key: key.escape_debug().to_string(),
+        });
     }
     if key.starts_with('/') || key.contains('\\') {
-        return Err(KeyError::NotRelative { key: key.to_string() });
+        return Err(KeyError::NotRelative {
+            key: key.to_string(),
+        });
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return Err(KeyError::BadSegment { key: key.to_string() });
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
+        return Err(KeyError::BadSegment {
+            key: key.to_string(),
+        });
     }
     Ok(())
 }
@@ -147,7 +158,17 @@ mod tests {
 
     #[test]
     fn hostile_keys_are_refused() {
-        for key in ["", "/etc/passwd", "a/../b", "a//b", "./a", "a\\b", "a\u{0}b", "..", "a/."] {
+        for key in [
+            "",
+            "/etc/passwd",
+            "a/../b",
+            "a//b",
+            "./a",
+            "a\\b",
+            "a\u{0}b",
+            "..",
+            "a/.",
+        ] {
             assert!(check_key(key).is_err(), "{key:?} accepted");
         }
         assert!(check_key(&"a".repeat(1025)).is_err());

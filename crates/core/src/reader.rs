@@ -1,1 +1,1137 @@
-//! (in progress)
+//! Streaming row readers: an object's bytes in, one row (or one bad line) at a time out.
+//!
+//! Objects are hostile input. A reader therefore never holds the whole file: NDJSON is read
+//! line by line into one reusable buffer whose growth is bounded by `limits.max_line_bytes`
+//! (a longer line is skipped to its end and reported, never buffered), and CSV records are
+//! bounded the same way. Decompressed output is metered, so a decompression bomb stops at
+//! `limits.max_expansion_ratio` times the compressed size.
+//!
+//! What a reader yields:
+//! - [`RowItem::Row`]: a JSON object, with its 1-based line number in the decompressed file;
+//! - [`RowItem::Bad`]: a line that is not a row; the file goes on;
+//! - [`ReadError`]: a problem that ends the file (I/O, corrupt compression, bomb, CSV header).
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use serde_json::{Map, Number, Value};
+
+use crate::config::{Format, Limits};
+use crate::quarantine::QuarantineReason;
+use crate::schema::{FieldType, TableSchema};
+
+/// The `raw` of a [`RowItem::Bad`] keeps at most this many bytes of the line.
+pub const RAW_BYTES: usize = 4096;
+
+/// The decompression-bomb limit is computed from at least this many compressed bytes, so
+/// that small, highly compressible files (a 1 KiB gzip of zeros) are not refused.
+const MIN_BOMB_BASE: u64 = 1 << 20;
+
+/// How an object's bytes are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip (one or more concatenated members).
+    Gzip,
+    /// Zstandard (one or more frames).
+    Zstd,
+}
+
+/// Detects compression from the first bytes of the object and its key. Magic bytes (gzip
+/// `1f 8b`; zstd `28 b5 2f fd`) win over the extension; `.gz` / `.zst` count otherwise, so a
+/// truncated or empty `.gz` still reports its corruption as a decompression error.
+pub fn detect_compression(key: &str, head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Compression::Gzip;
+    }
+    if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        return Compression::Zstd;
+    }
+    let lower = key.to_ascii_lowercase();
+    if lower.ends_with(".gz") {
+        Compression::Gzip
+    } else if lower.ends_with(".zst") {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+/// Extensions of formats sluice does not read, with the name used in the refusal.
+const REFUSED_EXTENSIONS: &[(&str, &str)] = &[
+    ("parquet", "Parquet"),
+    ("orc", "ORC"),
+    ("avro", "Avro"),
+    ("arrow", "Arrow IPC"),
+    ("feather", "Feather"),
+    ("zip", "a zip archive"),
+    ("tar", "a tar archive"),
+    ("tgz", "a tar archive"),
+    ("7z", "a 7z archive"),
+    ("rar", "a rar archive"),
+    ("bz2", "bzip2 compression"),
+    ("xz", "xz compression"),
+    ("lz4", "lz4 compression"),
+    ("lzma", "lzma compression"),
+    ("snappy", "snappy compression"),
+    ("br", "brotli compression"),
+    ("z", "compress (.Z) compression"),
+    ("xlsx", "an Excel workbook"),
+    ("xls", "an Excel workbook"),
+    ("ods", "a spreadsheet"),
+    ("pdf", "PDF"),
+    ("gz", "gzip inside gzip"),
+    ("zst", "zstd inside a compressed file"),
+];
+
+/// Refuses keys whose extension says a format sluice does not read (`.parquet`, `.zip`,
+/// `.avro`, `.xlsx`, `.bz2`, `.xz`, `.tar`, …). Accepts `.ndjson`, `.jsonl`, `.json` (NDJSON),
+/// `.csv` (CSV), `.txt`, no extension and unknown extensions, each optionally followed by
+/// `.gz` or `.zst`, in a table of either format: the object's own extension picks how it
+/// is read. The `Err` is a sentence for the quarantine record.
+pub fn check_extension(key: &str, _format: Format) -> Result<(), String> {
+    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    let base = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
+    let Some((_, ext)) = base.rsplit_once('.') else {
+        return Ok(());
+    };
+    if let Some((_, what)) = REFUSED_EXTENSIONS.iter().find(|(e, _)| *e == ext) {
+        return Err(format!("{key:?} looks like {what} (.{ext}); sluice reads NDJSON and CSV, optionally gzip or zstd compressed"));
+    }
+    Ok(())
+}
+
+/// One item from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RowItem {
+    /// A row: always a JSON object.
+    Row {
+        /// 1-based line in the decompressed file where the row starts (CSV: header is line 1).
+        line: u64,
+        /// The row; CSV cells are typed by the table schema.
+        value: Value,
+    },
+    /// A line that is not a row: invalid JSON, not a JSON object, invalid UTF-8, too long,
+    /// or a CSV record with the wrong number of fields. The file goes on.
+    Bad {
+        /// 1-based line number where the bad line starts.
+        line: u64,
+        /// What is wrong, for a person.
+        message: String,
+        /// The first 4 KiB of the line, lossy UTF-8, so it can be repaired and replayed.
+        raw: String,
+        /// The line was longer than `limits.max_line_bytes`; reported as `parse_error` all the
+        /// same, but a caller may want to say so.
+        too_long: bool,
+    },
+}
+
+/// A problem that ends the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Reading the object's bytes failed.
+    #[error("cannot read the object at line {line}: {source}")]
+    Io {
+        /// Line being read when it failed.
+        line: u64,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The compressed stream is corrupt or truncated.
+    #[error("cannot decompress the object: {message}")]
+    Decompress {
+        /// The decoder's message.
+        message: String,
+    },
+    /// More decompressed bytes than the expansion limit allows: a decompression bomb.
+    #[error("the object decompresses to more than {limit} bytes (limits.max_expansion_ratio)")]
+    TooLarge {
+        /// The limit in decompressed bytes.
+        limit: u64,
+    },
+    /// The CSV header line cannot be read (invalid UTF-8, duplicate names, too long).
+    #[error("the CSV header cannot be read: {message}")]
+    CsvHeader {
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl ReadError {
+    /// The quarantine reason for a file this error ended.
+    pub fn reason(&self) -> QuarantineReason {
+        match self {
+            Self::TooLarge { .. } => QuarantineReason::TooLarge,
+            _ => QuarantineReason::ParseError,
+        }
+    }
+}
+
+/// Counts shared between the metered stream (deep inside decoders and the CSV reader) and
+/// the [`RowReader`] that owns it.
+#[derive(Debug, Default)]
+struct MeterState {
+    /// Decompressed bytes handed out so far.
+    total: AtomicU64,
+    /// Decompressed bytes handed out since the CSV reader last finished a record; bounds the
+    /// size of one CSV record.
+    since_record: AtomicU64,
+}
+
+/// Marks an error raised by the object's own byte source, so it is told apart from a
+/// decoder's complaint about corrupt data.
+#[derive(Debug)]
+struct SourceFailure(io::Error);
+
+impl std::fmt::Display for SourceFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::error::Error for SourceFailure {}
+
+/// The metered stream tripped the decompression-bomb limit.
+#[derive(Debug)]
+struct BombTripped;
+
+impl std::fmt::Display for BombTripped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompression limit exceeded")
+    }
+}
+impl std::error::Error for BombTripped {}
+
+/// One CSV record grew past `max_line_bytes`.
+#[derive(Debug)]
+struct RecordTooLong(u64);
+
+impl std::fmt::Display for RecordTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a CSV record is longer than {} bytes (limits.max_line_bytes); is a quote left open?",
+            self.0
+        )
+    }
+}
+impl std::error::Error for RecordTooLong {}
+
+/// Wraps the object's byte source and tags its errors with [`SourceFailure`].
+struct Source(Box<dyn Read + Send>);
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0
+            .read(buf)
+            .map_err(|e| io::Error::new(e.kind(), SourceFailure(e)))
+    }
+}
+
+/// Wraps the decompressed stream: counts bytes and enforces the bomb and record limits.
+struct Meter {
+    inner: Box<dyn Read + Send>,
+    state: Arc<MeterState>,
+    /// Decompressed bytes allowed in total.
+    max_total: u64,
+    /// Bytes allowed between two CSV records (`u64::MAX` for NDJSON, which bounds lines itself).
+    max_record: u64,
+}
+
+impl Read for Meter {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let total = self.state.total.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        if total > self.max_total {
+            return Err(io::Error::other(BombTripped));
+        }
+        let since = self
+            .state
+            .since_record
+            .fetch_add(n as u64, Ordering::Relaxed)
+            + n as u64;
+        if since > self.max_record {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                RecordTooLong(self.max_record),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// Reads rows from one object, streaming.
+pub struct RowReader {
+    /// Format-specific state.
+    inner: Inner,
+    /// Shared with the metered stream: bytes read and the CSV record bound.
+    meter: Arc<MeterState>,
+    /// How a low-level I/O error becomes the error that ends the file.
+    failure: Failure,
+}
+
+/// What is needed to classify an I/O error from deep in the stack.
+#[derive(Debug, Clone, Copy)]
+struct Failure {
+    /// Decompressed-byte limit, for the `TooLarge` error.
+    max_total: u64,
+    /// Whether decoder errors are decompression errors or plain I/O errors.
+    compression: Compression,
+}
+
+/// The per-format reading state.
+enum Inner {
+    Ndjson(NdjsonState),
+    Csv(CsvState),
+}
+
+/// NDJSON: lines from a buffered, metered stream.
+struct NdjsonState {
+    /// The decompressed, metered bytes.
+    input: Box<dyn BufRead + Send>,
+    /// Reused for every line; never grows past `max_line_bytes` plus one read chunk.
+    buf: Vec<u8>,
+    /// Last line number handed out (or skipped).
+    line: u64,
+    /// A longer line is a `Bad` item, skipped without buffering.
+    max_line_bytes: usize,
+}
+
+/// CSV: records from the csv crate, typed by the table schema.
+struct CsvState {
+    /// Reads the metered stream; has its own read buffer.
+    reader: csv::Reader<Meter>,
+    /// Header names, in order.
+    headers: Vec<String>,
+    /// Column type per header, from the table schema (`None`: not in the schema → string).
+    types: Vec<Option<FieldType>>,
+    /// Reused for every record.
+    record: csv::ByteRecord,
+}
+
+impl RowReader {
+    /// Starts reading. `compressed_size` is the object's size as stored: decompressed bytes
+    /// may not exceed `limits.max_expansion_ratio * max(compressed_size, 1 MiB)`. For CSV the
+    /// header line is read here.
+    pub fn new(
+        input: Box<dyn Read + Send>,
+        compression: Compression,
+        format: Format,
+        limits: &Limits,
+        schema: &TableSchema,
+        compressed_size: u64,
+    ) -> Result<RowReader, ReadError> {
+        let source = Source(input);
+        let decoded: Box<dyn Read + Send> = match compression {
+            Compression::None => Box::new(source),
+            Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(source)),
+            Compression::Zstd => {
+                Box::new(zstd::stream::read::Decoder::new(source).map_err(|e| {
+                    ReadError::Decompress {
+                        message: e.to_string(),
+                    }
+                })?)
+            }
+        };
+        let max_total = match compression {
+            // Plain objects are bounded by limits.max_object_bytes before they get here.
+            Compression::None => u64::MAX,
+            _ => limits
+                .max_expansion_ratio
+                .saturating_mul(compressed_size.max(MIN_BOMB_BASE)),
+        };
+        let meter = Arc::new(MeterState::default());
+        // Slack for the CSV reader's read-ahead buffer beyond one record.
+        let max_record = match format {
+            Format::Ndjson => u64::MAX,
+            Format::Csv => (limits.max_line_bytes as u64).saturating_add(64 << 10),
+        };
+        let metered = Meter {
+            inner: decoded,
+            state: meter.clone(),
+            max_total,
+            max_record,
+        };
+        let failure = Failure {
+            max_total,
+            compression,
+        };
+        let inner = match format {
+            Format::Ndjson => Inner::Ndjson(NdjsonState {
+                input: Box::new(BufReader::with_capacity(64 << 10, metered)),
+                buf: Vec::new(),
+                line: 0,
+                max_line_bytes: limits.max_line_bytes,
+            }),
+            Format::Csv => Inner::Csv(CsvState::open(metered, schema, failure, &meter)?),
+        };
+        Ok(RowReader {
+            inner,
+            meter,
+            failure,
+        })
+    }
+
+    /// The next row or bad line; `Ok(None)` at the end of the file.
+    pub fn next_row(&mut self) -> Result<Option<RowItem>, ReadError> {
+        let result = match &mut self.inner {
+            Inner::Ndjson(state) => state.next_item(),
+            Inner::Csv(state) => {
+                let item = state.next_item();
+                self.meter.since_record.store(0, Ordering::Relaxed);
+                item
+            }
+        };
+        result.map_err(|(line, e)| self.failure.classify(line, e))
+    }
+
+    /// Decompressed bytes consumed so far (including read-ahead), for progress bars.
+    pub fn bytes_read(&self) -> u64 {
+        self.meter.total.load(Ordering::Relaxed)
+    }
+}
+
+impl NdjsonState {
+    /// Next non-blank line as an item. `Err` carries the line being read.
+    fn next_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
+        loop {
+            let line = self.line + 1;
+            let Some(too_long) = self.read_line().map_err(|e| (line, e))? else {
+                return Ok(None);
+            };
+            self.line = line;
+            if too_long {
+                return Ok(Some(RowItem::Bad {
+                    line,
+                    message: format!(
+                        "the line is longer than {} bytes (limits.max_line_bytes)",
+                        self.max_line_bytes
+                    ),
+                    raw: raw_text(&self.buf),
+                    too_long: true,
+                }));
+            }
+            let text = trim_line_end(&self.buf);
+            if text.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Ok(Some(parse_ndjson_line(line, text)));
+        }
+    }
+
+    /// Reads one line into `buf` (without growing it past the limit). `Ok(None)` at end of
+    /// input; `Ok(Some(true))` when the line was too long: `buf` then holds its first bytes
+    /// and the rest has been skipped.
+    fn read_line(&mut self) -> io::Result<Option<bool>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut any = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(any.then_some(too_long));
+            }
+            any = true;
+            let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (&chunk[..=i], true),
+                None => (chunk, false),
+            };
+            let used = part.len();
+            if !too_long {
+                let room = self
+                    .max_line_bytes
+                    .saturating_add(2)
+                    .saturating_sub(self.buf.len());
+                if part.len() <= room {
+                    self.buf.extend_from_slice(part);
+                } else {
+                    let keep = RAW_BYTES.saturating_sub(self.buf.len()).min(part.len());
+                    self.buf.truncate(RAW_BYTES);
+                    self.buf.extend_from_slice(&part[..keep]);
+                    too_long = true;
+                }
+            }
+            self.input.consume(used);
+            if done {
+                // A line of exactly max_line_bytes plus its `\r\n` is not too long.
+                if !too_long && trim_line_end(&self.buf).len() > self.max_line_bytes {
+                    self.buf.truncate(RAW_BYTES);
+                    too_long = true;
+                }
+                return Ok(Some(too_long));
+            }
+        }
+    }
+}
+
+/// Strips one trailing `\n` and one `\r` before it.
+fn trim_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The first [`RAW_BYTES`] of a line, lossy UTF-8, without its line ending.
+fn raw_text(line: &[u8]) -> String {
+    let line = trim_line_end(line);
+    String::from_utf8_lossy(&line[..line.len().min(RAW_BYTES)]).into_owned()
+}
+
+fn parse_ndjson_line(line: u64, text: &[u8]) -> RowItem {
+    let bad = |message: String| RowItem::Bad {
+        line,
+        message,
+        raw: raw_text(text),
+        too_long: false,
+    };
+    let text = match std::str::from_utf8(text) {
+        Ok(text) => text,
+        Err(e) => {
+            return bad(format!(
+                "the line is not valid UTF-8 (at byte {})",
+                e.valid_up_to() + 1
+            ))
+        }
+    };
+    // serde_json stops at depth 128 with an error, so deep nesting cannot overflow the stack.
+    match serde_json::from_str::<Value>(text) {
+        Ok(value @ Value::Object(_)) => RowItem::Row { line, value },
+        Ok(other) => bad(format!(
+            "a row must be a JSON object, this line is {}",
+            json_kind(&other)
+        )),
+        Err(e) => bad(json_error_message(&e)),
+    }
+}
+
+/// serde_json's message without its "at line 1" suffix (every NDJSON line is line 1 to it).
+fn json_error_message(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let what = text.split(" at line ").next().unwrap_or(&text);
+    format!("invalid JSON at column {}: {what}", e.column())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A record's fields, without the `\r` of a `\r\n` line ending on the last one.
+fn cells(record: &csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
+    let last = record.len().saturating_sub(1);
+    record.iter().enumerate().map(move |(i, cell)| {
+        if i == last {
+            cell.strip_suffix(b"\r").unwrap_or(cell)
+        } else {
+            cell
+        }
+    })
+}
+
+impl Failure {
+    /// Turns an I/O error from deep in the stack into the error that ends the file.
+    fn classify(self, line: u64, error: io::Error) -> ReadError {
+        if error.get_ref().is_some_and(|e| e.is::<BombTripped>()) {
+            return ReadError::TooLarge {
+                limit: self.max_total,
+            };
+        }
+        if error.get_ref().is_some_and(|e| e.is::<RecordTooLong>()) {
+            return ReadError::Io {
+                line,
+                source: error,
+            };
+        }
+        if error.get_ref().is_some_and(|e| e.is::<SourceFailure>()) {
+            let kind = error.kind();
+            let inner = error
+                .into_inner()
+                .and_then(|e| e.downcast::<SourceFailure>().ok());
+            let source = inner.map(|s| s.0).unwrap_or_else(|| io::Error::from(kind));
+            return ReadError::Io { line, source };
+        }
+        match self.compression {
+            Compression::None => ReadError::Io {
+                line,
+                source: error,
+            },
+            _ => ReadError::Decompress {
+                message: format!("{error} (near line {line})"),
+            },
+        }
+    }
+}
+
+impl CsvState {
+    /// Reads the header line and maps each column to its schema type.
+    fn open(
+        metered: Meter,
+        schema: &TableSchema,
+        failure: Failure,
+        meter: &MeterState,
+    ) -> Result<CsvState, ReadError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            // Not the default CRLF terminator: after a `\r` it counts the record's `\n` into
+            // the next record, so line numbers after `\r\n` would be one short. The `\r` is
+            // stripped from the last field instead (see `cells`).
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(metered);
+        let header_error = |message: String| ReadError::CsvHeader { message };
+        let raw = match reader.byte_headers() {
+            Ok(h) => h.clone(),
+            Err(e) => {
+                return Err(match e.into_kind() {
+                    csv::ErrorKind::Io(io) => match failure.classify(1, io) {
+                        ReadError::Io { source, .. } => header_error(source.to_string()),
+                        other => other,
+                    },
+                    kind => header_error(format!("{kind:?}")),
+                })
+            }
+        };
+        meter.since_record.store(0, Ordering::Relaxed);
+        let mut headers = Vec::with_capacity(raw.len());
+        for (i, cell) in cells(&raw).enumerate() {
+            let cell = if i == 0 {
+                cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell)
+            } else {
+                cell
+            };
+            let name = std::str::from_utf8(cell)
+                .map_err(|_| header_error(format!("column {} is not valid UTF-8", i + 1)))?
+                .trim()
+                .to_string();
+            if name.is_empty() && raw.len() > 1 {
+                return Err(header_error(format!("column {} has no name", i + 1)));
+            }
+            if headers.contains(&name) {
+                return Err(header_error(format!("column {name:?} appears twice")));
+            }
+            headers.push(name);
+        }
+        let types = headers
+            .iter()
+            .map(|h| schema.field(h).map(|f| f.ty.clone()))
+            .collect();
+        Ok(CsvState {
+            reader,
+            headers,
+            types,
+            record: csv::ByteRecord::new(),
+        })
+    }
+
+    fn next_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
+        loop {
+            let item = self.read_item()?;
+            if !self.is_blank_line() {
+                return Ok(item);
+            }
+        }
+    }
+
+    /// A `\r\n` blank line comes back as a record of one `\r` field: not a row.
+    fn is_blank_line(&self) -> bool {
+        self.record.len() == 1 && cells(&self.record).all(|c| c.is_empty())
+    }
+
+    fn read_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
+        let line_now = |r: &csv::Reader<Meter>| r.position().line();
+        self.record.clear();
+        match self.reader.read_byte_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                let line = self
+                    .record
+                    .position()
+                    .map_or_else(|| line_now(&self.reader), |p| p.line());
+                Ok(Some(self.record_item(line)))
+            }
+            Err(e) => {
+                let fallback = line_now(&self.reader);
+                match e.into_kind() {
+                    csv::ErrorKind::Io(io) => Err((fallback, io)),
+                    csv::ErrorKind::UnequalLengths {
+                        pos,
+                        expected_len,
+                        len,
+                    } => {
+                        let line = pos.map_or(fallback, |p| p.line());
+                        Ok(Some(RowItem::Bad {
+                            line,
+                            message: format!(
+                                "line {line} has {len} fields, the header has {expected_len}"
+                            ),
+                            raw: self.raw_record(),
+                            too_long: false,
+                        }))
+                    }
+                    other => Ok(Some(RowItem::Bad {
+                        line: fallback,
+                        message: format!("unreadable CSV record: {other:?}"),
+                        raw: self.raw_record(),
+                        too_long: false,
+                    })),
+                }
+            }
+        }
+    }
+
+    /// The record re-joined with commas (an approximation of the raw line), cut to 4 KiB.
+    fn raw_record(&self) -> String {
+        let joined = cells(&self.record).collect::<Vec<_>>().join(&b","[..]);
+        raw_text(&joined)
+    }
+
+    fn record_item(&self, line: u64) -> RowItem {
+        let mut row = Map::with_capacity(self.headers.len());
+        for (i, cell) in cells(&self.record).enumerate() {
+            let Ok(cell) = std::str::from_utf8(cell) else {
+                return RowItem::Bad {
+                    line,
+                    message: format!("column {:?} is not valid UTF-8", self.headers[i]),
+                    raw: self.raw_record(),
+                    too_long: false,
+                };
+            };
+            if cell.is_empty() {
+                continue;
+            }
+            row.insert(
+                self.headers[i].clone(),
+                typed_cell(cell, self.types[i].as_ref()),
+            );
+        }
+        RowItem::Row {
+            line,
+            value: Value::Object(row),
+        }
+    }
+}
+
+/// A CSV cell as the JSON value its column expects; a cell that does not parse stays a
+/// string, so that contract validation reports a type error naming the column.
+fn typed_cell(cell: &str, ty: Option<&FieldType>) -> Value {
+    let trimmed = cell.trim();
+    let typed = match ty {
+        Some(FieldType::Long) => trimmed.parse::<i64>().ok().map(Value::from),
+        Some(FieldType::Double) => trimmed
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number),
+        Some(FieldType::Boolean) => match trimmed.to_ascii_lowercase().as_str() {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        _ => None,
+    };
+    typed.unwrap_or_else(|| Value::String(cell.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Field;
+    use serde_json::json;
+    use std::io::Write;
+
+    fn limits() -> Limits {
+        Limits {
+            max_line_bytes: 1024,
+            ..Limits::default()
+        }
+    }
+
+    fn reader(
+        bytes: Vec<u8>,
+        compression: Compression,
+        format: Format,
+    ) -> Result<RowReader, ReadError> {
+        let size = bytes.len() as u64;
+        RowReader::new(
+            Box::new(io::Cursor::new(bytes)),
+            compression,
+            format,
+            &limits(),
+            &schema(),
+            size,
+        )
+    }
+
+    fn schema() -> TableSchema {
+        let f = |name: &str, ty| Field {
+            name: name.into(),
+            ty,
+            required: false,
+        };
+        TableSchema {
+            fields: vec![
+                f("id", FieldType::Long),
+                f("price", FieldType::Double),
+                f("paid", FieldType::Boolean),
+                f("note", FieldType::String),
+            ],
+        }
+    }
+
+    fn all(mut r: RowReader) -> Result<Vec<RowItem>, ReadError> {
+        let mut items = Vec::new();
+        while let Some(item) = r.next_row()? {
+            items.push(item);
+        }
+        Ok(items)
+    }
+
+    fn ndjson(text: &str) -> Vec<RowItem> {
+        all(reader(text.as_bytes().to_vec(), Compression::None, Format::Ndjson).unwrap()).unwrap()
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn row(line: u64, value: Value) -> RowItem {
+        RowItem::Row { line, value }
+    }
+
+    #[test]
+    fn rows_carry_one_based_line_numbers_and_blank_lines_are_skipped() {
+        let items = ndjson("{\"id\":1}\r\n\n   \r\n{\"id\":2}");
+        assert_eq!(
+            items,
+            vec![row(1, json!({"id": 1})), row(4, json!({"id": 2}))]
+        );
+    }
+
+    #[test]
+    fn malformed_line_is_bad_item_with_line_number() {
+        let items = ndjson("{\"id\":1}\n{\"id\": }\n{\"id\":3}\n");
+        assert_eq!(items.len(), 3);
+        match &items[1] {
+            RowItem::Bad {
+                line,
+                message,
+                raw,
+                too_long,
+            } => {
+                assert_eq!(*line, 2);
+                assert!(message.contains("invalid JSON at column"), "{message}");
+                assert_eq!(raw, "{\"id\": }");
+                assert!(!too_long);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn non_object_line_is_bad_item() {
+        let items = ndjson("[1,2]\n42\n");
+        assert!(matches!(&items[0], RowItem::Bad { message, .. } if message.contains("an array")));
+        assert!(matches!(&items[1], RowItem::Bad { line: 2, .. }));
+    }
+
+    #[test]
+    fn invalid_utf8_line_is_bad_item() {
+        let mut bytes = b"{\"note\":\"".to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(b"\"}\n{\"id\":1}\n");
+        let items = all(reader(bytes, Compression::None, Format::Ndjson).unwrap()).unwrap();
+        assert!(
+            matches!(&items[0], RowItem::Bad { line: 1, message, .. } if message.contains("UTF-8"))
+        );
+        assert_eq!(items[1], row(2, json!({"id": 1})));
+    }
+
+    #[test]
+    fn too_long_line_is_bad_item_and_reading_goes_on() {
+        let long = format!("{{\"note\":\"{}\"}}", "x".repeat(100_000));
+        let items = ndjson(&format!("{long}\n{{\"id\":2}}\n"));
+        match &items[0] {
+            RowItem::Bad {
+                line: 1,
+                too_long: true,
+                raw,
+                ..
+            } => assert_eq!(raw.len(), RAW_BYTES),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(items[1], row(2, json!({"id": 2})));
+    }
+
+    #[test]
+    fn line_of_exactly_the_limit_is_accepted() {
+        let value = "x".repeat(1024 - 11);
+        let line = format!("{{\"note\":\"{value}\"}}");
+        assert_eq!(line.len(), 1024);
+        let items = ndjson(&format!("{line}\r\n"));
+        assert!(matches!(items[0], RowItem::Row { .. }), "{:?}", items[0]);
+    }
+
+    #[test]
+    fn deep_nesting_is_bad_item_not_stack_overflow() {
+        let deep = format!("{{\"a\":{}}}\n{{\"id\":1}}\n", "[".repeat(10_000));
+        let mut l = limits();
+        l.max_line_bytes = 1 << 20;
+        let r = RowReader::new(
+            Box::new(io::Cursor::new(deep.into_bytes())),
+            Compression::None,
+            Format::Ndjson,
+            &l,
+            &schema(),
+            0,
+        )
+        .unwrap();
+        let items = all(r).unwrap();
+        assert!(
+            matches!(&items[0], RowItem::Bad { line: 1, message, .. } if message.contains("recursion")),
+            "{:?}",
+            items[0]
+        );
+        assert_eq!(items[1], row(2, json!({"id": 1})));
+    }
+
+    #[test]
+    fn gzip_detected_by_magic_bytes() {
+        assert_eq!(
+            detect_compression("a.ndjson", &[0x1f, 0x8b, 8]),
+            Compression::Gzip
+        );
+        assert_eq!(
+            detect_compression("a.gz", &[0x28, 0xb5, 0x2f, 0xfd]),
+            Compression::Zstd
+        );
+        assert_eq!(detect_compression("a.ndjson.GZ", b"{}"), Compression::Gzip);
+        assert_eq!(detect_compression("a.ndjson.zst", b""), Compression::Zstd);
+        assert_eq!(detect_compression("a.ndjson", b"{}"), Compression::None);
+    }
+
+    #[test]
+    fn gzip_and_zstd_objects_are_read() {
+        let text = b"{\"id\":1}\n{\"id\":2}\n";
+        let gz = all(reader(gzip(text), Compression::Gzip, Format::Ndjson).unwrap()).unwrap();
+        let zst = zstd::encode_all(&text[..], 3).unwrap();
+        let zs = all(reader(zst, Compression::Zstd, Format::Ndjson).unwrap()).unwrap();
+        assert_eq!(gz, zs);
+        assert_eq!(gz.len(), 2);
+    }
+
+    #[test]
+    fn corrupt_gzip_is_decompress_error() {
+        let mut gz = gzip(&b"{\"id\":1}\n".repeat(1000));
+        gz.truncate(gz.len() / 2);
+        let e = all(reader(gz, Compression::Gzip, Format::Ndjson).unwrap()).unwrap_err();
+        assert!(matches!(e, ReadError::Decompress { .. }), "{e:?}");
+        assert_eq!(e.reason(), QuarantineReason::ParseError);
+        let e = all(reader(
+            b"not gzip at all".to_vec(),
+            Compression::Gzip,
+            Format::Ndjson,
+        )
+        .unwrap())
+        .unwrap_err();
+        assert!(matches!(e, ReadError::Decompress { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn corrupt_zstd_is_decompress_error() {
+        let mut zst = zstd::encode_all(&b"{\"id\":1}\n".repeat(1000)[..], 3).unwrap();
+        zst.truncate(zst.len() / 2);
+        let e = reader(zst, Compression::Zstd, Format::Ndjson)
+            .and_then(all)
+            .unwrap_err();
+        assert!(matches!(e, ReadError::Decompress { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn decompression_bomb_is_too_large() {
+        // 1 MiB base * ratio 2 = 2 MiB allowed; 3 MiB of newlines compress to a few KiB.
+        let gz = gzip(&vec![b'\n'; 3 << 20]);
+        let l = Limits {
+            max_expansion_ratio: 2,
+            ..limits()
+        };
+        let r = RowReader::new(
+            Box::new(io::Cursor::new(gz.clone())),
+            Compression::Gzip,
+            Format::Ndjson,
+            &l,
+            &schema(),
+            gz.len() as u64,
+        )
+        .unwrap();
+        let e = all(r).unwrap_err();
+        assert!(
+            matches!(e, ReadError::TooLarge { limit } if limit == 2 << 20),
+            "{e:?}"
+        );
+        assert_eq!(e.reason(), QuarantineReason::TooLarge);
+    }
+
+    #[test]
+    fn source_failure_is_io_error() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "network went away",
+                ))
+            }
+        }
+        for compression in [Compression::None, Compression::Gzip] {
+            let r = RowReader::new(
+                Box::new(Failing),
+                compression,
+                Format::Ndjson,
+                &limits(),
+                &schema(),
+                10,
+            );
+            let e = r.and_then(all).unwrap_err();
+            match e {
+                ReadError::Io { line: 1, source } => {
+                    assert_eq!(source.kind(), io::ErrorKind::ConnectionReset)
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_read_counts_decompressed_bytes() {
+        let text = b"{\"id\":1}\n{\"id\":2}\n";
+        let mut r = reader(gzip(text), Compression::Gzip, Format::Ndjson).unwrap();
+        while r.next_row().unwrap().is_some() {}
+        assert_eq!(r.bytes_read(), text.len() as u64);
+    }
+
+    fn csv(text: &str) -> Vec<RowItem> {
+        all(reader(text.as_bytes().to_vec(), Compression::None, Format::Csv).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn csv_cells_are_typed_by_schema() {
+        let items = csv("id,price,paid,note,extra\n1,2.5,TRUE,hello,7\nx,,no,,\n");
+        assert_eq!(
+            items[0],
+            row(
+                2,
+                json!({"id": 1, "price": 2.5, "paid": true, "note": "hello", "extra": "7"})
+            )
+        );
+        assert_eq!(items[1], row(3, json!({"id": "x", "paid": "no"})));
+    }
+
+    #[test]
+    fn csv_wrong_field_count_is_bad_item_and_reading_goes_on() {
+        let items = csv("id,note\n1,a\n2,b,c\n3,d\n");
+        assert_eq!(items.len(), 3);
+        assert!(
+            matches!(&items[1], RowItem::Bad { line: 3, message, .. } if message.contains("3 fields")),
+            "{:?}",
+            items[1]
+        );
+        assert_eq!(items[2], row(4, json!({"id": 3, "note": "d"})));
+    }
+
+    #[test]
+    fn csv_quoted_newline_keeps_record_start_line() {
+        let items = csv("id,note\r\n1,\"two\r\nlines\"\r\n\r\n2,x\r\n3,y");
+        assert_eq!(items[0], row(2, json!({"id": 1, "note": "two\r\nlines"})));
+        assert_eq!(items[1], row(5, json!({"id": 2, "note": "x"})));
+        assert_eq!(items[2], row(6, json!({"id": 3, "note": "y"})));
+        assert_eq!(items.len(), 3);
+    }
+
+    #[test]
+    fn csv_header_with_duplicate_column_is_fatal() {
+        let e = reader(b"id,id\n1,2\n".to_vec(), Compression::None, Format::Csv)
+            .err()
+            .unwrap();
+        assert!(matches!(e, ReadError::CsvHeader { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn csv_bom_is_stripped_from_header() {
+        let items = csv("\u{feff}id\n5\n");
+        assert_eq!(items[0], row(2, json!({"id": 5})));
+    }
+
+    #[test]
+    fn csv_unclosed_quote_cannot_grow_past_line_limit() {
+        let text = format!("id,note\n1,\"{}\n", "x\n".repeat(200_000));
+        let e = reader(text.into_bytes(), Compression::None, Format::Csv)
+            .and_then(all)
+            .unwrap_err();
+        assert!(matches!(e, ReadError::Io { .. }), "{e:?}");
+        assert!(e.to_string().contains("max_line_bytes"), "{e}");
+    }
+
+    #[test]
+    fn extensions_of_other_formats_are_refused() {
+        for key in [
+            "a.parquet",
+            "a.zip",
+            "a.avro",
+            "a.xlsx",
+            "a.ndjson.bz2",
+            "a.xz",
+            "a.tar",
+            "a.tar.gz",
+        ] {
+            assert!(check_extension(key, Format::Ndjson).is_err(), "{key}");
+        }
+        for key in [
+            "a.ndjson",
+            "a.jsonl.gz",
+            "a.json.zst",
+            "a.txt",
+            "dir.v2/a",
+            "A.NDJSON.GZ",
+            "a.csv",
+        ] {
+            assert!(check_extension(key, Format::Ndjson).is_ok(), "{key}");
+        }
+        assert!(check_extension("a.csv.gz", Format::Csv).is_ok());
+        // The object's own extension picks its format, so both are accepted in any table.
+        assert!(check_extension("a.ndjson", Format::Csv).is_ok());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
+                                       csv_format: bool, compression in 0u8..3) {
+            let compression = [Compression::None, Compression::Gzip, Compression::Zstd][compression as usize];
+            let format = if csv_format { Format::Csv } else { Format::Ndjson };
+            let mut l = limits();
+            l.max_line_bytes = 64;
+            if let Ok(mut r) = RowReader::new(Box::new(io::Cursor::new(bytes)), compression, format, &l, &schema(), 0) {
+                for _ in 0..10_000 {
+                    match r.next_row() {
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+        }
+    }
+}

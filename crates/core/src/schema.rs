@@ -45,8 +45,10 @@ impl FieldType {
             Self::Timestamp => "timestamp".into(),
             Self::Date => "date".into(),
             Self::Struct(fields) => {
-                let inner: Vec<String> =
-                    fields.iter().map(|f| format!("{}: {}", f.name, f.ty.name())).collect();
+                let inner: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.name, f.ty.name()))
+                    .collect();
                 format!("struct<{}>", inner.join(", "))
             }
             Self::List(item) => format!("list<{}>", item.name()),
@@ -119,7 +121,10 @@ fn object_fields(schema: &Value, pointer: &str) -> Result<Option<Vec<Field>>, Sc
 
 /// Returns the column type and whether `null` is allowed by the `type` keyword.
 fn field_type(schema: &Value, pointer: &str) -> Result<(FieldType, bool), SchemaMappingError> {
-    let err = |message: String| SchemaMappingError { pointer: pointer.to_string(), message };
+    let err = |message: String| SchemaMappingError {
+        pointer: pointer.to_string(),
+        message,
+    };
     let (name, nullable) = match schema.get("type") {
         Some(Value::String(t)) => (t.as_str(), false),
         Some(Value::Array(types)) => {
@@ -131,13 +136,15 @@ fn field_type(schema: &Value, pointer: &str) -> Result<(FieldType, bool), Schema
                 [a, b] if [*a, *b].contains(&"integer") && [*a, *b].contains(&"number") => {
                     ("number", names.contains(&"null"))
                 }
-                _ => return Err(err(format!("type {names:?} does not map to one column type"))),
+                _ => {
+                    return Err(err(format!(
+                        "type {names:?} does not map to one column type"
+                    )))
+                }
             }
         }
         Some(_) => return Err(err("`type` must be a string or an array of strings".into())),
-        None if schema.get("enum").is_some() || schema.get("const").is_some() => {
-            ("string", false)
-        }
+        None if schema.get("enum").is_some() || schema.get("const").is_some() => ("string", false),
         None => return Err(err("every property needs a `type`".into())),
     };
     let ty = match name {
@@ -193,13 +200,20 @@ mod tests {
         assert!(t.field("id").unwrap().required);
         assert_eq!(t.field("at").unwrap().ty, FieldType::Timestamp);
         assert!(!t.field("note").unwrap().required);
-        assert!(matches!(t.field("customer").unwrap().ty, FieldType::Struct(_)));
-        assert_eq!(t.field("items").unwrap().ty.name(), "list<struct<qty: long>>");
+        assert!(matches!(
+            t.field("customer").unwrap().ty,
+            FieldType::Struct(_)
+        ));
+        assert_eq!(
+            t.field("items").unwrap().ty.name(),
+            "list<struct<qty: long>>"
+        );
     }
 
     #[test]
     fn unsupported_type_names_its_pointer() {
-        let schema = json!({"type": "object", "properties": {"a": {"type": ["string", "integer"]}}});
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": ["string", "integer"]}}});
         let e = from_json_schema(&schema).unwrap_err();
         assert_eq!(e.pointer, "/properties/a");
     }

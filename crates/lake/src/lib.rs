@@ -1,1 +1,33 @@
-//! placeholder
+//! sluice-lake: everything sluice does to Apache Iceberg tables, through iceberg-rust.
+//!
+//! The steps see a [`Lake`]: load or create a table from its contract, add nullable columns
+//! when the drift policy says evolve, write a batch of rows as staged zstd Parquet data files
+//! with deterministic names, commit staged batches in one fast-append snapshot whose summary
+//! carries their batch ids, and read a table back through an Iceberg scan. Locally the catalog
+//! is Iceberg's SQL catalog on a SQLite file with a local-filesystem warehouse; any engine that
+//! reads Iceberg metadata (pyiceberg, DuckDB, Spark) reads the tables it writes.
+//!
+//! # Layout
+//! - [`error`]: `LakeError` and its kinds (what the steps map to Step Functions error names)
+//! - [`schema`]: sluice's table schema ↔ Iceberg schema, partition specs
+//! - [`catalog`]: the [`Lake`] handle: open, load/create, evolve
+//! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
+//! - [`commit`]: idempotent group commit of staged batches
+//! - [`read`]: table description and read-back scans
+
+pub mod catalog;
+pub mod commit;
+pub mod error;
+pub mod read;
+pub mod schema;
+pub mod writer;
+
+pub use catalog::Lake;
+pub use commit::{CommitOutcome, StagedBatch};
+pub use error::{LakeError, LakeErrorKind};
+
+/// Snapshot summary property that lists the batch ids a snapshot committed, comma-separated.
+pub const BATCH_IDS_PROPERTY: &str = "sluice.batch-ids";
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,22 @@
-//! placeholder
+//! sluice-store: the object store port and the ledger kept in it.
+//!
+//! Every byte sluice reads or writes outside the Iceberg warehouse goes through one trait,
+//! [`ObjectStore`], shaped after S3 (object versions, conditional writes, streaming bodies) so
+//! that an S3 implementation can sit beside the local one without changing a caller. The
+//! local implementation, [`LocalStore`], treats a directory as an unversioned bucket and gives
+//! the same guarantees the exactly-once design leans on (DESIGN §5): atomic replace,
+//! create-if-absent that exactly one racer wins, and compare-and-swap on the etag. The
+//! [`Ledger`] is built only on those three operations, so it works on either store.
+//!
+//! # Layout
+//! - [`store`]: the [`ObjectStore`] trait, object metadata, conditional results, errors
+//! - [`local`]: [`LocalStore`], a directory as a bucket
+//! - [`ledger`]: [`Ledger`], one JSON record per object version under `.sluice/ledger/`
+
+pub mod ledger;
+pub mod local;
+pub mod store;
+
+pub use ledger::{Claim, Ledger, LedgerError, VersionedRecord};
+pub use local::LocalStore;
+pub use store::{Conditional, GetObject, ObjectMeta, ObjectStore, StoreError};

@@ -1,0 +1,74 @@
+//! `sluice files`: the ledger, one line per object version: committed, filtered,
+//! quarantined, or (after a crash) claimed or staged.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use sluice_core::ledger::{LedgerState, STATE_NAMES};
+
+use crate::workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this table's objects.
+    #[arg(long)]
+    table: Option<String>,
+    /// Only objects in this state.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STATE_NAMES))]
+    state: Option<String>,
+    /// Print JSON lines (the ledger records) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let ctx = workspace::open(root, config).await?;
+    let records: Vec<_> = ctx
+        .ledger
+        .list()
+        .await?
+        .into_iter()
+        .filter(|r| {
+            args.table
+                .as_ref()
+                .is_none_or(|t| r.table.as_ref() == Some(t))
+        })
+        .filter(|r| args.state.as_ref().is_none_or(|s| r.state.name() == s))
+        .collect();
+    if args.json {
+        for r in &records {
+            println!("{}", serde_json::to_string(r)?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "key", "table", "state", "rows", "rejected", "detail", "updated",
+    ]);
+    for r in &records {
+        let state = match &r.state {
+            LedgerState::Committed { snapshot_id } => format!("committed @{snapshot_id}"),
+            LedgerState::Filtered { reason } => format!("filtered: {reason}"),
+            LedgerState::Quarantined { reason } => format!("quarantined: {reason}"),
+            s => s.name().to_string(),
+        };
+        let (rows, rejected) = r
+            .rows
+            .as_ref()
+            .map(|c| (c.valid.to_string(), c.rejected.to_string()))
+            .unwrap_or_default();
+        t.add_row([
+            r.object.key.clone(),
+            r.table.clone().unwrap_or_default(),
+            state,
+            rows,
+            rejected,
+            r.detail.clone().unwrap_or_default(),
+            r.updated_at.clone(),
+        ]);
+    }
+    println!("{t}\n{} object versions", records.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,203 @@
+//! `sluice ingest PATH...`: each file is an arrival. It is copied into the landing bucket
+//! under its table's prefix (as an upload to S3 would be), then run through the steps.
+//! Ends with a table of what happened to every file and a summary line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Context as _};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use indicatif::{ProgressBar, ProgressStyle};
+use sluice_core::object::check_key;
+use sluice_steps::payload::Arrival;
+use sluice_steps::{run_arrival, ArrivalReport, Outcome, Progress};
+
+use crate::workspace;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files (or directories, read recursively in name order) to ingest, in this order.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Table to land the files in; needed when the configuration has several tables.
+    #[arg(long)]
+    table: Option<String>,
+    /// Print the per-file results as JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
+    let files = expand(&args.paths)?;
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg:40!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let progress_bar = Arc::new(Mutex::new(bar));
+    let pb = progress_bar.clone();
+    let ctx = workspace::open(root, config)
+        .await?
+        .with_progress(Arc::new(move |object, p| {
+            let Ok(bar) = pb.lock() else { return };
+            match p {
+                Progress::Started { size } => {
+                    bar.reset();
+                    bar.set_length(size);
+                    bar.set_message(object.file_name().to_string());
+                }
+                Progress::Read { bytes } => bar.set_position(bytes),
+                Progress::Finished => bar.finish_and_clear(),
+            }
+        }));
+    let table = match (&args.table, ctx.config.tables.as_slice()) {
+        (Some(name), _) => ctx
+            .config
+            .table(name)
+            .with_context(|| format!("no table {name:?} in {}", config.display()))?
+            .clone(),
+        (None, [only]) => only.clone(),
+        (None, _) => bail!("{} has several tables: pass --table NAME", config.display()),
+    };
+
+    let mut reports = Vec::with_capacity(files.len());
+    for path in &files {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .with_context(|| format!("{}: file name is not UTF-8", path.display()))?;
+        let key = format!("{}{name}", table.prefix);
+        check_key(&key).with_context(|| format!("{}: cannot be an object key", path.display()))?;
+        let meta = ctx
+            .store
+            .put_file(&key, path)
+            .await
+            .with_context(|| format!("landing {}", path.display()))?;
+        let arrival = Arrival {
+            bucket: ctx.store.bucket().to_string(),
+            key,
+            version_id: meta.version_id.clone(),
+            etag: Some(meta.etag.clone()),
+            sequencer: None,
+        };
+        let report = run_arrival(&ctx, arrival).await;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        reports.push(report);
+    }
+    if !args.json {
+        print_table(&reports);
+    }
+    println!("{}", summary(&reports));
+    let unfinished = reports.iter().any(|r| {
+        r.detail
+            .as_deref()
+            .is_some_and(|d| d.contains("stays claimed"))
+    });
+    Ok(if unfinished {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Files in argument order; a directory contributes its files in name order.
+fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = vec![];
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("{}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            out.extend(expand(&entries)?);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn print_table(reports: &[ArrivalReport]) {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(["file", "result", "rows", "rejected", "snapshot", "detail"]);
+    for r in reports {
+        let (result, snapshot) = match &r.outcome {
+            Outcome::Committed {
+                snapshot_id,
+                already: false,
+            } => ("committed".to_string(), snapshot_id.to_string()),
+            Outcome::Committed {
+                snapshot_id,
+                already: true,
+            } => (
+                "committed (earlier run)".to_string(),
+                snapshot_id.to_string(),
+            ),
+            Outcome::Filtered => ("filtered".to_string(), String::new()),
+            Outcome::Duplicate { state } => (format!("duplicate ({state})"), String::new()),
+            Outcome::Quarantined { reason } => (format!("quarantined: {reason}"), String::new()),
+        };
+        let (rows, rejected) = match (&r.outcome, &r.rows) {
+            (Outcome::Duplicate { .. }, _) | (_, None) => (String::new(), String::new()),
+            (Outcome::Committed { .. }, Some(c)) => (c.valid.to_string(), c.rejected.to_string()),
+            (_, Some(c)) => ("0".to_string(), c.rejected.to_string()),
+        };
+        let file = r.key.rsplit('/').next().unwrap_or(&r.key).to_string();
+        t.add_row([
+            file,
+            result,
+            rows,
+            rejected,
+            snapshot,
+            r.detail.clone().unwrap_or_default(),
+        ]);
+    }
+    println!("{t}");
+}
+
+/// One line: files by fate, rows committed and rejected, snapshots added.
+pub fn summary(reports: &[ArrivalReport]) -> String {
+    let mut committed = 0;
+    let mut quarantined = 0;
+    let mut duplicates = 0;
+    let mut filtered = 0;
+    let mut rows = 0;
+    let mut rejected = 0;
+    let mut snapshots = BTreeSet::new();
+    for r in reports {
+        match &r.outcome {
+            Outcome::Committed {
+                snapshot_id,
+                already,
+            } => {
+                committed += 1;
+                if !already {
+                    snapshots.insert(*snapshot_id);
+                    if let Some(c) = &r.rows {
+                        rows += c.valid;
+                        rejected += c.rejected;
+                    }
+                }
+            }
+            Outcome::Quarantined { .. } => quarantined += 1,
+            Outcome::Duplicate { .. } => duplicates += 1,
+            Outcome::Filtered => filtered += 1,
+        }
+    }
+    format!(
+        "{} files: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
+         {rows} rows committed, {rejected} rows rejected, {} snapshots added",
+        reports.len(),
+        snapshots.len()
+    )
+}

@@ -1,0 +1,125 @@
+//! The `sluice` command: the local face of sluice.
+//!
+//! Every subcommand opens the workspace (a directory holding the landing bucket, the
+//! embedded Iceberg catalog and its warehouse) and the configuration, then does one thing.
+//! `anyhow` lives here and only here; the libraries return typed errors.
+//!
+//! # Layout
+//! - `workspace.rs`: where things live, opening the steps' context
+//! - `ingest.rs`: `sluice ingest PATH...`
+//! - `table.rs`: `sluice table show`
+//! - `quarantine.rs`: `sluice quarantine list|show`
+//! - `files.rs`: `sluice files`
+
+mod files;
+mod ingest;
+mod quarantine;
+mod table;
+mod workspace;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+const AFTER_HELP: &str = "\
+Workspace layout (--workspace, default ./lake):
+  landing/             the bucket: objects land under their table's prefix
+  landing/.sluice/     control objects: ledger, staged manifests, rejects, quarantine records
+  warehouse/           Iceberg tables (Parquet data files and metadata)
+  catalog.db           the embedded Iceberg SQL catalog (SQLite)
+
+Exit codes:
+  0  the command ran (files that ended in quarantine are a result, not a failure)
+  1  bad usage, configuration or contract, or an operation failed
+  2  `ingest` left at least one file in an unfinished state (see `sluice files --state claimed`)
+
+Examples:
+  sluice --config examples/orders/sluice.toml ingest examples/orders/data/*
+  sluice table show orders
+  sluice quarantine list
+  sluice files --state quarantined";
+
+/// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
+/// its table, checks every row against the table's JSON Schema contract, handles schema
+/// drift by policy, quarantines what is bad with a reason, and commits the rest in an
+/// idempotent snapshot.
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, after_long_help = AFTER_HELP)]
+struct Cli {
+    /// Directory of the local bucket, catalog and warehouse.
+    #[arg(long, global = true, env = "SLUICE_WORKSPACE", default_value = "lake")]
+    workspace: PathBuf,
+    /// The configuration file (tables, prefixes, contracts, drift policies).
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_CONFIG",
+        default_value = "sluice.toml"
+    )]
+    config: PathBuf,
+    /// More log output (-v info, -vv debug); logs go to stderr. RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Land files and ingest them: each file is an arrival under its table's prefix.
+    Ingest(ingest::Args),
+    /// Inspect a table.
+    #[command(subcommand)]
+    Table(table::Command),
+    /// Files waiting in quarantine, and why.
+    #[command(subcommand)]
+    Quarantine(quarantine::Command),
+    /// Every object version the ledger knows, and its state.
+    Files(files::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("sluice: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => ingest::run(&cli.workspace, &cli.config, args).await,
+            Command::Table(cmd) => table::run(&cli.workspace, &cli.config, cmd).await,
+            Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
+            Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("sluice: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{default},sqlx=warn,iceberg=warn"))
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,105 @@
+//! `sluice quarantine list|show`: the files that wait for a person, why, and their rejected
+//! rows (line, JSON pointer, message).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use sluice_core::quarantine::{QuarantineRecord, RejectedRow};
+use sluice_steps::context::keys;
+
+use crate::workspace;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List quarantined files with their reason codes.
+    List {
+        /// Only this table's files.
+        #[arg(long)]
+        table: Option<String>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one quarantined file: its record and its first rejected rows.
+    Show {
+        /// The file's key in the bucket (e.g. orders/a.ndjson) or just its file name.
+        file: String,
+        /// Rejected rows to print.
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+    },
+}
+
+pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
+    let ctx = workspace::open(root, config).await?;
+    let mut records = vec![];
+    for meta in ctx.store.list(&keys::quarantine_prefix()).await? {
+        let Some((bytes, _)) = ctx.store.get_bytes(&meta.key).await? else {
+            continue;
+        };
+        let record: QuarantineRecord =
+            serde_json::from_slice(&bytes).with_context(|| format!("reading {}", meta.key))?;
+        records.push(record);
+    }
+    records.sort_by(|a, b| a.object.key.cmp(&b.object.key));
+    match cmd {
+        Command::List { table, json } => {
+            let records: Vec<_> = records
+                .into_iter()
+                .filter(|r| table.as_ref().is_none_or(|t| r.table.as_ref() == Some(t)))
+                .collect();
+            if json {
+                for r in &records {
+                    println!("{}", serde_json::to_string(r)?);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED);
+            t.set_header(["file", "table", "reason", "at", "detail"]);
+            for r in &records {
+                t.add_row([
+                    r.object.key.clone(),
+                    r.table.clone().unwrap_or_default(),
+                    r.reason.to_string(),
+                    r.at.clone(),
+                    r.detail.clone(),
+                ]);
+            }
+            println!("{t}\n{} files in quarantine", records.len());
+        }
+        Command::Show { file, rows } => {
+            let matching: Vec<_> = records
+                .iter()
+                .filter(|r| r.object.key == file || r.object.file_name() == file)
+                .collect();
+            let Some(r) = matching.last() else {
+                anyhow::bail!("{file} is not in quarantine (see `sluice quarantine list`)");
+            };
+            println!("{}", serde_json::to_string_pretty(r)?);
+            if let Some(key) = &r.rejects_key {
+                if let Some((bytes, _)) = ctx.store.get_bytes(key).await? {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let total = text.lines().count();
+                    let mut t = Table::new();
+                    t.load_preset(UTF8_FULL_CONDENSED);
+                    t.set_header(["line", "reason", "pointer", "message"]);
+                    for line in text.lines().take(rows) {
+                        let row: RejectedRow =
+                            serde_json::from_str(line).with_context(|| format!("reading {key}"))?;
+                        t.add_row([
+                            row.line.to_string(),
+                            row.reason.to_string(),
+                            row.pointer,
+                            row.message,
+                        ]);
+                    }
+                    println!("\nrejected rows ({total}, from {key})\n{t}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,100 @@
+//! `sluice table show T`: schema, snapshots with their summaries, row count, and the current
+//! metadata file (what another engine opens to read the table).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use sluice_core::schema::Field;
+
+use crate::workspace;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Describe a table: schema, partitioning, snapshots, rows, metadata location.
+    Show {
+        /// Table name as in the configuration.
+        table: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
+    let Command::Show { table, json } = cmd;
+    let ctx = workspace::open(root, config).await?;
+    let cfg = ctx
+        .config
+        .table(&table)
+        .with_context(|| format!("no table {table:?} in {}", config.display()))?;
+    let Some(d) = ctx.lake.describe(cfg).await? else {
+        anyhow::bail!(
+            "table {}.{} has not been created yet: ingest a file first",
+            cfg.namespace,
+            cfg.name
+        );
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("table      {}.{}", d.namespace, d.name);
+    println!("metadata   {}", d.metadata_location);
+    println!("location   {}", d.location);
+    println!(
+        "format     v{}, schema id {}",
+        d.format_version, d.schema_id
+    );
+    println!(
+        "partition  {}",
+        if d.partition.is_empty() {
+            "none".to_string()
+        } else {
+            d.partition.join(", ")
+        }
+    );
+    println!("rows       {}", d.total_records);
+    println!("\nschema");
+    for f in &d.schema.fields {
+        print_field(f, 1);
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header([
+        "snapshot",
+        "committed at",
+        "op",
+        "added rows",
+        "total rows",
+        "batch ids",
+    ]);
+    for s in &d.snapshots {
+        let get = |k: &str| s.summary.get(k).cloned().unwrap_or_default();
+        t.add_row([
+            s.snapshot_id.to_string(),
+            s.committed_at.clone(),
+            s.operation.clone(),
+            get("added-records"),
+            get("total-records"),
+            get(sluice_lake::BATCH_IDS_PROPERTY),
+        ]);
+    }
+    println!("\nsnapshots ({})\n{t}", d.snapshots.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_field(f: &Field, depth: usize) {
+    let pad = "  ".repeat(depth);
+    let req = if f.required { "required" } else { "optional" };
+    match &f.ty {
+        sluice_core::schema::FieldType::Struct(members) => {
+            println!("{pad}{:<20} struct {req}", f.name);
+            for m in members {
+                print_field(m, depth + 1);
+            }
+        }
+        ty => println!("{pad}{:<20} {} {req}", f.name, ty.name()),
+    }
+}

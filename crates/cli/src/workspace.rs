@@ -1,0 +1,48 @@
+//! Where a local workspace keeps things, and opening the steps' context on it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sluice_core::config::Config;
+use sluice_lake::Lake;
+use sluice_steps::Context;
+use sluice_store::{LocalStore, ObjectStore};
+
+/// Name of the local landing bucket.
+pub const BUCKET: &str = "landing";
+
+pub struct Workspace {
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn new(root: &Path) -> Self {
+        Workspace {
+            root: root.to_path_buf(),
+        }
+    }
+    pub fn landing(&self) -> PathBuf {
+        self.root.join(BUCKET)
+    }
+    pub fn warehouse(&self) -> PathBuf {
+        self.root.join("warehouse")
+    }
+    pub fn catalog(&self) -> PathBuf {
+        self.root.join("catalog.db")
+    }
+}
+
+/// Loads the configuration and opens store, ledger and catalog.
+pub async fn open(root: &Path, config_path: &Path) -> anyhow::Result<Context> {
+    let config = Config::load(config_path)?;
+    let ws = Workspace::new(root);
+    let store: Arc<dyn ObjectStore> = Arc::new(
+        LocalStore::new(ws.landing(), BUCKET)
+            .with_context(|| format!("opening the landing bucket {}", ws.landing().display()))?,
+    );
+    let lake = Lake::open_local(&ws.catalog(), &ws.warehouse())
+        .await
+        .with_context(|| format!("opening the catalog {}", ws.catalog().display()))?;
+    Ok(Context::new(config, store, lake)?)
+}

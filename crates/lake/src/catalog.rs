@@ -1,0 +1,230 @@
+//! The [`Lake`] handle: one Iceberg catalog, and the table operations sluice needs.
+//!
+//! Locally the catalog is Iceberg's SQL catalog on a SQLite file (`catalog.db`) whose tables
+//! live in a filesystem warehouse; on AWS (a later crate feature) it is Glue. Tables are
+//! created from the contract on first use with the library's own commit retries turned off
+//! (`commit.retry.num-retries = 0`): a retried commit must pass sluice's batch-id check again,
+//! so the retry loop is sluice's (the state machine's `CommitConflict` retry), not the
+//! library's silent re-apply.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use iceberg::io::LocalFsStorageFactory;
+use iceberg::spec::Type;
+use iceberg::table::Table;
+use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
+use iceberg::{Catalog, CatalogBuilder, NamespaceIdent, TableCreation, TableIdent};
+use iceberg_catalog_sql::{SqlBindStyle, SqlCatalogBuilder};
+use sluice_core::config::TableConfig;
+use sluice_core::drift::ColumnAddition;
+use sluice_core::schema::TableSchema;
+
+use crate::error::{LakeError, LakeErrorKind, Result};
+use crate::schema;
+
+/// Name sluice gives its local SQL catalog (the `catalog_name` column in SQLite).
+pub const LOCAL_CATALOG_NAME: &str = "sluice";
+
+/// An Iceberg catalog and what sluice does with its tables.
+#[derive(Clone)]
+pub struct Lake {
+    catalog: Arc<dyn Catalog>,
+    /// Where new tables' directories go (`<warehouse>/<namespace>/<table>`).
+    warehouse: String,
+}
+
+impl std::fmt::Debug for Lake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lake")
+            .field("warehouse", &self.warehouse)
+            .finish()
+    }
+}
+
+impl Lake {
+    /// Opens (creating if needed) the embedded catalog: SQLite at `catalog_db`, data and
+    /// metadata files under `warehouse`.
+    pub async fn open_local(catalog_db: &Path, warehouse: &Path) -> Result<Lake> {
+        std::fs::create_dir_all(warehouse).map_err(|e| {
+            LakeError::new(
+                LakeErrorKind::Transient,
+                format!("creating {}: {e}", warehouse.display()),
+            )
+        })?;
+        if let Some(dir) = catalog_db.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                LakeError::new(
+                    LakeErrorKind::Transient,
+                    format!("creating {}: {e}", dir.display()),
+                )
+            })?;
+        }
+        let warehouse = std::path::absolute(warehouse)
+            .map_err(|e| LakeError::internal(format!("resolving {}: {e}", warehouse.display())))?;
+        let catalog_db = std::path::absolute(catalog_db)
+            .map_err(|e| LakeError::internal(format!("resolving {}: {e}", catalog_db.display())))?;
+        // mode=rwc creates the file; WAL lets several processes commit to one catalog.
+        let uri = format!("sqlite://{}?mode=rwc", catalog_db.display());
+        let props = HashMap::from([
+            ("uri".to_string(), uri),
+            ("warehouse".to_string(), warehouse.display().to_string()),
+            (
+                "sql_bind_style".to_string(),
+                SqlBindStyle::QMark.to_string(),
+            ),
+        ]);
+        let catalog = SqlCatalogBuilder::default()
+            .with_storage_factory(Arc::new(LocalFsStorageFactory))
+            .load(LOCAL_CATALOG_NAME, props)
+            .await
+            .map_err(|e| {
+                LakeError::iceberg(format!("opening catalog {}", catalog_db.display()), e)
+            })?;
+        Ok(Lake {
+            catalog: Arc::new(catalog),
+            warehouse: warehouse.display().to_string(),
+        })
+    }
+
+    /// The catalog, for callers that need iceberg-rust directly (tests, other engines' checks).
+    pub fn catalog(&self) -> &Arc<dyn Catalog> {
+        &self.catalog
+    }
+
+    pub fn ident(table: &TableConfig) -> Result<TableIdent> {
+        let ns = NamespaceIdent::new(table.namespace.clone());
+        Ok(TableIdent::new(ns, table.name.clone()))
+    }
+
+    /// Loads the table, or `None` when it does not exist yet.
+    pub async fn load(&self, table: &TableConfig) -> Result<Option<Table>> {
+        let ident = Self::ident(table)?;
+        let exists = self
+            .catalog
+            .table_exists(&ident)
+            .await
+            .map_err(|e| LakeError::iceberg(format!("looking up table {ident}"), e))?;
+        if !exists {
+            return Ok(None);
+        }
+        self.catalog
+            .load_table(&ident)
+            .await
+            .map(Some)
+            .map_err(|e| LakeError::iceberg(format!("loading table {ident}"), e))
+    }
+
+    /// Loads the table, creating it from the contract's schema on first use. Two processes
+    /// creating at once: the loser loads the winner's table.
+    pub async fn load_or_create(
+        &self,
+        table: &TableConfig,
+        contract: &TableSchema,
+    ) -> Result<Table> {
+        if let Some(t) = self.load(table).await? {
+            return Ok(t);
+        }
+        let ident = Self::ident(table)?;
+        let ns = ident.namespace().clone();
+        let ns_exists = self
+            .catalog
+            .namespace_exists(&ns)
+            .await
+            .map_err(|e| LakeError::iceberg(format!("looking up namespace {ns:?}"), e))?;
+        if !ns_exists {
+            // A racing creator may win; only a still-missing namespace is an error.
+            if let Err(e) = self.catalog.create_namespace(&ns, HashMap::new()).await {
+                if !self.catalog.namespace_exists(&ns).await.unwrap_or(false) {
+                    return Err(LakeError::iceberg(format!("creating namespace {ns:?}"), e));
+                }
+            }
+        }
+        let ice_schema = schema::to_iceberg_schema(contract)?;
+        let spec = schema::partition_spec(&ice_schema, table.partition.as_ref())?;
+        let properties = HashMap::from([
+            ("commit.retry.num-retries".to_string(), "0".to_string()),
+            ("write.format.default".to_string(), "parquet".to_string()),
+            (
+                "write.parquet.compression-codec".to_string(),
+                "zstd".to_string(),
+            ),
+            ("sluice.prefix".to_string(), table.prefix.clone()),
+        ]);
+        let creation = TableCreation::builder()
+            .name(table.name.clone())
+            .schema(ice_schema)
+            .partition_spec_opt(spec)
+            .properties(properties)
+            .build();
+        match self.catalog.create_table(&ns, creation).await {
+            Ok(t) => {
+                tracing::info!(table = %ident, "table created from contract");
+                Ok(t)
+            }
+            Err(e) => match self.load(table).await? {
+                Some(t) => Ok(t),
+                None => Err(LakeError::iceberg(format!("creating table {ident}"), e)),
+            },
+        }
+    }
+
+    /// Adds nullable columns (top level or inside a struct) in one schema change. Columns
+    /// that already exist, with the same name at the same place, are skipped, so a re-run
+    /// after a crash, or two files evolving the table at once, converge.
+    pub async fn add_columns(
+        &self,
+        table_cfg: &TableConfig,
+        additions: &[ColumnAddition],
+    ) -> Result<Table> {
+        let table = self
+            .load(table_cfg)
+            .await?
+            .ok_or_else(|| LakeError::internal(format!("table {} vanished", table_cfg.name)))?;
+        let current = table.metadata().current_schema();
+        let mut next_id = 0;
+        let tx = Transaction::new(&table);
+        let mut action = tx.update_schema();
+        let mut added = 0;
+        for a in additions {
+            let full = match &a.parent {
+                Some(p) => format!("{p}.{}", a.field.name),
+                None => a.field.name.clone(),
+            };
+            if current.field_by_name(&full).is_some() || list_element_member_exists(current, a) {
+                continue;
+            }
+            let ty: Type = schema::to_iceberg_type(&a.field.ty, &mut next_id);
+            let mut add = AddColumn::optional(&a.field.name, ty);
+            if let Some(parent) = &a.parent {
+                add = AddColumn::builder()
+                    .parent(parent.clone())
+                    .name(a.field.name.clone())
+                    .field_type(schema::to_iceberg_type(&a.field.ty, &mut next_id))
+                    .build();
+            }
+            action = action.add_column(add);
+            added += 1;
+        }
+        if added == 0 {
+            return Ok(table);
+        }
+        let tx = action
+            .apply(tx)
+            .map_err(|e| LakeError::iceberg("preparing the schema change", e))?;
+        tx.commit(self.catalog.as_ref())
+            .await
+            .map_err(|e| LakeError::iceberg(format!("evolving table {}", table_cfg.name), e))
+    }
+}
+
+/// For a parent that is a list of structs, iceberg names members `parent.element.name`.
+fn list_element_member_exists(schema: &iceberg::spec::Schema, a: &ColumnAddition) -> bool {
+    match &a.parent {
+        Some(p) => schema
+            .field_by_name(&format!("{p}.element.{}", a.field.name))
+            .is_some(),
+        None => false,
+    }
+}

@@ -1,0 +1,168 @@
+//! [`Context`]: what every step needs, built once per process (a Lambda's init, the CLI's
+//! start) and shared by every invocation.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sluice_core::config::{Config, TableConfig};
+use sluice_core::contract::Contract;
+use sluice_core::ObjectVersion;
+use sluice_lake::Lake;
+use sluice_store::{Ledger, ObjectStore};
+
+use crate::error::StepError;
+
+/// Progress of a long step, for a terminal progress bar.
+pub type ProgressFn = Arc<dyn Fn(&ObjectVersion, Progress) + Send + Sync>;
+
+/// One progress report.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress {
+    /// Validation started on an object of `size` (compressed) bytes.
+    Started {
+        size: u64,
+    },
+    /// `bytes` compressed bytes of the object have been read so far.
+    Read {
+        bytes: u64,
+    },
+    Finished,
+}
+
+/// Shared, read-only state of the steps.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn ObjectStore>,
+    pub ledger: Ledger,
+    pub lake: Lake,
+    /// Compiled contracts by table name, loaded at start so a broken contract fails fast.
+    contracts: Arc<HashMap<String, Arc<Contract>>>,
+    /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
+    pub rows_per_batch: usize,
+    pub progress: Option<ProgressFn>,
+}
+
+/// Why a context could not be built: a contract that does not load or fit its table.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("table {table}: {source}")]
+    Contract {
+        table: String,
+        source: sluice_core::contract::ContractError,
+    },
+    #[error("table {table}: key `partition.field`: {message}")]
+    Partition { table: String, message: String },
+}
+
+impl Context {
+    pub fn new(
+        config: Config,
+        store: Arc<dyn ObjectStore>,
+        lake: Lake,
+    ) -> Result<Self, ContextError> {
+        let mut contracts = HashMap::new();
+        for t in &config.tables {
+            let contract = Contract::load(&config.contract_path(t)).map_err(|source| {
+                ContextError::Contract {
+                    table: t.name.clone(),
+                    source,
+                }
+            })?;
+            if let Some(p) = &t.partition {
+                match contract.table_schema.field(&p.field) {
+                    Some(f) if f.required => {}
+                    Some(_) => {
+                        return Err(ContextError::Partition {
+                            table: t.name.clone(),
+                            message: format!(
+                                "{:?} must be a required property of the contract",
+                                p.field
+                            ),
+                        })
+                    }
+                    None => {
+                        return Err(ContextError::Partition {
+                            table: t.name.clone(),
+                            message: format!("{:?} is not a property of the contract", p.field),
+                        })
+                    }
+                }
+            }
+            contracts.insert(t.name.clone(), Arc::new(contract));
+        }
+        Ok(Context {
+            config: Arc::new(config),
+            ledger: Ledger::new(store.clone()),
+            store,
+            lake,
+            contracts: Arc::new(contracts),
+            rows_per_batch: 8192,
+            progress: None,
+        })
+    }
+
+    pub fn with_progress(mut self, progress: ProgressFn) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn table(&self, name: &str) -> Result<&TableConfig, StepError> {
+        self.config.table(name).ok_or_else(|| {
+            StepError::internal(format!("table {name:?} is not in the configuration"))
+        })
+    }
+
+    pub fn contract(&self, table: &str) -> Result<Arc<Contract>, StepError> {
+        self.contracts
+            .get(table)
+            .cloned()
+            .ok_or_else(|| StepError::internal(format!("no contract loaded for table {table:?}")))
+    }
+
+    pub(crate) fn report(&self, object: &ObjectVersion, p: Progress) {
+        if let Some(f) = &self.progress {
+            f(object, p);
+        }
+    }
+}
+
+/// Now, RFC 3339 UTC, as ledger records and quarantine records store it.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Control-prefix keys of the objects steps write (the ledger's own are in crates/store).
+pub mod keys {
+    use sluice_core::config::{TableConfig, CONTROL_PREFIX};
+    use sluice_core::BatchId;
+
+    /// The staged batch manifest: which data files a validation wrote.
+    pub fn manifest(table: &TableConfig, batch: &BatchId) -> String {
+        format!(
+            "{CONTROL_PREFIX}staged/{}.{}/{batch}.json",
+            table.namespace, table.name
+        )
+    }
+
+    /// Rejected rows of one object version, one JSON object per line.
+    pub fn rejects(table: &TableConfig, batch: &BatchId) -> String {
+        format!(
+            "{CONTROL_PREFIX}rejects/{}.{}/{batch}.ndjson",
+            table.namespace, table.name
+        )
+    }
+
+    /// The quarantine record of one object version.
+    pub fn quarantine(table: Option<&str>, batch: &BatchId) -> String {
+        format!(
+            "{CONTROL_PREFIX}quarantine/{}/{batch}.json",
+            table.unwrap_or("_unrouted")
+        )
+    }
+
+    /// Prefix of all quarantine records.
+    pub fn quarantine_prefix() -> String {
+        format!("{CONTROL_PREFIX}quarantine/")
+    }
+}

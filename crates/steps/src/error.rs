@@ -1,0 +1,185 @@
+//! `StepError`: the only error a step returns, with a kind whose name is what Step
+//! Functions' `Retry` and `Catch` match (DESIGN §7).
+//!
+//! Library errors are mapped to kinds here, in one place; steps never choose a name by hand.
+
+use serde::{Deserialize, Serialize};
+use sluice_core::QuarantineReason;
+use sluice_lake::{LakeError, LakeErrorKind};
+use sluice_store::{LedgerError, StoreError};
+
+/// The closed set of step error kinds. Never rename one: the names are matched by the
+/// state machine definition; a retired kind stays, documented as deprecated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StepErrorKind {
+    /// Something that may pass (I/O, a busy catalog): retry with backoff.
+    TransientError,
+    /// Another writer committed first: retry with backoff and jitter.
+    CommitConflict,
+    /// The object itself is bad: quarantine, never retry.
+    BadInput,
+    /// The drift policy blocks the file's schema change: quarantine.
+    DriftBlocked,
+    /// A bug or broken invariant: fail the execution; redrive after a fix.
+    Internal,
+}
+
+impl StepErrorKind {
+    /// The error name Step Functions sees. The only place these strings are written.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TransientError => "TransientError",
+            Self::CommitConflict => "CommitConflict",
+            Self::BadInput => "BadInput",
+            Self::DriftBlocked => "DriftBlocked",
+            Self::Internal => "Internal",
+        }
+    }
+
+    /// Whether the state machine retries this kind.
+    pub fn is_retryable(self) -> bool {
+        matches!(self, Self::TransientError | Self::CommitConflict)
+    }
+}
+
+/// A step failure. For `BadInput` and `DriftBlocked` it carries the quarantine reason, so
+/// the Quarantine step records the right code.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", kind.name())]
+pub struct StepError {
+    pub kind: StepErrorKind,
+    pub reason: Option<QuarantineReason>,
+    pub message: String,
+}
+
+impl StepError {
+    pub fn new(kind: StepErrorKind, message: impl Into<String>) -> Self {
+        StepError {
+            kind,
+            reason: None,
+            message: message.into(),
+        }
+    }
+
+    /// A bad object that goes to quarantine with `reason`.
+    pub fn bad_input(reason: QuarantineReason, message: impl Into<String>) -> Self {
+        StepError {
+            kind: StepErrorKind::BadInput,
+            reason: Some(reason),
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StepErrorKind::Internal, message)
+    }
+
+    /// The error's `Cause` as Step Functions carries it: a small JSON document.
+    pub fn cause(&self) -> ErrorCause {
+        ErrorCause {
+            reason: self.reason.unwrap_or(QuarantineReason::Internal),
+            detail: truncate(&self.message, 1024),
+        }
+    }
+}
+
+/// The JSON in an error's `Cause`: what the Quarantine step needs to write its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCause {
+    pub reason: QuarantineReason,
+    pub detail: String,
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary, marking the cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+impl From<LakeError> for StepError {
+    fn from(e: LakeError) -> Self {
+        let kind = match e.kind {
+            LakeErrorKind::CommitConflict => StepErrorKind::CommitConflict,
+            LakeErrorKind::DataInvalid => StepErrorKind::BadInput,
+            LakeErrorKind::Transient => StepErrorKind::TransientError,
+            LakeErrorKind::Internal => StepErrorKind::Internal,
+        };
+        let reason =
+            (kind == StepErrorKind::BadInput).then_some(QuarantineReason::ContractViolation);
+        StepError {
+            kind,
+            reason,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for StepError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::BadKey(_) => {
+                StepError::bad_input(QuarantineReason::UnsupportedFormat, e.to_string())
+            }
+            _ if e.is_transient() => StepError::new(StepErrorKind::TransientError, e.to_string()),
+            _ => StepError::internal(e.to_string()),
+        }
+    }
+}
+
+impl From<LedgerError> for StepError {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Store(s) => s.into(),
+            // Someone else moved the record first: re-running the step re-reads it.
+            LedgerError::Conflict { .. } => {
+                StepError::new(StepErrorKind::TransientError, e.to_string())
+            }
+            other => StepError::internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_state_machine_names() {
+        let all = [
+            StepErrorKind::TransientError,
+            StepErrorKind::CommitConflict,
+            StepErrorKind::BadInput,
+            StepErrorKind::DriftBlocked,
+            StepErrorKind::Internal,
+        ];
+        let names: Vec<_> = all.iter().map(|k| k.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "TransientError",
+                "CommitConflict",
+                "BadInput",
+                "DriftBlocked",
+                "Internal"
+            ]
+        );
+        // serde uses the same names, so a payload carrying a kind matches the definition.
+        for k in all {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.name());
+        }
+    }
+
+    #[test]
+    fn commit_conflict_maps_from_the_lake() {
+        let e: StepError = LakeError::new(LakeErrorKind::CommitConflict, "lost race").into();
+        assert_eq!(e.kind, StepErrorKind::CommitConflict);
+        assert!(e.kind.is_retryable());
+    }
+}

@@ -1,0 +1,143 @@
+//! Step 1, filter: decide whether an arrival is a new object version for a table.
+//!
+//! Routes by key prefix, refuses hostile keys and sluice's own control objects, claims the
+//! object version in the ledger (a conditional create, so of two duplicate events exactly one
+//! proceeds), and sends oversize or unreadable objects to quarantine. A version the ledger
+//! already knows is a duplicate, unless an earlier run crashed part-way: then the output says
+//! where to resume.
+
+use sluice_core::config::CONTROL_PREFIX;
+use sluice_core::ledger::LedgerState;
+use sluice_core::object::check_key;
+use sluice_core::reader::check_extension;
+use sluice_core::QuarantineReason;
+use sluice_store::Claim;
+
+use crate::context::{now, Context};
+use crate::error::StepError;
+use crate::payload::{Arrival, FilterOutput, FilterStatus};
+
+pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, StepError> {
+    let skip = |detail: String| FilterOutput {
+        status: FilterStatus::Filtered,
+        object: None,
+        table: None,
+        manifest_key: None,
+        reason: None,
+        ledger_state: None,
+        detail: Some(detail),
+    };
+    if let Err(e) = check_key(&arrival.key) {
+        tracing::warn!(error = %e, "arrival with an unsafe key ignored");
+        return Ok(skip(format!("unsafe key: {e}")));
+    }
+    if arrival.key.starts_with(CONTROL_PREFIX) {
+        return Ok(skip(format!(
+            "{} is sluice's own control object",
+            arrival.key
+        )));
+    }
+    if arrival.bucket != ctx.store.bucket() {
+        return Ok(skip(format!(
+            "bucket {:?} is not the landing bucket",
+            arrival.bucket
+        )));
+    }
+    let Some(meta) = ctx.store.head(&arrival.key).await? else {
+        return Ok(skip(format!("{} no longer exists", arrival.key)));
+    };
+    if let Some(etag) = &arrival.etag {
+        if *etag != meta.etag && arrival.version_id.is_none() {
+            return Ok(skip(format!(
+                "{} has been overwritten since this event; the newer version has its own event",
+                arrival.key
+            )));
+        }
+    }
+    let mut object = meta.to_version(ctx.store.bucket());
+    object.sequencer = arrival.sequencer.clone();
+    let table = ctx.config.route(&object.key).cloned();
+
+    let record = match ctx.ledger.claim(&object, &now()).await? {
+        Claim::New(record) => record,
+        Claim::Existing(record) => {
+            let out = FilterOutput {
+                object: Some(object.clone()),
+                table: record
+                    .record
+                    .table
+                    .clone()
+                    .or(table.as_ref().map(|t| t.name.clone())),
+                ledger_state: Some(record.record.state.name().to_string()),
+                manifest_key: None,
+                reason: None,
+                detail: None,
+                status: FilterStatus::Duplicate,
+            };
+            return Ok(match &record.record.state {
+                LedgerState::Staged { manifest_key } => FilterOutput {
+                    status: FilterStatus::ResumeCommit,
+                    manifest_key: Some(manifest_key.clone()),
+                    ..out
+                },
+                // Claimed but never staged: an earlier run died before staging. Staged file
+                // names are deterministic, so validating again converges.
+                LedgerState::Claimed if out.table.is_some() => FilterOutput {
+                    status: FilterStatus::Accepted,
+                    ..out
+                },
+                _ => out,
+            });
+        }
+    };
+    tracing::info!(key = %object.key, etag = %object.etag, "object claimed");
+
+    let Some(table) = table else {
+        let detail = format!("{} is under no table's prefix", object.key);
+        ctx.ledger
+            .transition(&record, &now(), |r| {
+                r.state = LedgerState::Filtered {
+                    reason: "no_table".into(),
+                };
+                r.detail = Some(detail.clone());
+            })
+            .await?;
+        return Ok(FilterOutput {
+            object: Some(object),
+            ..skip(detail)
+        });
+    };
+    let reject = |reason: QuarantineReason, detail: String| FilterOutput {
+        status: FilterStatus::Rejected,
+        object: Some(object.clone()),
+        table: Some(table.name.clone()),
+        manifest_key: None,
+        reason: Some(reason),
+        ledger_state: None,
+        detail: Some(detail),
+    };
+    if object.size > ctx.config.limits.max_object_bytes {
+        return Ok(reject(
+            QuarantineReason::TooLarge,
+            format!(
+                "{} is {} bytes, over limits.max_object_bytes = {}",
+                object.key, object.size, ctx.config.limits.max_object_bytes
+            ),
+        ));
+    }
+    if let Err(why) = check_extension(
+        &object.key,
+        crate::source::format_for(&object.key, table.format),
+    ) {
+        return Ok(reject(QuarantineReason::UnsupportedFormat, why));
+    }
+    Ok(FilterOutput {
+        status: FilterStatus::Accepted,
+        table: Some(table.name.clone()),
+        object: Some(object),
+        manifest_key: None,
+        reason: None,
+        ledger_state: None,
+        detail: None,
+    })
+}

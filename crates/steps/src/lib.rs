@@ -1,0 +1,34 @@
+//! sluice-steps: the five steps of an ingestion, as plain async functions from a small serde
+//! input to a small serde output (claim-check: references, never rows).
+//!
+//! The same functions run in process under the local driver (and, later, under sluice's
+//! Step Functions engine) and inside the Lambdas on AWS. A step never calls another step;
+//! the order lives in the state machine definition (here mirrored by [`driver`]).
+//!
+//! # Layout
+//! - [`filter`]: route, refuse, claim in the ledger, detect duplicates
+//! - [`drift`]: infer the file's schema, classify drift, evolve or block
+//! - [`validate`]: stream, validate, stage Parquet and rejects
+//! - [`quarantine`]: record a file that waits for a person
+//! - [`commit`]: idempotent commit of a staged batch
+//! - [`driver`]: one arrival through the steps, with the definition's retries and catches
+//! - [`payload`]: the step inputs and outputs
+//! - [`error`]: `StepError` and the names Retry/Catch match
+//! - [`context`]: shared state and control-prefix keys
+//! - [`failpoint`]: named crash points for fault injection
+
+pub mod commit;
+pub mod context;
+pub mod drift;
+pub mod driver;
+pub mod error;
+pub mod failpoint;
+pub mod filter;
+pub mod payload;
+pub mod quarantine;
+mod source;
+pub mod validate;
+
+pub use context::{Context, Progress};
+pub use driver::{run_arrival, ArrivalReport, Outcome};
+pub use error::{StepError, StepErrorKind};

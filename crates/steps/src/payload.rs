@@ -1,0 +1,154 @@
+//! The small JSON documents that travel between steps (DESIGN §4): identities, counts and
+//! object keys, never rows. Each stays far below Step Functions' 256 KiB limit; a test holds
+//! every payload of the orders example under 8 KiB.
+
+use serde::{Deserialize, Serialize};
+use sluice_core::drift::DriftChange;
+use sluice_core::ledger::RowCounts;
+use sluice_core::{ObjectVersion, QuarantineReason};
+
+/// An arrival: "this object exists now". From an S3/EventBridge event, a local ingest or a
+/// reconciliation listing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arrival {
+    pub bucket: String,
+    pub key: String,
+    /// The version the event names, when the bucket is versioned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The event's etag; if the object now has another, the event is about an older version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+}
+
+/// What the filter decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FilterStatus {
+    /// New object version for a table: go on to drift detection.
+    Accepted,
+    /// A crashed earlier run staged this version: go straight to commit.
+    ResumeCommit,
+    /// Does not belong (no table, gone, older version): recorded as filtered, done.
+    Filtered,
+    /// Already seen and finished: nothing to do.
+    Duplicate,
+    /// Belongs to a table but cannot be read (too large, unsupported format): quarantine
+    /// with `reason`.
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterOutput {
+    pub status: FilterStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectVersion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// For `resume_commit`: the staged batch manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    /// For `rejected`: the quarantine reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<QuarantineReason>,
+    /// For `duplicate`: the state the ledger already holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Input of detect_drift and validate: an accepted object and its table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectTask {
+    pub object: ObjectVersion,
+    pub table: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftOutput {
+    pub object: ObjectVersion,
+    pub table: String,
+    /// The schema changes found (at most 20 listed).
+    pub changes: Vec<DriftChange>,
+    /// Whether the table schema was evolved for this file.
+    pub evolved: bool,
+    /// The table's schema id after the step.
+    pub schema_id: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidateStatus {
+    /// Valid rows are staged; go on to commit.
+    Staged,
+    /// More rows were rejected than `max_invalid_ratio` allows: quarantine the file.
+    TooManyInvalidRows,
+    /// Nothing to load (no rows at all, or the object was overwritten meanwhile): recorded
+    /// as filtered.
+    Filtered,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateOutput {
+    pub status: ValidateStatus,
+    pub object: ObjectVersion,
+    pub table: String,
+    pub rows: RowCounts,
+    /// rejected / total.
+    pub invalid_ratio: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineInput {
+    pub object: ObjectVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    pub reason: QuarantineReason,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejects_key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuarantineOutput {
+    pub object: ObjectVersion,
+    pub reason: QuarantineReason,
+    /// Key of the quarantine record under the control prefix.
+    pub record_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitInput {
+    pub object: ObjectVersion,
+    pub table: String,
+    pub manifest_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitOutput {
+    pub object: ObjectVersion,
+    pub table: String,
+    pub snapshot_id: i64,
+    /// Rows this batch made visible.
+    pub rows: u64,
+    /// True when the batch was found already committed (a re-run); no snapshot was added.
+    pub already_committed: bool,
+}

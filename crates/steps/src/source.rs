@@ -1,0 +1,120 @@
+//! Opening an object version as a stream of rows, on a blocking thread.
+//!
+//! The row readers of crates/core are synchronous (`std::io::Read`); the store is async. A
+//! step runs the reader on a blocking thread with a `SyncIoBridge` over the store's stream,
+//! so memory stays bounded by the read buffer whatever the object's size, and the async
+//! side stays free to write Parquet at the same time.
+
+use std::io::{BufRead, BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sluice_core::config::{Format, Limits, TableConfig};
+use sluice_core::reader::{detect_compression, RowReader};
+use sluice_core::schema::TableSchema;
+use sluice_core::ObjectVersion;
+use sluice_store::ObjectStore;
+use tokio::runtime::Handle;
+use tokio_util::io::SyncIoBridge;
+
+use crate::error::StepError;
+
+/// Read buffer size: the unit of I/O, and most of the reader's memory.
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Counts the compressed bytes read, for progress bars.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// The format of one object: its extension (`.csv`, `.ndjson`, `.jsonl`, `.json`, before any
+/// `.gz`/`.zst`) when it names one, else the table's configured format.
+pub(crate) fn format_for(key: &str, default: Format) -> Format {
+    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    let stem = name.trim_end_matches(".gz").trim_end_matches(".zst");
+    if stem.ends_with(".csv") {
+        Format::Csv
+    } else if stem.ends_with(".ndjson") || stem.ends_with(".jsonl") || stem.ends_with(".json") {
+        Format::Ndjson
+    } else {
+        default
+    }
+}
+
+/// What `open_rows` found.
+pub(crate) enum Opened {
+    Rows(RowReader),
+    /// The object now has other bytes than the claimed version.
+    Superseded {
+        current_etag: String,
+    },
+}
+
+/// Opens `object` for reading rows. Must run on a blocking thread (inside
+/// `spawn_blocking`), with `handle` the runtime the store lives on.
+pub(crate) fn open_rows(
+    handle: &Handle,
+    store: &Arc<dyn ObjectStore>,
+    object: &ObjectVersion,
+    table: &TableConfig,
+    schema: &TableSchema,
+    limits: &Limits,
+    read: Arc<AtomicU64>,
+) -> Result<Opened, StepError> {
+    let got = handle.block_on(store.get(&object.key))?;
+    if got.meta.etag != object.etag && object.version_id.is_none() {
+        return Ok(Opened::Superseded {
+            current_etag: got.meta.etag,
+        });
+    }
+    let bridge = SyncIoBridge::new_with_handle(got.body, handle.clone());
+    let mut buffered = BufReader::with_capacity(
+        READ_BUFFER,
+        Counting {
+            inner: bridge,
+            read,
+        },
+    );
+    let head = buffered.fill_buf().map_err(|e| {
+        StepError::new(
+            crate::error::StepErrorKind::TransientError,
+            format!("reading {}: {e}", object.key),
+        )
+    })?;
+    let compression = detect_compression(&object.key, head);
+    let reader = RowReader::new(
+        Box::new(buffered),
+        compression,
+        format_for(&object.key, table.format),
+        limits,
+        schema,
+        object.size,
+    )
+    .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
+    Ok(Opened::Rows(reader))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_picks_the_format() {
+        assert_eq!(format_for("orders/a.csv", Format::Ndjson), Format::Csv);
+        assert_eq!(format_for("orders/a.CSV.gz", Format::Ndjson), Format::Csv);
+        assert_eq!(
+            format_for("orders/a.jsonl.zst", Format::Csv),
+            Format::Ndjson
+        );
+        assert_eq!(format_for("orders/a", Format::Csv), Format::Csv);
+    }
+}

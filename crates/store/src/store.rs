@@ -1,0 +1,234 @@
+//! The object store port: one trait that the local directory store implements today and an
+//! S3 store can implement later.
+//!
+//! The operations are the ones S3 offers and the exactly-once design needs (DESIGN §5):
+//! streaming reads, atomic whole-object writes, a create that fails if the key exists
+//! (`If-None-Match: *`) and a compare-and-swap on the etag (`If-Match`). A lost condition is
+//! not an error but a [`Conditional::PreconditionFailed`] answer, because callers branch on it.
+//! Errors say whether a retry may help ([`StoreError::is_transient`]), so the step error
+//! mapping never has to read a message.
+
+use std::path::Path;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use sluice_core::object::KeyError;
+use sluice_core::ObjectVersion;
+use tokio::io::AsyncRead;
+
+/// What the store knows about one object without reading it: the fields of an S3 `HEAD`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectMeta {
+    /// Object key, `/`-separated, as checked by `sluice_core::object::check_key`.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Content identity the store reports: S3's ETag, locally the SHA-256 hex of the bytes.
+    /// Conditional writes compare against it.
+    pub etag: String,
+    /// S3 version id on a versioned bucket; `None` on an unversioned bucket and locally.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// Last-modified time, RFC 3339 (UTC).
+    pub last_modified: String,
+}
+
+impl ObjectMeta {
+    /// The object version this metadata describes, for the ledger. A listing or a `HEAD` has
+    /// no event `sequencer`, so it is `None`.
+    pub fn to_version(&self, bucket: &str) -> ObjectVersion {
+        ObjectVersion {
+            bucket: bucket.to_string(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            etag: self.etag.clone(),
+            size: self.size,
+            sequencer: None,
+            last_modified: self.last_modified.clone(),
+        }
+    }
+}
+
+/// An object being read: its metadata and a streaming body, so a 10 GiB file is never held
+/// in memory.
+pub struct GetObject {
+    /// Metadata of exactly the bytes `body` yields (the etag was taken from the same open
+    /// file, not from a second lookup that a concurrent writer could change).
+    pub meta: ObjectMeta,
+    /// The object's bytes.
+    pub body: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+impl std::fmt::Debug for GetObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetObject")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a conditional write: a lost condition is an expected outcome that callers
+/// branch on (a duplicate arrival, a lost race), not an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional {
+    /// The condition held and the object was written; its new metadata.
+    Done(ObjectMeta),
+    /// The condition did not hold (the key exists, or its etag changed); nothing was written.
+    PreconditionFailed,
+}
+
+/// One store for the landing bucket and sluice's control objects. `Debug` so that contexts
+/// holding an `Arc<dyn ObjectStore>` can derive it.
+#[async_trait::async_trait]
+pub trait ObjectStore: Send + Sync + std::fmt::Debug {
+    /// The bucket's name, as it appears in [`ObjectVersion::bucket`] and ledger keys.
+    fn bucket(&self) -> &str;
+
+    /// Metadata of `key`, or `None` if there is no such object.
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// Streams `key`. [`StoreError::NotFound`] if it is absent.
+    async fn get(&self, key: &str) -> Result<GetObject, StoreError>;
+
+    /// Reads all of `key` into memory, or `None` if absent. For small objects only (ledger
+    /// records, manifests); use [`ObjectStore::get`] for data files.
+    async fn get_bytes(&self, key: &str) -> Result<Option<(Bytes, ObjectMeta)>, StoreError>;
+
+    /// Writes `key`, replacing any previous object atomically: a reader sees the old bytes or
+    /// the new ones, never a mix.
+    async fn put(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError>;
+
+    /// Writes `key` from a local file, streaming it (the file is never read whole into
+    /// memory). Atomic like [`ObjectStore::put`].
+    async fn put_file(&self, key: &str, path: &Path) -> Result<ObjectMeta, StoreError>;
+
+    /// Writes `key` only if no object exists there (S3 `If-None-Match: *`). Of any number of
+    /// racing creators exactly one gets [`Conditional::Done`].
+    async fn create_if_absent(&self, key: &str, body: Bytes) -> Result<Conditional, StoreError>;
+
+    /// Replaces `key` only if its current etag is `etag` (S3 `If-Match`): a compare-and-swap.
+    /// An absent object fails the condition.
+    async fn put_if_match(
+        &self,
+        key: &str,
+        body: Bytes,
+        etag: &str,
+    ) -> Result<Conditional, StoreError>;
+
+    /// Every object whose key starts with `prefix` (a plain string prefix, as in S3),
+    /// recursively, sorted by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// Deletes `key`. Deleting an absent object succeeds, as in S3.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist (only from operations that need it, such as `get`).
+    #[error("object {key:?} not found")]
+    NotFound { key: String },
+    /// The key was refused before anything touched the disk or the network: keys are hostile
+    /// input.
+    #[error("refused object key: {0}")]
+    BadKey(#[from] KeyError),
+    /// The key is well formed but its path is not ours to touch: it leads through a symbolic
+    /// link out of the bucket's root, or into the store's own working directories.
+    #[error("refused object key {key:?}: {reason}")]
+    UnsafePath {
+        /// The refused key.
+        key: String,
+        /// Why, in a sentence.
+        reason: &'static str,
+    },
+    /// The file system (or later the network) failed.
+    #[error("I/O error on object {key:?}")]
+    Io {
+        /// The key being read or written.
+        key: String,
+        /// The underlying error; its kind decides [`StoreError::is_transient`].
+        #[source]
+        source: std::io::Error,
+    },
+    /// The object exists but its content or metadata makes no sense.
+    #[error("object {key:?} is corrupt: {message}")]
+    Corrupt {
+        /// The key of the corrupt object.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same operation may succeed. I/O failures are transient unless
+    /// their kind says the request itself is wrong (absent, forbidden, a directory where an
+    /// object should be, ...); refused keys and corrupt objects never are.
+    pub fn is_transient(&self) -> bool {
+        use std::io::ErrorKind::*;
+        match self {
+            StoreError::Io { source, .. } => !matches!(
+                source.kind(),
+                NotFound
+                    | PermissionDenied
+                    | AlreadyExists
+                    | InvalidInput
+                    | InvalidData
+                    | Unsupported
+                    | NotADirectory
+                    | IsADirectory
+                    | DirectoryNotEmpty
+                    | ReadOnlyFilesystem
+                    | FileTooLarge
+                    | InvalidFilename
+                    | NotSeekable
+            ),
+            StoreError::NotFound { .. }
+            | StoreError::BadKey(_)
+            | StoreError::UnsafePath { .. }
+            | StoreError::Corrupt { .. } => false,
+        }
+    }
+
+    /// An I/O error on `key`.
+    pub(crate) fn io(key: &str, source: std::io::Error) -> Self {
+        StoreError::Io {
+            key: key.to_string(),
+            source,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_transient_unless_the_request_is_wrong() {
+        let io = |kind| StoreError::io("k", std::io::Error::from(kind));
+        assert!(io(std::io::ErrorKind::Interrupted).is_transient());
+        assert!(io(std::io::ErrorKind::TimedOut).is_transient());
+        assert!(!io(std::io::ErrorKind::NotFound).is_transient());
+        assert!(!io(std::io::ErrorKind::PermissionDenied).is_transient());
+        assert!(!StoreError::NotFound { key: "k".into() }.is_transient());
+        assert!(!StoreError::BadKey(KeyError::Empty).is_transient());
+    }
+
+    #[test]
+    fn meta_becomes_a_version_without_sequencer() {
+        let meta = ObjectMeta {
+            key: "orders/a.ndjson".into(),
+            size: 3,
+            etag: "e".into(),
+            version_id: None,
+            last_modified: "2026-01-01T00:00:00Z".into(),
+        };
+        let version = meta.to_version("landing");
+        assert_eq!(version.bucket, "landing");
+        assert_eq!(version.key, meta.key);
+        assert_eq!(version.sequencer, None);
+    }
+}

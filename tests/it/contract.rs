@@ -1,0 +1,139 @@
+//! Contracts: bad lines and bad rows are rejected with line, pointer and message while good
+//! rows commit; too many bad rows quarantine the file; an additive field evolves the table.
+
+use sluice_core::ledger::LedgerState;
+use sluice_core::QuarantineReason;
+use sluice_steps::Outcome;
+use sluice_tests::{ndjson, order, Harness};
+
+#[tokio::test]
+async fn malformed_lines_are_rejected_with_line_numbers_while_good_lines_commit() {
+    let h = Harness::orders().await;
+    let mut lines: Vec<String> = (1..=20).map(|i| order(i).to_string()).collect();
+    lines[6] = "{\"order_id\": 7, \"ordered_at\": ".into(); // line 7
+    lines[14] = "not json".into(); // line 15
+    let r = h
+        .ingest_bytes("partly-broken.ndjson", lines.join("\n") + "\n")
+        .await;
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    let rows = r.rows.clone().unwrap();
+    assert_eq!((rows.total, rows.valid, rows.rejected), (20, 18, 2));
+    let rejects = h.rejects(r.rejects_key.as_ref().unwrap()).await;
+    let lines: Vec<u64> = rejects
+        .iter()
+        .map(|x| x["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [7, 15]);
+    assert!(rejects.iter().all(|x| x["reason"] == "parse_error"));
+    assert_eq!(h.rows().await.len(), 18);
+}
+
+#[tokio::test]
+async fn too_many_malformed_lines_quarantine_the_file_and_land_nothing() {
+    let h = Harness::orders().await;
+    let mut lines: Vec<String> = (1..=10).map(|i| order(i).to_string()).collect();
+    for l in lines.iter_mut().take(5) {
+        *l = "{broken".into();
+    }
+    let r = h
+        .ingest_bytes("mostly-broken.ndjson", lines.join("\n"))
+        .await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Quarantined {
+            reason: QuarantineReason::TooManyInvalidRows
+        }
+    );
+    assert_eq!(h.rows().await.len(), 0);
+    let object = r.object.unwrap();
+    let rec = h.ctx.ledger.get(&object).await.unwrap().unwrap();
+    assert_eq!(
+        rec.record.state,
+        LedgerState::Quarantined {
+            reason: QuarantineReason::TooManyInvalidRows
+        }
+    );
+    // The original object is still where it landed.
+    assert!(h.ctx.store.head(&object.key).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn contract_violation_names_the_field() {
+    let h = Harness::orders().await;
+    let mut rows: Vec<_> = (1..=20).map(order).collect();
+    rows[2]["quantity"] = "two".into();
+    rows[9].as_object_mut().unwrap().remove("customer_email");
+    let r = h.ingest_bytes("violations.ndjson", ndjson(rows)).await;
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    let rejects = h.rejects(r.rejects_key.as_ref().unwrap()).await;
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["line"], 3);
+    assert_eq!(rejects[0]["pointer"], "/quantity");
+    assert_eq!(rejects[0]["reason"], "contract_violation");
+    assert!(
+        rejects[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer_email"),
+        "{}",
+        rejects[1]
+    );
+    assert_eq!(rejects[1]["line"], 10);
+}
+
+#[tokio::test]
+async fn additive_field_evolves_the_schema_and_old_rows_read_null() {
+    let h = Harness::orders().await;
+    h.ingest_bytes("old.ndjson", ndjson((1..=3).map(order)))
+        .await;
+    let new_rows = (4..=6).map(|i| {
+        let mut o = order(i);
+        o["coupon"] = "SPRING".into();
+        o
+    });
+    let r = h.ingest_bytes("new.ndjson", ndjson(new_rows)).await;
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    let d = h
+        .ctx
+        .lake
+        .describe(&h.ctx.config.tables[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let coupon = d.schema.field("coupon").expect("coupon column added");
+    assert!(!coupon.required);
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 6);
+    for row in rows {
+        let id = row["order_id"].as_i64().unwrap();
+        if id <= 3 {
+            assert!(
+                row.get("coupon").is_none(),
+                "old row {row} should read null"
+            );
+        } else {
+            assert_eq!(row["coupon"], "SPRING");
+        }
+    }
+}
+
+#[tokio::test]
+async fn incompatible_type_change_is_quarantined_as_drift_blocked() {
+    let h = Harness::orders().await;
+    h.ingest_bytes("old.ndjson", ndjson((1..=3).map(order)))
+        .await;
+    let rows = (4..=6).map(|i| {
+        let mut o = order(i);
+        o["quantity"] = format!("{i} units").into();
+        o
+    });
+    let r = h.ingest_bytes("drifted.ndjson", ndjson(rows)).await;
+    assert_eq!(
+        r.outcome,
+        Outcome::Quarantined {
+            reason: QuarantineReason::DriftBlocked
+        }
+    );
+    assert!(r.detail.unwrap().contains("quantity"));
+    assert_eq!(h.rows().await.len(), 3);
+}

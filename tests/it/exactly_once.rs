@@ -1,0 +1,104 @@
+//! Exactly once: duplicate arrivals and a crash between the catalog commit and the ledger
+//! update add no rows and no snapshots.
+
+use sluice_core::ledger::LedgerState;
+use sluice_steps::Outcome;
+use sluice_tests::{ndjson, order, Harness};
+
+#[tokio::test]
+async fn duplicate_arrival_adds_no_rows_and_no_snapshots() {
+    let h = Harness::orders().await;
+    let body = ndjson((1..=10).map(order));
+    let first = h.ingest_bytes("a.ndjson", body.clone()).await;
+    assert!(
+        matches!(first.outcome, Outcome::Committed { already: false, .. }),
+        "{first:?}"
+    );
+    // The same event delivered twice more, and the same bytes landed again.
+    let etag = first.object.as_ref().unwrap().etag.clone();
+    h.arrive("orders/a.ndjson", &etag).await;
+    let again = h.ingest_bytes("a.ndjson", body).await;
+    assert_eq!(
+        again.outcome,
+        Outcome::Duplicate {
+            state: "committed".into()
+        }
+    );
+    assert_eq!(h.rows().await.len(), 10);
+    assert_eq!(h.snapshots().await, 1);
+}
+
+#[tokio::test]
+async fn same_bytes_under_another_key_are_another_object() {
+    let h = Harness::orders().await;
+    let body = ndjson((1..=3).map(order));
+    h.ingest_bytes("a.ndjson", body.clone()).await;
+    let b = h.ingest_bytes("b.ndjson", body).await;
+    assert!(matches!(
+        b.outcome,
+        Outcome::Committed { already: false, .. }
+    ));
+    assert_eq!(h.rows().await.len(), 6);
+}
+
+#[tokio::test]
+async fn crash_after_commit_before_ledger_is_not_committed_twice() {
+    let h = Harness::orders().await;
+    let body = ndjson((1..=7).map(order));
+    let key = "orders/crash.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, body.into_bytes().into())
+        .await
+        .unwrap();
+    let object = meta.to_version("landing");
+
+    // Run filter, drift and validate, then commit to the catalog directly and "crash"
+    // before the ledger update: the ledger still says staged.
+    let arrival = sluice_steps::payload::Arrival {
+        bucket: "landing".into(),
+        key: key.into(),
+        version_id: None,
+        etag: Some(meta.etag.clone()),
+        sequencer: None,
+    };
+    let f = sluice_steps::filter::filter(&h.ctx, arrival).await.unwrap();
+    let task = sluice_steps::payload::ObjectTask {
+        object: object.clone(),
+        table: f.table.unwrap(),
+    };
+    sluice_steps::drift::detect_drift(&h.ctx, task.clone())
+        .await
+        .unwrap();
+    let v = sluice_steps::validate::validate(&h.ctx, task)
+        .await
+        .unwrap();
+    let (bytes, _) = h
+        .ctx
+        .store
+        .get_bytes(v.manifest_key.as_ref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let batch: sluice_lake::StagedBatch = serde_json::from_slice(&bytes).unwrap();
+    h.ctx
+        .lake
+        .commit_batches(&h.ctx.config.tables[0], &[batch])
+        .await
+        .unwrap();
+    let record = h.ctx.ledger.get(&object).await.unwrap().unwrap();
+    assert!(matches!(record.record.state, LedgerState::Staged { .. }));
+    assert_eq!(h.snapshots().await, 1);
+
+    // The event is delivered again (a retry, a redrive): the commit is recognised.
+    let r = h.arrive(key, &meta.etag).await;
+    assert!(
+        matches!(r.outcome, Outcome::Committed { already: true, .. }),
+        "{r:?}"
+    );
+    assert_eq!(h.snapshots().await, 1);
+    assert_eq!(h.rows().await.len(), 7);
+    let record = h.ctx.ledger.get(&object).await.unwrap().unwrap();
+    assert!(matches!(record.record.state, LedgerState::Committed { .. }));
+}

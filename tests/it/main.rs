@@ -1,0 +1,7 @@
+//! sluice's end-to-end scenarios, one test binary of modules.
+
+mod contract;
+mod exactly_once;
+mod example;
+mod hostile;
+mod interop;
