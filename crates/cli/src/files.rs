@@ -43,7 +43,8 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_header([
         "key", "table", "state", "rows", "rejected", "detail", "updated",
     ]);

@@ -128,7 +128,8 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 
 fn print_table(reports: &[ArrivalReport]) {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_header(["file", "result", "rows", "rejected", "snapshot", "detail"]);
     for r in reports {
         let (result, snapshot) = match &r.outcome {

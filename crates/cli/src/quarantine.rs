@@ -57,7 +57,8 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                 return Ok(ExitCode::SUCCESS);
             }
             let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED);
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
             t.set_header(["file", "table", "reason", "at", "detail"]);
             for r in &records {
                 t.add_row([
@@ -84,7 +85,8 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                     let text = String::from_utf8_lossy(&bytes);
                     let total = text.lines().count();
                     let mut t = Table::new();
-                    t.load_preset(UTF8_FULL_CONDENSED);
+                    t.load_preset(UTF8_FULL_CONDENSED)
+                        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
                     t.set_header(["line", "reason", "pointer", "message"]);
                     for line in text.lines().take(rows) {
                         let row: RejectedRow =

@@ -61,7 +61,8 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
         print_field(f, 1);
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     t.set_header([
         "snapshot",
         "committed at",

@@ -53,12 +53,16 @@ impl LedgerState {
     /// allowed so that a re-run of a crashed step can record what it redid.
     pub fn can_move_to(&self, next: &LedgerState) -> bool {
         use LedgerState::*;
-        match (self, next) {
-            (Claimed, Staged { .. } | Filtered { .. } | Quarantined { .. }) => true,
-            (Claimed, Claimed) => true,
-            (Staged { .. }, Staged { .. } | Committed { .. } | Quarantined { .. }) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (
+                Claimed,
+                Staged { .. } | Filtered { .. } | Quarantined { .. } | Claimed
+            ) | (
+                Staged { .. },
+                Staged { .. } | Committed { .. } | Quarantined { .. }
+            )
+        )
     }
 }
 

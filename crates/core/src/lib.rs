@@ -8,7 +8,7 @@
 //! # Layout
 //! - [`object`]: object versions, batch ids, key safety checks
 //! - [`schema`]: the table schema model and its mapping from JSON Schema
-//! - [`config`]: `sluice.toml`
+//! - [`config`]: the `sluice.toml` configuration
 //! - [`contract`]: a table's compiled JSON Schema and row validation
 //! - [`reader`]: format and compression detection, streaming NDJSON/CSV row readers
 //! - [`drift`]: schema inference from a sample, drift classification and policy

@@ -91,9 +91,11 @@ fn from_iceberg_type(ty: &Type) -> Result<FieldType> {
             | PrimitiveType::TimestampNs
             | PrimitiveType::TimestamptzNs => FieldType::Timestamp,
             PrimitiveType::Date => FieldType::Date,
-            other => return Err(LakeError::internal(format!(
+            other => {
+                return Err(LakeError::internal(format!(
                 "column type {other} is not one sluice writes; point sluice at a table it created"
-            ))),
+            )))
+            }
         },
         Type::Struct(s) => FieldType::Struct(
             s.fields()

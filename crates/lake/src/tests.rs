@@ -89,7 +89,10 @@ async fn committing_a_batch_twice_adds_one_snapshot() {
     let staged = stage(&lake, &cfg, "b-1", &rows).await;
     assert_eq!(staged.rows, 2);
     assert_eq!(staged.data_files.len(), 2, "one file per day partition");
-    let first = lake.commit_batches(&cfg, &[staged.clone()]).await.unwrap();
+    let first = lake
+        .commit_batches(&cfg, std::slice::from_ref(&staged))
+        .await
+        .unwrap();
     assert!(first.new_snapshot_id.is_some());
     let second = lake.commit_batches(&cfg, &[staged]).await.unwrap();
     assert_eq!(second.new_snapshot_id, None);

@@ -37,8 +37,10 @@ type FileWriterBuilder =
 type FileWriter =
     DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
 
+// One per batch writer, for the writer's life: the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Inner {
-    Unpartitioned(FileWriter),
+    Unpartitioned(Box<FileWriter>),
     Partitioned {
         writer: FanoutWriter<FileWriterBuilder>,
         splitter: RecordBatchPartitionSplitter,
@@ -97,12 +99,12 @@ impl BatchWriter {
         );
         let builder = DataFileWriterBuilder::new(rolling);
         let inner = if spec.is_unpartitioned() {
-            Inner::Unpartitioned(
+            Inner::Unpartitioned(Box::new(
                 builder
                     .build(None)
                     .await
                     .map_err(|e| LakeError::iceberg("opening a data file", e))?,
-            )
+            ))
         } else {
             let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(
                 schema.clone(),

@@ -59,7 +59,7 @@ pub async fn quarantine(
                 .await?;
         }
     }
-    tracing::warn!(key = %object.key, reason = %input.reason, "object quarantined");
+    tracing::info!(key = %object.key, reason = %input.reason, "object quarantined");
     Ok(QuarantineOutput {
         object,
         reason: input.reason,

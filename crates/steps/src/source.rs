@@ -52,7 +52,7 @@ pub(crate) fn format_for(key: &str, default: Format) -> Format {
 
 /// What `open_rows` found.
 pub(crate) enum Opened {
-    Rows(RowReader),
+    Rows(Box<RowReader>),
     /// The object now has other bytes than the claimed version.
     Superseded {
         current_etag: String,
@@ -100,7 +100,7 @@ pub(crate) fn open_rows(
         object.size,
     )
     .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
-    Ok(Opened::Rows(reader))
+    Ok(Opened::Rows(Box::new(reader)))
 }
 
 #[cfg(test)]
