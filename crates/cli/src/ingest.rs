@@ -95,11 +95,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         print_table(&reports);
     }
     println!("{}", summary(&reports));
-    let unfinished = reports.iter().any(|r| {
-        r.detail
-            .as_deref()
-            .is_some_and(|d| d.contains("stays claimed"))
-    });
+    let unfinished = reports.iter().any(|r| r.unfinished);
     Ok(if unfinished {
         ExitCode::from(2)
     } else {

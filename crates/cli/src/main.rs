@@ -32,7 +32,7 @@ Workspace layout (--workspace, default ./lake):
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
   1  bad usage, configuration or contract, or an operation failed
-  2  `ingest` left at least one file in an unfinished state (see `sluice files --state claimed`)
+  2  `ingest` could not finish a file (its ledger record stays claimed or staged; re-run to resume)
 
 Examples:
   sluice --config examples/orders/sluice.toml ingest examples/orders/data/*

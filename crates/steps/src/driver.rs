@@ -54,6 +54,10 @@ pub struct ArrivalReport {
     pub detail: Option<String>,
     /// Largest step input or output of this run, in bytes of JSON (claim-check check).
     pub largest_payload: usize,
+    /// The run could not bring the object to a terminal state (a step kept failing, even the
+    /// quarantine): the ledger still holds it claimed or staged, and a re-run resumes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unfinished: bool,
 }
 
 /// Runs one arrival to its end.
@@ -73,6 +77,7 @@ pub async fn run_arrival(ctx: &Context, arrival: Arrival) -> ArrivalReport {
                 rejects_key: None,
                 detail: Some(format!("filter failed: {e}")),
                 largest_payload: largest,
+                unfinished: true,
             };
         }
     };
@@ -86,6 +91,7 @@ pub async fn run_arrival(ctx: &Context, arrival: Arrival) -> ArrivalReport {
         rejects_key: None,
         detail: filtered.detail.clone(),
         largest_payload: largest,
+        unfinished: false,
     };
     let (object, table) = match (&filtered.object, &filtered.table) {
         (Some(o), Some(t)) => (o.clone(), t.clone()),
