@@ -67,6 +67,7 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
     let task = sluice_steps::payload::ObjectTask {
         object: object.clone(),
         table: f.table.unwrap(),
+        status: None,
     };
     sluice_steps::drift::detect_drift(&h.ctx, task.clone())
         .await

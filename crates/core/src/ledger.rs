@@ -61,8 +61,14 @@ impl LedgerState {
             ) | (
                 Staged { .. },
                 Staged { .. } | Committed { .. } | Quarantined { .. }
-            )
+            ) | (Quarantined { .. }, Claimed)
         )
+    }
+
+    /// Committed and filtered are final for ever; quarantined is final until a person
+    /// replays the object (quarantined → claimed, counted in [`LedgerRecord::replays`]).
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Committed { .. } | Self::Filtered { .. })
     }
 }
 
@@ -100,6 +106,9 @@ pub struct LedgerRecord {
     /// Key of the rejected-rows object, when any row was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
+    /// How many times a quarantined version was reopened for a replay.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replays: u32,
     /// RFC 3339 time of the claim.
     pub claimed_at: String,
     /// RFC 3339 time of the last transition.
@@ -117,10 +126,15 @@ impl LedgerRecord {
             detail: None,
             rows: None,
             rejects_key: None,
+            replays: 0,
             claimed_at: now.to_string(),
             updated_at: now.to_string(),
         }
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Error for a transition the rule book forbids.
@@ -166,17 +180,28 @@ mod tests {
 
     proptest! {
         /// Applying any sequence of attempted transitions, skipping the refused ones, never
-        /// leaves a terminal state once entered.
+        /// reaches two final states (committed, filtered), never commits twice, and never
+        /// leaves a terminal state except by a replay of a quarantined version.
         #[test]
         fn no_sequence_reaches_two_terminal_states(steps in proptest::collection::vec(any_state(), 0..20)) {
             let mut state = LedgerState::Claimed;
-            let mut terminal: Option<LedgerState> = None;
+            let mut last_terminal: Option<LedgerState> = None;
+            let mut finals = 0;
             for next in steps {
                 if check_transition(&state, &next).is_ok() {
+                    if state.is_terminal() {
+                        prop_assert!(
+                            matches!((&state, &next), (LedgerState::Quarantined { .. }, LedgerState::Claimed)),
+                            "left terminal state {state:?} for {next:?}"
+                        );
+                    }
                     state = next;
                     if state.is_terminal() {
-                        prop_assert!(terminal.is_none(), "second terminal state {state:?} after {terminal:?}");
-                        terminal = Some(state.clone());
+                        last_terminal = Some(state.clone());
+                    }
+                    if state.is_final() {
+                        finals += 1;
+                        prop_assert_eq!(finals, 1, "second final state {:?} after {:?}", state, last_terminal);
                     }
                 }
             }

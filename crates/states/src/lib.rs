@@ -6,13 +6,26 @@
 //! embedding program.
 
 pub mod choice;
+pub mod clock;
+pub mod engine;
 pub mod error;
+pub mod history;
 pub mod intrinsic;
+pub mod items;
 pub mod model;
 pub mod parse;
 pub mod path;
+pub mod resume;
+pub mod retry;
+mod run;
+pub mod store;
+pub mod task;
 pub mod template;
 
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, EngineError, Outcome, StartRequest};
 pub use error::StatesError;
+pub use store::{Execution, Status};
+pub use task::{EchoHandler, Registry, ShellHandler, TaskCall, TaskHandler};
 pub use model::Definition;
 pub use parse::{parse_definition, Problem, Problems};

@@ -13,7 +13,9 @@ use sluice_core::reader::RowItem;
 use sluice_core::QuarantineReason;
 use sluice_lake::schema::from_iceberg_schema;
 
-use crate::context::Context;
+use sluice_core::ledger::LedgerState;
+
+use crate::context::{now, Context};
 use crate::error::{StepError, StepErrorKind};
 use crate::payload::{DriftOutput, ObjectTask};
 use crate::source::{open_rows, Opened};
@@ -23,6 +25,9 @@ const MAX_LISTED_CHANGES: usize = 20;
 
 pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput, StepError> {
     let table_cfg = ctx.table(&task.table)?.clone();
+    if task.status.as_deref() == Some("replay") {
+        reopen(ctx, &task).await?;
+    }
     let contract = ctx.contract(&task.table)?;
     let table = ctx
         .lake
@@ -100,5 +105,33 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
             reason: Some(QuarantineReason::DriftBlocked),
             message: format!("{}: {detail}", task.object.key),
         }),
+    }
+}
+
+/// A replay reopens the quarantined ledger record (quarantined → claimed, counting the
+/// replay) so validate and commit run as for a first arrival. Re-running it is harmless: a
+/// record already claimed stays so; any other state means the replay is stale.
+async fn reopen(ctx: &Context, task: &ObjectTask) -> Result<(), StepError> {
+    let current = ctx.ledger.get(&task.object).await?.ok_or_else(|| {
+        StepError::internal(format!("{}: replay of a version the ledger does not know", task.object.key))
+    })?;
+    match &current.record.state {
+        LedgerState::Claimed => Ok(()),
+        LedgerState::Quarantined { .. } => {
+            ctx.ledger
+                .transition(&current, &now(), |r| {
+                    r.state = LedgerState::Claimed;
+                    r.replays += 1;
+                    r.detail = Some(format!("replay {} of a quarantined version", r.replays));
+                })
+                .await?;
+            tracing::info!(key = %task.object.key, "quarantined version reopened for a replay");
+            Ok(())
+        }
+        other => Err(StepError::internal(format!(
+            "{}: replay of a version that is {}, not quarantined",
+            task.object.key,
+            other.name()
+        ))),
     }
 }

@@ -120,6 +120,7 @@ pub async fn run_arrival(ctx: &Context, arrival: Arrival) -> ArrivalReport {
     let task = ObjectTask {
         object: object.clone(),
         table: table.clone(),
+        status: None,
     };
     match retrying(|| crate::drift::detect_drift(ctx, task.clone())).await {
         Ok(out) => report.largest_payload = report.largest_payload.max(size(&out)),

@@ -68,6 +68,70 @@ pub struct FilterOutput {
 pub struct ObjectTask {
     pub object: ObjectVersion,
     pub table: String,
+    /// How the object got here: `accepted` (from Filter) or `replay` (a replay execution,
+    /// which reopens the quarantined ledger record before anything else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+/// The input of a replay execution: a quarantined object version sent through the
+/// definition again. `status` is always `replay`; the state machine's first Choice sends it
+/// straight to DetectDrift.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayInput {
+    pub status: String,
+    pub object: ObjectVersion,
+    pub table: String,
+    /// The quarantine record being replayed.
+    pub quarantine_key: String,
+    /// Which replay of this version (1 for the first), so each gets its own execution name.
+    pub attempt: u32,
+}
+
+/// An error as a Catch places it (`ResultPath: $.error`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaughtError {
+    #[serde(rename = "Error")]
+    pub error: String,
+    #[serde(rename = "Cause", default)]
+    pub cause: String,
+}
+
+/// What the Quarantine state receives: the whole state at the point something went wrong,
+/// which is one of
+/// - a Filter output with `status: rejected` and a `reason`;
+/// - a Validate output with `status: too_many_invalid_rows`;
+/// - any state input plus a caught `error` (BadInput, DriftBlocked), whose `Cause` is the
+///   step's [`ErrorCause`](crate::error::ErrorCause) JSON (or a Lambda error document
+///   carrying it as `errorMessage`).
+///
+/// Unknown fields are ignored on purpose: the state carries whatever came before.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuarantineRequest {
+    #[serde(default)]
+    pub object: Option<ObjectVersion>,
+    #[serde(default)]
+    pub table: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub reason: Option<QuarantineReason>,
+    #[serde(default)]
+    pub detail: Option<String>,
+    #[serde(default)]
+    pub rejects_key: Option<String>,
+    #[serde(default)]
+    pub error: Option<CaughtError>,
+    /// Arrival fields, for an error caught before Filter produced an object identity.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub version_id: Option<String>,
+    #[serde(default)]
+    pub etag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

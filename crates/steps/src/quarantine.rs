@@ -9,9 +9,92 @@ use sluice_core::ledger::LedgerState;
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_store::Claim;
 
+use sluice_core::{ObjectVersion, QuarantineReason};
+
 use crate::context::{keys, now, Context};
-use crate::error::{truncate, StepError};
-use crate::payload::{QuarantineInput, QuarantineOutput};
+use crate::error::{truncate, ErrorCause, StepError, StepErrorKind};
+use crate::payload::{CaughtError, QuarantineInput, QuarantineOutput, QuarantineRequest};
+
+/// The Quarantine state's entry point: works out the reason from whatever state arrived
+/// (see [`QuarantineRequest`]) and quarantines.
+pub async fn quarantine_request(
+    ctx: &Context,
+    req: QuarantineRequest,
+) -> Result<QuarantineOutput, StepError> {
+    let input = normalize(req)?;
+    quarantine(ctx, input).await
+}
+
+/// Turns the state the Quarantine state received into a reason, a detail and an object.
+pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
+    let (reason, detail) = if let Some(err) = &req.error {
+        from_error(err)
+    } else {
+        match req.status.as_deref() {
+            Some("too_many_invalid_rows") => (
+                QuarantineReason::TooManyInvalidRows,
+                req.detail.clone().unwrap_or_default(),
+            ),
+            Some("rejected") => (
+                req.reason.unwrap_or(QuarantineReason::Internal),
+                req.detail.clone().unwrap_or_default(),
+            ),
+            other => {
+                return Err(StepError::internal(format!(
+                    "quarantine received neither an error nor a quarantining status (status {other:?})"
+                )))
+            }
+        }
+    };
+    let object = match (req.object, req.bucket, req.key) {
+        (Some(o), _, _) => o,
+        // Caught before Filter named the version: identify it by what the event said.
+        (None, Some(bucket), Some(key)) => ObjectVersion {
+            bucket,
+            key,
+            version_id: req.version_id,
+            etag: req.etag.unwrap_or_default(),
+            size: 0,
+            sequencer: None,
+            last_modified: String::new(),
+        },
+        _ => {
+            return Err(StepError::internal(
+                "quarantine received no object identity (neither `object` nor `bucket`/`key`)",
+            ))
+        }
+    };
+    Ok(QuarantineInput {
+        object,
+        table: req.table,
+        reason,
+        detail,
+        rejects_key: req.rejects_key,
+    })
+}
+
+/// Reads a caught error's cause: the step's `ErrorCause` JSON, directly (in-process) or as
+/// a Lambda error document's `errorMessage`; otherwise the error name decides the reason.
+fn from_error(err: &CaughtError) -> (QuarantineReason, String) {
+    let direct = serde_json::from_str::<ErrorCause>(&err.cause).ok();
+    let lambda = || {
+        serde_json::from_str::<serde_json::Value>(&err.cause)
+            .ok()
+            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
+            .and_then(|m| serde_json::from_str::<ErrorCause>(&m).ok())
+    };
+    if let Some(c) = direct.or_else(lambda) {
+        return (c.reason, c.detail);
+    }
+    let reason = if err.error == StepErrorKind::DriftBlocked.name() {
+        QuarantineReason::DriftBlocked
+    } else if err.error == StepErrorKind::BadInput.name() {
+        QuarantineReason::ContractViolation
+    } else {
+        QuarantineReason::Internal
+    };
+    (reason, format!("{}: {}", err.error, err.cause))
+}
 
 pub async fn quarantine(
     ctx: &Context,
@@ -65,4 +148,65 @@ pub async fn quarantine(
         reason: input.reason,
         record_key,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object() -> ObjectVersion {
+        ObjectVersion {
+            bucket: "landing".into(),
+            key: "orders/a.ndjson".into(),
+            version_id: None,
+            etag: "e".into(),
+            size: 1,
+            sequencer: None,
+            last_modified: String::new(),
+        }
+    }
+
+    #[test]
+    fn caught_error_cause_gives_the_reason() {
+        let cause = serde_json::to_string(&ErrorCause {
+            reason: QuarantineReason::DriftBlocked,
+            detail: "quantity became text".into(),
+        })
+        .unwrap();
+        let req = QuarantineRequest {
+            object: Some(object()),
+            error: Some(CaughtError {
+                error: "DriftBlocked".into(),
+                cause: cause.clone(),
+            }),
+            ..Default::default()
+        };
+        let input = normalize(req).unwrap();
+        assert_eq!(input.reason, QuarantineReason::DriftBlocked);
+        assert_eq!(input.detail, "quantity became text");
+        // The same cause wrapped in a Lambda error document.
+        let lambda = serde_json::json!({"errorType": "DriftBlocked", "errorMessage": cause}).to_string();
+        let req = QuarantineRequest {
+            object: Some(object()),
+            error: Some(CaughtError { error: "DriftBlocked".into(), cause: lambda }),
+            ..Default::default()
+        };
+        assert_eq!(normalize(req).unwrap().detail, "quantity became text");
+    }
+
+    #[test]
+    fn statuses_give_the_reason_and_arrival_fields_the_object() {
+        let req = QuarantineRequest {
+            status: Some("too_many_invalid_rows".into()),
+            bucket: Some("landing".into()),
+            key: Some("orders/x.ndjson".into()),
+            detail: Some("9 of 10 rows rejected".into()),
+            ..Default::default()
+        };
+        let input = normalize(req).unwrap();
+        assert_eq!(input.reason, QuarantineReason::TooManyInvalidRows);
+        assert_eq!(input.object.key, "orders/x.ndjson");
+        let e = normalize(QuarantineRequest::default()).unwrap_err();
+        assert_eq!(e.kind, StepErrorKind::Internal);
+    }
 }

@@ -1,0 +1,355 @@
+//! The engine's public face: start an execution, redrive one, describe, list, read history.
+//!
+//! An execution runs in the process that started (or redrove) it, holding its run lock; its
+//! every step is recorded in the [`ExecutionStore`](crate::store::ExecutionStore), so another
+//! process can watch it, and after a crash `redrive` resumes it where it stopped.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::StatesError;
+use crate::history::{kinds, Event};
+use crate::items::Objects;
+use crate::parse::{parse_definition, Problems};
+use crate::resume::{self, Resume};
+use crate::run::Run;
+use crate::store::{Created, Execution, ExecutionStore, Status, StoreError};
+use crate::task::Registry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the definition has problems:\n{0}")]
+    Definition(#[from] Problems),
+    /// Same name, different input (StartExecution's `ExecutionAlreadyExists`).
+    #[error("ExecutionAlreadyExists: execution '{name}' exists with a different input")]
+    ExecutionAlreadyExists { name: String },
+    #[error("ExecutionDoesNotExist: no execution named '{name}'")]
+    ExecutionDoesNotExist { name: String },
+    /// Only FAILED, TIMED_OUT and ABORTED executions can be redriven.
+    #[error("ExecutionNotRedrivable: execution '{name}' is {status}; only FAILED, TIMED_OUT and ABORTED executions can be redriven")]
+    ExecutionNotRedrivable { name: String, status: Status },
+    /// Another live process is running it.
+    #[error("execution '{name}' is being run by another process")]
+    ExecutionBusy { name: String },
+    #[error("invalid execution name '{name}': {reason}")]
+    InvalidName { name: String, reason: String },
+}
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct StartRequest {
+    pub state_machine: String,
+    /// The definition text, after substitutions.
+    pub definition: String,
+    pub name: String,
+    pub input: Value,
+}
+
+/// The result of `start`: the execution as it ended, and whether it already existed (same
+/// name and input) so nothing ran.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub execution: Execution,
+    pub existing: bool,
+}
+
+/// Runs executions against one store with one set of task bindings.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: ExecutionStore,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) objects: Option<Arc<dyn Objects>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.store)
+            .field("registry", &self.registry)
+            .finish()
+    }
+}
+
+/// Execution names follow Step Functions: 1–80 characters of letters, digits, `-` and `_`.
+pub fn check_name(name: &str) -> Result<(), EngineError> {
+    let bad = |reason: &str| EngineError::InvalidName {
+        name: name.chars().take(100).collect(),
+        reason: reason.to_string(),
+    };
+    if name.is_empty() || name.len() > 80 {
+        return Err(bad("must be 1 to 80 characters"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(bad("only letters, digits, '-' and '_' are allowed"));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub async fn open(db: &Path, registry: Registry) -> Result<Self, EngineError> {
+        Ok(Engine {
+            store: ExecutionStore::open(db).await?,
+            registry: Arc::new(registry),
+            clock: Arc::new(SystemClock),
+            objects: None,
+        })
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The bucket access a distributed Map's ItemReader and ResultWriter use.
+    pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
+        self.objects = Some(objects);
+        self
+    }
+
+    pub fn store(&self) -> &ExecutionStore {
+        &self.store
+    }
+
+    /// Starts an execution and runs it to its end in this process. With the name of an
+    /// existing execution and the same input it returns that execution (`existing`), with
+    /// another input it fails with `ExecutionAlreadyExists`.
+    pub async fn start(&self, req: StartRequest) -> Result<Outcome, EngineError> {
+        check_name(&req.name)?;
+        let definition = Arc::new(parse_definition(&req.definition)?);
+        let hash = self.store.put_definition(&req.definition).await?;
+        // The lock comes first: an execution row without a live lock means its runner died.
+        let Some(lock) = self.store.try_lock(&req.name)? else {
+            return self.existing(&req).await;
+        };
+        let now = self.clock.now();
+        let started = Event {
+            id: 1,
+            previous_event_id: 0,
+            timestamp: now,
+            kind: kinds::EXECUTION_STARTED.into(),
+            details: json!({
+                "input": req.input.to_string(),
+                "inputDetails": {"truncated": false},
+                "roleArn": ROLE_ARN,
+            }),
+            scope: String::new(),
+            internal: None,
+        };
+        let execution = match self
+            .store
+            .create(&req.state_machine, &hash, &req.name, &req.input, started)
+            .await?
+        {
+            Created::New(e) => e,
+            Created::Existing(_) => {
+                drop(lock);
+                return self.existing(&req).await;
+            }
+        };
+        let run = Run::new(self.clone(), definition, &execution);
+        let start = definition_start(&run);
+        let finished = run.execute(start).await?;
+        drop(lock);
+        Ok(Outcome {
+            execution: finished,
+            existing: false,
+        })
+    }
+
+    async fn existing(&self, req: &StartRequest) -> Result<Outcome, EngineError> {
+        let execution = self.describe(&req.name).await?;
+        if execution.input != req.input {
+            return Err(EngineError::ExecutionAlreadyExists {
+                name: req.name.clone(),
+            });
+        }
+        Ok(Outcome {
+            execution,
+            existing: true,
+        })
+    }
+
+    /// Redrives a failed, timed-out or aborted execution: it resumes at the state that did
+    /// not finish, with that state's input, reusing every state, iteration and branch that
+    /// succeeded. An execution still marked `RUNNING` whose process is gone is first marked
+    /// `ABORTED`.
+    pub async fn redrive(&self, name: &str) -> Result<Execution, EngineError> {
+        let Some(lock) = self.store.try_lock(name)? else {
+            return Err(EngineError::ExecutionBusy { name: name.into() });
+        };
+        let mut execution = self.describe_locked(name).await?;
+        if !execution.status.is_redrivable() {
+            return Err(EngineError::ExecutionNotRedrivable {
+                name: name.into(),
+                status: execution.status,
+            });
+        }
+        let text = self.store.definition(&execution.definition_hash).await?;
+        let definition = Arc::new(parse_definition(&text)?);
+        let events = self.store.events(name).await?;
+        let plan = resume::plan(&events, "");
+        let now = self.clock.now();
+        let redriven = Event {
+            id: execution.next_event_id,
+            previous_event_id: execution.next_event_id.saturating_sub(1),
+            timestamp: now,
+            kind: kinds::EXECUTION_REDRIVEN.into(),
+            details: json!({"redriveCount": execution.redrive_count + 1}),
+            scope: String::new(),
+            internal: None,
+        };
+        if !self
+            .store
+            .begin_redrive(name, execution.status, now, &redriven)
+            .await?
+        {
+            return Err(EngineError::ExecutionBusy { name: name.into() });
+        }
+        execution = self
+            .store
+            .get(name)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })?;
+        let run = Run::new(self.clone(), definition, &execution);
+        let start = match plan {
+            Some(Resume::Done(output)) => Start::Finished(output),
+            Some(Resume::At {
+                state,
+                input,
+                children,
+            }) => Start::At(Resume::At {
+                state,
+                input,
+                children,
+            }),
+            None => definition_start(&run),
+        };
+        let finished = run.execute(start).await?;
+        drop(lock);
+        Ok(finished)
+    }
+
+    /// The execution as `DescribeExecution` shows it. One still `RUNNING` whose runner
+    /// process is gone is marked `ABORTED` (with an `ExecutionAborted` event) first.
+    pub async fn describe(&self, name: &str) -> Result<Execution, EngineError> {
+        let execution = self
+            .store
+            .get(name)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })?;
+        if execution.status != Status::Running {
+            return Ok(execution);
+        }
+        match self.store.try_lock(name)? {
+            Some(_lock) => self.describe_locked(name).await,
+            None => Ok(execution),
+        }
+    }
+
+    /// Like `describe`, for a caller holding the run lock.
+    async fn describe_locked(&self, name: &str) -> Result<Execution, EngineError> {
+        let execution = self
+            .store
+            .get(name)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })?;
+        if execution.status != Status::Running {
+            return Ok(execution);
+        }
+        let now = self.clock.now();
+        let cause = "the process running this execution stopped before it finished";
+        let aborted = Event {
+            id: execution.next_event_id,
+            previous_event_id: execution.next_event_id.saturating_sub(1),
+            timestamp: now,
+            kind: kinds::EXECUTION_ABORTED.into(),
+            details: json!({"error": "States.Runtime", "cause": cause}),
+            scope: String::new(),
+            internal: None,
+        };
+        self.store
+            .finish(
+                name,
+                Status::Aborted,
+                None,
+                Some(("States.Runtime", cause)),
+                now,
+                std::slice::from_ref(&aborted),
+            )
+            .await?;
+        self.store
+            .get(name)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })
+    }
+
+    /// Executions, newest first; orphaned `RUNNING` ones are shown `ABORTED`.
+    pub async fn list(
+        &self,
+        status: Option<Status>,
+        limit: u32,
+    ) -> Result<Vec<Execution>, EngineError> {
+        let mut out = Vec::new();
+        for e in self.store.list(None, u32::MAX).await? {
+            let e = if e.status == Status::Running {
+                self.describe(&e.name).await?
+            } else {
+                e
+            };
+            if status.is_none_or(|s| s == e.status) {
+                out.push(e);
+                if out.len() >= limit as usize {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn history(&self, name: &str) -> Result<Vec<Event>, EngineError> {
+        if self.store.get(name).await?.is_none() {
+            return Err(EngineError::ExecutionDoesNotExist { name: name.into() });
+        }
+        Ok(self.store.events(name).await?)
+    }
+}
+
+/// Where `Run::execute` begins.
+#[derive(Debug)]
+pub(crate) enum Start {
+    Fresh(Value),
+    At(Resume),
+    /// A redrive found the top level already finished (it died while recording the end).
+    Finished(Value),
+}
+
+fn definition_start(run: &Run) -> Start {
+    Start::Fresh(run.input().clone())
+}
+
+pub(crate) const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/sluice-local";
+
+/// The outcome of a finished execution, for callers that want it as a result.
+pub fn outcome_error(e: &Execution) -> Option<StatesError> {
+    match e.status {
+        Status::Succeeded | Status::Running => None,
+        _ => Some(StatesError::new(
+            e.error.clone().unwrap_or_default(),
+            e.cause.clone().unwrap_or_default(),
+        )),
+    }
+}
+
+pub(crate) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

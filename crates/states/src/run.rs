@@ -1,0 +1,1054 @@
+//! The interpreter: runs one execution's states, recording every step as history events.
+//!
+//! Input and output processing follows the developer guide's "Processing input and output"
+//! order: InputPath → Parameters → (task) → ResultSelector → ResultPath → OutputPath. Errors
+//! go through the state's Retriers first (the first whose ErrorEquals matches), then its
+//! Catchers. Events are buffered and written in batches; the buffer is flushed before a task
+//! is invoked and right after a task, Map or Parallel state exits, so work that finished is
+//! durable before anything else happens.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use serde_json::{json, Map as JsonMap, Value};
+
+use crate::engine::{time, Engine, EngineError, Start, ROLE_ARN};
+use crate::error::{names, StatesError};
+use crate::history::{kinds, Event};
+use crate::items;
+use crate::model::{
+    error_matches, Body, Count, Definition, Machine, Map, MapMode, Percentage, ResultPath, State,
+    Text, Transition, Wait,
+};
+use crate::resume::{child_scope, Children, Resume};
+use crate::store::{state_machine_arn, Execution, Status};
+use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
+
+/// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
+const FLUSH_EVERY: usize = 512;
+
+pub(crate) struct Run {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    definition: Arc<Definition>,
+    name: String,
+    input: Value,
+    /// `$$.Execution`, built once.
+    execution_ctx: Value,
+    /// `$$.StateMachine`, built once.
+    state_machine_ctx: Value,
+    log: Mutex<Log>,
+    /// Serialises flushes so events become durable in id order.
+    flushing: tokio::sync::Mutex<()>,
+}
+
+struct Log {
+    next_id: u64,
+    pending: Vec<Event>,
+    /// The last event id of each scope, for `previousEventId`.
+    last_in_scope: HashMap<String, u64>,
+}
+
+type StateResult = Result<(Value, Option<String>), StatesError>;
+
+impl Run {
+    pub(crate) fn new(engine: Engine, definition: Arc<Definition>, e: &Execution) -> Self {
+        let mut execution_ctx = json!({
+            "Id": e.execution_arn,
+            "Input": e.input,
+            "Name": e.name,
+            "RoleArn": ROLE_ARN,
+            "StartTime": time(e.start_date),
+            "RedriveCount": e.redrive_count,
+        });
+        if let Some(t) = e.redrive_date {
+            execution_ctx["RedriveTime"] = json!(time(t));
+        }
+        let state_machine_ctx = json!({
+            "Id": state_machine_arn(&e.state_machine),
+            "Name": e.state_machine,
+        });
+        Run {
+            inner: Arc::new(Inner {
+                engine,
+                definition,
+                name: e.name.clone(),
+                input: e.input.clone(),
+                execution_ctx,
+                state_machine_ctx,
+                log: Mutex::new(Log {
+                    next_id: e.next_event_id,
+                    pending: Vec::new(),
+                    last_in_scope: HashMap::new(),
+                }),
+                flushing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub(crate) fn input(&self) -> &Value {
+        &self.inner.input
+    }
+
+    /// Runs to the end and records the outcome.
+    pub(crate) async fn execute(self, start: Start) -> Result<Execution, EngineError> {
+        let inner = self.inner.clone();
+        let machine = inner.definition.machine.clone();
+        let body = {
+            let inner = inner.clone();
+            async move {
+                match start {
+                    Start::Fresh(input) => {
+                        let first = machine.start_at.clone();
+                        inner.run_machine(String::new(), machine, first, input, None).await
+                    }
+                    Start::At(Resume::At {
+                        state,
+                        input,
+                        children,
+                    }) => {
+                        inner
+                            .run_machine(String::new(), machine, state, input, Some(children))
+                            .await
+                    }
+                    Start::At(Resume::Done(output)) | Start::Finished(output) => Ok(output),
+                }
+            }
+        };
+        let result = match inner.definition.timeout_seconds {
+            Some(s) => match tokio::time::timeout(Duration::from_secs(s), body).await {
+                Ok(r) => r.map_err(Ended::Failed),
+                Err(_) => Err(Ended::TimedOut(s)),
+            },
+            None => body.await.map_err(Ended::Failed),
+        };
+        let now = inner.engine.clock.now();
+        let (status, output, error, kind, details) = match &result {
+            Ok(output) => (
+                Status::Succeeded,
+                Some(output.clone()),
+                None,
+                kinds::EXECUTION_SUCCEEDED,
+                json!({"output": output.to_string(), "outputDetails": {"truncated": false}}),
+            ),
+            Err(Ended::Failed(e)) => (
+                Status::Failed,
+                None,
+                Some(e.clone()),
+                kinds::EXECUTION_FAILED,
+                json!({"error": e.error, "cause": e.cause}),
+            ),
+            Err(Ended::TimedOut(s)) => {
+                let e = StatesError::new(
+                    names::TIMEOUT,
+                    format!("the execution ran longer than its TimeoutSeconds ({s} s)"),
+                );
+                let d = json!({"error": e.error, "cause": e.cause});
+                (Status::TimedOut, None, Some(e), kinds::EXECUTION_TIMED_OUT, d)
+            }
+        };
+        inner.push("", kind, details, None);
+        let _guard = inner.flushing.lock().await;
+        let events = inner.take_pending();
+        inner
+            .engine
+            .store
+            .finish(
+                &inner.name,
+                status,
+                output.as_ref(),
+                error.as_ref().map(|e| (e.error.as_str(), e.cause.as_str())),
+                now,
+                &events,
+            )
+            .await?;
+        drop(_guard);
+        inner
+            .engine
+            .store
+            .get(&inner.name)
+            .await?
+            .ok_or_else(|| EngineError::ExecutionDoesNotExist {
+                name: inner.name.clone(),
+            })
+    }
+}
+
+enum Ended {
+    Failed(StatesError),
+    TimedOut(u64),
+}
+
+impl Inner {
+    fn push(&self, scope: &str, kind: &str, details: Value, internal: Option<Value>) -> u64 {
+        let timestamp = self.engine.clock.now();
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let id = log.next_id;
+        log.next_id += 1;
+        let previous = log
+            .last_in_scope
+            .insert(scope.to_string(), id)
+            .unwrap_or(id.saturating_sub(1));
+        log.pending.push(Event {
+            id,
+            previous_event_id: previous,
+            timestamp,
+            kind: kind.to_string(),
+            details,
+            scope: scope.to_string(),
+            internal,
+        });
+        id
+    }
+
+    fn take_pending(&self) -> Vec<Event> {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut log.pending)
+    }
+
+    fn pending_len(&self) -> usize {
+        self.log.lock().map(|l| l.pending.len()).unwrap_or(0)
+    }
+
+    /// Makes every buffered event durable. A store failure here is `States.Runtime`: the
+    /// execution cannot go on without its history.
+    async fn flush(&self) -> Result<(), StatesError> {
+        let _guard = self.flushing.lock().await;
+        let events = self.take_pending();
+        self.engine
+            .store
+            .append(&self.name, &events)
+            .await
+            .map_err(|e| StatesError::runtime(format!("cannot record history: {e}")))
+    }
+
+    fn context(
+        &self,
+        state: &str,
+        entered: DateTime<Utc>,
+        retry_count: u32,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
+        let mut ctx = json!({
+            "Execution": self.execution_ctx,
+            "State": {"EnteredTime": time(entered), "Name": state, "RetryCount": retry_count},
+            "StateMachine": self.state_machine_ctx,
+        });
+        if let Some((index, value)) = item {
+            ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
+        }
+        ctx
+    }
+
+    /// Runs `machine` from `start` in `scope` until it ends (its output) or fails.
+    fn run_machine(
+        self: Arc<Self>,
+        scope: String,
+        machine: Arc<Machine>,
+        start: String,
+        input: Value,
+        resume: Option<Children>,
+    ) -> BoxFuture<'static, Result<Value, StatesError>> {
+        async move {
+            let mut current = start;
+            let mut input = input;
+            let mut resume = resume;
+            loop {
+                let state = machine.state(&current).cloned().ok_or_else(|| {
+                    StatesError::runtime(format!("no state named '{current}' in this machine"))
+                })?;
+                let type_name = state.body.type_name();
+                let entered_at = self.engine.clock.now();
+                let entered = self.push(
+                    &scope,
+                    &format!("{type_name}StateEntered"),
+                    json!({"name": state.name, "input": input.to_string(),
+                           "inputDetails": {"truncated": false}}),
+                    None,
+                );
+                let (output, next) = self
+                    .clone()
+                    .run_state(&scope, &state, entered, entered_at, input, resume.take())
+                    .await?;
+                self.push(
+                    &scope,
+                    &format!("{type_name}StateExited"),
+                    json!({"name": state.name, "output": output.to_string(),
+                           "outputDetails": {"truncated": false}}),
+                    Some(json!({ "next": next })),
+                );
+                let durable = matches!(state.body, Body::Task(_) | Body::Map(_) | Body::Parallel(_));
+                if durable || self.pending_len() >= FLUSH_EVERY {
+                    self.flush().await?;
+                }
+                match next {
+                    Some(n) => {
+                        current = n;
+                        input = output;
+                    }
+                    None => return Ok(output),
+                }
+            }
+        }
+        .boxed()
+    }
+
+    async fn run_state(
+        self: Arc<Self>,
+        scope: &str,
+        state: &Arc<State>,
+        entered: u64,
+        entered_at: DateTime<Utc>,
+        raw: Value,
+        resume: Option<Children>,
+    ) -> StateResult {
+        let ctx = if needs_context(state) {
+            self.context(&state.name, entered_at, 0, None)
+        } else {
+            Value::Null
+        };
+        let effective = match &state.input_path {
+            None => json!({}),
+            Some(p) if p.is_root() => raw.clone(),
+            Some(p) => p.select(&raw, &ctx).map_err(|e| {
+                StatesError::runtime(format!(
+                    "An error occurred while executing the state '{}'. Invalid path '{}': {}",
+                    state.name,
+                    p.as_str(),
+                    e.message
+                ))
+            })?,
+        };
+        let next = match &state.transition {
+            Transition::Next(n) => Some(n.clone()),
+            _ => None,
+        };
+        match &state.body {
+            Body::Pass { result } => {
+                let value = match (result, &state.parameters) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(t)) => t.render(&effective, &ctx)?,
+                    (None, None) => effective,
+                };
+                Ok((process_result(state, &raw, value, &ctx)?, next))
+            }
+            Body::Succeed => Ok((output_path(state, effective, &ctx)?, None)),
+            Body::Fail(f) => Err(StatesError::new(
+                text(&f.error, &raw, &ctx)?,
+                text(&f.cause, &raw, &ctx)?,
+            )),
+            Body::Choice(c) => {
+                for branch in &c.choices {
+                    if branch.rule.matches(&effective, &ctx)? {
+                        let out = output_path(state, effective, &ctx)?;
+                        return Ok((out, Some(branch.next.clone())));
+                    }
+                }
+                match &c.default {
+                    Some(d) => Ok((output_path(state, effective, &ctx)?, Some(d.clone()))),
+                    None => Err(StatesError::new(
+                        names::NO_CHOICE_MATCHED,
+                        format!(
+                            "No Choice Rules matched the input in state '{}' and it has no Default",
+                            state.name
+                        ),
+                    )),
+                }
+            }
+            Body::Wait(w) => {
+                let wait = self.wait_duration(w, &effective, &ctx)?;
+                self.flush().await?;
+                self.engine.clock.sleep(wait).await;
+                Ok((output_path(state, effective, &ctx)?, next))
+            }
+            Body::Task(_) | Body::Parallel(_) | Body::Map(_) => {
+                self.guarded(scope, state, entered, entered_at, raw, effective, resume)
+                    .await
+            }
+        }
+    }
+
+    fn wait_duration(&self, w: &Wait, input: &Value, ctx: &Value) -> Result<Duration, StatesError> {
+        let until = |t: DateTime<Utc>| {
+            (t - self.engine.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        };
+        match w {
+            Wait::Seconds(s) => Ok(Duration::from_secs(*s)),
+            Wait::Timestamp(t) => Ok(until(t.with_timezone(&Utc))),
+            Wait::SecondsPath(p) => {
+                let v = p
+                    .select(input, ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                v.as_u64().map(Duration::from_secs).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "SecondsPath '{}' selected {v}, not a non-negative integer",
+                        p.as_str()
+                    ))
+                })
+            }
+            Wait::TimestampPath(p) => {
+                let v = p
+                    .select(input, ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
+                v.as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| until(t.with_timezone(&Utc)))
+                    .ok_or_else(|| {
+                        StatesError::runtime(format!(
+                            "TimestampPath '{}' selected {v}, not an RFC 3339 timestamp",
+                            p.as_str()
+                        ))
+                    })
+            }
+        }
+    }
+
+    /// Task, Parallel and Map: attempts under the state's Retriers, then its Catchers.
+    #[allow(clippy::too_many_arguments)]
+    async fn guarded(
+        self: Arc<Self>,
+        scope: &str,
+        state: &Arc<State>,
+        entered: u64,
+        entered_at: DateTime<Utc>,
+        raw: Value,
+        effective: Value,
+        mut resume: Option<Children>,
+    ) -> StateResult {
+        let mut used = vec![0u32; state.retry.len()];
+        let mut retries = 0u32;
+        loop {
+            let ctx = self.context(&state.name, entered_at, retries, None);
+            let attempt = match &state.body {
+                Body::Task(_) => self.task(scope, state, &effective, &ctx, retries).await,
+                Body::Parallel(_) => {
+                    self.clone()
+                        .parallel(scope, state, entered, &effective, &ctx, resume.take())
+                        .await
+                }
+                Body::Map(m) => {
+                    self.clone()
+                        .map(scope, state, m, entered, &effective, &ctx, resume.take())
+                        .await
+                }
+                _ => Err(StatesError::runtime("not a guarded state")),
+            };
+            let error = match attempt.and_then(|r| process_result(state, &raw, r, &ctx)) {
+                Ok(out) => {
+                    let next = match &state.transition {
+                        Transition::Next(n) => Some(n.clone()),
+                        _ => None,
+                    };
+                    return Ok((out, next));
+                }
+                Err(e) => e,
+            };
+            if let Some(i) = state
+                .retry
+                .iter()
+                .position(|r| error_matches(&r.error_equals, &error.error))
+            {
+                let retrier = &state.retry[i];
+                if used[i] < retrier.max_attempts {
+                    let wait = crate::retry::delay(retrier, used[i], rand::random::<f64>());
+                    used[i] += 1;
+                    retries += 1;
+                    self.flush().await?;
+                    self.engine.clock.sleep(wait).await;
+                    continue;
+                }
+            }
+            if let Some(c) = state
+                .catch
+                .iter()
+                .find(|c| error_matches(&c.error_equals, &error.error))
+            {
+                let out = place_result(&c.result_path, &raw, error.to_output())?;
+                return Ok((out, Some(c.next.clone())));
+            }
+            return Err(error);
+        }
+    }
+
+    async fn task(
+        &self,
+        scope: &str,
+        state: &State,
+        effective: &Value,
+        ctx: &Value,
+        attempt: u32,
+    ) -> Result<Value, StatesError> {
+        let Body::Task(task) = &state.body else {
+            return Err(StatesError::runtime("not a Task"));
+        };
+        let params = match &state.parameters {
+            Some(t) => t.render(effective, ctx)?,
+            None => effective.clone(),
+        };
+        let timeout = task
+            .timeout
+            .as_ref()
+            .map(|c| count(c, effective, ctx, "TimeoutSecondsPath"))
+            .transpose()?;
+        let mut scheduled = json!({
+            "resource": task.resource,
+            "resourceType": "local",
+            "region": "local",
+            "parameters": params.to_string(),
+        });
+        if let Some(t) = timeout {
+            scheduled["timeoutInSeconds"] = json!(t);
+        }
+        self.push(scope, kinds::TASK_SCHEDULED, scheduled, None);
+        self.push(
+            scope,
+            kinds::TASK_STARTED,
+            json!({"resource": task.resource, "resourceType": "local"}),
+            None,
+        );
+        self.flush().await?;
+        let handler = self.engine.registry.handler(&task.resource)?;
+        let call = handler.invoke(TaskCall {
+            resource: task.resource.clone(),
+            input: params,
+            execution_name: self.name.clone(),
+            state_name: state.name.clone(),
+            attempt,
+        });
+        let result = match timeout {
+            Some(s) => match tokio::time::timeout(Duration::from_secs(s), call).await {
+                Ok(r) => r,
+                Err(_) => {
+                    let e = StatesError::new(
+                        names::TIMEOUT,
+                        format!("the task did not finish within TimeoutSeconds ({s} s)"),
+                    );
+                    self.push(
+                        scope,
+                        kinds::TASK_TIMED_OUT,
+                        json!({"resource": task.resource, "error": e.error, "cause": e.cause}),
+                        None,
+                    );
+                    return Err(e);
+                }
+            },
+            None => call.await,
+        };
+        let result = result.and_then(|v| {
+            let size = v.to_string().len();
+            if size > MAX_PAYLOAD_BYTES {
+                Err(StatesError::new(
+                    "States.DataLimitExceeded",
+                    format!("the task output is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"),
+                ))
+            } else {
+                Ok(v)
+            }
+        });
+        match &result {
+            Ok(v) => self.push(
+                scope,
+                kinds::TASK_SUCCEEDED,
+                json!({"resource": task.resource, "output": v.to_string(),
+                       "outputDetails": {"truncated": false}}),
+                None,
+            ),
+            Err(e) => self.push(
+                scope,
+                kinds::TASK_FAILED,
+                json!({"resource": task.resource, "error": e.error, "cause": e.cause}),
+                None,
+            ),
+        };
+        result
+    }
+
+    async fn parallel(
+        self: Arc<Self>,
+        scope: &str,
+        state: &State,
+        entered: u64,
+        effective: &Value,
+        ctx: &Value,
+        resume: Option<Children>,
+    ) -> Result<Value, StatesError> {
+        let Body::Parallel(p) = &state.body else {
+            return Err(StatesError::runtime("not a Parallel"));
+        };
+        let input = match &state.parameters {
+            Some(t) => t.render(effective, ctx)?,
+            None => effective.clone(),
+        };
+        let mut resume = resume.unwrap_or_default();
+        self.push(
+            scope,
+            kinds::PARALLEL_STATE_STARTED,
+            Value::Null,
+            reused(&resume.done),
+        );
+        let branches = p.branches.iter().enumerate().map(|(i, branch)| {
+            let this = self.clone();
+            let child = child_scope(scope, &state.name, entered, i);
+            let done = resume.done.remove(&i);
+            let partial = resume.partial.remove(&i);
+            let branch = branch.clone();
+            let input = input.clone();
+            async move {
+                if let Some(out) = done {
+                    return Ok(out);
+                }
+                match partial {
+                    Some(Resume::At {
+                        state,
+                        input,
+                        children,
+                    }) => this.run_machine(child, branch, state, input, Some(children)).await,
+                    Some(Resume::Done(out)) => Ok(out),
+                    None => {
+                        let start = branch.start_at.clone();
+                        this.run_machine(child, branch, start, input, None).await
+                    }
+                }
+            }
+        });
+        // The first failing branch fails the state; dropping the others stops them.
+        match futures::future::try_join_all(branches).await {
+            Ok(results) => {
+                self.push(scope, kinds::PARALLEL_STATE_SUCCEEDED, Value::Null, None);
+                Ok(Value::Array(results))
+            }
+            Err(e) => {
+                self.push(
+                    scope,
+                    kinds::PARALLEL_STATE_FAILED,
+                    json!({"error": e.error, "cause": e.cause}),
+                    None,
+                );
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn map(
+        self: Arc<Self>,
+        scope: &str,
+        state: &State,
+        m: &Map,
+        entered: u64,
+        effective: &Value,
+        ctx: &Value,
+        resume: Option<Children>,
+    ) -> Result<Value, StatesError> {
+        let items = self.map_items(m, effective, ctx).await?;
+        let mut resume = resume.unwrap_or_default();
+        let total = items.len();
+        self.push(
+            scope,
+            kinds::MAP_STATE_STARTED,
+            json!({"length": total}),
+            reused(&resume.done),
+        );
+        let limit = match &m.max_concurrency {
+            Some(c) => count(c, effective, ctx, "MaxConcurrencyPath")?,
+            None => 0,
+        };
+        let limit = if limit == 0 { total.max(1) } else { limit as usize };
+        let tolerated = self.tolerated(m, effective, ctx, total)?;
+        let name = state.name.clone();
+        let iterations = items.into_iter().enumerate().map(|(i, item)| {
+            let this = self.clone();
+            let child = child_scope(scope, &name, entered, i);
+            let done = resume.done.remove(&i);
+            let partial = resume.partial.remove(&i);
+            let processor = m.processor.clone();
+            let selector = m.item_selector.clone();
+            let effective = effective.clone();
+            let scope = scope.to_string();
+            let name = name.clone();
+            async move {
+                if let Some(out) = done {
+                    return (i, Ok(out));
+                }
+                let input = match &selector {
+                    Some(t) => {
+                        let ctx = this.context(&name, this.engine.clock.now(), 0, Some((i, &item)));
+                        match t.render(&effective, &ctx) {
+                            Ok(v) => v,
+                            Err(e) => return (i, Err(e)),
+                        }
+                    }
+                    None => item,
+                };
+                this.push(
+                    &scope,
+                    kinds::MAP_ITERATION_STARTED,
+                    json!({"name": name, "index": i}),
+                    None,
+                );
+                let result = match partial {
+                    Some(Resume::At {
+                        state,
+                        input,
+                        children,
+                    }) => {
+                        this.clone()
+                            .run_machine(child, processor, state, input, Some(children))
+                            .await
+                    }
+                    Some(Resume::Done(out)) => Ok(out),
+                    None => {
+                        let start = processor.start_at.clone();
+                        this.clone()
+                            .run_machine(child, processor, start, input, None)
+                            .await
+                    }
+                };
+                let kind = if result.is_ok() {
+                    kinds::MAP_ITERATION_SUCCEEDED
+                } else {
+                    kinds::MAP_ITERATION_FAILED
+                };
+                this.push(&scope, kind, json!({"name": name, "index": i}), None);
+                (i, result)
+            }
+        });
+        let mut stream = futures::stream::iter(iterations).buffer_unordered(limit);
+        let mut results: Vec<Option<Result<Value, StatesError>>> = vec![None; total];
+        let mut failures = 0usize;
+        let mut first_error: Option<StatesError> = None;
+        while let Some((i, r)) = stream.next().await {
+            if let Err(e) = &r {
+                failures += 1;
+                first_error.get_or_insert_with(|| e.clone());
+                if failures > tolerated {
+                    break;
+                }
+            }
+            if let Some(slot) = results.get_mut(i) {
+                *slot = Some(r);
+            }
+        }
+        drop(stream);
+        if failures > tolerated {
+            let e = if m.mode == MapMode::Distributed {
+                StatesError::new(
+                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                    format!("{failures} of {total} items failed, more than the {tolerated} tolerated"),
+                )
+            } else {
+                first_error.unwrap_or_else(|| StatesError::runtime("a Map iteration failed"))
+            };
+            self.push(
+                scope,
+                kinds::MAP_STATE_FAILED,
+                json!({"error": e.error, "cause": e.cause}),
+                None,
+            );
+            return Err(e);
+        }
+        self.push(scope, kinds::MAP_STATE_SUCCEEDED, Value::Null, None);
+        let outputs: Vec<Value> = results
+            .into_iter()
+            .map(|r| match r {
+                Some(Ok(v)) => v,
+                Some(Err(e)) => e.to_output(),
+                None => Value::Null,
+            })
+            .collect();
+        match &m.result_writer {
+            Some(w) => self.write_results(state, w, effective, ctx, outputs).await,
+            None => Ok(Value::Array(outputs)),
+        }
+    }
+
+    async fn map_items(&self, m: &Map, effective: &Value, ctx: &Value) -> Result<Vec<Value>, StatesError> {
+        let items = match &m.item_reader {
+            Some(reader) => {
+                let objects = self.engine.objects.as_ref().ok_or_else(|| {
+                    StatesError::new(
+                        names::ITEM_READER_FAILED,
+                        "this engine has no bucket access bound for ItemReader",
+                    )
+                })?;
+                let params = reader.parameters.render(effective, ctx)?;
+                let max = reader
+                    .max_items
+                    .as_ref()
+                    .map(|c| count(c, effective, ctx, "MaxItemsPath"))
+                    .transpose()?;
+                items::read_items(
+                    objects.as_ref(),
+                    reader.input,
+                    &params,
+                    reader.csv_headers.as_deref(),
+                    max,
+                )
+                .await?
+            }
+            None => {
+                let selected = match &m.items_path {
+                    Some(p) if !p.is_root() => p.select(effective, ctx).map_err(|e| {
+                        StatesError::runtime(format!("ItemsPath '{}': {}", p.as_str(), e.message))
+                    })?,
+                    _ => effective.clone(),
+                };
+                match selected {
+                    Value::Array(items) => items,
+                    other => {
+                        return Err(StatesError::runtime(format!(
+                            "Map's ItemsPath must select an array, it selected {}",
+                            kind_of(&other)
+                        )))
+                    }
+                }
+            }
+        };
+        Ok(match &m.item_batcher {
+            Some(b) => {
+                let max_items = b
+                    .max_items_per_batch
+                    .as_ref()
+                    .map(|c| count(c, effective, ctx, "MaxItemsPerBatchPath"))
+                    .transpose()?;
+                let max_bytes = b
+                    .max_input_bytes_per_batch
+                    .as_ref()
+                    .map(|c| count(c, effective, ctx, "MaxInputBytesPerBatchPath"))
+                    .transpose()?;
+                let batch_input = b
+                    .batch_input
+                    .as_ref()
+                    .map(|t| t.render(effective, ctx))
+                    .transpose()?;
+                items::batch_items(items, max_items, max_bytes, batch_input.as_ref())
+            }
+            None => items,
+        })
+    }
+
+    fn tolerated(&self, m: &Map, effective: &Value, ctx: &Value, total: usize) -> Result<usize, StatesError> {
+        let by_count = m
+            .tolerated_failure_count
+            .as_ref()
+            .map(|c| count(c, effective, ctx, "ToleratedFailureCountPath"))
+            .transpose()?
+            .map(|c| c as usize);
+        let by_percentage = match &m.tolerated_failure_percentage {
+            Some(Percentage::Literal(p)) => Some(*p),
+            Some(Percentage::Path(path)) => {
+                let v = path.select(effective, ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
+                Some(v.as_f64().ok_or_else(|| {
+                    StatesError::runtime(format!("ToleratedFailurePercentagePath selected {v}, not a number"))
+                })?)
+            }
+            None => None,
+        }
+        .map(|p| ((p / 100.0) * total as f64).floor() as usize);
+        Ok(match (by_count, by_percentage) {
+            (None, None) => 0,
+            (Some(c), None) => c,
+            (None, Some(p)) => p,
+            (Some(c), Some(p)) => c.max(p),
+        })
+    }
+
+    async fn write_results(
+        &self,
+        state: &State,
+        writer: &crate::model::ResultWriter,
+        effective: &Value,
+        ctx: &Value,
+        outputs: Vec<Value>,
+    ) -> Result<Value, StatesError> {
+        let failed = |cause: String| StatesError::new(names::RESULT_WRITER_FAILED, cause);
+        let objects = self
+            .engine
+            .objects
+            .as_ref()
+            .ok_or_else(|| failed("this engine has no bucket access bound for ResultWriter".into()))?;
+        let params = writer.parameters.render(effective, ctx)?;
+        let bucket = params
+            .get("Bucket")
+            .and_then(Value::as_str)
+            .ok_or_else(|| failed("ResultWriter Parameters need a string Bucket".into()))?;
+        let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
+        let run_id = uuid::Uuid::new_v4();
+        let base = format!("{}{run_id}", if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") });
+        let (ok, bad): (Vec<_>, Vec<_>) = outputs
+            .into_iter()
+            .enumerate()
+            .partition(|(_, v)| v.get("Error").is_none() || v.get("Cause").is_none());
+        let record = |(i, v): (usize, Value), status: &str| {
+            json!({"Index": i, "Status": status, "Output": v.to_string()})
+        };
+        let succeeded: Vec<Value> = ok.into_iter().map(|x| record(x, "SUCCEEDED")).collect();
+        let failed_items: Vec<Value> = bad.into_iter().map(|x| record(x, "FAILED")).collect();
+        let mut manifest_files = Vec::new();
+        for (name, rows) in [("SUCCEEDED_0.json", &succeeded), ("FAILED_0.json", &failed_items)] {
+            if rows.is_empty() {
+                continue;
+            }
+            let key = format!("{base}/{name}");
+            objects
+                .put(bucket, &key, Value::Array(rows.clone()).to_string().into_bytes())
+                .await
+                .map_err(failed)?;
+            manifest_files.push(key);
+        }
+        let map_run_arn = format!(
+            "arn:aws:states:local:000000000000:mapRun:{}/{}:{run_id}",
+            self.definition_name(),
+            state.name
+        );
+        let manifest_key = format!("{base}/manifest.json");
+        let manifest = json!({
+            "DestinationBucket": bucket,
+            "MapRunArn": map_run_arn,
+            "ResultFiles": {
+                "SUCCEEDED": manifest_files.iter().filter(|k| k.ends_with("SUCCEEDED_0.json")).map(|k| json!({"Key": k, "Size": 0})).collect::<Vec<_>>(),
+                "FAILED": manifest_files.iter().filter(|k| k.ends_with("FAILED_0.json")).map(|k| json!({"Key": k, "Size": 0})).collect::<Vec<_>>(),
+            }
+        });
+        objects
+            .put(bucket, &manifest_key, manifest.to_string().into_bytes())
+            .await
+            .map_err(failed)?;
+        Ok(json!({
+            "MapRunArn": map_run_arn,
+            "ResultWriterDetails": {"Bucket": bucket, "Key": manifest_key},
+        }))
+    }
+
+    fn definition_name(&self) -> String {
+        self.state_machine_ctx
+            .get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or("local")
+            .to_string()
+    }
+}
+
+/// The outputs reused from an earlier attempt, recorded for the next redrive.
+fn reused(done: &HashMap<usize, Value>) -> Option<Value> {
+    if done.is_empty() {
+        return None;
+    }
+    let map: JsonMap<String, Value> = done.iter().map(|(i, v)| (i.to_string(), v.clone())).collect();
+    Some(json!({ "reused": map }))
+}
+
+/// Whether a state reads the context object anywhere (it is built only then).
+fn needs_context(state: &State) -> bool {
+    state.parameters.is_some()
+        || state.result_selector.is_some()
+        || state.input_path.as_ref().is_some_and(|p| p.is_context())
+        || state.output_path.as_ref().is_some_and(|p| p.is_context())
+        || matches!(
+            state.body,
+            Body::Choice(_) | Body::Wait(_) | Body::Fail(_) | Body::Map(_) | Body::Task(_)
+        )
+}
+
+/// ResultSelector → ResultPath → OutputPath.
+fn process_result(state: &State, raw: &Value, result: Value, ctx: &Value) -> Result<Value, StatesError> {
+    let result = match &state.result_selector {
+        Some(t) => t.render(&result, ctx)?,
+        None => result,
+    };
+    let combined = place_result(&state.result_path, raw, result)?;
+    output_path(state, combined, ctx)
+}
+
+fn place_result(path: &ResultPath, raw: &Value, result: Value) -> Result<Value, StatesError> {
+    match path {
+        ResultPath::Replace => Ok(result),
+        ResultPath::Discard => Ok(raw.clone()),
+        ResultPath::At(p) => p.set(raw.clone(), result).map_err(|e| {
+            StatesError::new(
+                names::RESULT_PATH_MATCH_FAILURE,
+                format!(
+                    "Unable to apply ResultPath \"{}\" to input {}: {}",
+                    p.as_str(),
+                    truncated(raw),
+                    e.message
+                ),
+            )
+        }),
+    }
+}
+
+fn output_path(state: &State, value: Value, ctx: &Value) -> Result<Value, StatesError> {
+    match &state.output_path {
+        None => Ok(json!({})),
+        Some(p) if p.is_root() => Ok(value),
+        Some(p) => p.select(&value, ctx).map_err(|e| {
+            StatesError::runtime(format!(
+                "An error occurred while executing the state '{}'. Invalid path '{}' : {}",
+                state.name,
+                p.as_str(),
+                e.message
+            ))
+        }),
+    }
+}
+
+fn text(t: &Option<Text>, input: &Value, ctx: &Value) -> Result<String, StatesError> {
+    Ok(match t {
+        None => String::new(),
+        Some(Text::Literal(s)) => s.clone(),
+        Some(Text::Dynamic(tpl)) => match tpl.render(input, ctx)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        },
+    })
+}
+
+fn count(c: &Count, input: &Value, ctx: &Value, field: &str) -> Result<u64, StatesError> {
+    match c {
+        Count::Literal(n) => Ok(*n),
+        Count::Path(p) => {
+            let v = p
+                .select(input, ctx)
+                .map_err(|e| StatesError::runtime(format!("{field}: {e}")))?;
+            v.as_u64().ok_or_else(|| {
+                StatesError::runtime(format!(
+                    "{field} '{}' selected {v}, not a non-negative integer",
+                    p.as_str()
+                ))
+            })
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn truncated(v: &Value) -> String {
+    let s = v.to_string();
+    if s.len() <= 1024 {
+        return s;
+    }
+    let mut end = 1024;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
