@@ -58,7 +58,10 @@ impl ManualClock {
 #[async_trait::async_trait]
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        self.now.lock().map(|n| *n).unwrap_or_else(|p| *p.into_inner())
+        self.now
+            .lock()
+            .map(|n| *n)
+            .unwrap_or_else(|p| *p.into_inner())
     }
 
     async fn sleep(&self, duration: Duration) {

@@ -106,7 +106,10 @@ mod tests {
         assert_eq!(details_key("TaskStateEntered"), "stateEnteredEventDetails");
         assert_eq!(details_key("MapStateExited"), "stateExitedEventDetails");
         assert_eq!(details_key("TaskScheduled"), "taskScheduledEventDetails");
-        assert_eq!(details_key("ExecutionStarted"), "executionStartedEventDetails");
+        assert_eq!(
+            details_key("ExecutionStarted"),
+            "executionStartedEventDetails"
+        );
         assert_eq!(
             details_key("MapIterationSucceeded"),
             "mapIterationSucceededEventDetails"

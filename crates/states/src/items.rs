@@ -151,7 +151,8 @@ pub async fn read_items(
         if body.len() > MAX_ITEM_OBJECT_BYTES {
             return Err(reader_failed(format!("s3://{bucket}/{key} is too large")));
         }
-        parse_items(input, &body, csv_headers).map_err(|e| reader_failed(format!("s3://{bucket}/{key}: {e}")))?
+        parse_items(input, &body, csv_headers)
+            .map_err(|e| reader_failed(format!("s3://{bucket}/{key}: {e}")))?
     };
     if let Some(max) = max_items.filter(|m| *m > 0) {
         items.truncate(max as usize);
@@ -177,9 +178,7 @@ pub fn parse_items(
             text.lines()
                 .enumerate()
                 .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(n, l)| {
-                    serde_json::from_str(l).map_err(|e| format!("line {}: {e}", n + 1))
-                })
+                .map(|(n, l)| serde_json::from_str(l).map_err(|e| format!("line {}: {e}", n + 1)))
                 .collect()
         }
         ItemInput::Csv => {
@@ -255,7 +254,10 @@ mod tests {
     #[test]
     fn csv_rows_become_objects() {
         let items = parse_items(ItemInput::Csv, b"a,b\n1,x\n2,y\n", None).unwrap();
-        assert_eq!(items, vec![json!({"a":"1","b":"x"}), json!({"a":"2","b":"y"})]);
+        assert_eq!(
+            items,
+            vec![json!({"a":"1","b":"x"}), json!({"a":"2","b":"y"})]
+        );
         let given = ["p".to_string(), "q".to_string()];
         let items = parse_items(ItemInput::Csv, b"1,x\n", Some(&given)).unwrap();
         assert_eq!(items, vec![json!({"p":"1","q":"x"})]);

@@ -2020,11 +2020,6 @@ mod tests {
         d.machine.state(name).cloned().expect("state exists")
     }
 
-    /// Whether template.rs is implemented (its stub panics).
-    fn templates_ready() -> bool {
-        std::panic::catch_unwind(|| Template::compile(&json!({"a": 1}))).is_ok()
-    }
-
     // -- strict JSON --------------------------------------------------------------------------
 
     #[test]
@@ -2877,9 +2872,6 @@ mod tests {
 
     #[test]
     fn fail_paths_compile_as_expressions() {
-        if !templates_ready() {
-            return;
-        }
         let d = ok(
             json!({"StartAt": "A", "States": {"A": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('x {}', $.c)"}}}),
         );
@@ -2941,9 +2933,6 @@ mod tests {
 
     #[test]
     fn template_problems_carry_their_path() {
-        if !templates_ready() {
-            return;
-        }
         let found = problems(&task_with(
             json!({"Parameters": {"ok.$": "$.a", "bad.$": "nope"}}),
         ));
@@ -3237,9 +3226,6 @@ mod tests {
 
     #[test]
     fn map_item_reader_model() {
-        if !templates_ready() {
-            return;
-        }
         let d = ok(distributed(json!({
             "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
                 "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a", "b"], "MaxItems": 10},
@@ -3501,10 +3487,6 @@ mod tests {
             .map(|n| (n.to_string(), format!("local:{n}")))
             .collect();
         let text = substitute(text, &values).unwrap();
-        if !templates_ready() {
-            // Its Tasks have Parameters; the rest of the checks run in the test above.
-            return;
-        }
         let d = parse_definition(&text).unwrap();
         assert_eq!(d.machine.start_at, "Route");
     }

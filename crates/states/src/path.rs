@@ -132,7 +132,10 @@ impl Path {
         } else if let Some(rest) = text.strip_prefix('$') {
             (false, rest)
         } else {
-            return Err(error(text, "a path must begin with `$` (or `$$` for the context object)"));
+            return Err(error(
+                text,
+                "a path must begin with `$` (or `$$` for the context object)",
+            ));
         };
         let kind = match definite_steps(body) {
             Some(steps) => Kind::Definite(steps),
@@ -222,7 +225,10 @@ pub struct ReferencePath {
 impl ReferencePath {
     pub fn parse(text: &str) -> Result<ReferencePath, PathError> {
         if text.starts_with("$$") {
-            return Err(error(text, "a reference path cannot address the context object"));
+            return Err(error(
+                text,
+                "a reference path cannot address the context object",
+            ));
         }
         let Some(body) = text.strip_prefix('$') else {
             return Err(error(text, "a reference path must begin with `$`"));
@@ -265,7 +271,8 @@ impl ReferencePath {
                         m.insert(n.clone(), value);
                         return Ok(target);
                     }
-                    m.entry(n.clone()).or_insert_with(|| Value::Object(Map::new()))
+                    m.entry(n.clone())
+                        .or_insert_with(|| Value::Object(Map::new()))
                 }
                 (Step::Index(ix), Value::Array(a)) => {
                     let len = a.len();
@@ -284,10 +291,7 @@ impl ReferencePath {
                 (Step::Name(n), other) => {
                     return Err(error(
                         &self.text,
-                        format!(
-                            "cannot set member `{n}` on a {} value",
-                            kind_of(other)
-                        ),
+                        format!("cannot set member `{n}` on a {} value", kind_of(other)),
                     ))
                 }
                 (Step::Index(ix), other) => {
@@ -329,7 +333,10 @@ mod tests {
         assert_eq!(sel("$", input.clone()).unwrap(), input);
         assert_eq!(sel("$.a.b-c[1].d", input.clone()).unwrap(), json!("x"));
         assert_eq!(sel("$['odd key']", input.clone()).unwrap(), json!(3));
-        assert_eq!(sel("$$.Execution.Name", input.clone()).unwrap(), json!("e1"));
+        assert_eq!(
+            sel("$$.Execution.Name", input.clone()).unwrap(),
+            json!("e1")
+        );
         assert!(sel("$.a.missing", input).is_err());
     }
 
@@ -338,7 +345,10 @@ mod tests {
         // Spec, "Paths": `$.store.book[*].author` style paths yield arrays.
         let input = json!({"items": [{"n": 1}, {"n": 2}, {"m": 3}]});
         assert_eq!(sel("$.items[*].n", input.clone()).unwrap(), json!([1, 2]));
-        assert_eq!(sel("$.items[?@.n > 1].n", input.clone()).unwrap(), json!([2]));
+        assert_eq!(
+            sel("$.items[?@.n > 1].n", input.clone()).unwrap(),
+            json!([2])
+        );
         assert_eq!(sel("$.nothing[*]", input).unwrap(), json!([]));
     }
 
@@ -353,10 +363,22 @@ mod tests {
     #[test]
     fn reference_paths_set_and_create() {
         let r = ReferencePath::parse("$.a.b").unwrap();
-        assert_eq!(r.set(json!({"x": 1}), json!(2)).unwrap(), json!({"x": 1, "a": {"b": 2}}));
-        assert_eq!(ReferencePath::parse("$").unwrap().set(json!(1), json!(2)).unwrap(), json!(2));
+        assert_eq!(
+            r.set(json!({"x": 1}), json!(2)).unwrap(),
+            json!({"x": 1, "a": {"b": 2}})
+        );
+        assert_eq!(
+            ReferencePath::parse("$")
+                .unwrap()
+                .set(json!(1), json!(2))
+                .unwrap(),
+            json!(2)
+        );
         let i = ReferencePath::parse("$.l[1]").unwrap();
-        assert_eq!(i.set(json!({"l": [0, 0]}), json!(9)).unwrap(), json!({"l": [0, 9]}));
+        assert_eq!(
+            i.set(json!({"l": [0, 0]}), json!(9)).unwrap(),
+            json!({"l": [0, 9]})
+        );
         assert!(i.set(json!({"l": [0]}), json!(9)).is_err());
         assert!(r.set(json!("text"), json!(2)).is_err());
         assert!(r.set(json!({"a": 5}), json!(2)).is_err());

@@ -37,7 +37,10 @@ pub struct Children {
 /// The scope id of iteration/branch `index` of the state entered at event `entered_id`.
 pub fn child_scope(scope: &str, state: &str, entered_id: u64, index: usize) -> String {
     // The entered event id makes the scope unique even when a loop re-enters the state.
-    format!("{scope}/{}@{entered_id}#{index}", state.replace(['/', '@', '#'], "_"))
+    format!(
+        "{scope}/{}@{entered_id}#{index}",
+        state.replace(['/', '@', '#'], "_")
+    )
 }
 
 /// Builds the resume plan of `scope` from the whole history, or `None` if nothing in the

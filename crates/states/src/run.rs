@@ -107,7 +107,9 @@ impl Run {
                 match start {
                     Start::Fresh(input) => {
                         let first = machine.start_at.clone();
-                        inner.run_machine(String::new(), machine, first, input, None).await
+                        inner
+                            .run_machine(String::new(), machine, first, input, None)
+                            .await
                     }
                     Start::At(Resume::At {
                         state,
@@ -151,7 +153,13 @@ impl Run {
                     format!("the execution ran longer than its TimeoutSeconds ({s} s)"),
                 );
                 let d = json!({"error": e.error, "cause": e.cause});
-                (Status::TimedOut, None, Some(e), kinds::EXECUTION_TIMED_OUT, d)
+                (
+                    Status::TimedOut,
+                    None,
+                    Some(e),
+                    kinds::EXECUTION_TIMED_OUT,
+                    d,
+                )
             }
         };
         inner.push("", kind, details, None);
@@ -170,14 +178,11 @@ impl Run {
             )
             .await?;
         drop(_guard);
-        inner
-            .engine
-            .store
-            .get(&inner.name)
-            .await?
-            .ok_or_else(|| EngineError::ExecutionDoesNotExist {
+        inner.engine.store.get(&inner.name).await?.ok_or_else(|| {
+            EngineError::ExecutionDoesNotExist {
                 name: inner.name.clone(),
-            })
+            }
+        })
     }
 }
 
@@ -284,7 +289,8 @@ impl Inner {
                            "outputDetails": {"truncated": false}}),
                     Some(json!({ "next": next })),
                 );
-                let durable = matches!(state.body, Body::Task(_) | Body::Map(_) | Body::Parallel(_));
+                let durable =
+                    matches!(state.body, Body::Task(_) | Body::Map(_) | Body::Parallel(_));
                 if durable || self.pending_len() >= FLUSH_EVERY {
                     self.flush().await?;
                 }
@@ -548,7 +554,9 @@ impl Inner {
             if size > MAX_PAYLOAD_BYTES {
                 Err(StatesError::new(
                     "States.DataLimitExceeded",
-                    format!("the task output is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"),
+                    format!(
+                        "the task output is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
+                    ),
                 ))
             } else {
                 Ok(v)
@@ -611,7 +619,10 @@ impl Inner {
                         state,
                         input,
                         children,
-                    }) => this.run_machine(child, branch, state, input, Some(children)).await,
+                    }) => {
+                        this.run_machine(child, branch, state, input, Some(children))
+                            .await
+                    }
                     Some(Resume::Done(out)) => Ok(out),
                     None => {
                         let start = branch.start_at.clone();
@@ -662,7 +673,11 @@ impl Inner {
             Some(c) => count(c, effective, ctx, "MaxConcurrencyPath")?,
             None => 0,
         };
-        let limit = if limit == 0 { total.max(1) } else { limit as usize };
+        let limit = if limit == 0 {
+            total.max(1)
+        } else {
+            limit as usize
+        };
         let tolerated = self.tolerated(m, effective, ctx, total)?;
         let name = state.name.clone();
         let iterations = items.into_iter().enumerate().map(|(i, item)| {
@@ -743,7 +758,9 @@ impl Inner {
             let e = if m.mode == MapMode::Distributed {
                 StatesError::new(
                     names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
-                    format!("{failures} of {total} items failed, more than the {tolerated} tolerated"),
+                    format!(
+                        "{failures} of {total} items failed, more than the {tolerated} tolerated"
+                    ),
                 )
             } else {
                 first_error.unwrap_or_else(|| StatesError::runtime("a Map iteration failed"))
@@ -771,7 +788,12 @@ impl Inner {
         }
     }
 
-    async fn map_items(&self, m: &Map, effective: &Value, ctx: &Value) -> Result<Vec<Value>, StatesError> {
+    async fn map_items(
+        &self,
+        m: &Map,
+        effective: &Value,
+        ctx: &Value,
+    ) -> Result<Vec<Value>, StatesError> {
         let items = match &m.item_reader {
             Some(reader) => {
                 let objects = self.engine.objects.as_ref().ok_or_else(|| {
@@ -836,7 +858,13 @@ impl Inner {
         })
     }
 
-    fn tolerated(&self, m: &Map, effective: &Value, ctx: &Value, total: usize) -> Result<usize, StatesError> {
+    fn tolerated(
+        &self,
+        m: &Map,
+        effective: &Value,
+        ctx: &Value,
+        total: usize,
+    ) -> Result<usize, StatesError> {
         let by_count = m
             .tolerated_failure_count
             .as_ref()
@@ -846,9 +874,13 @@ impl Inner {
         let by_percentage = match &m.tolerated_failure_percentage {
             Some(Percentage::Literal(p)) => Some(*p),
             Some(Percentage::Path(path)) => {
-                let v = path.select(effective, ctx).map_err(|e| StatesError::runtime(e.to_string()))?;
+                let v = path
+                    .select(effective, ctx)
+                    .map_err(|e| StatesError::runtime(e.to_string()))?;
                 Some(v.as_f64().ok_or_else(|| {
-                    StatesError::runtime(format!("ToleratedFailurePercentagePath selected {v}, not a number"))
+                    StatesError::runtime(format!(
+                        "ToleratedFailurePercentagePath selected {v}, not a number"
+                    ))
                 })?)
             }
             None => None,
@@ -871,11 +903,9 @@ impl Inner {
         outputs: Vec<Value>,
     ) -> Result<Value, StatesError> {
         let failed = |cause: String| StatesError::new(names::RESULT_WRITER_FAILED, cause);
-        let objects = self
-            .engine
-            .objects
-            .as_ref()
-            .ok_or_else(|| failed("this engine has no bucket access bound for ResultWriter".into()))?;
+        let objects = self.engine.objects.as_ref().ok_or_else(|| {
+            failed("this engine has no bucket access bound for ResultWriter".into())
+        })?;
         let params = writer.parameters.render(effective, ctx)?;
         let bucket = params
             .get("Bucket")
@@ -883,24 +913,36 @@ impl Inner {
             .ok_or_else(|| failed("ResultWriter Parameters need a string Bucket".into()))?;
         let prefix = params.get("Prefix").and_then(Value::as_str).unwrap_or("");
         let run_id = uuid::Uuid::new_v4();
-        let base = format!("{}{run_id}", if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") });
+        let base = format!(
+            "{}{run_id}",
+            if prefix.is_empty() || prefix.ends_with('/') {
+                prefix.to_string()
+            } else {
+                format!("{prefix}/")
+            }
+        );
         let (ok, bad): (Vec<_>, Vec<_>) = outputs
             .into_iter()
             .enumerate()
             .partition(|(_, v)| v.get("Error").is_none() || v.get("Cause").is_none());
-        let record = |(i, v): (usize, Value), status: &str| {
-            json!({"Index": i, "Status": status, "Output": v.to_string()})
-        };
+        let record = |(i, v): (usize, Value), status: &str| json!({"Index": i, "Status": status, "Output": v.to_string()});
         let succeeded: Vec<Value> = ok.into_iter().map(|x| record(x, "SUCCEEDED")).collect();
         let failed_items: Vec<Value> = bad.into_iter().map(|x| record(x, "FAILED")).collect();
         let mut manifest_files = Vec::new();
-        for (name, rows) in [("SUCCEEDED_0.json", &succeeded), ("FAILED_0.json", &failed_items)] {
+        for (name, rows) in [
+            ("SUCCEEDED_0.json", &succeeded),
+            ("FAILED_0.json", &failed_items),
+        ] {
             if rows.is_empty() {
                 continue;
             }
             let key = format!("{base}/{name}");
             objects
-                .put(bucket, &key, Value::Array(rows.clone()).to_string().into_bytes())
+                .put(
+                    bucket,
+                    &key,
+                    Value::Array(rows.clone()).to_string().into_bytes(),
+                )
                 .await
                 .map_err(failed)?;
             manifest_files.push(key);
@@ -943,7 +985,10 @@ fn reused(done: &HashMap<usize, Value>) -> Option<Value> {
     if done.is_empty() {
         return None;
     }
-    let map: JsonMap<String, Value> = done.iter().map(|(i, v)| (i.to_string(), v.clone())).collect();
+    let map: JsonMap<String, Value> = done
+        .iter()
+        .map(|(i, v)| (i.to_string(), v.clone()))
+        .collect();
     Some(json!({ "reused": map }))
 }
 
@@ -960,7 +1005,12 @@ fn needs_context(state: &State) -> bool {
 }
 
 /// ResultSelector → ResultPath → OutputPath.
-fn process_result(state: &State, raw: &Value, result: Value, ctx: &Value) -> Result<Value, StatesError> {
+fn process_result(
+    state: &State,
+    raw: &Value,
+    result: Value,
+    ctx: &Value,
+) -> Result<Value, StatesError> {
     let result = match &state.result_selector {
         Some(t) => t.render(&result, ctx)?,
         None => result,

@@ -244,7 +244,9 @@ impl ExecutionStore {
 
     /// Takes the run lock of `name`, or `None` if a live process holds it.
     pub fn try_lock(&self, name: &str) -> Result<Option<RunLock>, StoreError> {
-        let path = self.locks.join(format!("{}.lock", hex_digest(name.as_bytes())));
+        let path = self
+            .locks
+            .join(format!("{}.lock", hex_digest(name.as_bytes())));
         let file = File::options()
             .create(true)
             .truncate(false)
@@ -429,8 +431,7 @@ impl ExecutionStore {
                     timestamp: parse_time(&ts).map_err(corrupt)?,
                     kind: r.get(3),
                     scope: r.get(4),
-                    details: serde_json::from_str(&details)
-                        .map_err(|e| corrupt(e.to_string()))?,
+                    details: serde_json::from_str(&details).map_err(|e| corrupt(e.to_string()))?,
                     internal: internal
                         .map(|i| serde_json::from_str(&i))
                         .transpose()

@@ -209,7 +209,9 @@ mod tests {
 
     #[tokio::test]
     async fn shell_reads_stdin_and_returns_stdout_json() {
-        let h = ShellHandler::new(r#"read x; printf '{"got": %s, "state": "%s"}' "$x" "$SLUICE_STATE""#);
+        let h = ShellHandler::new(
+            r#"read x; printf '{"got": %s, "state": "%s"}' "$x" "$SLUICE_STATE""#,
+        );
         let out = h.invoke(call(serde_json::json!({"a": 1}))).await.unwrap();
         assert_eq!(out, serde_json::json!({"got": {"a": 1}, "state": "S"}));
     }

@@ -1,0 +1,1064 @@
+//! Conformance: each case is an example from the Amazon States Language specification
+//! (states-language.net, cited as "spec, <section>") or the AWS Step Functions developer
+//! guide (cited as "guide, <page>"), run through the engine end to end with its durable
+//! store, asserting outputs, error names and causes. One module per state type and per
+//! input/output field.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sluice_states::clock::ManualClock;
+use sluice_states::{
+    Engine, EngineError, Execution, Registry, StartRequest, StatesError, Status, TaskCall,
+    TaskHandler,
+};
+
+type Fun = dyn Fn(Value, u32) -> Result<Value, StatesError> + Send + Sync;
+
+/// A task handler from a closure of (input, attempt).
+struct FnHandler(Box<Fun>);
+
+#[async_trait::async_trait]
+impl TaskHandler for FnHandler {
+    async fn invoke(&self, call: TaskCall) -> Result<Value, StatesError> {
+        (self.0)(call.input, call.attempt)
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    engine: Engine,
+    clock: Arc<ManualClock>,
+}
+
+fn handlers() -> HashMap<&'static str, Box<Fun>> {
+    HashMap::new()
+}
+
+async fn rig(tasks: HashMap<&'static str, Box<Fun>>) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let mut registry = Registry::new();
+    registry.set_fallback(Arc::new(sluice_states::EchoHandler));
+    for (name, f) in tasks {
+        registry.bind(name, Arc::new(FnHandler(f)));
+    }
+    let clock = Arc::new(ManualClock::new("2026-03-14T01:59:00Z".parse().unwrap()));
+    let engine = Engine::open(&dir.path().join("executions.db"), registry)
+        .await
+        .unwrap()
+        .with_clock(clock.clone())
+        .with_objects(Arc::new(sluice_states::items::DirObjects::new(
+            dir.path().join("buckets"),
+        )));
+    Rig {
+        _dir: dir,
+        engine,
+        clock,
+    }
+}
+
+impl Rig {
+    async fn start(&self, name: &str, def: &Value, input: Value) -> Result<Execution, EngineError> {
+        self.engine
+            .start(StartRequest {
+                state_machine: "conformance".into(),
+                definition: def.to_string(),
+                name: name.into(),
+                input,
+            })
+            .await
+            .map(|o| o.execution)
+    }
+
+    async fn run(&self, def: &Value, input: Value) -> Execution {
+        let n = self
+            .engine
+            .store()
+            .counts()
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.1)
+            .sum::<u64>();
+        self.start(&format!("e{n}"), def, input).await.unwrap()
+    }
+
+    async fn output(&self, def: &Value, input: Value) -> Value {
+        let e = self.run(def, input).await;
+        assert_eq!(e.status, Status::Succeeded, "{e:?}");
+        e.output.unwrap()
+    }
+
+    async fn failure(&self, def: &Value, input: Value) -> (String, String) {
+        let e = self.run(def, input).await;
+        assert_eq!(e.status, Status::Failed, "{e:?}");
+        (e.error.unwrap_or_default(), e.cause.unwrap_or_default())
+    }
+
+    async fn kinds(&self, name: &str) -> Vec<String> {
+        self.engine
+            .history(name)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+}
+
+/// A one-state machine.
+fn single(state: Value) -> Value {
+    json!({"StartAt": "S", "States": {"S": state}})
+}
+
+mod pass {
+    use super::*;
+
+    /// spec, "Pass State": Result placed at ResultPath.
+    #[tokio::test]
+    async fn result_at_result_path() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Pass",
+            "Result": {"x-datum": 0.381018, "y-datum": 622.2269926397355},
+            "ResultPath": "$.coords",
+            "End": true
+        }));
+        assert_eq!(
+            r.output(&def, json!({"georefOf": "Home"})).await,
+            json!({"georefOf": "Home", "coords": {"x-datum": 0.381018, "y-datum": 622.2269926397355}})
+        );
+    }
+
+    /// spec, "Pass State": without Result, the input passes through.
+    #[tokio::test]
+    async fn no_result_passes_input() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true}));
+        assert_eq!(
+            r.output(&def, json!({"a": [1, 2]})).await,
+            json!({"a": [1, 2]})
+        );
+    }
+
+    /// spec, "Pass State" / "Parameters": Parameters build the result of a Pass state.
+    #[tokio::test]
+    async fn parameters_are_the_result() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Pass",
+            "Parameters": {"flagged": true, "parts": {"first.$": "$.vals[0]", "last3.$": "$.vals[-3:]"}},
+            "End": true
+        }));
+        assert_eq!(
+            r.output(&def, json!({"flagged": 7, "vals": [0, 10, 20, 30, 40, 50]}))
+                .await,
+            json!({"flagged": true, "parts": {"first": 0, "last3": [30, 40, 50]}})
+        );
+    }
+}
+
+mod input_path {
+    use super::*;
+
+    /// guide, "InputPath": selects a portion of the state input.
+    #[tokio::test]
+    async fn selects_part_of_the_input() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "InputPath": "$.dataset2", "End": true}));
+        let input = json!({
+            "comment": "Example for InputPath.",
+            "dataset1": {"val1": 1, "val2": 2, "val3": 3},
+            "dataset2": {"val1": "a", "val2": "b", "val3": "c"}
+        });
+        assert_eq!(
+            r.output(&def, input).await,
+            json!({"val1": "a", "val2": "b", "val3": "c"})
+        );
+    }
+
+    /// spec, "Filters": InputPath null gives the state an empty object `{}`.
+    #[tokio::test]
+    async fn null_gives_an_empty_object() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "InputPath": null, "End": true}));
+        assert_eq!(r.output(&def, json!({"a": 1})).await, json!({}));
+    }
+
+    /// spec, "Runtime Errors": a path that matches nothing is States.Runtime.
+    #[tokio::test]
+    async fn missing_path_is_a_runtime_error() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "InputPath": "$.nope", "End": true}));
+        let (error, cause) = r.failure(&def, json!({"a": 1})).await;
+        assert_eq!(error, "States.Runtime");
+        assert!(cause.contains("$.nope"), "{cause}");
+    }
+}
+
+mod parameters {
+    use super::*;
+
+    /// guide, "Parameters": `.$` keys take values from the input and the context object.
+    #[tokio::test]
+    async fn paths_context_and_intrinsics() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Task",
+            "Resource": "echo",
+            "Parameters": {
+                "comment": "Selecting what I care about.",
+                "MyDetails": {
+                    "size.$": "$.product.details.size",
+                    "exists.$": "$.product.availability",
+                    "StaticValue": "foo"
+                },
+                "execution.$": "$$.Execution.Name",
+                "state.$": "$$.State.Name",
+                "greeting.$": "States.Format('Hello, {}', $.product.details.color)"
+            },
+            "End": true
+        }));
+        let input = json!({
+            "comment": "Example for Parameters.",
+            "product": {
+                "details": {"color": "blue", "size": "small", "material": "cotton"},
+                "availability": "in stock",
+                "sku": "2317",
+                "cost": "$23"
+            }
+        });
+        let e = r.run(&def, input).await;
+        assert_eq!(
+            e.output.unwrap(),
+            json!({
+                "comment": "Selecting what I care about.",
+                "MyDetails": {"size": "small", "exists": "in stock", "StaticValue": "foo"},
+                "execution": e.name,
+                "state": "S",
+                "greeting": "Hello, blue"
+            })
+        );
+    }
+
+    /// guide, "Handling error conditions" / spec, "Errors": a `.$` path with no match is
+    /// States.ParameterPathFailure, which a Catch can handle.
+    #[tokio::test]
+    async fn missing_path_is_parameter_path_failure() {
+        let r = rig(handlers()).await;
+        let def = json!({
+            "StartAt": "S",
+            "States": {
+                "S": {
+                    "Type": "Task", "Resource": "echo",
+                    "Parameters": {"x.$": "$.missing"},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
+                    "End": true
+                },
+                "Caught": {"Type": "Pass", "End": true}
+            }
+        });
+        let out = r.output(&def, json!({"a": 1})).await;
+        assert_eq!(out["err"]["Error"], "States.ParameterPathFailure");
+        let cause = out["err"]["Cause"].as_str().unwrap();
+        assert!(cause.contains("$.missing"), "{cause}");
+    }
+}
+
+mod result_selector {
+    use super::*;
+
+    /// guide, "ResultSelector": reshape a task result before ResultPath.
+    #[tokio::test]
+    async fn reshapes_the_result() {
+        let mut h = handlers();
+        h.insert(
+            "createCluster",
+            Box::new(|_, _| {
+                Ok(json!({
+                    "resourceType": "elasticmapreduce",
+                    "resource": "createCluster.sync",
+                    "output": {"SdkHttpMetadata": {"HttpStatusCode": 200}, "ClusterId": "AKIAIOSFODNN7EXAMPLE"}
+                }))
+            }),
+        );
+        let r = rig(h).await;
+        let def = single(json!({
+            "Type": "Task",
+            "Resource": "createCluster",
+            "ResultSelector": {"ClusterId.$": "$.output.ClusterId", "ResourceType.$": "$.resourceType"},
+            "ResultPath": "$.EMROutput",
+            "End": true
+        }));
+        assert_eq!(
+            r.output(&def, json!({"cluster": "c"})).await,
+            json!({"cluster": "c", "EMROutput": {"ClusterId": "AKIAIOSFODNN7EXAMPLE", "ResourceType": "elasticmapreduce"}})
+        );
+    }
+}
+
+mod result_path {
+    use super::*;
+
+    /// spec, "Filters" example: InputPath feeds the task, ResultPath puts its result into
+    /// the raw input.
+    #[tokio::test]
+    async fn result_goes_into_the_raw_input() {
+        let mut h = handlers();
+        h.insert(
+            "add",
+            Box::new(|v, _| {
+                Ok(json!(
+                    v["val1"].as_i64().unwrap_or(0) + v["val2"].as_i64().unwrap_or(0)
+                ))
+            }),
+        );
+        let r = rig(h).await;
+        let def = single(json!({
+            "Type": "Task", "Resource": "add",
+            "InputPath": "$.numbers", "ResultPath": "$.sum", "End": true
+        }));
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"title": "Numbers to add", "numbers": {"val1": 3, "val2": 4}})
+            )
+            .await,
+            json!({"title": "Numbers to add", "numbers": {"val1": 3, "val2": 4}, "sum": 7})
+        );
+    }
+
+    /// guide, "ResultPath": null discards the result, `$` (the default) replaces the input.
+    #[tokio::test]
+    async fn null_discards_and_default_replaces() {
+        let r = rig(handlers()).await;
+        let discard =
+            single(json!({"Type": "Pass", "Result": "x", "ResultPath": null, "End": true}));
+        assert_eq!(r.output(&discard, json!({"a": 1})).await, json!({"a": 1}));
+        let replace = single(json!({"Type": "Pass", "Result": "x", "End": true}));
+        assert_eq!(r.output(&replace, json!({"a": 1})).await, json!("x"));
+    }
+
+    /// spec, "Errors": a ResultPath that cannot be applied to the input is
+    /// States.ResultPathMatchFailure.
+    #[tokio::test]
+    async fn unmatchable_is_result_path_match_failure() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "Result": 1, "ResultPath": "$.a.b", "End": true}));
+        let (error, _) = r.failure(&def, json!({"a": "text"})).await;
+        assert_eq!(error, "States.ResultPathMatchFailure");
+    }
+}
+
+mod output_path {
+    use super::*;
+
+    /// guide, "OutputPath": selects the part of the state output passed on.
+    #[tokio::test]
+    async fn selects_the_output() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Pass", "Result": {"code": 200, "body": "ok"}, "ResultPath": "$.response",
+            "OutputPath": "$.response.body", "End": true
+        }));
+        assert_eq!(r.output(&def, json!({"req": 1})).await, json!("ok"));
+    }
+
+    /// spec, "Filters": OutputPath null sends `{}` on.
+    #[tokio::test]
+    async fn null_outputs_an_empty_object() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "OutputPath": null, "End": true}));
+        assert_eq!(r.output(&def, json!({"a": 1})).await, json!({}));
+    }
+}
+
+mod choice {
+    use super::*;
+
+    fn machine(default: bool) -> Value {
+        // spec, "Choice State": the ChoiceStateX example.
+        let mut choice = json!({
+            "Type": "Choice",
+            "Choices": [
+                {"Not": {"Variable": "$.type", "StringEquals": "Private"}, "Next": "Public"},
+                {"Variable": "$.value", "NumericEquals": 0, "Next": "ValueIsZero"},
+                {"And": [
+                    {"Variable": "$.value", "NumericGreaterThanEquals": 20},
+                    {"Variable": "$.value", "NumericLessThan": 30}
+                ], "Next": "ValueInTwenties"}
+            ]
+        });
+        if default {
+            choice["Default"] = json!("DefaultState");
+        }
+        let leaf = |name: &str| json!({"Type": "Pass", "Result": name, "End": true});
+        let mut m = json!({
+            "StartAt": "ChoiceStateX",
+            "States": {
+                "ChoiceStateX": choice,
+                "Public": leaf("Public"),
+                "ValueIsZero": leaf("ValueIsZero"),
+                "ValueInTwenties": leaf("ValueInTwenties"),
+                "DefaultState": leaf("DefaultState")
+            }
+        });
+        if !default {
+            // An unreachable state is a static error.
+            m["States"].as_object_mut().unwrap().remove("DefaultState");
+        }
+        m
+    }
+
+    #[tokio::test]
+    async fn the_spec_example_routes() {
+        let r = rig(handlers()).await;
+        let def = machine(true);
+        for (input, to) in [
+            (json!({"type": "Public"}), "Public"),
+            (json!({"type": "Private", "value": 0}), "ValueIsZero"),
+            (json!({"type": "Private", "value": 25}), "ValueInTwenties"),
+            (json!({"type": "Private", "value": 35}), "DefaultState"),
+        ] {
+            assert_eq!(r.output(&def, input.clone()).await, json!(to), "{input}");
+        }
+    }
+
+    /// spec, "Choice State": no match and no Default is States.NoChoiceMatched.
+    #[tokio::test]
+    async fn no_match_without_default_fails() {
+        let r = rig(handlers()).await;
+        let (error, _) = r
+            .failure(&machine(false), json!({"type": "Private", "value": 35}))
+            .await;
+        assert_eq!(error, "States.NoChoiceMatched");
+    }
+
+    /// spec, "Choice Rules": Path operands, type tests, StringMatches and timestamps.
+    #[tokio::test]
+    async fn operators() {
+        let r = rig(handlers()).await;
+        let input = json!({
+            "a": 5, "b": 7, "s": "log-2026.txt", "t": "2026-03-14T01:59:00Z",
+            "u": "2026-03-14T02:00:00+00:00", "flag": false, "n": null
+        });
+        let cases = [
+            (
+                json!({"Variable": "$.a", "NumericLessThanPath": "$.b"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.s", "StringMatches": "log-*.txt"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.s", "StringMatches": "log-\\*.txt"}),
+                false,
+            ),
+            (
+                json!({"Variable": "$.t", "TimestampLessThanPath": "$.u"}),
+                true,
+            ),
+            (
+                json!({"Variable": "$.t", "TimestampEquals": "2026-03-14T01:59:00Z"}),
+                true,
+            ),
+            (json!({"Variable": "$.t", "IsTimestamp": true}), true),
+            (json!({"Variable": "$.s", "IsTimestamp": true}), false),
+            (json!({"Variable": "$.n", "IsNull": true}), true),
+            (json!({"Variable": "$.missing", "IsPresent": false}), true),
+            (json!({"Variable": "$.a", "IsNumeric": true}), true),
+            (json!({"Variable": "$.a", "IsString": true}), false),
+            (json!({"Variable": "$.flag", "IsBoolean": true}), true),
+            (json!({"Variable": "$.flag", "BooleanEquals": false}), true),
+            (json!({"Variable": "$.s", "StringGreaterThan": "log"}), true),
+            (json!({"Variable": "$.a", "StringEquals": "5"}), false),
+            (
+                json!({"Or": [{"Variable": "$.a", "NumericEquals": 1}, {"Variable": "$.b", "NumericEquals": 7}]}),
+                true,
+            ),
+        ];
+        for (rule, expect) in cases {
+            let mut branch = rule.clone();
+            branch["Next"] = json!("Yes");
+            let def = json!({
+                "StartAt": "C",
+                "States": {
+                    "C": {"Type": "Choice", "Choices": [branch], "Default": "No"},
+                    "Yes": {"Type": "Pass", "Result": true, "End": true},
+                    "No": {"Type": "Pass", "Result": false, "End": true}
+                }
+            });
+            assert_eq!(r.output(&def, input.clone()).await, json!(expect), "{rule}");
+        }
+    }
+}
+
+mod wait {
+    use super::*;
+
+    /// spec, "Wait State": Seconds, Timestamp, SecondsPath and TimestampPath; the clock is
+    /// injected, so nothing sleeps for real.
+    #[tokio::test]
+    async fn every_form_waits_on_the_clock() {
+        let r = rig(handlers()).await;
+        let def = json!({
+            "StartAt": "Ten",
+            "States": {
+                "Ten": {"Type": "Wait", "Seconds": 10, "Next": "Until"},
+                "Until": {"Type": "Wait", "Timestamp": "2026-03-14T02:01:00Z", "Next": "ByPath"},
+                "ByPath": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "UntilPath"},
+                "UntilPath": {"Type": "Wait", "TimestampPath": "$.expirydate", "End": true}
+            }
+        });
+        let input = json!({"delay": 5, "expirydate": "2026-03-14T02:03:00Z"});
+        assert_eq!(r.output(&def, input.clone()).await, input);
+        let sleeps = r.clock.sleeps();
+        // 10 s; then until 02:01:00 from 01:59:10 = 110 s; 5 s; until 02:03:00 = 115 s.
+        assert_eq!(
+            sleeps,
+            [10, 110, 5, 115].map(Duration::from_secs).to_vec(),
+            "{sleeps:?}"
+        );
+    }
+
+    /// spec, "Wait State": a SecondsPath that is not a non-negative integer fails.
+    #[tokio::test]
+    async fn bad_seconds_path_fails() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Wait", "SecondsPath": "$.d", "End": true}));
+        let (error, _) = r.failure(&def, json!({"d": "soon"})).await;
+        assert_eq!(error, "States.Runtime");
+    }
+}
+
+mod succeed_and_fail {
+    use super::*;
+
+    /// spec, "Succeed State": ends the execution with its (filtered) input.
+    #[tokio::test]
+    async fn succeed_outputs_its_input() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Succeed", "OutputPath": "$.keep"}));
+        assert_eq!(
+            r.output(&def, json!({"keep": 1, "drop": 2})).await,
+            json!(1)
+        );
+    }
+
+    /// spec, "Fail State": Error and Cause name the failure.
+    #[tokio::test]
+    async fn fail_names_error_and_cause() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Fail", "Error": "ErrorA", "Cause": "Kaiju attack"}));
+        assert_eq!(
+            r.failure(&def, json!({})).await,
+            ("ErrorA".into(), "Kaiju attack".into())
+        );
+    }
+
+    /// guide, "Fail workflow state": ErrorPath and CausePath (a path or an intrinsic).
+    #[tokio::test]
+    async fn error_path_and_cause_path() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Fail",
+            "ErrorPath": "$.Error",
+            "CausePath": "States.Format('This is a custom error message for {}, caused by {}.', $.Error, $.Cause)"
+        }));
+        let (error, cause) = r
+            .failure(&def, json!({"Error": "CustomError", "Cause": "a reason"}))
+            .await;
+        assert_eq!(error, "CustomError");
+        assert_eq!(
+            cause,
+            "This is a custom error message for CustomError, caused by a reason."
+        );
+    }
+}
+
+mod task {
+    use super::*;
+
+    /// spec, "Retrying after error": IntervalSeconds, BackoffRate, MaxAttempts; the delays
+    /// come from the clock, then the error surfaces.
+    #[tokio::test]
+    async fn retry_backs_off_then_gives_up() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let mut h = handlers();
+        h.insert(
+            "flaky",
+            Box::new(move |_, _| {
+                c.fetch_add(1, Ordering::SeqCst);
+                Err(StatesError::new("States.Timeout", "slow"))
+            }),
+        );
+        let r = rig(h).await;
+        let def = single(json!({
+            "Type": "Task", "Resource": "flaky",
+            "Retry": [{"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 3, "MaxAttempts": 2, "BackoffRate": 1.5}],
+            "End": true
+        }));
+        let (error, cause) = r.failure(&def, json!({})).await;
+        assert_eq!((error.as_str(), cause.as_str()), ("States.Timeout", "slow"));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(
+            r.clock.sleeps(),
+            vec![Duration::from_secs(3), Duration::from_millis(4500)]
+        );
+    }
+
+    /// guide, "Retry": MaxDelaySeconds caps the delay; FULL jitter draws below it.
+    #[tokio::test]
+    async fn max_delay_and_full_jitter() {
+        let mut h = handlers();
+        h.insert(
+            "twice",
+            Box::new(|v, attempt| {
+                if attempt < 4 {
+                    Err(StatesError::new("Busy", "try again"))
+                } else {
+                    Ok(v)
+                }
+            }),
+        );
+        let r = rig(h).await;
+        let def = single(json!({
+            "Type": "Task", "Resource": "twice",
+            "Retry": [{"ErrorEquals": ["Busy"], "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 10.0,
+                       "MaxDelaySeconds": 30, "JitterStrategy": "FULL"}],
+            "End": true
+        }));
+        assert_eq!(r.output(&def, json!({"x": 1})).await, json!({"x": 1}));
+        let sleeps = r.clock.sleeps();
+        assert_eq!(sleeps.len(), 4);
+        for (s, cap) in sleeps.iter().zip([2, 20, 30, 30]) {
+            assert!(*s <= Duration::from_secs(cap), "{sleeps:?}");
+        }
+    }
+
+    /// spec, "Fallback states": Catch routes by error name, with the error at ResultPath;
+    /// States.ALL catches the rest; States.TaskFailed matches task errors.
+    #[tokio::test]
+    async fn catch_routes_by_error() {
+        let mut h = handlers();
+        h.insert(
+            "boom",
+            Box::new(|v, _| Err(StatesError::new(v["e"].as_str().unwrap_or("X"), "it broke"))),
+        );
+        let r = rig(h).await;
+        let def = json!({
+            "StartAt": "Work",
+            "States": {
+                "Work": {
+                    "Type": "Task", "Resource": "boom",
+                    "Catch": [
+                        {"ErrorEquals": ["java.lang.Exception"], "ResultPath": "$.error-info", "Next": "RecoveryState"},
+                        {"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.tf", "Next": "TaskFailedState"},
+                        {"ErrorEquals": ["States.ALL"], "Next": "EndState"}
+                    ],
+                    "End": true
+                },
+                "RecoveryState": {"Type": "Pass", "End": true},
+                "TaskFailedState": {"Type": "Pass", "OutputPath": "$.tf.Error", "End": true},
+                "EndState": {"Type": "Pass", "End": true}
+            }
+        });
+        assert_eq!(
+            r.output(&def, json!({"e": "java.lang.Exception"})).await,
+            json!({"e": "java.lang.Exception", "error-info": {"Error": "java.lang.Exception", "Cause": "it broke"}})
+        );
+        assert_eq!(r.output(&def, json!({"e": "Other"})).await, json!("Other"));
+    }
+
+    /// spec, "Task State": TimeoutSeconds fails the task with States.Timeout.
+    #[tokio::test]
+    async fn timeout_seconds() {
+        struct Slow;
+        #[async_trait::async_trait]
+        impl TaskHandler for Slow {
+            async fn invoke(&self, _: TaskCall) -> Result<Value, StatesError> {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                Ok(Value::Null)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut registry = Registry::new();
+        registry.bind("slow", Arc::new(Slow));
+        let engine = Engine::open(&dir.path().join("e.db"), registry)
+            .await
+            .unwrap();
+        let e = engine
+            .start(StartRequest {
+                state_machine: "t".into(),
+                definition: single(
+                    json!({"Type": "Task", "Resource": "slow", "TimeoutSeconds": 1, "End": true}),
+                )
+                .to_string(),
+                name: "t".into(),
+                input: json!({}),
+            })
+            .await
+            .unwrap()
+            .execution;
+        assert_eq!(e.status, Status::Failed);
+        assert_eq!(e.error.as_deref(), Some("States.Timeout"));
+        let kinds: Vec<String> = engine
+            .history("t")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert!(kinds.contains(&"TaskTimedOut".to_string()), "{kinds:?}");
+    }
+
+    /// guide, "GetExecutionHistory": the events of a task state, in order.
+    #[tokio::test]
+    async fn history_events() {
+        let r = rig(handlers()).await;
+        let e = r
+            .run(
+                &single(json!({"Type": "Task", "Resource": "echo", "End": true})),
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            r.kinds(&e.name).await,
+            [
+                "ExecutionStarted",
+                "TaskStateEntered",
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskSucceeded",
+                "TaskStateExited",
+                "ExecutionSucceeded"
+            ]
+        );
+    }
+}
+
+mod parallel {
+    use super::*;
+
+    /// spec, "Parallel State": the output is the array of the branches' outputs, in order.
+    #[tokio::test]
+    async fn outputs_in_branch_order() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Parallel",
+            "Branches": [
+                {"StartAt": "LookupAddress", "States": {"LookupAddress": {"Type": "Pass", "Result": {"address": "here"}, "End": true}}},
+                {"StartAt": "LookupPhone", "States": {"LookupPhone": {"Type": "Pass", "InputPath": "$.phone", "End": true}}}
+            ],
+            "ResultPath": "$.lookups",
+            "End": true
+        }));
+        assert_eq!(
+            r.output(&def, json!({"phone": "555"})).await,
+            json!({"phone": "555", "lookups": [{"address": "here"}, "555"]})
+        );
+    }
+
+    /// spec, "Parallel State": a failing branch fails the state with the branch's error,
+    /// which the Parallel state's Catch can handle.
+    #[tokio::test]
+    async fn a_failing_branch_fails_the_state() {
+        let r = rig(handlers()).await;
+        let def = json!({
+            "StartAt": "P",
+            "States": {
+                "P": {
+                    "Type": "Parallel",
+                    "Branches": [
+                        {"StartAt": "Ok", "States": {"Ok": {"Type": "Pass", "End": true}}},
+                        {"StartAt": "No", "States": {"No": {"Type": "Fail", "Error": "BranchBroke", "Cause": "b2"}}}
+                    ],
+                    "Catch": [{"ErrorEquals": ["BranchBroke"], "ResultPath": "$.err", "Next": "Handled"}],
+                    "End": true
+                },
+                "Handled": {"Type": "Pass", "End": true}
+            }
+        });
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!({"err": {"Error": "BranchBroke", "Cause": "b2"}})
+        );
+    }
+}
+
+mod map {
+    use super::*;
+
+    /// spec, "Map State": the Validate-All example; ResultPath places the results in the
+    /// raw input.
+    #[tokio::test]
+    async fn validate_all() {
+        let mut h = handlers();
+        h.insert(
+            "ship-val",
+            Box::new(|mut v, _| {
+                v["valid"] = json!(v["quantity"].as_u64().unwrap_or(0) > 0);
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = single(json!({
+            "Type": "Map",
+            "InputPath": "$.detail",
+            "ItemsPath": "$.shipped",
+            "MaxConcurrency": 0,
+            "ItemProcessor": {"StartAt": "Validate", "States": {"Validate": {"Type": "Task", "Resource": "ship-val", "End": true}}},
+            "ResultPath": "$.detail.shipped",
+            "End": true
+        }));
+        let input = json!({
+            "ship-date": "2016-03-14T01:59:00Z",
+            "detail": {
+                "delivery-partner": "UQS",
+                "shipped": [
+                    {"prod": "R31", "dest-code": 9511, "quantity": 1344},
+                    {"prod": "S39", "dest-code": 9511, "quantity": 40},
+                    {"prod": "R40", "dest-code": 9511, "quantity": 0}
+                ]
+            }
+        });
+        let out = r.output(&def, input).await;
+        let valid: Vec<bool> = out["detail"]["shipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["valid"].as_bool().unwrap())
+            .collect();
+        assert_eq!(valid, [true, true, false]);
+        assert_eq!(out["detail"]["delivery-partner"], "UQS");
+    }
+
+    /// guide, "ItemSelector": the context object's Map.Item.Index and Map.Item.Value.
+    #[tokio::test]
+    async fn item_selector_with_context() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemSelector": {"ContextIndex.$": "$$.Map.Item.Index", "ContextValue.$": "$$.Map.Item.Value", "shared.$": "$.shared"},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true
+        }));
+        assert_eq!(
+            r.output(&def, json!({"shared": 9, "items": ["a", "b"]}))
+                .await,
+            json!([
+                {"ContextIndex": 0, "ContextValue": "a", "shared": 9},
+                {"ContextIndex": 1, "ContextValue": "b", "shared": 9}
+            ])
+        );
+    }
+
+    /// guide, "Map state in Distributed mode": ItemReader over a CSV object with a header
+    /// row, ItemBatcher, tolerated failures, and ResultWriter.
+    #[tokio::test]
+    async fn distributed_reader_batcher_writer() {
+        let mut h = handlers();
+        h.insert(
+            "rate",
+            Box::new(|v, _| {
+                let items = v["Items"].as_array().cloned().unwrap_or_default();
+                if items.iter().any(|i| i["rating"] == "bad") {
+                    return Err(StatesError::new("BadRating", "a rating is not a number"));
+                }
+                Ok(json!({"batch": v["BatchInput"]["run"], "n": items.len()}))
+            }),
+        );
+        let r = rig(h).await;
+        let dir = r._dir.path().join("buckets/ratings-bucket");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("ratings.csv"),
+            "userId,movieId,rating\n1,307,3.5\n1,481,3.5\n1,1091,bad\n1,1257,4.5\n1,1449,4.5\n",
+        )
+        .unwrap();
+        let def = single(json!({
+            "Type": "Map",
+            "ItemReader": {
+                "Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                "Parameters": {"Bucket": "ratings-bucket", "Key.$": "$.key"}
+            },
+            "ItemBatcher": {"MaxItemsPerBatch": 2, "BatchInput": {"run.$": "$.run"}},
+            "ItemProcessor": {
+                "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                "StartAt": "Rate", "States": {"Rate": {"Type": "Task", "Resource": "rate", "End": true}}
+            },
+            "ToleratedFailureCount": 1,
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "results-bucket", "Prefix": "out"}},
+            "Label": "Ratings",
+            "End": true
+        }));
+        let out = r
+            .output(&def, json!({"key": "ratings.csv", "run": "r1"}))
+            .await;
+        let details = &out["ResultWriterDetails"];
+        assert_eq!(details["Bucket"], "results-bucket");
+        let manifest_key = details["Key"].as_str().unwrap();
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                r._dir
+                    .path()
+                    .join("buckets/results-bucket")
+                    .join(manifest_key),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert!(manifest.get("ResultFiles").is_some(), "{manifest}");
+
+        // Two failing batches are more than the one tolerated.
+        std::fs::write(
+            dir.join("worse.csv"),
+            "userId,movieId,rating\n1,1,bad\n1,2,3\n1,3,bad\n",
+        )
+        .unwrap();
+        let (error, _) = r
+            .failure(&def, json!({"key": "worse.csv", "run": "r2"}))
+            .await;
+        assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    }
+
+    /// spec, "Map State": an inline iteration's failure fails the Map with its error.
+    #[tokio::test]
+    async fn inline_failure_fails_the_map() {
+        let r = rig(handlers()).await;
+        let def = single(json!({
+            "Type": "Map", "ItemsPath": "$.items",
+            "ItemProcessor": {"StartAt": "C", "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 2, "Next": "F"}], "Default": "P"},
+                "F": {"Type": "Fail", "Error": "Two", "Cause": "item two"},
+                "P": {"Type": "Pass", "End": true}
+            }},
+            "End": true
+        }));
+        assert_eq!(
+            r.failure(&def, json!({"items": [1, 2, 3]})).await,
+            ("Two".into(), "item two".into())
+        );
+    }
+}
+
+mod executions {
+    use super::*;
+
+    /// guide, StartExecution: the same name and input returns the execution; another input
+    /// is ExecutionAlreadyExists.
+    #[tokio::test]
+    async fn start_is_idempotent_by_name_and_input() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true}));
+        let first = r.start("same", &def, json!({"a": 1})).await.unwrap();
+        let again = r.start("same", &def, json!({"a": 1})).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(
+            r.kinds("same").await.len(),
+            4,
+            "nothing ran the second time"
+        );
+        let err = r.start("same", &def, json!({"a": 2})).await.unwrap_err();
+        assert!(
+            matches!(err, EngineError::ExecutionAlreadyExists { .. }),
+            "{err}"
+        );
+    }
+
+    /// guide, "Redriving executions": only FAILED, TIMED_OUT and ABORTED can be redriven;
+    /// a redrive resumes at the failed state and re-runs only failed Map iterations and
+    /// Parallel branches; redriveCount counts.
+    #[tokio::test]
+    async fn redrive_resumes_only_what_failed() {
+        let fixed = Arc::new(AtomicU32::new(0));
+        let runs: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+        let mut h = handlers();
+        let (f, log) = (fixed.clone(), runs.clone());
+        h.insert(
+            "work",
+            Box::new(move |v, _| {
+                let id = v.to_string();
+                if id.contains("bad") && f.load(Ordering::SeqCst) == 0 {
+                    return Err(StatesError::new("Broken", format!("{id} is broken")));
+                }
+                log.lock().unwrap().push(id);
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = json!({
+            "StartAt": "First",
+            "States": {
+                "First": {"Type": "Task", "Resource": "work", "Parameters": {"step": "first"}, "ResultPath": "$.first", "Next": "Both"},
+                "Both": {
+                    "Type": "Parallel", "ResultPath": "$.both", "Next": "Each",
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "work", "Parameters": {"branch": "a"}, "End": true}}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Task", "Resource": "work", "Parameters": {"branch": "bad-b"}, "End": true}}}
+                    ]
+                },
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "ResultPath": "$.each", "End": true,
+                    "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Task", "Resource": "work", "End": true}}}
+                }
+            }
+        });
+        let input = json!({"items": ["i0", "bad-i1", "i2"]});
+        let e = r.start("re", &def, input).await.unwrap();
+        assert_eq!(
+            (e.status, e.error.as_deref()),
+            (Status::Failed, Some("Broken"))
+        );
+        let succeeded = r
+            .engine
+            .start(StartRequest {
+                state_machine: "c".into(),
+                definition: single(json!({"Type": "Pass", "End": true})).to_string(),
+                name: "ok".into(),
+                input: json!({}),
+            })
+            .await
+            .unwrap();
+        assert_eq!(succeeded.execution.status, Status::Succeeded);
+        assert!(matches!(
+            r.engine.redrive("ok").await.unwrap_err(),
+            EngineError::ExecutionNotRedrivable { .. }
+        ));
+
+        // Still broken: the redrive re-runs only branch B, and fails again there.
+        let e = r.engine.redrive("re").await.unwrap();
+        assert_eq!((e.status, e.redrive_count), (Status::Failed, 1));
+        fixed.store(1, Ordering::SeqCst);
+        let e = r.engine.redrive("re").await.unwrap();
+        assert_eq!((e.status, e.redrive_count), (Status::Succeeded, 2), "{e:?}");
+        let out = e.output.unwrap();
+        assert_eq!(out["both"], json!([{"branch": "a"}, {"branch": "bad-b"}]));
+        assert_eq!(out["each"], json!(["i0", "bad-i1", "i2"]));
+        let log = runs.lock().unwrap().clone();
+        let count = |s: &str| log.iter().filter(|x| x.contains(s)).count();
+        assert_eq!(count("first"), 1, "{log:?}");
+        assert_eq!(count("\"a\""), 1, "{log:?}");
+        assert_eq!(count("bad-b"), 1, "{log:?}");
+        assert_eq!(
+            (count("i0"), count("bad-i1"), count("i2")),
+            (1, 1, 1),
+            "{log:?}"
+        );
+        assert!(
+            r.kinds("re")
+                .await
+                .iter()
+                .filter(|k| *k == "ExecutionRedriven")
+                .count()
+                == 2
+        );
+    }
+}
