@@ -2,10 +2,13 @@ SHELL := /bin/bash
 # sluice: the two commands are `make run` and `make test`; each does its own set-up.
 #
 #   make run    build (release) and ingest the orders example twice into a fresh demo
-#               workspace, printing what happened; the second pass must add nothing
+#               workspace, each file one execution of statemachine/ingest.asl.json on
+#               sluice's engine, printing what happened; the second pass must add nothing
 #   make test   install what the tests need (a Python venv with pyiceberg, to prove other
-#               engines read our tables) and run every test
+#               engines read our tables; asl-validator from npm, to lint the definitions)
+#               and run every test
 #   make lint   rustfmt check and clippy
+#   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
 
 CARGO   ?= cargo
 PYTHON  ?= python3
@@ -13,9 +16,12 @@ DEMO    ?= target/demo
 EXAMPLE := examples/orders
 SLUICE  := target/release/sluice
 VENV    := .venv
+NPM_DIR := target/npm
+ASL_VALIDATOR := $(NPM_DIR)/node_modules/.bin/asl-validator
+LOCAL_SFN := $(NPM_DIR)/node_modules/aws-local-stepfunctions
 DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 
-.PHONY: run test build lint venv clean
+.PHONY: run test build lint lint-asl bench venv clean
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -34,7 +40,11 @@ run: build
 	@echo "== quarantine: files that wait for a person"
 	@$(SLUICE) $(DEMO_ARGS) quarantine list
 	@echo
+	@echo "== executions of statemachine/ingest.asl.json (one per arrival; pass 2 found them all)"
+	@$(SLUICE) $(DEMO_ARGS) executions list
+	@echo
 	@echo "Explore: $(SLUICE) $(DEMO_ARGS) files | quarantine show orders-2026-03-03-malformed.ndjson"
+	@echo "         $(SLUICE) $(DEMO_ARGS) executions history NAME | replay --reason drift_blocked"
 
 # pyiceberg reads the tables sluice writes, from the same SQLite catalog: the proof that
 # other engines can read them. Installed from PyPI into a local venv.
@@ -45,12 +55,31 @@ $(VENV)/.ready:
 
 venv: $(VENV)/.ready
 
-test: venv
+# asl-validator (npm) lints every definition in statemachine/; the engine's own static
+# checks run in the tests. Installed into target/npm, pinned, without a lock file.
+$(ASL_VALIDATOR):
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-package-lock --silent asl-validator@3.16.0
+
+lint-asl: $(ASL_VALIDATOR)
+	$(ASL_VALIDATOR) $(foreach f,$(wildcard statemachine/*.json),--json-path $(f))
+	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli -- run-asl --check $$f || exit 1; done
+
+test: venv lint-asl
 	@mkdir -p target
 	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6} END {printf "total: %d passed, %d failed\n", p, f}'; \
 	  exit $$status
+
+# The engine's transitions per second, and the same definitions on aws-local-stepfunctions
+# (Node.js) measured in the same run for a ratio.
+$(LOCAL_SFN):
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-package-lock --silent aws-local-stepfunctions@3.0.0
+
+bench: $(LOCAL_SFN)
+	$(CARGO) bench -p sluice-states --bench engine -- 10000 | tee target/bench-engine.txt
+	node crates/states/benches/peer.mjs $(NPM_DIR) target/bench-asl | tee -a target/bench-engine.txt
+	@awk '$$1 == "sluice-engine" {ours[$$2]=$$7} $$1 == "aws-local-stepfunctions" {peer[$$2]=$$7} END {for (k in ours) if (peer[k] > 0) printf "ratio %s: sluice is %.1fx aws-local-stepfunctions\n", k, ours[k]/peer[k]}' target/bench-engine.txt
 
 lint:
 	$(CARGO) fmt --all -- --check

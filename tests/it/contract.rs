@@ -3,7 +3,7 @@
 
 use sluice_core::ledger::LedgerState;
 use sluice_core::QuarantineReason;
-use sluice_steps::Outcome;
+use sluice_local::Outcome;
 use sluice_tests::{ndjson, order, Harness};
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! update add no rows and no snapshots.
 
 use sluice_core::ledger::LedgerState;
-use sluice_steps::Outcome;
+use sluice_local::Outcome;
 use sluice_tests::{ndjson, order, Harness};
 
 #[tokio::test]

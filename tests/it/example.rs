@@ -2,7 +2,7 @@
 //! here, read back through an Iceberg scan.
 
 use sluice_core::QuarantineReason;
-use sluice_steps::Outcome;
+use sluice_local::Outcome;
 use sluice_tests::{orders_files, Harness};
 
 /// Valid rows in the example: 20 + 18 (2 of 20 rejected) + 10 (CSV) + 15 (gzip) + 10 (coupon).

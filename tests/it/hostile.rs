@@ -5,7 +5,7 @@ use std::io::Write;
 
 use sluice_core::ledger::LedgerState;
 use sluice_core::QuarantineReason;
-use sluice_steps::Outcome;
+use sluice_local::Outcome;
 use sluice_tests::{ndjson, order, Harness};
 
 const LIMITED: &str = r#"

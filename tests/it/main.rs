@@ -5,3 +5,4 @@ mod exactly_once;
 mod example;
 mod hostile;
 mod interop;
+mod replay;

@@ -1,6 +1,7 @@
 //! Test harness for sluice's end-to-end scenarios: a fresh workspace in a temp directory
 //! (landing bucket, SQLite catalog, warehouse) with the orders example's configuration, and
-//! helpers that land files and read the table back through an Iceberg scan.
+//! helpers that land files, run each arrival as an execution of statemachine/ingest.asl.json
+//! on sluice's engine, and read the table back through an Iceberg scan.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,8 +9,9 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_core::config::Config;
 use sluice_lake::Lake;
+use sluice_local::{ArrivalReport, Local};
 use sluice_steps::payload::Arrival;
-use sluice_steps::{run_arrival, ArrivalReport, Context};
+use sluice_steps::Context;
 use sluice_store::{LocalStore, ObjectStore};
 
 /// The repository root.
@@ -38,6 +40,7 @@ pub fn orders_files() -> Vec<PathBuf> {
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub ctx: Context,
+    pub local: Local,
 }
 
 impl Harness {
@@ -55,7 +58,20 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let config = Config::parse(text, Path::new("sluice.toml"), orders_example()).unwrap();
         let ctx = Self::context(dir.path(), config).await;
-        Harness { dir, ctx }
+        let local = Local::open(ctx.clone(), &dir.path().join("executions.db"))
+            .await
+            .unwrap();
+        Harness { dir, ctx, local }
+    }
+
+    /// The same workspace (bucket, catalog, ledger, executions) under another sluice.toml
+    /// text: what an operator does when fixing a contract or a policy before a replay.
+    pub async fn reconfigure(&mut self, text: &str) {
+        let config = Config::parse(text, Path::new("sluice.toml"), orders_example()).unwrap();
+        self.ctx = Self::context(self.dir.path(), config).await;
+        self.local = Local::open(self.ctx.clone(), &self.dir.path().join("executions.db"))
+            .await
+            .unwrap();
     }
 
     async fn context(root: &Path, config: Config) -> Context {
@@ -91,7 +107,7 @@ impl Harness {
             etag: Some(etag.into()),
             sequencer: None,
         };
-        run_arrival(&self.ctx, arrival).await
+        self.local.ingest(&arrival).await.unwrap()
     }
 
     /// Every row of the first table, through an Iceberg scan.

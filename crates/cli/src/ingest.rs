@@ -1,6 +1,7 @@
 //! `sluice ingest PATH...`: each file is an arrival. It is copied into the landing bucket
-//! under its table's prefix (as an upload to S3 would be), then run through the steps.
-//! Ends with a table of what happened to every file and a summary line.
+//! under its table's prefix (as an upload to S3 would be), then runs as one execution of
+//! statemachine/ingest.asl.json on the engine. Ends with a table of what happened to every
+//! file and a summary line.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Context as _};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use indicatif::{ProgressBar, ProgressStyle};
+use sluice_core::config::TableConfig;
 use sluice_core::object::check_key;
+use sluice_local::{ArrivalReport, Local, Outcome};
 use sluice_steps::payload::Arrival;
-use sluice_steps::{run_arrival, ArrivalReport, Outcome, Progress};
+use sluice_steps::Progress;
 
 use crate::workspace;
 
@@ -31,6 +34,34 @@ pub struct Args {
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let files = expand(&args.paths)?;
+    let local = open_with_progress(root, config).await?;
+    let table = pick_table(&local, config, args.table.as_deref())?;
+    let mut reports = Vec::with_capacity(files.len());
+    for path in &files {
+        let report = land_and_run(&local, &table, path).await?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        reports.push(report);
+    }
+    if !args.json {
+        print_table(&reports);
+    }
+    println!("{}", summary(&reports));
+    Ok(exit_code(&reports))
+}
+
+/// Exit 2 when some execution did not finish (it waits for a fix and a redrive).
+pub fn exit_code(reports: &[ArrivalReport]) -> ExitCode {
+    if reports.iter().any(|r| r.unfinished) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The workspace's engine, its steps reporting read progress on a bar.
+pub async fn open_with_progress(root: &Path, config: &Path) -> anyhow::Result<Local> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -39,8 +70,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let progress_bar = Arc::new(Mutex::new(bar));
-    let pb = progress_bar.clone();
+    let pb = Arc::new(Mutex::new(bar));
     let ctx = workspace::open(root, config)
         .await?
         .with_progress(Arc::new(move |object, p| {
@@ -55,52 +85,50 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
                 Progress::Finished => bar.finish_and_clear(),
             }
         }));
-    let table = match (&args.table, ctx.config.tables.as_slice()) {
-        (Some(name), _) => ctx
-            .config
+    workspace::local_on(root, ctx).await
+}
+
+/// The table files land in: `--table`, or the only one configured.
+pub fn pick_table(local: &Local, config: &Path, name: Option<&str>) -> anyhow::Result<TableConfig> {
+    let cfg = &local.ctx.config;
+    Ok(match (name, cfg.tables.as_slice()) {
+        (Some(name), _) => cfg
             .table(name)
             .with_context(|| format!("no table {name:?} in {}", config.display()))?
             .clone(),
         (None, [only]) => only.clone(),
         (None, _) => bail!("{} has several tables: pass --table NAME", config.display()),
-    };
-
-    let mut reports = Vec::with_capacity(files.len());
-    for path in &files {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .with_context(|| format!("{}: file name is not UTF-8", path.display()))?;
-        let key = format!("{}{name}", table.prefix);
-        check_key(&key).with_context(|| format!("{}: cannot be an object key", path.display()))?;
-        let meta = ctx
-            .store
-            .put_file(&key, path)
-            .await
-            .with_context(|| format!("landing {}", path.display()))?;
-        let arrival = Arrival {
-            bucket: ctx.store.bucket().to_string(),
-            key,
-            version_id: meta.version_id.clone(),
-            etag: Some(meta.etag.clone()),
-            sequencer: None,
-        };
-        let report = run_arrival(&ctx, arrival).await;
-        if args.json {
-            println!("{}", serde_json::to_string(&report)?);
-        }
-        reports.push(report);
-    }
-    if !args.json {
-        print_table(&reports);
-    }
-    println!("{}", summary(&reports));
-    let unfinished = reports.iter().any(|r| r.unfinished);
-    Ok(if unfinished {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
     })
+}
+
+/// Copies `path` into the bucket under the table's prefix and runs the arrival.
+pub async fn land_and_run(
+    local: &Local,
+    table: &TableConfig,
+    path: &Path,
+) -> anyhow::Result<ArrivalReport> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .with_context(|| format!("{}: file name is not UTF-8", path.display()))?;
+    let key = format!("{}{name}", table.prefix);
+    check_key(&key).with_context(|| format!("{}: cannot be an object key", path.display()))?;
+    let store = &local.ctx.store;
+    let meta = store
+        .put_file(&key, path)
+        .await
+        .with_context(|| format!("landing {}", path.display()))?;
+    let arrival = Arrival {
+        bucket: store.bucket().to_string(),
+        key,
+        version_id: meta.version_id.clone(),
+        etag: Some(meta.etag.clone()),
+        sequencer: None,
+    };
+    local
+        .ingest(&arrival)
+        .await
+        .with_context(|| format!("running the execution for {}", path.display()))
 }
 
 /// Files in argument order; a directory contributes its files in name order.
@@ -122,7 +150,7 @@ fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-fn print_table(reports: &[ArrivalReport]) {
+pub fn print_table(reports: &[ArrivalReport]) {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
@@ -143,6 +171,7 @@ fn print_table(reports: &[ArrivalReport]) {
             Outcome::Filtered => ("filtered".to_string(), String::new()),
             Outcome::Duplicate { state } => (format!("duplicate ({state})"), String::new()),
             Outcome::Quarantined { reason } => (format!("quarantined: {reason}"), String::new()),
+            Outcome::Failed { error } => (format!("FAILED: {error}"), String::new()),
         };
         let (rows, rejected) = match (&r.outcome, &r.rows) {
             (Outcome::Duplicate { .. }, _) | (_, None) => (String::new(), String::new()),
@@ -168,6 +197,7 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     let mut quarantined = 0;
     let mut duplicates = 0;
     let mut filtered = 0;
+    let mut failed = 0;
     let mut rows = 0;
     let mut rejected = 0;
     let mut snapshots = BTreeSet::new();
@@ -189,12 +219,19 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
             Outcome::Quarantined { .. } => quarantined += 1,
             Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Filtered => filtered += 1,
+            Outcome::Failed { .. } => failed += 1,
         }
     }
-    format!(
+    let mut line = format!(
         "{} files: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
          {rows} rows committed, {rejected} rows rejected, {} snapshots added",
         reports.len(),
         snapshots.len()
-    )
+    );
+    if failed > 0 {
+        line.push_str(&format!(
+            "\n{failed} executions FAILED: see `sluice executions list --status FAILED`, fix, then `sluice redrive NAME`"
+        ));
+    }
+    line
 }

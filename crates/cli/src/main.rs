@@ -6,15 +6,21 @@
 //!
 //! # Layout
 //! - `workspace.rs`: where things live, opening the steps' context
-//! - `ingest.rs`: `sluice ingest PATH...`
+//! - `ingest.rs`: `sluice ingest PATH...` (one execution of the definition per file)
+//! - `watch.rs`: `sluice watch DIR`
+//! - `executions.rs`: `sluice executions list|describe|history`, `redrive`, `replay`
+//! - `asl.rs`: `sluice run-asl FILE` (the engine on its own)
 //! - `table.rs`: `sluice table show`
 //! - `quarantine.rs`: `sluice quarantine list|show`
 //! - `files.rs`: `sluice files`
 
+mod asl;
+mod executions;
 mod files;
 mod ingest;
 mod quarantine;
 mod table;
+mod watch;
 mod workspace;
 
 use std::path::PathBuf;
@@ -28,17 +34,31 @@ Workspace layout (--workspace, default ./lake):
   landing/.sluice/     control objects: ledger, staged manifests, rejects, quarantine records
   warehouse/           Iceberg tables (Parquet data files and metadata)
   catalog.db           the embedded Iceberg SQL catalog (SQLite)
+  executions.db        the Step Functions engine's executions and their histories (SQLite)
+  bindings/            task bindings of `run-asl` state machines, for `redrive`
+
+Every arrival runs as one execution of statemachine/ingest.asl.json, the definition CDK
+deploys, on sluice's own Step Functions engine: Filter, DetectDrift, Validate, Commit, with
+the definition's retries; bad files go to Quarantine. An execution that fails (an internal
+error, retries exhausted, the process killed) keeps its history: fix the cause, then
+`sluice redrive NAME` resumes it at the state that failed without re-running what succeeded.
 
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
   1  bad usage, configuration or contract, or an operation failed
-  2  `ingest` could not finish a file (its ledger record stays claimed or staged; re-run to resume)
+  2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
 
 Examples:
   sluice --config examples/orders/sluice.toml ingest examples/orders/data/*
   sluice table show orders
   sluice quarantine list
-  sluice files --state quarantined";
+  sluice files --state quarantined
+  sluice executions list --status FAILED
+  sluice executions history ingest-orders-2026-03-01.ndjson-0123456789abcdef
+  sluice redrive ingest-orders-2026-03-01.ndjson-0123456789abcdef
+  sluice replay --reason drift_blocked
+  sluice watch inbox/
+  sluice run-asl my-machine.asl.json --input '{\"n\": 1}' --task 'arn:aws:lambda:::function:Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
 /// its table, checks every row against the table's JSON Schema contract, handles schema
@@ -77,6 +97,19 @@ enum Command {
     Quarantine(quarantine::Command),
     /// Every object version the ledger knows, and its state.
     Files(files::Args),
+    /// Watch a drop folder: every file that appears is landed and ingested.
+    Watch(watch::Args),
+    /// The engine's executions: list, describe one, show its history.
+    #[command(subcommand)]
+    Executions(executions::Command),
+    /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed.
+    Redrive(executions::RedriveArgs),
+    /// Send quarantined files through the definition again (after fixing the contract,
+    /// the policy or the file's cause); the ledger keeps them exactly once.
+    Replay(executions::ReplayArgs),
+    /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
+    /// shell commands or echoed.
+    RunAsl(asl::Args),
 }
 
 fn main() -> ExitCode {
@@ -98,6 +131,11 @@ fn main() -> ExitCode {
             Command::Table(cmd) => table::run(&cli.workspace, &cli.config, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
             Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
+            Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
+            Command::Executions(cmd) => executions::run(&cli.workspace, cmd).await,
+            Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,
+            Command::Replay(args) => executions::replay(&cli.workspace, &cli.config, args).await,
+            Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
         }
     });
     match result {

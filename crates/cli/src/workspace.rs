@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sluice_core::config::Config;
 use sluice_lake::Lake;
+use sluice_local::Local;
 use sluice_steps::Context;
 use sluice_store::{LocalStore, ObjectStore};
 
@@ -31,6 +32,28 @@ impl Workspace {
     pub fn catalog(&self) -> PathBuf {
         self.root.join("catalog.db")
     }
+    /// The engine's execution store: every execution, its status and its history.
+    pub fn executions(&self) -> PathBuf {
+        self.root.join("executions.db")
+    }
+    /// Task bindings of `run-asl` state machines, kept so `redrive` can bind them again.
+    pub fn bindings(&self) -> PathBuf {
+        self.root.join("bindings")
+    }
+}
+
+/// The steps' context and the engine that runs statemachine/ingest.asl.json over them.
+pub async fn local(root: &Path, config_path: &Path) -> anyhow::Result<Local> {
+    local_on(root, open(root, config_path).await?).await
+}
+
+/// The engine over an already opened context.
+pub async fn local_on(root: &Path, ctx: Context) -> anyhow::Result<Local> {
+    let ws = Workspace::new(root);
+    std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+    Local::open(ctx, &ws.executions())
+        .await
+        .with_context(|| format!("opening the execution store {}", ws.executions().display()))
 }
 
 /// Loads the configuration and opens store, ledger and catalog.

@@ -1,5 +1,6 @@
-//! The `sluice` binary as a user runs it: `make run`'s figures, and a real process killed at
-//! the fail point between the catalog commit and the ledger update.
+//! The `sluice` binary as a user runs it: `make run`'s figures, a real process killed at the
+//! fail point between the catalog commit and the ledger update then redriven, and a real
+//! process SIGKILLed in the middle of an execution then redriven.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,6 +60,9 @@ fn make_run_figures_match_the_example_data() {
         summary_line(&second),
         "7 files: 0 committed, 0 quarantined, 7 duplicates, 0 filtered; 0 rows committed, 0 rows rejected, 0 snapshots added"
     );
+    // One execution per arrival; the second pass found each by name and input.
+    let listed = run_ok(&mut sluice(ws.path(), &["executions", "list"]));
+    assert!(listed.contains("7 executions: 7 SUCCEEDED"), "{listed}");
     let show: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
         ws.path(),
         &["table", "show", "orders", "--json"],
@@ -82,8 +86,41 @@ fn make_run_figures_match_the_example_data() {
     );
 }
 
+/// Executions as `sluice executions list --json` prints them.
+fn executions(workspace: &Path, status: Option<&str>) -> Vec<serde_json::Value> {
+    let mut args = vec!["executions", "list", "--json"];
+    if let Some(s) = status {
+        args.extend(["--status", s]);
+    }
+    run_ok(&mut sluice(workspace, &args))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Events of one type (and resource) in an execution's history.
+fn count_events(workspace: &Path, name: &str, kind: &str, resource: &str) -> usize {
+    let history: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
+        workspace,
+        &["executions", "history", name, "--json"],
+    )))
+    .unwrap();
+    history["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == kind)
+        .filter(|e| {
+            e.as_object()
+                .unwrap()
+                .values()
+                .any(|d| d.get("resource").and_then(|r| r.as_str()) == Some(resource))
+        })
+        .count()
+}
+
 #[test]
-fn killed_between_catalog_commit_and_ledger_update_then_rerun_commits_once() {
+fn killed_between_catalog_commit_and_ledger_update_then_redriven_commits_once() {
     let ws = tempfile::tempdir().unwrap();
     let file = repo().join("examples/orders/data/orders-2026-03-01.ndjson");
     let file = file.to_str().unwrap();
@@ -101,8 +138,33 @@ fn killed_between_catalog_commit_and_ledger_update_then_rerun_commits_once() {
     ));
     assert_eq!(staged.lines().count(), 1, "the ledger still says staged");
 
-    let rerun = run_ok(&mut sluice(ws.path(), &["ingest", file]));
-    assert!(rerun.contains("committed (earlier run)"), "{rerun}");
+    // The runner died: the execution shows ABORTED, which can be redriven.
+    let aborted = executions(ws.path(), Some("ABORTED"));
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+    let name = aborted[0]["name"].as_str().unwrap().to_string();
+    // The same arrival again runs nothing: it names the execution to redrive.
+    let again = sluice(ws.path(), &["ingest", file]).output().unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stdout).contains(&format!("sluice redrive {name}")));
+
+    let redriven = run_ok(&mut sluice(ws.path(), &["redrive", &name]));
+    assert!(redriven.contains("committed (earlier run)"), "{redriven}");
+    let e = &executions(ws.path(), Some("SUCCEEDED"))[0];
+    assert_eq!(e["name"], name.as_str());
+    assert_eq!(e["redriveCount"], 1);
+    // Redrive resumed at Commit: Filter, DetectDrift and Validate ran once, Commit twice.
+    for (resource, runs) in [
+        ("sluice:filter", 1),
+        ("sluice:detect_drift", 1),
+        ("sluice:validate", 1),
+        ("sluice:commit", 2),
+    ] {
+        assert_eq!(
+            count_events(ws.path(), &name, "TaskScheduled", resource),
+            runs,
+            "{resource}"
+        );
+    }
     let show: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
         ws.path(),
         &["table", "show", "orders", "--json"],
@@ -110,6 +172,113 @@ fn killed_between_catalog_commit_and_ledger_update_then_rerun_commits_once() {
     .unwrap();
     assert_eq!(show["snapshots"].as_array().unwrap().len(), 1);
     assert_eq!(show["total_records"], 20);
+}
+
+/// A definition whose tasks are shell commands that count their successful runs in files.
+const COUNTED: &str = r#"{
+  "StartAt": "Extract",
+  "States": {
+    "Extract": {"Type": "Task", "Resource": "extract", "ResultPath": "$.extract", "Next": "Slow"},
+    "Slow": {"Type": "Task", "Resource": "slow", "ResultPath": "$.slow", "Next": "Fan"},
+    "Fan": {
+      "Type": "Map", "ItemsPath": "$.items", "ResultPath": "$.fan", "MaxConcurrency": 1,
+      "ItemProcessor": {"StartAt": "Item", "States": {
+        "Item": {"Type": "Task", "Resource": "item", "End": true}}},
+      "Next": "Load"
+    },
+    "Load": {"Type": "Task", "Resource": "load", "ResultPath": "$.load", "End": true}
+  }
+}"#;
+
+#[test]
+fn sigkilled_mid_execution_then_redriven_runs_no_succeeded_task_twice() {
+    use std::os::unix::process::ExitStatusExt;
+    let ws = tempfile::tempdir().unwrap();
+    let dir = ws.path();
+    let def = dir.join("counted.asl.json");
+    std::fs::write(&def, COUNTED).unwrap();
+    let d = dir.to_str().unwrap();
+    // Each command appends a line to its counter file when it succeeds. `slow` waits for a
+    // file that never comes (the test kills the process meanwhile); `item` fails for item 2
+    // and `load` fails until the `fixed` file exists.
+    let tasks = [
+        format!("extract=cat >/dev/null; echo x >> {d}/extract.count; echo 1"),
+        format!("slow=cat >/dev/null; while [ ! -f {d}/go ]; do sleep 0.05; done; echo x >> {d}/slow.count; echo 2"),
+        format!(r#"item=n=$(cat); if [ "$n" = 2 ] && [ ! -f {d}/fixed ]; then exit 1; fi; echo x >> {d}/item.count; echo $n"#),
+        format!("load=cat >/dev/null; [ -f {d}/fixed ] || {{ echo '{{\"Error\":\"NotYet\",\"Cause\":\"no fix\"}}'; exit 1; }}; echo x >> {d}/load.count; echo 4"),
+    ];
+    let mut args: Vec<String> = vec![
+        "run-asl".into(),
+        def.to_str().unwrap().into(),
+        "--name".into(),
+        "counted-1".into(),
+        "--input".into(),
+        r#"{"items": [1, 2, 3]}"#.into(),
+    ];
+    for t in &tasks {
+        args.push("--task".into());
+        args.push(t.clone());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // Its own process group, so the kill takes its task commands too (a dead host).
+    let mut child = {
+        use std::os::unix::process::CommandExt;
+        sluice(dir, &args).process_group(0).spawn().unwrap()
+    };
+    // Wait until Extract succeeded and Slow is running, then SIGKILL the engine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !dir.join("extract.count").exists() {
+        assert!(std::time::Instant::now() < deadline, "extract never ran");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: killpg only sends a signal to the process group the test created.
+    let killed = unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
+    assert_eq!(killed, 0, "killpg: {}", std::io::Error::last_os_error());
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(9));
+    let count = |name: &str| {
+        std::fs::read_to_string(dir.join(format!("{name}.count")))
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+
+    // The orphan shows ABORTED; the first redrive gets past Slow, fails in the Map.
+    std::fs::write(dir.join("go"), "").unwrap();
+    let e = &executions(dir, None)[0];
+    assert_eq!(e["status"], "ABORTED", "{e}");
+    let out = sluice(dir, &["redrive", "counted-1"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(executions(dir, None)[0]["status"], "FAILED");
+    // Item 1 succeeded, item 2 failed, so the Map stopped before item 3.
+    assert_eq!((count("extract"), count("slow"), count("item")), (1, 1, 1));
+
+    // After the fix, redrive finishes: only items 2 and 3, and Load, run.
+    std::fs::write(dir.join("fixed"), "").unwrap();
+    let out = run_ok(&mut sluice(dir, &["redrive", "counted-1"]));
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output["fan"], serde_json::json!([1, 2, 3]));
+    assert_eq!(output["load"], 4);
+    let e = &executions(dir, None)[0];
+    assert_eq!(
+        (e["status"].as_str(), e["redriveCount"].as_u64()),
+        (Some("SUCCEEDED"), Some(2))
+    );
+    assert_eq!(
+        (
+            count("extract"),
+            count("slow"),
+            count("item"),
+            count("load")
+        ),
+        (1, 1, 3, 1),
+        "a task that succeeded ran again"
+    );
 }
 
 #[test]
@@ -133,4 +302,52 @@ fn unknown_config_key_is_an_error_naming_it() {
         err.contains("retention") && err.contains("sluice.toml"),
         "{err}"
     );
+}
+
+#[test]
+fn watch_ingests_files_as_they_appear() {
+    let ws = tempfile::tempdir().unwrap();
+    let inbox = ws.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let child = sluice(
+        ws.path(),
+        &[
+            "watch",
+            inbox.to_str().unwrap(),
+            "--stop-after",
+            "2",
+            "--settle-ms",
+            "100",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let data = repo().join("examples/orders/data");
+    // A writer that writes under a temporary name, then renames: taken once, whole.
+    std::fs::copy(
+        data.join("orders-2026-03-01.ndjson"),
+        inbox.join("a.ndjson.part"),
+    )
+    .unwrap();
+    std::fs::rename(inbox.join("a.ndjson.part"), inbox.join("a.ndjson")).unwrap();
+    std::fs::copy(data.join("orders-2026-03-04.csv"), inbox.join("b.csv")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("orders/a.ndjson → committed"), "{stdout}");
+    assert!(stdout.contains("orders/b.csv → committed"), "{stdout}");
+    assert!(!stdout.contains(".part"), "{stdout}");
+    assert_eq!(
+        summary_line(&stdout),
+        "2 files: 2 committed, 0 quarantined, 0 duplicates, 0 filtered; 30 rows committed, 0 rows rejected, 2 snapshots added"
+    );
+    let e = executions(ws.path(), Some("SUCCEEDED"));
+    assert_eq!(e.len(), 2);
 }

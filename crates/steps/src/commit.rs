@@ -8,7 +8,7 @@
 use sluice_core::ledger::LedgerState;
 use sluice_lake::StagedBatch;
 
-use crate::context::{now, Context};
+use crate::context::{keys, now, Context};
 use crate::error::StepError;
 use crate::failpoint;
 use crate::payload::{CommitInput, CommitOutput};
@@ -24,13 +24,16 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
     let rows = record.record.rows.as_ref().map(|r| r.valid).unwrap_or(0);
     match &record.record.state {
         LedgerState::Committed { snapshot_id } => {
+            if record.record.replays > 0 {
+                settle_quarantine(ctx, &input).await?;
+            }
             return Ok(CommitOutput {
                 object,
                 table: input.table,
                 snapshot_id: *snapshot_id,
                 rows,
                 already_committed: true,
-            })
+            });
         }
         LedgerState::Staged { .. } => {}
         other => {
@@ -73,6 +76,9 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         })
         .await?;
     failpoint::hit("commit.after_ledger");
+    if record.record.replays > 0 {
+        settle_quarantine(ctx, &input).await?;
+    }
     if already {
         tracing::info!(key = %object.key, snapshot_id, "batch was already committed; ledger caught up");
     }
@@ -83,4 +89,13 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         rows: batch.rows,
         already_committed: already,
     })
+}
+
+/// A replayed version landed: its quarantine record has been dealt with. Deleting an absent
+/// record succeeds, so a re-run converges.
+async fn settle_quarantine(ctx: &Context, input: &CommitInput) -> Result<(), StepError> {
+    let key = keys::quarantine(Some(&input.table), &input.object.batch_id());
+    ctx.store.delete(&key).await?;
+    tracing::info!(key = %input.object.key, "replayed version committed; quarantine record removed");
+    Ok(())
 }

@@ -113,7 +113,10 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
 /// record already claimed stays so; any other state means the replay is stale.
 async fn reopen(ctx: &Context, task: &ObjectTask) -> Result<(), StepError> {
     let current = ctx.ledger.get(&task.object).await?.ok_or_else(|| {
-        StepError::internal(format!("{}: replay of a version the ledger does not know", task.object.key))
+        StepError::internal(format!(
+            "{}: replay of a version the ledger does not know",
+            task.object.key
+        ))
     })?;
     match &current.record.state {
         LedgerState::Claimed => Ok(()),

@@ -1,9 +1,10 @@
 //! sluice-steps: the five steps of an ingestion, as plain async functions from a small serde
 //! input to a small serde output (claim-check: references, never rows).
 //!
-//! The same functions run in process under the local driver (and, later, under sluice's
-//! Step Functions engine) and inside the Lambdas on AWS. A step never calls another step;
-//! the order lives in the state machine definition (here mirrored by [`driver`]).
+//! The same functions run in process under sluice's own Step Functions engine (the
+//! `sluice-local` crate binds them to the definition's Tasks) and inside the Lambdas on AWS.
+//! A step never calls another step; the order, the retries and the catches live in the
+//! state machine definition, `statemachine/ingest.asl.json`.
 //!
 //! # Layout
 //! - [`filter`]: route, refuse, claim in the ledger, detect duplicates
@@ -11,7 +12,6 @@
 //! - [`validate`]: stream, validate, stage Parquet and rejects
 //! - [`quarantine`]: record a file that waits for a person
 //! - [`commit`]: idempotent commit of a staged batch
-//! - [`driver`]: one arrival through the steps, with the definition's retries and catches
 //! - [`payload`]: the step inputs and outputs
 //! - [`error`]: `StepError` and the names Retry/Catch match
 //! - [`context`]: shared state and control-prefix keys
@@ -20,7 +20,6 @@
 pub mod commit;
 pub mod context;
 pub mod drift;
-pub mod driver;
 pub mod error;
 pub mod failpoint;
 pub mod filter;
@@ -30,5 +29,4 @@ mod source;
 pub mod validate;
 
 pub use context::{Context, Progress};
-pub use driver::{run_arrival, ArrivalReport, Outcome};
 pub use error::{StepError, StepErrorKind};

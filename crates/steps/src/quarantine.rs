@@ -39,11 +39,9 @@ pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
                 req.reason.unwrap_or(QuarantineReason::Internal),
                 req.detail.clone().unwrap_or_default(),
             ),
-            other => {
-                return Err(StepError::internal(format!(
-                    "quarantine received neither an error nor a quarantining status (status {other:?})"
-                )))
-            }
+            other => return Err(StepError::internal(format!(
+                "quarantine received neither an error nor a quarantining status (status {other:?})"
+            ))),
         }
     };
     let object = match (req.object, req.bucket, req.key) {
@@ -185,10 +183,14 @@ mod tests {
         assert_eq!(input.reason, QuarantineReason::DriftBlocked);
         assert_eq!(input.detail, "quantity became text");
         // The same cause wrapped in a Lambda error document.
-        let lambda = serde_json::json!({"errorType": "DriftBlocked", "errorMessage": cause}).to_string();
+        let lambda =
+            serde_json::json!({"errorType": "DriftBlocked", "errorMessage": cause}).to_string();
         let req = QuarantineRequest {
             object: Some(object()),
-            error: Some(CaughtError { error: "DriftBlocked".into(), cause: lambda }),
+            error: Some(CaughtError {
+                error: "DriftBlocked".into(),
+                cause: lambda,
+            }),
             ..Default::default()
         };
         assert_eq!(normalize(req).unwrap().detail, "quantity became text");

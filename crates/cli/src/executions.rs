@@ -1,0 +1,277 @@
+//! `sluice executions list|describe|history`, `sluice redrive NAME` and `sluice replay …`:
+//! operating the engine's executions as one operates Step Functions' (ListExecutions,
+//! DescribeExecution, GetExecutionHistory, RedriveExecution, StartExecution).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::{bail, Context as _};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde_json::Value;
+use sluice_core::QuarantineReason;
+use sluice_local::{Selection, STATE_MACHINE};
+use sluice_states::history::Event;
+use sluice_states::store::ExecutionStore;
+use sluice_states::{Engine, Execution, Registry, Status};
+
+use crate::ingest::{exit_code, print_table, summary};
+use crate::workspace::{self, Workspace};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Executions, newest first, with a count by status.
+    List {
+        /// Only executions in this status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Print JSON lines (DescribeExecution's fields) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One execution: status, input, output or error, redrive count (DescribeExecution).
+    Describe { name: String },
+    /// An execution's events (GetExecutionHistory).
+    History {
+        name: String,
+        /// Print the events as GetExecutionHistory's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RedriveArgs {
+    /// The execution to redrive (see `sluice executions list --status FAILED`).
+    name: String,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).multiple(false))]
+pub struct ReplayArgs {
+    /// One quarantined file: its key in the bucket, its file name or its batch id.
+    #[arg(group = "which")]
+    id: Option<String>,
+    /// Every quarantined file with this reason (parse_error, contract_violation,
+    /// too_many_invalid_rows, drift_blocked, unsupported_format, too_large, internal).
+    #[arg(long, group = "which")]
+    reason: Option<String>,
+    /// Every quarantined file of this table.
+    #[arg(long, group = "which")]
+    table: Option<String>,
+    /// Print the per-file results as JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The execution store alone, for commands that bind no tasks.
+async fn store(root: &Path) -> anyhow::Result<Engine> {
+    let path = Workspace::new(root).executions();
+    if !path.exists() {
+        bail!(
+            "no executions yet: {} does not exist (run `sluice ingest` first)",
+            path.display()
+        );
+    }
+    Ok(Engine::open(&path, Registry::new()).await?)
+}
+
+pub async fn run(root: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
+    let engine = store(root).await?;
+    match cmd {
+        Command::List {
+            status,
+            limit,
+            json,
+        } => {
+            let status = status
+                .map(|s| Status::from_str(&s.to_ascii_uppercase()))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--status: {e}"))?;
+            let executions = engine.list(status, limit).await?;
+            if json {
+                for e in &executions {
+                    println!("{}", serde_json::to_string(e)?);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            t.set_header([
+                "execution",
+                "status",
+                "started",
+                "took",
+                "redrives",
+                "error",
+            ]);
+            for e in &executions {
+                t.add_row([
+                    e.name.clone(),
+                    e.status.as_str().to_string(),
+                    e.start_date.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    took(e),
+                    e.redrive_count.to_string(),
+                    e.error.clone().unwrap_or_default(),
+                ]);
+            }
+            println!("{t}");
+            println!("{}", counts(&engine).await?);
+        }
+        Command::Describe { name } => {
+            let e = engine.describe(&name).await?;
+            let mut v = serde_json::to_value(&e)?;
+            v["stateMachineArn"] =
+                Value::String(sluice_states::store::state_machine_arn(&e.state_machine));
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::History { name, json } => {
+            let events = engine.history(&name).await?;
+            if json {
+                let events: Vec<Value> = events.iter().map(Event::to_aws).collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "events": events }))?
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+            t.set_header(["id", "type", "time", "details"]);
+            for e in &events {
+                t.add_row([
+                    e.id.to_string(),
+                    e.kind.clone(),
+                    e.timestamp.format("%H:%M:%S%.3f").to_string(),
+                    brief(&e.details),
+                ]);
+            }
+            println!("{t}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// "N executions: a SUCCEEDED, b FAILED, …".
+pub async fn counts(engine: &Engine) -> anyhow::Result<String> {
+    let counts = engine.store().counts().await?;
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = counts
+        .iter()
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    Ok(format!("{total} executions: {}", parts.join(", ")))
+}
+
+fn took(e: &Execution) -> String {
+    match e.stop_date {
+        Some(stop) => {
+            let ms = (stop - e.start_date).num_milliseconds().max(0);
+            if ms < 10_000 {
+                format!("{ms} ms")
+            } else {
+                format!("{:.1} s", ms as f64 / 1000.0)
+            }
+        }
+        None => String::new(),
+    }
+}
+
+/// One line of an event's details: the state, resource, error; no payloads.
+fn brief(details: &Value) -> String {
+    let Some(m) = details.as_object() else {
+        return String::new();
+    };
+    let mut parts = vec![];
+    for k in [
+        "name",
+        "resource",
+        "index",
+        "length",
+        "error",
+        "redriveCount",
+    ] {
+        if let Some(v) = m.get(k) {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            parts.push(format!("{k}={text}"));
+        }
+    }
+    if let Some(Value::String(cause)) = m.get("cause") {
+        let cut: String = cause.chars().take(160).collect();
+        parts.push(format!("cause={cut}"));
+    }
+    parts.join(" ")
+}
+
+pub async fn redrive(root: &Path, config: &Path, args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::new(root);
+    let store = ExecutionStore::open(&ws.executions()).await?;
+    let Some(execution) = store.get(&args.name).await? else {
+        bail!("ExecutionDoesNotExist: no execution named '{}'", args.name);
+    };
+    drop(store);
+    if execution.state_machine == STATE_MACHINE {
+        let local = workspace::local(root, config).await?;
+        let report = local.redrive(&args.name).await?;
+        let reports = [report];
+        print_table(&reports);
+        println!("{}", summary(&reports));
+        println!(
+            "execution {} is {} after {} redrive(s)",
+            args.name,
+            reports[0].status.as_str(),
+            local.engine.describe(&args.name).await?.redrive_count
+        );
+        return Ok(exit_code(&reports));
+    }
+    // A `run-asl` state machine: bind its tasks as they were bound when it started.
+    let registry = crate::asl::saved_registry(root, &execution.state_machine)?;
+    let mut engine = Engine::open(&ws.executions(), registry).await?;
+    if let Some(objects) = crate::asl::saved_objects(root, &execution.state_machine)? {
+        engine = engine.with_objects(objects);
+    }
+    let finished = engine.redrive(&args.name).await?;
+    crate::asl::print_finished(&finished)
+}
+
+pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let selection = match (args.id, args.reason, args.table) {
+        (Some(id), _, _) => Selection::Id(id),
+        (_, Some(r), _) => Selection::Reason(
+            serde_json::from_value::<QuarantineReason>(Value::String(r.clone()))
+                .with_context(|| format!("--reason {r:?} is not a quarantine reason"))?,
+        ),
+        (_, _, Some(t)) => Selection::Table(t),
+        _ => bail!("name a quarantined file, --reason or --table"),
+    };
+    let local = workspace::local(root, config).await?;
+    let (reports, skipped) = local.replay(&selection).await?;
+    for s in &skipped {
+        eprintln!("skipped {}: {}", s.key, s.why);
+    }
+    if reports.is_empty() {
+        println!("nothing to replay: no quarantined file matches {selection:?}");
+        return Ok(if skipped.is_empty() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    if args.json {
+        for r in &reports {
+            println!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        print_table(&reports);
+    }
+    println!("replayed {}", summary(&reports));
+    Ok(exit_code(&reports))
+}

@@ -1,0 +1,274 @@
+//! sluice-local: sluice on a laptop, run the way AWS runs it.
+//!
+//! Every arrival is an execution of `statemachine/ingest.asl.json` (the very file CDK
+//! deploys) on sluice's own Step Functions engine, with its Tasks bound to the in-process
+//! steps and its history kept in a SQLite execution store beside the workspace. Failed
+//! executions are redriven, quarantined objects replayed by starting new executions of the
+//! same definition; the ledger keeps both exactly once.
+//!
+//! # Layout
+//! - [`bind`]: the definition, its placeholders and the step handlers
+//! - [`report`]: an execution read back as what happened to the arrival
+
+pub mod bind;
+pub mod report;
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use sluice_core::ledger::LedgerState;
+use sluice_core::quarantine::QuarantineRecord;
+use sluice_core::QuarantineReason;
+use sluice_states::{Engine, EngineError, Execution, StartRequest};
+use sluice_steps::context::keys;
+use sluice_steps::payload::{Arrival, ReplayInput};
+use sluice_steps::Context;
+
+pub use bind::{DEFINITION, STATE_MACHINE};
+pub use report::{ArrivalReport, Outcome};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error("statemachine/ingest.asl.json has placeholders with no local binding: {0:?}")]
+    Unbound(Vec<String>),
+    #[error("{0}")]
+    Store(String),
+    #[error("quarantine record {key}: {message}")]
+    Record { key: String, message: String },
+}
+
+/// Which quarantined objects to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// One object: its key, its file name or its batch id.
+    Id(String),
+    Reason(QuarantineReason),
+    Table(String),
+}
+
+/// A quarantined object not replayed, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub key: String,
+    pub why: String,
+}
+
+/// The steps' context and the engine that runs the definition over them.
+#[derive(Clone)]
+pub struct Local {
+    pub ctx: Context,
+    pub engine: Engine,
+    definition: String,
+}
+
+impl Local {
+    /// Opens (creating if needed) the execution store at `db` and binds the steps on `ctx`.
+    pub async fn open(ctx: Context, db: &Path) -> Result<Local, LocalError> {
+        let definition = bind::definition().map_err(LocalError::Unbound)?;
+        let engine = Engine::open(db, bind::registry(&ctx)).await?;
+        Ok(Local {
+            ctx,
+            engine,
+            definition,
+        })
+    }
+
+    /// Runs one arrival as an execution named after it. The same arrival again (a duplicate
+    /// event) finds its execution and runs nothing.
+    pub async fn ingest(&self, arrival: &Arrival) -> Result<ArrivalReport, LocalError> {
+        let input = serde_json::to_value(arrival).map_err(|e| LocalError::Store(e.to_string()))?;
+        let name = arrival_name(arrival);
+        self.start(name, input).await
+    }
+
+    async fn start(
+        &self,
+        name: String,
+        input: serde_json::Value,
+    ) -> Result<ArrivalReport, LocalError> {
+        let outcome = self
+            .engine
+            .start(StartRequest {
+                state_machine: STATE_MACHINE.to_string(),
+                definition: self.definition.clone(),
+                name,
+                input,
+            })
+            .await?;
+        let mut report = self.report(&outcome.execution).await?;
+        if outcome.existing && !report.unfinished {
+            // This very arrival ran before: nothing ran now.
+            let state = match &report.object {
+                Some(o) => match self.ctx.ledger.get(o).await {
+                    Ok(Some(r)) => r.record.state.name().to_string(),
+                    _ => "done".into(),
+                },
+                None => "done".into(),
+            };
+            report.outcome = Outcome::Duplicate { state };
+            report.detail = Some(format!("execution {} already ran", report.execution));
+        }
+        Ok(report)
+    }
+
+    /// Redrives a failed, aborted or timed-out execution from where it stopped.
+    pub async fn redrive(&self, name: &str) -> Result<ArrivalReport, LocalError> {
+        let execution = self.engine.redrive(name).await?;
+        self.report(&execution).await
+    }
+
+    /// The report of an execution as it stands.
+    pub async fn report(&self, execution: &Execution) -> Result<ArrivalReport, LocalError> {
+        let history = self.engine.history(&execution.name).await?;
+        Ok(report::report(execution, &history))
+    }
+
+    /// Quarantine records under the control prefix, by key.
+    pub async fn quarantined(&self) -> Result<Vec<(String, QuarantineRecord)>, LocalError> {
+        let store = &self.ctx.store;
+        let mut out = vec![];
+        let metas = store
+            .list(&keys::quarantine_prefix())
+            .await
+            .map_err(|e| LocalError::Store(e.to_string()))?;
+        for meta in metas {
+            let Some((bytes, _)) = store
+                .get_bytes(&meta.key)
+                .await
+                .map_err(|e| LocalError::Store(e.to_string()))?
+            else {
+                continue;
+            };
+            let record: QuarantineRecord =
+                serde_json::from_slice(&bytes).map_err(|e| LocalError::Record {
+                    key: meta.key.clone(),
+                    message: e.to_string(),
+                })?;
+            out.push((meta.key, record));
+        }
+        Ok(out)
+    }
+
+    /// Starts a replay execution for every quarantined object the selection names: the
+    /// definition's first Choice sends it to DetectDrift, which reopens the ledger record.
+    pub async fn replay(
+        &self,
+        selection: &Selection,
+    ) -> Result<(Vec<ArrivalReport>, Vec<Skipped>), LocalError> {
+        let mut reports = vec![];
+        let mut skipped = vec![];
+        for (record_key, record) in self.quarantined().await? {
+            let o = &record.object;
+            let chosen = match selection {
+                Selection::Id(id) => {
+                    o.key == *id || o.file_name() == id || o.batch_id().as_str() == id
+                }
+                Selection::Reason(r) => record.reason == *r,
+                Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
+            };
+            if !chosen {
+                continue;
+            }
+            let skip = |why: String| Skipped {
+                key: o.key.clone(),
+                why,
+            };
+            let Some(table) = record.table.clone() else {
+                skipped.push(skip(
+                    "it was quarantined before it was routed to a table; land it again under a table's prefix".into(),
+                ));
+                continue;
+            };
+            let ledger = self
+                .ctx
+                .ledger
+                .get(o)
+                .await
+                .map_err(|e| LocalError::Store(e.to_string()))?;
+            let replays = match ledger.as_ref().map(|r| &r.record.state) {
+                Some(LedgerState::Quarantined { .. }) => {
+                    ledger.as_ref().map(|r| r.record.replays).unwrap_or(0)
+                }
+                Some(other) => {
+                    skipped.push(skip(format!("it is {} now, not quarantined", other.name())));
+                    continue;
+                }
+                None => {
+                    skipped.push(skip("the ledger has no record of it".into()));
+                    continue;
+                }
+            };
+            let input = ReplayInput {
+                status: "replay".into(),
+                object: o.clone(),
+                table,
+                quarantine_key: record_key,
+                attempt: replays + 1,
+            };
+            let name = replay_name(&input);
+            let value =
+                serde_json::to_value(&input).map_err(|e| LocalError::Store(e.to_string()))?;
+            reports.push(self.start(name, value).await?);
+        }
+        Ok((reports, skipped))
+    }
+}
+
+/// `ingest-<file name>-<digest of the arrival>`: the same event gets the same name, a new
+/// version of the object (another etag or version id) another.
+pub fn arrival_name(arrival: &Arrival) -> String {
+    let digest = Sha256::digest(serde_json::to_vec(arrival).unwrap_or_default());
+    let stem = arrival.key.rsplit('/').next().unwrap_or(&arrival.key);
+    format!("ingest-{}-{}", slug(stem, 48), &hex::encode(digest)[..16])
+}
+
+/// `replay<n>-<file name>-<digest of the version>`: one name per replay of a version.
+pub fn replay_name(input: &ReplayInput) -> String {
+    let digest = Sha256::digest(input.object.ledger_key().as_bytes());
+    format!(
+        "replay{}-{}-{}",
+        input.attempt,
+        slug(input.object.file_name(), 40),
+        &hex::encode(digest)[..16]
+    )
+}
+
+/// Letters, digits, `-` and `_` only (execution names), at most `max` characters.
+fn slug(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(max)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_valid_execution_names_and_follow_the_version() {
+        let a = Arrival {
+            bucket: "landing".into(),
+            key: format!("orders/{}.ndjson", "x ü/".repeat(40)),
+            version_id: None,
+            etag: Some("e1".into()),
+            sequencer: None,
+        };
+        let n = arrival_name(&a);
+        sluice_states::engine::check_name(&n).unwrap();
+        assert_eq!(n, arrival_name(&a.clone()));
+        let b = Arrival {
+            etag: Some("e2".into()),
+            ..a
+        };
+        assert_ne!(n, arrival_name(&b));
+    }
+}
