@@ -228,6 +228,24 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
         reports.len(),
         snapshots.len()
     );
+    let succeeded = reports
+        .iter()
+        .filter(|r| r.status == sluice_states::Status::Succeeded)
+        .count();
+    // Duplicates name the execution that ran before; its file may wait in quarantine.
+    let in_quarantine = quarantined
+        + reports
+            .iter()
+            .filter(
+                |r| matches!(&r.outcome, Outcome::Duplicate { state } if state == "quarantined"),
+            )
+            .count();
+    line.push_str(&format!(
+        "\n{} executions of statemachine/ingest.asl.json: {} succeeded ({in_quarantine} of them in quarantine), {} did not finish",
+        reports.len(),
+        succeeded,
+        reports.len() - succeeded
+    ));
     if failed > 0 {
         line.push_str(&format!(
             "\n{failed} executions FAILED: see `sluice executions list --status FAILED`, fix, then `sluice redrive NAME`"

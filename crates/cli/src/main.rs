@@ -28,6 +28,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The engine and the steps allocate many small JSON values; mimalloc does that well.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const AFTER_HELP: &str = "\
 Workspace layout (--workspace, default ./lake):
   landing/             the bucket: objects land under their table's prefix

@@ -97,6 +97,13 @@ impl Local {
                 input,
             })
             .await?;
+        if outcome.execution.status == sluice_states::Status::Running {
+            // Someone else runs it right now: its report is theirs to give.
+            return Err(EngineError::ExecutionBusy {
+                name: outcome.execution.name,
+            }
+            .into());
+        }
         let mut report = self.report(&outcome.execution).await?;
         if outcome.existing && !report.unfinished {
             // This very arrival ran before: nothing ran now.

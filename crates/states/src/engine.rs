@@ -129,7 +129,11 @@ impl Engine {
         let hash = self.store.put_definition(&req.definition).await?;
         // The lock comes first: an execution row without a live lock means its runner died.
         let Some(lock) = self.store.try_lock(&req.name)? else {
-            return self.existing(&req).await;
+            // Another process (or task) is starting or running it.
+            return match self.store.get(&req.name).await? {
+                Some(_) => self.existing(&req).await,
+                None => Err(EngineError::ExecutionBusy { name: req.name }),
+            };
         };
         let now = self.clock.now();
         let started = Event {

@@ -21,6 +21,10 @@ pub struct Definition {
     /// `TimeoutSeconds` of the whole execution.
     pub timeout_seconds: Option<u64>,
     pub machine: Arc<Machine>,
+    /// Whether some path may read `$$.Execution.Input`. When none does, the context object
+    /// is built without the input (a copy per state of a large input would make a Map
+    /// quadratic).
+    pub context_reads_input: bool,
 }
 
 /// A set of states with a start: the top level, a Parallel branch or a Map item processor.

@@ -64,12 +64,38 @@ const STATE_TYPES: &[&str] = &[
 pub fn parse_definition(text: &str) -> Result<Definition, Problems> {
     let value = parse_value_strict(text).map_err(|p| Problems(vec![p]))?;
     let mut checker = Checker::default();
-    let definition = checker.definition(&value);
+    let mut definition = checker.definition(&value);
+    definition.context_reads_input = context_reads_input(text);
     if checker.problems.is_empty() {
         Ok(definition)
     } else {
         Err(Problems(checker.problems))
     }
+}
+
+/// Whether any `$$` reference in the definition could reach `$$.Execution.Input`: true
+/// unless every `$$` is followed by a member that is not `Execution`, or by
+/// `.Execution.<member other than Input>`. Conservative: anything unusual counts as reading.
+fn context_reads_input(text: &str) -> bool {
+    let safe_roots = [".State.", ".StateMachine.", ".Map.", ".Task."];
+    let safe_execution = [
+        ".Execution.Id",
+        ".Execution.Name",
+        ".Execution.RoleArn",
+        ".Execution.StartTime",
+        ".Execution.RedriveCount",
+        ".Execution.RedriveTime",
+    ];
+    text.match_indices("$$").any(|(i, _)| {
+        let rest = &text[i + 2..];
+        if safe_roots.iter().any(|r| rest.starts_with(r)) {
+            return false;
+        }
+        !safe_execution.iter().any(|m| {
+            rest.starts_with(m)
+                && !rest[m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+        })
+    })
 }
 
 /// Replaces CDK/CloudFormation-style `${Name}` placeholders (`DefinitionSubstitutions`)
@@ -831,6 +857,7 @@ impl Checker {
             comment,
             timeout_seconds,
             machine: Arc::new(machine),
+            context_reads_input: true,
         }
     }
 
@@ -2018,6 +2045,27 @@ mod tests {
 
     fn state_of(d: &Definition, name: &str) -> Arc<State> {
         d.machine.state(name).cloned().expect("state exists")
+    }
+
+    #[test]
+    fn context_input_is_built_only_when_a_path_may_read_it() {
+        assert!(!context_reads_input(
+            r#"{"a.$": "$$.Map.Item.Value", "b.$": "$$.Execution.Name"}"#
+        ));
+        assert!(!context_reads_input(r#"{"a.$": "$.x"}"#));
+        for reads in [
+            "$$.Execution.Input.x",
+            "$$.Execution",
+            "$$",
+            "$$['Execution']",
+            "$$.Execution.Names",
+            "$$..Input",
+        ] {
+            assert!(
+                context_reads_input(&format!(r#"{{"a.$": "{reads}"}}"#)),
+                "{reads}"
+            );
+        }
     }
 
     // -- strict JSON --------------------------------------------------------------------------

@@ -62,7 +62,7 @@ impl Run {
     pub(crate) fn new(engine: Engine, definition: Arc<Definition>, e: &Execution) -> Self {
         let mut execution_ctx = json!({
             "Id": e.execution_arn,
-            "Input": e.input,
+            "Input": if definition.context_reads_input { e.input.clone() } else { Value::Null },
             "Name": e.name,
             "RoleArn": ROLE_ARN,
             "StartTime": time(e.start_date),
@@ -680,6 +680,8 @@ impl Inner {
         };
         let tolerated = self.tolerated(m, effective, ctx, total)?;
         let name = state.name.clone();
+        // Shared, not copied per iteration: the input may hold every item.
+        let shared = Arc::new(effective.clone());
         let iterations = items.into_iter().enumerate().map(|(i, item)| {
             let this = self.clone();
             let child = child_scope(scope, &name, entered, i);
@@ -687,7 +689,7 @@ impl Inner {
             let partial = resume.partial.remove(&i);
             let processor = m.processor.clone();
             let selector = m.item_selector.clone();
-            let effective = effective.clone();
+            let effective = shared.clone();
             let scope = scope.to_string();
             let name = name.clone();
             async move {

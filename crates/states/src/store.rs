@@ -146,6 +146,23 @@ pub struct RunLock {
     path: PathBuf,
 }
 
+/// Whether `path` still names the open `file`.
+fn same_file(file: &File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
 impl Drop for RunLock {
     fn drop(&mut self) {
         // Best effort: a stale lock file is harmless (it is not locked), only untidy.
@@ -247,26 +264,31 @@ impl ExecutionStore {
         let path = self
             .locks
             .join(format!("{}.lock", hex_digest(name.as_bytes())));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|source| StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(RunLock { _file: file, path })),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io {
-                path: path.display().to_string(),
-                source,
-            }),
+        let io = |source| StoreError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        // A holder deletes the file when it lets go; a lock taken on a file that was
+        // deleted meanwhile is worthless, so check that the path still names the locked
+        // file, and try again on the new one if not.
+        loop {
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(source)) => return Err(io(source)),
+            }
+            if same_file(&file, &path) {
+                return Ok(Some(RunLock { _file: file, path }));
+            }
         }
     }
 
-    /// Stores a definition text once, keyed by its SHA-256.
     pub async fn put_definition(&self, text: &str) -> Result<String, StoreError> {
         let hash = hex_digest(text.as_bytes());
         sqlx::query("INSERT OR IGNORE INTO definitions (hash, text) VALUES (?, ?)")

@@ -39,9 +39,11 @@ pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
                 req.reason.unwrap_or(QuarantineReason::Internal),
                 req.detail.clone().unwrap_or_default(),
             ),
-            other => return Err(StepError::internal(format!(
+            other => {
+                return Err(StepError::internal(format!(
                 "quarantine received neither an error nor a quarantining status (status {other:?})"
-            ))),
+            )))
+            }
         }
     };
     let object = match (req.object, req.bucket, req.key) {
