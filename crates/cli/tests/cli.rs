@@ -351,3 +351,99 @@ fn watch_ingests_files_as_they_appear() {
     let e = executions(ws.path(), Some("SUCCEEDED"));
     assert_eq!(e.len(), 2);
 }
+
+#[test]
+fn run_asl_reports_every_problem_with_its_json_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("broken.asl.json");
+    // A duplicate key, which a lenient parser would silently resolve.
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "End": false}}}"#,
+    )
+    .unwrap();
+    let out = sluice(dir.path(), &["run-asl", def.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("$.States.A") && err.contains("End"), "{err}");
+
+    // Several problems at once, each with its path.
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Nowhere", "Retry": []},
+            "B": {"Type": "Wait", "End": true},
+            "C": {"Type": "Task", "Resource": "r", "End": true,
+                  "Parameters": {"x.$": "States.Nope($.a)"},
+                  "Catch": [{"ErrorEquals": ["States.ALL", "Other"], "Next": "A"}]}
+        }}"#,
+    )
+    .unwrap();
+    let out = sluice(dir.path(), &["run-asl", def.to_str().unwrap(), "--check"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for fragment in [
+        "$.States.A.Next",
+        "$.States.A.Retry",
+        "$.States.B",
+        "$.States.C.Parameters",
+        "$.States.C.Catch[0].ErrorEquals",
+        "States.Nope",
+    ] {
+        assert!(err.contains(fragment), "missing {fragment}:\n{err}");
+    }
+}
+
+#[test]
+fn run_asl_binds_tasks_to_commands_and_keeps_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("double.asl.json");
+    std::fs::write(
+        &def,
+        r#"{"StartAt": "Double", "States": {
+            "Double": {"Type": "Task", "Resource": "${DoubleArn}", "ResultPath": "$.doubled",
+                       "Parameters": {"n.$": "$.n"}, "Next": "Done"},
+            "Done": {"Type": "Succeed"}}}"#,
+    )
+    .unwrap();
+    let out = run_ok(&mut sluice(
+        dir.path(),
+        &[
+            "run-asl",
+            def.to_str().unwrap(),
+            "--name",
+            "d1",
+            "--input",
+            r#"{"n": 21}"#,
+            "--sub",
+            "DoubleArn=arn:aws:lambda:local:0:function:double",
+            "--task",
+            r#"arn:aws:lambda:local:0:function:double=python3 -c "import json,sys; print(json.load(sys.stdin)['n'] * 2)""#,
+        ],
+    ));
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(output, serde_json::json!({"n": 21, "doubled": 42}));
+    assert_eq!(
+        count_events(
+            dir.path(),
+            "d1",
+            "TaskSucceeded",
+            "arn:aws:lambda:local:0:function:double"
+        ),
+        1
+    );
+    let described: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
+        dir.path(),
+        &["executions", "describe", "d1"],
+    )))
+    .unwrap();
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(
+        described["stateMachineArn"],
+        "arn:aws:states:local:000000000000:stateMachine:double_asl"
+    );
+}
