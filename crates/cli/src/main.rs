@@ -58,11 +58,11 @@ Examples:
   sluice quarantine list
   sluice files --state quarantined
   sluice executions list --status FAILED
-  sluice executions history ingest-orders-2026-03-01.ndjson-0123456789abcdef
-  sluice redrive ingest-orders-2026-03-01.ndjson-0123456789abcdef
+  sluice executions history ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
+  sluice redrive ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
   sluice replay --reason drift_blocked
   sluice watch inbox/
-  sluice run-asl my-machine.asl.json --input '{\"n\": 1}' --task 'arn:aws:lambda:::function:Inc=jq .n+1'";
+  sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
 /// its table, checks every row against the table's JSON Schema contract, handles schema

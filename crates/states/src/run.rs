@@ -29,7 +29,7 @@ use crate::store::{state_machine_arn, Execution, Status};
 use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
 
 /// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
-const FLUSH_EVERY: usize = 512;
+const FLUSH_EVERY: usize = 2048;
 
 pub(crate) struct Run {
     inner: Arc<Inner>,
