@@ -447,3 +447,46 @@ fn run_asl_binds_tasks_to_commands_and_keeps_history() {
         "arn:aws:states:local:000000000000:stateMachine:double_asl"
     );
 }
+
+/// A crash at every durable boundary of an ingestion (the real process aborting at a named
+/// fail point), then `sluice redrive`: the file lands exactly once, and a duplicate event
+/// afterwards adds nothing.
+#[test]
+fn a_crash_at_every_durable_boundary_then_redrive_lands_the_file_exactly_once() {
+    let file = repo().join("examples/orders/data/orders-2026-03-02-some-invalid.ndjson");
+    let file = file.to_str().unwrap();
+    for point in sluice_steps::failpoint::POINTS {
+        let ws = tempfile::tempdir().unwrap();
+        let out = sluice(ws.path(), &["ingest", file])
+            .env("SLUICE_FAILPOINTS", point)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{point}: the fail point did not fire"
+        );
+        let aborted = executions(ws.path(), Some("ABORTED"));
+        assert_eq!(aborted.len(), 1, "{point}: {aborted:?}");
+        let name = aborted[0]["name"].as_str().unwrap();
+
+        let redriven = run_ok(&mut sluice(ws.path(), &["redrive", name]));
+        assert!(redriven.contains("committed"), "{point}: {redriven}");
+        let again = run_ok(&mut sluice(ws.path(), &["ingest", file]));
+        assert!(again.contains("duplicate (committed)"), "{point}: {again}");
+
+        let show: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
+            ws.path(),
+            &["table", "show", "orders", "--json"],
+        )))
+        .unwrap();
+        assert_eq!(show["total_records"], 18, "{point}");
+        assert_eq!(show["snapshots"].as_array().unwrap().len(), 1, "{point}");
+        let committed = run_ok(&mut sluice(
+            ws.path(),
+            &["files", "--state", "committed", "--json"],
+        ));
+        assert_eq!(committed.lines().count(), 1, "{point}");
+        let e = &executions(ws.path(), Some("SUCCEEDED"))[0];
+        assert_eq!(e["redriveCount"], 1, "{point}");
+    }
+}
