@@ -5,4 +5,5 @@ mod exactly_once;
 mod example;
 mod hostile;
 mod interop;
+mod reconcile;
 mod replay;

@@ -8,6 +8,7 @@
 //! - `workspace.rs`: where things live, opening the steps' context
 //! - `ingest.rs`: `sluice ingest PATH...` (one execution of the definition per file)
 //! - `watch.rs`: `sluice watch DIR`
+//! - `reconcile.rs`: `sluice reconcile` (lost events, watermarks)
 //! - `executions.rs`: `sluice executions list|describe|history`, `redrive`, `replay`
 //! - `asl.rs`: `sluice run-asl FILE` (the engine on its own)
 //! - `table.rs`: `sluice table show`
@@ -19,6 +20,7 @@ mod executions;
 mod files;
 mod ingest;
 mod quarantine;
+mod reconcile;
 mod table;
 mod watch;
 mod workspace;
@@ -62,6 +64,7 @@ Examples:
   sluice redrive ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
   sluice replay --reason drift_blocked
   sluice watch inbox/
+  sluice reconcile --table orders
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
@@ -101,6 +104,9 @@ enum Command {
     Quarantine(quarantine::Command),
     /// Every object version the ledger knows, and its state.
     Files(files::Args),
+    /// Find object versions whose events were lost: list each table's prefix, run what the
+    /// ledger never saw, and record the table's watermark.
+    Reconcile(reconcile::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
     /// The engine's executions: list, describe one, show its history.
@@ -135,6 +141,7 @@ fn main() -> ExitCode {
             Command::Table(cmd) => table::run(&cli.workspace, &cli.config, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
             Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
+            Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
             Command::Executions(cmd) => executions::run(&cli.workspace, cmd).await,
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,

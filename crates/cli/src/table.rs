@@ -24,7 +24,8 @@ pub enum Command {
 
 pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Show { table, json } = cmd;
-    let ctx = workspace::open(root, config).await?;
+    let local = workspace::local(root, config).await?;
+    let ctx = &local.ctx;
     let cfg = ctx
         .config
         .table(&table)
@@ -36,8 +37,11 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
             cfg.name
         );
     };
+    let watermark = local.watermark(cfg).await?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&d)?);
+        let mut v = serde_json::to_value(&d)?;
+        v["watermark"] = serde_json::to_value(&watermark)?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     println!("table      {}.{}", d.namespace, d.name);
@@ -56,6 +60,18 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
         }
     );
     println!("rows       {}", d.total_records);
+    match &watermark {
+        Some(w) => println!(
+            "watermark  {} (reconciled {}; {} objects listed, {} not finished)",
+            w.watermark
+                .as_deref()
+                .unwrap_or("none: the oldest object is not finished"),
+            w.at,
+            w.objects,
+            w.unfinished
+        ),
+        None => println!("watermark  none yet (`sluice reconcile` lists the prefix and sets it)"),
+    }
     println!("\nschema");
     for f in &d.schema.fields {
         print_field(f, 1);

@@ -490,3 +490,33 @@ fn a_crash_at_every_durable_boundary_then_redrive_lands_the_file_exactly_once() 
         assert_eq!(e["redriveCount"], 1, "{point}");
     }
 }
+
+#[test]
+fn reconcile_finds_files_whose_events_were_lost() {
+    let ws = tempfile::tempdir().unwrap();
+    let data = repo().join("examples/orders/data");
+    // Two uploads straight into the bucket directory: no event, no ingest.
+    let landing = ws.path().join("landing/orders");
+    std::fs::create_dir_all(&landing).unwrap();
+    for f in ["orders-2026-03-01.ndjson", "orders-2026-03-04.csv"] {
+        std::fs::copy(data.join(f), landing.join(f)).unwrap();
+    }
+    let out = run_ok(&mut sluice(ws.path(), &["reconcile"]));
+    assert!(
+        out.contains(
+            "orders: 2 objects listed, 2 never seen before (ran now), 0 not finished; watermark 20"
+        ),
+        "{out}"
+    );
+    assert_eq!(
+        summary_line(&out),
+        "2 files: 2 committed, 0 quarantined, 0 duplicates, 0 filtered; 30 rows committed, 0 rows rejected, 2 snapshots added"
+    );
+    let again = run_ok(&mut sluice(ws.path(), &["reconcile", "--table", "orders"]));
+    assert!(again.contains("0 never seen before"), "{again}");
+    let show = run_ok(&mut sluice(ws.path(), &["table", "show", "orders"]));
+    assert!(
+        show.contains("watermark  20") && show.contains("2 objects listed, 0 not finished"),
+        "{show}"
+    );
+}

@@ -9,8 +9,10 @@
 //! # Layout
 //! - [`bind`]: the definition, its placeholders and the step handlers
 //! - [`report`]: an execution read back as what happened to the arrival
+//! - [`reconcile`]: lost events: list the bucket, run what the ledger never saw, watermark
 
 pub mod bind;
+pub mod reconcile;
 pub mod report;
 
 use std::path::Path;

@@ -161,6 +161,14 @@ pub mod keys {
         )
     }
 
+    /// The reconciliation watermark of a table's prefix.
+    pub fn watermark(table: &TableConfig) -> String {
+        format!(
+            "{CONTROL_PREFIX}watermarks/{}.{}.json",
+            table.namespace, table.name
+        )
+    }
+
     /// Prefix of all quarantine records.
     pub fn quarantine_prefix() -> String {
         format!("{CONTROL_PREFIX}quarantine/")
