@@ -34,6 +34,9 @@ run: build
 	@echo "== pass 2: the same files arrive again (duplicate events): nothing may be added"
 	@$(SLUICE) $(DEMO_ARGS) ingest $(EXAMPLE)/data
 	@echo
+	@echo "== reconcile: list the bucket for versions whose events were lost (none were); set the watermark"
+	@$(SLUICE) $(DEMO_ARGS) reconcile
+	@echo
 	@echo "== the table, read back from its Iceberg metadata"
 	@$(SLUICE) $(DEMO_ARGS) table show orders
 	@echo
