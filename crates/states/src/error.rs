@@ -58,3 +58,17 @@ impl StatesError {
         serde_json::json!({ "Error": self.error, "Cause": self.cause })
     }
 }
+
+/// A JSON value's type for messages: "null", "a boolean", "a number", "a string", "an
+/// array", "an object".
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -7,6 +7,7 @@
 //! machine, reachability, retriers and catchers, choice rules, paths and payload templates,
 //! and the Map state's item processor, reader, batcher and writer.
 
+use crate::error::json_kind as kind;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
@@ -290,17 +291,6 @@ fn join_path(base: &str, relative: &str) -> String {
         format!("{base}{relative}")
     } else {
         format!("{base}.{relative}")
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -6,6 +6,7 @@
 //! RFC 9535 query run by `serde_json_path` and selects the array of its matches, as Step
 //! Functions (Jayway JsonPath) does for indefinite paths.
 
+use crate::error::json_kind as kind_of;
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
@@ -291,30 +292,19 @@ impl ReferencePath {
                 (Step::Name(n), other) => {
                     return Err(error(
                         &self.text,
-                        format!("cannot set member `{n}` on a {} value", kind_of(other)),
+                        format!("cannot set member `{n}` on {}", kind_of(other)),
                     ))
                 }
                 (Step::Index(ix), other) => {
                     return Err(error(
                         &self.text,
-                        format!("cannot set index {ix} on a {} value", kind_of(other)),
+                        format!("cannot set index {ix} on {}", kind_of(other)),
                     ))
                 }
             };
             node = slot;
         }
         Ok(target)
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

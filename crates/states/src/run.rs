@@ -7,6 +7,7 @@
 //! is invoked and right after a task, Map or Parallel state exits, so work that finished is
 //! durable before anything else happens.
 
+use crate::error::json_kind as kind_of;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -1079,17 +1080,6 @@ fn count(c: &Count, input: &Value, ctx: &Value, field: &str) -> Result<u64, Stat
                 ))
             })
         }
-    }
-}
-
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

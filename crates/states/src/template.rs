@@ -5,6 +5,7 @@
 //! A template is compiled once into a tree whose fully literal parts are kept as ready JSON,
 //! so rendering walks only the dynamic fields and never reparses a path or a call.
 
+use crate::error::json_kind as kind;
 use serde_json::{Map, Value};
 
 use crate::error::StatesError;
@@ -107,17 +108,6 @@ fn member_at(parent: &str, key: &str) -> String {
     } else {
         let escaped = key.replace('\\', "\\\\").replace('\'', "\\'");
         format!("{parent}['{escaped}']")
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
