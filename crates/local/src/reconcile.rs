@@ -40,47 +40,31 @@ impl Local {
         let err = |e: &dyn std::fmt::Display| LocalError::Store(e.to_string());
         let listed = store.list(&table.prefix).await.map_err(|e| err(&e))?;
         let mut ran = vec![];
+        // (last modified, finished) of every object routed to this table, after the run.
+        let mut fates = vec![];
         for meta in &listed {
             // Only what routes to this table (a longer prefix of another table wins).
             if self.ctx.config.route(&meta.key).map(|t| &t.name) != Some(&table.name) {
                 continue;
             }
             let version = meta.to_version(store.bucket());
-            if self
-                .ctx
-                .ledger
-                .get(&version)
-                .await
-                .map_err(|e| err(&e))?
-                .is_some()
-            {
-                continue;
+            let mut record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
+            if record.is_none() {
+                let arrival = Arrival {
+                    bucket: store.bucket().to_string(),
+                    key: meta.key.clone(),
+                    version_id: meta.version_id.clone(),
+                    etag: Some(meta.etag.clone()),
+                    sequencer: None,
+                };
+                ran.push(self.ingest(&arrival).await?);
+                record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
             }
-            let arrival = Arrival {
-                bucket: store.bucket().to_string(),
-                key: meta.key.clone(),
-                version_id: meta.version_id.clone(),
-                etag: Some(meta.etag.clone()),
-                sequencer: None,
-            };
-            ran.push(self.ingest(&arrival).await?);
-        }
-
-        // Oldest first; a group of equal times counts only if all of it is finished.
-        let mut fates = vec![];
-        for meta in &listed {
-            if self.ctx.config.route(&meta.key).map(|t| &t.name) != Some(&table.name) {
-                continue;
-            }
-            let record = self
-                .ctx
-                .ledger
-                .get(&meta.to_version(store.bucket()))
-                .await
-                .map_err(|e| err(&e))?;
             let done = record.is_some_and(|r| r.record.state.is_terminal());
             fates.push((meta.last_modified.clone(), done));
         }
+
+        // Oldest first; a group of equal times counts only if all of it is finished.
         fates.sort();
         let unfinished = fates.iter().filter(|(_, done)| !done).count() as u64;
         let first_unfinished = fates.iter().find(|(_, done)| !done).map(|(t, _)| t.clone());
