@@ -58,7 +58,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         .lake
         .commit_batches(&table_cfg, std::slice::from_ref(&batch))
         .await?;
-    failpoint::hit("commit.after_catalog");
+    failpoint::hit("commit.after_catalog", &object.key)?;
     let already = outcome.already_committed.contains(&batch.batch_id);
     let snapshot_id = match outcome.snapshots.get(&batch.batch_id) {
         Some(id) => *id,
@@ -75,7 +75,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             r.state = LedgerState::Committed { snapshot_id }
         })
         .await?;
-    failpoint::hit("commit.after_ledger");
+    failpoint::hit("commit.after_ledger", &object.key)?;
     if record.record.replays > 0 {
         settle_quarantine(ctx, &input).await?;
     }

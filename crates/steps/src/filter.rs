@@ -91,7 +91,7 @@ pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, Ste
         }
     };
     tracing::info!(key = %object.key, etag = %object.etag, "object claimed");
-    crate::failpoint::hit("filter.after_claim");
+    crate::failpoint::hit("filter.after_claim", &object.key)?;
 
     let Some(table) = table else {
         let detail = format!("{} is under no table's prefix", object.key);

@@ -211,7 +211,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             let values: Vec<Value> = chunk.rows.iter().map(|(_, v)| v.clone()).collect();
             match writer.write_rows(&values).await {
                 Ok(failures) => {
-                    crate::failpoint::hit("validate.mid_write");
+                    crate::failpoint::hit("validate.mid_write", &object.key)?;
                     for f in &failures {
                         let (line, value) = &chunk.rows[f.index];
                         rejects.push(RejectedRow {
@@ -308,7 +308,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     let manifest_key = keys::manifest(&table_cfg, &batch_id);
     let manifest = serde_json::to_vec(&staged).map_err(|e| StepError::internal(e.to_string()))?;
     ctx.store.put(&manifest_key, manifest.into()).await?;
-    crate::failpoint::hit("validate.after_manifest");
+    crate::failpoint::hit("validate.after_manifest", &object.key)?;
     ctx.ledger
         .transition(&record, &now(), |r| {
             r.state = LedgerState::Staged {
@@ -319,7 +319,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             r.rejects_key = rejects_key.clone();
         })
         .await?;
-    crate::failpoint::hit("validate.after_staged");
+    crate::failpoint::hit("validate.after_staged", &object.key)?;
     tracing::info!(key = %object.key, valid = counts.valid, rejected = counts.rejected, files = staged.paths.len(), "rows staged");
     Ok(ValidateOutput {
         status: ValidateStatus::Staged,
