@@ -63,7 +63,9 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
         etag: Some(meta.etag.clone()),
         sequencer: None,
     };
-    let f = sluice_steps::filter::filter(&h.ctx, arrival).await.unwrap();
+    let f = sluice_steps::filter::filter(&h.ctx, arrival.into())
+        .await
+        .unwrap();
     let task = sluice_steps::payload::ObjectTask {
         object: object.clone(),
         table: f.table.unwrap(),
@@ -102,4 +104,106 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
     assert_eq!(h.rows().await.len(), 7);
     let record = h.ctx.ledger.get(&object).await.unwrap().unwrap();
     assert!(matches!(record.record.state, LedgerState::Committed { .. }));
+}
+
+/// The config of the orders example with a claim lease of `seconds`.
+fn orders_with_lease(seconds: u64) -> String {
+    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
+    format!("[ledger]\nlease_seconds = {seconds}\n\n{text}")
+}
+
+#[tokio::test]
+async fn a_live_claim_stops_a_duplicate_execution_and_its_holder_finishes_on_redrive() {
+    let h = Harness::with_config_text(&orders_with_lease(900)).await;
+    let key = "orders/leased.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, ndjson((1..=5).map(order)).into_bytes().into())
+        .await
+        .unwrap();
+    let arrival = h.arrival(key, &meta.etag);
+    sluice_steps::failpoint::inject("validate.after_manifest", key);
+    let first = h
+        .local
+        .ingest_as(&arrival, "delivery-1".into())
+        .await
+        .unwrap();
+    assert!(matches!(first.outcome, Outcome::Failed { .. }), "{first:?}");
+
+    // Another delivery of the same event, as its own execution, while the lease lives.
+    let second = h
+        .local
+        .ingest_as(&arrival, "delivery-2".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.outcome,
+        Outcome::Duplicate {
+            state: "claimed".into()
+        },
+        "{second:?}"
+    );
+    assert!(
+        second
+            .detail
+            .as_deref()
+            .unwrap_or("")
+            .contains("delivery-1"),
+        "the detail names the holder: {second:?}"
+    );
+    assert!(h.rows().await.is_empty());
+
+    // The holder's redrive keeps its own lease and finishes the version.
+    let redriven = h.local.redrive("delivery-1").await.unwrap();
+    assert!(
+        matches!(redriven.outcome, Outcome::Committed { .. }),
+        "{redriven:?}"
+    );
+    assert_eq!(h.rows().await.len(), 5);
+    assert_eq!(h.snapshots().await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_claim_is_taken_over_and_the_late_redrive_adds_nothing() {
+    let h = Harness::with_config_text(&orders_with_lease(0)).await;
+    let key = "orders/taken.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, ndjson((1..=4).map(order)).into_bytes().into())
+        .await
+        .unwrap();
+    let arrival = h.arrival(key, &meta.etag);
+    sluice_steps::failpoint::inject("validate.mid_write", key);
+    let first = h.local.ingest_as(&arrival, "crashed".into()).await.unwrap();
+    assert!(matches!(first.outcome, Outcome::Failed { .. }), "{first:?}");
+
+    // The lease has expired: the next delivery takes the claim over and loads the file.
+    let taker = h.local.ingest_as(&arrival, "taker".into()).await.unwrap();
+    assert!(
+        matches!(taker.outcome, Outcome::Committed { already: false, .. }),
+        "{taker:?}"
+    );
+    let record = h
+        .ctx
+        .ledger
+        .get(taker.object.as_ref().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(record.record.state, LedgerState::Committed { .. }));
+    assert_eq!(record.record.lease.as_ref().unwrap().owner, "taker");
+
+    // The crashed execution, redriven late, finds the version finished.
+    let late = h.local.redrive("crashed").await.unwrap();
+    assert!(
+        matches!(
+            late.outcome,
+            Outcome::Committed { already: true, .. } | Outcome::Duplicate { .. }
+        ),
+        "{late:?}"
+    );
+    assert_eq!(h.rows().await.len(), 4);
+    assert_eq!(h.snapshots().await, 1);
 }

@@ -87,7 +87,8 @@ async fn an_unfinished_object_holds_the_watermark_back() {
             version_id: None,
             etag: Some(meta.etag.clone()),
             sequencer: None,
-        },
+        }
+        .into(),
     )
     .await
     .unwrap();
@@ -110,4 +111,44 @@ async fn an_unfinished_object_holds_the_watermark_back() {
         .unwrap();
     assert_eq!(r.watermark.unfinished, 1);
     assert_eq!(r.watermark.watermark, Some(early.last_modified));
+}
+
+#[tokio::test]
+async fn reconcile_finishes_a_claim_whose_lease_expired() {
+    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
+    let h = Harness::with_config_text(&format!("[ledger]\nlease_seconds = 0\n\n{text}")).await;
+    let table = h.ctx.config.tables[0].clone();
+    let key = "orders/abandoned.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, ndjson((1..=3).map(order)).into_bytes().into())
+        .await
+        .unwrap();
+    // A run that crashed after staging and was never redriven.
+    sluice_steps::failpoint::inject("validate.after_staged", key);
+    let crashed = h
+        .local
+        .ingest_as(&h.arrival(key, &meta.etag), "crashed".into())
+        .await
+        .unwrap();
+    assert!(
+        matches!(crashed.outcome, Outcome::Failed { .. }),
+        "{crashed:?}"
+    );
+
+    let r = h.local.reconcile(&table).await.unwrap();
+    assert_eq!(r.ran.len(), 1, "{:?}", r.ran);
+    assert!(
+        matches!(r.ran[0].outcome, Outcome::Committed { already: false, .. }),
+        "{:?}",
+        r.ran[0]
+    );
+    assert!(r.ran[0].execution.starts_with("resume-"), "{:?}", r.ran[0]);
+    assert_eq!(r.watermark.unfinished, 0);
+    assert_eq!(h.rows().await.len(), 3);
+
+    let again = h.local.reconcile(&table).await.unwrap();
+    assert!(again.ran.is_empty(), "{:?}", again.ran);
+    assert_eq!(h.snapshots().await, 1);
 }

@@ -100,14 +100,18 @@ impl Harness {
 
     /// Runs an arrival event for an object already in the bucket.
     pub async fn arrive(&self, key: &str, etag: &str) -> ArrivalReport {
-        let arrival = Arrival {
+        self.local.ingest(&self.arrival(key, etag)).await.unwrap()
+    }
+
+    /// The arrival event of an object in the bucket.
+    pub fn arrival(&self, key: &str, etag: &str) -> Arrival {
+        Arrival {
             bucket: "landing".into(),
             key: key.into(),
             version_id: None,
             etag: Some(etag.into()),
             sequencer: None,
-        };
-        self.local.ingest(&arrival).await.unwrap()
+        }
     }
 
     /// Every row of the first table, through an Iceberg scan.

@@ -5,6 +5,14 @@
 //! max_object_bytes = 10737418240 # larger objects are quarantined as too_large
 //! max_line_bytes = 8388608       # a longer line is a parse_error for that line
 //!
+//! [ledger]                       # optional; the default
+//! lease_seconds = 900            # a crashed run's claim may be taken over after this
+//!
+//! [commit]                       # optional; these are the defaults (group commit)
+//! max_batches = 200              # staged batches one snapshot may take
+//! max_bytes = 1073741824         # staged bytes one snapshot may take
+//! linger_ms = 0                  # wait up to this for more batches before committing
+//!
 //! [[table]]
 //! name = "orders"                # Iceberg table name, in namespace `namespace`
 //! namespace = "sluice"           # default "sluice"
@@ -13,6 +21,7 @@
 //! contract = "orders.schema.json"  # JSON Schema, relative to this file
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional
+//! new_version = "append"         # append | ignore: a new version of a committed key
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
@@ -34,6 +43,12 @@ pub struct Config {
     /// Safety limits applied to every object.
     #[serde(default)]
     pub limits: Limits,
+    /// How claims are held.
+    #[serde(default)]
+    pub ledger: LedgerSettings,
+    /// Group commit limits.
+    #[serde(default)]
+    pub commit: CommitSettings,
     /// One entry per table; `[[table]]` in TOML.
     #[serde(rename = "table")]
     pub tables: Vec<TableConfig>,
@@ -78,6 +93,74 @@ impl Default for Limits {
     }
 }
 
+/// How the ledger holds claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSettings {
+    /// Seconds a claim is reserved for the execution that made it. A duplicate event's
+    /// execution stops while the lease lives; after it, the claim of a run that died is taken
+    /// over and finished. Longer than the longest validation (a Lambda runs at most 900 s).
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: u64,
+}
+
+fn default_lease_seconds() -> u64 {
+    900
+}
+
+impl Default for LedgerSettings {
+    fn default() -> Self {
+        LedgerSettings {
+            lease_seconds: default_lease_seconds(),
+        }
+    }
+}
+
+/// Group commit: a committer takes every ready staged batch of its table, up to these limits,
+/// into one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitSettings {
+    /// Most staged batches in one snapshot.
+    #[serde(default = "default_max_batches")]
+    pub max_batches: usize,
+    /// Most staged bytes (Parquet) in one snapshot; a single larger batch still commits alone.
+    #[serde(default = "default_max_bytes")]
+    pub max_bytes: u64,
+    /// Age limit: a committer whose group is below the count and byte limits waits until its
+    /// own batch is this old, so that batches staged meanwhile join the same snapshot.
+    #[serde(default)]
+    pub linger_ms: u64,
+}
+
+fn default_max_batches() -> usize {
+    200
+}
+fn default_max_bytes() -> u64 {
+    1 << 30
+}
+
+impl Default for CommitSettings {
+    fn default() -> Self {
+        CommitSettings {
+            max_batches: default_max_batches(),
+            max_bytes: default_max_bytes(),
+            linger_ms: 0,
+        }
+    }
+}
+
+/// What to do with a new version of a key whose earlier version is (or is being) loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NewVersionPolicy {
+    /// Load the new version's rows too (each version is its own batch).
+    #[default]
+    Append,
+    /// Filter the new version with reason `new_version_ignored`; the first loaded version stays.
+    Ignore,
+}
+
 /// One table and its contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -102,6 +185,9 @@ pub struct TableConfig {
     /// What to do when a file's schema differs from the table's.
     #[serde(default)]
     pub drift: DriftPolicy,
+    /// What to do with a new version of a key already loaded.
+    #[serde(default)]
+    pub new_version: NewVersionPolicy,
 }
 
 fn default_namespace() -> String {
@@ -248,6 +334,12 @@ impl Config {
             return Err(invalid(
                 "table".into(),
                 "at least one [[table]] is needed".into(),
+            ));
+        }
+        if self.commit.max_batches == 0 {
+            return Err(invalid(
+                "commit.max_batches".into(),
+                "must be positive".into(),
             ));
         }
         if self.limits.max_line_bytes == 0 {

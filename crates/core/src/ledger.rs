@@ -109,6 +109,9 @@ pub struct LedgerRecord {
     /// How many times a quarantined version was reopened for a replay.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replays: u32,
+    /// Who may work on a `claimed` version, and until when (see [`Lease`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
     /// RFC 3339 time of the claim.
     pub claimed_at: String,
     /// RFC 3339 time of the last transition.
@@ -127,8 +130,51 @@ impl LedgerRecord {
             rows: None,
             rejects_key: None,
             replays: 0,
+            lease: None,
             claimed_at: now.to_string(),
             updated_at: now.to_string(),
+        }
+    }
+}
+
+/// The right to work on a claimed object version. A duplicate event's execution that finds a
+/// live lease held by another execution stops; once the lease has expired (its holder died and
+/// nobody redrove it), any execution may take the claim over, with a compare-and-swap, and
+/// continue from the last durable state. A claim without a lease (a reopened replay) is free.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lease {
+    /// The execution holding the claim.
+    pub owner: String,
+    /// RFC 3339 time after which the claim may be taken over.
+    pub expires_at: String,
+}
+
+impl Lease {
+    /// A lease for `owner` from `now` (RFC 3339) for `seconds`.
+    pub fn new(owner: &str, now: &str, seconds: u64) -> Self {
+        let expires_at = chrono::DateTime::parse_from_rfc3339(now)
+            .map(|t| {
+                (t.with_timezone(&chrono::Utc)
+                    + chrono::Duration::seconds(seconds.min(i64::MAX as u64) as i64))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            })
+            .unwrap_or_else(|_| now.to_string());
+        Lease {
+            owner: owner.to_string(),
+            expires_at,
+        }
+    }
+
+    /// True once `now` (RFC 3339) is at or past the expiry. An unreadable time counts as
+    /// expired: a lease nobody can read must not block the object for ever.
+    pub fn expired(&self, now: &str) -> bool {
+        match (
+            chrono::DateTime::parse_from_rfc3339(&self.expires_at),
+            chrono::DateTime::parse_from_rfc3339(now),
+        ) {
+            (Ok(until), Ok(now)) => now >= until,
+            _ => true,
         }
     }
 }
@@ -206,6 +252,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_lease_expires_after_its_seconds() {
+        let lease = Lease::new("exec-1", "2026-01-01T00:00:00.000Z", 60);
+        assert_eq!(lease.expires_at, "2026-01-01T00:01:00.000Z");
+        assert!(!lease.expired("2026-01-01T00:00:59.999Z"));
+        assert!(lease.expired("2026-01-01T00:01:00.000Z"));
+        assert!(lease.expired("2026-01-02T00:00:00Z"));
+        let broken = Lease {
+            owner: "x".into(),
+            expires_at: "not a time".into(),
+        };
+        assert!(broken.expired("2026-01-01T00:00:00Z"));
     }
 
     #[test]

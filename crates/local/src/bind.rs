@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use sluice_states::{Registry, StatesError, TaskCall, TaskHandler};
-use sluice_steps::payload::{Arrival, CommitInput, ObjectTask, QuarantineRequest};
+use sluice_steps::payload::{CommitInput, FilterInput, ObjectTask, QuarantineRequest};
 use sluice_steps::{Context, StepError, StepErrorKind};
 
 /// The definition CDK deploys, compiled in so the binary and the deployment cannot differ.
@@ -100,8 +100,8 @@ impl TaskHandler for StepHandler {
         let input = call.input;
         match self.step {
             Step::Filter => {
-                let a: Arrival = decode(self.step, input)?;
-                encode(sluice_steps::filter::filter(ctx, a).await)
+                let f: FilterInput = decode(self.step, input)?;
+                encode(sluice_steps::filter::filter(ctx, f).await)
             }
             Step::DetectDrift => {
                 let t: ObjectTask = decode(self.step, input)?;

@@ -85,6 +85,18 @@ impl Local {
         self.start(name, input).await
     }
 
+    /// Runs an arrival as an execution named `name`. On AWS every delivery of an event is an
+    /// execution of its own, named by EventBridge; this models that (duplicate deliveries
+    /// that only the ledger can tell apart).
+    pub async fn ingest_as(
+        &self,
+        arrival: &Arrival,
+        name: String,
+    ) -> Result<ArrivalReport, LocalError> {
+        let input = serde_json::to_value(arrival).map_err(|e| LocalError::Store(e.to_string()))?;
+        self.start(name, input).await
+    }
+
     async fn start(
         &self,
         name: String,
@@ -245,7 +257,7 @@ pub fn replay_name(input: &ReplayInput) -> String {
 }
 
 /// Letters, digits, `-` and `_` only (execution names), at most `max` characters.
-fn slug(s: &str, max: usize) -> String {
+pub(crate) fn slug(s: &str, max: usize) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -4,7 +4,9 @@
 //! committed, filtered or quarantined.
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use sluice_core::config::TableConfig;
+use sluice_core::ledger::LedgerRecord;
 use sluice_steps::context::{keys, now};
 use sluice_steps::payload::Arrival;
 
@@ -49,16 +51,25 @@ impl Local {
             }
             let version = meta.to_version(store.bucket());
             let mut record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
-            if record.is_none() {
-                let arrival = Arrival {
-                    bucket: store.bucket().to_string(),
-                    key: meta.key.clone(),
-                    version_id: meta.version_id.clone(),
-                    etag: Some(meta.etag.clone()),
-                    sequencer: None,
-                };
-                ran.push(self.ingest(&arrival).await?);
-                record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
+            let arrival = Arrival {
+                bucket: store.bucket().to_string(),
+                key: meta.key.clone(),
+                version_id: meta.version_id.clone(),
+                etag: Some(meta.etag.clone()),
+                sequencer: None,
+            };
+            match &record {
+                None => {
+                    ran.push(self.ingest(&arrival).await?);
+                    record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
+                }
+                // Claimed or staged, and whoever held it has been gone longer than the lease:
+                // run it again under a name of its own, from where the ledger says it is.
+                Some(r) if abandoned(&r.record, &now()) => {
+                    ran.push(self.ingest_as(&arrival, resume_name(&r.record)).await?);
+                    record = self.ctx.ledger.get(&version).await.map_err(|e| err(&e))?;
+                }
+                Some(_) => {}
             }
             let done = record.is_some_and(|r| r.record.state.is_terminal());
             fates.push((meta.last_modified.clone(), done));
@@ -110,4 +121,25 @@ impl Local {
                 message: e.to_string(),
             })
     }
+}
+
+/// A record no execution is finishing: not terminal, and its lease (if any) has expired.
+fn abandoned(record: &LedgerRecord, now: &str) -> bool {
+    !record.state.is_terminal() && record.lease.as_ref().is_none_or(|l| l.expired(now))
+}
+
+/// `resume-<file name>-<digest of the version and its last transition>`: reconciling the same
+/// stuck record twice finds the first resumption instead of starting another; a record that
+/// moved since gets a new name.
+fn resume_name(record: &LedgerRecord) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\n{}",
+        record.object.ledger_key(),
+        record.updated_at
+    ));
+    format!(
+        "resume-{}-{}",
+        crate::slug(record.object.file_name(), 48),
+        &hex::encode(digest)[..16]
+    )
 }

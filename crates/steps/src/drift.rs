@@ -124,6 +124,7 @@ async fn reopen(ctx: &Context, task: &ObjectTask) -> Result<(), StepError> {
             ctx.ledger
                 .transition(&current, &now(), |r| {
                     r.state = LedgerState::Claimed;
+                    r.lease = None;
                     r.replays += 1;
                     r.detail = Some(format!("replay {} of a quarantined version", r.replays));
                 })

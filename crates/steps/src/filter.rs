@@ -7,17 +7,22 @@
 //! where to resume.
 
 use sluice_core::config::CONTROL_PREFIX;
-use sluice_core::ledger::LedgerState;
+use sluice_core::ledger::{Lease, LedgerState};
 use sluice_core::object::check_key;
 use sluice_core::reader::check_extension;
 use sluice_core::QuarantineReason;
-use sluice_store::Claim;
+use sluice_store::{Claim, LedgerError, VersionedRecord};
 
 use crate::context::{now, Context};
 use crate::error::StepError;
-use crate::payload::{Arrival, FilterOutput, FilterStatus};
+use crate::payload::{FilterInput, FilterOutput, FilterStatus};
 
-pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, StepError> {
+/// The lease holder for a claim made without an execution name (a direct call).
+const ANONYMOUS: &str = "anonymous";
+
+pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, StepError> {
+    let FilterInput { arrival, execution } = input;
+    let owner = execution.as_deref().unwrap_or(ANONYMOUS);
     let skip = |detail: String| FilterOutput {
         status: FilterStatus::Filtered,
         object: None,
@@ -58,7 +63,9 @@ pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, Ste
     object.sequencer = arrival.sequencer.clone();
     let table = ctx.config.route(&object.key).cloned();
 
-    let record = match ctx.ledger.claim(&object, &now()).await? {
+    let at = now();
+    let lease = Lease::new(owner, &at, ctx.config.ledger.lease_seconds);
+    let record = match ctx.ledger.claim_leased(&object, &at, Some(lease)).await? {
         Claim::New(record) => record,
         Claim::Existing(record) => {
             let out = FilterOutput {
@@ -80,12 +87,22 @@ pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, Ste
                     manifest_key: Some(manifest_key.clone()),
                     ..out
                 },
-                // Claimed but never staged: an earlier run died before staging. Staged file
-                // names are deterministic, so validating again converges.
-                LedgerState::Claimed if out.table.is_some() => FilterOutput {
-                    status: FilterStatus::Accepted,
-                    ..out
-                },
+                // Claimed but never staged: the run that claimed it is still going, or it died
+                // before staging. Its own redrive, or anyone once the lease has expired, takes
+                // the claim over; staged file names are deterministic, so validating again
+                // converges.
+                LedgerState::Claimed if out.table.is_some() => {
+                    match take_over(ctx, &record, owner).await? {
+                        Ok(()) => FilterOutput {
+                            status: FilterStatus::Accepted,
+                            ..out
+                        },
+                        Err(holder) => FilterOutput {
+                            detail: Some(holder),
+                            ..out
+                        },
+                    }
+                }
                 _ => out,
             });
         }
@@ -141,4 +158,42 @@ pub async fn filter(ctx: &Context, arrival: Arrival) -> Result<FilterOutput, Ste
         ledger_state: None,
         detail: None,
     })
+}
+
+/// Takes over a `claimed` record for `owner` if its lease allows: it is `owner`'s own (a
+/// redrive or a retry of the same execution), absent (a reopened replay) or expired (the run
+/// died). The new lease is written with a compare-and-swap, so of two executions taking over
+/// at once exactly one goes on. `Ok(Err(why))` names the live holder when the claim is not free.
+async fn take_over(
+    ctx: &Context,
+    record: &VersionedRecord,
+    owner: &str,
+) -> Result<Result<(), String>, StepError> {
+    let at = now();
+    if let Some(lease) = &record.record.lease {
+        if lease.owner != owner && !lease.expired(&at) {
+            return Ok(Err(format!(
+                "execution {} holds the claim until {}; it is taken over after that if that run died",
+                lease.owner, lease.expires_at
+            )));
+        }
+    }
+    let lease = Lease::new(owner, &at, ctx.config.ledger.lease_seconds);
+    let previous = record.record.lease.as_ref().map(|l| l.owner.clone());
+    match ctx
+        .ledger
+        .transition(record, &at, |r| r.lease = Some(lease.clone()))
+        .await
+    {
+        Ok(_) => {
+            if previous.as_deref().is_some_and(|p| p != owner) {
+                tracing::warn!(key = %record.record.object.key, previous = ?previous, "expired claim taken over");
+            }
+            Ok(Ok(()))
+        }
+        Err(LedgerError::Conflict { .. }) => Ok(Err(
+            "another execution took the claim over at the same moment".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -24,6 +24,27 @@ pub struct Arrival {
     pub sequencer: Option<String>,
 }
 
+/// The filter's input, as the definition's `Parameters` build it: the execution's input (an
+/// arrival) and the execution's name, which holds the ledger claim's lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterInput {
+    pub arrival: Arrival,
+    /// `$$.Execution.Name`; a redrive of the same execution keeps its lease.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<String>,
+}
+
+impl From<Arrival> for FilterInput {
+    /// An arrival run outside an execution: its claim's lease has no named holder.
+    fn from(arrival: Arrival) -> Self {
+        FilterInput {
+            arrival,
+            execution: None,
+        }
+    }
+}
+
 /// What the filter decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -157,6 +178,9 @@ pub enum ValidateStatus {
     /// Nothing to load (no rows at all, or the object was overwritten meanwhile): recorded
     /// as filtered.
     Filtered,
+    /// Another execution finished this version meanwhile (it took over an expired claim):
+    /// nothing left to do here. `ledger_state` says how it ended.
+    Duplicate,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -172,6 +196,9 @@ pub struct ValidateOutput {
     pub manifest_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
+    /// For `duplicate`: the state the ledger holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }

@@ -63,6 +63,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             // Validated before (a retry after the ledger update): the staged batch stands.
             let rows = record.record.rows.clone().unwrap_or_default();
             return Ok(ValidateOutput {
+                ledger_state: None,
                 status: ValidateStatus::Staged,
                 invalid_ratio: ratio(&rows),
                 rows,
@@ -73,12 +74,34 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                 detail: None,
             });
         }
+        // Another execution took the claim over and finished the version while this one was
+        // stopped (a redrive long after a crash): committed goes on to Commit, which
+        // acknowledges it; quarantined or filtered ends here.
+        LedgerState::Committed { .. } => {
+            return Ok(ValidateOutput {
+                ledger_state: None,
+                status: ValidateStatus::Staged,
+                invalid_ratio: ratio(&record.record.rows.clone().unwrap_or_default()),
+                rows: record.record.rows.clone().unwrap_or_default(),
+                manifest_key: Some(keys::manifest(&table_cfg, &batch_id)),
+                rejects_key: record.record.rejects_key.clone(),
+                object: task.object,
+                table: task.table,
+                detail: Some("already committed by another execution".into()),
+            });
+        }
         other => {
-            return Err(StepError::internal(format!(
-                "{}: validate called on a {} object",
-                object.key,
-                other.name()
-            )))
+            return Ok(ValidateOutput {
+                ledger_state: Some(other.name().to_string()),
+                status: ValidateStatus::Duplicate,
+                invalid_ratio: 0.0,
+                rows: record.record.rows.clone().unwrap_or_default(),
+                manifest_key: None,
+                rejects_key: record.record.rejects_key.clone(),
+                object: task.object,
+                table: task.table,
+                detail: Some(format!("already {} by another execution", other.name())),
+            });
         }
     }
 
@@ -294,6 +317,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             rejects_key.as_deref().unwrap_or("-"),
         );
         return Ok(ValidateOutput {
+            ledger_state: None,
             status: ValidateStatus::TooManyInvalidRows,
             object: task.object,
             table: task.table,
@@ -322,6 +346,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     crate::failpoint::hit("validate.after_staged", &object.key)?;
     tracing::info!(key = %object.key, valid = counts.valid, rejected = counts.rejected, files = staged.paths.len(), "rows staged");
     Ok(ValidateOutput {
+        ledger_state: None,
         status: ValidateStatus::Staged,
         object: task.object,
         table: task.table,
@@ -359,6 +384,7 @@ async fn filtered(
         })
         .await?;
     Ok(ValidateOutput {
+        ledger_state: None,
         status: ValidateStatus::Filtered,
         object: task.object,
         table: task.table,

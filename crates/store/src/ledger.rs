@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sluice_core::config::CONTROL_PREFIX;
-use sluice_core::ledger::{check_transition, IllegalTransition, LedgerRecord};
+use sluice_core::ledger::{check_transition, IllegalTransition, Lease, LedgerRecord};
 use sluice_core::object::content_hash;
 use sluice_core::ObjectVersion;
 
@@ -104,8 +104,19 @@ impl Ledger {
     /// Conditional create of a `claimed` record; if one exists, returns it as
     /// [`Claim::Existing`] (a duplicate arrival).
     pub async fn claim(&self, object: &ObjectVersion, now: &str) -> Result<Claim, LedgerError> {
+        self.claim_leased(object, now, None).await
+    }
+
+    /// [`Ledger::claim`] with a lease in the created record (see `sluice_core::ledger::Lease`).
+    pub async fn claim_leased(
+        &self,
+        object: &ObjectVersion,
+        now: &str,
+        lease: Option<Lease>,
+    ) -> Result<Claim, LedgerError> {
         let key = Self::record_key(object);
-        let record = LedgerRecord::claim(object.clone(), now);
+        let mut record = LedgerRecord::claim(object.clone(), now);
+        record.lease = lease;
         let body = encode(&key, &record)?;
         for _ in 0..CLAIM_ATTEMPTS {
             if let Conditional::Done(meta) = self.store.create_if_absent(&key, body.clone()).await?
