@@ -3,13 +3,14 @@
 //! statemachine/ingest.asl.json on the engine. Ends with a table of what happened to every
 //! file and a summary line.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_core::config::TableConfig;
 use sluice_core::object::check_key;
@@ -30,15 +31,24 @@ pub struct Args {
     /// Print the per-file results as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    /// Arrivals run at once. Their commits group: a committer takes every batch staged
+    /// meanwhile into its snapshot, so many small files make few snapshots (see `[commit]` in
+    /// sluice.toml for the limits and `linger_ms`). `--jobs 1` runs them one by one.
+    #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
 }
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let files = expand(&args.paths)?;
     let local = open_with_progress(root, config).await?;
     let table = pick_table(&local, config, args.table.as_deref())?;
+    let jobs = usize::from(args.jobs);
+    let mut runs = futures::stream::iter(files.iter())
+        .map(|path| land_and_run(&local, &table, path))
+        .buffered(jobs);
     let mut reports = Vec::with_capacity(files.len());
-    for path in &files {
-        let report = land_and_run(&local, &table, path).await?;
+    while let Some(report) = runs.next().await {
+        let report = report?;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -70,19 +80,36 @@ pub async fn open_with_progress(root: &Path, config: &Path) -> anyhow::Result<Lo
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let pb = Arc::new(Mutex::new(bar));
+    // One bar over every file being read, as several run at once: each file adds its size
+    // when it starts and its bytes as they are read; the bar clears when none is running.
+    let state = Arc::new(Mutex::new((bar, HashMap::<String, u64>::new())));
     let ctx = workspace::open(root, config)
         .await?
         .with_progress(Arc::new(move |object, p| {
-            let Ok(bar) = pb.lock() else { return };
+            let Ok(mut guard) = state.lock() else { return };
+            let (bar, running) = &mut *guard;
+            let id = object.ledger_key();
             match p {
                 Progress::Started { size } => {
-                    bar.reset();
-                    bar.set_length(size);
+                    if running.is_empty() {
+                        bar.reset();
+                        bar.set_length(0);
+                    }
+                    bar.inc_length(size);
+                    running.insert(id, 0);
                     bar.set_message(object.file_name().to_string());
                 }
-                Progress::Read { bytes } => bar.set_position(bytes),
-                Progress::Finished => bar.finish_and_clear(),
+                Progress::Read { bytes } => {
+                    let seen = running.entry(id).or_default();
+                    bar.inc(bytes.saturating_sub(*seen));
+                    *seen = (*seen).max(bytes);
+                }
+                Progress::Finished => {
+                    running.remove(&id);
+                    if running.is_empty() {
+                        bar.finish_and_clear();
+                    }
+                }
             }
         }));
     workspace::local_on(root, ctx).await
@@ -200,16 +227,24 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     let mut failed = 0;
     let mut rows = 0;
     let mut rejected = 0;
-    let mut snapshots = BTreeSet::new();
-    for r in reports {
-        match &r.outcome {
+    // Snapshots these executions added. A batch found already committed in one of them was
+    // taken into that snapshot by another execution's group commit, in this same run: its rows
+    // count. One found in an older snapshot was committed before: they do not.
+    let snapshots: BTreeSet<i64> = reports
+        .iter()
+        .filter_map(|r| match r.outcome {
             Outcome::Committed {
                 snapshot_id,
-                already,
-            } => {
+                already: false,
+            } => Some(snapshot_id),
+            _ => None,
+        })
+        .collect();
+    for r in reports {
+        match &r.outcome {
+            Outcome::Committed { snapshot_id, .. } => {
                 committed += 1;
-                if !already {
-                    snapshots.insert(*snapshot_id);
+                if snapshots.contains(snapshot_id) {
                     if let Some(c) = &r.rows {
                         rows += c.valid;
                         rejected += c.rejected;

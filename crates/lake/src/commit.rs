@@ -20,9 +20,9 @@ use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use serde::{Deserialize, Serialize};
 use sluice_core::config::TableConfig;
-use sluice_core::BatchId;
+use sluice_core::{BatchId, ObjectVersion};
 
-use crate::error::{LakeError, Result};
+use crate::error::{LakeError, LakeErrorKind, Result};
 use crate::{Lake, BATCH_IDS_PROPERTY};
 
 /// The staged data files of one batch, ready to commit.
@@ -30,6 +30,10 @@ use crate::{Lake, BATCH_IDS_PROPERTY};
 #[serde(deny_unknown_fields)]
 pub struct StagedBatch {
     pub batch_id: BatchId,
+    /// The object version the batch was read from, so that a committer of another batch can
+    /// find its ledger record (group commit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectVersion>,
     /// Schema the files were written with.
     pub schema_id: i32,
     /// Partition spec the files were written with.
@@ -64,6 +68,7 @@ impl StagedBatch {
             .map_err(|e| LakeError::iceberg("describing staged data files", e))?;
         Ok(StagedBatch {
             batch_id,
+            object: None,
             schema_id: schema.schema_id(),
             partition_spec_id: spec.spec_id(),
             rows,
@@ -131,6 +136,21 @@ pub fn committed_batches(table: &Table) -> HashMap<BatchId, i64> {
     found
 }
 
+/// `Transaction::commit` reloads the table and, if another writer committed since our load,
+/// re-applies the append to the fresh metadata, where the fast append's own checks run again.
+/// Invalid data found there (most often "files already referenced": another committer took
+/// our batch into its snapshot) means the table moved under us, not that our data is bad: a
+/// `CommitConflict`, whose retry gathers again and finds the batch committed.
+fn commit_error(table: &str, e: iceberg::Error) -> LakeError {
+    if e.kind() == iceberg::ErrorKind::DataInvalid {
+        return LakeError::new(
+            LakeErrorKind::CommitConflict,
+            format!("committing to table {table}: the table changed under this commit: {e}"),
+        );
+    }
+    LakeError::iceberg(format!("committing to table {table}"), e)
+}
+
 impl Lake {
     /// Commits `batches` to the table in at most one new snapshot; see the module docs.
     pub async fn commit_batches(
@@ -172,9 +192,10 @@ impl Lake {
             .set_snapshot_properties(HashMap::from([(BATCH_IDS_PROPERTY.to_string(), ids_value)]))
             .apply(tx)
             .map_err(|e| LakeError::iceberg("preparing the append", e))?;
-        let committed = tx.commit(self.catalog().as_ref()).await.map_err(|e| {
-            LakeError::iceberg(format!("committing to table {}", table_cfg.name), e)
-        })?;
+        let committed = tx
+            .commit(self.catalog().as_ref())
+            .await
+            .map_err(|e| commit_error(&table_cfg.name, e))?;
         let snapshot_id = committed
             .metadata()
             .current_snapshot()

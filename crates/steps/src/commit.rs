@@ -1,31 +1,46 @@
-//! Step 5, commit: make a staged batch visible in the table, exactly once (DESIGN §5.3).
+//! Step 5, commit: make staged batches visible in the table, exactly once (DESIGN §5.3), as
+//! a group.
 //!
-//! The ledger is checked first (committed: done). Then the lake looks for the batch id in the
-//! table's snapshot summaries before appending, so a crash between the catalog commit and the
-//! ledger update is recognised on the next run and acknowledged, not committed twice. A lost
-//! optimistic-concurrency race is `CommitConflict`, which the caller retries.
+//! The ledger is checked first (committed: done; another committer may have taken this batch
+//! into its snapshot). Otherwise the committer gathers every ready staged batch of the table
+//! (its own first, then other executions' whose ledger says staged), up to the `[commit]`
+//! count and byte limits, and appends them in one snapshot: many arrivals at once make few
+//! snapshots, instead of a commit storm of one snapshot each that mostly lose their races.
+//! The lake looks for each batch id in the table's snapshot summaries before appending, so a
+//! batch committed by a run that crashed before its ledger update is recognised and
+//! acknowledged, never committed twice. Then every batch of the group is marked committed in
+//! the ledger and its manifest removed (in that order, so a crash in between leaves only a
+//! spent manifest, which the next committer or `sluice gc` removes).
+//!
+//! A lost optimistic-concurrency race is retried here a few times at once, gathering the group
+//! again (the winner may have taken our batch); if the races keep being lost it surfaces as
+//! `CommitConflict`, which the definition retries with backoff and jitter.
 
+use std::time::Duration;
+
+use rand::Rng;
+use sluice_core::config::TableConfig;
 use sluice_core::ledger::LedgerState;
-use sluice_lake::StagedBatch;
+use sluice_lake::{CommitOutcome, LakeErrorKind, StagedBatch};
+use sluice_store::{LedgerError, VersionedRecord};
 
 use crate::context::{keys, now, Context};
 use crate::error::StepError;
 use crate::failpoint;
 use crate::payload::{CommitInput, CommitOutput};
 
+/// Lost races retried inside one step before `CommitConflict` goes to the definition.
+const QUICK_ATTEMPTS: u32 = 4;
+
 pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
     let table_cfg = ctx.table(&input.table)?.clone();
     let object = input.object.clone();
-    let record = ctx
-        .ledger
-        .get(&object)
-        .await?
-        .ok_or_else(|| StepError::internal(format!("{}: no ledger record", object.key)))?;
+    let record = ledger_record(ctx, &input).await?;
     let rows = record.record.rows.as_ref().map(|r| r.valid).unwrap_or(0);
     match &record.record.state {
         LedgerState::Committed { snapshot_id } => {
             if record.record.replays > 0 {
-                settle_quarantine(ctx, &input).await?;
+                settle_quarantine(ctx, &input.table, &object).await?;
             }
             return Ok(CommitOutput {
                 object,
@@ -33,6 +48,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
                 snapshot_id: *snapshot_id,
                 rows,
                 already_committed: true,
+                group: 0,
             });
         }
         LedgerState::Staged { .. } => {}
@@ -44,23 +60,44 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             )))
         }
     }
-    let (bytes, _) = ctx
-        .store
-        .get_bytes(&input.manifest_key)
-        .await?
-        .ok_or_else(|| {
-            StepError::internal(format!("staged manifest {} is missing", input.manifest_key))
-        })?;
-    let batch: StagedBatch = serde_json::from_slice(&bytes)
-        .map_err(|e| StepError::internal(format!("staged manifest {}: {e}", input.manifest_key)))?;
+    let Some(own) = read_manifest(ctx, &input.manifest_key).await? else {
+        // Staged, yet the manifest is gone: another committer took the batch and removed the
+        // manifest after its ledger update, which happened after our read. Read again.
+        let now_record = ledger_record(ctx, &input).await?;
+        if let LedgerState::Committed { snapshot_id } = now_record.record.state {
+            return Ok(CommitOutput {
+                object,
+                table: input.table,
+                snapshot_id,
+                rows,
+                already_committed: true,
+                group: 0,
+            });
+        }
+        return Err(StepError::internal(format!(
+            "staged manifest {} is missing",
+            input.manifest_key
+        )));
+    };
+    linger(ctx, &record).await;
 
-    let outcome = ctx
-        .lake
-        .commit_batches(&table_cfg, std::slice::from_ref(&batch))
-        .await?;
+    let mut attempt = 0;
+    let (group, outcome) = loop {
+        attempt += 1;
+        let group = gather(ctx, &table_cfg, &own).await?;
+        match ctx.lake.commit_batches(&table_cfg, &group).await {
+            Ok(outcome) => break (group, outcome),
+            Err(e) if e.kind == LakeErrorKind::CommitConflict && attempt < QUICK_ATTEMPTS => {
+                let pause = rand::thread_rng().gen_range(5..=40u64) * u64::from(attempt);
+                tracing::info!(table = %table_cfg.name, attempt, pause_ms = pause, "commit race lost; gathering again");
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     failpoint::hit("commit.after_catalog", &object.key)?;
-    let already = outcome.already_committed.contains(&batch.batch_id);
-    let snapshot_id = match outcome.snapshots.get(&batch.batch_id) {
+
+    let snapshot_id = match outcome.snapshots.get(&own.batch_id) {
         Some(id) => *id,
         // A batch with no data files (every row rejected, under the ratio): nothing to append.
         None => ctx
@@ -70,15 +107,19 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             .and_then(|d| d.current_snapshot_id)
             .unwrap_or(0),
     };
+    // Our own record first: it is the one this execution answers for.
     ctx.ledger
         .transition(&record, &now(), |r| {
             r.state = LedgerState::Committed { snapshot_id }
         })
         .await?;
     failpoint::hit("commit.after_ledger", &object.key)?;
+    settle_group(ctx, &input.table, &group, &outcome, &own).await?;
     if record.record.replays > 0 {
-        settle_quarantine(ctx, &input).await?;
+        settle_quarantine(ctx, &input.table, &object).await?;
     }
+    delete_manifest(ctx, &input.manifest_key).await;
+    let already = outcome.already_committed.contains(&own.batch_id);
     if already {
         tracing::info!(key = %object.key, snapshot_id, "batch was already committed; ledger caught up");
     }
@@ -86,16 +127,149 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         object,
         table: input.table,
         snapshot_id,
-        rows: batch.rows,
+        rows: own.rows,
         already_committed: already,
+        group: if outcome.new_snapshot_id.is_some() {
+            outcome.snapshots.len() - outcome.already_committed.len()
+        } else {
+            0
+        },
     })
+}
+
+async fn ledger_record(ctx: &Context, input: &CommitInput) -> Result<VersionedRecord, StepError> {
+    ctx.ledger
+        .get(&input.object)
+        .await?
+        .ok_or_else(|| StepError::internal(format!("{}: no ledger record", input.object.key)))
+}
+
+async fn read_manifest(ctx: &Context, key: &str) -> Result<Option<StagedBatch>, StepError> {
+    let Some((bytes, _)) = ctx.store.get_bytes(key).await? else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| StepError::internal(format!("staged manifest {key}: {e}")))
+}
+
+/// The age limit: below the count and byte limits, wait until our batch has been staged for
+/// `linger_ms`, so that batches staged meanwhile join this snapshot.
+async fn linger(ctx: &Context, record: &VersionedRecord) {
+    let limit = ctx.config.commit.linger_ms;
+    if limit == 0 {
+        return;
+    }
+    let staged_at = chrono::DateTime::parse_from_rfc3339(&record.record.updated_at)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(|_| chrono::Utc::now());
+    let age = (chrono::Utc::now() - staged_at).num_milliseconds().max(0) as u64;
+    if age < limit {
+        tokio::time::sleep(Duration::from_millis(limit - age)).await;
+    }
+}
+
+/// Our batch, then every other ready batch of the table, within the `[commit]` limits. A
+/// batch is ready when its manifest names its object and that object's ledger record says
+/// staged with this very manifest; anything else (a validation still going, a manifest whose
+/// batch was quarantined) is left alone.
+async fn gather(
+    ctx: &Context,
+    table: &TableConfig,
+    own: &StagedBatch,
+) -> Result<Vec<StagedBatch>, StepError> {
+    let limits = &ctx.config.commit;
+    let mut group = vec![own.clone()];
+    let mut bytes = own.bytes;
+    let prefix = keys::staged_prefix(table);
+    for meta in ctx.store.list(&prefix).await? {
+        if group.len() >= limits.max_batches {
+            break;
+        }
+        if !meta.key.ends_with(".json") || meta.key == keys::manifest(table, &own.batch_id) {
+            continue;
+        }
+        let Ok(Some(batch)) = read_manifest(ctx, &meta.key).await else {
+            continue;
+        };
+        if batch.data_files.is_empty() || bytes.saturating_add(batch.bytes) > limits.max_bytes {
+            continue;
+        }
+        let Some(object) = &batch.object else {
+            continue;
+        };
+        let ready = matches!(
+            ctx.ledger.get(object).await?.map(|r| r.record.state),
+            Some(LedgerState::Staged { manifest_key }) if manifest_key == meta.key
+        );
+        if ready {
+            bytes += batch.bytes;
+            group.push(batch);
+        }
+    }
+    Ok(group)
+}
+
+/// Marks the other batches of the group committed in the ledger, then removes their
+/// manifests. A record another committer or its own execution moved meanwhile is left as it
+/// is: it can only have become committed, with the same snapshot.
+async fn settle_group(
+    ctx: &Context,
+    table: &str,
+    group: &[StagedBatch],
+    outcome: &CommitOutcome,
+    own: &StagedBatch,
+) -> Result<(), StepError> {
+    let table_cfg = ctx.table(table)?;
+    for batch in group.iter().filter(|b| b.batch_id != own.batch_id) {
+        let (Some(object), Some(snapshot_id)) =
+            (&batch.object, outcome.snapshots.get(&batch.batch_id))
+        else {
+            continue;
+        };
+        let Some(record) = ctx.ledger.get(object).await? else {
+            continue;
+        };
+        if !matches!(record.record.state, LedgerState::Staged { .. }) {
+            continue;
+        }
+        match ctx
+            .ledger
+            .transition(&record, &now(), |r| {
+                r.state = LedgerState::Committed {
+                    snapshot_id: *snapshot_id,
+                }
+            })
+            .await
+        {
+            Ok(_) => {}
+            Err(LedgerError::Conflict { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        if record.record.replays > 0 {
+            settle_quarantine(ctx, table, object).await?;
+        }
+        delete_manifest(ctx, &keys::manifest(table_cfg, &batch.batch_id)).await;
+    }
+    Ok(())
+}
+
+/// A spent manifest is garbage; failing to remove it only leaves work for `sluice gc`.
+async fn delete_manifest(ctx: &Context, key: &str) {
+    if let Err(e) = ctx.store.delete(key).await {
+        tracing::warn!(manifest = key, error = %e, "could not remove a spent staged manifest");
+    }
 }
 
 /// A replayed version landed: its quarantine record has been dealt with. Deleting an absent
 /// record succeeds, so a re-run converges.
-async fn settle_quarantine(ctx: &Context, input: &CommitInput) -> Result<(), StepError> {
-    let key = keys::quarantine(Some(&input.table), &input.object.batch_id());
+async fn settle_quarantine(
+    ctx: &Context,
+    table: &str,
+    object: &sluice_core::ObjectVersion,
+) -> Result<(), StepError> {
+    let key = keys::quarantine(Some(table), &object.batch_id());
     ctx.store.delete(&key).await?;
-    tracing::info!(key = %input.object.key, "replayed version committed; quarantine record removed");
+    tracing::info!(key = %object.key, "replayed version committed; quarantine record removed");
     Ok(())
 }

@@ -139,10 +139,12 @@ pub mod keys {
 
     /// The staged batch manifest: which data files a validation wrote.
     pub fn manifest(table: &TableConfig, batch: &BatchId) -> String {
-        format!(
-            "{CONTROL_PREFIX}staged/{}.{}/{batch}.json",
-            table.namespace, table.name
-        )
+        format!("{}{batch}.json", staged_prefix(table))
+    }
+
+    /// Where a table's staged batch manifests live: every ready batch of the table.
+    pub fn staged_prefix(table: &TableConfig) -> String {
+        format!("{CONTROL_PREFIX}staged/{}.{}/", table.namespace, table.name)
     }
 
     /// Rejected rows of one object version, one JSON object per line.

@@ -240,6 +240,11 @@ pub struct CommitOutput {
     pub snapshot_id: i64,
     /// Rows this batch made visible.
     pub rows: u64,
-    /// True when the batch was found already committed (a re-run); no snapshot was added.
+    /// True when the batch was found already committed (a re-run, or another execution's
+    /// group commit took it); no snapshot was added for it here.
     pub already_committed: bool,
+    /// Staged batches the snapshot this step added took (its own and other executions'); 0
+    /// when it added none.
+    #[serde(default)]
+    pub group: usize,
 }

@@ -300,7 +300,8 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     };
 
     let invalid_ratio = ratio(&counts);
-    let staged = writer.finish().await?;
+    let mut staged = writer.finish().await?;
+    staged.object = Some(object.clone());
     if invalid_ratio > table_cfg.max_invalid_ratio {
         // Nothing of this file may land; its staged files are not referenced by anything.
         for path in &staged.paths {

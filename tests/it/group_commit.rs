@@ -1,0 +1,161 @@
+//! Group commit: a committer takes every ready staged batch of its table into one snapshot,
+//! within the `[commit]` limits; the executions whose batches it took acknowledge them.
+
+use std::collections::HashMap;
+
+use sluice_lake::BATCH_IDS_PROPERTY;
+use sluice_local::Outcome;
+use sluice_tests::{ndjson, order, Harness};
+
+fn orders_with(settings: &str) -> String {
+    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
+    format!("{settings}\n\n{text}")
+}
+
+/// Batch ids per snapshot, oldest snapshot first.
+async fn batches_per_snapshot(h: &Harness) -> Vec<usize> {
+    let table = h
+        .ctx
+        .lake
+        .load(&h.ctx.config.tables[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut snapshots: Vec<_> = table.metadata().snapshots().collect();
+    snapshots.sort_by_key(|s| s.sequence_number());
+    snapshots
+        .iter()
+        .map(|s| {
+            s.summary()
+                .additional_properties
+                .get(BATCH_IDS_PROPERTY)
+                .map(|ids| ids.split(',').filter(|i| !i.is_empty()).count())
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+/// Lands `n` files of 3 rows each and stops each execution right after its batch is staged.
+async fn stage(h: &Harness, n: usize) -> Vec<String> {
+    let mut executions = vec![];
+    for i in 0..n {
+        let key = format!("orders/staged-{i}.ndjson");
+        let first = (i * 3 + 1) as u64;
+        let meta = h
+            .ctx
+            .store
+            .put(
+                &key,
+                ndjson((first..first + 3).map(order)).into_bytes().into(),
+            )
+            .await
+            .unwrap();
+        sluice_steps::failpoint::inject("validate.after_staged", &key);
+        let name = format!("stop-{i}");
+        let r = h
+            .local
+            .ingest_as(&h.arrival(&key, &meta.etag), name.clone())
+            .await
+            .unwrap();
+        assert!(matches!(r.outcome, Outcome::Failed { .. }), "{r:?}");
+        executions.push(name);
+    }
+    executions
+}
+
+#[tokio::test]
+async fn one_commit_takes_every_ready_batch_and_the_others_acknowledge() {
+    let h = Harness::orders().await;
+    let stopped = stage(&h, 5).await;
+    assert_eq!(h.snapshots().await, 0);
+
+    // One more arrival: its commit takes its own batch and the five waiting ones.
+    let last = h
+        .ingest_bytes("last.ndjson", ndjson((100..=101).map(order)))
+        .await;
+    assert!(
+        matches!(last.outcome, Outcome::Committed { already: false, .. }),
+        "{last:?}"
+    );
+    assert_eq!(batches_per_snapshot(&h).await, vec![6]);
+    assert_eq!(h.rows().await.len(), 5 * 3 + 2);
+
+    // The stopped executions, redriven, find their batches committed by it.
+    for name in stopped {
+        let r = h.local.redrive(&name).await.unwrap();
+        assert!(
+            matches!(r.outcome, Outcome::Committed { already: true, .. }),
+            "{r:?}"
+        );
+    }
+    assert_eq!(h.snapshots().await, 1);
+    assert_eq!(h.rows().await.len(), 17);
+    // Spent manifests are gone.
+    let staged = h
+        .ctx
+        .store
+        .list(&sluice_steps::context::keys::staged_prefix(
+            &h.ctx.config.tables[0],
+        ))
+        .await
+        .unwrap();
+    assert!(staged.is_empty(), "{staged:?}");
+}
+
+#[tokio::test]
+async fn a_group_keeps_to_the_count_limit() {
+    let h = Harness::with_config_text(&orders_with("[commit]\nmax_batches = 2")).await;
+    let stopped = stage(&h, 5).await;
+    for name in &stopped {
+        h.local.redrive(name).await.unwrap();
+    }
+    let groups = batches_per_snapshot(&h).await;
+    assert!(groups.iter().all(|&g| g <= 2), "{groups:?}");
+    assert_eq!(groups.iter().sum::<usize>(), 5, "{groups:?}");
+    assert_eq!(
+        groups.len(),
+        3,
+        "5 batches in groups of at most 2: {groups:?}"
+    );
+    assert_eq!(h.rows().await.len(), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_arrivals_land_once_in_fewer_snapshots() {
+    let h = Harness::orders().await;
+    let n = 16u64;
+    let mut arrivals = vec![];
+    for i in 0..n {
+        let key = format!("orders/burst-{i}.ndjson");
+        let meta = h
+            .ctx
+            .store
+            .put(
+                &key,
+                ndjson((i * 2 + 1..=i * 2 + 2).map(order))
+                    .into_bytes()
+                    .into(),
+            )
+            .await
+            .unwrap();
+        arrivals.push(h.arrival(&key, &meta.etag));
+    }
+    let runs = arrivals.iter().map(|a| h.local.ingest(a));
+    let reports = futures::future::join_all(runs).await;
+    for r in &reports {
+        let r = r.as_ref().unwrap();
+        assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    }
+    let mut ids: HashMap<i64, usize> = HashMap::new();
+    for row in h.rows().await {
+        *ids.entry(row["order_id"].as_i64().unwrap()).or_default() += 1;
+    }
+    assert_eq!(ids.len(), (n * 2) as usize);
+    assert!(ids.values().all(|&c| c == 1), "a row landed twice: {ids:?}");
+    let groups = batches_per_snapshot(&h).await;
+    assert_eq!(groups.iter().sum::<usize>(), n as usize, "{groups:?}");
+    println!(
+        "{n} concurrent arrivals made {} snapshots: {groups:?}",
+        groups.len()
+    );
+}
