@@ -3,6 +3,7 @@
 mod contract;
 mod exactly_once;
 mod example;
+mod gc;
 mod hostile;
 mod interop;
 mod reconcile;

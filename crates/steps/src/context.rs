@@ -145,6 +145,11 @@ pub mod keys {
         )
     }
 
+    /// Prefix of every staged batch manifest of a table.
+    pub fn staged_prefix(table: &TableConfig) -> String {
+        format!("{CONTROL_PREFIX}staged/{}.{}/", table.namespace, table.name)
+    }
+
     /// Rejected rows of one object version, one JSON object per line.
     pub fn rejects(table: &TableConfig, batch: &BatchId) -> String {
         format!(
