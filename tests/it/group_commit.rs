@@ -80,11 +80,14 @@ async fn one_commit_takes_every_ready_batch_and_the_others_acknowledge() {
     assert_eq!(batches_per_snapshot(&h).await, vec![6]);
     assert_eq!(h.rows().await.len(), 5 * 3 + 2);
 
-    // The stopped executions, redriven, find their batches committed by it.
+    // The stopped executions, redriven, find their batches committed by it, in its snapshot.
+    let Outcome::Committed { snapshot_id, .. } = last.outcome else {
+        unreachable!()
+    };
     for name in stopped {
         let r = h.local.redrive(&name).await.unwrap();
         assert!(
-            matches!(r.outcome, Outcome::Committed { already: true, .. }),
+            matches!(r.outcome, Outcome::Committed { snapshot_id: s, already: true } if s == snapshot_id),
             "{r:?}"
         );
     }

@@ -3,6 +3,7 @@
 mod contract;
 mod exactly_once;
 mod example;
+mod gc;
 mod group_commit;
 mod hostile;
 mod interop;

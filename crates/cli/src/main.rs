@@ -14,10 +14,12 @@
 //! - `table.rs`: `sluice table show`
 //! - `quarantine.rs`: `sluice quarantine list|show`
 //! - `files.rs`: `sluice files`
+//! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
 
 mod asl;
 mod executions;
 mod files;
+mod gc;
 mod ingest;
 mod quarantine;
 mod reconcile;
@@ -65,6 +67,7 @@ Examples:
   sluice replay --reason drift_blocked
   sluice watch inbox/
   sluice reconcile --table orders
+  sluice gc --dry-run
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
@@ -107,6 +110,10 @@ enum Command {
     /// Find object versions whose events were lost: list each table's prefix, run what the
     /// ledger never saw, and record the table's watermark.
     Reconcile(reconcile::Args),
+    /// Remove staged files that will never commit and manifests of committed batches;
+    /// never a file a snapshot references, nor anything younger than --min-age.
+    #[command(after_long_help = gc::AFTER_HELP)]
+    Gc(gc::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
     /// The engine's executions: list, describe one, show its history.
@@ -142,6 +149,7 @@ fn main() -> ExitCode {
             Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
             Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
             Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
+            Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
             Command::Executions(cmd) => executions::run(&cli.workspace, cmd).await,
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,

@@ -531,3 +531,97 @@ fn reconcile_finds_files_whose_events_were_lost() {
         "{show}"
     );
 }
+
+#[test]
+fn gc_dry_run_lists_what_it_would_remove_and_removes_nothing() {
+    let ws = tempfile::tempdir().unwrap();
+    let data = repo().join("examples/orders/data");
+    run_ok(&mut sluice(ws.path(), &["ingest", data.to_str().unwrap()]));
+    // An interrupted write, two hours old, of a batch no ledger record knows.
+    let stray = ws
+        .path()
+        .join("warehouse/shop/orders/data/b-00000000000000000000abcd-00000.parquet");
+    std::fs::write(&stray, b"PAR1 interrupted").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stray)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+        .unwrap();
+    let staged_dir = ws.path().join("landing/.sluice/staged/shop.orders");
+    let manifests = || {
+        std::fs::read_dir(&staged_dir)
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let spent = manifests();
+
+    let out = sluice(ws.path(), &["gc", "--dry-run"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no {name} row in {stdout}"))
+            .split('┆')
+            .map(|c| {
+                c.trim_matches(|ch: char| ch.is_whitespace() || ch == '│')
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("orphan data files")[1..], ["1", "16"], "{stdout}");
+    assert_eq!(row("spent manifests")[1], spent.to_string(), "{stdout}");
+    assert_eq!(row("abandoned data files")[1], "0", "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "would remove (orphan data files): {}",
+            stray.display()
+        )),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("would remove (spent manifests): .sluice/staged/shop.orders/"))
+            .count(),
+        spent,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "orders: dry run, would remove {} files",
+            spent + 1
+        )),
+        "{stdout}"
+    );
+    assert!(stray.exists(), "a dry run removes nothing");
+    assert_eq!(manifests(), spent);
+
+    // The real run removes exactly that; the table reads the same.
+    let out = run_ok(&mut sluice(ws.path(), &["gc"]));
+    assert!(
+        out.contains(&format!("orders: removed {} files", spent + 1)),
+        "{out}"
+    );
+    assert!(!stray.exists());
+    assert_eq!(manifests(), 0);
+    let show: serde_json::Value = serde_json::from_str(&run_ok(&mut sluice(
+        ws.path(),
+        &["table", "show", "orders", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(show["total_records"], 73);
+
+    // A bad age names the accepted forms.
+    let bad = sluice(ws.path(), &["gc", "--min-age", "90 minutes"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("30s, 15m, 1h, 2d"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}

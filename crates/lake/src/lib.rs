@@ -13,11 +13,13 @@
 //! - [`catalog`]: the [`Lake`] handle: open, load/create, evolve
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
 //! - [`commit`]: idempotent group commit of staged batches
+//! - [`files`]: referenced and stored data files, for garbage collection
 //! - [`read`]: table description and read-back scans
 
 pub mod catalog;
 pub mod commit;
 pub mod error;
+pub mod files;
 pub mod read;
 pub mod schema;
 pub mod writer;
@@ -25,6 +27,7 @@ pub mod writer;
 pub use catalog::Lake;
 pub use commit::{CommitOutcome, StagedBatch};
 pub use error::{LakeError, LakeErrorKind};
+pub use files::StoredDataFile;
 
 /// Snapshot summary property that lists the batch ids a snapshot committed, comma-separated.
 pub const BATCH_IDS_PROPERTY: &str = "sluice.batch-ids";

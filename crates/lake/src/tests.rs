@@ -143,3 +143,110 @@ async fn added_column_reads_null_for_old_rows() {
     assert_eq!(rows[0].get("coupon"), None, "{rows:?}");
     assert_eq!(rows[1]["coupon"], "X");
 }
+
+#[tokio::test]
+async fn written_file_names_map_back_to_their_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    let rows = vec![
+        json!({"id": 1, "at": "2026-01-01T10:00:00Z"}),
+        json!({"id": 2, "at": "2026-01-02T10:00:00Z"}),
+    ];
+    let staged = stage(&lake, &cfg, "b-0123456789abcdef01234567", &rows).await;
+    assert_eq!(staged.paths.len(), 2);
+    for path in &staged.paths {
+        assert_eq!(
+            crate::writer::batch_of_data_file(path),
+            Some(BatchId("b-0123456789abcdef01234567".into())),
+            "{path}"
+        );
+    }
+    use crate::writer::batch_of_data_file as of;
+    assert_eq!(of("/d/x-1.parquet"), None, "counter too short");
+    assert_eq!(of("/d/b-1-00000.avro"), None);
+    assert_eq!(of("/d/-00000.parquet"), None);
+    assert_eq!(of("/d/snap-1-00001a.parquet"), None);
+}
+
+#[tokio::test]
+async fn referenced_and_stored_files_of_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    assert!(lake.referenced_files(&cfg).await.unwrap().is_empty());
+    assert!(lake.data_files(&cfg).await.unwrap().is_empty());
+    let committed = stage(
+        &lake,
+        &cfg,
+        "b-1",
+        &[json!({"id": 1, "at": "2026-01-01T10:00:00Z"})],
+    )
+    .await;
+    lake.commit_batches(&cfg, std::slice::from_ref(&committed))
+        .await
+        .unwrap();
+    let staged_only = stage(
+        &lake,
+        &cfg,
+        "b-2",
+        &[json!({"id": 2, "at": "2026-01-03T10:00:00Z"})],
+    )
+    .await;
+
+    let referenced = lake.referenced_files(&cfg).await.unwrap();
+    let committed_paths: std::collections::HashSet<String> = committed
+        .paths
+        .iter()
+        .map(|p| crate::files::canonical_path(p))
+        .collect();
+    assert_eq!(referenced, committed_paths, "data files only, no metadata");
+
+    let stored = lake.data_files(&cfg).await.unwrap();
+    let mut stored_paths: Vec<&str> = stored.iter().map(|f| f.path.as_str()).collect();
+    stored_paths.sort();
+    let mut expected: Vec<String> = committed
+        .paths
+        .iter()
+        .chain(&staged_only.paths)
+        .map(|p| crate::files::canonical_path(p))
+        .collect();
+    expected.sort();
+    assert_eq!(stored_paths, expected);
+    for f in &stored {
+        let md = std::fs::metadata(&f.path).unwrap();
+        assert_eq!(f.bytes, md.len());
+        assert_eq!(f.modified, md.modified().unwrap());
+    }
+
+    // Deleting: a staged file goes, twice is fine; metadata files are refused.
+    let table = lake.load(&cfg).await.unwrap().unwrap();
+    let victim = &staged_only.paths[0];
+    crate::files::delete_data_file(&table, victim)
+        .await
+        .unwrap();
+    crate::files::delete_data_file(&table, victim)
+        .await
+        .unwrap();
+    assert!(!std::path::Path::new(&crate::files::canonical_path(victim)).exists());
+    assert!(crate::files::stat_data_file(&table, victim)
+        .await
+        .unwrap()
+        .is_none());
+    let metadata_file = table.metadata_location().unwrap().to_string();
+    assert!(crate::files::delete_data_file(&table, &metadata_file)
+        .await
+        .is_err());
+    let manifest_list = table
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .manifest_list()
+        .to_string();
+    assert!(crate::files::delete_data_file(&table, &manifest_list)
+        .await
+        .is_err());
+    assert!(std::path::Path::new(&crate::files::canonical_path(&metadata_file)).exists());
+    assert!(std::path::Path::new(&crate::files::canonical_path(&manifest_list)).exists());
+    assert_eq!(lake.scan_json(&cfg).await.unwrap().len(), 1);
+}

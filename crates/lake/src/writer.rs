@@ -37,6 +37,16 @@ type FileWriterBuilder =
 type FileWriter =
     DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
 
+/// The batch whose writer named this data file (`<batch id>-<counter>.parquet`, the counter
+/// at least five digits), from its path or file name; `None` for any other name.
+pub fn batch_of_data_file(path: &str) -> Option<BatchId> {
+    let name = path.rsplit('/').next()?;
+    let stem = name.strip_suffix(".parquet")?;
+    let (batch, counter) = stem.rsplit_once('-')?;
+    let counter_ok = counter.len() >= 5 && counter.bytes().all(|b| b.is_ascii_digit());
+    (counter_ok && !batch.is_empty()).then(|| BatchId(batch.to_string()))
+}
+
 // One per batch writer, for the writer's life: the size difference costs nothing.
 #[allow(clippy::large_enum_variant)]
 enum Inner {

@@ -13,7 +13,9 @@ use sluice_states::{Execution, Status};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// Rows are in the table; `already` when a previous run had committed them.
+    /// Rows are in the table; `already` when they were committed before this execution (or
+    /// its last redrive) started: a duplicate's or a re-run's acknowledgement. A batch another
+    /// execution's group commit took meanwhile is not `already`: it landed in this run.
     Committed {
         snapshot_id: i64,
         already: bool,
@@ -128,9 +130,16 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         report.object = get(q, "object").or(report.object);
         report.outcome = Outcome::Quarantined { reason };
     } else if let Some(c) = out.get("commit") {
+        // Found committed, but in a snapshot made after this execution (or its last redrive)
+        // started: another execution's group commit took the batch, in this very run; not an
+        // earlier landing.
+        let found: bool = get(c, "already_committed").unwrap_or_default();
+        let began = execution.redrive_date.unwrap_or(execution.start_date);
+        let taken_meanwhile =
+            get::<i64>(c, "snapshot_ms").is_some_and(|ms| ms >= began.timestamp_millis());
         report.outcome = Outcome::Committed {
             snapshot_id: get(c, "snapshot_id").unwrap_or_default(),
-            already: get(c, "already_committed").unwrap_or_default(),
+            already: found && !taken_meanwhile,
         };
     } else if out.get("status").and_then(Value::as_str) == Some("duplicate") {
         report.outcome = Outcome::Duplicate {

@@ -48,6 +48,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
                 snapshot_id: *snapshot_id,
                 rows,
                 already_committed: true,
+                snapshot_ms: snapshot_ms(ctx, &table_cfg, *snapshot_id).await,
                 group: 0,
             });
         }
@@ -71,6 +72,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
                 snapshot_id,
                 rows,
                 already_committed: true,
+                snapshot_ms: snapshot_ms(ctx, &table_cfg, snapshot_id).await,
                 group: 0,
             });
         }
@@ -107,12 +109,23 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             .and_then(|d| d.current_snapshot_id)
             .unwrap_or(0),
     };
-    // Our own record first: it is the one this execution answers for.
-    ctx.ledger
+    // Our own record first: it is the one this execution answers for. Another committer whose
+    // group found our batch in the snapshot we just added may have marked it already.
+    match ctx
+        .ledger
         .transition(&record, &now(), |r| {
             r.state = LedgerState::Committed { snapshot_id }
         })
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        Err(LedgerError::Conflict { .. })
+            if matches!(
+                ledger_record(ctx, &input).await?.record.state,
+                LedgerState::Committed { snapshot_id: s } if s == snapshot_id
+            ) => {}
+        Err(e) => return Err(e.into()),
+    }
     failpoint::hit("commit.after_ledger", &object.key)?;
     settle_group(ctx, &input.table, &group, &outcome, &own).await?;
     if record.record.replays > 0 {
@@ -129,12 +142,20 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         snapshot_id,
         rows: own.rows,
         already_committed: already,
+        snapshot_ms: snapshot_ms(ctx, &table_cfg, snapshot_id).await,
         group: if outcome.new_snapshot_id.is_some() {
             outcome.snapshots.len() - outcome.already_committed.len()
         } else {
             0
         },
     })
+}
+
+/// The commit time of `snapshot_id`, for the report; `None` if the table cannot say.
+async fn snapshot_ms(ctx: &Context, table: &TableConfig, snapshot_id: i64) -> Option<i64> {
+    let loaded = ctx.lake.load(table).await.ok()??;
+    let snapshot = loaded.metadata().snapshot_by_id(snapshot_id)?;
+    Some(snapshot.timestamp_ms())
 }
 
 async fn ledger_record(ctx: &Context, input: &CommitInput) -> Result<VersionedRecord, StepError> {

@@ -12,6 +12,7 @@
 //! - [`validate`]: stream, validate, stage Parquet and rejects
 //! - [`quarantine`]: record a file that waits for a person
 //! - [`commit`]: idempotent commit of a staged batch
+//! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
 //! - [`error`]: `StepError` and the names Retry/Catch match
 //! - [`context`]: shared state and control-prefix keys
@@ -23,6 +24,7 @@ pub mod drift;
 pub mod error;
 pub mod failpoint;
 pub mod filter;
+pub mod gc;
 pub mod payload;
 pub mod quarantine;
 mod source;
@@ -30,3 +32,4 @@ pub mod validate;
 
 pub use context::{Context, Progress};
 pub use error::{StepError, StepErrorKind};
+pub use gc::{gc, GcOptions, GcReport};

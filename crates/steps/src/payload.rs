@@ -243,6 +243,11 @@ pub struct CommitOutput {
     /// True when the batch was found already committed (a re-run, or another execution's
     /// group commit took it); no snapshot was added for it here.
     pub already_committed: bool,
+    /// When the snapshot holding the batch was committed (Iceberg `timestamp-ms`): with
+    /// `already_committed`, it tells a batch a concurrent execution's group commit took (after
+    /// this execution started) from one committed by an earlier run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_ms: Option<i64>,
     /// Staged batches the snapshot this step added took (its own and other executions'); 0
     /// when it added none.
     #[serde(default)]
