@@ -62,6 +62,7 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
         version_id: None,
         etag: Some(meta.etag.clone()),
         sequencer: None,
+        event: Default::default(),
     };
     let f = sluice_steps::filter::filter(&h.ctx, arrival.into())
         .await

@@ -349,6 +349,7 @@ async fn a_commit_interrupted_before_the_ledger_update_keeps_its_manifest() {
             version_id: None,
             etag: Some(meta.etag.clone()),
             sequencer: None,
+            event: Default::default(),
         }
         .into(),
     )

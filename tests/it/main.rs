@@ -9,3 +9,4 @@ mod hostile;
 mod interop;
 mod reconcile;
 mod replay;
+mod versions;

@@ -87,6 +87,7 @@ async fn an_unfinished_object_holds_the_watermark_back() {
             version_id: None,
             etag: Some(meta.etag.clone()),
             sequencer: None,
+            event: Default::default(),
         }
         .into(),
     )

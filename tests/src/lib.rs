@@ -111,6 +111,7 @@ impl Harness {
             version_id: None,
             etag: Some(etag.into()),
             sequencer: None,
+            event: Default::default(),
         }
     }
 

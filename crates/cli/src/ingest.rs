@@ -151,6 +151,7 @@ pub async fn land_and_run(
         version_id: meta.version_id.clone(),
         etag: Some(meta.etag.clone()),
         sequencer: None,
+        event: Default::default(),
     };
     local
         .ingest(&arrival)

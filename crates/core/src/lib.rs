@@ -18,6 +18,7 @@
 pub mod config;
 pub mod contract;
 pub mod drift;
+pub mod keyhead;
 pub mod ledger;
 pub mod object;
 pub mod quarantine;

@@ -282,6 +282,7 @@ mod tests {
             version_id: None,
             etag: Some("e1".into()),
             sequencer: None,
+            event: Default::default(),
         };
         let n = arrival_name(&a);
         sluice_states::engine::check_name(&n).unwrap();

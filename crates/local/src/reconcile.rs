@@ -57,6 +57,7 @@ impl Local {
                 version_id: meta.version_id.clone(),
                 etag: Some(meta.etag.clone()),
                 sequencer: None,
+                event: Default::default(),
             };
             match &record {
                 None => {

@@ -7,15 +7,18 @@
 //! where to resume.
 
 use sluice_core::config::CONTROL_PREFIX;
+use sluice_core::config::{NewVersionPolicy, TableConfig};
+use sluice_core::keyhead::{KeyHead, Order, Removal, NEW_VERSION_IGNORED, SUPERSEDED};
 use sluice_core::ledger::{Lease, LedgerState};
 use sluice_core::object::check_key;
 use sluice_core::reader::check_extension;
+use sluice_core::ObjectVersion;
 use sluice_core::QuarantineReason;
 use sluice_store::{Claim, LedgerError, VersionedRecord};
 
 use crate::context::{now, Context};
 use crate::error::StepError;
-use crate::payload::{FilterInput, FilterOutput, FilterStatus};
+use crate::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput, FilterStatus};
 
 /// The lease holder for a claim made without an execution name (a direct call).
 const ANONYMOUS: &str = "anonymous";
@@ -47,6 +50,9 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
             "bucket {:?} is not the landing bucket",
             arrival.bucket
         )));
+    }
+    if arrival.event == ArrivalEvent::Removed {
+        return record_removal(ctx, &arrival).await.map(skip);
     }
     let Some(meta) = ctx.store.head(&arrival.key).await? else {
         return Ok(skip(format!("{} no longer exists", arrival.key)));
@@ -93,10 +99,17 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
                 // converges.
                 LedgerState::Claimed if out.table.is_some() => {
                     match take_over(ctx, &record, owner).await? {
-                        Ok(()) => FilterOutput {
-                            status: FilterStatus::Accepted,
-                            ..out
-                        },
+                        Ok(taken) => {
+                            match (&table, place(ctx, &object, &arrival, table.as_ref()).await?) {
+                                (Some(_), Some((reason, detail))) => {
+                                    return filtered(ctx, &taken, object, reason, detail).await
+                                }
+                                _ => FilterOutput {
+                                    status: FilterStatus::Accepted,
+                                    ..out
+                                },
+                            }
+                        }
                         Err(holder) => FilterOutput {
                             detail: Some(holder),
                             ..out
@@ -125,6 +138,9 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
             ..skip(detail)
         });
     };
+    if let Some((reason, detail)) = place(ctx, &object, &arrival, Some(&table)).await? {
+        return filtered(ctx, &record, object, reason, detail).await;
+    }
     let reject = |reason: QuarantineReason, detail: String| FilterOutput {
         status: FilterStatus::Rejected,
         object: Some(object.clone()),
@@ -168,7 +184,7 @@ async fn take_over(
     ctx: &Context,
     record: &VersionedRecord,
     owner: &str,
-) -> Result<Result<(), String>, StepError> {
+) -> Result<Result<VersionedRecord, String>, StepError> {
     let at = now();
     if let Some(lease) = &record.record.lease {
         if lease.owner != owner && !lease.expired(&at) {
@@ -185,15 +201,156 @@ async fn take_over(
         .transition(record, &at, |r| r.lease = Some(lease.clone()))
         .await
     {
-        Ok(_) => {
+        Ok(taken) => {
             if previous.as_deref().is_some_and(|p| p != owner) {
                 tracing::warn!(key = %record.record.object.key, previous = ?previous, "expired claim taken over");
             }
-            Ok(Ok(()))
+            Ok(Ok(taken))
         }
         Err(LedgerError::Conflict { .. }) => Ok(Err(
             "another execution took the claim over at the same moment".into(),
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Where this version stands among its key's versions (see `sluice_core::keyhead`): an event
+/// older than one already seen for the key is superseded; under `new_version = "ignore"`, a
+/// version of a key whose first admitted version is loaded (or on its way) is ignored.
+/// `Some((reason, detail))` filters it. Only arrivals with a sequencer, or tables with the
+/// `ignore` policy, touch the key's head; it is updated by compare-and-swap, and deciding
+/// again for the same version gives the same answer, so a re-run converges.
+async fn place(
+    ctx: &Context,
+    object: &ObjectVersion,
+    arrival: &Arrival,
+    table: Option<&TableConfig>,
+) -> Result<Option<(&'static str, String)>, StepError> {
+    let ignore = table.is_some_and(|t| t.new_version == NewVersionPolicy::Ignore);
+    let sequencer = arrival.sequencer.as_deref();
+    if sequencer.is_none() && !ignore {
+        return Ok(None);
+    }
+    let this = object.ledger_key();
+    let decide = |head: &mut KeyHead| -> Verdict {
+        if let Order::Older { newer } = head.order(sequencer) {
+            if head.latest.as_deref() != Some(this.as_str()) {
+                return Verdict::Superseded(newer);
+            }
+        }
+        head.saw_created(sequencer, &this);
+        match &head.loaded {
+            Some(first) if ignore && *first != this => Verdict::Loaded(first.clone()),
+            _ => {
+                if ignore {
+                    head.loaded = Some(this.clone());
+                }
+                Verdict::Go
+            }
+        }
+    };
+    let (_, verdict) = ctx
+        .ledger
+        .update_head(&object.bucket, &object.key, &now(), decide)
+        .await?;
+    Ok(match verdict {
+        Verdict::Go => None,
+        Verdict::Superseded(newer) => Some((
+            SUPERSEDED,
+            format!(
+                "{}: an event with a later sequencer ({newer}) was already seen for this key; \
+                 this older version is not loaded over it",
+                object.key
+            ),
+        )),
+        Verdict::Loaded(first) => {
+            // The first version counts only while it is loaded or on its way; if it ended
+            // filtered or quarantined, this version takes its place.
+            let gone = match ctx.ledger.get_by_ledger_key(&first).await? {
+                None => true,
+                Some(r) => matches!(
+                    r.state,
+                    LedgerState::Filtered { .. } | LedgerState::Quarantined { .. }
+                ),
+            };
+            if gone {
+                let (_, moved) = ctx
+                    .ledger
+                    .update_head(&object.bucket, &object.key, &now(), |head| {
+                        if head.loaded.as_deref() == Some(first.as_str()) {
+                            head.loaded = Some(this.clone());
+                        }
+                        head.loaded.as_deref() == Some(this.as_str())
+                    })
+                    .await?;
+                if moved {
+                    return Ok(None);
+                }
+            }
+            Some((
+                NEW_VERSION_IGNORED,
+                format!(
+                    "{}: the table keeps the first version of a key (new_version = \"ignore\"); \
+                     {first} is loaded",
+                    object.key
+                ),
+            ))
+        }
+    })
+}
+
+/// What the key's head says about a version.
+enum Verdict {
+    Go,
+    Superseded(String),
+    Loaded(String),
+}
+
+/// Records the claimed version as filtered for `reason`.
+async fn filtered(
+    ctx: &Context,
+    record: &VersionedRecord,
+    object: ObjectVersion,
+    reason: &str,
+    detail: String,
+) -> Result<FilterOutput, StepError> {
+    ctx.ledger
+        .transition(record, &now(), |r| {
+            r.state = LedgerState::Filtered {
+                reason: reason.to_string(),
+            };
+            r.detail = Some(detail.clone());
+        })
+        .await?;
+    tracing::info!(key = %object.key, reason, "version filtered");
+    Ok(FilterOutput {
+        status: FilterStatus::Filtered,
+        object: Some(object),
+        table: None,
+        manifest_key: None,
+        reason: None,
+        ledger_state: None,
+        detail: Some(detail),
+    })
+}
+
+/// An `ObjectRemoved` event: recorded in the key's head (the newest removal makes older
+/// created events superseded); nothing is loaded or deleted from the table.
+async fn record_removal(ctx: &Context, arrival: &Arrival) -> Result<String, StepError> {
+    let at = now();
+    let removal = Removal {
+        sequencer: arrival.sequencer.clone(),
+        version_id: arrival.version_id.clone(),
+        recorded_at: at.clone(),
+    };
+    ctx.ledger
+        .update_head(&arrival.bucket, &arrival.key, &at, |head| {
+            head.saw_removed(removal.clone())
+        })
+        .await?;
+    tracing::info!(key = %arrival.key, "removal recorded");
+    Ok(format!(
+        "removal of {} recorded in the ledger; rows already loaded stay in the table",
+        arrival.key
+    ))
 }

@@ -22,6 +22,27 @@ pub struct Arrival {
     pub etag: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
+    /// What happened to the object: created (the default) or removed.
+    #[serde(default, skip_serializing_if = "ArrivalEvent::is_created")]
+    pub event: ArrivalEvent,
+}
+
+/// The S3 event an arrival stands for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArrivalEvent {
+    /// `Object Created`: a version to load.
+    #[default]
+    Created,
+    /// `Object Deleted` / `ObjectRemoved:*`: recorded in the key's head; nothing is loaded,
+    /// and a created event older than the removal is superseded.
+    Removed,
+}
+
+impl ArrivalEvent {
+    fn is_created(&self) -> bool {
+        *self == ArrivalEvent::Created
+    }
 }
 
 /// The filter's input, as the definition's `Parameters` build it: the execution's input (an

@@ -15,11 +15,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use sluice_core::config::CONTROL_PREFIX;
+use sluice_core::keyhead::KeyHead;
 use sluice_core::ledger::{check_transition, IllegalTransition, Lease, LedgerRecord};
 use sluice_core::object::content_hash;
 use sluice_core::ObjectVersion;
 
 use crate::store::{Conditional, ObjectStore, StoreError};
+
+/// How often `update_head` re-reads and re-applies after losing a race.
+const HEAD_ATTEMPTS: usize = 16;
 
 /// How often `claim` retries when a record it saw exist has vanished before it could read
 /// it (a record deleted by a replay at that very moment).
@@ -93,7 +97,12 @@ impl Ledger {
     /// The store key of `object`'s record:
     /// `.sluice/ledger/<first 2 hex>/<sha256 hex of object.ledger_key()>.json`.
     pub fn record_key(object: &ObjectVersion) -> String {
-        let hash = content_hash(object.ledger_key().as_bytes());
+        Self::record_key_of(&object.ledger_key())
+    }
+
+    /// [`Ledger::record_key`] from the ledger key itself.
+    fn record_key_of(ledger_key: &str) -> String {
+        let hash = content_hash(ledger_key.as_bytes());
         format!(
             "{}/{}/{hash}.json",
             ledger_prefix().trim_end_matches('/'),
@@ -195,6 +204,68 @@ impl Ledger {
         }
     }
 
+    /// The record of a version by its ledger key (`ObjectVersion::ledger_key`).
+    pub async fn get_by_ledger_key(
+        &self,
+        ledger_key: &str,
+    ) -> Result<Option<LedgerRecord>, LedgerError> {
+        let key = Self::record_key_of(ledger_key);
+        match self.store.get_bytes(&key).await? {
+            Some((bytes, _)) => Ok(Some(decode(&key, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The store key of a key's head: `.sluice/keys/<first 2 hex>/<sha256 of bucket/key>.json`.
+    pub fn head_key(bucket: &str, key: &str) -> String {
+        let hash = content_hash(format!("{bucket}/{key}").as_bytes());
+        format!("{CONTROL_PREFIX}keys/{}/{hash}.json", &hash[..2])
+    }
+
+    /// The head of `key`, if any event of it was ordered or recorded.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<Option<KeyHead>, LedgerError> {
+        let record = Self::head_key(bucket, key);
+        match self.store.get_bytes(&record).await? {
+            Some((bytes, _)) => Ok(Some(decode_head(&record, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Applies `update` to the head of `key` (a fresh one if none) and writes it with a
+    /// compare-and-swap, re-reading and re-applying on a lost race; returns the head as
+    /// written and what `update` returned. `update` must decide from the head alone, as it may
+    /// run more than once.
+    pub async fn update_head<R>(
+        &self,
+        bucket: &str,
+        key: &str,
+        now: &str,
+        update: impl Fn(&mut KeyHead) -> R + Send,
+    ) -> Result<(KeyHead, R), LedgerError> {
+        let record = Self::head_key(bucket, key);
+        for _ in 0..HEAD_ATTEMPTS {
+            let current = self.store.get_bytes(&record).await?;
+            let (mut head, etag) = match &current {
+                Some((bytes, meta)) => (decode_head(&record, bytes)?, Some(meta.etag.clone())),
+                None => (KeyHead::new(bucket, key, now), None),
+            };
+            let out = update(&mut head);
+            head.updated_at = now.to_string();
+            let body = serde_json::to_vec_pretty(&head).map_err(|e| LedgerError::Corrupt {
+                key: record.clone(),
+                message: e.to_string(),
+            })?;
+            let written = match etag {
+                Some(etag) => self.store.put_if_match(&record, body.into(), &etag).await?,
+                None => self.store.create_if_absent(&record, body.into()).await?,
+            };
+            if let Conditional::Done(_) = written {
+                return Ok((head, out));
+            }
+        }
+        Err(LedgerError::Conflict { key: record })
+    }
+
     /// All records (reads every record under `.sluice/ledger/`), sorted by object key, then
     /// claim time and ledger key so that versions of one key stay in arrival order.
     pub async fn list(&self) -> Result<Vec<LedgerRecord>, LedgerError> {
@@ -232,6 +303,13 @@ fn encode(key: &str, record: &LedgerRecord) -> Result<Bytes, LedgerError> {
     })?;
     body.push(b'\n');
     Ok(Bytes::from(body))
+}
+
+fn decode_head(key: &str, bytes: &[u8]) -> Result<KeyHead, LedgerError> {
+    serde_json::from_slice(bytes).map_err(|e| LedgerError::Corrupt {
+        key: key.to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn decode(key: &str, bytes: &[u8]) -> Result<LedgerRecord, LedgerError> {
