@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sluice_core::config::TableConfig;
 use sluice_core::BatchId;
 
-use crate::error::{LakeError, Result};
+use crate::error::{LakeError, LakeErrorKind, Result};
 use crate::{Lake, BATCH_IDS_PROPERTY};
 
 /// The staged data files of one batch, ready to commit.
@@ -172,9 +172,10 @@ impl Lake {
             .set_snapshot_properties(HashMap::from([(BATCH_IDS_PROPERTY.to_string(), ids_value)]))
             .apply(tx)
             .map_err(|e| LakeError::iceberg("preparing the append", e))?;
-        let committed = tx.commit(self.catalog().as_ref()).await.map_err(|e| {
-            LakeError::iceberg(format!("committing to table {}", table_cfg.name), e)
-        })?;
+        let committed = match tx.commit(self.catalog().as_ref()).await {
+            Ok(t) => t,
+            Err(e) => return Err(self.commit_error(table_cfg, &ids, e).await),
+        };
         let snapshot_id = committed
             .metadata()
             .current_snapshot()
@@ -186,5 +187,38 @@ impl Lake {
         outcome.new_snapshot_id = Some(snapshot_id);
         tracing::info!(table = %table_cfg.name, snapshot_id, "snapshot committed");
         Ok(outcome)
+    }
+
+    /// Classifies a failed commit. When another writer committed one of these very batches
+    /// meanwhile (a duplicate execution of the same object version), iceberg's retry of the
+    /// append refuses the files as already referenced, which reads as bad data; it is a lost
+    /// race, so it becomes `CommitConflict`, and the caller's retry acknowledges the batch.
+    async fn commit_error(
+        &self,
+        table_cfg: &TableConfig,
+        ids: &[BatchId],
+        e: iceberg::Error,
+    ) -> LakeError {
+        let error = LakeError::iceberg(format!("committing to table {}", table_cfg.name), e);
+        if error.kind == LakeErrorKind::CommitConflict {
+            return error;
+        }
+        match self.load(table_cfg).await {
+            Ok(Some(now)) => {
+                let done = committed_batches(&now);
+                if ids.iter().any(|id| done.contains_key(id)) {
+                    return LakeError {
+                        kind: LakeErrorKind::CommitConflict,
+                        message: format!(
+                            "{}; another writer committed the same batch meanwhile",
+                            error.message
+                        ),
+                        source: error.source,
+                    };
+                }
+                error
+            }
+            _ => error,
+        }
     }
 }
