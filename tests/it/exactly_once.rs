@@ -103,3 +103,56 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
     let record = h.ctx.ledger.get(&object).await.unwrap().unwrap();
     assert!(matches!(record.record.state, LedgerState::Committed { .. }));
 }
+
+/// On AWS a duplicate delivery of an event is a new execution with its own name. One
+/// execution crashes after staging; a second delivery commits the object; then the first is
+/// redriven: it finds the object finished and ends as a duplicate instead of failing again.
+#[tokio::test]
+async fn redrive_after_a_duplicate_delivery_finished_the_object_succeeds_as_duplicate() {
+    let h = Harness::orders().await;
+    let key = "orders/redriven-late.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, ndjson((1..=5).map(order)).into_bytes().into())
+        .await
+        .unwrap();
+    let arrival = sluice_steps::payload::Arrival {
+        bucket: "landing".into(),
+        key: key.into(),
+        version_id: None,
+        etag: Some(meta.etag.clone()),
+        sequencer: None,
+    };
+    sluice_steps::failpoint::inject("validate.after_staged", key);
+    let first = h
+        .local
+        .ingest_as(&arrival, "delivery-1".into())
+        .await
+        .unwrap();
+    assert!(matches!(first.outcome, Outcome::Failed { .. }), "{first:?}");
+    let second = h
+        .local
+        .ingest_as(&arrival, "delivery-2".into())
+        .await
+        .unwrap();
+    assert!(
+        matches!(second.outcome, Outcome::Committed { already: false, .. }),
+        "{second:?}"
+    );
+
+    let redriven = h.local.redrive("delivery-1").await.unwrap();
+    assert_eq!(
+        redriven.status,
+        sluice_states::Status::Succeeded,
+        "{redriven:?}"
+    );
+    assert_eq!(
+        redriven.outcome,
+        Outcome::Duplicate {
+            state: "committed".into()
+        }
+    );
+    assert_eq!(h.rows().await.len(), 5);
+    assert_eq!(h.snapshots().await, 1);
+}

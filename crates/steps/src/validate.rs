@@ -71,6 +71,26 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                 manifest_key: Some(manifest_key.clone()),
                 rejects_key: record.record.rejects_key.clone(),
                 detail: None,
+                ledger_state: None,
+            });
+        }
+        done if done.is_terminal() => {
+            // Another execution of this version (a duplicate delivery) finished it while
+            // this one was stopped: a redrive of this one has nothing left to do.
+            return Ok(ValidateOutput {
+                status: ValidateStatus::Duplicate,
+                rows: record.record.rows.clone().unwrap_or_default(),
+                invalid_ratio: 0.0,
+                object: task.object,
+                table: task.table,
+                manifest_key: None,
+                rejects_key: record.record.rejects_key.clone(),
+                detail: Some(format!(
+                    "{} is already {}: another execution finished it",
+                    object.key,
+                    done.name()
+                )),
+                ledger_state: Some(done.name().to_string()),
             });
         }
         other => {
@@ -302,6 +322,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             manifest_key: None,
             rejects_key,
             detail: Some(detail),
+            ledger_state: None,
         });
     }
 
@@ -330,6 +351,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         manifest_key: Some(manifest_key),
         rejects_key,
         detail: None,
+        ledger_state: None,
     })
 }
 
@@ -367,5 +389,6 @@ async fn filtered(
         manifest_key: None,
         rejects_key: None,
         detail: Some(detail),
+        ledger_state: None,
     })
 }
