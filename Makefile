@@ -9,6 +9,7 @@ SHELL := /bin/bash
 #               and run every test
 #   make lint   rustfmt check and clippy
 #   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
+#   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
 
 CARGO   ?= cargo
 PYTHON  ?= python3
@@ -20,8 +21,10 @@ NPM_DIR := target/npm
 ASL_VALIDATOR := $(NPM_DIR)/node_modules/.bin/asl-validator
 LOCAL_SFN := $(NPM_DIR)/node_modules/aws-local-stepfunctions
 DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
+SCHEDULES ?= 10000
+CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench venv clean
+.PHONY: run test build lint lint-asl bench venv clean chaos
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -67,12 +70,24 @@ lint-asl: $(ASL_VALIDATOR)
 	$(ASL_VALIDATOR) $(foreach f,$(wildcard statemachine/*.json),--json-path $(f))
 	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli -- run-asl --check $$f || exit 1; done
 
+# The fault-injection suite (tests/it/chaos.rs) runs inside `cargo test` with its default
+# 500 schedules and writes its summary line to $(CHAOS_SUMMARY), printed after the totals.
 test: venv lint-asl
 	@mkdir -p target
-	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
+	@rm -f $(CHAOS_SUMMARY)
+	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python CHAOS_SUMMARY=$(CHAOS_SUMMARY) $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6} END {printf "total: %d passed, %d failed\n", p, f}'; \
+	  if [ -f $(CHAOS_SUMMARY) ]; then cat $(CHAOS_SUMMARY); fi; \
 	  exit $$status
+
+# Many more schedules of the fault-injection suite, optimised; a failure prints the seed and
+# the command that replays that one schedule.
+chaos:
+	@mkdir -p target
+	@rm -f $(CHAOS_SUMMARY)
+	CHAOS_SCHEDULES=$(SCHEDULES) CHAOS_SUMMARY=$(CHAOS_SUMMARY) $(CARGO) test --release -p sluice-tests --test it -- chaos --nocapture
+	@cat $(CHAOS_SUMMARY)
 
 # The engine's transitions per second, and the same definitions on aws-local-stepfunctions
 # (Node.js) measured in the same run for a ratio.

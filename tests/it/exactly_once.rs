@@ -208,3 +208,57 @@ async fn an_expired_claim_is_taken_over_and_the_late_redrive_adds_nothing() {
     assert_eq!(h.rows().await.len(), 4);
     assert_eq!(h.snapshots().await, 1);
 }
+
+/// On AWS a duplicate delivery of an event is a new execution with its own name. One
+/// execution crashes after staging; a second delivery commits the object; then the first is
+/// redriven: it finds the object finished and ends as a duplicate instead of failing again.
+#[tokio::test]
+async fn redrive_after_a_duplicate_delivery_finished_the_object_succeeds_as_duplicate() {
+    let h = Harness::orders().await;
+    let key = "orders/redriven-late.ndjson";
+    let meta = h
+        .ctx
+        .store
+        .put(key, ndjson((1..=5).map(order)).into_bytes().into())
+        .await
+        .unwrap();
+    let arrival = sluice_steps::payload::Arrival {
+        bucket: "landing".into(),
+        key: key.into(),
+        version_id: None,
+        etag: Some(meta.etag.clone()),
+        sequencer: None,
+        event: Default::default(),
+    };
+    sluice_steps::failpoint::inject("validate.after_staged", key);
+    let first = h
+        .local
+        .ingest_as(&arrival, "delivery-1".into())
+        .await
+        .unwrap();
+    assert!(matches!(first.outcome, Outcome::Failed { .. }), "{first:?}");
+    let second = h
+        .local
+        .ingest_as(&arrival, "delivery-2".into())
+        .await
+        .unwrap();
+    assert!(
+        matches!(second.outcome, Outcome::Committed { already: false, .. }),
+        "{second:?}"
+    );
+
+    let redriven = h.local.redrive("delivery-1").await.unwrap();
+    assert_eq!(
+        redriven.status,
+        sluice_states::Status::Succeeded,
+        "{redriven:?}"
+    );
+    assert_eq!(
+        redriven.outcome,
+        Outcome::Duplicate {
+            state: "committed".into()
+        }
+    );
+    assert_eq!(h.rows().await.len(), 5);
+    assert_eq!(h.snapshots().await, 1);
+}

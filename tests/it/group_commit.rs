@@ -86,9 +86,23 @@ async fn one_commit_takes_every_ready_batch_and_the_others_acknowledge() {
     };
     for name in stopped {
         let r = h.local.redrive(&name).await.unwrap();
-        assert!(
-            matches!(r.outcome, Outcome::Committed { snapshot_id: s, already: true } if s == snapshot_id),
+        assert_eq!(
+            r.outcome,
+            Outcome::Duplicate {
+                state: "committed".into()
+            },
             "{r:?}"
+        );
+        let record = h
+            .ctx
+            .ledger
+            .get(r.object.as_ref().unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            record.record.state,
+            sluice_core::ledger::LedgerState::Committed { snapshot_id }
         );
     }
     assert_eq!(h.snapshots().await, 1);

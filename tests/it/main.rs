@@ -1,5 +1,6 @@
 //! sluice's end-to-end scenarios, one test binary of modules.
 
+mod chaos;
 mod contract;
 mod exactly_once;
 mod example;

@@ -14,6 +14,8 @@ use sluice_steps::payload::Arrival;
 use sluice_steps::Context;
 use sluice_store::{LocalStore, ObjectStore};
 
+pub mod chaos;
+
 /// The repository root.
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -37,6 +39,24 @@ pub fn orders_files() -> Vec<PathBuf> {
     files
 }
 
+/// A sluice.toml text parsed as the harness does: contract paths resolve against
+/// examples/orders.
+pub fn parse_config(text: &str) -> Config {
+    Config::parse(text, Path::new("sluice.toml"), orders_example()).unwrap()
+}
+
+/// The steps' context over a workspace laid out as `sluice --workspace` lays it out: the
+/// bucket "landing" in `landing/`, the SQLite catalog `catalog.db`, the `warehouse/`.
+pub async fn open_context(root: &Path, config: Config) -> Context {
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalStore::new(root.join("landing"), "landing").unwrap());
+    let lake = Lake::open_local(&root.join("catalog.db"), &root.join("warehouse"))
+        .await
+        .unwrap();
+    Context::new(config, store, lake).unwrap()
+}
+
+/// A fresh workspace: its directory, the steps' context and the local engine over it.
 pub struct Harness {
     pub dir: tempfile::TempDir,
     pub ctx: Context,
@@ -55,9 +75,13 @@ impl Harness {
     /// A fresh workspace with this sluice.toml text; contract paths resolve against
     /// examples/orders.
     pub async fn with_config_text(text: &str) -> Harness {
+        Self::with_config(parse_config(text)).await
+    }
+
+    /// A fresh workspace with this parsed configuration (parse once, open many).
+    pub async fn with_config(config: Config) -> Harness {
         let dir = tempfile::tempdir().unwrap();
-        let config = Config::parse(text, Path::new("sluice.toml"), orders_example()).unwrap();
-        let ctx = Self::context(dir.path(), config).await;
+        let ctx = open_context(dir.path(), config).await;
         let local = Local::open(ctx.clone(), &dir.path().join("executions.db"))
             .await
             .unwrap();
@@ -67,20 +91,10 @@ impl Harness {
     /// The same workspace (bucket, catalog, ledger, executions) under another sluice.toml
     /// text: what an operator does when fixing a contract or a policy before a replay.
     pub async fn reconfigure(&mut self, text: &str) {
-        let config = Config::parse(text, Path::new("sluice.toml"), orders_example()).unwrap();
-        self.ctx = Self::context(self.dir.path(), config).await;
+        self.ctx = open_context(self.dir.path(), parse_config(text)).await;
         self.local = Local::open(self.ctx.clone(), &self.dir.path().join("executions.db"))
             .await
             .unwrap();
-    }
-
-    async fn context(root: &Path, config: Config) -> Context {
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(LocalStore::new(root.join("landing"), "landing").unwrap());
-        let lake = Lake::open_local(&root.join("catalog.db"), &root.join("warehouse"))
-            .await
-            .unwrap();
-        Context::new(config, store, lake).unwrap()
     }
 
     /// Lands a local file under the first table's prefix and runs the arrival.

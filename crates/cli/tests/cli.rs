@@ -625,3 +625,162 @@ fn gc_dry_run_lists_what_it_would_remove_and_removes_nothing() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+/// The seeded fault-injection suite with real processes (the in-process suite is
+/// tests/it/chaos.rs): `CHAOS_KILL_SCHEDULES` schedules (default 5, seeds from `CHAOS_SEED`).
+/// Each lands the generated files with `sluice ingest`, a few at once, where a child either
+/// aborts at a random fail point (`SLUICE_FAILPOINTS`), is SIGKILLed after a random short
+/// delay, or runs through; some events are lost (the file is copied into the bucket with no
+/// ingest) and some delivered again. A crashed arrival is then redriven or ingested again,
+/// at random; recovery redrives whatever is left, runs `sluice reconcile`, and redrives again.
+/// The checks of the exactly-once promise then read the workspace back through the lake API.
+#[test]
+fn chaos_with_real_processes_keeps_every_version_exactly_once() {
+    use rand::Rng as _;
+    use sluice_tests::chaos;
+
+    let schedules = chaos::env_u64("CHAOS_KILL_SCHEDULES", 5);
+    let base = chaos::env_u64("CHAOS_SEED", chaos::DEFAULT_SEED);
+    let config = sluice_tests::parse_config(
+        &std::fs::read_to_string(repo().join("examples/orders/sluice.toml")).unwrap(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for i in 0..schedules {
+        let seed = base + i;
+        let ws = tempfile::tempdir().unwrap();
+        let dir = ws.path();
+        let mut rng = chaos::rng(seed);
+        let files = chaos::generate(&mut rng, &format!("k{seed}"));
+        let mut log: Vec<String> = files.iter().map(|f| format!("file {f}")).collect();
+        let src = dir.join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        // Every file is uploaded into the bucket first (a killed `sluice ingest` must not
+        // decide whether the file exists); `sluice ingest` lands the same bytes again, the
+        // same object version, and runs its arrival: that is the event.
+        let landing = dir.join("landing/orders");
+        std::fs::create_dir_all(&landing).unwrap();
+        let mut paths = vec![];
+        for f in &files {
+            let p = src.join(&f.name);
+            std::fs::write(&p, &f.bytes).unwrap();
+            std::fs::write(landing.join(&f.name), &f.bytes).unwrap();
+            paths.push(p);
+        }
+        // Each event 0–2 times (0: lost).
+        let mut deliveries = vec![];
+        for n in 0..paths.len() {
+            let copies = match rng.random_range(0..10) {
+                0 => 0,
+                1..=6 => 1,
+                _ => 2,
+            };
+            if copies == 0 {
+                log.push(format!("event {n}: lost"));
+            }
+            deliveries.extend((0..copies).map(|_| n));
+        }
+        rand::seq::SliceRandom::shuffle(&mut deliveries[..], &mut rng);
+        while !deliveries.is_empty() {
+            // A group of distinct files at once: several processes commit to one table.
+            let mut group: Vec<usize> = vec![];
+            let size = rng.random_range(1..=3);
+            let mut rest = vec![];
+            for n in deliveries.drain(..) {
+                if group.len() < size && !group.contains(&n) {
+                    group.push(n);
+                } else {
+                    rest.push(n);
+                }
+            }
+            deliveries = rest;
+            let mut children = vec![];
+            for &n in &group {
+                let file = paths[n].to_str().unwrap();
+                let mut cmd = sluice(dir, &["ingest", file]);
+                let fate = match rng.random_range(0..3) {
+                    0 => {
+                        let point = sluice_steps::failpoint::POINTS
+                            [rng.random_range(0..sluice_steps::failpoint::POINTS.len())];
+                        cmd.env("SLUICE_FAILPOINTS", point);
+                        format!("abort at {point}")
+                    }
+                    1 => format!("SIGKILL after {} ms", rng.random_range(0..400)),
+                    _ => "run through".to_string(),
+                };
+                let child = {
+                    use std::os::unix::process::CommandExt;
+                    cmd.process_group(0)
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap()
+                };
+                children.push((n, fate, child));
+            }
+            let started = std::time::Instant::now();
+            for (n, fate, mut child) in children {
+                if let Some(ms) = fate
+                    .strip_prefix("SIGKILL after ")
+                    .and_then(|s| s.strip_suffix(" ms"))
+                    .and_then(|s| s.parse::<u64>().ok())
+                {
+                    let at = std::time::Duration::from_millis(ms);
+                    std::thread::sleep(at.saturating_sub(started.elapsed()));
+                    // SAFETY: killpg only signals the process group this test created.
+                    unsafe { libc::killpg(child.id() as libc::pid_t, libc::SIGKILL) };
+                }
+                let status = child.wait().unwrap();
+                log.push(format!("ingest {} ({fate}): {status}", files[n].name));
+                // A crashed arrival: redrive it now, or deliver the event again later.
+                if !status.success() && rng.random_bool(0.5) {
+                    deliveries.push(n);
+                    log.push(format!("  event {n} will be delivered again"));
+                }
+            }
+            if rng.random_bool(0.5) {
+                redrive_all(dir, &mut log);
+            }
+        }
+        // Recovery: redrive, reconcile (lost events), redrive.
+        redrive_all(dir, &mut log);
+        run_ok(&mut sluice(dir, &["reconcile"]));
+        redrive_all(dir, &mut log);
+
+        let ctx = runtime.block_on(sluice_tests::open_context(dir, config.clone()));
+        let mut problems = runtime.block_on(chaos::check_all(&ctx, &config.tables[0], &files));
+        for e in executions(dir, None) {
+            if e["status"] != "SUCCEEDED" {
+                problems.push(format!(
+                    "execution {} is {} after recovery",
+                    e["name"], e["status"]
+                ));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "schedule with seed {seed} broke the exactly-once promise:\n  {}\n\nschedule:\n  {}\n\n\
+             replay it: CHAOS_SEED={seed} CHAOS_KILL_SCHEDULES=1 cargo test -p sluice-cli --test cli -- chaos_with_real_processes",
+            problems.join("\n  "),
+            log.join("\n  ")
+        );
+    }
+    println!("chaos with real processes: {schedules} schedules (seed {base}) kept every version exactly once");
+}
+
+/// Redrives every execution a crash left ABORTED or FAILED, a few rounds.
+fn redrive_all(workspace: &Path, log: &mut Vec<String>) {
+    for _ in 0..5 {
+        let stuck: Vec<String> = executions(workspace, None)
+            .into_iter()
+            .filter(|e| e["status"] == "ABORTED" || e["status"] == "FAILED")
+            .filter_map(|e| e["name"].as_str().map(str::to_string))
+            .collect();
+        if stuck.is_empty() {
+            return;
+        }
+        for name in stuck {
+            let out = sluice(workspace, &["redrive", &name]).output().unwrap();
+            log.push(format!("redrive {name}: {}", out.status));
+        }
+    }
+}

@@ -213,9 +213,49 @@ impl Lake {
         let tx = action
             .apply(tx)
             .map_err(|e| LakeError::iceberg("preparing the schema change", e))?;
-        tx.commit(self.catalog.as_ref())
-            .await
-            .map_err(|e| LakeError::iceberg(format!("evolving table {}", table_cfg.name), e))
+        match tx.commit(self.catalog.as_ref()).await {
+            Ok(t) => Ok(t),
+            Err(e) => Err(self.evolve_error(table_cfg, additions, e).await),
+        }
+    }
+
+    /// Classifies a failed schema change. When another writer added one of these columns
+    /// meanwhile, iceberg's retry of the change refuses the column as existing, which reads
+    /// as bad data; it is a lost race, so it becomes `CommitConflict`, and the caller's retry
+    /// compares the schemas again and finds nothing (or less) to add.
+    async fn evolve_error(
+        &self,
+        table_cfg: &TableConfig,
+        additions: &[ColumnAddition],
+        e: iceberg::Error,
+    ) -> LakeError {
+        let error = LakeError::iceberg(format!("evolving table {}", table_cfg.name), e);
+        if error.kind == LakeErrorKind::CommitConflict {
+            return error;
+        }
+        let Ok(Some(now)) = self.load(table_cfg).await else {
+            return error;
+        };
+        let schema = now.metadata().current_schema();
+        let raced = additions.iter().any(|a| {
+            let full = match &a.parent {
+                Some(p) => format!("{p}.{}", a.field.name),
+                None => a.field.name.clone(),
+            };
+            schema.field_by_name(&full).is_some() || list_element_member_exists(schema, a)
+        });
+        if raced {
+            LakeError {
+                kind: LakeErrorKind::CommitConflict,
+                message: format!(
+                    "{}; another writer added the column meanwhile",
+                    error.message
+                ),
+                source: error.source,
+            }
+        } else {
+            error
+        }
     }
 }
 

@@ -136,21 +136,6 @@ pub fn committed_batches(table: &Table) -> HashMap<BatchId, i64> {
     found
 }
 
-/// `Transaction::commit` reloads the table and, if another writer committed since our load,
-/// re-applies the append to the fresh metadata, where the fast append's own checks run again.
-/// Invalid data found there (most often "files already referenced": another committer took
-/// our batch into its snapshot) means the table moved under us, not that our data is bad: a
-/// `CommitConflict`, whose retry gathers again and finds the batch committed.
-fn commit_error(table: &str, e: iceberg::Error) -> LakeError {
-    if e.kind() == iceberg::ErrorKind::DataInvalid {
-        return LakeError::new(
-            LakeErrorKind::CommitConflict,
-            format!("committing to table {table}: the table changed under this commit: {e}"),
-        );
-    }
-    LakeError::iceberg(format!("committing to table {table}"), e)
-}
-
 impl Lake {
     /// Commits `batches` to the table in at most one new snapshot; see the module docs.
     pub async fn commit_batches(
@@ -192,10 +177,10 @@ impl Lake {
             .set_snapshot_properties(HashMap::from([(BATCH_IDS_PROPERTY.to_string(), ids_value)]))
             .apply(tx)
             .map_err(|e| LakeError::iceberg("preparing the append", e))?;
-        let committed = tx
-            .commit(self.catalog().as_ref())
-            .await
-            .map_err(|e| commit_error(&table_cfg.name, e))?;
+        let committed = match tx.commit(self.catalog().as_ref()).await {
+            Ok(t) => t,
+            Err(e) => return Err(self.commit_error(table_cfg, &ids, e).await),
+        };
         let snapshot_id = committed
             .metadata()
             .current_snapshot()
@@ -207,5 +192,38 @@ impl Lake {
         outcome.new_snapshot_id = Some(snapshot_id);
         tracing::info!(table = %table_cfg.name, snapshot_id, "snapshot committed");
         Ok(outcome)
+    }
+
+    /// Classifies a failed commit. When another writer committed one of these very batches
+    /// meanwhile (a duplicate execution of the same object version), iceberg's retry of the
+    /// append refuses the files as already referenced, which reads as bad data; it is a lost
+    /// race, so it becomes `CommitConflict`, and the caller's retry acknowledges the batch.
+    async fn commit_error(
+        &self,
+        table_cfg: &TableConfig,
+        ids: &[BatchId],
+        e: iceberg::Error,
+    ) -> LakeError {
+        let error = LakeError::iceberg(format!("committing to table {}", table_cfg.name), e);
+        if error.kind == LakeErrorKind::CommitConflict {
+            return error;
+        }
+        match self.load(table_cfg).await {
+            Ok(Some(now)) => {
+                let done = committed_batches(&now);
+                if ids.iter().any(|id| done.contains_key(id)) {
+                    return LakeError {
+                        kind: LakeErrorKind::CommitConflict,
+                        message: format!(
+                            "{}; another writer committed the same batch meanwhile",
+                            error.message
+                        ),
+                        source: error.source,
+                    };
+                }
+                error
+            }
+            _ => error,
+        }
     }
 }

@@ -104,6 +104,59 @@ async fn committing_a_batch_twice_adds_one_snapshot() {
     assert_eq!(scanned.len(), 2);
 }
 
+/// A re-run of a crashed validation writes the batch again: the same rows must get the same
+/// file names, also when they span several partitions, or the first run's files are left
+/// behind, referenced by nothing.
+#[tokio::test]
+async fn a_batch_written_again_gets_the_same_file_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    let rows: Vec<_> = (1..=12)
+        .map(|i| json!({"id": i, "at": format!("2026-01-{:02}T10:00:00Z", i % 6 + 1)}))
+        .collect();
+    let first = stage(&lake, &cfg, "b-again", &rows).await;
+    assert_eq!(first.paths.len(), 6, "one file per day partition");
+    for _ in 0..5 {
+        let again = stage(&lake, &cfg, "b-again", &rows).await;
+        let sorted = |p: &[String]| {
+            let mut p = p.to_vec();
+            p.sort();
+            p
+        };
+        assert_eq!(sorted(&again.paths), sorted(&first.paths));
+    }
+}
+
+/// Two executions of one object version (duplicate deliveries) commit its batch at the same
+/// time: the one that loses the race must see a commit conflict, whose retry acknowledges
+/// the batch, never an error that reads as bad data.
+#[tokio::test]
+async fn racing_commits_of_one_batch_lose_with_a_conflict_not_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    for round in 0..5 {
+        let rows = vec![json!({"id": round, "at": "2026-01-01T10:00:00Z"})];
+        let batch = stage(&lake, &cfg, &format!("b-race-{round}"), &rows).await;
+        let (a, b) = tokio::join!(
+            lake.commit_batches(&cfg, std::slice::from_ref(&batch)),
+            lake.commit_batches(&cfg, std::slice::from_ref(&batch)),
+        );
+        for r in [&a, &b] {
+            if let Err(e) = r {
+                assert_eq!(e.kind, crate::LakeErrorKind::CommitConflict, "{e}");
+            }
+        }
+        // The retry of the loser acknowledges the batch.
+        let again = lake.commit_batches(&cfg, &[batch]).await.unwrap();
+        assert_eq!(again.new_snapshot_id, None);
+    }
+    let d = lake.describe(&cfg).await.unwrap().unwrap();
+    assert_eq!(d.snapshots.len(), 5);
+    assert_eq!(d.total_records, 5);
+}
+
 #[tokio::test]
 async fn added_column_reads_null_for_old_rows() {
     let dir = tempfile::tempdir().unwrap();
@@ -249,4 +302,38 @@ async fn referenced_and_stored_files_of_a_table() {
     assert!(std::path::Path::new(&crate::files::canonical_path(&metadata_file)).exists());
     assert!(std::path::Path::new(&crate::files::canonical_path(&manifest_list)).exists());
     assert_eq!(lake.scan_json(&cfg).await.unwrap().len(), 1);
+}
+
+/// Two files bring the same new field at the same time: the schema change that loses the
+/// race must be a commit conflict (retried, and the retry finds the column), never an error
+/// that reads as bad data and quarantines a valid file.
+#[tokio::test]
+async fn racing_evolutions_adding_one_column_lose_with_a_conflict_not_bad_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(false);
+    lake.load_or_create(&cfg, &schema()).await.unwrap();
+    for round in 0..5 {
+        let add = [sluice_core::drift::ColumnAddition {
+            parent: None,
+            field: Field {
+                name: format!("coupon{round}"),
+                ty: FieldType::String,
+                required: false,
+            },
+        }];
+        let (a, b) = tokio::join!(lake.add_columns(&cfg, &add), lake.add_columns(&cfg, &add));
+        for r in [&a, &b] {
+            if let Err(e) = r {
+                assert_eq!(e.kind, crate::LakeErrorKind::CommitConflict, "{e}");
+            }
+        }
+        // The loser's retry finds the column and has nothing to add.
+        let t = lake.add_columns(&cfg, &add).await.unwrap();
+        assert!(t
+            .metadata()
+            .current_schema()
+            .field_by_name(&format!("coupon{round}"))
+            .is_some());
+    }
 }

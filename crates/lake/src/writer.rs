@@ -192,9 +192,13 @@ impl BatchWriter {
                 .await
                 .map_err(|e| LakeError::iceberg("writing a data file", e)),
             Inner::Partitioned { writer, splitter } => {
-                let parts = splitter
+                let mut parts = splitter
                     .split(&batch)
                     .map_err(|e| LakeError::iceberg("splitting rows by partition", e))?;
+                // The splitter groups rows in a hash map, so its order changes from run to
+                // run; file numbers are handed out in the order partitions are first
+                // written, and a re-run must reproduce the names.
+                parts.sort_by_cached_key(|(key, _)| key.to_path());
                 for (key, part) in parts {
                     writer
                         .write(key, part)

@@ -80,14 +80,14 @@ impl Local {
     /// Runs one arrival as an execution named after it. The same arrival again (a duplicate
     /// event) finds its execution and runs nothing.
     pub async fn ingest(&self, arrival: &Arrival) -> Result<ArrivalReport, LocalError> {
-        let input = serde_json::to_value(arrival).map_err(|e| LocalError::Store(e.to_string()))?;
-        let name = arrival_name(arrival);
-        self.start(name, input).await
+        self.ingest_as(arrival, arrival_name(arrival)).await
     }
 
-    /// Runs an arrival as an execution named `name`. On AWS every delivery of an event is an
-    /// execution of its own, named by EventBridge; this models that (duplicate deliveries
-    /// that only the ledger can tell apart).
+    /// Runs one arrival as an execution named `name`. This is how AWS runs a duplicate
+    /// delivery of an event: a new execution with its own name, which does not find the
+    /// earlier one, so only the ledger can tell that the object version is already known.
+    /// An execution of that name that exists already is returned as it is (or refused, if
+    /// its input differs), as for [`Local::ingest`].
     pub async fn ingest_as(
         &self,
         arrival: &Arrival,

@@ -90,7 +90,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         match ctx.lake.commit_batches(&table_cfg, &group).await {
             Ok(outcome) => break (group, outcome),
             Err(e) if e.kind == LakeErrorKind::CommitConflict && attempt < QUICK_ATTEMPTS => {
-                let pause = rand::thread_rng().gen_range(5..=40u64) * u64::from(attempt);
+                let pause = rand::rng().random_range(5..=40u64) * u64::from(attempt);
                 tracing::info!(table = %table_cfg.name, attempt, pause_ms = pause, "commit race lost; gathering again");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }

@@ -199,8 +199,9 @@ pub enum ValidateStatus {
     /// Nothing to load (no rows at all, or the object was overwritten meanwhile): recorded
     /// as filtered.
     Filtered,
-    /// Another execution finished this version meanwhile (it took over an expired claim):
-    /// nothing left to do here. `ledger_state` says how it ended.
+    /// Another execution finished the object meanwhile (its ledger record is committed,
+    /// filtered or quarantined, named in `ledger_state`): nothing left to do. A redrive of
+    /// an execution that crashed while a duplicate delivery of its event went on ends here.
     Duplicate,
 }
 
@@ -217,11 +218,11 @@ pub struct ValidateOutput {
     pub manifest_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
-    /// For `duplicate`: the state the ledger holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger_state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// With [`ValidateStatus::Duplicate`]: the ledger state another execution left.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger_state: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -63,7 +63,6 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             // Validated before (a retry after the ledger update): the staged batch stands.
             let rows = record.record.rows.clone().unwrap_or_default();
             return Ok(ValidateOutput {
-                ledger_state: None,
                 status: ValidateStatus::Staged,
                 invalid_ratio: ratio(&rows),
                 rows,
@@ -72,35 +71,27 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                 manifest_key: Some(manifest_key.clone()),
                 rejects_key: record.record.rejects_key.clone(),
                 detail: None,
+                ledger_state: None,
             });
         }
-        // Another execution took the claim over and finished the version while this one was
-        // stopped (a redrive long after a crash): committed goes on to Commit, which
-        // acknowledges it; quarantined or filtered ends here.
-        LedgerState::Committed { .. } => {
+        // Committed, filtered or quarantined.
+        done => {
+            // Another execution of this version (a duplicate delivery) finished it while
+            // this one was stopped: a redrive of this one has nothing left to do.
             return Ok(ValidateOutput {
-                ledger_state: None,
-                status: ValidateStatus::Staged,
-                invalid_ratio: ratio(&record.record.rows.clone().unwrap_or_default()),
+                status: ValidateStatus::Duplicate,
                 rows: record.record.rows.clone().unwrap_or_default(),
-                manifest_key: Some(keys::manifest(&table_cfg, &batch_id)),
-                rejects_key: record.record.rejects_key.clone(),
+                invalid_ratio: 0.0,
                 object: task.object,
                 table: task.table,
-                detail: Some("already committed by another execution".into()),
-            });
-        }
-        other => {
-            return Ok(ValidateOutput {
-                ledger_state: Some(other.name().to_string()),
-                status: ValidateStatus::Duplicate,
-                invalid_ratio: 0.0,
-                rows: record.record.rows.clone().unwrap_or_default(),
                 manifest_key: None,
                 rejects_key: record.record.rejects_key.clone(),
-                object: task.object,
-                table: task.table,
-                detail: Some(format!("already {} by another execution", other.name())),
+                detail: Some(format!(
+                    "{} is already {}: another execution finished it",
+                    object.key,
+                    done.name()
+                )),
+                ledger_state: Some(done.name().to_string()),
             });
         }
     }
@@ -318,7 +309,6 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             rejects_key.as_deref().unwrap_or("-"),
         );
         return Ok(ValidateOutput {
-            ledger_state: None,
             status: ValidateStatus::TooManyInvalidRows,
             object: task.object,
             table: task.table,
@@ -327,6 +317,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             manifest_key: None,
             rejects_key,
             detail: Some(detail),
+            ledger_state: None,
         });
     }
 
@@ -347,7 +338,6 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     crate::failpoint::hit("validate.after_staged", &object.key)?;
     tracing::info!(key = %object.key, valid = counts.valid, rejected = counts.rejected, files = staged.paths.len(), "rows staged");
     Ok(ValidateOutput {
-        ledger_state: None,
         status: ValidateStatus::Staged,
         object: task.object,
         table: task.table,
@@ -356,6 +346,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         manifest_key: Some(manifest_key),
         rejects_key,
         detail: None,
+        ledger_state: None,
     })
 }
 
@@ -385,7 +376,6 @@ async fn filtered(
         })
         .await?;
     Ok(ValidateOutput {
-        ledger_state: None,
         status: ValidateStatus::Filtered,
         object: task.object,
         table: task.table,
@@ -394,5 +384,6 @@ async fn filtered(
         manifest_key: None,
         rejects_key: None,
         detail: Some(detail),
+        ledger_state: None,
     })
 }
