@@ -53,7 +53,16 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             LedgerState::Committed { snapshot_id } => format!("committed @{snapshot_id}"),
             LedgerState::Filtered { reason } => format!("filtered: {reason}"),
             LedgerState::Quarantined { reason } => format!("quarantined: {reason}"),
-            s => s.name().to_string(),
+            // Not finished: who holds it, and from when another execution may take it over.
+            s => match &r.lease {
+                Some(lease) => format!(
+                    "{} (lease: {} until {})",
+                    s.name(),
+                    lease.owner,
+                    lease.expires_at
+                ),
+                None => s.name().to_string(),
+            },
         };
         let (rows, rejected) = r
             .rows
@@ -70,6 +79,15 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             r.updated_at.clone(),
         ]);
     }
-    println!("{t}\n{} object versions", records.len());
+    let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &records {
+        *by_state.entry(r.state.name()).or_default() += 1;
+    }
+    let counts: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!(
+        "{t}\n{} object versions: {}",
+        records.len(),
+        counts.join(", ")
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -87,6 +87,11 @@ fn make_run_figures_match_the_example_data() {
         &["files", "--state", "quarantined", "--json"],
     ));
     assert_eq!(files.lines().count(), 2);
+    let all = run_ok(&mut sluice(ws.path(), &["files"]));
+    assert!(
+        all.contains("7 object versions: 5 committed, 2 quarantined"),
+        "{all}"
+    );
     let shown = run_ok(&mut sluice(
         ws.path(),
         &["quarantine", "show", "orders-2026-03-03-malformed.ndjson"],

@@ -4,7 +4,10 @@
 //! object version in the ledger (a conditional create, so of two duplicate events exactly one
 //! proceeds), and sends oversize or unreadable objects to quarantine. A version the ledger
 //! already knows is a duplicate, unless an earlier run crashed part-way: then the output says
-//! where to resume.
+//! where to resume (a claim whose lease expired, or this execution's own, is taken over).
+//! The key's head (`sluice_core::keyhead`) orders events by sequencer, records removals and
+//! applies the table's new-version policy: an older event is filtered as `superseded`, an
+//! ignored new version as `new_version_ignored`.
 
 use sluice_core::config::CONTROL_PREFIX;
 use sluice_core::config::{NewVersionPolicy, TableConfig};
@@ -20,7 +23,8 @@ use crate::context::{now, Context};
 use crate::error::StepError;
 use crate::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput, FilterStatus};
 
-/// The lease holder for a claim made without an execution name (a direct call).
+/// The lease holder for a claim made without an execution name (a direct call of the step,
+/// as in tests): all such callers count as one holder.
 const ANONYMOUS: &str = "anonymous";
 
 pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, StepError> {
@@ -99,17 +103,15 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
                 // converges.
                 LedgerState::Claimed if out.table.is_some() => {
                     match take_over(ctx, &record, owner).await? {
-                        Ok(taken) => {
-                            match (&table, place(ctx, &object, &arrival, table.as_ref()).await?) {
-                                (Some(_), Some((reason, detail))) => {
-                                    return filtered(ctx, &taken, object, reason, detail).await
-                                }
-                                _ => FilterOutput {
-                                    status: FilterStatus::Accepted,
-                                    ..out
-                                },
+                        Ok(taken) => match place(ctx, &object, &arrival, table.as_ref()).await? {
+                            Some((reason, detail)) => {
+                                return filtered(ctx, &taken, object, reason, detail).await
                             }
-                        }
+                            None => FilterOutput {
+                                status: FilterStatus::Accepted,
+                                ..out
+                            },
+                        },
                         Err(holder) => FilterOutput {
                             detail: Some(holder),
                             ..out
