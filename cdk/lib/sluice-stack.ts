@@ -94,8 +94,11 @@ export interface SluiceStackProps extends StackProps {
   readonly reconcileEvery?: Duration;
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
   readonly alarmEmail?: string;
-  /** Path of the state machine definition. Default `statemachine/ingest.asl.json`. */
-  readonly definitionPath?: string;
+  /**
+   * The repository, from which the defaults `target/lambda` and
+   * `statemachine/ingest.asl.json` are taken. Default: the one this file is in.
+   */
+  readonly repoRoot?: string;
 }
 
 /** Memory and timeout per function; each timeout is at most its Task's TimeoutSeconds. */
@@ -123,7 +126,8 @@ export class SluiceStack extends Stack {
     const warehouse = props.warehousePrefix ?? 'warehouse/';
     checkWarehousePrefix(warehouse, tables);
     this.warehousePrefix = warehouse;
-    const codeDir = props.lambdaCodeDir ?? path.join(REPO_ROOT, 'target', 'lambda');
+    const repoRoot = props.repoRoot ?? REPO_ROOT;
+    const codeDir = props.lambdaCodeDir ?? path.join(repoRoot, 'target', 'lambda');
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
     // Fail before building anything if a binary is missing.
@@ -273,8 +277,7 @@ export class SluiceStack extends Stack {
     ) as Record<StepName, lambda.Function>;
 
     // ---- The state machine -----------------------------------------------------------
-    const definitionPath =
-      props.definitionPath ?? path.join(REPO_ROOT, 'statemachine', 'ingest.asl.json');
+    const definitionPath = path.join(repoRoot, 'statemachine', 'ingest.asl.json');
     const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
       // Under /aws/vendedlogs/ so that log delivery does not grow the account's resource policy.
       logGroupName: `/aws/vendedlogs/states/${this.stackName}-ingest`,
