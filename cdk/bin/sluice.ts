@@ -23,22 +23,31 @@ function setting(key: string, env: string): string | undefined {
 }
 const fromRoot = (p: string) => path.resolve(REPO_ROOT, p);
 
-const configPath = fromRoot(setting('config', 'SLUICE_CONFIG') ?? 'examples/orders/sluice.toml');
-const codeDir = setting('lambdaCodeDir', 'SLUICE_LAMBDA_CODE_DIR');
-const concurrency = setting('commitConcurrency', 'SLUICE_COMMIT_CONCURRENCY');
-if (concurrency !== undefined && !/^[0-9]+$/.test(concurrency)) {
-  throw new Error(`sluice: commitConcurrency ${JSON.stringify(concurrency)} is not a whole number`);
-}
+try {
+  const configPath = fromRoot(setting('config', 'SLUICE_CONFIG') ?? 'examples/orders/sluice.toml');
+  const codeDir = setting('lambdaCodeDir', 'SLUICE_LAMBDA_CODE_DIR');
+  const concurrency = setting('commitConcurrency', 'SLUICE_COMMIT_CONCURRENCY');
+  if (concurrency !== undefined && !/^[0-9]+$/.test(concurrency)) {
+    throw new Error(`sluice: commitConcurrency ${JSON.stringify(concurrency)} is not a whole number`);
+  }
 
-new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
-  config: loadConfig(configPath),
-  lambdaCodeDir: codeDir === undefined ? undefined : fromRoot(codeDir),
-  warehousePrefix: setting('warehousePrefix', 'SLUICE_WAREHOUSE_PREFIX'),
-  commitReservedConcurrency: concurrency === undefined ? undefined : Number(concurrency),
-  alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
-  env: {
-    account: process.env.CDK_DEFAULT_ACCOUNT,
-    region: process.env.CDK_DEFAULT_REGION,
-  },
-  description: 'sluice: S3 arrivals into Iceberg tables, exactly once',
-});
+  new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
+    config: loadConfig(configPath),
+    lambdaCodeDir: codeDir === undefined ? undefined : fromRoot(codeDir),
+    warehousePrefix: setting('warehousePrefix', 'SLUICE_WAREHOUSE_PREFIX'),
+    commitReservedConcurrency: concurrency === undefined ? undefined : Number(concurrency),
+    alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
+    env: {
+      account: process.env.CDK_DEFAULT_ACCOUNT,
+      region: process.env.CDK_DEFAULT_REGION,
+    },
+    description: 'sluice: S3 arrivals into Iceberg tables, exactly once',
+  });
+} catch (e) {
+  // Our own refusals (a missing binary, a bad sluice.toml) are messages, not stack traces.
+  if (e instanceof Error && e.message.startsWith('sluice: ')) {
+    console.error(e.message);
+    process.exit(1);
+  }
+  throw e;
+}

@@ -457,7 +457,7 @@ function lambdaCode(dir: string, name: FunctionName, explicit: boolean): string 
   if (!fs.existsSync(path.join(fnDir, 'bootstrap'))) {
     const hint = explicit
       ? `lambdaCodeDir is ${dir}; it must hold <function>/bootstrap for filter, schema-drift-detect, validate, quarantine, commit and reconcile`
-      : 'run `make lambdas` first to build the Lambda binaries into target/lambda/<function>/bootstrap (or set lambdaCodeDir)';
+      : 'run `make lambdas` first to build the Lambda binaries into target/lambda/<function>/bootstrap (or point lambdaCodeDir, `make synth LAMBDA_CODE_DIR=DIR`, at a directory holding them)';
     throw new Error(`sluice: no Lambda binary for ${name}: ${path.join(fnDir, 'bootstrap')} is missing; ${hint}`);
   }
   return fnDir;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { App } from 'aws-cdk-lib';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
 import { REPO_ROOT, STEP_FUNCTIONS, SluiceStack } from '../lib/sluice-stack';
@@ -83,6 +83,11 @@ describe('bucket', () => {
     expect(bucket.Properties.NotificationConfiguration).toEqual({
       EventBridgeConfiguration: { EventBridgeEnabled: true },
     });
+  });
+
+  it('synthesises without warnings', () => {
+    Annotations.fromStack(example.stack).hasNoWarning('*', Match.anyValue());
+    Annotations.fromStack(example.stack).hasNoError('*', Match.anyValue());
   });
 
   it('needs no custom resource for its notifications', () => {
