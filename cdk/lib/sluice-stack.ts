@@ -3,28 +3,42 @@
 // Lambdas that definition calls; a scheduled reconcile Lambda per table; the Glue databases of
 // the tables' namespaces; alarms.
 //
-// IAM matrix (one role per function; "T" = each configured table, with namespace NS and name
-// N; "wh" = the warehouse prefix, default `warehouse/`; every S3 resource is an object ARN in
-// the one bucket; no action is `*` or a service wildcard):
+// IAM matrix: one role per function, no action `*` or `service:*`, every S3 resource an object
+// ARN of the one bucket. T = each configured table (namespace NS, name N); wh = the warehouse
+// prefix (default `warehouse/`); ledger = .sluice/ledger/*.
 //
-// | function            | read (Get*)                                   | write (Put)                                   | delete                          | Glue (catalog, database NS, table NS/N)         | other                         |
-// |---------------------|-----------------------------------------------|-----------------------------------------------|---------------------------------|-------------------------------------------------|-------------------------------|
-// | filter              | T.prefix*, .sluice/ledger/*, .sluice/keys/*   | .sluice/ledger/*, .sluice/keys/*              |                                 |                                                 |                               |
-// | schema-drift-detect | T.prefix*, ledger, wh NS/N/metadata/*         | ledger, wh NS/N/metadata/*                    |                                 | GetDatabase GetTable CreateTable UpdateTable    |                               |
-// | validate            | T.prefix*, ledger, wh NS/N/metadata/*         | ledger, wh NS/N/data/*, .sluice/staged/NS.N/*, .sluice/rejects/NS.N/* | wh NS/N/data/* (a quarantined batch's files) | GetDatabase GetTable          |                               |
-// | quarantine          | ledger                                        | ledger, .sluice/quarantine/N/*, .sluice/quarantine/_unrouted/* |                 |                                                 |                               |
-// | commit              | ledger, .sluice/staged/NS.N/*, wh NS/N/*      | ledger, wh NS/N/metadata/*                    | .sluice/staged/NS.N/*, .sluice/quarantine/N/* | GetDatabase GetTable UpdateTable |                               |
-// | reconcile           | ledger, .sluice/watermarks/NS.N.json          | .sluice/watermarks/NS.N.json                  |                                 |                                                 | ListBucketVersions on T.prefix; states:StartExecution on this state machine |
+//   filter               read   T.prefix*, ledger, .sluice/keys/*
+//                        write  ledger, .sluice/keys/*
+//   schema-drift-detect  read   T.prefix*, ledger, wh NS/N/metadata/*
+//                        write  ledger, wh NS/N/metadata/*
+//                        glue   GetDatabase GetTable CreateTable UpdateTable
+//   validate             read   T.prefix*, ledger, wh NS/N/metadata/*
+//                        write  ledger, wh NS/N/data/*, .sluice/staged/NS.N/*, .sluice/rejects/NS.N/*
+//                        delete wh NS/N/data/* (the staged files of a batch it quarantines)
+//                        glue   GetDatabase GetTable
+//   quarantine           read   ledger
+//                        write  ledger, .sluice/quarantine/N/*, .sluice/quarantine/_unrouted/*
+//   commit               read   ledger, .sluice/staged/NS.N/*, wh NS/N/*
+//                        write  ledger, wh NS/N/metadata/*
+//                        delete .sluice/staged/NS.N/* (spent manifests), .sluice/quarantine/N/*
+//                        glue   GetDatabase GetTable UpdateTable
+//   reconcile            read   ledger, .sluice/watermarks/NS.N.json
+//                        write  .sluice/watermarks/NS.N.json
+//                        other  s3:ListBucketVersions under T.prefix; states:StartExecution on
+//                               this state machine
+//
+// Glue grants name the catalog, the database NS and the table NS/N. Read is s3:GetObject and
+// s3:GetObjectVersion; write is s3:PutObject and s3:AbortMultipartUpload.
 //
 // Every function also has s3:ListBucket on the bucket, without a prefix condition: without it
 // S3 answers a GetObject of an absent key with 403 instead of 404, and an absent ledger record,
 // key head or manifest is an ordinary answer in sluice. It reveals key names, not contents. And
 // each writes only to its own log group (logs:CreateLogStream, logs:PutLogEvents).
 //
-// The matrix departs from a first sketch in two places, both read off crates/steps: the drift
-// step reads and moves the ledger record of a replay (quarantined -> claimed), and validate
-// loads the table (GetTable) to write Parquet with the table's field ids. Validate's
-// load-or-create never creates on AWS because DetectDrift, which may create, always runs first.
+// Two grants come from reading crates/steps: the drift step reads and moves the ledger record
+// of a replay (quarantined -> claimed), and validate loads the table (GetTable) to write
+// Parquet with the table's field ids. Validate's load-or-create never creates on AWS because
+// DetectDrift, which may create, always runs before it.
 //
 // The state machine's role may only invoke the five step functions, plus the log-delivery and
 // X-Ray actions that AWS only grants on `*`.
