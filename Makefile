@@ -10,6 +10,10 @@ SHELL := /bin/bash
 #   make lint   rustfmt check and clippy
 #   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
+#   make synth  the AWS CDK app in cdk/ to CloudFormation (cdk/cdk.out), offline, no credentials;
+#               needs the Lambda binaries in target/lambda, or LAMBDA_CODE_DIR=DIR
+#   make deploy the CDK app to an AWS account (credentials, a region, `cdk bootstrap` once)
+#   make cdk-test  type-check the CDK app and run its assertion tests (part of `make test`)
 
 CARGO   ?= cargo
 PYTHON  ?= python3
@@ -24,7 +28,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench venv clean chaos
+.PHONY: run test build lint lint-asl bench venv clean chaos cdk-deps cdk-test synth deploy
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -70,13 +74,54 @@ lint-asl: $(ASL_VALIDATOR)
 	$(ASL_VALIDATOR) $(foreach f,$(wildcard statemachine/*.json),--json-path $(f))
 	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli -- run-asl --check $$f || exit 1; done
 
+# The AWS CDK app (cdk/): its npm packages, pinned in cdk/package.json, installed without a
+# lock file into cdk/node_modules; reinstalled when package.json changes.
+CDK_DIR := cdk
+CDK_READY := $(CDK_DIR)/node_modules/.ready
+CDK_SUMMARY := $(CURDIR)/target/cdk-test-summary.txt
+# make synth/deploy: the sluice.toml to deploy, and where the Lambda binaries are (default
+# target/lambda, built by `make lambdas`); relative paths are from the repository root.
+CDK_CONFIG ?= $(EXAMPLE)/sluice.toml
+LAMBDA_CODE_DIR ?=
+CDK_ENV := SLUICE_CONFIG=$(CDK_CONFIG) $(if $(LAMBDA_CODE_DIR),SLUICE_LAMBDA_CODE_DIR=$(LAMBDA_CODE_DIR))
+
+$(CDK_READY): $(CDK_DIR)/package.json
+	cd $(CDK_DIR) && npm install --no-audit --no-fund --no-package-lock --loglevel=error
+	touch $@
+
+cdk-deps: $(CDK_READY)
+
+# Type-check, then vitest; its summary line is kept for the end of `make test`.
+cdk-test: $(CDK_READY)
+	@mkdir -p target
+	@rm -f $(CDK_SUMMARY)
+	cd $(CDK_DIR) && npx tsc --noEmit
+	cd $(CDK_DIR) && npx vitest run 2>&1 | tee $(CURDIR)/target/cdk-test.log; \
+	  status=$${PIPESTATUS[0]}; \
+	  sed 's/\x1b\[[0-9;]*m//g' $(CURDIR)/target/cdk-test.log | grep -E '^ *Tests +[0-9]' | sed 's/^ */cdk (vitest): /' > $(CDK_SUMMARY); \
+	  cat $(CDK_SUMMARY); \
+	  exit $$status
+
+# CloudFormation from the CDK app, offline: the app runs under tsx and writes cdk/cdk.out
+# (no CDK CLI, so no credentials, lookups or network). The template is region-agnostic.
+synth: $(CDK_READY)
+	cd $(CDK_DIR) && rm -rf cdk.out && $(CDK_ENV) CDK_OUTDIR=cdk.out npx tsx bin/sluice.ts
+	@echo "wrote $(CDK_DIR)/cdk.out/$$(cd $(CDK_DIR)/cdk.out && ls *.template.json)"
+
+# Needs AWS credentials and a region, `npx cdk bootstrap` once per account and region, and
+# the Lambda binaries (make lambdas). CDK_DEPLOY_ARGS are passed on, e.g. --require-approval never.
+deploy: $(CDK_READY)
+	cd $(CDK_DIR) && $(CDK_ENV) npx cdk deploy $(CDK_DEPLOY_ARGS)
+
 # The fault-injection suite (tests/it/chaos.rs) runs inside `cargo test` with its default
 # 500 schedules and writes its summary line to $(CHAOS_SUMMARY), printed after the totals.
-test: venv lint-asl
+# cdk-test runs first; its summary line is printed again beside the cargo total.
+test: venv lint-asl cdk-test
 	@mkdir -p target
 	@rm -f $(CHAOS_SUMMARY)
 	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python CHAOS_SUMMARY=$(CHAOS_SUMMARY) $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
+	  if [ -f $(CDK_SUMMARY) ]; then cat $(CDK_SUMMARY); fi; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6} END {printf "total: %d passed, %d failed\n", p, f}'; \
 	  if [ -f $(CHAOS_SUMMARY) ]; then cat $(CHAOS_SUMMARY); fi; \
 	  exit $$status
@@ -104,4 +149,4 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf target $(VENV)
+	rm -rf target $(VENV) $(CDK_DIR)/node_modules $(CDK_DIR)/cdk.out
