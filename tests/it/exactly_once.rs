@@ -107,15 +107,9 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
     assert!(matches!(record.record.state, LedgerState::Committed { .. }));
 }
 
-/// The config of the orders example with a claim lease of `seconds`.
-fn orders_with_lease(seconds: u64) -> String {
-    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
-    format!("[ledger]\nlease_seconds = {seconds}\n\n{text}")
-}
-
 #[tokio::test]
 async fn a_live_claim_stops_a_duplicate_execution_and_its_holder_finishes_on_redrive() {
-    let h = Harness::with_config_text(&orders_with_lease(900)).await;
+    let h = Harness::orders_with("[ledger]\nlease_seconds = 900").await;
     let key = "orders/leased.ndjson";
     let meta = h
         .ctx
@@ -167,7 +161,7 @@ async fn a_live_claim_stops_a_duplicate_execution_and_its_holder_finishes_on_red
 
 #[tokio::test]
 async fn an_expired_claim_is_taken_over_and_the_late_redrive_adds_nothing() {
-    let h = Harness::with_config_text(&orders_with_lease(0)).await;
+    let h = Harness::orders_with("[ledger]\nlease_seconds = 0").await;
     let key = "orders/taken.ndjson";
     let meta = h
         .ctx

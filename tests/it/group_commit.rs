@@ -7,11 +7,6 @@ use sluice_lake::BATCH_IDS_PROPERTY;
 use sluice_local::Outcome;
 use sluice_tests::{ndjson, order, Harness};
 
-fn orders_with(settings: &str) -> String {
-    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
-    format!("{settings}\n\n{text}")
-}
-
 /// Batch ids per snapshot, oldest snapshot first.
 async fn batches_per_snapshot(h: &Harness) -> Vec<usize> {
     let table = h
@@ -121,7 +116,7 @@ async fn one_commit_takes_every_ready_batch_and_the_others_acknowledge() {
 
 #[tokio::test]
 async fn a_group_keeps_to_the_count_limit() {
-    let h = Harness::with_config_text(&orders_with("[commit]\nmax_batches = 2")).await;
+    let h = Harness::orders_with("[commit]\nmax_batches = 2").await;
     let stopped = stage(&h, 5).await;
     for name in &stopped {
         h.local.redrive(name).await.unwrap();

@@ -116,8 +116,7 @@ async fn an_unfinished_object_holds_the_watermark_back() {
 
 #[tokio::test]
 async fn reconcile_finishes_a_claim_whose_lease_expired() {
-    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
-    let h = Harness::with_config_text(&format!("[ledger]\nlease_seconds = 0\n\n{text}")).await;
+    let h = Harness::orders_with("[ledger]\nlease_seconds = 0").await;
     let table = h.ctx.config.tables[0].clone();
     let key = "orders/abandoned.ndjson";
     let meta = h

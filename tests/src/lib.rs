@@ -72,6 +72,13 @@ impl Harness {
         .await
     }
 
+    /// The orders example's configuration with top-level `settings` (e.g. `[ledger]` or
+    /// `[commit]` sections) before its tables.
+    pub async fn orders_with(settings: &str) -> Harness {
+        let text = std::fs::read_to_string(orders_example().join("sluice.toml")).unwrap();
+        Self::with_config_text(&format!("{settings}\n\n{text}")).await
+    }
+
     /// A fresh workspace with this sluice.toml text; contract paths resolve against
     /// examples/orders.
     pub async fn with_config_text(text: &str) -> Harness {
