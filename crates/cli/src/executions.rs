@@ -18,6 +18,14 @@ use sluice_states::{Engine, Execution, Registry, Status};
 use crate::ingest::{exit_code, print_table, summary};
 use crate::workspace::{self, Workspace};
 
+#[derive(Debug, clap::Args)]
+pub struct ExecutionsArgs {
+    #[command(flatten)]
+    target: crate::aws::Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Executions, newest first, with a count by status.
@@ -45,8 +53,14 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct RedriveArgs {
-    /// The execution to redrive (see `sluice executions list --status FAILED`).
+    /// The execution to redrive (see `sluice executions list --status FAILED`); with --aws
+    /// its name or its ARN.
     name: String,
+    #[command(flatten)]
+    target: crate::aws::Target,
+    /// With --aws: wait until the redriven execution ends, and exit 1 unless it succeeded.
+    #[arg(long)]
+    wait: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,9 +93,21 @@ async fn store(root: &Path) -> anyhow::Result<Engine> {
     Ok(Engine::open(&path, Registry::new()).await?)
 }
 
-pub async fn run(root: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(root: &Path, args: ExecutionsArgs) -> anyhow::Result<ExitCode> {
+    let ExecutionsArgs { target, command } = args;
+    if target.aws {
+        return match command {
+            Command::List {
+                status,
+                limit,
+                json,
+            } => crate::aws::list(&target, status, limit, json).await,
+            Command::Describe { name } => crate::aws::describe(&target, &name).await,
+            Command::History { name, json } => crate::aws::history(&target, &name, json).await,
+        };
+    }
     let engine = store(root).await?;
-    match cmd {
+    match command {
         Command::List {
             status,
             limit,
@@ -212,6 +238,9 @@ fn brief(details: &Value) -> String {
 }
 
 pub async fn redrive(root: &Path, config: &Path, args: RedriveArgs) -> anyhow::Result<ExitCode> {
+    if args.target.aws {
+        return crate::aws::redrive(&args.target, &args.name, args.wait).await;
+    }
     let ws = Workspace::new(root);
     let store = ExecutionStore::open(&ws.executions()).await?;
     let Some(execution) = store.get(&args.name).await? else {

@@ -17,6 +17,7 @@
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
 
 mod asl;
+mod aws;
 mod executions;
 mod files;
 mod gc;
@@ -116,17 +117,29 @@ enum Command {
     Gc(gc::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
-    /// The engine's executions: list, describe one, show its history.
-    #[command(subcommand)]
-    Executions(executions::Command),
-    /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed.
+    /// The engine's executions (or, with --aws, Step Functions'): list, describe one, show
+    /// its history.
+    Executions(executions::ExecutionsArgs),
+    /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed (--aws:
+    /// RedriveExecution on Step Functions).
     Redrive(executions::RedriveArgs),
     /// Send quarantined files through the definition again (after fixing the contract,
     /// the policy or the file's cause); the ledger keeps them exactly once.
     Replay(executions::ReplayArgs),
+    /// The deployed stack's dead-letter queue: events EventBridge could not deliver.
+    #[command(subcommand)]
+    Dlq(DlqCommand),
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Start an execution for every dead-lettered event, each with a name derived from the
+    /// event (a repeated replay starts nothing twice), deleting a message only after its
+    /// execution started.
+    Replay(aws::DlqReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -151,7 +164,8 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
             Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
-            Command::Executions(cmd) => executions::run(&cli.workspace, cmd).await,
+            Command::Executions(args) => executions::run(&cli.workspace, args).await,
+            Command::Dlq(DlqCommand::Replay(args)) => aws::dlq_replay(args).await,
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,
             Command::Replay(args) => executions::replay(&cli.workspace, &cli.config, args).await,
             Command::RunAsl(args) => asl::run(&cli.workspace, args).await,

@@ -25,6 +25,7 @@ use sluice_states::{Engine, EngineError, Execution, StartRequest};
 use sluice_steps::context::keys;
 use sluice_steps::payload::{Arrival, ReplayInput};
 use sluice_steps::Context;
+use sluice_store::{Ledger, ObjectStore};
 
 pub use bind::{DEFINITION, STATE_MACHINE};
 pub use report::{ArrivalReport, Outcome};
@@ -148,93 +149,110 @@ impl Local {
 
     /// Quarantine records under the control prefix, by key.
     pub async fn quarantined(&self) -> Result<Vec<(String, QuarantineRecord)>, LocalError> {
-        let store = &self.ctx.store;
-        let mut out = vec![];
-        let metas = store
-            .list(&keys::quarantine_prefix())
-            .await
-            .map_err(|e| LocalError::Store(e.to_string()))?;
-        for meta in metas {
-            let Some((bytes, _)) = store
-                .get_bytes(&meta.key)
-                .await
-                .map_err(|e| LocalError::Store(e.to_string()))?
-            else {
-                continue;
-            };
-            let record: QuarantineRecord =
-                serde_json::from_slice(&bytes).map_err(|e| LocalError::Record {
-                    key: meta.key.clone(),
-                    message: e.to_string(),
-                })?;
-            out.push((meta.key, record));
-        }
-        Ok(out)
+        quarantined(self.ctx.store.as_ref()).await
     }
 
-    /// Starts a replay execution for every quarantined object the selection names: the
-    /// definition's first Choice sends it to DetectDrift, which reopens the ledger record.
+    /// Starts a replay execution for every quarantined object the selection names (see
+    /// [`plan_replay`]), and reports each.
     pub async fn replay(
         &self,
         selection: &Selection,
     ) -> Result<(Vec<ArrivalReport>, Vec<Skipped>), LocalError> {
+        let (planned, skipped) = plan_replay(&self.ctx.ledger, selection).await?;
         let mut reports = vec![];
-        let mut skipped = vec![];
-        for (record_key, record) in self.quarantined().await? {
-            let o = &record.object;
-            let chosen = match selection {
-                Selection::Id(id) => {
-                    o.key == *id || o.file_name() == id || o.batch_id().as_str() == id
-                }
-                Selection::Reason(r) => record.reason == *r,
-                Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
-            };
-            if !chosen {
-                continue;
-            }
-            let skip = |why: String| Skipped {
-                key: o.key.clone(),
-                why,
-            };
-            let Some(table) = record.table.clone() else {
-                skipped.push(skip(
-                    "it was quarantined before it was routed to a table; land it again under a table's prefix".into(),
-                ));
-                continue;
-            };
-            let ledger = self
-                .ctx
-                .ledger
-                .get(o)
-                .await
-                .map_err(|e| LocalError::Store(e.to_string()))?;
-            let replays = match ledger.as_ref().map(|r| &r.record.state) {
-                Some(LedgerState::Quarantined { .. }) => {
-                    ledger.as_ref().map(|r| r.record.replays).unwrap_or(0)
-                }
-                Some(other) => {
-                    skipped.push(skip(format!("it is {} now, not quarantined", other.name())));
-                    continue;
-                }
-                None => {
-                    skipped.push(skip("the ledger has no record of it".into()));
-                    continue;
-                }
-            };
-            let input = ReplayInput {
-                status: "replay".into(),
-                object: o.clone(),
-                table,
-                quarantine_key: record_key,
-                attempt: replays + 1,
-            };
-            let name = replay_name(&input);
+        for (name, input) in planned {
             let value =
                 serde_json::to_value(&input).map_err(|e| LocalError::Store(e.to_string()))?;
             reports.push(self.start(name, value).await?);
         }
         Ok((reports, skipped))
     }
+}
+
+/// Quarantine records under the control prefix of `store`, by key.
+pub async fn quarantined(
+    store: &dyn ObjectStore,
+) -> Result<Vec<(String, QuarantineRecord)>, LocalError> {
+    let mut out = vec![];
+    let metas = store
+        .list(&keys::quarantine_prefix())
+        .await
+        .map_err(|e| LocalError::Store(e.to_string()))?;
+    for meta in metas {
+        let Some((bytes, _)) = store
+            .get_bytes(&meta.key)
+            .await
+            .map_err(|e| LocalError::Store(e.to_string()))?
+        else {
+            continue;
+        };
+        let record: QuarantineRecord =
+            serde_json::from_slice(&bytes).map_err(|e| LocalError::Record {
+                key: meta.key.clone(),
+                message: e.to_string(),
+            })?;
+        out.push((meta.key, record));
+    }
+    Ok(out)
+}
+
+/// The replay executions to start for the quarantined objects `selection` names: each with
+/// its deterministic name ([`replay_name`]) and input. Only objects the ledger still holds
+/// as quarantined are chosen; the rest are skipped with the reason. Needs only the store
+/// and the ledger, so the same plan is started on sluice's engine or on AWS Step Functions.
+pub async fn plan_replay(
+    ledger: &Ledger,
+    selection: &Selection,
+) -> Result<(Vec<(String, ReplayInput)>, Vec<Skipped>), LocalError> {
+    let mut planned = vec![];
+    let mut skipped = vec![];
+    for (record_key, record) in quarantined(ledger.store().as_ref()).await? {
+        let o = &record.object;
+        let chosen = match selection {
+            Selection::Id(id) => o.key == *id || o.file_name() == id || o.batch_id().as_str() == id,
+            Selection::Reason(r) => record.reason == *r,
+            Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
+        };
+        if !chosen {
+            continue;
+        }
+        let skip = |why: String| Skipped {
+            key: o.key.clone(),
+            why,
+        };
+        let Some(table) = record.table.clone() else {
+            skipped.push(skip(
+                "it was quarantined before it was routed to a table; land it again under a table's prefix".into(),
+            ));
+            continue;
+        };
+        let current = ledger
+            .get(o)
+            .await
+            .map_err(|e| LocalError::Store(e.to_string()))?;
+        let replays = match current.as_ref().map(|r| &r.record.state) {
+            Some(LedgerState::Quarantined { .. }) => {
+                current.as_ref().map(|r| r.record.replays).unwrap_or(0)
+            }
+            Some(other) => {
+                skipped.push(skip(format!("it is {} now, not quarantined", other.name())));
+                continue;
+            }
+            None => {
+                skipped.push(skip("the ledger has no record of it".into()));
+                continue;
+            }
+        };
+        let input = ReplayInput {
+            status: "replay".into(),
+            object: o.clone(),
+            table,
+            quarantine_key: record_key,
+            attempt: replays + 1,
+        };
+        planned.push((replay_name(&input), input));
+    }
+    Ok((planned, skipped))
 }
 
 /// `ingest-<file name>-<digest of the arrival>`: the same event gets the same name, a new
@@ -257,7 +275,9 @@ pub fn replay_name(input: &ReplayInput) -> String {
 }
 
 /// Letters, digits, `-` and `_` only (execution names), at most `max` characters.
-pub(crate) fn slug(s: &str, max: usize) -> String {
+/// `s` with every character but ASCII letters, digits, `-` and `_` replaced by `_`, cut to
+/// `max` characters: a piece of a Step Functions execution name.
+pub fn slug(s: &str, max: usize) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -94,6 +94,11 @@ impl Ledger {
         Ledger { store }
     }
 
+    /// The store the ledger is kept in.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
     /// The store key of `object`'s record:
     /// `.sluice/ledger/<first 2 hex>/<sha256 hex of object.ledger_key()>.json`.
     pub fn record_key(object: &ObjectVersion) -> String {

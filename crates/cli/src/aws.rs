@@ -1,0 +1,553 @@
+//! `--aws`: the operator's commands against a deployed stack instead of the local workspace.
+//!
+//! `sluice executions --aws list|describe|history`, `sluice redrive --aws NAME` and
+//! `sluice dlq replay` call Step Functions and SQS with the AWS SDK; credentials and region
+//! come from the SDK's usual chain (environment, profile, SSO, instance role), and
+//! `AWS_ENDPOINT_URL` points them at an emulator. The state machine is the stack's output
+//! `StateMachineArn` (`--state-machine-arn` or `SLUICE_STATE_MACHINE_ARN`).
+//!
+//! Every start is idempotent: an execution's name is derived from what it ingests, and Step
+//! Functions refuses a second execution of one name (`ExecutionAlreadyExists`), which these
+//! commands report as "already started", not as a failure.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Where the deployed stack is: the flags every `--aws` command shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Target {
+    /// Operate the deployed stack on AWS (Step Functions, SQS) instead of the local
+    /// workspace. Credentials and region come from the AWS SDK's usual chain;
+    /// AWS_ENDPOINT_URL points it at an emulator.
+    #[arg(long, global = true)]
+    pub aws: bool,
+    /// The ingest state machine on AWS: the stack output `StateMachineArn`.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_STATE_MACHINE_ARN",
+        value_name = "ARN"
+    )]
+    pub state_machine_arn: Option<String>,
+}
+
+impl Target {
+    fn state_machine(&self) -> anyhow::Result<&str> {
+        self.state_machine_arn.as_deref().ok_or_else(|| {
+            anyhow!(
+                "--aws needs the state machine: pass --state-machine-arn ARN or set \
+                 SLUICE_STATE_MACHINE_ARN (the stack output StateMachineArn)"
+            )
+        })
+    }
+}
+
+/// An SDK error in one line: the service's code and message, or (no response) what failed.
+fn sdk_error<E, R>(e: aws_sdk_sfn::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match e.code() {
+        Some(code) => anyhow!("{code}: {}", e.message().unwrap_or("(no message)")),
+        None => anyhow!("{}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+    }
+}
+
+async fn sdk() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+/// The ARN of execution `name` of `state_machine`; a full execution ARN is kept as it is.
+pub fn execution_arn(state_machine: &str, name: &str) -> anyhow::Result<String> {
+    if name.starts_with("arn:") {
+        return Ok(name.to_string());
+    }
+    // arn:PARTITION:states:REGION:ACCOUNT:stateMachine:NAME
+    let parts: Vec<&str> = state_machine.splitn(7, ':').collect();
+    if parts.len() != 7 || parts[2] != "states" || parts[5] != "stateMachine" {
+        bail!("{state_machine:?} is not a state machine ARN (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME)");
+    }
+    Ok(format!(
+        "{}:{}:states:{}:{}:execution:{}:{name}",
+        parts[0], parts[1], parts[3], parts[4], parts[6]
+    ))
+}
+
+/// What became of one start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    New(String),
+    /// An execution of that name exists: a repeated start, nothing new was begun.
+    Already(String),
+}
+
+/// `StartExecution` with a deterministic name; an existing execution of that name is
+/// [`Started::Already`].
+pub async fn start_execution(
+    client: &aws_sdk_sfn::Client,
+    state_machine: &str,
+    name: &str,
+    input: &Value,
+) -> anyhow::Result<Started> {
+    let result = client
+        .start_execution()
+        .state_machine_arn(state_machine)
+        .name(name)
+        .input(input.to_string())
+        .send()
+        .await;
+    match result {
+        Ok(out) => Ok(Started::New(out.execution_arn)),
+        Err(e) => match e.as_service_error() {
+            Some(se) if se.is_execution_already_exists() => {
+                Ok(Started::Already(execution_arn(state_machine, name)?))
+            }
+            _ => Err(sdk_error(e)).with_context(|| format!("starting execution {name}")),
+        },
+    }
+}
+
+/// `sluice executions --aws list`.
+pub async fn list(
+    target: &Target,
+    status: Option<String>,
+    limit: u32,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let state_machine = target.state_machine()?;
+    let client = aws_sdk_sfn::Client::new(&sdk().await);
+    let status = status
+        .map(|s| {
+            let s = s.to_ascii_uppercase();
+            ExecutionStatus::values()
+                .contains(&s.as_str())
+                .then(|| ExecutionStatus::from(s.as_str()))
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--status {s:?}: one of {}",
+                        ExecutionStatus::values().join(", ")
+                    )
+                })
+        })
+        .transpose()?;
+    let mut pages = client
+        .list_executions()
+        .state_machine_arn(state_machine)
+        .set_status_filter(status)
+        .max_results(limit.min(1000) as i32)
+        .into_paginator()
+        .items()
+        .send();
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_header(["execution", "status", "started", "took", "redrives"]);
+    let mut n = 0;
+    while let Some(item) = pages.next().await {
+        let e = item
+            .map_err(|e| sdk_error(e))
+            .with_context(|| format!("listing executions of {state_machine}"))?;
+        if n == limit {
+            break;
+        }
+        n += 1;
+        let took = match e.stop_date() {
+            Some(stop) => format!(
+                "{:.1} s",
+                (stop.as_secs_f64() - e.start_date().as_secs_f64()).max(0.0)
+            ),
+            None => String::new(),
+        };
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "name": e.name(),
+                    "executionArn": e.execution_arn(),
+                    "status": e.status().as_str(),
+                    "startDate": e.start_date().to_string(),
+                    "stopDate": e.stop_date().map(|d| d.to_string()),
+                    "redriveCount": e.redrive_count(),
+                })
+            );
+        } else {
+            t.add_row([
+                e.name().to_string(),
+                e.status().as_str().to_string(),
+                e.start_date().to_string(),
+                took,
+                e.redrive_count().unwrap_or(0).to_string(),
+            ]);
+        }
+    }
+    if !json {
+        println!("{t}");
+        println!("{n} executions of {state_machine}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sluice executions --aws describe NAME`: DescribeExecution's fields as JSON.
+pub async fn describe(target: &Target, name: &str) -> anyhow::Result<ExitCode> {
+    let arn = execution_arn(target.state_machine()?, name)?;
+    let client = aws_sdk_sfn::Client::new(&sdk().await);
+    let d = client
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e))
+        .with_context(|| format!("describing {arn}"))?;
+    let parse = |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(json!(s)));
+    let v = json!({
+        "executionArn": d.execution_arn(),
+        "stateMachineArn": d.state_machine_arn(),
+        "name": d.name(),
+        "status": d.status().as_str(),
+        "startDate": d.start_date().to_string(),
+        "stopDate": d.stop_date().map(|t| t.to_string()),
+        "input": parse(d.input()),
+        "output": parse(d.output()),
+        "error": d.error(),
+        "cause": d.cause(),
+        "redriveCount": d.redrive_count(),
+        "redriveStatus": d.redrive_status().map(|s| s.as_str()),
+    });
+    println!("{}", serde_json::to_string_pretty(&v)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sluice executions --aws history NAME`: GetExecutionHistory, every page.
+pub async fn history(target: &Target, name: &str, json_out: bool) -> anyhow::Result<ExitCode> {
+    let arn = execution_arn(target.state_machine()?, name)?;
+    let client = aws_sdk_sfn::Client::new(&sdk().await);
+    let mut pages = client
+        .get_execution_history()
+        .execution_arn(&arn)
+        .into_paginator()
+        .items()
+        .send();
+    let mut events = vec![];
+    while let Some(e) = pages.next().await {
+        events.push(
+            e.map_err(|e| sdk_error(e))
+                .with_context(|| format!("reading the history of {arn}"))?,
+        );
+    }
+    if json_out {
+        let events: Vec<Value> = events.iter().map(event_json).collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "events": events }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_header(["id", "type", "time", "details"]);
+    for e in &events {
+        let v = event_json(e);
+        t.add_row([
+            e.id().to_string(),
+            e.r#type().as_str().to_string(),
+            e.timestamp().to_string(),
+            brief(&v),
+        ]);
+    }
+    println!("{t}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The fields of an event an operator reads: which state, which task, which error. Inputs
+/// and outputs are left out (they can hold row data).
+fn event_json(e: &HistoryEvent) -> Value {
+    let mut v = json!({
+        "id": e.id(),
+        "previousEventId": e.previous_event_id(),
+        "type": e.r#type().as_str(),
+        "timestamp": e.timestamp().to_string(),
+    });
+    if let Some(d) = e.state_entered_event_details() {
+        v["name"] = json!(d.name());
+    }
+    if let Some(d) = e.state_exited_event_details() {
+        v["name"] = json!(d.name());
+    }
+    if let Some(d) = e.task_scheduled_event_details() {
+        v["resource"] = json!(d.resource());
+    }
+    let errors = [
+        e.task_failed_event_details()
+            .map(|d| (d.error(), d.cause())),
+        e.lambda_function_failed_event_details()
+            .map(|d| (d.error(), d.cause())),
+        e.execution_failed_event_details()
+            .map(|d| (d.error(), d.cause())),
+        e.task_timed_out_event_details()
+            .map(|d| (d.error(), d.cause())),
+    ];
+    if let Some((error, cause)) = errors.into_iter().flatten().next() {
+        v["error"] = json!(error);
+        v["cause"] = json!(cause);
+    }
+    if let Some(d) = e.execution_redriven_event_details() {
+        v["redriveCount"] = json!(d.redrive_count());
+    }
+    v
+}
+
+fn brief(v: &Value) -> String {
+    let mut parts = vec![];
+    for k in ["name", "resource", "error", "redriveCount"] {
+        match v.get(k) {
+            Some(Value::String(s)) => parts.push(format!("{k}={s}")),
+            Some(Value::Null) | None => {}
+            Some(other) => parts.push(format!("{k}={other}")),
+        }
+    }
+    if let Some(Value::String(cause)) = v.get("cause") {
+        let cut: String = cause.chars().take(160).collect();
+        parts.push(format!("cause={cut}"));
+    }
+    parts.join(" ")
+}
+
+/// `sluice redrive --aws NAME`: RedriveExecution, then (with `wait`) poll until it ends.
+pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<ExitCode> {
+    let arn = execution_arn(target.state_machine()?, name)?;
+    let client = aws_sdk_sfn::Client::new(&sdk().await);
+    let before = client
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e))
+        .with_context(|| format!("describing {arn}"))?;
+    // One client token per redrive of this execution: a retried command does not redrive
+    // twice.
+    let token = format!(
+        "sluice-redrive-{}",
+        &hex::encode(Sha256::digest(
+            format!("{arn}#{}", before.redrive_count().unwrap_or(0)).as_bytes()
+        ))[..32]
+    );
+    let out = client
+        .redrive_execution()
+        .execution_arn(&arn)
+        .client_token(token)
+        .send()
+        .await
+        .map_err(|e| sdk_error(e))
+        .with_context(|| {
+            format!(
+                "redriving {arn} (it is {}; only FAILED, TIMED_OUT or ABORTED executions of a Standard state machine, within 14 days of their start, can be redriven)",
+                before.status().as_str()
+            )
+        })?;
+    println!("redrove {name} at {}", out.redrive_date());
+    if !wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        let d = client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| sdk_error(e))?;
+        if *d.status() != ExecutionStatus::Running && *d.status() != ExecutionStatus::PendingRedrive
+        {
+            println!(
+                "execution {name} is {} after {} redrive(s){}",
+                d.status().as_str(),
+                d.redrive_count().unwrap_or(0),
+                d.error().map(|e| format!(": {e}")).unwrap_or_default()
+            );
+            return Ok(if *d.status() == ExecutionStatus::Succeeded {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// `sluice dlq replay` options.
+#[derive(Debug, clap::Args)]
+pub struct DlqReplayArgs {
+    /// The dead-letter queue (the stack output DeadLetterQueueUrl).
+    #[arg(long, env = "SLUICE_DLQ_URL", value_name = "URL")]
+    queue_url: String,
+    /// The ingest state machine (the stack output StateMachineArn).
+    #[arg(long, env = "SLUICE_STATE_MACHINE_ARN", value_name = "ARN")]
+    state_machine_arn: String,
+    /// Stop after this many messages.
+    #[arg(long, default_value_t = 10_000)]
+    max: usize,
+    /// Show what would be started; receive no message for longer than a moment and delete none.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// The execution name for a dead-lettered event: `dlq-<file name>-<digest of the event>`,
+/// the same every time the same event is replayed, so a second replay starts nothing.
+pub fn dlq_name(body: &str) -> String {
+    let event: Option<Value> = serde_json::from_str(body).ok();
+    let id = event
+        .as_ref()
+        .and_then(|e| e.get("id"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| body.to_string());
+    let key = event
+        .as_ref()
+        .and_then(|e| e.pointer("/detail/object/key"))
+        .and_then(Value::as_str)
+        .unwrap_or("event");
+    let stem = key.rsplit('/').next().unwrap_or(key);
+    let digest = hex::encode(Sha256::digest(id.as_bytes()));
+    format!("dlq-{}-{}", sluice_local::slug(stem, 48), &digest[..16])
+}
+
+/// `sluice dlq replay`: an execution per dead-lettered event; a message is deleted only
+/// after its execution started (or already existed).
+pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
+    let sdk = sdk().await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sfn = aws_sdk_sfn::Client::new(&sdk);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_header(["message", "object", "execution", "result"]);
+    let (mut started, mut already, mut failed, mut seen) = (0, 0, 0, 0);
+    while seen < args.max {
+        let batch = (args.max - seen).min(10) as i32;
+        let received = sqs
+            .receive_message()
+            .queue_url(&args.queue_url)
+            .max_number_of_messages(batch)
+            .wait_time_seconds(if args.dry_run { 0 } else { 1 })
+            // Long enough to start an execution; a message whose start failed comes back.
+            .visibility_timeout(if args.dry_run { 0 } else { 60 })
+            .send()
+            .await
+            .map_err(|e| sdk_error(e))
+            .with_context(|| format!("receiving from {}", args.queue_url))?;
+        let messages = received.messages();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            seen += 1;
+            let id = m.message_id().unwrap_or("?").to_string();
+            let body = m.body().unwrap_or_default();
+            let key = serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|e| e.pointer("/detail/object/key").cloned())
+                .and_then(|k| k.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let name = dlq_name(body);
+            let input: Value = match serde_json::from_str(body) {
+                Ok(v) => v,
+                Err(e) => {
+                    failed += 1;
+                    t.add_row([id, key, name, format!("kept: the body is not JSON: {e}")]);
+                    continue;
+                }
+            };
+            if args.dry_run {
+                t.add_row([id, key, name, "would start".into()]);
+                continue;
+            }
+            let result = match start_execution(&sfn, &args.state_machine_arn, &name, &input).await {
+                Ok(s) => {
+                    match s {
+                        Started::New(_) => started += 1,
+                        Started::Already(_) => already += 1,
+                    }
+                    let deleted = sqs
+                        .delete_message()
+                        .queue_url(&args.queue_url)
+                        .set_receipt_handle(m.receipt_handle().map(str::to_string))
+                        .send()
+                        .await;
+                    let what = match s {
+                        Started::New(_) => "started",
+                        Started::Already(_) => "already started",
+                    };
+                    match deleted {
+                        Ok(_) => format!("{what}; message deleted"),
+                        Err(e) => format!(
+                            "{what}; message NOT deleted (it will come back, and its start is idempotent): {}",
+                            sdk_error(e)
+                        ),
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    format!("kept: {e:#}")
+                }
+            };
+            t.add_row([id, key, name, result]);
+        }
+        if args.dry_run {
+            break;
+        }
+    }
+    if seen == 0 {
+        println!("no message is visible in the dead-letter queue (messages received in the last minute stay hidden until their visibility timeout ends)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("{t}");
+    println!(
+        "{seen} message(s): {started} started, {already} already started, {failed} kept in the queue"
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn execution_arns_come_from_the_state_machine_arn() {
+        let sm = "arn:aws:states:eu-west-1:123456789012:stateMachine:sluice-ingest";
+        assert_eq!(
+            execution_arn(sm, "ingest-a-1").unwrap(),
+            "arn:aws:states:eu-west-1:123456789012:execution:sluice-ingest:ingest-a-1"
+        );
+        let full = "arn:aws:states:eu-west-1:123456789012:execution:x:y";
+        assert_eq!(execution_arn(sm, full).unwrap(), full);
+        assert!(execution_arn("not-an-arn", "x").is_err());
+    }
+
+    #[test]
+    fn dlq_names_are_stable_per_event_and_differ_between_events() {
+        let a = r#"{"id":"e1","detail":{"object":{"key":"orders/2026/a.ndjson"}}}"#;
+        let b = r#"{"id":"e2","detail":{"object":{"key":"orders/2026/a.ndjson"}}}"#;
+        assert_eq!(dlq_name(a), dlq_name(a));
+        assert_ne!(dlq_name(a), dlq_name(b));
+        assert!(dlq_name(a).starts_with("dlq-a_ndjson-"), "{}", dlq_name(a));
+        // Step Functions allows at most 80 characters in a name.
+        let long = format!(
+            r#"{{"id":"e","detail":{{"object":{{"key":"{}"}}}}}}"#,
+            "x".repeat(500)
+        );
+        assert!(dlq_name(&long).len() <= 80);
+        assert!(dlq_name("not json").starts_with("dlq-event-"));
+    }
+}
