@@ -170,28 +170,34 @@ pub fn filter_input(mut input: Value) -> Result<Result<Value, Value>, StepError>
 }
 
 /// The Quarantine state's input, when an error was caught before Filter named the object:
-/// the state is then the execution input, and for an EventBridge event the object's identity
-/// (`bucket`, `key`, `version_id`, `etag`) is lifted from its detail to where the step reads
-/// it. Any other input passes unchanged.
-pub fn quarantine_input(mut input: Value) -> Value {
-    let Some(state) = input.as_object_mut() else {
+/// the state is then the execution input, and for an EventBridge event the step gets the
+/// object's identity (`bucket`, `key`, `version_id`, `etag`) from its detail and the caught
+/// `error`, without the envelope (whose `detail` object is not the step's `detail` text).
+/// Any other input passes unchanged.
+pub fn quarantine_input(input: Value) -> Value {
+    let Some(state) = input.as_object() else {
         return input;
     };
-    if state.contains_key("object") || state.contains_key("key") {
+    if state.contains_key("object") || !is_eventbridge(&input) {
         return input;
     }
     let detail = state.get("detail").cloned().unwrap_or(Value::Null);
-    if let Ok(d) = serde_json::from_value::<S3ObjectDetail>(detail) {
-        state.insert("bucket".into(), Value::String(d.bucket.name));
-        state.insert("key".into(), Value::String(d.object.key));
-        if let Some(v) = d.object.version_id {
-            state.insert("version_id".into(), Value::String(v));
-        }
-        if let Some(e) = d.object.etag {
-            state.insert("etag".into(), Value::String(e));
-        }
+    let Ok(d) = serde_json::from_value::<S3ObjectDetail>(detail) else {
+        return input;
+    };
+    let mut lifted = serde_json::Map::new();
+    lifted.insert("bucket".into(), Value::String(d.bucket.name));
+    lifted.insert("key".into(), Value::String(d.object.key));
+    if let Some(v) = d.object.version_id {
+        lifted.insert("version_id".into(), Value::String(v));
     }
-    input
+    if let Some(e) = d.object.etag {
+        lifted.insert("etag".into(), Value::String(e));
+    }
+    if let Some(error) = state.get("error") {
+        lifted.insert("error".into(), error.clone());
+    }
+    Value::Object(lifted)
 }
 
 #[cfg(test)]
@@ -338,6 +344,10 @@ mod tests {
         assert_eq!(lifted["bucket"], "amzn-s3-demo-bucket1");
         assert_eq!(lifted["key"], "example-key");
         assert_eq!(lifted["version_id"], "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e");
+        assert_eq!(lifted["error"]["Error"], "BadInput");
+        let request: sluice_steps::payload::QuarantineRequest =
+            serde_json::from_value(lifted).expect("the step reads it");
+        assert_eq!(request.key.as_deref(), Some("example-key"));
         let with_object = json!({"object": {"key": "k"}, "detail": {"bucket": {"name": "b"}, "object": {"key": "other"}}});
         assert_eq!(quarantine_input(with_object.clone()), with_object);
     }
