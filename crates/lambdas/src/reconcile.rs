@@ -151,3 +151,115 @@ pub async fn reconcile(
         watermark: mark,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::init::{open_context, Backend, Settings};
+    use sluice_steps::payload::{Arrival, FilterInput};
+
+    /// Step Functions' answer to names, as far as reconcile cares: a name started before
+    /// exists already. Counts every call.
+    #[derive(Default)]
+    struct Recorder {
+        started: Mutex<Vec<(String, String)>>,
+    }
+
+    #[async_trait::async_trait]
+    impl ExecutionStarter for Recorder {
+        async fn start(&self, name: &str, input: &str) -> Result<Started, StartError> {
+            let mut started = self.started.lock().unwrap();
+            let exists = started.iter().any(|(n, _)| n == name);
+            started.push((name.to_string(), input.to_string()));
+            Ok(if exists {
+                Started::AlreadyExists
+            } else {
+                Started::New
+            })
+        }
+    }
+
+    async fn orders_workspace(dir: &std::path::Path) -> Context {
+        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let landing = dir.join("landing/orders");
+        std::fs::create_dir_all(&landing).unwrap();
+        for name in ["orders-2026-03-01.ndjson", "orders-2026-03-04.csv"] {
+            std::fs::copy(repo.join("examples/orders/data").join(name), landing.join(name))
+                .unwrap();
+        }
+        let settings = Settings {
+            function: "reconcile".into(),
+            config: repo.join("examples/orders/sluice.toml"),
+            backend: Backend::Local {
+                root: dir.to_path_buf(),
+            },
+            json_logs: false,
+        };
+        open_context(&settings).await.expect("the local workspace opens")
+    }
+
+    #[tokio::test]
+    async fn versions_the_ledger_never_saw_get_the_names_their_events_would_get() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = orders_workspace(dir.path()).await;
+        // One of the two arrived through its event and was claimed by the filter.
+        let seen = Arrival {
+            bucket: "landing".into(),
+            key: "orders/orders-2026-03-01.ndjson".into(),
+            version_id: None,
+            etag: None,
+            sequencer: None,
+            event: Default::default(),
+        };
+        let claimed = sluice_steps::filter::filter(
+            &ctx,
+            FilterInput {
+                arrival: seen,
+                execution: Some("ex-1".into()),
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(claimed.status, sluice_steps::payload::FilterStatus::Accepted);
+
+        let recorder = Recorder::default();
+        let request = ReconcileRequest {
+            table: "orders".into(),
+        };
+        let out = reconcile(&ctx, &recorder, request.clone()).await.unwrap();
+        assert_eq!(out.listed, 2);
+        assert_eq!(out.started.len(), 1, "{out:?}");
+        assert!(out.started[0].starts_with("ingest-orders-2026-03-04_csv-"));
+        let (_, input) = recorder.started.lock().unwrap()[0].clone();
+        let arrival: Arrival = serde_json::from_str(&input).expect("a native arrival");
+        assert_eq!(arrival.key, "orders/orders-2026-03-04.csv");
+        assert_eq!(out.started[0], sluice_steps::reconcile::arrival_name(&arrival));
+        // Nothing is finished yet: no watermark, and it is recorded.
+        assert_eq!(out.watermark.watermark, None);
+        assert_eq!(out.watermark.unfinished, 2);
+
+        // Again: the same name, which Step Functions finds already started.
+        let again = reconcile(&ctx, &recorder, request).await.unwrap();
+        assert!(again.started.is_empty());
+        assert_eq!(again.already_started, out.started);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = orders_workspace(dir.path()).await;
+        let e = reconcile(
+            &ctx,
+            &Recorder::default(),
+            ReconcileRequest {
+                table: "nope".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.kind, StepErrorKind::Internal);
+    }
+}
