@@ -187,8 +187,11 @@ mod tests {
         let landing = dir.join("landing/orders");
         std::fs::create_dir_all(&landing).unwrap();
         for name in ["orders-2026-03-01.ndjson", "orders-2026-03-04.csv"] {
-            std::fs::copy(repo.join("examples/orders/data").join(name), landing.join(name))
-                .unwrap();
+            std::fs::copy(
+                repo.join("examples/orders/data").join(name),
+                landing.join(name),
+            )
+            .unwrap();
         }
         let settings = Settings {
             function: "reconcile".into(),
@@ -198,7 +201,9 @@ mod tests {
             },
             json_logs: false,
         };
-        open_context(&settings).await.expect("the local workspace opens")
+        open_context(&settings)
+            .await
+            .expect("the local workspace opens")
     }
 
     #[tokio::test]
@@ -223,7 +228,10 @@ mod tests {
         )
         .await
         .unwrap();
-        assert_eq!(claimed.status, sluice_steps::payload::FilterStatus::Accepted);
+        assert_eq!(
+            claimed.status,
+            sluice_steps::payload::FilterStatus::Accepted
+        );
 
         let recorder = Recorder::default();
         let request = ReconcileRequest {
@@ -236,7 +244,10 @@ mod tests {
         let (_, input) = recorder.started.lock().unwrap()[0].clone();
         let arrival: Arrival = serde_json::from_str(&input).expect("a native arrival");
         assert_eq!(arrival.key, "orders/orders-2026-03-04.csv");
-        assert_eq!(out.started[0], sluice_steps::reconcile::arrival_name(&arrival));
+        assert_eq!(
+            out.started[0],
+            sluice_steps::reconcile::arrival_name(&arrival)
+        );
         // Nothing is finished yet: no watermark, and it is recorded.
         assert_eq!(out.watermark.watermark, None);
         assert_eq!(out.watermark.unfinished, 2);
