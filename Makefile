@@ -10,6 +10,9 @@ SHELL := /bin/bash
 #   make lint   rustfmt check and clippy
 #   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
+#   make lambdas  the six Lambda binaries for the CDK app, release, arm64, into
+#               target/lambda/<name>/bootstrap (cargo-lambda and zig from PyPI), and each
+#               function's zipped size
 #   make synth  the AWS CDK app in cdk/ to CloudFormation (cdk/cdk.out), offline, no credentials;
 #               needs the Lambda binaries in target/lambda, or LAMBDA_CODE_DIR=DIR
 #   make deploy the CDK app to an AWS account (credentials, a region, `cdk bootstrap` once)
@@ -28,7 +31,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench venv clean chaos cdk-deps cdk-test synth deploy
+.PHONY: run test build lint lint-asl bench venv clean chaos cdk-deps cdk-test synth deploy lambdas
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -73,6 +76,29 @@ $(ASL_VALIDATOR):
 lint-asl: $(ASL_VALIDATOR)
 	$(ASL_VALIDATOR) $(foreach f,$(wildcard statemachine/*.json),--json-path $(f))
 	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli -- run-asl --check $$f || exit 1; done
+
+# The Lambda binaries (crates/lambdas) for Lambda's arm64 provided.al2023 runtime. cargo-lambda
+# comes from PyPI into its own venv; its wheel depends on the `ziglang` package, whose zig is
+# the cross linker, so nothing but PyPI and the Rust target are needed. The zipped size is what
+# CDK uploads for each function (it zips target/lambda/<name>/ as the code asset).
+LAMBDA_VENV := target/lambda-venv
+CARGO_LAMBDA := $(LAMBDA_VENV)/bin/cargo-lambda
+LAMBDA_DIR := target/lambda
+
+$(CARGO_LAMBDA):
+	$(PYTHON) -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2 ziglang==0.17.1
+
+lambdas: $(CARGO_LAMBDA)
+	rustup target add aarch64-unknown-linux-gnu
+	PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --release --arm64 -p sluice-lambdas --lambda-dir $(LAMBDA_DIR)
+	@for d in $(LAMBDA_DIR)/*/; do \
+	  n=$$(basename $$d); z=$(CURDIR)/target/lambda-$$n.zip; rm -f $$z; \
+	  (cd $$d && $(PYTHON) -m zipfile -c $$z bootstrap) || exit 1; \
+	  printf '%-20s bootstrap %5s MiB, zipped %5s MiB\n' $$n \
+	    $$(numfmt --to-unit=Mi --format=%.1f $$(stat -c %s $$d/bootstrap)) \
+	    $$(numfmt --to-unit=Mi --format=%.1f $$(stat -c %s $$z)); \
+	done
 
 # The AWS CDK app (cdk/): its npm packages, pinned in cdk/package.json, installed without a
 # lock file into cdk/node_modules; reinstalled when package.json changes.

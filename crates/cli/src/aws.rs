@@ -416,7 +416,7 @@ pub fn dlq_name(body: &str) -> String {
         .unwrap_or("event");
     let stem = key.rsplit('/').next().unwrap_or(key);
     let digest = hex::encode(Sha256::digest(id.as_bytes()));
-    format!("dlq-{}-{}", sluice_local::slug(stem, 48), &digest[..16])
+    format!("dlq-{}-{}", sluice_steps::reconcile::slug(stem, 48), &digest[..16])
 }
 
 /// `sluice dlq replay`: an execution per dead-lettered event; a message is deleted only

@@ -4,16 +4,16 @@
 //!
 //! A step's `StepError` becomes the task's error exactly as the Lambda would report it: the
 //! kind's name is the `Error` the definition's Retry and Catch match, the `Cause` is the
-//! step's `ErrorCause` JSON, which the Quarantine step reads back.
+//! step's `ErrorCause` JSON, which the Quarantine step reads back. Decoding the task's input
+//! and running the step is `sluice_steps::dispatch`, which the Lambdas call too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 use sluice_states::{Registry, StatesError, TaskCall, TaskHandler};
-use sluice_steps::payload::{CommitInput, FilterInput, ObjectTask, QuarantineRequest};
+use sluice_steps::dispatch;
+pub use sluice_steps::dispatch::Step;
 use sluice_steps::{Context, StepError, StepErrorKind};
 
 /// The definition CDK deploys, compiled in so the binary and the deployment cannot differ.
@@ -22,27 +22,16 @@ pub const DEFINITION: &str = include_str!("../../../statemachine/ingest.asl.json
 /// The local state machine's name (on AWS, the CDK stack names it).
 pub const STATE_MACHINE: &str = "sluice-ingest";
 
-/// The five steps, by the placeholder CDK fills with the Lambda's ARN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Filter,
-    DetectDrift,
-    Validate,
-    Quarantine,
-    Commit,
+/// Where each step sits in the definition and in the local engine.
+pub trait Binding {
+    /// The CDK substitution placeholder in the definition.
+    fn placeholder(self) -> &'static str;
+    /// The resource name the local definition uses in place of the Lambda ARN.
+    fn resource(self) -> &'static str;
 }
 
-impl Step {
-    pub const ALL: [Step; 5] = [
-        Step::Filter,
-        Step::DetectDrift,
-        Step::Validate,
-        Step::Quarantine,
-        Step::Commit,
-    ];
-
-    /// The CDK substitution placeholder in the definition.
-    pub fn placeholder(self) -> &'static str {
+impl Binding for Step {
+    fn placeholder(self) -> &'static str {
         match self {
             Step::Filter => "FilterFunctionArn",
             Step::DetectDrift => "SchemaDriftDetectFunctionArn",
@@ -52,8 +41,7 @@ impl Step {
         }
     }
 
-    /// The resource name the local definition uses in place of the Lambda ARN.
-    pub fn resource(self) -> &'static str {
+    fn resource(self) -> &'static str {
         match self {
             Step::Filter => "sluice:filter",
             Step::DetectDrift => "sluice:detect_drift",
@@ -96,47 +84,10 @@ struct StepHandler {
 #[async_trait::async_trait]
 impl TaskHandler for StepHandler {
     async fn invoke(&self, call: TaskCall) -> Result<Value, StatesError> {
-        let ctx = &self.ctx;
-        let input = call.input;
-        match self.step {
-            Step::Filter => {
-                let f: FilterInput = decode(self.step, input)?;
-                encode(sluice_steps::filter::filter(ctx, f).await)
-            }
-            Step::DetectDrift => {
-                let t: ObjectTask = decode(self.step, input)?;
-                encode(sluice_steps::drift::detect_drift(ctx, t).await)
-            }
-            Step::Validate => {
-                let t: ObjectTask = decode(self.step, input)?;
-                encode(sluice_steps::validate::validate(ctx, t).await)
-            }
-            Step::Quarantine => {
-                let r: QuarantineRequest = decode(self.step, input)?;
-                encode(sluice_steps::quarantine::quarantine_request(ctx, r).await)
-            }
-            Step::Commit => {
-                let c: CommitInput = decode(self.step, input)?;
-                encode(sluice_steps::commit::commit(ctx, c).await)
-            }
-        }
+        dispatch::invoke(&self.ctx, self.step, call.input)
+            .await
+            .map_err(to_states_error)
     }
-}
-
-/// A payload the step cannot read is a broken definition or a bug, not a bad object:
-/// `Internal`, which fails the execution (redrive after the fix).
-fn decode<T: DeserializeOwned>(step: Step, input: Value) -> Result<T, StatesError> {
-    serde_json::from_value(input).map_err(|e| {
-        to_states_error(StepError::internal(format!(
-            "{}: the task input does not fit the step's payload: {e}",
-            step.resource()
-        )))
-    })
-}
-
-fn encode<T: Serialize>(result: Result<T, StepError>) -> Result<Value, StatesError> {
-    let out = result.map_err(to_states_error)?;
-    serde_json::to_value(out).map_err(|e| to_states_error(StepError::internal(e.to_string())))
 }
 
 /// A step error as the task's error: the kind's name, and the `ErrorCause` JSON as cause.

@@ -17,7 +17,6 @@ pub mod report;
 
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
 use sluice_core::ledger::LedgerState;
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_core::QuarantineReason;
@@ -29,6 +28,7 @@ use sluice_store::{Ledger, ObjectStore};
 
 pub use bind::{DEFINITION, STATE_MACHINE};
 pub use report::{ArrivalReport, Outcome};
+pub use sluice_steps::reconcile::{arrival_name, replay_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -253,41 +253,6 @@ pub async fn plan_replay(
         planned.push((replay_name(&input), input));
     }
     Ok((planned, skipped))
-}
-
-/// `ingest-<file name>-<digest of the arrival>`: the same event gets the same name, a new
-/// version of the object (another etag or version id) another.
-pub fn arrival_name(arrival: &Arrival) -> String {
-    let digest = Sha256::digest(serde_json::to_vec(arrival).unwrap_or_default());
-    let stem = arrival.key.rsplit('/').next().unwrap_or(&arrival.key);
-    format!("ingest-{}-{}", slug(stem, 48), &hex::encode(digest)[..16])
-}
-
-/// `replay<n>-<file name>-<digest of the version>`: one name per replay of a version.
-pub fn replay_name(input: &ReplayInput) -> String {
-    let digest = Sha256::digest(input.object.ledger_key().as_bytes());
-    format!(
-        "replay{}-{}-{}",
-        input.attempt,
-        slug(input.object.file_name(), 40),
-        &hex::encode(digest)[..16]
-    )
-}
-
-/// Letters, digits, `-` and `_` only (execution names), at most `max` characters.
-/// `s` with every character but ASCII letters, digits, `-` and `_` replaced by `_`, cut to
-/// `max` characters: a piece of a Step Functions execution name.
-pub fn slug(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(max)
-        .collect()
 }
 
 #[cfg(test)]

@@ -12,14 +12,17 @@
 //! - [`validate`]: stream, validate, stage Parquet and rejects
 //! - [`quarantine`]: record a file that waits for a person
 //! - [`commit`]: idempotent commit of a staged batch
+//! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
 //! - [`error`]: `StepError` and the names Retry/Catch match
 //! - [`context`]: shared state and control-prefix keys
+//! - [`dispatch`]: a task's JSON input to a step and its output back (engine and Lambdas)
 //! - [`failpoint`]: named crash points for fault injection
 
 pub mod commit;
 pub mod context;
+pub mod dispatch;
 pub mod drift;
 pub mod error;
 pub mod failpoint;
@@ -27,6 +30,7 @@ pub mod filter;
 pub mod gc;
 pub mod payload;
 pub mod quarantine;
+pub mod reconcile;
 mod source;
 pub mod validate;
 

@@ -1,0 +1,8 @@
+//! The `commit` Lambda: the commit step of statemachine/ingest.asl.json.
+
+use sluice_steps::dispatch::Step;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    sluice_lambdas::run_step(Step::Commit).await
+}

@@ -1,0 +1,263 @@
+//! Start-up, once per cold start: what the environment says, the steps' context opened on
+//! it, and an init failure reported to Lambda's init-error endpoint.
+//!
+//! The backend is `SLUICE_CATALOG`'s choice: `local` opens a workspace directory laid out as
+//! the `sluice` command lays it out (`landing/` the bucket, `warehouse/`, `catalog.db` the
+//! SQLite catalog), for tests and for running a Lambda binary on a laptop; `glue` is the AWS
+//! deployment (S3 and the Glue catalog), which needs the `sluice-aws` adapters.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lambda_runtime::Diagnostic;
+use sluice_core::config::Config;
+use sluice_lake::Lake;
+use sluice_steps::context::ContextError;
+use sluice_steps::Context;
+use sluice_store::{LocalStore, ObjectStore};
+
+/// Name of the local workspace's landing bucket (as the `sluice` command names it).
+pub const LOCAL_BUCKET: &str = "landing";
+
+/// What the environment configures. Read once, at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `SLUICE_FUNCTION`: the function's name, for the logs; the binary's name when unset.
+    pub function: String,
+    /// `SLUICE_CONFIG`: the path of `sluice.toml` (on AWS, in the config layer under /opt).
+    pub config: PathBuf,
+    pub backend: Backend,
+    /// `SLUICE_LOG_FORMAT`: `json` (the default, as Lambda's JSON log format wants) or `text`.
+    pub json_logs: bool,
+}
+
+/// Where the bucket and the catalog are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// `SLUICE_CATALOG=local`: a workspace directory (`SLUICE_LOCAL_ROOT`).
+    Local { root: PathBuf },
+    /// `SLUICE_CATALOG=glue`: the bucket `SLUICE_BUCKET`, the warehouse `SLUICE_WAREHOUSE`
+    /// (`s3://bucket/prefix`) and the Glue catalog.
+    Glue { bucket: String, warehouse: String },
+}
+
+/// Why a function could not start. Reported to Lambda as an init error: every invocation of
+/// the cold start fails, and the log says why.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{name} is not set; {hint}")]
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
+    #[error("{name}={value:?} is not one of {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{path}: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("the landing bucket {path}: {message}")]
+    Store { path: PathBuf, message: String },
+    #[error("the catalog: {0}")]
+    Lake(#[from] sluice_lake::LakeError),
+    #[error("the configuration's contracts: {0}")]
+    Context(#[from] ContextError),
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env(binary: &str) -> Result<Settings, InitError> {
+        Self::from_vars(binary, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the variables `get` returns (the environment, or a test's map).
+    pub fn from_vars(
+        binary: &str,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, InitError> {
+        let required = |name: &'static str, hint: &'static str| {
+            get(name)
+                .filter(|v| !v.is_empty())
+                .ok_or(InitError::Missing { name, hint })
+        };
+        let config = PathBuf::from(required(
+            "SLUICE_CONFIG",
+            "it names sluice.toml (the CDK app sets it to the config layer's copy)",
+        )?);
+        let catalog = required("SLUICE_CATALOG", "it is `glue` on AWS, `local` on a laptop")?;
+        let backend = match catalog.as_str() {
+            "local" => Backend::Local {
+                root: PathBuf::from(required(
+                    "SLUICE_LOCAL_ROOT",
+                    "with SLUICE_CATALOG=local it names the workspace directory",
+                )?),
+            },
+            "glue" => Backend::Glue {
+                bucket: required("SLUICE_BUCKET", "it names the landing bucket")?,
+                warehouse: required("SLUICE_WAREHOUSE", "it is s3://bucket/prefix")?,
+            },
+            _ => {
+                return Err(InitError::Invalid {
+                    name: "SLUICE_CATALOG",
+                    value: catalog,
+                    expected: "`glue`, `local`",
+                })
+            }
+        };
+        let json_logs = match get("SLUICE_LOG_FORMAT").as_deref() {
+            None | Some("") | Some("json") => true,
+            Some("text") => false,
+            Some(other) => {
+                return Err(InitError::Invalid {
+                    name: "SLUICE_LOG_FORMAT",
+                    value: other.to_string(),
+                    expected: "`json`, `text`",
+                })
+            }
+        };
+        Ok(Settings {
+            function: get("SLUICE_FUNCTION")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| binary.to_string()),
+            config,
+            backend,
+            json_logs,
+        })
+    }
+}
+
+/// Loads the configuration and opens the bucket, the ledger and the catalog.
+pub async fn open_context(settings: &Settings) -> Result<Context, InitError> {
+    let config = Config::load(&settings.config).map_err(|e| InitError::Config {
+        path: settings.config.clone(),
+        message: e.to_string(),
+    })?;
+    let (store, lake): (Arc<dyn ObjectStore>, Lake) = match &settings.backend {
+        Backend::Local { root } => {
+            let landing = root.join(LOCAL_BUCKET);
+            let store =
+                LocalStore::new(landing.clone(), LOCAL_BUCKET).map_err(|e| InitError::Store {
+                    path: landing,
+                    message: e.to_string(),
+                })?;
+            let lake = Lake::open_local(&root.join("catalog.db"), &root.join("warehouse")).await?;
+            (Arc::new(store), lake)
+        }
+        Backend::Glue { .. } => {
+            return Err(InitError::Unsupported(
+                "SLUICE_CATALOG=glue needs the sluice-aws adapters".into(),
+            ))
+        }
+    };
+    Ok(Context::new(config, store, lake)?)
+}
+
+/// The init error as Lambda's init-error endpoint takes it.
+pub fn diagnostic(e: &InitError) -> Diagnostic {
+    Diagnostic {
+        error_type: "Runtime.InitError".into(),
+        error_message: e.to_string(),
+    }
+}
+
+/// Posts `e` to the Runtime API's `/runtime/init/error` (`AWS_LAMBDA_RUNTIME_API`), so the
+/// invocation that caused the cold start fails with the reason instead of a timeout. A
+/// failure to report is logged; the caller exits either way.
+pub async fn report_init_error(e: &InitError) {
+    tracing::error!(error = %e, "sluice could not start");
+    if let Err(report) = post_init_error(e).await {
+        tracing::error!(error = %report, "the init error could not be reported to the Runtime API");
+    }
+}
+
+async fn post_init_error(e: &InitError) -> Result<(), lambda_runtime::Error> {
+    use lambda_runtime_api_client::{body::Body, build_request, PooledClient};
+    let client = PooledClient::builder().build();
+    let body = serde_json::to_vec(&diagnostic(e))?;
+    let request = build_request()
+        .method(http::Method::POST)
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .body(Body::from(body))?;
+    let response = client.call(request).await?;
+    if !response.status().is_success() {
+        return Err(format!("the Runtime API answered {}", response.status()).into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, InitError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_vars("filter", |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn the_cdk_environment_selects_glue() {
+        let s = settings(&[
+            ("SLUICE_CONFIG", "/opt/sluice/sluice.toml"),
+            ("SLUICE_CATALOG", "glue"),
+            ("SLUICE_BUCKET", "landing-123"),
+            ("SLUICE_WAREHOUSE", "s3://landing-123/warehouse/"),
+            ("SLUICE_FUNCTION", "schema-drift-detect"),
+            ("SLUICE_LOG_FORMAT", "json"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.backend,
+            Backend::Glue {
+                bucket: "landing-123".into(),
+                warehouse: "s3://landing-123/warehouse/".into()
+            }
+        );
+        assert_eq!(s.function, "schema-drift-detect");
+        assert!(s.json_logs);
+    }
+
+    #[test]
+    fn missing_and_unknown_settings_say_what_to_do() {
+        let e = settings(&[("SLUICE_CATALOG", "local")]).unwrap_err();
+        assert!(e.to_string().starts_with("SLUICE_CONFIG is not set"), "{e}");
+        let e = settings(&[("SLUICE_CONFIG", "s.toml"), ("SLUICE_CATALOG", "local")]).unwrap_err();
+        assert!(e.to_string().contains("SLUICE_LOCAL_ROOT"), "{e}");
+        let e = settings(&[("SLUICE_CONFIG", "s.toml"), ("SLUICE_CATALOG", "hive")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "SLUICE_CATALOG=\"hive\" is not one of `glue`, `local`"
+        );
+    }
+
+    #[tokio::test]
+    async fn glue_is_refused_until_the_aws_adapters_are_wired() {
+        let config =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders/sluice.toml");
+        let s = Settings {
+            function: "filter".into(),
+            config,
+            backend: Backend::Glue {
+                bucket: "b".into(),
+                warehouse: "s3://b/warehouse/".into(),
+            },
+            json_logs: true,
+        };
+        let Err(e) = open_context(&s).await else {
+            panic!("glue opened");
+        };
+        assert_eq!(
+            e.to_string(),
+            "SLUICE_CATALOG=glue needs the sluice-aws adapters"
+        );
+        assert_eq!(diagnostic(&e).error_type, "Runtime.InitError");
+    }
+}

@@ -1,0 +1,108 @@
+//! sluice-lambdas: sluice on AWS Lambda. One binary per function of the CDK app (`filter`,
+//! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`), each a few lines
+//! over this library; the steps themselves are `sluice-steps`, called through the same
+//! `dispatch` the local engine's Task bindings use, so a step behaves the same under sluice's
+//! engine and under Step Functions.
+//!
+//! A cold start reads the environment, loads `sluice.toml` and opens the bucket, the ledger
+//! and the catalog once ([`init`]); every invocation then runs in a span naming the
+//! execution, the object and the request ([`logs`]), and a step's error reaches Step
+//! Functions as the kind name its Retry and Catch match ([`error`]).
+//!
+//! # Layout
+//! - [`init`]: settings from the environment, the backend (`SLUICE_CATALOG`), init errors
+//! - [`handler`]: one invocation of a step's function
+//! - [`event`]: S3's EventBridge events and the arrival made of them
+//! - [`error`]: `StepError` as the Lambda's `errorType` and `errorMessage`
+//! - [`logs`]: JSON logs and the invocation span
+//! - [`metrics`]: CloudWatch embedded metric format lines
+//! - [`reconcile`]: the reconcile function and Step Functions' `StartExecution`
+
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod init;
+pub mod logs;
+pub mod metrics;
+pub mod reconcile;
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use serde_json::Value;
+use sluice_steps::dispatch::Step;
+
+pub use error::StepFailure;
+pub use init::{open_context, InitError, Settings};
+
+/// The whole life of a step's function: start up (reporting a failure to Lambda), then
+/// serve invocations until Lambda ends the process.
+pub async fn run_step(step: Step) -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start(step.function_name()).await?;
+    let function = settings.function.as_str();
+    let ctx = &ctx;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handler::handle(ctx, function, step, event).await
+    }))
+    .await
+}
+
+/// The whole life of the reconcile function: as [`run_step`], with a Step Functions client
+/// for `SLUICE_STATE_MACHINE_ARN`.
+pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start("reconcile").await?;
+    let Some(arn) = std::env::var("SLUICE_STATE_MACHINE_ARN")
+        .ok()
+        .filter(|a| !a.is_empty())
+    else {
+        let e = InitError::Missing {
+            name: "SLUICE_STATE_MACHINE_ARN",
+            hint: "it names the state machine reconcile starts executions of",
+        };
+        init::report_init_error(&e).await;
+        return Err(e.into());
+    };
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let starter = reconcile::SfnStarter {
+        client: aws_sdk_sfn::Client::new(&sdk),
+        state_machine_arn: arn,
+    };
+    let (ctx, starter, function) = (&ctx, &starter, settings.function.as_str());
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<reconcile::ReconcileRequest>| async move {
+            let span = tracing::info_span!(
+                "invocation",
+                function,
+                request_id = event.context.request_id.as_str(),
+                table = event.payload.table.as_str(),
+            );
+            let _entered = span.enter();
+            reconcile::reconcile(ctx, starter, event.payload)
+                .await
+                .map_err(StepFailure)
+        },
+    ))
+    .await
+}
+
+/// Settings, logs and context, once per cold start; a failure is reported to Lambda's
+/// init-error endpoint before it is returned.
+async fn start(binary: &str) -> Result<(Settings, sluice_steps::Context), lambda_runtime::Error> {
+    let settings = match Settings::from_env(binary) {
+        Ok(s) => s,
+        Err(e) => {
+            logs::init(true);
+            init::report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    logs::init(settings.json_logs);
+    match open_context(&settings).await {
+        Ok(ctx) => {
+            tracing::info!(function = settings.function, "sluice started");
+            Ok((settings, ctx))
+        }
+        Err(e) => {
+            init::report_init_error(&e).await;
+            Err(e.into())
+        }
+    }
+}

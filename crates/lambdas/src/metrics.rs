@@ -1,0 +1,187 @@
+//! Metrics as CloudWatch embedded metric format (EMF) documents: one JSON line on stdout,
+//! which CloudWatch Logs turns into metrics in namespace `sluice` with no dimensions (the CDK
+//! app's `FilesQuarantined` alarm reads exactly that). No client, no API call, no row data.
+//!
+//! Which step emits what: commit `RowsCommitted`, `CommitLatency` and `EventToCommitLag`
+//! (the object's last-modified time to now), validate `RowsRejected`, quarantine
+//! `FilesQuarantined`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Map, Value};
+use sluice_steps::dispatch::Step;
+
+/// The namespace every sluice metric is published in.
+pub const NAMESPACE: &str = "sluice";
+
+/// A CloudWatch unit (the subset sluice uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Milliseconds,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Milliseconds => "Milliseconds",
+        }
+    }
+}
+
+/// One value of one metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub unit: Unit,
+    pub value: f64,
+}
+
+/// The EMF document for `metrics` at `at`: `{"_aws": {"Timestamp", "CloudWatchMetrics":
+/// [{"Namespace", "Dimensions": [[]], "Metrics": [{"Name", "Unit"}]}]}, "<Name>": value}`.
+pub fn document(metrics: &[Metric], at: DateTime<Utc>) -> Value {
+    let mut root = Map::new();
+    let definitions: Vec<Value> = metrics
+        .iter()
+        .map(|m| json!({"Name": m.name, "Unit": m.unit.name()}))
+        .collect();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": at.timestamp_millis(),
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": definitions,
+            }],
+        }),
+    );
+    for m in metrics {
+        root.insert(m.name.into(), json!(m.value));
+    }
+    Value::Object(root)
+}
+
+/// Prints the metrics as one EMF line on stdout; nothing when there are none.
+pub fn emit(metrics: &[Metric]) {
+    if metrics.is_empty() {
+        return;
+    }
+    println!("{}", document(metrics, Utc::now()));
+}
+
+/// The metrics a step's successful output stands for. `took` is the invocation's duration,
+/// `now` the time it ended.
+pub fn of_output(step: Step, output: &Value, took: Duration, now: DateTime<Utc>) -> Vec<Metric> {
+    let count = |name, value: f64| Metric {
+        name,
+        unit: Unit::Count,
+        value,
+    };
+    let millis = |name, value: f64| Metric {
+        name,
+        unit: Unit::Milliseconds,
+        value,
+    };
+    match step {
+        Step::Commit => {
+            let mut out = vec![
+                count("RowsCommitted", output["rows"].as_u64().unwrap_or(0) as f64),
+                millis("CommitLatency", took.as_millis() as f64),
+            ];
+            let landed = output["object"]["last_modified"]
+                .as_str()
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            if let Some(landed) = landed {
+                let lag = (now - landed.with_timezone(&Utc)).num_milliseconds().max(0);
+                out.push(millis("EventToCommitLag", lag as f64));
+            }
+            out
+        }
+        Step::Validate => match output["rows"]["rejected"].as_u64() {
+            Some(n) => vec![count("RowsRejected", n as f64)],
+            None => vec![],
+        },
+        Step::Quarantine => vec![count("FilesQuarantined", 1.0)],
+        Step::Filter | Step::DetectDrift => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// The shape the CDK alarm relies on: namespace `sluice`, one empty dimension set (no
+    /// dimensions), the metric's value at the root under its name.
+    #[test]
+    fn files_quarantined_is_a_dimensionless_count_in_the_sluice_namespace() {
+        let metrics = of_output(Step::Quarantine, &json!({}), Duration::ZERO, at());
+        let doc = document(&metrics, at());
+        assert_eq!(
+            doc,
+            json!({
+                "_aws": {
+                    "Timestamp": 1772366400000i64,
+                    "CloudWatchMetrics": [{
+                        "Namespace": "sluice",
+                        "Dimensions": [[]],
+                        "Metrics": [{"Name": "FilesQuarantined", "Unit": "Count"}],
+                    }],
+                },
+                "FilesQuarantined": 1.0,
+            })
+        );
+        // One line: CloudWatch Logs reads one log event per line.
+        assert!(!doc.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn commit_reports_rows_latency_and_lag() {
+        let output = json!({
+            "object": {"last_modified": "2026-03-01T11:59:30Z"},
+            "rows": 20,
+        });
+        let metrics = of_output(Step::Commit, &output, Duration::from_millis(850), at());
+        let doc = document(&metrics, at());
+        assert_eq!(doc["RowsCommitted"], 20.0);
+        assert_eq!(doc["CommitLatency"], 850.0);
+        assert_eq!(doc["EventToCommitLag"], 30_000.0);
+        let names: Vec<&str> = doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            ["RowsCommitted", "CommitLatency", "EventToCommitLag"]
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"],
+            "Milliseconds"
+        );
+    }
+
+    #[test]
+    fn validate_reports_rejected_rows_and_filter_nothing() {
+        let output = json!({"rows": {"total": 20, "valid": 18, "rejected": 2}});
+        let metrics = of_output(Step::Validate, &output, Duration::ZERO, at());
+        assert_eq!(
+            metrics,
+            [Metric {
+                name: "RowsRejected",
+                unit: Unit::Count,
+                value: 2.0
+            }]
+        );
+        assert!(of_output(Step::Filter, &output, Duration::ZERO, at()).is_empty());
+    }
+}

@@ -1,0 +1,384 @@
+//! The real binaries against a Runtime API: a small HTTP server in the test speaks the
+//! Lambda Runtime API (`invocation/next`, `{id}/response`, `{id}/error`, `init/error`) on a
+//! loopback port, and the `filter` and `quarantine` binaries built by cargo run against it
+//! with `SLUICE_CATALOG=local` on a temporary workspace holding the orders example's files.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, Mutex};
+
+/// What the function told the Runtime API.
+#[derive(Debug)]
+enum Reported {
+    Response { id: String, body: Value },
+    Error { id: String, body: Value },
+    InitError { body: Value },
+}
+
+/// A Runtime API on a loopback port: invocations go in through `invoke`, what the function
+/// reports comes out of `next_report`.
+struct RuntimeApi {
+    addr: SocketAddr,
+    events: mpsc::UnboundedSender<(String, Value)>,
+    reports: mpsc::UnboundedReceiver<Reported>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+    reports: mpsc::UnboundedSender<Reported>,
+}
+
+impl RuntimeApi {
+    async fn start() -> RuntimeApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (events, events_rx) = mpsc::unbounded_channel();
+        let (reports_tx, reports) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            events: Mutex::new(events_rx),
+            reports: reports_tx,
+        });
+        let served = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let shared = shared.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let shared = shared.clone();
+                        async move { Ok::<_, Infallible>(answer(&shared, req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        RuntimeApi {
+            addr,
+            events,
+            reports,
+            served,
+        }
+    }
+
+    fn invoke(&self, id: &str, payload: Value) {
+        self.events.send((id.to_string(), payload)).unwrap();
+    }
+
+    async fn next_report(&mut self) -> Reported {
+        tokio::time::timeout(Duration::from_secs(60), self.reports.recv())
+            .await
+            .expect("the function reported within a minute")
+            .expect("the server is up")
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.served.abort();
+    }
+}
+
+async fn answer(shared: &Shared, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let path = req.uri().path().to_string();
+    let ok = |status: u16, body: Vec<u8>| {
+        Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    if path == "/2018-06-01/runtime/invocation/next" {
+        let Some((id, payload)) = shared.events.lock().await.recv().await else {
+            return ok(500, vec![]);
+        };
+        let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
+        return Response::builder()
+            .status(200)
+            .header("lambda-runtime-aws-request-id", id)
+            .header("lambda-runtime-deadline-ms", deadline.to_string())
+            .header(
+                "lambda-runtime-invoked-function-arn",
+                "arn:aws:lambda:eu-west-1:111122223333:function:sluice-filter",
+            )
+            .header(
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793",
+            )
+            .body(Full::new(Bytes::from(payload.to_string())))
+            .unwrap();
+    }
+    let body = req.into_body().collect().await.unwrap().to_bytes();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let rest = path.strip_prefix("/2018-06-01/runtime/").unwrap_or("");
+    let report = match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["invocation", id, "response"] => Reported::Response {
+            id: id.to_string(),
+            body,
+        },
+        ["invocation", id, "error"] => Reported::Error {
+            id: id.to_string(),
+            body,
+        },
+        ["init", "error"] => Reported::InitError { body },
+        _ => return ok(404, vec![]),
+    };
+    shared.reports.send(report).unwrap();
+    ok(202, br#"{"status":"OK"}"#.to_vec())
+}
+
+/// A function process, killed when dropped (also when an assertion fails).
+struct Function {
+    child: Child,
+    stdout: PathBuf,
+}
+
+impl Function {
+    fn start(binary: &str, api: &RuntimeApi, vars: &HashMap<&str, String>, dir: &Path) -> Self {
+        let stdout = dir.join(format!(
+            "{}.stdout",
+            Path::new(binary).display().to_string().replace('/', "_")
+        ));
+        let child = Command::new(binary)
+            .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sluice-test")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/sluice-test")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
+            .env("RUST_LOG", "info")
+            .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::from(std::fs::File::create(&stdout).unwrap()))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the function binary starts");
+        Function { child, stdout }
+    }
+
+    fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A workspace with two orders files landed, and the variables that point a function at it.
+fn workspace(dir: &Path) -> HashMap<&'static str, String> {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let landing = dir.join("landing/orders");
+    std::fs::create_dir_all(&landing).unwrap();
+    for name in [
+        "orders-2026-03-01.ndjson",
+        "orders-2026-03-03-malformed.ndjson",
+    ] {
+        std::fs::copy(
+            repo.join("examples/orders/data").join(name),
+            landing.join(name),
+        )
+        .unwrap();
+    }
+    HashMap::from([
+        (
+            "SLUICE_CONFIG",
+            repo.join("examples/orders/sluice.toml")
+                .display()
+                .to_string(),
+        ),
+        ("SLUICE_CATALOG", "local".to_string()),
+        ("SLUICE_LOCAL_ROOT", dir.display().to_string()),
+        ("SLUICE_LOG_FORMAT", "json".to_string()),
+    ])
+}
+
+/// The documented `Object Created` event, about `key` of the local landing bucket.
+fn object_created(dir: &Path, key: Value) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/object-created.json");
+    let mut event: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    event["detail"]["bucket"]["name"] = json!("landing");
+    event["detail"]["object"]["key"] = key.clone();
+    let object = event["detail"]["object"].as_object_mut().unwrap();
+    object.remove("version-id");
+    match key.as_str().map(|k| dir.join("landing").join(k)) {
+        Some(file) if file.is_file() => {
+            let bytes = std::fs::read(&file).unwrap();
+            object.insert(
+                "etag".into(),
+                json!(sluice_core::object::content_hash(&bytes)),
+            );
+            object.insert("size".into(), json!(bytes.len()));
+        }
+        _ => {}
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filter_binary_claims_an_eventbridge_arrival_and_reports_kind_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = workspace(dir.path());
+    let mut api = RuntimeApi::start().await;
+    let _filter = Function::start(env!("CARGO_BIN_EXE_filter"), &api, &vars, dir.path());
+
+    // (a) The EventBridge rule's input, wrapped by the definition's Parameters.
+    let event = object_created(dir.path(), json!("orders/orders-2026-03-01.ndjson"));
+    api.invoke("req-a", json!({"arrival": event, "execution": "ex-a"}));
+    let Reported::Response { id, body } = api.next_report().await else {
+        panic!("filter failed on a good arrival");
+    };
+    assert_eq!(id, "req-a");
+    assert_eq!(body["status"], "accepted", "{body}");
+    assert_eq!(body["table"], "orders");
+    assert_eq!(body["object"]["key"], "orders/orders-2026-03-01.ndjson");
+    assert_eq!(body["object"]["bucket"], "landing");
+
+    // The same event again: the ledger knows the version now.
+    api.invoke("req-a2", json!({"arrival": event, "execution": "ex-a2"}));
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("filter failed on a duplicate");
+    };
+    assert_eq!(body["status"], "duplicate", "{body}");
+
+    // (b) A hostile key, not a string: BadInput, named as the definition's Catch names it,
+    // with the quarantine reason in the errorMessage.
+    let hostile = object_created(dir.path(), json!({"$ne": null}));
+    api.invoke("req-b", json!({"arrival": hostile, "execution": "ex-b"}));
+    let Reported::Error { id, body } = api.next_report().await else {
+        panic!("a hostile key was accepted");
+    };
+    assert_eq!(id, "req-b");
+    assert_eq!(body["errorType"], "BadInput", "{body}");
+    let cause: Value = serde_json::from_str(body["errorMessage"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["reason"], "parse_error");
+
+    // (c) A key of 64 KiB with a `..` segment: the filter refuses it, without an error.
+    let huge = format!("orders/../{}", "x".repeat(64 << 10));
+    api.invoke(
+        "req-c",
+        json!({"arrival": object_created(dir.path(), json!(huge)), "execution": "ex-c"}),
+    );
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("a huge key failed the function");
+    };
+    assert_eq!(body["status"], "filtered");
+    assert!(
+        body["detail"].as_str().unwrap().starts_with("unsafe key"),
+        "{body}"
+    );
+
+    // (d) A native arrival (a replay's or reconciliation's input) still works; an input
+    // that fits no payload is Internal.
+    api.invoke(
+        "req-d",
+        json!({"arrival": {"bucket": "landing", "key": "orders/orders-2026-03-01.ndjson"}, "execution": "ex-d"}),
+    );
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("a native arrival failed");
+    };
+    assert_eq!(body["status"], "duplicate", "{body}");
+    api.invoke("req-e", json!({"arrival": 42}));
+    let Reported::Error { body, .. } = api.next_report().await else {
+        panic!("a broken input was answered");
+    };
+    assert_eq!(body["errorType"], "Internal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_binary_records_a_caught_eventbridge_input_and_counts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = workspace(dir.path());
+    let mut api = RuntimeApi::start().await;
+    let quarantine = Function::start(env!("CARGO_BIN_EXE_quarantine"), &api, &vars, dir.path());
+
+    // What Filter's Catch hands Quarantine on AWS: the execution input (the raw event) and,
+    // at `$.error`, the Lambda error document Step Functions made of the filter's error.
+    let mut state = object_created(
+        dir.path(),
+        json!("orders/orders-2026-03-03-malformed.ndjson"),
+    );
+    let error_message = json!({"reason": "parse_error", "detail": "line 3: not JSON"}).to_string();
+    state["error"] = json!({
+        "Error": "BadInput",
+        "Cause": json!({"errorType": "BadInput", "errorMessage": error_message}).to_string(),
+    });
+    api.invoke("req-q", state);
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("quarantine failed");
+    };
+    assert_eq!(body["reason"], "parse_error", "{body}");
+    assert_eq!(
+        body["object"]["key"],
+        "orders/orders-2026-03-03-malformed.ndjson"
+    );
+    let record = dir
+        .path()
+        .join("landing")
+        .join(body["record_key"].as_str().unwrap());
+    assert!(
+        record.is_file(),
+        "no quarantine record at {}",
+        record.display()
+    );
+
+    // The metric the CDK alarm reads, as one EMF line on stdout.
+    let emf: Vec<Value> = quarantine
+        .stdout()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 1, "{emf:?}");
+    assert_eq!(emf[0]["FilesQuarantined"], 1.0);
+    assert_eq!(
+        emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "sluice"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_cannot_start_reports_an_init_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut vars = workspace(dir.path());
+    vars.insert("SLUICE_CATALOG", "glue".into());
+    vars.insert("SLUICE_BUCKET", "landing".into());
+    vars.insert("SLUICE_WAREHOUSE", "s3://landing/warehouse/".into());
+    let mut api = RuntimeApi::start().await;
+    let mut filter = Function::start(env!("CARGO_BIN_EXE_filter"), &api, &vars, dir.path());
+    let Reported::InitError { body } = api.next_report().await else {
+        panic!("no init error");
+    };
+    assert_eq!(body["errorType"], "Runtime.InitError");
+    assert_eq!(
+        body["errorMessage"],
+        "SLUICE_CATALOG=glue needs the sluice-aws adapters"
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let status = filter.child.wait();
+        (status, filter)
+    })
+    .await
+    .unwrap()
+    .0
+    .unwrap();
+    assert!(
+        !status.success(),
+        "the process went on after its init error"
+    );
+}
