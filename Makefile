@@ -5,8 +5,8 @@ SHELL := /bin/bash
 #               workspace, each file one execution of statemachine/ingest.asl.json on
 #               sluice's engine, printing what happened; the second pass must add nothing
 #   make test   install what the tests need (a Python venv with pyiceberg, to prove other
-#               engines read our tables; asl-validator from npm, to lint the definitions)
-#               and run every test
+#               engines read our tables, and ministack, a local S3 and Glue for sluice-aws;
+#               asl-validator from npm, to lint the definitions) and run every test
 #   make lint   rustfmt check and clippy
 #   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
@@ -60,13 +60,16 @@ run: build
 	@echo "         $(SLUICE) $(DEMO_ARGS) executions history NAME | replay --reason drift_blocked"
 
 # pyiceberg reads the tables sluice writes, from the same SQLite catalog: the proof that
-# other engines can read them. Installed from PyPI into a local venv.
-$(VENV)/.ready:
+# other engines can read them. ministack emulates S3 and Glue on one local port for
+# sluice-aws's tests (each test binary starts its own). Both from PyPI into a local venv;
+# the marker names the pinned set, so changing it reinstalls.
+VENV_READY := $(VENV)/.ready-ministack-1.5.33
+$(VENV_READY):
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check "pyiceberg[sql-sqlite,pyarrow]==0.12.*"
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check "pyiceberg[sql-sqlite,pyarrow]==0.12.*" ministack==1.5.33
 	touch $@
 
-venv: $(VENV)/.ready
+venv: $(VENV_READY)
 
 # asl-validator (npm) lints every definition in statemachine/; the engine's own static
 # checks run in the tests. Installed into target/npm, pinned, without a lock file.
@@ -145,7 +148,7 @@ deploy: $(CDK_READY)
 test: venv lint-asl cdk-test
 	@mkdir -p target
 	@rm -f $(CHAOS_SUMMARY)
-	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python CHAOS_SUMMARY=$(CHAOS_SUMMARY) $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
+	SLUICE_TEST_PYTHON=$(CURDIR)/$(VENV)/bin/python SLUICE_TEST_MINISTACK=$(CURDIR)/$(VENV)/bin/ministack CHAOS_SUMMARY=$(CHAOS_SUMMARY) $(CARGO) test --workspace --no-fail-fast 2>&1 | tee target/test.log; \
 	  status=$${PIPESTATUS[0]}; \
 	  if [ -f $(CDK_SUMMARY) ]; then cat $(CDK_SUMMARY); fi; \
 	  grep -E '^test result:' target/test.log | awk '{p+=$$4; f+=$$6} END {printf "total: %d passed, %d failed\n", p, f}'; \

@@ -62,7 +62,7 @@ where
 }
 
 async fn sdk() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    sluice_aws::sdk_config().await
 }
 
 /// The ARN of execution `name` of `state_machine`; a full execution ARN is kept as it is.
@@ -380,6 +380,71 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+/// `sluice replay --aws`: the same plan as the local replay (quarantine records and ledger,
+/// read from the bucket), each started on Step Functions under its deterministic name.
+pub async fn replay(
+    target: &Target,
+    bucket: Option<&str>,
+    selection: &sluice_local::Selection,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
+    let state_machine = target.state_machine()?;
+    let bucket = bucket.ok_or_else(|| {
+        anyhow!("replay --aws needs the bucket: pass --bucket NAME or set SLUICE_BUCKET (the stack output BucketName)")
+    })?;
+    let sdk = sdk().await;
+    let store: std::sync::Arc<dyn sluice_store::ObjectStore> =
+        std::sync::Arc::new(sluice_aws::S3Store::from_conf(&sdk, bucket));
+    let ledger = sluice_store::Ledger::new(store);
+    let (planned, skipped) = sluice_local::plan_replay(&ledger, selection).await?;
+    for s in &skipped {
+        eprintln!("skipped {}: {}", s.key, s.why);
+    }
+    if planned.is_empty() {
+        println!("nothing to replay: no quarantined file matches {selection:?}");
+        return Ok(if skipped.is_empty() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
+    let client = aws_sdk_sfn::Client::new(&sdk);
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_header(["file", "execution", "result"]);
+    let (mut started, mut already) = (0, 0);
+    for (name, input) in &planned {
+        let value = serde_json::to_value(input)?;
+        let result = match start_execution(&client, state_machine, name, &value).await? {
+            Started::New(_) => {
+                started += 1;
+                "started"
+            }
+            Started::Already(_) => {
+                already += 1;
+                "already started"
+            }
+        };
+        if json_out {
+            println!(
+                "{}",
+                json!({"key": input.object.key, "execution": name, "result": result})
+            );
+        } else {
+            t.add_row([input.object.key.clone(), name.clone(), result.to_string()]);
+        }
+    }
+    if !json_out {
+        println!("{t}");
+    }
+    println!(
+        "replayed {} file(s): {started} started, {already} already started; follow them with `sluice executions --aws list`",
+        planned.len()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `sluice dlq replay` options.

@@ -79,6 +79,12 @@ pub struct ReplayArgs {
     /// Print the per-file results as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    target: crate::aws::Target,
+    /// With --aws: the landing bucket, where the ledger and quarantine records are (the stack
+    /// output BucketName).
+    #[arg(long, env = "SLUICE_BUCKET", value_name = "NAME")]
+    bucket: Option<String>,
 }
 
 /// The execution store alone, for commands that bind no tasks.
@@ -281,6 +287,10 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
         (_, _, Some(t)) => Selection::Table(t),
         _ => bail!("name a quarantined file, --reason or --table"),
     };
+    if args.target.aws {
+        return crate::aws::replay(&args.target, args.bucket.as_deref(), &selection, args.json)
+            .await;
+    }
     let local = workspace::local(root, config).await?;
     let (reports, skipped) = local.replay(&selection).await?;
     for s in &skipped {

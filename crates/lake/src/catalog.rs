@@ -1,11 +1,12 @@
 //! The [`Lake`] handle: one Iceberg catalog, and the table operations sluice needs.
 //!
 //! Locally the catalog is Iceberg's SQL catalog on a SQLite file (`catalog.db`) whose tables
-//! live in a filesystem warehouse; on AWS (a later crate feature) it is Glue. Tables are
-//! created from the contract on first use with the library's own commit retries turned off
-//! (`commit.retry.num-retries = 0`): a retried commit must pass sluice's batch-id check again,
-//! so the retry loop is sluice's (the state machine's `CommitConflict` retry), not the
-//! library's silent re-apply.
+//! live in a filesystem warehouse; on AWS it is Glue (sluice-aws opens it and hands it over
+//! with [`Lake::from_catalog`]). Either way a table lives at `<warehouse>/<namespace>/<table>`.
+//! Tables are created from the contract on first use with the library's own commit retries
+//! turned off (`commit.retry.num-retries = 0`): a retried commit must pass sluice's batch-id
+//! check again, so the retry loop is sluice's (the state machine's `CommitConflict` retry),
+//! not the library's silent re-apply.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -88,6 +89,12 @@ impl Lake {
         })
     }
 
+    /// A lake on any Iceberg catalog (Glue on AWS), with new tables under `warehouse`
+    /// (`<warehouse>/<namespace>/<table>`).
+    pub fn from_catalog(catalog: Arc<dyn Catalog>, warehouse: String) -> Lake {
+        Lake { catalog, warehouse }
+    }
+
     /// The catalog, for callers that need iceberg-rust directly (tests, other engines' checks).
     pub fn catalog(&self) -> &Arc<dyn Catalog> {
         &self.catalog
@@ -152,8 +159,17 @@ impl Lake {
             ),
             ("sluice.prefix".to_string(), table.prefix.clone()),
         ]);
+        // Spelled out because catalogs differ in their default (Glue's is
+        // `<warehouse>/<namespace>.db/<table>`), and the deployment grants access by this path.
+        let location = format!(
+            "{}/{}/{}",
+            self.warehouse.trim_end_matches('/'),
+            table.namespace,
+            table.name
+        );
         let creation = TableCreation::builder()
             .name(table.name.clone())
+            .location(location)
             .schema(ice_schema)
             .partition_spec_opt(spec)
             .properties(properties)

@@ -56,8 +56,6 @@ pub enum InitError {
         value: String,
         expected: &'static str,
     },
-    #[error("{0}")]
-    Unsupported(String),
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("the landing bucket {path}: {message}")]
@@ -147,10 +145,11 @@ pub async fn open_context(settings: &Settings) -> Result<Context, InitError> {
             let lake = Lake::open_local(&root.join("catalog.db"), &root.join("warehouse")).await?;
             (Arc::new(store), lake)
         }
-        Backend::Glue { .. } => {
-            return Err(InitError::Unsupported(
-                "SLUICE_CATALOG=glue needs the sluice-aws adapters".into(),
-            ))
+        Backend::Glue { bucket, warehouse } => {
+            let sdk = sluice_aws::sdk_config().await;
+            let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
+            let lake = sluice_aws::open_glue_lake(&sdk, warehouse).await?;
+            (Arc::new(store), lake)
         }
     };
     Ok(Context::new(config, store, lake)?)

@@ -58,7 +58,12 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     if arrival.event == ArrivalEvent::Removed {
         return record_removal(ctx, &arrival).await.map(skip);
     }
-    let Some(meta) = ctx.store.head(&arrival.key).await? else {
+    // The version the event names (on a versioned bucket), not whatever is current now.
+    let Some(meta) = ctx
+        .store
+        .head_version(&arrival.key, arrival.version_id.as_deref())
+        .await?
+    else {
         return Ok(skip(format!("{} no longer exists", arrival.key)));
     };
     if let Some(etag) = &arrival.etag {

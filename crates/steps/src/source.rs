@@ -70,7 +70,9 @@ pub(crate) fn open_rows(
     limits: &Limits,
     read: Arc<AtomicU64>,
 ) -> Result<Opened, StepError> {
-    let got = handle.block_on(store.get(&object.key))?;
+    // Exactly the claimed version: on a versioned bucket, later writes to the key are other
+    // versions with their own events.
+    let got = handle.block_on(store.get_version(&object.key, object.version_id.as_deref()))?;
     if got.meta.etag != object.etag && object.version_id.is_none() {
         return Ok(Opened::Superseded {
             current_etag: got.meta.etag,

@@ -1,5 +1,7 @@
 //! `LocalStore`: a directory as an unversioned bucket, with S3's guarantees.
 //!
+//! Unversioned means one version per key: `get_version(key, None)` reads it, and any named
+//! version id is absent (`NotFound`), as on S3 for an id the bucket never had.
 //! A key `orders/a.ndjson` is the file `<root>/orders/a.ndjson`. Keys are hostile input, so
 //! each one passes `sluice_core::object::check_key` before any path is built, and a key whose
 //! path leads through a symbolic link out of the root is refused. The etag is the SHA-256 of
@@ -115,6 +117,36 @@ impl ObjectStore for LocalStore {
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let key = key.to_string();
         self.blocking(&key.clone(), move |s| s.head(&key)).await
+    }
+
+    async fn head_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        match version_id {
+            None => self.head(key).await,
+            Some(_) => {
+                check_key(key)?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn get_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<GetObject, StoreError> {
+        match version_id {
+            None => self.get(key).await,
+            Some(_) => {
+                check_key(key)?;
+                Err(StoreError::NotFound {
+                    key: key.to_string(),
+                })
+            }
+        }
     }
 
     async fn get(&self, key: &str) -> Result<GetObject, StoreError> {
@@ -705,6 +737,26 @@ mod tests {
         fs::write(dir.path().join("bucket/orders/b.csv"), b"id\n2\n3\n").unwrap();
         let meta = store.head("orders/b.csv").await.unwrap().unwrap();
         assert_eq!(meta.etag, content_hash(b"id\n2\n3\n"));
+    }
+
+    #[tokio::test]
+    async fn only_the_current_version_exists() {
+        let (_dir, store) = store();
+        let meta = store.put("k", Bytes::from_static(b"one")).await.unwrap();
+        assert_eq!(store.head_version("k", None).await.unwrap(), Some(meta.clone()));
+        let mut got = store.get_version("k", None).await.unwrap();
+        let mut body = Vec::new();
+        got.body.read_to_end(&mut body).await.unwrap();
+        assert_eq!((body.as_slice(), got.meta), (&b"one"[..], meta));
+        assert_eq!(store.head_version("k", Some("v1")).await.unwrap(), None);
+        assert!(matches!(
+            store.get_version("k", Some("v1")).await,
+            Err(StoreError::NotFound { .. })
+        ));
+        assert!(matches!(
+            store.get_version("../k", Some("v1")).await,
+            Err(StoreError::BadKey(_))
+        ));
     }
 
     #[tokio::test]

@@ -1,5 +1,5 @@
-//! The object store port: one trait that the local directory store implements today and an
-//! S3 store can implement later.
+//! The object store port: one trait, implemented by the local directory store here and by
+//! the S3 store in sluice-aws.
 //!
 //! The operations are the ones S3 offers and the exactly-once design needs (DESIGN §5):
 //! streaming reads, atomic whole-object writes, a create that fails if the key exists
@@ -89,8 +89,27 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Metadata of `key`, or `None` if there is no such object.
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError>;
 
+    /// Metadata of one version of `key` (`None`: the current one), or `None` if there is no
+    /// such version. An unversioned store has only the current version: any `Some(id)` is
+    /// absent there.
+    async fn head_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Option<ObjectMeta>, StoreError>;
+
     /// Streams `key`. [`StoreError::NotFound`] if it is absent.
     async fn get(&self, key: &str) -> Result<GetObject, StoreError>;
+
+    /// Streams exactly one version of `key` (`None`: the current one), so that an event about
+    /// an older version of a key reads that version, not whatever was written since.
+    /// [`StoreError::NotFound`] if that version is absent; an unversioned store answers so for
+    /// any `Some(id)`.
+    async fn get_version(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<GetObject, StoreError>;
 
     /// Reads all of `key` into memory, or `None` if absent. For small objects only (ledger
     /// records, manifests); use [`ObjectStore::get`] for data files.
@@ -153,6 +172,21 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// A remote object service (S3) refused or failed the request, after the client's own
+    /// retries.
+    #[error("object store service error on {key:?}: {code}: {message}")]
+    Service {
+        /// The key (or prefix) the request was about.
+        key: String,
+        /// The service's error code (`SlowDown`, `AccessDenied`, ...) or the client's own
+        /// failure class (`Timeout`, `Dispatch`, ...).
+        code: String,
+        /// The service's message, or the client's.
+        message: String,
+        /// Whether the same request may succeed later (throttling, 5xx, timeouts, a lost
+        /// network, a conditional write racing another); decided once where the error is made.
+        transient: bool,
+    },
     /// The object exists but its content or metadata makes no sense.
     #[error("object {key:?} is corrupt: {message}")]
     Corrupt {
@@ -166,7 +200,8 @@ pub enum StoreError {
 impl StoreError {
     /// Whether retrying the same operation may succeed. I/O failures are transient unless
     /// their kind says the request itself is wrong (absent, forbidden, a directory where an
-    /// object should be, ...); refused keys and corrupt objects never are.
+    /// object should be, ...); service errors say so themselves; refused keys and corrupt
+    /// objects never are.
     pub fn is_transient(&self) -> bool {
         use std::io::ErrorKind::*;
         match self {
@@ -186,6 +221,7 @@ impl StoreError {
                     | InvalidFilename
                     | NotSeekable
             ),
+            StoreError::Service { transient, .. } => *transient,
             StoreError::NotFound { .. }
             | StoreError::BadKey(_)
             | StoreError::UnsafePath { .. }
@@ -215,6 +251,14 @@ mod tests {
         assert!(!io(std::io::ErrorKind::PermissionDenied).is_transient());
         assert!(!StoreError::NotFound { key: "k".into() }.is_transient());
         assert!(!StoreError::BadKey(KeyError::Empty).is_transient());
+        let service = |transient| StoreError::Service {
+            key: "k".into(),
+            code: "SlowDown".into(),
+            message: "reduce your request rate".into(),
+            transient,
+        };
+        assert!(service(true).is_transient());
+        assert!(!service(false).is_transient());
     }
 
     #[test]

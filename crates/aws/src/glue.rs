@@ -1,0 +1,117 @@
+//! The AWS Glue Data Catalog as the [`Lake`]'s Iceberg catalog, with tables in S3.
+//!
+//! iceberg-rust's Glue catalog keeps each table's current metadata location in the Glue
+//! table's parameters and commits with `UpdateTable` conditioned on the `VersionId` it read,
+//! so of two writers committing from one base exactly one wins; the other gets Glue's
+//! `ConcurrentModificationException` (or, when it reads the winner's metadata first, a failed
+//! commit requirement), both iceberg's `CatalogCommitConflicts`, which `LakeError::iceberg`
+//! makes `CommitConflict`: the state machine retries it, and the retry checks the batch ids
+//! again.
+//!
+//! The Glue catalog builds its own SDK configuration from properties, so the endpoint, the
+//! region and static credentials are handed over as properties. Credentials that expire
+//! (a role's session) are not: the catalog's own default chain loads and refreshes them,
+//! the same chain [`crate::sdk_config`] uses. Table data and metadata are read and written
+//! by iceberg's OpenDAL S3 storage, which asks the `SdkConfig`'s credentials provider for
+//! every signature, so rotated credentials are picked up there too.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use iceberg::io::{S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
+use iceberg::CatalogBuilder;
+use iceberg_catalog_glue::{
+    GlueCatalogBuilder, AWS_ACCESS_KEY_ID, AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN, GLUE_CATALOG_PROP_URI, GLUE_CATALOG_PROP_WAREHOUSE,
+};
+use iceberg_storage_opendal::{AwsCredential, CustomAwsCredentialLoader, OpenDalStorageFactory};
+use reqsign_core::time::Timestamp;
+use sluice_lake::{Lake, LakeError, LakeErrorKind};
+
+/// The catalog's name inside iceberg-rust (it appears in no table or path).
+pub const GLUE_CATALOG_NAME: &str = "sluice";
+
+/// Opens the Glue catalog of `sdk`'s account and region, with new tables under `warehouse`
+/// (`s3://bucket/prefix`), at `<warehouse>/<namespace>/<table>`.
+pub async fn open_glue_lake(sdk: &SdkConfig, warehouse: &str) -> Result<Lake, LakeError> {
+    if !warehouse.starts_with("s3://") || warehouse.len() <= "s3://".len() {
+        return Err(LakeError::internal(format!(
+            "the Glue warehouse must be an s3://bucket/prefix URI, not {warehouse:?}"
+        )));
+    }
+    let warehouse = warehouse.trim_end_matches('/').to_string();
+    let mut props = HashMap::from([(GLUE_CATALOG_PROP_WAREHOUSE.to_string(), warehouse.clone())]);
+    if let Some(region) = sdk.region() {
+        props.insert(AWS_REGION_NAME.to_string(), region.to_string());
+        props.insert(S3_REGION.to_string(), region.to_string());
+    }
+    if let Some(endpoint) = sdk.endpoint_url() {
+        props.insert(GLUE_CATALOG_PROP_URI.to_string(), endpoint.to_string());
+        props.insert(S3_ENDPOINT.to_string(), endpoint.to_string());
+        props.insert(S3_PATH_STYLE_ACCESS.to_string(), "true".to_string());
+    }
+    let provider = sdk.credentials_provider();
+    if let Some(provider) = &provider {
+        let credentials = provider.provide_credentials().await.map_err(|e| LakeError {
+            kind: LakeErrorKind::Transient,
+            message: "loading AWS credentials for the Glue catalog".into(),
+            source: Some(Box::new(e)),
+        })?;
+        if credentials.expiry().is_none() {
+            props.insert(
+                AWS_ACCESS_KEY_ID.to_string(),
+                credentials.access_key_id().to_string(),
+            );
+            props.insert(
+                AWS_SECRET_ACCESS_KEY.to_string(),
+                credentials.secret_access_key().to_string(),
+            );
+            if let Some(token) = credentials.session_token() {
+                props.insert(AWS_SESSION_TOKEN.to_string(), token.to_string());
+            }
+        }
+    }
+    let storage = OpenDalStorageFactory::S3 {
+        customized_credential_load: provider
+            .map(|p| CustomAwsCredentialLoader::new(SdkCredentials(p))),
+    };
+    let catalog = GlueCatalogBuilder::default()
+        .with_storage_factory(Arc::new(storage))
+        .load(GLUE_CATALOG_NAME, props)
+        .await
+        .map_err(|e| LakeError::iceberg("opening the Glue catalog", e))?;
+    tracing::debug!(warehouse, "Glue catalog opened");
+    Ok(Lake::from_catalog(Arc::new(catalog), warehouse))
+}
+
+/// The SDK's credentials provider as a credential source for OpenDAL's request signer.
+#[derive(Debug)]
+struct SdkCredentials(SharedCredentialsProvider);
+
+impl reqsign_core::ProvideCredential for SdkCredentials {
+    type Credential = AwsCredential;
+
+    async fn provide_credential(
+        &self,
+        _: &reqsign_core::Context,
+    ) -> reqsign_core::Result<Option<AwsCredential>> {
+        let credentials = self.0.provide_credentials().await.map_err(|e| {
+            reqsign_core::Error::credential_invalid("the AWS SDK could not load credentials")
+                .with_source(e)
+                .set_retryable(true)
+        })?;
+        let expires_in = credentials
+            .expiry()
+            .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+            .and_then(|since| Timestamp::from_second(since.as_secs() as i64).ok());
+        Ok(Some(AwsCredential {
+            access_key_id: credentials.access_key_id().to_string(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().map(str::to_string),
+            expires_in,
+        }))
+    }
+}

@@ -1,0 +1,25 @@
+//! The AWS SDK configuration every client of this crate is built from.
+//!
+//! One [`SdkConfig`] from the SDK's default chain (environment, profile, container and
+//! instance credentials; `AWS_REGION`; `AWS_ENDPOINT_URL`) feeds the S3 client, the Glue
+//! catalog and the Iceberg FileIO alike, so that pointing `AWS_ENDPOINT_URL` at an emulator
+//! moves all of them at once. An endpoint override also switches S3 to path-style addressing
+//! (`http://host:port/bucket/key`): emulators and S3-compatible stores serve that, while
+//! virtual-hosted names (`bucket.host`) would need DNS for every bucket.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The SDK configuration from the default chain. Honours `AWS_ENDPOINT_URL`, which the SDK
+/// reads itself.
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::load_defaults(BehaviorVersion::latest()).await
+}
+
+/// An S3 client for `sdk`, path-style when the endpoint is overridden.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let mut conf = aws_sdk_s3::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_some() {
+        conf = conf.force_path_style(true);
+    }
+    aws_sdk_s3::Client::from_conf(conf.build())
+}
