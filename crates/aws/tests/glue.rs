@@ -190,7 +190,7 @@ async fn two_lakes_committing_from_one_base_one_conflicts_and_its_retry_lands() 
         // The state machine's retry: the loser commits again on the new base.
         for batch in lost {
             let retried = lakes[0]
-                .commit_batches(&table, &[batch.clone()])
+                .commit_batches(&table, std::slice::from_ref(&batch))
                 .await
                 .unwrap();
             assert!(retried.new_snapshot_id.is_some());
