@@ -55,11 +55,14 @@ pub async fn open_glue_lake(sdk: &SdkConfig, warehouse: &str) -> Result<Lake, La
     }
     let provider = sdk.credentials_provider();
     if let Some(provider) = &provider {
-        let credentials = provider.provide_credentials().await.map_err(|e| LakeError {
-            kind: LakeErrorKind::Transient,
-            message: "loading AWS credentials for the Glue catalog".into(),
-            source: Some(Box::new(e)),
-        })?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| LakeError {
+                kind: LakeErrorKind::Transient,
+                message: "loading AWS credentials for the Glue catalog".into(),
+                source: Some(Box::new(e)),
+            })?;
         if credentials.expiry().is_none() {
             props.insert(
                 AWS_ACCESS_KEY_ID.to_string(),

@@ -52,9 +52,8 @@ where
                 .code()
                 .map(str::to_string)
                 .unwrap_or_else(|| format!("HTTP {status}"));
-            let transient = status >= 500
-                || status == 429
-                || TRANSIENT_CODES.contains(&code.as_str());
+            let transient =
+                status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code.as_str());
             (code, transient)
         }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), true),

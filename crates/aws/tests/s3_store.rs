@@ -44,7 +44,10 @@ fn big_file(len: usize) -> (tempfile::NamedTempFile, String) {
     let mut written = 0;
     let mut line = 0u64;
     while written < len {
-        let text = format!("{{\"line\":{line},\"pad\":\"{}\"}}\n", "x".repeat(line as usize % 97));
+        let text = format!(
+            "{{\"line\":{line},\"pad\":\"{}\"}}\n",
+            "x".repeat(line as usize % 97)
+        );
         let take = text.len().min(len - written);
         file.write_all(&text.as_bytes()[..take]).unwrap();
         hash.update(&text.as_bytes()[..take]);
@@ -56,7 +59,9 @@ fn big_file(len: usize) -> (tempfile::NamedTempFile, String) {
 }
 
 /// Reads a stream in small pieces, hashing as it goes, so it is never whole in memory here.
-async fn hash_stream(mut body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>) -> (u64, String) {
+async fn hash_stream(
+    mut body: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>,
+) -> (u64, String) {
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
@@ -79,8 +84,15 @@ async fn put_head_get_and_delete_round_trip() {
         .await
         .unwrap();
     assert_eq!(meta.size, 9);
-    assert!(!meta.etag.contains('"'), "etags are kept unquoted: {}", meta.etag);
-    assert_eq!(meta.version_id, None, "an unversioned bucket has no version ids");
+    assert!(
+        !meta.etag.contains('"'),
+        "etags are kept unquoted: {}",
+        meta.etag
+    );
+    assert_eq!(
+        meta.version_id, None,
+        "an unversioned bucket has no version ids"
+    );
 
     let head = store.head("orders/a.ndjson").await.unwrap().unwrap();
     assert_eq!((head.size, &head.etag), (9, &meta.etag));
@@ -115,7 +127,10 @@ async fn listing_pages_through_more_than_a_thousand_keys() {
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
-    store.put("other/x", Bytes::from_static(b"x")).await.unwrap();
+    store
+        .put("other/x", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
     store.put("manyx", Bytes::from_static(b"x")).await.unwrap();
 
     let listed = store.list("many/").await.unwrap();
@@ -135,7 +150,11 @@ async fn a_multi_megabyte_object_streams_back() {
     let (file, sha) = big_file(9 * 1024 * 1024 + 17);
     let meta = store.put_file("big/one.ndjson", file.path()).await.unwrap();
     assert_eq!(meta.size, 9 * 1024 * 1024 + 17);
-    assert!(!meta.etag.contains('-'), "one PUT below the part size: {}", meta.etag);
+    assert!(
+        !meta.etag.contains('-'),
+        "one PUT below the part size: {}",
+        meta.etag
+    );
     let got = store.get("big/one.ndjson").await.unwrap();
     assert_eq!(got.meta.size, meta.size);
     assert_eq!(hash_stream(got.body).await, (meta.size, sha));
@@ -146,10 +165,17 @@ async fn put_file_above_the_part_size_is_a_multipart_upload() {
     let store = bucket(false).await.with_part_size(MIN_PART_SIZE);
     let size = 2 * MIN_PART_SIZE as usize + 1234;
     let (file, sha) = big_file(size);
-    let meta = store.put_file("big/parts.ndjson", file.path()).await.unwrap();
+    let meta = store
+        .put_file("big/parts.ndjson", file.path())
+        .await
+        .unwrap();
     assert_eq!(meta.size, size as u64);
     // S3 names a multipart object's etag after its part count.
-    assert!(meta.etag.ends_with("-3"), "three parts expected: {}", meta.etag);
+    assert!(
+        meta.etag.ends_with("-3"),
+        "three parts expected: {}",
+        meta.etag
+    );
     let got = store.get("big/parts.ndjson").await.unwrap();
     assert_eq!(got.meta.etag, meta.etag);
     assert_eq!(hash_stream(got.body).await, (size as u64, sha));
@@ -240,7 +266,10 @@ async fn an_older_version_reads_as_it_was_on_a_versioned_bucket() {
         .put("orders/a.ndjson", Bytes::from_static(b"second\n"))
         .await
         .unwrap();
-    let (id1, id2) = (v1.version_id.clone().unwrap(), v2.version_id.clone().unwrap());
+    let (id1, id2) = (
+        v1.version_id.clone().unwrap(),
+        v2.version_id.clone().unwrap(),
+    );
     assert_ne!(id1, id2);
 
     let current = store.head("orders/a.ndjson").await.unwrap().unwrap();
@@ -292,7 +321,10 @@ async fn hostile_keys_are_refused_before_any_request() {
         for key in ["../outside", "/etc/passwd", "a//b", "", "a/./b", "a\\..\\b"] {
             let refused = |r: Result<(), StoreError>| matches!(r, Err(StoreError::BadKey(_)));
             let body = Bytes::from_static(b"x");
-            assert!(refused(store.put(key, body.clone()).await.map(drop)), "put {key:?}");
+            assert!(
+                refused(store.put(key, body.clone()).await.map(drop)),
+                "put {key:?}"
+            );
             assert!(
                 refused(store.create_if_absent(key, body.clone()).await.map(drop)),
                 "create {key:?}"
@@ -307,17 +339,34 @@ async fn hostile_keys_are_refused_before_any_request() {
                 refused(store.get_version(key, Some("v")).await.map(drop)),
                 "get_version {key:?}"
             );
-            assert!(refused(store.get_bytes(key).await.map(drop)), "get_bytes {key:?}");
+            assert!(
+                refused(store.get_bytes(key).await.map(drop)),
+                "get_bytes {key:?}"
+            );
             assert!(refused(store.delete(key).await), "delete {key:?}");
             assert!(
-                refused(store.put_file(key, std::path::Path::new("/dev/null")).await.map(drop)),
+                refused(
+                    store
+                        .put_file(key, std::path::Path::new("/dev/null"))
+                        .await
+                        .map(drop)
+                ),
                 "put_file {key:?}"
             );
         }
-        assert!(matches!(store.list("../").await, Err(StoreError::BadKey(_))));
-        assert!(matches!(store.list("/etc/").await, Err(StoreError::BadKey(_))));
+        assert!(matches!(
+            store.list("../").await,
+            Err(StoreError::BadKey(_))
+        ));
+        assert!(matches!(
+            store.list("/etc/").await,
+            Err(StoreError::BadKey(_))
+        ));
     }
-    assert!(reachable.list("").await.unwrap().is_empty(), "nothing was written");
+    assert!(
+        reachable.list("").await.unwrap().is_empty(),
+        "nothing was written"
+    );
     // The unreachable store does fail a good key, and says it may pass.
     let err = unreachable.head("orders/a.ndjson").await.unwrap_err();
     assert!(
@@ -360,12 +409,9 @@ async fn the_ledger_runs_on_s3() {
     let tasks: Vec<_> = (0..8)
         .map(|_| {
             let (ledger, object) = (ledger.clone(), object.clone());
-            tokio::spawn(async move {
-                ledger
-                    .claim(&object, "2026-01-01T00:00:00Z")
-                    .await
-                    .unwrap()
-            })
+            tokio::spawn(
+                async move { ledger.claim(&object, "2026-01-01T00:00:00Z").await.unwrap() },
+            )
         })
         .collect();
     let mut owners = Vec::new();
@@ -398,7 +444,10 @@ async fn the_ledger_runs_on_s3() {
             }
         })
         .await;
-    assert!(matches!(lost, Err(LedgerError::Conflict { .. })), "{lost:?}");
+    assert!(
+        matches!(lost, Err(LedgerError::Conflict { .. })),
+        "{lost:?}"
+    );
     let committed = ledger
         .transition(&staged, "2026-01-01T00:04:00Z", |r| {
             r.state = LedgerState::Committed { snapshot_id: 7 }

@@ -743,7 +743,10 @@ mod tests {
     async fn only_the_current_version_exists() {
         let (_dir, store) = store();
         let meta = store.put("k", Bytes::from_static(b"one")).await.unwrap();
-        assert_eq!(store.head_version("k", None).await.unwrap(), Some(meta.clone()));
+        assert_eq!(
+            store.head_version("k", None).await.unwrap(),
+            Some(meta.clone())
+        );
         let mut got = store.get_version("k", None).await.unwrap();
         let mut body = Vec::new();
         got.body.read_to_end(&mut body).await.unwrap();
