@@ -159,7 +159,7 @@ BENCH_DATA := target/bench-data
 BENCH_ROWS ?= 1000000
 BENCH_SMALL_FILES ?= 1000
 BENCH_RUNS ?= 3
-BENCH_JOBS ?= 64
+BENCH_JOBS ?= 8
 BENCH_BIG ?=
 BENCH_BIG_ROWS ?= 6000000
 BENCH_TARGET := $(or $(CARGO_TARGET_DIR),target)
@@ -172,7 +172,8 @@ $(BENCH_VENV)/.ready:
 bench-venv: $(BENCH_VENV)/.ready
 
 bench-ingest: bench-venv
-	$(CARGO) build --release -p sluice-cli -p sluice-bench
+	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build --release -p sluice-bench --bin sluice-gen
 	$(BENCH_TARGET)/release/sluice-gen --out $(BENCH_DATA) --rows $(BENCH_ROWS) \
 	  --small-files $(BENCH_SMALL_FILES) $(if $(BENCH_BIG),--big-rows $(BENCH_BIG_ROWS))
 	BENCH_DATA=$(CURDIR)/$(BENCH_DATA) $(CARGO) bench -p sluice-bench --bench validate -- \

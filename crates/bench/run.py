@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -29,21 +30,29 @@ FIXTURES = HERE / "fixtures"
 PEERS = HERE / "peers.py"
 
 
-def measure(cmd, stdout_path=None):
-    """Runs cmd as a child process; returns wall s, peak RSS MB, CPU s, exit status."""
-    out = open(stdout_path, "w") if stdout_path else subprocess.DEVNULL
-    started = time.perf_counter()
-    child = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
-    # wait4 gives this child's own rusage; the pipe is read after, so keep stderr small.
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    stderr = child.stderr.read().decode(errors="replace")
-    child.stderr.close()
-    if stdout_path:
-        out.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} exited {child.returncode}:\n{stderr[-4000:]}")
+def measure(cmd, timeout=None):
+    """Runs cmd as a child process; returns wall s, peak RSS MB, CPU s. A child still running
+    after `timeout` seconds is killed and reported as an error."""
+    # stderr goes to a file, not a pipe: a pipe nobody reads until the child exits fills up
+    # with its log lines and then blocks the child.
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        timer = None
+        if timeout:
+            timer = threading.Timer(timeout, child.kill)
+            timer.start()
+        # wait4 gives this child's own rusage.
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        if timer:
+            timer.cancel()
+        code = os.waitstatus_to_exitcode(status)
+        child.returncode = code
+        if code != 0:
+            err.seek(0)
+            stderr = err.read().decode(errors="replace")
+            raise RuntimeError(f"{' '.join(map(str, cmd))} exited {code}:\n{stderr[-4000:]}")
     return {
         "wall_s": wall,
         "rss_mb": usage.ru_maxrss / 1024,  # KiB on Linux
@@ -140,22 +149,29 @@ class Bench:
     def small_files(self):
         ws = Path(tempfile.mkdtemp(prefix="sluice-small-", dir=self.work))
         config = "sluice-small-files.toml"
+        files = self.manifest["small_files"]
+        self.small = {"files": files, "jobs": self.args.jobs, "error": None}
         try:
             m = measure(self.sluice("--workspace", ws, "ingest", "--table", "orders",
-                                    "-j", self.args.jobs, self.data / "small", config=config))
+                                    "-j", self.args.jobs, self.data / "small", config=config),
+                        timeout=self.args.small_timeout)
             table = self.table_json(ws, "orders", config=config)
+        except RuntimeError as e:
+            # A run that hangs or fails is a finding to report, not a reason to lose the rest.
+            self.small["error"] = str(e).splitlines()[0]
+            print(f"  small files: did not finish: {self.small['error']}", flush=True)
+            return
         finally:
             shutil.rmtree(ws, ignore_errors=True)
-        files = self.manifest["small_files"]
         expected = self.manifest["small"]["valid"]
         if table["total_records"] != expected:
             raise SystemExit(f"small files: {table['total_records']} rows committed, "
                              f"{expected} expected")
-        self.small = {
-            "files": files, "jobs": self.args.jobs, "wall_s": m["wall_s"],
-            "files_per_s": files / m["wall_s"], "snapshots": len(table["snapshots"]),
-            "rows": table["total_records"], "rss_mb": m["rss_mb"], "cpu_s": m["cpu_s"],
-        }
+        self.small.update({
+            "wall_s": m["wall_s"], "files_per_s": files / m["wall_s"],
+            "snapshots": len(table["snapshots"]), "rows": table["total_records"],
+            "rss_mb": m["rss_mb"], "cpu_s": m["cpu_s"],
+        })
         print(f"  small files: {files} files in {m['wall_s']:.1f} s, "
               f"{self.small['files_per_s']:.0f} files/s, {self.small['snapshots']} snapshots",
               flush=True)
@@ -254,7 +270,7 @@ def report(b):
         "",
     ]
     v = b.validate
-    lines += [
+    lines += [] if not v else [
         f"Row validation ({v['rows']:,} parsed rows of orders.ndjson, the orders contract): "
         f"sluice {v['sluice_rows_per_s']:,.0f} rows/s, Python jsonschema "
         f"{v['versions']['jsonschema']} {v['jsonschema_rows_per_s']:,.0f} rows/s, fastjsonschema "
@@ -262,12 +278,16 @@ def report(b):
         "",
     ]
     s = b.small
-    lines += [
-        f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
-        f"`linger_ms = 1000`): {s['wall_s']:.1f} s, {s['files_per_s']:.0f} files/s, "
-        f"{s['snapshots']} snapshots, {s['rows']:,} rows, peak RSS {s['rss_mb']:.0f} MB.",
-        "",
-    ]
+    if s and s["error"]:
+        lines += [f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
+                  f"`linger_ms = 1000`) did not finish: {s['error']}", ""]
+    elif s:
+        lines += [
+            f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
+            f"`linger_ms = 1000`): {s['wall_s']:.1f} s, {s['files_per_s']:.1f} files/s, "
+            f"{s['snapshots']} snapshots, {s['rows']:,} rows, peak RSS {s['rss_mb']:.0f} MB.",
+            "",
+        ]
     big = getattr(b, "big_result", None)
     if big:
         lines += [
@@ -296,12 +316,18 @@ def report(b):
                            ok, f"{big['rss_mb']:.0f} MB, {big['vs_small']:.2f}× of {big['rss_mb_small']:.0f} MB"))
     else:
         lines.append("| peak RSS on a 2 GB file | not run | `BENCH_BIG=1 make bench-ingest` |")
-    lines.append(check("row validation vs Python jsonschema ≥ 50×", v["vs_jsonschema"] >= 50,
-                       f"{v['vs_jsonschema']:.0f}×"))
-    lines.append(check("row validation vs fastjsonschema ≥ 5×", v["vs_fastjsonschema"] >= 5,
-                       f"{v['vs_fastjsonschema']:.1f}×"))
-    lines.append(check(f"{s['files']:,} small files at once → ≤ 10 snapshots", s["snapshots"] <= 10,
-                       f"{s['snapshots']} snapshots, {s['files_per_s']:.0f} files/s"))
+    if v:
+        lines.append(check("row validation vs Python jsonschema ≥ 50×", v["vs_jsonschema"] >= 50,
+                           f"{v['vs_jsonschema']:.0f}×"))
+        lines.append(check("row validation vs fastjsonschema ≥ 5×", v["vs_fastjsonschema"] >= 5,
+                           f"{v['vs_fastjsonschema']:.1f}×"))
+    if s and not s["error"]:
+        lines.append(check(f"{s['files']:,} small files at once → ≤ 10 snapshots",
+                           s["snapshots"] <= 10,
+                           f"{s['snapshots']} snapshots, {s['files_per_s']:.1f} files/s"))
+    elif s:
+        lines.append(check(f"{s['files']:,} small files at once → ≤ 10 snapshots", False,
+                           "did not finish"))
     mach = machine()
     lines += ["", f"Machine: {mach['cores']} cores ({mach['cpu']}), {mach['ram_gb']} GB RAM, "
                   f"{mach['os']}; Python {mach['python']}."]
@@ -317,17 +343,25 @@ def main():
     p.add_argument("--out", default="target/bench-results", help="writes OUT.md and OUT.json")
     p.add_argument("--runs", type=int, default=3, help="runs per measurement; the median counts")
     p.add_argument("--threads", type=lambda s: [int(t) for t in s.split(",")], default=[1, 2])
-    p.add_argument("--jobs", type=int, default=64, help="sluice ingest -j for the small files")
+    p.add_argument("--jobs", type=int, default=8, help="sluice ingest -j for the small files")
+    p.add_argument("--small-timeout", type=float, default=1800, help="seconds, then killed")
     p.add_argument("--validate-rows", type=int, default=20_000)
+    p.add_argument("--parts", default="ingest,small,validate",
+                   help="comma-separated: ingest, small, validate")
     p.add_argument("--big", action="store_true", help="also the very large file (long)")
     args = p.parse_args()
     b = Bench(args)
-    print("== ingest: the same files through sluice, DuckDB and pyarrow", flush=True)
-    b.ingest()
-    print("== small files", flush=True)
-    b.small_files()
-    print("== row validation", flush=True)
-    b.validation()
+    parts = args.parts.split(",")
+    b.small = b.validate = None
+    if "ingest" in parts:
+        print("== ingest: the same files through sluice, DuckDB and pyarrow", flush=True)
+        b.ingest()
+    if "small" in parts:
+        print("== small files", flush=True)
+        b.small_files()
+    if "validate" in parts:
+        print("== row validation", flush=True)
+        b.validation()
     if args.big:
         print("== large file", flush=True)
         b.big()
