@@ -12,7 +12,8 @@ SHELL := /bin/bash
 #   make bench-engine  engine throughput (transitions/s) beside aws-local-stepfunctions
 #   make bench-ingest  sluice's validated ingest beside DuckDB and pyarrow on the same generated
 #               files, small files, row validation beside Python jsonschema/fastjsonschema;
-#               BENCH_ROWS=N (default 1000000), BENCH_RUNS=N (3), BENCH_BIG=1 adds a 2 GB file
+#               BENCH_ROWS=N (default 1000000), BENCH_RUNS=N (3), BENCH_JOBS=N (-j of the small
+#               files, 8), BENCH_BIG=1 adds a 2 GB file
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
 #   make synth  the AWS CDK app in cdk/ to CloudFormation (cdk/cdk.out), offline, no credentials;
 #               needs the Lambda binaries in target/lambda, or LAMBDA_CODE_DIR=DIR
@@ -177,7 +178,7 @@ bench-ingest: bench-venv
 	$(BENCH_TARGET)/release/sluice-gen --out $(BENCH_DATA) --rows $(BENCH_ROWS) \
 	  --small-files $(BENCH_SMALL_FILES) $(if $(BENCH_BIG),--big-rows $(BENCH_BIG_ROWS))
 	BENCH_DATA=$(CURDIR)/$(BENCH_DATA) $(CARGO) bench -p sluice-bench --bench validate -- \
-	  --warm-up-time 2 --measurement-time 8
+	  --warm-up-time 2 --measurement-time 8 --sample-size 30
 	$(BENCH_VENV)/bin/python crates/bench/run.py --sluice $(BENCH_TARGET)/release/sluice \
 	  --data $(BENCH_DATA) --criterion $(BENCH_TARGET)/criterion --runs $(BENCH_RUNS) \
 	  --jobs $(BENCH_JOBS) --out target/bench-results $(if $(BENCH_BIG),--big)
