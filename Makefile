@@ -8,7 +8,12 @@ SHELL := /bin/bash
 #               engines read our tables, and ministack, a local S3 and Glue for sluice-aws;
 #               asl-validator from npm, to lint the definitions) and run every test
 #   make lint   rustfmt check and clippy
-#   make bench  engine throughput (transitions/s) beside aws-local-stepfunctions
+#   make bench  both benchmarks below, each printing its table and ratios
+#   make bench-engine  engine throughput (transitions/s) beside aws-local-stepfunctions
+#   make bench-ingest  sluice's validated ingest beside DuckDB and pyarrow on the same generated
+#               files, small files, row validation beside Python jsonschema/fastjsonschema;
+#               BENCH_ROWS=N (default 1000000), BENCH_RUNS=N (3), BENCH_JOBS=N (-j of the small
+#               files, 8), BENCH_BIG=1 adds a 2 GB file
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
 #   make lambdas  the six Lambda binaries for the CDK app, release, arm64, into
 #               target/lambda/<name>/bootstrap (cargo-lambda and zig from PyPI), and each
@@ -31,7 +36,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench venv clean chaos cdk-deps cdk-test synth deploy lambdas
+.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -168,10 +173,44 @@ chaos:
 $(LOCAL_SFN):
 	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-package-lock --silent aws-local-stepfunctions@3.0.0
 
-bench: $(LOCAL_SFN)
+bench: bench-engine bench-ingest
+
+bench-engine: $(LOCAL_SFN)
 	$(CARGO) bench -p sluice-states --bench engine -- 10000 | tee target/bench-engine.txt
 	node crates/states/benches/peer.mjs $(NPM_DIR) target/bench-asl | tee -a target/bench-engine.txt
 	@awk '$$1 == "sluice-engine" {ours[$$2]=$$7} $$1 == "aws-local-stepfunctions" {peer[$$2]=$$7} END {for (k in ours) if (peer[k] > 0) printf "ratio %s: sluice is %.1fx aws-local-stepfunctions\n", k, ours[k]/peer[k]}' target/bench-engine.txt
+
+# The ingest benchmark (crates/bench): sluice-gen writes the files from a fixed seed into
+# $(BENCH_DATA); run.py measures every tool on them as its own process and writes
+# target/bench-results.md and .json. DuckDB, pyarrow, jsonschema and fastjsonschema are
+# pinned and installed into their own venv.
+BENCH_VENV := target/bench-venv
+BENCH_DATA := target/bench-data
+BENCH_ROWS ?= 1000000
+BENCH_SMALL_FILES ?= 1000
+BENCH_RUNS ?= 3
+BENCH_JOBS ?= 8
+BENCH_BIG ?=
+BENCH_BIG_ROWS ?= 6000000
+BENCH_TARGET := $(or $(CARGO_TARGET_DIR),target)
+
+$(BENCH_VENV)/.ready:
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check duckdb==2.0.0 pyarrow==26.0.1 jsonschema==4.26.0 fastjsonschema==2.22.3
+	touch $@
+
+bench-venv: $(BENCH_VENV)/.ready
+
+bench-ingest: bench-venv
+	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build --release -p sluice-bench --bin sluice-gen
+	$(BENCH_TARGET)/release/sluice-gen --out $(BENCH_DATA) --rows $(BENCH_ROWS) \
+	  --small-files $(BENCH_SMALL_FILES) $(if $(BENCH_BIG),--big-rows $(BENCH_BIG_ROWS))
+	BENCH_DATA=$(CURDIR)/$(BENCH_DATA) $(CARGO) bench -p sluice-bench --bench validate -- \
+	  --warm-up-time 2 --measurement-time 8 --sample-size 30
+	$(BENCH_VENV)/bin/python crates/bench/run.py --sluice $(BENCH_TARGET)/release/sluice \
+	  --data $(BENCH_DATA) --criterion $(BENCH_TARGET)/criterion --runs $(BENCH_RUNS) \
+	  --jobs $(BENCH_JOBS) --out target/bench-results $(if $(BENCH_BIG),--big)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -15,6 +15,7 @@
 //! - `quarantine.rs`: `sluice quarantine list|show`
 //! - `files.rs`: `sluice files`
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
+//! - `threads.rs`: `--threads N`, the runtime and the cores it may use
 
 mod asl;
 mod aws;
@@ -25,6 +26,7 @@ mod ingest;
 mod quarantine;
 mod reconcile;
 mod table;
+mod threads;
 mod watch;
 mod workspace;
 
@@ -89,6 +91,11 @@ struct Cli {
         default_value = "sluice.toml"
     )]
     config: PathBuf,
+    /// Cores to use: the async runtime's worker threads and the steps' pools; on Linux the
+    /// process is pinned to that many CPUs, so reading and validating threads share them
+    /// too. Default: every available core.
+    #[arg(long, global = true, env = "SLUICE_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     /// More log output (-v info, -vv debug); logs go to stderr. RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -145,10 +152,9 @@ enum DlqCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let threads = cli.threads.map(usize::from);
+    workspace::set_threads(threads);
+    let runtime = match threads::runtime(threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("sluice: cannot start the async runtime: {e}");

@@ -1,7 +1,7 @@
 //! Where a local workspace keeps things, and opening the steps' context on it.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use sluice_core::config::Config;
@@ -56,6 +56,14 @@ pub async fn local_on(root: &Path, ctx: Context) -> anyhow::Result<Local> {
         .with_context(|| format!("opening the execution store {}", ws.executions().display()))
 }
 
+/// `--threads`, set once at start; every context opened afterwards uses it.
+static THREADS: OnceLock<Option<usize>> = OnceLock::new();
+
+/// Records `--threads` (`None`: every available core) for the contexts this process opens.
+pub fn set_threads(threads: Option<usize>) {
+    let _ = THREADS.set(threads);
+}
+
 /// Loads the configuration and opens store, ledger and catalog.
 pub async fn open(root: &Path, config_path: &Path) -> anyhow::Result<Context> {
     let config = Config::load(config_path)?;
@@ -67,5 +75,9 @@ pub async fn open(root: &Path, config_path: &Path) -> anyhow::Result<Context> {
     let lake = Lake::open_local(&ws.catalog(), &ws.warehouse())
         .await
         .with_context(|| format!("opening the catalog {}", ws.catalog().display()))?;
-    Ok(Context::new(config, store, lake)?)
+    let ctx = Context::new(config, store, lake)?;
+    Ok(match THREADS.get().copied().flatten() {
+        Some(n) => ctx.with_threads(n),
+        None => ctx,
+    })
 }

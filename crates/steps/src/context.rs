@@ -40,6 +40,9 @@ pub struct Context {
     contracts: Arc<HashMap<String, Arc<Contract>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
+    /// Cores the steps may keep busy at once (the CLI's `--threads`); work a step spreads
+    /// over threads of its own sizes its pool from this. Default: every available core.
+    pub threads: usize,
     pub progress: Option<ProgressFn>,
 }
 
@@ -98,8 +101,15 @@ impl Context {
             lake,
             contracts: Arc::new(contracts),
             rows_per_batch: 8192,
+            threads: available_cores(),
             progress: None,
         })
+    }
+
+    /// The same context, its steps using at most `threads` cores (at least one).
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     pub fn with_progress(mut self, progress: ProgressFn) -> Self {
@@ -125,6 +135,11 @@ impl Context {
             f(object, p);
         }
     }
+}
+
+/// Cores this process may use (its CPU affinity on Linux); 1 if that cannot be known.
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 /// Now, RFC 3339 UTC, as ledger records and quarantine records store it.
