@@ -11,7 +11,7 @@ use sluice_aws::emulator::Ministack;
 use sluice_aws::open_glue_lake;
 use sluice_core::config::{Config, TableConfig};
 use sluice_core::contract::Contract;
-use sluice_core::schema::{FieldType, TableSchema};
+use sluice_core::schema::TableSchema;
 use sluice_core::BatchId;
 use sluice_lake::writer::BatchWriter;
 use sluice_lake::{Lake, LakeErrorKind, StagedBatch};
@@ -20,50 +20,16 @@ fn example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders")
 }
 
-/// The orders table of the example, in a namespace of its own so tests do not meet.
-///
-/// With one change: iceberg-catalog-glue 0.10 refuses to describe a `timestamptz` column to
-/// Glue ("Conversion from Timestamptz is not supported"), and `ordered_at` is one, so here it
-/// is a string column and the table is not partitioned by its day. On AWS the same refusal
-/// meets every contract with a `date-time` field until the catalog crate maps it.
+/// The orders table of the example (a `timestamptz` column, partitioned by its day), in a
+/// namespace of its own so tests do not meet.
 fn orders(namespace: &str) -> (TableConfig, TableSchema) {
     let config = Config::load(&example().join("sluice.toml")).unwrap();
     let mut table = config.tables[0].clone();
-    let mut schema = Contract::load(&config.contract_path(&table))
+    let schema = Contract::load(&config.contract_path(&table))
         .unwrap()
         .table_schema;
     table.namespace = namespace.to_string();
-    table.partition = None;
-    for field in &mut schema.fields {
-        without_timestamps(&mut field.ty);
-    }
     (table, schema)
-}
-
-fn without_timestamps(ty: &mut FieldType) {
-    match ty {
-        FieldType::Timestamp => *ty = FieldType::String,
-        FieldType::Struct(fields) => fields
-            .iter_mut()
-            .for_each(|f| without_timestamps(&mut f.ty)),
-        FieldType::List(element) => without_timestamps(element),
-        _ => {}
-    }
-}
-
-#[tokio::test]
-async fn a_timestamptz_column_is_refused_by_the_glue_catalog_crate() {
-    let (lake, _, namespace) = lake().await;
-    let config = Config::load(&example().join("sluice.toml")).unwrap();
-    let mut table = config.tables[0].clone();
-    table.namespace = namespace;
-    let contract = Contract::load(&config.contract_path(&table)).unwrap();
-    let err = lake
-        .load_or_create(&table, &contract.table_schema)
-        .await
-        .unwrap_err();
-    assert!(err.message.contains("Timestamptz"), "{err:?}");
-    assert_eq!(err.kind, LakeErrorKind::Internal);
 }
 
 /// The example's first day of orders, as rows.
