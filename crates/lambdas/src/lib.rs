@@ -29,6 +29,7 @@ pub mod reconcile;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
 use sluice_steps::dispatch::Step;
+use tracing::Instrument;
 
 pub use error::StepFailure;
 pub use init::{open_context, InitError, Settings};
@@ -74,8 +75,8 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
                 request_id = event.context.request_id.as_str(),
                 table = event.payload.table.as_str(),
             );
-            let _entered = span.enter();
             reconcile::reconcile(ctx, starter, event.payload)
+                .instrument(span)
                 .await
                 .map_err(StepFailure)
         },
