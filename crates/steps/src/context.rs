@@ -40,6 +40,10 @@ pub struct Context {
     contracts: Arc<HashMap<String, Arc<Contract>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
+    /// Threads one validation may keep busy at once: 1 makes the reading and the writing side
+    /// take turns on one core; 2 or more lets them run at once. Defaults to the cores
+    /// available.
+    pub threads: usize,
     pub progress: Option<ProgressFn>,
 }
 
@@ -98,6 +102,7 @@ impl Context {
             lake,
             contracts: Arc::new(contracts),
             rows_per_batch: 8192,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             progress: None,
         })
     }
