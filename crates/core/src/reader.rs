@@ -389,6 +389,17 @@ impl RowReader {
         result.map_err(|(line, e)| self.failure.classify(line, e))
     }
 
+    /// The JSON text of the row [`next_row`](Self::next_row) returned last, as it was read,
+    /// so that a writer can decode it again without the parsed value being serialised:
+    /// `Some` for NDJSON (the line without its line ending), `None` for CSV, whose rows are
+    /// built from cells. Only meaningful right after a [`RowItem::Row`].
+    pub fn row_text(&self) -> Option<&[u8]> {
+        match &self.inner {
+            Inner::Ndjson(state) => Some(trim_line_end(&state.buf)),
+            Inner::Csv(_) => None,
+        }
+    }
+
     /// Decompressed bytes consumed so far (including read-ahead), for progress bars.
     pub fn bytes_read(&self) -> u64 {
         self.meter.total.load(Ordering::Relaxed)
@@ -820,6 +831,22 @@ mod tests {
             items,
             vec![row(1, json!({"id": 1})), row(4, json!({"id": 2}))]
         );
+    }
+
+    #[test]
+    fn row_text_is_the_line_as_read() {
+        let mut r = reader(
+            b"{\"id\": 1}\r\n\n{\"id\":2}".to_vec(),
+            Compression::None,
+            Format::Ndjson,
+        )
+        .unwrap();
+        assert!(matches!(r.next_row().unwrap(), Some(RowItem::Row { .. })));
+        assert_eq!(r.row_text(), Some(&b"{\"id\": 1}"[..]));
+        assert!(matches!(r.next_row().unwrap(), Some(RowItem::Row { .. })));
+        assert_eq!(r.row_text(), Some(&b"{\"id\":2}"[..]));
+        let csv = reader(b"id\n1\n".to_vec(), Compression::None, Format::Csv).unwrap();
+        assert_eq!(csv.row_text(), None);
     }
 
     #[test]

@@ -72,7 +72,10 @@ async fn stage(
     let mut w = BatchWriter::new(&table, &BatchId(batch.into()), None)
         .await
         .unwrap();
-    let failures = w.write_rows(rows).await.unwrap();
+    let failures = w
+        .write_rows(&crate::writer::JsonRows::from_values(rows))
+        .await
+        .unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     w.finish().await.unwrap()
 }
@@ -336,4 +339,94 @@ async fn racing_evolutions_adding_one_column_lose_with_a_conflict_not_bad_data()
             .field_by_name(&format!("coupon{round}"))
             .is_some());
     }
+}
+
+/// Rows handed over as the text they were read as (any spacing, any key order, more rows
+/// than one decoded batch) land as the same values as the same rows serialised from parsed
+/// values.
+#[tokio::test]
+async fn rows_as_read_land_like_rows_serialised_from_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let values: Vec<serde_json::Value> = (0..20_000)
+        .map(|i| {
+            let mut row =
+                json!({"id": i, "at": format!("2026-01-0{}T10:00:{:02}.5Z", i % 3 + 1, i % 60)});
+            if i % 2 == 0 {
+                row["customer"] = json!({"email": format!("c{i}@x\u{e9}\n\"q\"")});
+            }
+            row
+        })
+        .collect();
+    let mut as_read = crate::writer::JsonRows::default();
+    for v in &values {
+        // Keys reversed and spaced out, as a person or another tool may write them.
+        let object = v.as_object().unwrap();
+        let members: Vec<String> = object
+            .iter()
+            .rev()
+            .map(|(k, v)| format!("{} :  {}", json!(k), v))
+            .collect();
+        as_read.push_text(format!("  {{ {} }}\t", members.join(" ,\r ")).as_bytes());
+    }
+    let mut scanned = vec![];
+    for (name, rows) in [
+        ("text", as_read),
+        ("values", crate::writer::JsonRows::from_values(&values)),
+    ] {
+        let cfg = table_config(true);
+        let cfg = sluice_core::config::TableConfig {
+            name: format!("orders_{name}"),
+            ..cfg
+        };
+        let table = lake.load_or_create(&cfg, &schema()).await.unwrap();
+        let mut w = BatchWriter::new(&table, &BatchId(format!("b-{name}")), None)
+            .await
+            .unwrap();
+        assert_eq!(w.write_rows(&rows).await.unwrap(), vec![]);
+        let staged = w.finish().await.unwrap();
+        assert_eq!(staged.rows, 20_000);
+        lake.commit_batches(&cfg, &[staged]).await.unwrap();
+        let mut rows = lake.scan_json(&cfg).await.unwrap();
+        rows.sort_by_key(|r| r["id"].as_i64());
+        scanned.push(rows);
+    }
+    assert_eq!(scanned[0].len(), 20_000);
+    assert_eq!(scanned[0], scanned[1]);
+}
+
+/// A row whose value does not fit its column is returned by its index; its neighbours, in
+/// the same call and after it, are written.
+#[tokio::test]
+async fn a_row_that_does_not_convert_is_reported_and_its_neighbours_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(false);
+    let table = lake.load_or_create(&cfg, &schema()).await.unwrap();
+    let mut w = BatchWriter::new(&table, &BatchId("b-bad".into()), None)
+        .await
+        .unwrap();
+    let rows = crate::writer::JsonRows::from_values(&[
+        json!({"id": 1, "at": "2026-01-01T10:00:00Z"}),
+        json!({"id": 2, "at": "not a time"}),
+        json!({"id": 3, "at": "2026-01-01T10:00:00Z"}),
+    ]);
+    let failures = w.write_rows(&rows).await.unwrap();
+    assert_eq!(failures.len(), 1, "{failures:?}");
+    assert_eq!(failures[0].index, 1);
+    let more =
+        crate::writer::JsonRows::from_values(&[json!({"id": 4, "at": "2026-01-02T10:00:00Z"})]);
+    assert_eq!(w.write_rows(&more).await.unwrap(), vec![]);
+    let staged = w.finish().await.unwrap();
+    assert_eq!(staged.rows, 3);
+    lake.commit_batches(&cfg, &[staged]).await.unwrap();
+    let mut ids: Vec<i64> = lake
+        .scan_json(&cfg)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_i64())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 3, 4]);
 }

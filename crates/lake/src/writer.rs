@@ -1,7 +1,9 @@
 //! [`BatchWriter`]: JSON rows → Arrow record batches → staged zstd Parquet data files.
 //!
-//! Rows arrive already validated against the contract; the writer converts them with the
-//! table's *current* schema (so an evolved column is filled, and a column the file lacks is
+//! Rows arrive already validated against the contract, as JSON text ([`JsonRows`]: the lines
+//! as read, so nothing is parsed into a tree and serialised again); the writer decodes them
+//! with arrow-json's tape decoder, with the table's *current* schema (so an evolved column is
+//! filled, and a column the file lacks is
 //! null), splits them by partition, and writes through iceberg-rust's data file writers so
 //! every file carries Iceberg field ids and column statistics. File names are deterministic
 //! per batch (`<batch id>-00000.parquet`, …) so a re-run of a crashed validation rewrites
@@ -63,11 +65,107 @@ pub struct BatchWriter {
     schema: SchemaRef,
     spec: PartitionSpecRef,
     arrow_schema: ArrowSchemaRef,
+    /// Reused from batch to batch: its tape keeps its capacity, so a chunk of rows does not
+    /// allocate (and fault in) fresh buffers. Rebuilt after an error, which leaves it midway.
+    decoder: arrow_json::reader::Decoder,
     inner: Inner,
     rows: u64,
 }
 
-/// A row the writer could not convert, by its index in the slice given to `write_rows`.
+/// Rows per Parquet row group, at most (DuckDB's default is close: 122,880).
+const MAX_ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Encoded bytes per Parquet row group, at most.
+const MAX_ROW_GROUP_BYTES: usize = 16 << 20;
+
+/// Bytes of one column's dictionary page, at most (the library's default is 1 MiB).
+const MAX_DICTIONARY_BYTES: usize = 128 << 10;
+
+/// Rows per record batch the decoder produces; larger inputs become several batches.
+const DECODE_BATCH_ROWS: usize = 8192;
+
+fn json_decoder(
+    schema: &ArrowSchemaRef,
+) -> std::result::Result<arrow_json::reader::Decoder, String> {
+    arrow_json::ReaderBuilder::new(schema.clone())
+        .with_batch_size(DECODE_BATCH_ROWS)
+        .build_decoder()
+        .map_err(|e| e.to_string())
+}
+
+/// Rows as JSON text, one object per row, in the order they were read: what the validating
+/// side hands the writer. Each row is kept as its own line, so a row that does not convert can
+/// be told from its neighbours.
+#[derive(Debug, Clone, Default)]
+pub struct JsonRows {
+    /// The rows, each followed by `\n`.
+    text: Vec<u8>,
+    /// Where each row's text ends in `text` (before its `\n`).
+    ends: Vec<usize>,
+}
+
+impl JsonRows {
+    /// Room for `rows` rows of `bytes` bytes of text in all.
+    pub fn with_capacity(rows: usize, bytes: usize) -> Self {
+        JsonRows {
+            text: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Rows from parsed values (serialised once, here).
+    pub fn from_values(rows: &[Value]) -> Self {
+        let mut out = JsonRows::default();
+        for row in rows {
+            out.push_value(row);
+        }
+        out
+    }
+
+    /// Appends one row given as the text of one JSON object, without a line break in it (a
+    /// JSON text never needs one outside strings, where it is escaped).
+    pub fn push_text(&mut self, json: &[u8]) {
+        self.text.extend_from_slice(json);
+        self.ends.push(self.text.len());
+        self.text.push(b'\n');
+    }
+
+    /// Appends one row given as a parsed value.
+    pub fn push_value(&mut self, row: &Value) {
+        // Writing a `Value` into a `Vec` cannot fail: its map keys are strings.
+        let _ = serde_json::to_writer(&mut self.text, row);
+        self.ends.push(self.text.len());
+        self.text.push(b'\n');
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The text of row `index`.
+    pub fn row(&self, index: usize) -> &[u8] {
+        let start = match index {
+            0 => 0,
+            i => self.ends[i - 1] + 1,
+        };
+        &self.text[start..self.ends[index]]
+    }
+
+    /// Bytes of text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+}
+
+/// A row the writer could not convert, by its index in the rows given to `write_rows`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConversionFailure {
     pub index: usize,
@@ -94,6 +192,17 @@ impl BatchWriter {
                 ZstdLevel::try_new(3)
                     .map_err(|e| LakeError::internal(format!("zstd level: {e}")))?,
             ))
+            // A row group is buffered in memory until it is full, once per open partition:
+            // bounded by rows and by encoded bytes, it bounds the writer's memory whatever
+            // the file's size (the library's defaults, a million rows and no byte limit,
+            // keep a large file's partitions in memory almost whole).
+            .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
+            .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
+            // A column's dictionary is kept (with its hash table) per open partition until
+            // its row group closes; a column of mostly distinct values fills it to the limit
+            // before falling back to plain encoding. A smaller limit still catches the
+            // low-cardinality columns (statuses, enums) that dictionaries are for.
+            .set_dictionary_page_size_limit(MAX_DICTIONARY_BYTES)
             .build();
         let location = DefaultLocationGenerator::new(metadata)
             .map_err(|e| LakeError::iceberg("choosing the data location", e))?;
@@ -126,11 +235,13 @@ impl BatchWriter {
                 splitter,
             }
         };
+        let decoder = json_decoder(&arrow_schema).map_err(LakeError::internal)?;
         Ok(BatchWriter {
             batch_id: batch_id.clone(),
             schema,
             spec,
             arrow_schema,
+            decoder,
             inner,
             rows: 0,
         })
@@ -143,45 +254,86 @@ impl BatchWriter {
 
     /// Converts and writes rows. Rows Arrow cannot convert are skipped and returned with the
     /// reason, so one bad value never loses its neighbours.
-    pub async fn write_rows(&mut self, rows: &[Value]) -> Result<Vec<ConversionFailure>> {
+    pub async fn write_rows(&mut self, rows: &JsonRows) -> Result<Vec<ConversionFailure>> {
         if rows.is_empty() {
             return Ok(vec![]);
         }
-        let (batch, failures) = match self.convert(rows) {
-            Ok(batch) => (batch, vec![]),
+        let (batches, failures) = match self.convert(&rows.text, rows.len()) {
+            Ok(batches) => (batches, vec![]),
             Err(_) => self.convert_row_by_row(rows)?,
         };
-        if let Some(batch) = batch {
+        for batch in batches {
             self.write_batch(batch).await?;
         }
         Ok(failures)
     }
 
-    fn convert(&self, rows: &[Value]) -> std::result::Result<Option<RecordBatch>, String> {
-        let mut decoder = arrow_json::ReaderBuilder::new(self.arrow_schema.clone())
-            .with_batch_size(rows.len().max(1))
-            .build_decoder()
-            .map_err(|e| e.to_string())?;
-        decoder.serialize(rows).map_err(|e| e.to_string())?;
-        decoder.flush().map_err(|e| e.to_string())
+    /// Decodes `rows` rows of newline-separated JSON objects into record batches.
+    fn convert(
+        &mut self,
+        text: &[u8],
+        rows: usize,
+    ) -> std::result::Result<Vec<RecordBatch>, String> {
+        let result = self.decode_all(text, rows);
+        if result.is_err() {
+            // An error leaves the decoder midway through a row.
+            self.decoder = json_decoder(&self.arrow_schema)?;
+        }
+        result
+    }
+
+    fn decode_all(
+        &mut self,
+        text: &[u8],
+        rows: usize,
+    ) -> std::result::Result<Vec<RecordBatch>, String> {
+        let mut batches = Vec::new();
+        let mut decoded = 0;
+        let mut at = 0;
+        loop {
+            at += self
+                .decoder
+                .decode(&text[at..])
+                .map_err(|e| e.to_string())?;
+            let rest = &text[at..];
+            if rest.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+            // The decoder stopped at a full batch.
+            if let Some(batch) = self.decoder.flush().map_err(|e| e.to_string())? {
+                decoded += batch.num_rows();
+                batches.push(batch);
+            } else {
+                return Err("the decoder stopped without a batch".into());
+            }
+        }
+        if let Some(batch) = self.decoder.flush().map_err(|e| e.to_string())? {
+            decoded += batch.num_rows();
+            batches.push(batch);
+        }
+        if decoded != rows {
+            return Err(format!("{decoded} rows decoded where {rows} were given"));
+        }
+        Ok(batches)
     }
 
     fn convert_row_by_row(
-        &self,
-        rows: &[Value],
-    ) -> Result<(Option<RecordBatch>, Vec<ConversionFailure>)> {
-        let mut good = Vec::with_capacity(rows.len());
+        &mut self,
+        rows: &JsonRows,
+    ) -> Result<(Vec<RecordBatch>, Vec<ConversionFailure>)> {
+        let mut good = JsonRows::with_capacity(rows.len(), rows.text_len());
         let mut failures = vec![];
-        for (index, row) in rows.iter().enumerate() {
-            match self.convert(std::slice::from_ref(row)) {
-                Ok(_) => good.push(row.clone()),
+        for index in 0..rows.len() {
+            let row = rows.row(index);
+            match self.convert(row, 1) {
+                Ok(_) => good.push_text(row),
                 Err(message) => failures.push(ConversionFailure { index, message }),
             }
         }
-        let batch = self.convert(&good).map_err(|e| {
+        let batches = self.convert(&good.text, good.len()).map_err(|e| {
             LakeError::internal(format!("rows converted one by one failed together: {e}"))
         })?;
-        Ok((batch, failures))
+        Ok((batches, failures))
     }
 
     async fn write_batch(&mut self, batch: RecordBatch) -> Result<()> {

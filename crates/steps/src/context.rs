@@ -40,8 +40,9 @@ pub struct Context {
     contracts: Arc<HashMap<String, Arc<Contract>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
-    /// Cores the steps may keep busy at once (the CLI's `--threads`); work a step spreads
-    /// over threads of its own sizes its pool from this. Default: every available core.
+    /// Threads one validation may keep busy at once: 1 makes the reading and the writing side
+    /// take turns on one core; 2 or more lets them run at once. Defaults to the cores
+    /// available.
     pub threads: usize,
     pub progress: Option<ProgressFn>,
 }

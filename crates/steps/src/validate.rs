@@ -2,9 +2,12 @@
 //! rows as Parquet and the bad ones as a reject list.
 //!
 //! A blocking thread reads and validates (parse once, validate the parsed value) and hands
-//! chunks of rows over a bounded channel to the async side, which converts them to Arrow with
-//! the table's current schema and writes staged data files with deterministic names; memory
-//! is bounded by the channel depth × chunk size, whatever the file's size. Each rejected row
+//! chunks of rows, as their JSON text, over a channel to the async side, which decodes them
+//! to Arrow with the table's current schema and writes staged data files with deterministic
+//! names. Chunks circulate: the writer hands each emptied chunk back for the reader to fill
+//! again, so their buffers are reused and memory is bounded by the number of chunks × chunk
+//! size, whatever the file's size. With `Context::threads` at 1 there is one chunk, and the
+//! two sides take turns on one core; with more, they work at once, on the next chunks. Each rejected row
 //! keeps its line number, the JSON pointer of the offending value, a message and the raw line,
 //! so a person can repair and replay it. If more rows are rejected than `max_invalid_ratio`
 //! allows, the staged files are removed and the output says so; the Choice that follows sends
@@ -14,13 +17,12 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use serde_json::Value;
 use sluice_core::ledger::{LedgerState, RowCounts};
 use sluice_core::quarantine::RejectedRow;
 use sluice_core::reader::RowItem;
 use sluice_core::QuarantineReason;
 use sluice_lake::schema::from_iceberg_schema;
-use sluice_lake::writer::BatchWriter;
+use sluice_lake::writer::{BatchWriter, JsonRows};
 use tokio::sync::mpsc;
 
 use crate::context::{keys, now, Context, Progress};
@@ -28,16 +30,39 @@ use crate::error::{truncate, StepError, StepErrorKind};
 use crate::payload::{ObjectTask, ValidateOutput, ValidateStatus};
 use crate::source::{open_rows, Opened};
 
-/// Chunks in flight between the reading thread and the writer.
-const CHANNEL_DEPTH: usize = 4;
+/// Chunks in circulation between the reading thread and the writer when both may run at once.
+const CHUNKS_IN_FLIGHT: usize = 4;
 /// Raw lines kept in a reject record, in bytes.
 const MAX_RAW: usize = 4096;
 
-/// What the reading thread sends: valid rows with their line numbers, and rejects.
+/// What the reading thread sends: valid rows as JSON text with their line numbers, and
+/// rejects.
 struct Chunk {
-    rows: Vec<(u64, Value)>,
+    /// The line number of each row in `rows`.
+    lines: Vec<u64>,
+    rows: JsonRows,
     rejects: Vec<RejectedRow>,
     read_bytes: u64,
+}
+
+impl Chunk {
+    fn new(rows: usize) -> Self {
+        Chunk {
+            lines: Vec::with_capacity(rows),
+            // A row of a few hundred bytes is usual; the buffer grows if not.
+            rows: JsonRows::with_capacity(rows, rows * 512),
+            rejects: vec![],
+            read_bytes: 0,
+        }
+    }
+
+    /// Empties the chunk for reuse, keeping its buffers.
+    fn clear(&mut self) {
+        self.lines.clear();
+        self.rows.clear();
+        self.rejects.clear();
+        self.read_bytes = 0;
+    }
 }
 
 enum ReadEnd {
@@ -103,8 +128,19 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     let schema = from_iceberg_schema(table.metadata().current_schema())?;
     let mut writer = BatchWriter::new(&table, &batch_id, None).await?;
 
-    // The reading thread.
-    let (tx, mut rx) = mpsc::channel::<Chunk>(CHANNEL_DEPTH);
+    // The reading thread. It fills a chunk taken from `pool` (`None`: allocate one) and sends
+    // it; the writer sends it back once written. With one chunk the two sides alternate.
+    let chunks = if ctx.threads <= 1 {
+        1
+    } else {
+        CHUNKS_IN_FLIGHT
+    };
+    let (tx, mut rx) = mpsc::channel::<Chunk>(chunks);
+    let (pool_tx, pool_rx) = std::sync::mpsc::channel::<Option<Chunk>>();
+    for _ in 0..chunks {
+        // The receiver is alive: it is dropped only with the reading thread, not yet started.
+        let _ = pool_tx.send(None);
+    }
     let read_bytes = Arc::new(AtomicU64::new(0));
     let reader_task = {
         let (store, object, limits, cfg) = (
@@ -131,11 +167,13 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                     return Ok(ReadEnd::Superseded(current_etag))
                 }
             };
-            let mut chunk = Chunk {
-                rows: Vec::with_capacity(chunk_rows),
-                rejects: vec![],
-                read_bytes: 0,
+            // Every sender gone means the writer stopped.
+            let next_chunk = || match pool_rx.recv() {
+                Ok(Some(chunk)) => Ok(chunk),
+                Ok(None) => Ok(Chunk::new(chunk_rows)),
+                Err(_) => Err(StepError::internal("the writer stopped early")),
             };
+            let mut chunk = next_chunk()?;
             loop {
                 let item = reader.next_row().map_err(|e| {
                     StepError::bad_input(e.reason(), format!("{}: {e}", object.key))
@@ -145,7 +183,11 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                     Some(RowItem::Row { line, value }) => {
                         let violations = contract.validate(&value);
                         if violations.is_empty() {
-                            chunk.rows.push((line, value));
+                            chunk.lines.push(line);
+                            match reader.row_text() {
+                                Some(text) => chunk.rows.push_text(text),
+                                None => chunk.rows.push_value(&value),
+                            }
                         } else {
                             let first = &violations[0];
                             let message = violations
@@ -158,7 +200,10 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                                 reason: QuarantineReason::ContractViolation,
                                 pointer: first.pointer.clone(),
                                 message: truncate(&message, 1024),
-                                raw: truncate(&value.to_string(), MAX_RAW),
+                                raw: match reader.row_text() {
+                                    Some(text) => truncate(&String::from_utf8_lossy(text), MAX_RAW),
+                                    None => truncate(&value.to_string(), MAX_RAW),
+                                },
                             });
                         }
                     }
@@ -174,17 +219,10 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                 }
                 if chunk.rows.len() + chunk.rejects.len() >= chunk_rows {
                     chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
-                    let full = std::mem::replace(
-                        &mut chunk,
-                        Chunk {
-                            rows: Vec::with_capacity(chunk_rows),
-                            rejects: vec![],
-                            read_bytes: 0,
-                        },
-                    );
-                    if tx.blocking_send(full).is_err() {
+                    if tx.blocking_send(chunk).is_err() {
                         return Err(StepError::internal("the writer stopped early"));
                     }
+                    chunk = next_chunk()?;
                 }
             }
             chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
@@ -213,23 +251,22 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             )
         })?;
     let mut write_error = None;
-    while let Some(chunk) = rx.recv().await {
+    while let Some(mut chunk) = rx.recv().await {
         ctx.report(
             &object,
             Progress::Read {
                 bytes: chunk.read_bytes,
             },
         );
-        let mut rejects = chunk.rejects;
+        let mut rejects = std::mem::take(&mut chunk.rejects);
         if !chunk.rows.is_empty() && write_error.is_none() {
-            let values: Vec<Value> = chunk.rows.iter().map(|(_, v)| v.clone()).collect();
-            match writer.write_rows(&values).await {
+            match writer.write_rows(&chunk.rows).await {
                 Ok(failures) => {
                     crate::failpoint::hit("validate.mid_write", &object.key)?;
                     for f in &failures {
-                        let (line, value) = &chunk.rows[f.index];
+                        let raw = String::from_utf8_lossy(chunk.rows.row(f.index));
                         rejects.push(RejectedRow {
-                            line: *line,
+                            line: chunk.lines[f.index],
                             reason: QuarantineReason::ContractViolation,
                             pointer: String::new(),
                             message: truncate(
@@ -239,7 +276,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                                 ),
                                 1024,
                             ),
-                            raw: truncate(&value.to_string(), MAX_RAW),
+                            raw: truncate(&raw, MAX_RAW),
                         });
                     }
                     counts.valid += (chunk.rows.len() - failures.len()) as u64;
@@ -247,6 +284,9 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
                 Err(e) => write_error = Some(e),
             }
         }
+        chunk.clear();
+        // The reader may be done and gone: then the chunk is simply dropped.
+        let _ = pool_tx.send(Some(chunk));
         counts.rejected += rejects.len() as u64;
         for r in &rejects {
             let line = serde_json::to_string(r).map_err(|e| StepError::internal(e.to_string()))?;
