@@ -60,7 +60,10 @@ async fn stage(lake: &Lake, table: &TableConfig, schema: &TableSchema, batch: &s
     let mut writer = BatchWriter::new(&t, &BatchId(batch.into()), None)
         .await
         .unwrap();
-    let failures = writer.write_rows(&rows()).await.unwrap();
+    let failures = writer
+        .write_rows(&sluice_lake::writer::JsonRows::from_values(&rows()))
+        .await
+        .unwrap();
     assert!(failures.is_empty(), "{failures:?}");
     writer.finish().await.unwrap()
 }

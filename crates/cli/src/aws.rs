@@ -153,7 +153,7 @@ pub async fn list(
     let mut n = 0;
     while let Some(item) = pages.next().await {
         let e = item
-            .map_err(|e| sdk_error(e))
+            .map_err(sdk_error)
             .with_context(|| format!("listing executions of {state_machine}"))?;
         if n == limit {
             break;
@@ -204,7 +204,7 @@ pub async fn describe(target: &Target, name: &str) -> anyhow::Result<ExitCode> {
         .execution_arn(&arn)
         .send()
         .await
-        .map_err(|e| sdk_error(e))
+        .map_err(sdk_error)
         .with_context(|| format!("describing {arn}"))?;
     let parse = |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(json!(s)));
     let v = json!({
@@ -238,7 +238,7 @@ pub async fn history(target: &Target, name: &str, json_out: bool) -> anyhow::Res
     let mut events = vec![];
     while let Some(e) = pages.next().await {
         events.push(
-            e.map_err(|e| sdk_error(e))
+            e.map_err(sdk_error)
                 .with_context(|| format!("reading the history of {arn}"))?,
         );
     }
@@ -330,7 +330,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         .execution_arn(&arn)
         .send()
         .await
-        .map_err(|e| sdk_error(e))
+        .map_err(sdk_error)
         .with_context(|| format!("describing {arn}"))?;
     // One client token per redrive of this execution: a retried command does not redrive
     // twice.
@@ -346,7 +346,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         .client_token(token)
         .send()
         .await
-        .map_err(|e| sdk_error(e))
+        .map_err(sdk_error)
         .with_context(|| {
             format!(
                 "redriving {arn} (it is {}; only FAILED, TIMED_OUT or ABORTED executions of a Standard state machine, within 14 days of their start, can be redriven)",
@@ -363,7 +363,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
             .execution_arn(&arn)
             .send()
             .await
-            .map_err(|e| sdk_error(e))?;
+            .map_err(sdk_error)?;
         if *d.status() != ExecutionStatus::Running && *d.status() != ExecutionStatus::PendingRedrive
         {
             println!(
@@ -481,7 +481,11 @@ pub fn dlq_name(body: &str) -> String {
         .unwrap_or("event");
     let stem = key.rsplit('/').next().unwrap_or(key);
     let digest = hex::encode(Sha256::digest(id.as_bytes()));
-    format!("dlq-{}-{}", sluice_steps::reconcile::slug(stem, 48), &digest[..16])
+    format!(
+        "dlq-{}-{}",
+        sluice_steps::reconcile::slug(stem, 48),
+        &digest[..16]
+    )
 }
 
 /// `sluice dlq replay`: an execution per dead-lettered event; a message is deleted only
@@ -506,7 +510,7 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
             .visibility_timeout(if args.dry_run { 0 } else { 60 })
             .send()
             .await
-            .map_err(|e| sdk_error(e))
+            .map_err(sdk_error)
             .with_context(|| format!("receiving from {}", args.queue_url))?;
         let messages = received.messages();
         if messages.is_empty() {

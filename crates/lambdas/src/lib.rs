@@ -61,7 +61,7 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
         init::report_init_error(&e).await;
         return Err(e.into());
     };
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = sluice_aws::sdk_config().await;
     let starter = reconcile::SfnStarter {
         client: aws_sdk_sfn::Client::new(&sdk),
         state_machine_arn: arn,

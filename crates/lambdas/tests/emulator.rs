@@ -36,7 +36,11 @@ const STEPS: [(&str, &str, &str); 5] = [
         "SchemaDriftDetectFunctionArn",
         env!("CARGO_BIN_EXE_schema-drift-detect"),
     ),
-    ("validate", "ValidateFunctionArn", env!("CARGO_BIN_EXE_validate")),
+    (
+        "validate",
+        "ValidateFunctionArn",
+        env!("CARGO_BIN_EXE_validate"),
+    ),
     (
         "quarantine",
         "QuarantineFunctionArn",
@@ -108,10 +112,19 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
             .timeout(120)
             .memory_size(1024)
             .environment(env)
-            .code(FunctionCode::builder().zip_file(Blob::new(code_zip(binary))).build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(code_zip(binary)))
+                    .build(),
+            )
             .send()
             .await
-            .unwrap_or_else(|e| panic!("creating {function}: {}", aws_sdk_lambda::error::DisplayErrorContext(e)));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "creating {function}: {}",
+                    aws_sdk_lambda::error::DisplayErrorContext(e)
+                )
+            });
         arns.insert(placeholder, created.function_arn.unwrap());
     }
 
@@ -250,7 +263,10 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
 
     // The two bad files wait in quarantine, with their reasons, in the bucket.
     let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
-    let records = store.list(&sluice_steps::context::keys::quarantine_prefix()).await.unwrap();
+    let records = store
+        .list(&sluice_steps::context::keys::quarantine_prefix())
+        .await
+        .unwrap();
     let mut reasons = vec![];
     for r in &records {
         let (bytes, _) = store.get_bytes(&r.key).await.unwrap().unwrap();
@@ -261,7 +277,12 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
     reasons.sort_by(|a, b| a.0.cmp(&b.0));
     let reasons: Vec<String> = reasons
         .iter()
-        .map(|(k, r)| format!("{k}: {}", serde_json::to_value(r).unwrap().as_str().unwrap()))
+        .map(|(k, r)| {
+            format!(
+                "{k}: {}",
+                serde_json::to_value(r).unwrap().as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         reasons,
