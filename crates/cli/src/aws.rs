@@ -195,17 +195,24 @@ pub async fn list(
     Ok(ExitCode::SUCCESS)
 }
 
+async fn describe_execution(
+    client: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> anyhow::Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput> {
+    client
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .map_err(sdk_error)
+        .with_context(|| format!("describing {arn}"))
+}
+
 /// `sluice executions --aws describe NAME`: DescribeExecution's fields as JSON.
 pub async fn describe(target: &Target, name: &str) -> anyhow::Result<ExitCode> {
     let arn = execution_arn(target.state_machine()?, name)?;
     let client = aws_sdk_sfn::Client::new(&sdk().await);
-    let d = client
-        .describe_execution()
-        .execution_arn(&arn)
-        .send()
-        .await
-        .map_err(sdk_error)
-        .with_context(|| format!("describing {arn}"))?;
+    let d = describe_execution(&client, &arn).await?;
     let parse = |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(json!(s)));
     let v = json!({
         "executionArn": d.execution_arn(),
@@ -325,13 +332,7 @@ fn brief(v: &Value) -> String {
 pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<ExitCode> {
     let arn = execution_arn(target.state_machine()?, name)?;
     let client = aws_sdk_sfn::Client::new(&sdk().await);
-    let before = client
-        .describe_execution()
-        .execution_arn(&arn)
-        .send()
-        .await
-        .map_err(sdk_error)
-        .with_context(|| format!("describing {arn}"))?;
+    let before = describe_execution(&client, &arn).await?;
     // One client token per redrive of this execution: a retried command does not redrive
     // twice.
     let token = format!(
@@ -358,12 +359,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
     loop {
-        let d = client
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .map_err(sdk_error)?;
+        let d = describe_execution(&client, &arn).await?;
         if *d.status() != ExecutionStatus::Running && *d.status() != ExecutionStatus::PendingRedrive
         {
             println!(
@@ -399,16 +395,10 @@ pub async fn replay(
         std::sync::Arc::new(sluice_aws::S3Store::from_conf(&sdk, bucket));
     let ledger = sluice_store::Ledger::new(store);
     let (planned, skipped) = sluice_local::plan_replay(&ledger, selection).await?;
-    for s in &skipped {
-        eprintln!("skipped {}: {}", s.key, s.why);
-    }
-    if planned.is_empty() {
-        println!("nothing to replay: no quarantined file matches {selection:?}");
-        return Ok(if skipped.is_empty() {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        });
+    if let Some(code) =
+        crate::executions::nothing_to_replay(planned.is_empty(), &skipped, selection)
+    {
+        return Ok(code);
     }
     let client = aws_sdk_sfn::Client::new(&sdk);
     let mut t = Table::new();

@@ -293,16 +293,8 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
     }
     let local = workspace::local(root, config).await?;
     let (reports, skipped) = local.replay(&selection).await?;
-    for s in &skipped {
-        eprintln!("skipped {}: {}", s.key, s.why);
-    }
-    if reports.is_empty() {
-        println!("nothing to replay: no quarantined file matches {selection:?}");
-        return Ok(if skipped.is_empty() {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
-        });
+    if let Some(code) = nothing_to_replay(reports.is_empty(), &skipped, &selection) {
+        return Ok(code);
     }
     if args.json {
         for r in &reports {
@@ -313,4 +305,25 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
     }
     println!("replayed {}", summary(&reports));
     Ok(exit_code(&reports))
+}
+
+/// Prints the skipped files; when nothing was replayed, says so and gives the exit code (1
+/// if nothing matched at all). Shared by the local and the `--aws` replay.
+pub fn nothing_to_replay(
+    none: bool,
+    skipped: &[sluice_local::Skipped],
+    selection: &Selection,
+) -> Option<ExitCode> {
+    for s in skipped {
+        eprintln!("skipped {}: {}", s.key, s.why);
+    }
+    if !none {
+        return None;
+    }
+    println!("nothing to replay: no quarantined file matches {selection:?}");
+    Some(if skipped.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

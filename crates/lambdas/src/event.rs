@@ -15,7 +15,7 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_core::QuarantineReason;
-use sluice_steps::payload::{Arrival, ArrivalEvent, FilterOutput, FilterStatus};
+use sluice_steps::payload::{Arrival, ArrivalEvent, FilterOutput};
 use sluice_steps::StepError;
 
 /// The `source` of Amazon S3's events.
@@ -153,16 +153,7 @@ pub fn filter_input(mut input: Value) -> Result<Result<Value, Value>, StepError>
         }
         Incoming::NotForUs(why) => {
             tracing::info!(why, "event filtered");
-            let out = FilterOutput {
-                status: FilterStatus::Filtered,
-                object: None,
-                table: None,
-                manifest_key: None,
-                reason: None,
-                ledger_state: None,
-                detail: Some(why),
-            };
-            serde_json::to_value(out)
+            serde_json::to_value(FilterOutput::filtered(why))
                 .map(Err)
                 .map_err(|e| StepError::internal(e.to_string()))
         }

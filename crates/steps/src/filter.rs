@@ -30,15 +30,7 @@ const ANONYMOUS: &str = "anonymous";
 pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, StepError> {
     let FilterInput { arrival, execution } = input;
     let owner = execution.as_deref().unwrap_or(ANONYMOUS);
-    let skip = |detail: String| FilterOutput {
-        status: FilterStatus::Filtered,
-        object: None,
-        table: None,
-        manifest_key: None,
-        reason: None,
-        ledger_state: None,
-        detail: Some(detail),
-    };
+    let skip = FilterOutput::filtered;
     if let Err(e) = check_key(&arrival.key) {
         tracing::warn!(error = %e, "arrival with an unsafe key ignored");
         return Ok(skip(format!("unsafe key: {e}")));

@@ -104,6 +104,21 @@ pub struct FilterOutput {
     pub detail: Option<String>,
 }
 
+impl FilterOutput {
+    /// Not for any table (or not an object at all): nothing to do, and why.
+    pub fn filtered(detail: impl Into<String>) -> Self {
+        FilterOutput {
+            status: FilterStatus::Filtered,
+            object: None,
+            table: None,
+            manifest_key: None,
+            reason: None,
+            ledger_state: None,
+            detail: Some(detail.into()),
+        }
+    }
+}
+
 /// Input of detect_drift and validate: an accepted object and its table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
