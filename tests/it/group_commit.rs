@@ -164,10 +164,36 @@ async fn concurrent_arrivals_land_once_in_fewer_snapshots() {
     }
     assert_eq!(ids.len(), (n * 2) as usize);
     assert!(ids.values().all(|&c| c == 1), "a row landed twice: {ids:?}");
+    // Every committer knew the others were on their way (Local counts its arrivals) and
+    // waited for them: one snapshot takes all sixteen.
+    let groups = batches_per_snapshot(&h).await;
+    assert_eq!(groups, vec![n as usize]);
+    assert_eq!(h.ctx.flow.counts("orders"), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_a_group_fills_groups() {
+    let h = Harness::orders_with("[commit]\nmax_batches = 4").await;
+    let n = 10u64;
+    let mut arrivals = vec![];
+    for i in 0..n {
+        let key = format!("orders/burst-{i}.ndjson");
+        let meta = h
+            .ctx
+            .store
+            .put(&key, ndjson([order(i + 1)]).into_bytes().into())
+            .await
+            .unwrap();
+        arrivals.push(h.arrival(&key, &meta.etag));
+    }
+    let reports = futures::future::join_all(arrivals.iter().map(|a| h.local.ingest(a))).await;
+    assert!(reports
+        .iter()
+        .all(|r| matches!(r.as_ref().unwrap().outcome, Outcome::Committed { .. })));
     let groups = batches_per_snapshot(&h).await;
     assert_eq!(groups.iter().sum::<usize>(), n as usize, "{groups:?}");
-    println!(
-        "{n} concurrent arrivals made {} snapshots: {groups:?}",
-        groups.len()
-    );
+    assert!(groups.iter().all(|&g| g <= 4), "{groups:?}");
+    // Ten batches in groups of at most four: three snapshots, not ten.
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert_eq!(h.rows().await.len(), n as usize);
 }

@@ -31,24 +31,37 @@ pub struct Args {
     /// Print the per-file results as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
-    /// Arrivals run at once. Their commits group: a committer takes every batch staged
-    /// meanwhile into its snapshot, so many small files make few snapshots (see `[commit]` in
-    /// sluice.toml for the limits and `linger_ms`). `--jobs 1` runs them one by one.
+    /// Files validated at once (reading, checking rows, writing Parquet: the heavy part).
+    /// Beyond those, up to `[commit] max_batches` arrivals (at most 256) are under way, most
+    /// of them waiting for a validation slot or for their commit, and commits group: a
+    /// committer waits for the arrivals still on their way and takes every staged batch into
+    /// one snapshot, so many small files make few snapshots (see `[commit]` in sluice.toml).
+    /// `--jobs 1` validates them one by one.
     #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
     jobs: u16,
 }
 
+/// Arrivals under way at once, at most, whatever `[commit] max_batches` says: each holds an
+/// execution lock file and, while it is landed, a file being copied.
+const MAX_IN_FLIGHT: usize = 256;
+
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let files = expand(&args.paths)?;
-    let local = open_with_progress(root, config).await?;
-    let table = pick_table(&local, config, args.table.as_deref())?;
     let jobs = usize::from(args.jobs);
-    let mut runs = futures::stream::iter(files.iter())
-        .map(|path| land_and_run(&local, &table, path))
-        .buffered(jobs);
+    let local = open_with_progress(root, config, Some(jobs)).await?;
+    let table = pick_table(&local, config, args.table.as_deref())?;
+    let in_flight = jobs.max(local.ctx.config.commit.max_batches.min(MAX_IN_FLIGHT));
+    // Each arrival is a task of its own, so that the steps' async work (Parquet encoding,
+    // commits) spreads over the runtime's threads; reports come back in file order.
+    let mut runs = futures::stream::iter(files.iter().cloned())
+        .map(|path| {
+            let (local, table) = (local.clone(), table.clone());
+            tokio::spawn(async move { land_and_run(&local, &table, &path).await })
+        })
+        .buffered(in_flight);
     let mut reports = Vec::with_capacity(files.len());
     while let Some(report) = runs.next().await {
-        let report = report?;
+        let report = report.context("an arrival's task ended abnormally")??;
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         }
@@ -71,7 +84,12 @@ pub fn exit_code(reports: &[ArrivalReport]) -> ExitCode {
 }
 
 /// The workspace's engine, its steps reporting read progress on a bar.
-pub async fn open_with_progress(root: &Path, config: &Path) -> anyhow::Result<Local> {
+/// `jobs`: validations at once (default: no bound beyond the callers' own).
+pub async fn open_with_progress(
+    root: &Path,
+    config: &Path,
+    jobs: Option<usize>,
+) -> anyhow::Result<Local> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template(
@@ -83,35 +101,37 @@ pub async fn open_with_progress(root: &Path, config: &Path) -> anyhow::Result<Lo
     // One bar over every file being read, as several run at once: each file adds its size
     // when it starts and its bytes as they are read; the bar clears when none is running.
     let state = Arc::new(Mutex::new((bar, HashMap::<String, u64>::new())));
-    let ctx = workspace::open(root, config)
-        .await?
-        .with_progress(Arc::new(move |object, p| {
-            let Ok(mut guard) = state.lock() else { return };
-            let (bar, running) = &mut *guard;
-            let id = object.ledger_key();
-            match p {
-                Progress::Started { size } => {
-                    if running.is_empty() {
-                        bar.reset();
-                        bar.set_length(0);
-                    }
-                    bar.inc_length(size);
-                    running.insert(id, 0);
-                    bar.set_message(object.file_name().to_string());
+    let mut ctx = workspace::open(root, config).await?;
+    if let Some(jobs) = jobs {
+        ctx = ctx.with_jobs(jobs);
+    }
+    let ctx = ctx.with_progress(Arc::new(move |object, p| {
+        let Ok(mut guard) = state.lock() else { return };
+        let (bar, running) = &mut *guard;
+        let id = object.ledger_key();
+        match p {
+            Progress::Started { size } => {
+                if running.is_empty() {
+                    bar.reset();
+                    bar.set_length(0);
                 }
-                Progress::Read { bytes } => {
-                    let seen = running.entry(id).or_default();
-                    bar.inc(bytes.saturating_sub(*seen));
-                    *seen = (*seen).max(bytes);
-                }
-                Progress::Finished => {
-                    running.remove(&id);
-                    if running.is_empty() {
-                        bar.finish_and_clear();
-                    }
+                bar.inc_length(size);
+                running.insert(id, 0);
+                bar.set_message(object.file_name().to_string());
+            }
+            Progress::Read { bytes } => {
+                let seen = running.entry(id).or_default();
+                bar.inc(bytes.saturating_sub(*seen));
+                *seen = (*seen).max(bytes);
+            }
+            Progress::Finished => {
+                running.remove(&id);
+                if running.is_empty() {
+                    bar.finish_and_clear();
                 }
             }
-        }));
+        }
+    }));
     workspace::local_on(root, ctx).await
 }
 
@@ -139,6 +159,8 @@ pub async fn land_and_run(
         .and_then(|n| n.to_str())
         .with_context(|| format!("{}: file name is not UTF-8", path.display()))?;
     let key = format!("{}{name}", table.prefix);
+    // On its way from now: a committer of the table waits for it (group commit).
+    let _running = local.ctx.flow.arrival(&table.name);
     check_key(&key).with_context(|| format!("{}: cannot be an object key", path.display()))?;
     let store = &local.ctx.store;
     let meta = store
@@ -154,7 +176,7 @@ pub async fn land_and_run(
         event: Default::default(),
     };
     local
-        .ingest(&arrival)
+        .ingest_counted(&arrival)
         .await
         .with_context(|| format!("running the execution for {}", path.display()))
 }
@@ -260,9 +282,10 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     }
     let mut line = format!(
         "{} files: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
-         {rows} rows committed, {rejected} rows rejected, {} snapshots added",
+         {rows} rows committed, {rejected} rows rejected, {} snapshot{} added",
         reports.len(),
-        snapshots.len()
+        snapshots.len(),
+        if snapshots.len() == 1 { "" } else { "s" }
     );
     let succeeded = reports
         .iter()

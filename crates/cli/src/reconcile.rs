@@ -20,7 +20,7 @@ pub struct Args {
 }
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let local = open_with_progress(root, config).await?;
+    let local = open_with_progress(root, config, None).await?;
     let tables: Vec<_> = match &args.table {
         Some(name) => vec![local
             .ctx

@@ -1,17 +1,25 @@
 //! `--threads N`: how many cores sluice keeps busy.
 //!
 //! N sets the async runtime's worker threads and the steps' own pools (`Context::threads`).
-//! The blocking threads (one per file being read and validated, plus short file operations)
-//! are not capped by count: a cap of one would deadlock a reader that waits for the writer
-//! while the writer waits for a blocking file write. Instead, on Linux, the process is pinned
-//! to N of the CPUs it may use, before any thread starts, so every thread it ever runs shares
-//! those N cores: `--threads 1` uses one core, whatever the work's shape. Elsewhere only the
-//! worker threads and pools follow N.
+//! On Linux the process is also pinned to N of the CPUs it may use, before any thread starts,
+//! so every thread it ever runs shares those N cores: `--threads 1` uses one core, whatever
+//! the work's shape. Elsewhere only the worker threads and pools follow N.
+//!
+//! The runtime's blocking pool runs short file operations only (the steps read files on
+//! threads of their own, bounded by `--jobs`), and is capped at [`BLOCKING_THREADS`]: each of
+//! its threads keeps some allocator memory, and the default cap of 512, reached when hundreds
+//! of small files arrive at once, held a gigabyte for no gain.
+
+/// Threads of the runtime's blocking pool, at most. Measured on 1,000 small files at once:
+/// 16 threads, 250 MB peak RSS and 10.6 s; 64, 531 MB and 11.7 s; uncapped (225 threads),
+/// 1.36 GB and 21 s.
+pub const BLOCKING_THREADS: usize = 16;
 
 /// The runtime for `threads` cores (`None`: every available core).
 pub fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
+    builder.max_blocking_threads(BLOCKING_THREADS);
     if let Some(n) = threads {
         pin_to_cores(n)?;
         builder.worker_threads(n);

@@ -59,7 +59,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         .dir
         .canonicalize()
         .with_context(|| format!("watching {}", args.dir.display()))?;
-    let local = open_with_progress(root, config).await?;
+    let local = open_with_progress(root, config, None).await?;
     let table = pick_table(&local, config, args.table.as_deref())?;
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

@@ -12,6 +12,8 @@
 //! max_batches = 200              # staged batches one snapshot may take
 //! max_bytes = 1073741824         # staged bytes one snapshot may take
 //! linger_ms = 0                  # wait up to this for more batches before committing
+//! wait_ms = 10000                # wait up to this for this process's arrivals still on their way
+//! quiet_ms = 500                 # ... but not once none of them has moved for this long
 //!
 //! [[table]]
 //! name = "orders"                # Iceberg table name, in namespace `namespace`
@@ -131,6 +133,23 @@ pub struct CommitSettings {
     /// own batch is this old, so that batches staged meanwhile join the same snapshot.
     #[serde(default)]
     pub linger_ms: u64,
+    /// Most a committer waits for the arrivals this process is still running for the same
+    /// table (their number is known: see `sluice_steps::flow`), so that they join its
+    /// snapshot. It commits sooner when every one of them has staged or the group is full;
+    /// a process that runs one arrival, or a Lambda, never waits for this.
+    #[serde(default = "default_wait_ms")]
+    pub wait_ms: u64,
+    /// A committer stops waiting for them once none has started, staged or ended for this
+    /// long: those left are not getting anywhere soon (retrying, a large file).
+    #[serde(default = "default_quiet_ms")]
+    pub quiet_ms: u64,
+}
+
+fn default_wait_ms() -> u64 {
+    10_000
+}
+fn default_quiet_ms() -> u64 {
+    500
 }
 
 fn default_max_batches() -> usize {
@@ -146,6 +165,8 @@ impl Default for CommitSettings {
             max_batches: default_max_batches(),
             max_bytes: default_max_bytes(),
             linger_ms: 0,
+            wait_ms: default_wait_ms(),
+            quiet_ms: default_quiet_ms(),
         }
     }
 }

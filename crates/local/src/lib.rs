@@ -84,6 +84,13 @@ impl Local {
         self.ingest_as(arrival, arrival_name(arrival)).await
     }
 
+    /// As [`Local::ingest`], for a caller that counts the arrival as on its way itself
+    /// ([`sluice_steps::flow::Flow::arrival`]), from before the object has even landed.
+    pub async fn ingest_counted(&self, arrival: &Arrival) -> Result<ArrivalReport, LocalError> {
+        let input = serde_json::to_value(arrival).map_err(|e| LocalError::Store(e.to_string()))?;
+        self.start(arrival_name(arrival), input).await
+    }
+
     /// Runs one arrival as an execution named `name`. This is how AWS runs a duplicate
     /// delivery of an event: a new execution with its own name, which does not find the
     /// earlier one, so only the ledger can tell that the object version is already known.
@@ -95,6 +102,13 @@ impl Local {
         name: String,
     ) -> Result<ArrivalReport, LocalError> {
         let input = serde_json::to_value(arrival).map_err(|e| LocalError::Store(e.to_string()))?;
+        // Counted as on its way to its table until it ends, so that a committer of the same
+        // table waits for its batch (group commit; see `sluice_steps::flow`).
+        let _running = self
+            .ctx
+            .config
+            .route(&arrival.key)
+            .map(|t| self.ctx.flow.arrival(&t.name));
         self.start(name, input).await
     }
 

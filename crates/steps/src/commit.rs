@@ -12,6 +12,12 @@
 //! the ledger and its manifest removed (in that order, so a crash in between leaves only a
 //! spent manifest, which the next committer or `sluice gc` removes).
 //!
+//! Before it gathers, a committer waits for the arrivals its own process is still running for
+//! the table (until a group is full, or they stop moving for `[commit] quiet_ms`, or
+//! `wait_ms` has passed), then takes the table's
+//! commit turn, so the process's committers do not race one another (see [`crate::flow`]):
+//! `sluice ingest` of a thousand small files makes a handful of snapshots.
+//!
 //! A lost optimistic-concurrency race is retried here a few times at once, gathering the group
 //! again (the winner may have taken our batch); if the races keep being lost it surfaces as
 //! `CommitConflict`, which the definition retries with backoff and jitter.
@@ -33,12 +39,38 @@ use crate::payload::{CommitInput, CommitOutput};
 const QUICK_ATTEMPTS: u32 = 4;
 
 pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
+    let record = ledger_record(ctx, &input).await?;
+    if matches!(record.record.state, LedgerState::Staged { .. }) {
+        let limits = &ctx.config.commit;
+        let ready = ctx
+            .flow
+            .wait_for_group(
+                &input.table,
+                limits.max_batches,
+                limits.max_bytes,
+                crate::flow::GroupWait {
+                    most: Duration::from_millis(limits.wait_ms),
+                    quiet: Duration::from_millis(limits.quiet_ms),
+                },
+            )
+            .await;
+        tracing::debug!(key = %input.object.key, ?ready, "group gathered");
+        linger(ctx, &record).await;
+    }
+    // This process's committers of the table take turns; the one before us has often taken
+    // our batch into its snapshot, which the ledger, read again below, says.
+    let _turn = ctx.flow.commit_lock(&input.table).await;
+    commit_turn(ctx, input).await
+}
+
+async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
     let table_cfg = ctx.table(&input.table)?.clone();
     let object = input.object.clone();
     let record = ledger_record(ctx, &input).await?;
     let rows = record.record.rows.as_ref().map(|r| r.valid).unwrap_or(0);
     match &record.record.state {
         LedgerState::Committed { snapshot_id } => {
+            ctx.flow.committed(&input.table, [&object.batch_id()]);
             if record.record.replays > 0 {
                 settle_quarantine(ctx, &input.table, &object).await?;
             }
@@ -66,6 +98,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
         // manifest after its ledger update, which happened after our read. Read again.
         let now_record = ledger_record(ctx, &input).await?;
         if let LedgerState::Committed { snapshot_id } = now_record.record.state {
+            ctx.flow.committed(&input.table, [&object.batch_id()]);
             return Ok(CommitOutput {
                 object,
                 table: input.table,
@@ -81,8 +114,6 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             input.manifest_key
         )));
     };
-    linger(ctx, &record).await;
-
     let mut attempt = 0;
     let (group, outcome) = loop {
         attempt += 1;
@@ -97,6 +128,8 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             Err(e) => return Err(e.into()),
         }
     };
+    ctx.flow
+        .committed(&input.table, group.iter().map(|b| &b.batch_id));
     failpoint::hit("commit.after_catalog", &object.key)?;
 
     let snapshot_id = match outcome.snapshots.get(&own.batch_id) {

@@ -11,6 +11,7 @@ use sluice_lake::Lake;
 use sluice_store::{Ledger, ObjectStore};
 
 use crate::error::StepError;
+use crate::flow::Flow;
 
 /// Progress of a long step, for a terminal progress bar.
 pub type ProgressFn = Arc<dyn Fn(&ObjectVersion, Progress) + Send + Sync>;
@@ -45,6 +46,9 @@ pub struct Context {
     /// available.
     pub threads: usize,
     pub progress: Option<ProgressFn>,
+    /// This process's arrivals in flight, staged batches and commit turns, shared by every
+    /// clone of the context.
+    pub flow: Arc<Flow>,
 }
 
 /// Why a context could not be built: a contract that does not load or fit its table.
@@ -104,12 +108,20 @@ impl Context {
             rows_per_batch: 8192,
             threads: available_cores(),
             progress: None,
+            flow: Arc::new(Flow::default()),
         })
     }
 
     /// The same context, its steps using at most `threads` cores (at least one).
     pub fn with_threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// The same context, reading at most `jobs` files at once (drift's sample, validation; at
+    /// least one). Arrivals waiting for their commit hold no slot.
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.flow = Arc::new(Flow::new(jobs));
         self
     }
 

@@ -18,7 +18,7 @@ use sluice_core::ledger::LedgerState;
 use crate::context::{now, Context};
 use crate::error::{StepError, StepErrorKind};
 use crate::payload::{DriftOutput, ObjectTask};
-use crate::source::{open_rows, Opened};
+use crate::source::{on_reader_thread, open_rows, Opened};
 
 /// Most changes listed in a payload; the rest are counted in the detail.
 const MAX_LISTED_CHANGES: usize = 20;
@@ -43,8 +43,10 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     );
     let (cfg, schema) = (table_cfg.clone(), current.clone());
     let handle = tokio::runtime::Handle::current();
-    let sample =
-        tokio::task::spawn_blocking(move || -> Result<Vec<serde_json::Value>, StepError> {
+    let slot = ctx.flow.reading_slot().await;
+    let sample = on_reader_thread(
+        "drift sampling",
+        move || -> Result<Vec<serde_json::Value>, StepError> {
             let mut reader = match open_rows(
                 &handle,
                 &store,
@@ -73,9 +75,10 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
                 }
             }
             Ok(rows)
-        })
-        .await
-        .map_err(|e| StepError::internal(format!("drift sampling task: {e}")))??;
+        },
+    )
+    .await?;
+    drop(slot);
 
     let inferred = infer_schema(&sample);
     let changes = classify(&current, &inferred);

@@ -17,6 +17,7 @@
 //! - [`payload`]: the step inputs and outputs
 //! - [`error`]: `StepError` and the names Retry/Catch match
 //! - [`context`]: shared state and control-prefix keys
+//! - [`flow`]: this process's arrivals in flight, for group commit and validation slots
 //! - [`dispatch`]: a task's JSON input to a step and its output back (engine and Lambdas)
 //! - [`failpoint`]: named crash points for fault injection
 
@@ -27,6 +28,7 @@ pub mod drift;
 pub mod error;
 pub mod failpoint;
 pub mod filter;
+pub mod flow;
 pub mod gc;
 pub mod payload;
 pub mod quarantine;

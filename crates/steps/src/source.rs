@@ -1,7 +1,7 @@
 //! Opening an object version as a stream of rows, on a blocking thread.
 //!
 //! The row readers of crates/core are synchronous (`std::io::Read`); the store is async. A
-//! step runs the reader on a blocking thread with a `SyncIoBridge` over the store's stream,
+//! step runs the reader on a thread of its own with a `SyncIoBridge` over the store's stream,
 //! so memory stays bounded by the read buffer whatever the object's size, and the async
 //! side stays free to write Parquet at the same time.
 
@@ -50,6 +50,35 @@ pub(crate) fn format_for(key: &str, default: Format) -> Format {
     }
 }
 
+/// Runs `read` (a reader of rows: it waits on the store's async stream) on a thread of its
+/// own, not on the runtime's blocking pool. That pool may be bounded (`sluice` bounds it: each
+/// of its threads keeps allocator memory), and its threads run the store's short file
+/// operations, which such a reader waits for: readers holding every pool thread would wait
+/// forever. The callers bound the readers instead ([`crate::flow::Flow::reading_slot`]).
+/// The thread starts at once; the returned future gives its result.
+pub(crate) fn on_reader_thread<T: Send + 'static>(
+    what: &'static str,
+    read: impl FnOnce() -> Result<T, StepError> + Send + 'static,
+) -> impl std::future::Future<Output = Result<T, StepError>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let started = std::thread::Builder::new()
+        .name("sluice-reader".into())
+        .spawn(move || {
+            // The receiver is gone only if the step was dropped: nobody wants the result.
+            let _ = tx.send(read());
+        });
+    async move {
+        started.map_err(|e| {
+            StepError::new(
+                crate::error::StepErrorKind::TransientError,
+                format!("starting the {what} thread: {e}"),
+            )
+        })?;
+        rx.await
+            .map_err(|_| StepError::internal(format!("the {what} thread panicked")))?
+    }
+}
+
 /// What `open_rows` found.
 pub(crate) enum Opened {
     Rows(Box<RowReader>),
@@ -59,8 +88,8 @@ pub(crate) enum Opened {
     },
 }
 
-/// Opens `object` for reading rows. Must run on a blocking thread (inside
-/// `spawn_blocking`), with `handle` the runtime the store lives on.
+/// Opens `object` for reading rows. Must run on a thread that may block (inside
+/// [`on_reader_thread`]), with `handle` the runtime the store lives on.
 pub(crate) fn open_rows(
     handle: &Handle,
     store: &Arc<dyn ObjectStore>,

@@ -28,7 +28,7 @@ use tokio::sync::mpsc;
 use crate::context::{keys, now, Context, Progress};
 use crate::error::{truncate, StepError, StepErrorKind};
 use crate::payload::{ObjectTask, ValidateOutput, ValidateStatus};
-use crate::source::{open_rows, Opened};
+use crate::source::{on_reader_thread, open_rows, Opened};
 
 /// Chunks in circulation between the reading thread and the writer when both may run at once.
 const CHUNKS_IN_FLIGHT: usize = 4;
@@ -86,6 +86,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         LedgerState::Claimed => {}
         LedgerState::Staged { manifest_key } => {
             // Validated before (a retry after the ledger update): the staged batch stands.
+            ctx.flow.staged(&task.table, &batch_id, 0);
             let rows = record.record.rows.clone().unwrap_or_default();
             return Ok(ValidateOutput {
                 status: ValidateStatus::Staged,
@@ -121,6 +122,8 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         }
     }
 
+    // Held until the batch is staged (or not): arrivals waiting for their commit hold none.
+    let _slot = ctx.flow.reading_slot().await;
     let table = ctx
         .lake
         .load_or_create(&table_cfg, &contract.table_schema)
@@ -152,7 +155,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         let (contract, read_bytes, chunk_rows) =
             (contract.clone(), read_bytes.clone(), ctx.rows_per_batch);
         let handle = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || -> Result<ReadEnd, StepError> {
+        on_reader_thread("reading", move || -> Result<ReadEnd, StepError> {
             let mut reader = match open_rows(
                 &handle,
                 &store,
@@ -298,9 +301,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             })?;
         }
     }
-    let end = reader_task
-        .await
-        .map_err(|e| StepError::internal(format!("reading task: {e}")))??;
+    let end = reader_task.await?;
     if let Some(e) = write_error {
         return Err(e.into());
     }
@@ -375,6 +376,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             r.rejects_key = rejects_key.clone();
         })
         .await?;
+    ctx.flow.staged(&table_cfg.name, &batch_id, staged.bytes);
     crate::failpoint::hit("validate.after_staged", &object.key)?;
     tracing::info!(key = %object.key, valid = counts.valid, rejected = counts.rejected, files = staged.paths.len(), "rows staged");
     Ok(ValidateOutput {
