@@ -280,11 +280,11 @@ def report(b):
     s = b.small
     if s and s["error"]:
         lines += [f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
-                  f"`linger_ms = 1000`) did not finish: {s['error']}", ""]
+                  f"`max_batches = 200`) did not finish: {s['error']}", ""]
     elif s:
         lines += [
             f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
-            f"`linger_ms = 1000`): {s['wall_s']:.1f} s, {s['files_per_s']:.1f} files/s, "
+            f"`max_batches = 200`): {s['wall_s']:.1f} s, {s['files_per_s']:.1f} files/s, "
             f"{s['snapshots']} snapshots, {s['rows']:,} rows, peak RSS {s['rss_mb']:.0f} MB.",
             "",
         ]
