@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+import tomllib
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -150,7 +151,11 @@ class Bench:
         ws = Path(tempfile.mkdtemp(prefix="sluice-small-", dir=self.work))
         config = "sluice-small-files.toml"
         files = self.manifest["small_files"]
-        self.small = {"files": files, "jobs": self.args.jobs, "error": None}
+        # The report names the group limit the run had, read from the configuration it used.
+        with open(FIXTURES / config, "rb") as f:
+            max_batches = tomllib.load(f)["commit"]["max_batches"]
+        self.small = {"files": files, "jobs": self.args.jobs, "max_batches": max_batches,
+                      "error": None}
         try:
             m = measure(self.sluice("--workspace", ws, "ingest", "--table", "orders",
                                     "-j", self.args.jobs, self.data / "small", config=config),
@@ -280,12 +285,12 @@ def report(b):
     s = b.small
     if s and s["error"]:
         lines += [f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
-                  f"`max_batches = 200`) did not finish: {s['error']}", ""]
+                  f"`max_batches = {s['max_batches']}`) did not finish: {s['error']}", ""]
     elif s:
         lines += [
             f"Small files: {s['files']:,} files of about 2 KB at once (`-j {s['jobs']}`, "
-            f"`max_batches = 200`): {s['wall_s']:.1f} s, {s['files_per_s']:.1f} files/s, "
-            f"{s['snapshots']} snapshots, {s['rows']:,} rows, peak RSS {s['rss_mb']:.0f} MB.",
+            f"`max_batches = {s['max_batches']}`): {s['wall_s']:.1f} s, "
+            f"{s['files_per_s']:.1f} files/s, {s['snapshots']} snapshots, {s['rows']:,} rows, peak RSS {s['rss_mb']:.0f} MB.",
             "",
         ]
     big = getattr(b, "big_result", None)
