@@ -1,5 +1,6 @@
 //! `sluice files`: the ledger, one line per object version: committed, filtered,
-//! quarantined, or (after a crash) claimed or staged.
+//! quarantined, or (after a crash) claimed or staged. A ledger record that cannot be read is
+//! named with its reason and left out; it never hides the rest of the ledger.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,10 +25,25 @@ pub struct Args {
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let ctx = workspace::open(root, config).await?;
-    let records: Vec<_> = ctx
-        .ledger
-        .list()
-        .await?
+    if let Some(name) = &args.table {
+        if ctx.config.table(name).is_none() {
+            let names: Vec<&str> = ctx.config.tables.iter().map(|t| t.name.as_str()).collect();
+            anyhow::bail!(
+                "no table {name:?} in {}; its tables are: {}",
+                config.display(),
+                names.join(", ")
+            );
+        }
+    }
+    let listing = ctx.ledger.listing().await?;
+    for c in &listing.corrupt {
+        eprintln!(
+            "sluice: corrupt ledger record {} skipped: {} (`sluice doctor` reports it)",
+            c.key, c.reason
+        );
+    }
+    let records: Vec<_> = listing
+        .records
         .into_iter()
         .filter(|r| {
             args.table

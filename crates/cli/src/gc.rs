@@ -96,6 +96,13 @@ fn print_report(report: &GcReport) {
     }
     println!("table {}", report.table);
     println!("{t}");
+    for c in &report.corrupt_records {
+        println!(
+            "corrupt ledger record {} skipped ({}); batches without a readable record and \
+             orphans kept; see `sluice doctor`",
+            c.key, c.reason
+        );
+    }
     if report.dry_run {
         for (name, category) in report.removed() {
             for f in &category.files {

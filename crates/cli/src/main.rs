@@ -15,10 +15,13 @@
 //! - `quarantine.rs`: `sluice quarantine list|show`
 //! - `files.rs`: `sluice files`
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
+//! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
+//!   executions checked against each other; `--repair`)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
 
 mod asl;
 mod aws;
+mod doctor;
 mod executions;
 mod files;
 mod gc;
@@ -71,6 +74,7 @@ Examples:
   sluice watch inbox/
   sluice reconcile --table orders
   sluice gc --dry-run
+  sluice doctor --repair
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
@@ -124,6 +128,11 @@ enum Command {
     Gc(gc::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
+    /// Check catalog, table identities, ledger, data files and executions against each
+    /// other and report every inconsistency (exit code 1 if any is left); --repair repairs
+    /// what can be repaired safely (a lost table registered again, ledger records recreated
+    /// from snapshot summaries).
+    Doctor(doctor::Args),
     /// The engine's executions (or, with --aws, Step Functions'): list, describe one, show
     /// its history.
     Executions(executions::ExecutionsArgs),
@@ -170,6 +179,7 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
             Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
+            Command::Doctor(args) => doctor::run(&cli.workspace, &cli.config, args).await,
             Command::Executions(args) => executions::run(&cli.workspace, args).await,
             Command::Dlq(DlqCommand::Replay(args)) => aws::dlq_replay(args).await,
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use sluice_core::config::TableConfig;
 use sluice_core::schema::Field;
+use sluice_steps::context::keys;
+use sluice_steps::reconcile::Watermark;
+use sluice_steps::Context;
 
 use crate::workspace;
 
@@ -24,8 +28,8 @@ pub enum Command {
 
 pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
     let Command::Show { table, json } = cmd;
-    let local = workspace::local(root, config).await?;
-    let ctx = &local.ctx;
+    // Only the store and the catalog: `table show` reads, so it works on a read-only workspace.
+    let ctx = &workspace::open(root, config).await?;
     let cfg = ctx
         .config
         .table(&table)
@@ -37,7 +41,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
             cfg.name
         );
     };
-    let watermark = local.watermark(cfg).await?;
+    let watermark = watermark(ctx, cfg).await?;
     if json {
         let mut v = serde_json::to_value(&d)?;
         v["watermark"] = serde_json::to_value(&watermark)?;
@@ -100,6 +104,17 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
     }
     println!("\nsnapshots ({})\n{t}", d.snapshots.len());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The table's last reconciliation watermark, if it was ever reconciled.
+async fn watermark(ctx: &Context, cfg: &TableConfig) -> anyhow::Result<Option<Watermark>> {
+    let key = keys::watermark(cfg);
+    let Some((bytes, _)) = ctx.store.get_bytes(&key).await? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        serde_json::from_slice(&bytes).with_context(|| format!("reading {key}"))?,
+    ))
 }
 
 fn print_field(f: &Field, depth: usize) {

@@ -7,6 +7,10 @@
 //! turned off (`commit.retry.num-retries = 0`): a retried commit must pass sluice's batch-id
 //! check again, so the retry loop is sluice's (the state machine's `CommitConflict` retry),
 //! not the library's silent re-apply.
+//!
+//! A lake opened for the steps is guarded ([`Lake::guarded`], see [`crate::identity`]):
+//! loading compares the catalog's answer with the table's recorded identity, and creating
+//! happens only for a table nothing has committed to.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -22,7 +26,10 @@ use sluice_core::config::TableConfig;
 use sluice_core::drift::ColumnAddition;
 use sluice_core::schema::TableSchema;
 
+use sluice_store::ObjectStore;
+
 use crate::error::{LakeError, LakeErrorKind, Result};
+use crate::identity::IdentityGuard;
 use crate::schema;
 
 /// Name sluice gives its local SQL catalog (the `catalog_name` column in SQLite).
@@ -34,6 +41,9 @@ pub struct Lake {
     catalog: Arc<dyn Catalog>,
     /// Where new tables' directories go (`<warehouse>/<namespace>/<table>`).
     warehouse: String,
+    /// The identity records and ledger the catalog's answers are checked against; `None`
+    /// for a bare lake (tests, other engines' checks).
+    guard: Option<IdentityGuard>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -86,13 +96,40 @@ impl Lake {
         Ok(Lake {
             catalog: Arc::new(catalog),
             warehouse: warehouse.display().to_string(),
+            guard: None,
         })
     }
 
     /// A lake on any Iceberg catalog (Glue on AWS), with new tables under `warehouse`
     /// (`<warehouse>/<namespace>/<table>`).
     pub fn from_catalog(catalog: Arc<dyn Catalog>, warehouse: String) -> Lake {
-        Lake { catalog, warehouse }
+        Lake {
+            catalog,
+            warehouse,
+            guard: None,
+        }
+    }
+
+    /// The same lake, its tables guarded by the identity records and ledger kept in `store`
+    /// (the bucket's control prefix): see [`crate::identity`].
+    pub fn guarded(mut self, store: Arc<dyn ObjectStore>) -> Lake {
+        self.guard = Some(IdentityGuard::new(store));
+        self
+    }
+
+    /// The identity guard, if this lake is guarded.
+    pub fn guard(&self) -> Option<&IdentityGuard> {
+        self.guard.as_ref()
+    }
+
+    /// Where a new table of `table` is created: `<warehouse>/<namespace>/<table>`.
+    pub fn location(&self, table: &TableConfig) -> String {
+        format!(
+            "{}/{}/{}",
+            self.warehouse.trim_end_matches('/'),
+            table.namespace,
+            table.name
+        )
     }
 
     /// The catalog, for callers that need iceberg-rust directly (tests, other engines' checks).
@@ -105,8 +142,23 @@ impl Lake {
         Ok(TableIdent::new(ns, table.name.clone()))
     }
 
-    /// Loads the table, or `None` when it does not exist yet.
+    /// Loads the table, or `None` when it does not exist yet. A guarded lake refuses a table
+    /// the catalog lost or replaced (an `Internal` error naming the recovery command).
     pub async fn load(&self, table: &TableConfig) -> Result<Option<Table>> {
+        let Some(guard) = &self.guard else {
+            return self.inspect(table).await;
+        };
+        // The record first: it is written after each catalog commit, so the catalog read
+        // next is at least as new, whatever commits meanwhile.
+        let recorded = guard.recorded(table).await?;
+        let found = self.inspect(table).await?;
+        guard.check_loaded(table, found.as_ref(), recorded).await?;
+        Ok(found)
+    }
+
+    /// What the catalog answers for the table, unchecked: for `sluice doctor`, which reports
+    /// what [`Lake::load`] would refuse.
+    pub async fn inspect(&self, table: &TableConfig) -> Result<Option<Table>> {
         let ident = Self::ident(table)?;
         let exists = self
             .catalog
@@ -133,6 +185,18 @@ impl Lake {
         if let Some(t) = self.load(table).await? {
             return Ok(t);
         }
+        let _creating = match &self.guard {
+            Some(guard) => {
+                let lock = guard.creating().await;
+                // Another arrival of this process may have created it while this one waited.
+                if let Some(t) = self.load(table).await? {
+                    return Ok(t);
+                }
+                guard.check_creatable(table).await?;
+                Some(lock)
+            }
+            None => None,
+        };
         let ident = Self::ident(table)?;
         let ns = ident.namespace().clone();
         let ns_exists = self
@@ -161,12 +225,7 @@ impl Lake {
         ]);
         // Spelled out because catalogs differ in their default (Glue's is
         // `<warehouse>/<namespace>.db/<table>`), and the deployment grants access by this path.
-        let location = format!(
-            "{}/{}/{}",
-            self.warehouse.trim_end_matches('/'),
-            table.namespace,
-            table.name
-        );
+        let location = self.location(table);
         let creation = TableCreation::builder()
             .name(table.name.clone())
             .location(location)
@@ -176,7 +235,10 @@ impl Lake {
             .build();
         match self.catalog.create_table(&ns, creation).await {
             Ok(t) => {
-                tracing::info!(table = %ident, "table created from contract");
+                tracing::info!(table = %ident, uuid = %t.metadata().uuid(), "table created from contract");
+                if let Some(guard) = &self.guard {
+                    guard.remember(table, &t).await?;
+                }
                 Ok(t)
             }
             Err(e) => match self.load(table).await? {

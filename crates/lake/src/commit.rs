@@ -186,6 +186,9 @@ impl Lake {
             .current_snapshot()
             .map(|s| s.snapshot_id())
             .ok_or_else(|| LakeError::internal("the commit left no current snapshot"))?;
+        if let Some(guard) = self.guard() {
+            guard.remember(table_cfg, &committed).await?;
+        }
         for id in ids {
             outcome.snapshots.insert(id, snapshot_id);
         }

@@ -13,6 +13,8 @@
 //! - [`catalog`]: the [`Lake`] handle: open, load/create, evolve
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
 //! - [`commit`]: idempotent group commit of staged batches
+//! - [`identity`]: the guard that refuses a catalog which lost or replaced a table
+//! - [`register`]: registering a table's metadata file again (`sluice doctor --repair`)
 //! - [`files`]: referenced and stored data files, for garbage collection
 //! - [`read`]: table description and read-back scans
 
@@ -20,7 +22,9 @@ pub mod catalog;
 pub mod commit;
 pub mod error;
 pub mod files;
+pub mod identity;
 pub mod read;
+pub mod register;
 pub mod schema;
 pub mod writer;
 

@@ -36,6 +36,8 @@ pub struct Context {
     pub config: Arc<Config>,
     pub store: Arc<dyn ObjectStore>,
     pub ledger: Ledger,
+    /// The lake, guarded by the identity records kept in `store` (see sluice-lake's
+    /// `identity` module).
     pub lake: Lake,
     /// Compiled contracts by table name, loaded at start so a broken contract fails fast.
     contracts: Arc<HashMap<String, Arc<Contract>>>,
@@ -102,8 +104,10 @@ impl Context {
         Ok(Context {
             config: Arc::new(config),
             ledger: Ledger::new(store.clone()),
+            // Every table the steps touch is checked against its identity record beside this
+            // ledger, so a catalog that lost a table is refused, not silently restarted.
+            lake: lake.guarded(store.clone()),
             store,
-            lake,
             contracts: Arc::new(contracts),
             rows_per_batch: 8192,
             threads: available_cores(),

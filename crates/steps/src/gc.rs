@@ -43,7 +43,7 @@ use sluice_core::{BatchId, ObjectVersion};
 use sluice_lake::commit::committed_batches;
 use sluice_lake::files::{self, canonical_path, StoredDataFile};
 use sluice_lake::writer::batch_of_data_file;
-use sluice_store::ObjectMeta;
+use sluice_store::{CorruptRecord, ObjectMeta};
 
 use crate::context::{keys, Context};
 use crate::error::StepError;
@@ -107,8 +107,12 @@ pub struct GcReport {
     /// Kept: unreferenced files, and manifests of abandoned batches, younger than `min_age`
     /// (or that changed while gc ran).
     pub too_young: GcCategory,
-    /// Kept: manifests and unreferenced data files of batches claimed or staged.
+    /// Kept: manifests and unreferenced data files of batches claimed or staged (and, while
+    /// the ledger has corrupt records, of batches without a readable record, and orphans).
     pub in_flight: GcCategory,
+    /// Ledger records that could not be read (`sluice doctor` reports them too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub corrupt_records: Vec<CorruptRecord>,
 }
 
 impl GcReport {
@@ -194,6 +198,9 @@ struct Plan {
 /// Everything gc reads, in the order that keeps it safe (see the module docs).
 struct Observed {
     records: HashMap<BatchId, LedgerRecord>,
+    /// Ledger records that could not be read: any batch without a readable record may be
+    /// theirs, so while there are any, such batches and orphans are kept.
+    corrupt: Vec<CorruptRecord>,
     manifests: Vec<ObjectMeta>,
     table: Option<Table>,
     referenced: HashSet<String>,
@@ -212,7 +219,7 @@ pub async fn gc(
     let now = SystemTime::now();
     let seen = read_state(ctx, table).await?;
     let plan = plan(ctx, &seen, opts.min_age, now).await?;
-    let report = if opts.dry_run {
+    let mut report = if opts.dry_run {
         dry_report(table, plan)
     } else {
         match &seen.table {
@@ -221,6 +228,7 @@ pub async fn gc(
             None => execute_manifests_only(ctx, table, plan).await?,
         }
     };
+    report.corrupt_records = seen.corrupt;
     tracing::info!(
         table = %table.name,
         dry_run = opts.dry_run,
@@ -234,10 +242,9 @@ pub async fn gc(
 }
 
 async fn read_state(ctx: &Context, table_cfg: &TableConfig) -> Result<Observed, StepError> {
-    let records = ctx
-        .ledger
-        .list()
-        .await?
+    let listing = ctx.ledger.listing().await?;
+    let records = listing
+        .records
         .into_iter()
         .map(|r| (r.batch_id.clone(), r))
         .collect();
@@ -259,6 +266,7 @@ async fn read_state(ctx: &Context, table_cfg: &TableConfig) -> Result<Observed, 
     };
     Ok(Observed {
         records,
+        corrupt: listing.corrupt,
         manifests,
         table,
         referenced,
@@ -281,6 +289,9 @@ async fn plan(
         .filter(|r| batch_fate(Some(&r.state), false) == BatchFate::InFlight)
         .map(|r| &r.batch_id)
         .collect();
+    // A corrupt record may be any batch's: then nothing is abandoned or orphaned for lack of
+    // a record.
+    let owners_unknown = !seen.corrupt.is_empty();
     let mut plan = Plan::default();
 
     // Manifests by fate; kept manifests first, so their files are known before any other.
@@ -298,6 +309,10 @@ async fn plan(
         match batch_fate(record.map(|r| &r.state), seen.committed.contains(&batch)) {
             BatchFate::Spent => plan.spent.push(manifest),
             BatchFate::InFlight => {
+                kept_paths.extend(manifest_paths(ctx, &meta.key).await?);
+                plan.in_flight.files.push(manifest);
+            }
+            BatchFate::Abandoned if record.is_none() && owners_unknown => {
                 kept_paths.extend(manifest_paths(ctx, &meta.key).await?);
                 plan.in_flight.files.push(manifest);
             }
@@ -342,7 +357,7 @@ async fn plan(
         }
         let of_a_batch_in_flight =
             batch_of_data_file(&f.path).is_some_and(|b| in_flight_batches.contains(&b));
-        if kept_paths.contains(&f.path) || of_a_batch_in_flight {
+        if kept_paths.contains(&f.path) || of_a_batch_in_flight || owners_unknown {
             plan.in_flight.push(&f.path, f.bytes);
         } else if is_old(f.modified, now, min_age) {
             plan.orphans.push(f.clone());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::config::TableConfig;
 use sluice_core::ledger::LedgerRecord;
-use sluice_store::ObjectMeta;
+use sluice_store::{LedgerError, ObjectMeta};
 
 use crate::context::{keys, Context};
 use crate::error::StepError;
@@ -39,6 +39,10 @@ pub struct Watermark {
 pub struct Listed {
     pub meta: ObjectMeta,
     pub record: Option<LedgerRecord>,
+    /// Why its ledger record cannot be read, when it cannot: no execution is started for it
+    /// (it would stop at the same record) and it counts as unfinished, so the watermark says
+    /// only what is true; `sluice doctor` reports it.
+    pub corrupt: Option<String>,
 }
 
 /// Why reconciliation starts an execution for a listed version.
@@ -59,8 +63,10 @@ pub struct Start {
 }
 
 /// Lists `table`'s prefix and reads the ledger record of every version routed to it (a
-/// longer prefix of another table wins).
+/// longer prefix of another table wins). First loads the table through the identity guard:
+/// a table the catalog lost is refused here, not reported as reconciled.
 pub async fn list(ctx: &Context, table: &TableConfig) -> Result<Vec<Listed>, StepError> {
+    ctx.lake.load(table).await?;
     let store = &ctx.store;
     let mut out = vec![];
     for meta in store.list(&table.prefix).await? {
@@ -68,8 +74,22 @@ pub async fn list(ctx: &Context, table: &TableConfig) -> Result<Vec<Listed>, Ste
             continue;
         }
         let version = meta.to_version(store.bucket());
-        let record = ctx.ledger.get(&version).await?.map(|r| r.record);
-        out.push(Listed { meta, record });
+        let (record, corrupt) = match ctx.ledger.get(&version).await {
+            Ok(r) => (r.map(|r| r.record), None),
+            Err(LedgerError::Corrupt { key, message }) => {
+                tracing::warn!(key = %meta.key, record = %key, reason = %message, "corrupt ledger record: not reconciled");
+                (
+                    None,
+                    Some(format!("ledger record {key} is corrupt: {message}")),
+                )
+            }
+            Err(e) => return Err(e.into()),
+        };
+        out.push(Listed {
+            meta,
+            record,
+            corrupt,
+        });
     }
     Ok(out)
 }
@@ -84,6 +104,9 @@ pub fn start_for(listed: &Listed, bucket: &str, now: &str) -> Option<Start> {
         sequencer: None,
         event: Default::default(),
     };
+    if listed.corrupt.is_some() {
+        return None;
+    }
     match &listed.record {
         None => Some(Start {
             name: arrival_name(&arrival),
@@ -220,11 +243,29 @@ mod tests {
                 last_modified: "2026-01-01T00:00:00Z".into(),
             },
             record: None,
+            corrupt: None,
         };
         let start = start_for(&listed, "landing", "2026-01-02T00:00:00Z").expect("unseen");
         assert_eq!(start.why, Why::Unseen);
         assert_eq!(start.name, arrival_name(&start.arrival));
         assert!(start.name.starts_with("ingest-a_b_ndjson-"));
         assert_eq!(start.arrival.etag.as_deref(), Some("e1"));
+    }
+
+    // See: #15
+    #[test]
+    fn a_version_with_a_corrupt_record_starts_nothing() {
+        let listed = Listed {
+            meta: ObjectMeta {
+                key: "t/a.ndjson".into(),
+                size: 3,
+                etag: "e1".into(),
+                version_id: None,
+                last_modified: "2026-01-01T00:00:00Z".into(),
+            },
+            record: None,
+            corrupt: Some("ledger record k is corrupt: EOF".into()),
+        };
+        assert_eq!(start_for(&listed, "landing", "2026-01-02T00:00:00Z"), None);
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sluice_core::config::CONTROL_PREFIX;
 use sluice_core::keyhead::KeyHead;
-use sluice_core::ledger::{check_transition, IllegalTransition, Lease, LedgerRecord};
+use sluice_core::ledger::{check_transition, IllegalTransition, Lease, LedgerRecord, LedgerState};
 use sluice_core::object::content_hash;
 use sluice_core::ObjectVersion;
 
@@ -271,28 +271,102 @@ impl Ledger {
         Err(LedgerError::Conflict { key: record })
     }
 
-    /// All records (reads every record under `.sluice/ledger/`), sorted by object key, then
-    /// claim time and ledger key so that versions of one key stay in arrival order.
+    /// All readable records, as [`Ledger::listing`] sorts them; a record that cannot be read is
+    /// skipped (with a warning), never fatal for the ledger.
     pub async fn list(&self) -> Result<Vec<LedgerRecord>, LedgerError> {
-        let mut records = Vec::new();
+        Ok(self.listing().await?.records)
+    }
+
+    /// All records (reads every record under `.sluice/ledger/`), sorted by object key, then
+    /// claim time and ledger key so that versions of one key stay in arrival order. A record
+    /// that cannot be read (garbled, or holding another version's record) is not fatal for the
+    /// ledger: it is left out of `records` and named in `corrupt`, for the caller to report.
+    pub async fn listing(&self) -> Result<LedgerListing, LedgerError> {
+        let mut listing = LedgerListing::default();
         for meta in self.store.list(&ledger_prefix()).await? {
             if !meta.key.ends_with(".json") {
                 continue;
             }
             // Gone since the listing (deleted by a replay): not part of the ledger any more.
-            if let Some((bytes, _)) = self.store.get_bytes(&meta.key).await? {
-                records.push(decode(&meta.key, &bytes)?);
+            let Some((bytes, _)) = self.store.get_bytes(&meta.key).await? else {
+                continue;
+            };
+            match decode_at(&meta.key, &bytes) {
+                Ok(record) => listing.records.push(record),
+                Err(LedgerError::Corrupt { key, message }) => {
+                    tracing::warn!(record = %key, reason = %message, "corrupt ledger record skipped");
+                    listing.corrupt.push(CorruptRecord {
+                        key,
+                        reason: message,
+                    });
+                }
+                Err(e) => return Err(e),
             }
         }
-        records.sort_by(|a, b| {
+        listing.records.sort_by(|a, b| {
             (&a.object.key, &a.claimed_at, a.object.ledger_key()).cmp(&(
                 &b.object.key,
                 &b.claimed_at,
                 b.object.ledger_key(),
             ))
         });
-        Ok(records)
+        Ok(listing)
     }
+
+    /// Whether any record says a version was committed to `table`: the evidence, beside the
+    /// table's identity record, that a table missing from the catalog was lost, not never
+    /// made. Stops at the first such record; corrupt records are passed over.
+    pub async fn has_commits(&self, table: &str) -> Result<bool, LedgerError> {
+        for meta in self.store.list(&ledger_prefix()).await? {
+            if !meta.key.ends_with(".json") {
+                continue;
+            }
+            let Some((bytes, _)) = self.store.get_bytes(&meta.key).await? else {
+                continue;
+            };
+            if let Ok(record) = decode(&meta.key, &bytes) {
+                if matches!(record.state, LedgerState::Committed { .. })
+                    && record.table.as_deref() == Some(table)
+                {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Writes `record` where its object version's record belongs, only if there is none
+    /// (`sluice doctor --repair` recreating a lost record from the table's snapshot
+    /// summaries). Returns whether it wrote; an existing record is never replaced.
+    pub async fn restore(&self, record: &LedgerRecord) -> Result<bool, LedgerError> {
+        let key = Self::record_key(&record.object);
+        let body = encode(&key, record)?;
+        match self.store.create_if_absent(&key, body).await? {
+            Conditional::Done(_) => {
+                tracing::info!(key = %record.object.key, record = %key, "ledger record restored");
+                Ok(true)
+            }
+            Conditional::PreconditionFailed => Ok(false),
+        }
+    }
+}
+
+/// A ledger record that could not be read, as listings report it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CorruptRecord {
+    /// Store key of the record.
+    pub key: String,
+    /// Why it cannot be read.
+    pub reason: String,
+}
+
+/// Every readable record, and the ones that are not.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LedgerListing {
+    /// Readable records, in [`Ledger::list`]'s order.
+    pub records: Vec<LedgerRecord>,
+    /// Records that could not be read, by key.
+    pub corrupt: Vec<CorruptRecord>,
 }
 
 /// `.sluice/ledger/`: where records live in the bucket.
@@ -322,6 +396,23 @@ fn decode(key: &str, bytes: &[u8]) -> Result<LedgerRecord, LedgerError> {
         key: key.to_string(),
         message: e.to_string(),
     })
+}
+
+/// [`decode`], and the record must belong at `key` (a record copied to another version's key
+/// would otherwise answer for that version).
+fn decode_at(key: &str, bytes: &[u8]) -> Result<LedgerRecord, LedgerError> {
+    let record = decode(key, bytes)?;
+    let expected = Ledger::record_key(&record.object);
+    if expected != key {
+        return Err(LedgerError::Corrupt {
+            key: key.to_string(),
+            message: format!(
+                "holds the record of {:?}, whose key is {expected:?}",
+                record.object.ledger_key()
+            ),
+        });
+    }
+    Ok(record)
 }
 
 #[cfg(test)]
@@ -522,9 +613,61 @@ mod tests {
             ledger.get(&object).await,
             Err(LedgerError::Corrupt { .. })
         ));
-        assert!(matches!(
-            ledger.list().await,
-            Err(LedgerError::Corrupt { .. })
-        ));
+    }
+
+    // See: #15
+    #[tokio::test]
+    async fn a_corrupt_record_is_reported_and_skipped_by_the_listing() {
+        let (_dir, ledger, store) = ledger();
+        let good = object("orders/a.ndjson", "e1");
+        ledger.claim(&good, T0).await.unwrap();
+        let bad = Ledger::record_key(&object("orders/b.ndjson", "e1"));
+        store
+            .put(&bad, Bytes::from_static(b"{not json"))
+            .await
+            .unwrap();
+        let listing = ledger.listing().await.unwrap();
+        assert_eq!(listing.records.len(), 1);
+        assert_eq!(listing.records[0].object, good);
+        assert_eq!(ledger.list().await.unwrap().len(), 1);
+        assert_eq!(listing.corrupt.len(), 1);
+        assert_eq!(listing.corrupt[0].key, bad);
+    }
+
+    #[tokio::test]
+    async fn a_record_under_another_versions_key_is_corrupt_in_the_listing() {
+        let (_dir, ledger, store) = ledger();
+        let a = object("orders/a.ndjson", "e1");
+        ledger.claim(&a, T0).await.unwrap();
+        let (bytes, _) = store
+            .get_bytes(&Ledger::record_key(&a))
+            .await
+            .unwrap()
+            .unwrap();
+        let elsewhere = Ledger::record_key(&object("orders/b.ndjson", "e1"));
+        store.put(&elsewhere, bytes).await.unwrap();
+        let listing = ledger.listing().await.unwrap();
+        assert_eq!(listing.records.len(), 1);
+        assert_eq!(listing.corrupt[0].key, elsewhere);
+    }
+
+    #[tokio::test]
+    async fn a_restored_record_never_replaces_one_that_exists() {
+        let (_dir, ledger, _) = ledger();
+        let a = object("orders/a.ndjson", "e1");
+        let mut record = LedgerRecord::claim(a.clone(), T0);
+        record.table = Some("orders".into());
+        record.state = LedgerState::Committed { snapshot_id: 7 };
+        assert!(!ledger.has_commits("orders").await.unwrap());
+        assert!(ledger.restore(&record).await.unwrap());
+        assert!(ledger.has_commits("orders").await.unwrap());
+        assert!(!ledger.has_commits("refunds").await.unwrap());
+        record.state = LedgerState::Committed { snapshot_id: 8 };
+        assert!(!ledger.restore(&record).await.unwrap());
+        let stored = ledger.get(&a).await.unwrap().unwrap();
+        assert_eq!(
+            stored.record.state,
+            LedgerState::Committed { snapshot_id: 7 }
+        );
     }
 }

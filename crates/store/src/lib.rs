@@ -12,11 +12,15 @@
 //! - [`store`]: the [`ObjectStore`] trait, object metadata, conditional results, errors
 //! - [`local`]: [`LocalStore`], a directory as a bucket
 //! - [`ledger`]: [`Ledger`], one JSON record per object version under `.sluice/ledger/`
+//! - [`identity`]: [`Identities`], each table's UUID and newest metadata location under
+//!   `.sluice/tables/`, so a catalog that lost a table is noticed, never silently replaced
 
+pub mod identity;
 pub mod ledger;
 pub mod local;
 pub mod store;
 
-pub use ledger::{Claim, Ledger, LedgerError, VersionedRecord};
+pub use identity::{Identities, IdentityError, TableIdentity, VersionedIdentity};
+pub use ledger::{Claim, CorruptRecord, Ledger, LedgerError, LedgerListing, VersionedRecord};
 pub use local::LocalStore;
 pub use store::{Conditional, GetObject, ObjectMeta, ObjectStore, StoreError};
