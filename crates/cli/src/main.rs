@@ -190,6 +190,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
+            if let Some(cause) = workspace::out_of_space(&cli.workspace, &e) {
+                eprintln!("sluice: {cause}");
+            }
             eprintln!("sluice: {e:#}");
             ExitCode::from(1)
         }

@@ -1,4 +1,5 @@
-//! Where a local workspace keeps things, and opening the steps' context on it.
+//! Where a local workspace keeps things, opening the steps' context on it, and telling a full
+//! disk from the lock errors it shows up as.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -80,4 +81,57 @@ pub async fn open(root: &Path, config_path: &Path) -> anyhow::Result<Context> {
         Some(n) => ctx.with_threads(n),
         None => ctx,
     })
+}
+
+/// Below this many free bytes the workspace's file system counts as full.
+const FULL_BELOW_BYTES: u64 = 1 << 20;
+
+/// A sentence for an error that happened while the workspace's file system is full (or the
+/// error says it ran out of space). SQLite and the run locks report a full disk as "database is
+/// locked" or as a run held elsewhere; this names the real cause.
+pub fn out_of_space(root: &Path, error: &anyhow::Error) -> Option<String> {
+    let said_so = error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::StorageFull)
+            || e.to_string().contains("disk is full")
+    });
+    let free = free_bytes(root);
+    if !said_so && free.is_none_or(|f| f >= FULL_BELOW_BYTES) {
+        return None;
+    }
+    let free = free
+        .map(|f| format!(", {f} bytes free"))
+        .unwrap_or_default();
+    Some(format!(
+        "out of disk space: the file system of the workspace {} is full{free}; free space, then \
+         `sluice executions list --status FAILED` and `sluice redrive NAME` (or run the command \
+         again)",
+        root.display()
+    ))
+}
+
+/// Bytes an unprivileged writer may still use on the file system holding `path` (or its
+/// nearest existing ancestor), if the platform can tell.
+#[cfg(target_os = "linux")]
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let c_path = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` a plain struct that
+    // statvfs fills; nothing is kept after the call.
+    let stat = unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c_path.as_ptr(), &mut stat) != 0 {
+            return None;
+        }
+        stat
+    };
+    // fsblkcnt_t and c_ulong are u64 here but narrower on some targets.
+    #[allow(clippy::useless_conversion)]
+    Some(u64::from(stat.f_bavail).saturating_mul(u64::from(stat.f_frsize)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn free_bytes(_path: &Path) -> Option<u64> {
+    None
 }

@@ -451,3 +451,32 @@ fn a_read_only_workspace_can_be_inspected() {
         );
     }
 }
+
+// See: #15
+#[test]
+fn a_full_disk_is_reported_as_out_of_space_not_as_a_lock() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        // A small file system of its own needs a private mount namespace, which needs root.
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c"])
+        .arg("mnt=$1; shift; mount -t tmpfs -o size=300k tmpfs \"$mnt\" && exec \"$@\"")
+        .arg("sh")
+        .arg(dir.path())
+        .arg(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--config")
+        .arg(repo().join("examples/orders/sluice.toml"))
+        .arg("--workspace")
+        .arg(dir.path().join("ws"))
+        .arg("ingest")
+        .arg(repo().join("examples/orders/data"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("out of disk space"), "{stderr}");
+}
