@@ -70,12 +70,15 @@ pub enum Kind {
     /// `quantity` is text in every row: an incompatible type change, quarantined
     /// drift_blocked.
     IncompatibleDrift,
+    /// Every row carries a new field nested deeper than `limits.max_nesting_depth`: the
+    /// evolution is refused, quarantined drift_blocked, and the table keeps its schema.
+    DeepDrift,
     /// No bytes at all: filtered (nothing to ingest).
     Empty,
 }
 
 /// Kinds with their weights in a schedule.
-const KINDS: [(Kind, u32); 8] = [
+const KINDS: [(Kind, u32); 9] = [
     (Kind::Valid, 6),
     (Kind::PartlyInvalid, 4),
     (Kind::MostlyInvalid, 2),
@@ -83,8 +86,17 @@ const KINDS: [(Kind, u32); 8] = [
     (Kind::CorruptGzip, 1),
     (Kind::AdditiveDrift, 2),
     (Kind::IncompatibleDrift, 2),
+    (Kind::DeepDrift, 1),
     (Kind::Empty, 1),
 ];
+
+/// The only column evolution may add in a schedule (by [`Kind::AdditiveDrift`] files): rejected
+/// rows carry `rogue`, and [`Kind::DeepDrift`] files `deep`, neither of which may ever become
+/// a column.
+pub const EVOLVED_COLUMN: &str = "coupon";
+
+/// Nesting of a [`Kind::DeepDrift`] file's new field: past the default limit of 10.
+const DEEP: usize = 12;
 
 /// The terminal ledger state a file must end in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +170,8 @@ fn valid_row(rng: &mut Rng, id: u64) -> Value {
 /// violation, never drift).
 fn invalid_row(rng: &mut Rng, id: u64) -> Value {
     let mut row = valid_row(rng, id);
+    // A rejected row must never shape the table.
+    row["rogue"] = json!(id);
     match rng.random_range(0..5) {
         0 => row["status"] = json!("lost"),
         1 => row["quantity"] = json!(0),
@@ -305,6 +319,23 @@ pub fn generate_file(rng: &mut Rng, name_stem: &str, kind: Kind, first_id: u64) 
                 Terminal::Quarantined(QuarantineReason::DriftBlocked),
             )
         }
+        Kind::DeepDrift => {
+            let lines: Vec<String> = ids
+                .map(|id| {
+                    let mut deep = json!(id);
+                    for _ in 0..DEEP {
+                        deep = json!({ "n": deep });
+                    }
+                    let mut row = valid_row(rng, id);
+                    row["deep"] = deep;
+                    row.to_string()
+                })
+                .collect();
+            (
+                text(&lines),
+                Terminal::Quarantined(QuarantineReason::DriftBlocked),
+            )
+        }
         Kind::Empty => (vec![], Terminal::Filtered),
     };
     let lines = if kind == Kind::Empty { 0 } else { n };
@@ -392,6 +423,7 @@ pub async fn check_all(ctx: &Context, table: &TableConfig, files: &[FileSpec]) -
     problems.extend(check_ledger(&records, &table.prefix, files));
     match ctx.lake.load(table).await {
         Ok(Some(t)) => {
+            problems.extend(check_columns(ctx, table, &t));
             problems.extend(check_snapshots(&t, &records));
             problems.extend(check_no_orphaned_files(ctx, table, &t, &records).await);
         }
@@ -403,6 +435,35 @@ pub async fn check_all(ctx: &Context, table: &TableConfig, files: &[FileSpec]) -
         Err(e) => problems.push(format!("the table cannot be loaded: {e}")),
     }
     problems
+}
+
+/// Check 5: the table's columns are the contract's, plus [`EVOLVED_COLUMN`] at most: no
+/// rejected row, no quarantined file and no refused evolution changed the schema.
+pub fn check_columns(ctx: &Context, table: &TableConfig, t: &Table) -> Vec<String> {
+    let contract = match ctx.contract(&table.name) {
+        Ok(c) => c,
+        Err(e) => return vec![format!("no contract: {e}")],
+    };
+    let allowed: BTreeSet<&str> = contract
+        .table_schema
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .chain([EVOLVED_COLUMN])
+        .collect();
+    t.metadata()
+        .current_schema()
+        .as_struct()
+        .fields()
+        .iter()
+        .filter(|f| !allowed.contains(f.name.as_str()))
+        .map(|f| {
+            format!(
+                "column `{}` was added, though no accepted file brings it",
+                f.name
+            )
+        })
+        .collect()
 }
 
 /// Check 1: every valid row of every file is in the table exactly once, and nothing else

@@ -2,6 +2,9 @@
 //!
 //! ```toml
 //! [limits]                       # optional; these are the defaults
+//! max_new_columns_per_file = 100 # a file adding more columns is quarantined as drift_blocked
+//! max_table_columns = 1000       # ... and so is one that would grow the table past this
+//! max_nesting_depth = 10         # deepest struct/list nesting an evolved column may reach
 //! max_object_bytes = 10737418240 # larger objects are quarantined as too_large
 //! max_line_bytes = 8388608       # a longer line is a parse_error for that line
 //!
@@ -63,6 +66,17 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
+    /// Most columns (struct members included) one file may add to its table's schema; a file
+    /// that would add more is quarantined as `drift_blocked`. Default 100.
+    #[serde(default = "default_max_new_columns_per_file")]
+    pub max_new_columns_per_file: usize,
+    /// Most columns (struct members included) a table may have after evolving. Default 1000.
+    #[serde(default = "default_max_table_columns")]
+    pub max_table_columns: usize,
+    /// Deepest nesting of structs and lists a column may reach by evolution (or in a
+    /// contract); a top-level scalar is 1, `list<struct<long>>` is 3. Default 10.
+    #[serde(default = "default_max_nesting_depth")]
+    pub max_nesting_depth: usize,
     /// Objects larger than this (compressed size) are quarantined as `too_large`. Default 10 GiB.
     #[serde(default = "default_max_object_bytes")]
     pub max_object_bytes: u64,
@@ -75,6 +89,15 @@ pub struct Limits {
     pub max_expansion_ratio: u64,
 }
 
+fn default_max_new_columns_per_file() -> usize {
+    100
+}
+fn default_max_table_columns() -> usize {
+    1000
+}
+fn default_max_nesting_depth() -> usize {
+    10
+}
 fn default_max_object_bytes() -> u64 {
     10 << 30
 }
@@ -88,6 +111,9 @@ fn default_max_expansion_ratio() -> u64 {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
+            max_new_columns_per_file: default_max_new_columns_per_file(),
+            max_table_columns: default_max_table_columns(),
+            max_nesting_depth: default_max_nesting_depth(),
             max_object_bytes: default_max_object_bytes(),
             max_line_bytes: default_max_line_bytes(),
             max_expansion_ratio: default_max_expansion_ratio(),

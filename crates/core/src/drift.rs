@@ -26,6 +26,10 @@ pub struct InferredSchema {
     /// Fields whose sample values have more than one type, so their `string` in `schema` is a
     /// stand-in, not a fact.
     pub conflicts: Vec<TypeConflict>,
+    /// Dotted paths of `double` fields whose values were all integral (`2.0`): JSON Schema
+    /// counts those as integers, so they fit a `long` column and are no widening.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integral: Vec<String>,
 }
 
 /// A field whose sample values disagree on type.
@@ -41,30 +45,42 @@ impl InferredSchema {
     fn conflict(&self, path: &str) -> Option<&TypeConflict> {
         self.conflicts.iter().find(|c| c.path == path)
     }
+
+    fn is_integral(&self, path: &str) -> bool {
+        self.integral.iter().any(|p| p == path)
+    }
 }
 
 /// A type as inferred from values, before conflicts are flattened into `string`.
 #[derive(Debug, Clone, PartialEq)]
-enum Seen {
+pub(crate) enum Seen {
     /// Only nulls, empty arrays or empty objects: nothing is known.
     Unknown,
     Boolean,
     Long,
-    Double,
+    /// Numbers written with a fraction or exponent; `true` while every one of them was
+    /// integral (`2.0`, `1e3`), which JSON Schema counts as an integer.
+    Double(bool),
     String,
-    Struct(Vec<(String, Seen)>),
+    Struct(Members),
     List(Box<Seen>),
     /// More than one type; the names seen, sorted and unique.
     Conflict(Vec<String>),
 }
 
+/// Largest magnitude a double may have and still be taken as a long's integer.
+const I64_SAFE: f64 = 9_223_372_036_854_775_807.0;
+
 impl Seen {
-    fn of(value: &Value) -> Seen {
+    pub(crate) fn of(value: &Value) -> Seen {
         match value {
             Value::Null => Seen::Unknown,
             Value::Bool(_) => Seen::Boolean,
             Value::Number(n) if n.is_i64() || n.is_u64() => Seen::Long,
-            Value::Number(_) => Seen::Double,
+            Value::Number(n) => Seen::Double(
+                n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < I64_SAFE),
+            ),
             Value::String(_) => Seen::String,
             Value::Array(items) => Seen::List(Box::new(
                 items
@@ -72,7 +88,7 @@ impl Seen {
                     .fold(Seen::Unknown, |acc, item| acc.merge(Seen::of(item))),
             )),
             Value::Object(members) => {
-                let mut fields = Vec::new();
+                let mut fields = Members::with_capacity(members.len());
                 for (name, value) in members {
                     merge_member(&mut fields, name, Seen::of(value));
                 }
@@ -81,10 +97,11 @@ impl Seen {
         }
     }
 
-    fn merge(self, other: Seen) -> Seen {
+    pub(crate) fn merge(self, other: Seen) -> Seen {
         match (self, other) {
             (Seen::Unknown, x) | (x, Seen::Unknown) => x,
-            (Seen::Long, Seen::Double) | (Seen::Double, Seen::Long) => Seen::Double,
+            (Seen::Long, Seen::Double(i)) | (Seen::Double(i), Seen::Long) => Seen::Double(i),
+            (Seen::Double(a), Seen::Double(b)) => Seen::Double(a && b),
             (Seen::Struct(mut a), Seen::Struct(b)) => {
                 for (name, seen) in b {
                     merge_member(&mut a, &name, seen);
@@ -113,10 +130,10 @@ impl Seen {
 
     /// Whether anything is known: a scalar, a struct with a known member, a list with a
     /// known element type.
-    fn is_known(&self) -> bool {
+    pub(crate) fn is_known(&self) -> bool {
         match self {
             Seen::Unknown => false,
-            Seen::Struct(fields) => fields.iter().any(|(_, s)| s.is_known()),
+            Seen::Struct(fields) => fields.values().any(Seen::is_known),
             Seen::List(item) => item.is_known(),
             _ => true,
         }
@@ -131,7 +148,7 @@ impl Seen {
             Seen::Unknown => return None,
             Seen::Boolean => FieldType::Boolean,
             Seen::Long => FieldType::Long,
-            Seen::Double => FieldType::Double,
+            Seen::Double(_) => FieldType::Double,
             Seen::String | Seen::Conflict(_) => FieldType::String,
             Seen::Struct(fields) => FieldType::Struct(to_fields(fields)),
             Seen::List(item) => FieldType::List(Box::new(item.to_type()?)),
@@ -139,17 +156,23 @@ impl Seen {
     }
 }
 
-fn merge_member(fields: &mut Vec<(String, Seen)>, name: &str, seen: Seen) {
-    match fields.iter_mut().find(|(n, _)| n == name) {
-        Some((_, existing)) => {
+/// Merged members by name, in order of first appearance. A map, not a list: a hostile row
+/// may have tens of thousands of members, and merging must not cost their square.
+pub(crate) type Members = indexmap::IndexMap<String, Seen>;
+
+pub(crate) fn merge_member(fields: &mut Members, name: &str, seen: Seen) {
+    match fields.get_mut(name) {
+        Some(existing) => {
             let current = std::mem::replace(existing, Seen::Unknown);
             *existing = current.merge(seen);
         }
-        None => fields.push((name.to_string(), seen)),
+        None => {
+            fields.insert(name.to_string(), seen);
+        }
     }
 }
 
-fn to_fields(fields: &[(String, Seen)]) -> Vec<Field> {
+fn to_fields(fields: &Members) -> Vec<Field> {
     fields
         .iter()
         .filter_map(|(name, seen)| {
@@ -164,10 +187,26 @@ fn to_fields(fields: &[(String, Seen)]) -> Vec<Field> {
 
 /// Collects the conflicts under `fields`, with dotted paths (list elements share the list's
 /// path).
-fn collect_conflicts(fields: &[(String, Seen)], prefix: &str, out: &mut Vec<TypeConflict>) {
+fn collect_conflicts(fields: &Members, prefix: &str, out: &mut Vec<TypeConflict>) {
     for (name, seen) in fields {
         let path = join(prefix, name);
         collect_seen_conflicts(seen, &path, out);
+    }
+}
+
+/// Collects the paths of doubles whose values were all integral.
+fn collect_integral(fields: &Members, prefix: &str, out: &mut Vec<String>) {
+    for (name, seen) in fields {
+        collect_seen_integral(seen, &join(prefix, name), out);
+    }
+}
+
+fn collect_seen_integral(seen: &Seen, path: &str, out: &mut Vec<String>) {
+    match seen {
+        Seen::Double(true) => out.push(path.to_string()),
+        Seen::Struct(fields) => collect_integral(fields, path, out),
+        Seen::List(item) => collect_seen_integral(item, path, out),
+        _ => {}
     }
 }
 
@@ -197,7 +236,7 @@ fn join(prefix: &str, name: &str) -> String {
 /// arrays → list of the merged element types. Nulls, empty arrays and empty objects say
 /// nothing; a field seen only so is left out. Values that are not objects are ignored.
 pub fn infer_schema(sample: &[Value]) -> InferredSchema {
-    let mut fields: Vec<(String, Seen)> = Vec::new();
+    let mut fields = Members::new();
     for row in sample {
         if let Value::Object(members) = row {
             for (name, value) in members {
@@ -205,13 +244,21 @@ pub fn infer_schema(sample: &[Value]) -> InferredSchema {
             }
         }
     }
+    inferred_from(&fields)
+}
+
+/// The inferred schema of merged top-level fields.
+pub(crate) fn inferred_from(fields: &Members) -> InferredSchema {
     let mut conflicts = Vec::new();
-    collect_conflicts(&fields, "", &mut conflicts);
+    collect_conflicts(fields, "", &mut conflicts);
+    let mut integral = Vec::new();
+    collect_integral(fields, "", &mut integral);
     InferredSchema {
         schema: TableSchema {
-            fields: to_fields(&fields),
+            fields: to_fields(fields),
         },
         conflicts,
+        integral,
     }
 }
 
@@ -352,6 +399,8 @@ fn compare_types(
     match (table, file) {
         (T::Struct(t), T::Struct(f)) => compare_fields(t, f, path, inferred, out),
         (T::List(t), T::List(f)) => compare_types(t, f, path, inferred, out),
+        // `2.0` is an integer to JSON Schema, and the writer stores it in a long column.
+        (T::Long, T::Double) if inferred.is_integral(path) => {}
         (T::Long, T::Double) => out.push(change(DriftClass::Widening)),
         (T::Double, T::Long) => {}
         (T::Timestamp | T::Date, T::String) => {}
@@ -380,6 +429,16 @@ pub struct ColumnAddition {
     pub parent: Option<String>,
     /// The new column, `required = false`, with its full inferred type.
     pub field: Field,
+}
+
+impl ColumnAddition {
+    /// The new column's dotted path (`coupon`, `customer.tier`).
+    pub fn path(&self) -> String {
+        match &self.parent {
+            Some(p) => format!("{p}.{}", self.field.name),
+            None => self.field.name.clone(),
+        }
+    }
 }
 
 /// What to do with a file, given its drift and the table's policy.
@@ -649,6 +708,21 @@ mod tests {
             (DriftClass::Widening, "quantity")
         );
         assert_eq!(c[0].to_string(), "`quantity` widens from long to double");
+    }
+
+    // See: #15
+    #[test]
+    fn integral_doubles_fit_a_long_column_and_fractions_do_not() {
+        assert_eq!(
+            changes(&[json!({"quantity": 2.0}), json!({"quantity": 3})]),
+            vec![]
+        );
+        assert_eq!(changes(&[json!({"quantity": 1e3})]), vec![]);
+        let c = changes(&[json!({"quantity": 2.0}), json!({"quantity": 2.5})]);
+        assert_eq!(c[0].class, DriftClass::Widening);
+        // A new column of integral doubles is still a double column.
+        let s = infer_schema(&[json!({"price2": 2.0})]);
+        assert_eq!(s.schema.fields[0].ty, FieldType::Double);
     }
 
     #[test]

@@ -12,12 +12,14 @@
 //! - [`contract`]: a table's compiled JSON Schema and row validation
 //! - [`reader`]: format and compression detection, streaming NDJSON/CSV row readers
 //! - [`drift`]: schema inference from a sample, drift classification and policy
+//! - [`evolution`]: the limits every schema evolution passes; new fields of accepted rows
 //! - [`quarantine`]: reason codes, rejected rows, quarantine records
 //! - [`ledger`]: ledger states, records and the transition rule book
 
 pub mod config;
 pub mod contract;
 pub mod drift;
+pub mod evolution;
 pub mod keyhead;
 pub mod ledger;
 pub mod object;

@@ -6,8 +6,6 @@
 pub enum LakeErrorKind {
     /// Another writer committed first (optimistic concurrency): retry with backoff.
     CommitConflict,
-    /// The data cannot be written to the table (a value Arrow cannot convert, a bad schema).
-    DataInvalid,
     /// I/O or catalog trouble that may pass: retry.
     Transient,
     /// A bug or a broken invariant: stop, fix, redrive.
@@ -37,16 +35,19 @@ impl LakeError {
         Self::new(LakeErrorKind::Internal, message)
     }
 
-    pub fn data_invalid(message: impl Into<String>) -> Self {
-        Self::new(LakeErrorKind::DataInvalid, message)
-    }
-
     /// Wraps an iceberg error with a sentence saying what sluice was doing.
+    ///
+    /// iceberg's `DataInvalid` and `PreconditionFailed` are `Internal` here, not the file's
+    /// fault: a row Arrow cannot convert is rejected row by row before it reaches iceberg
+    /// (see [`crate::writer::BatchWriter::write_rows`]), and names or types iceberg refuses
+    /// are stopped earlier by the evolution limits. What still gets here is a bug or a broken
+    /// table: the execution fails and can be redriven after a fix, instead of quarantining a
+    /// valid file with a message about the library.
     pub fn iceberg(doing: impl std::fmt::Display, e: iceberg::Error) -> Self {
         use iceberg::ErrorKind as K;
         let kind = match e.kind() {
             K::CatalogCommitConflicts => LakeErrorKind::CommitConflict,
-            K::DataInvalid | K::PreconditionFailed => LakeErrorKind::DataInvalid,
+            K::DataInvalid | K::PreconditionFailed => LakeErrorKind::Internal,
             _ if e.retryable() => LakeErrorKind::Transient,
             K::Unexpected => LakeErrorKind::Transient,
             _ => LakeErrorKind::Internal,

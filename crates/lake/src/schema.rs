@@ -115,7 +115,7 @@ pub fn partition_spec(
 ) -> Result<Option<UnboundPartitionSpec>> {
     let Some(p) = partition else { return Ok(None) };
     let field = schema.field_by_name(&p.field).ok_or_else(|| {
-        LakeError::data_invalid(format!(
+        LakeError::internal(format!(
             "partition field {:?} is not a column of the contract",
             p.field
         ))

@@ -174,7 +174,7 @@ pub fn quarantine_input(input: Value) -> Value {
     }
     let detail = state.get("detail").cloned().unwrap_or(Value::Null);
     let Ok(d) = serde_json::from_value::<S3ObjectDetail>(detail) else {
-        return input;
+        return unidentified_event(state);
     };
     let mut lifted = serde_json::Map::new();
     lifted.insert("bucket".into(), Value::String(d.bucket.name));
@@ -184,6 +184,32 @@ pub fn quarantine_input(input: Value) -> Value {
     }
     if let Some(e) = d.object.etag {
         lifted.insert("etag".into(), Value::String(e));
+    }
+    if let Some(error) = state.get("error") {
+        lifted.insert("error".into(), error.clone());
+    }
+    Value::Object(lifted)
+}
+
+/// The Quarantine state's input for an event whose detail names no object (the error that
+/// brought it here is Filter's `BadInput`): the event's id, the bucket if it gave one, and the
+/// caught error, so the event itself is recorded and the execution ends instead of failing
+/// for ever.
+fn unidentified_event(state: &serde_json::Map<String, Value>) -> Value {
+    let mut lifted = serde_json::Map::new();
+    let id = state
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("unnamed")
+        .to_string();
+    lifted.insert("event_id".into(), Value::String(id));
+    if let Some(bucket) = state
+        .get("detail")
+        .and_then(|d| d.get("bucket"))
+        .and_then(|b| b.get("name"))
+        .and_then(Value::as_str)
+    {
+        lifted.insert("bucket".into(), Value::String(bucket.to_string()));
     }
     if let Some(error) = state.get("error") {
         lifted.insert("error".into(), error.clone());

@@ -337,14 +337,53 @@ async fn quarantine_binary_records_a_caught_eventbridge_input_and_counts_it() {
         record.display()
     );
 
-    // The metric the CDK alarm reads, as one EMF line on stdout.
+    // An event whose detail names no object (its key is not a string): Filter raised
+    // BadInput and its Catch handed Quarantine the raw event. The event itself is recorded
+    // and the execution ends; before, Quarantine failed with no Catch, for ever.
+    // See: #15
+    let mut malformed = object_created(dir.path(), json!({"$ne": null}));
+    malformed["id"] = json!("17bd6f59-bad/../event");
+    let error_message =
+        json!({"reason": "parse_error", "detail": "the S3 Object Created event's detail names no object"})
+            .to_string();
+    malformed["error"] = json!({
+        "Error": "BadInput",
+        "Cause": json!({"errorType": "BadInput", "errorMessage": error_message}).to_string(),
+    });
+    api.invoke("req-m", malformed);
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("quarantine failed on an event that names no object");
+    };
+    assert_eq!(body["reason"], "parse_error", "{body}");
+    assert_eq!(
+        body["record_key"], ".sluice/quarantine/_events/17bd6f59-badevent.json",
+        "{body}"
+    );
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            dir.path()
+                .join("landing")
+                .join(body["record_key"].as_str().unwrap()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        record["detail"]
+            .as_str()
+            .unwrap()
+            .contains("names no object"),
+        "{record}"
+    );
+
+    // The metric the CDK alarm reads, as one EMF line per quarantined input on stdout.
     let emf: Vec<Value> = quarantine
         .stdout()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("_aws").is_some())
         .collect();
-    assert_eq!(emf.len(), 1, "{emf:?}");
+    assert_eq!(emf.len(), 2, "{emf:?}");
     assert_eq!(emf[0]["FilesQuarantined"], 1.0);
     assert_eq!(
         emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"],

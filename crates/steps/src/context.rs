@@ -63,6 +63,14 @@ pub enum ContextError {
     },
     #[error("table {table}: key `partition.field`: {message}")]
     Partition { table: String, message: String },
+    /// The contract's schema breaks a `[limits]` rule (nesting deeper than the table's own
+    /// metadata could be read back with).
+    #[error("table {table}: contract {path}: {message}")]
+    ContractLimit {
+        table: String,
+        path: String,
+        message: String,
+    },
 }
 
 impl Context {
@@ -79,6 +87,13 @@ impl Context {
                     source,
                 }
             })?;
+            sluice_core::evolution::check_depth(&contract.table_schema, &config.limits).map_err(
+                |message| ContextError::ContractLimit {
+                    table: t.name.clone(),
+                    path: config.contract_path(t).display().to_string(),
+                    message,
+                },
+            )?;
             if let Some(p) = &t.partition {
                 match contract.table_schema.field(&p.field) {
                     Some(f) if f.required => {}
@@ -193,6 +208,22 @@ pub mod keys {
             "{CONTROL_PREFIX}quarantine/{}/{batch}.json",
             table.unwrap_or("_unrouted")
         )
+    }
+
+    /// The quarantine record of an event that named no object, by the event's id (only its
+    /// letters, digits, `-` and `_` are kept, so a hostile id cannot reach another key).
+    pub fn quarantined_event(event_id: &str) -> String {
+        let safe: String = event_id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .take(128)
+            .collect();
+        let safe = if safe.is_empty() {
+            "unnamed".to_string()
+        } else {
+            safe
+        };
+        format!("{CONTROL_PREFIX}quarantine/_events/{safe}.json")
     }
 
     /// The reconciliation watermark of a table's prefix.

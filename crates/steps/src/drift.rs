@@ -1,15 +1,24 @@
-//! Step 2, detect_drift: compare the file's schema with the table's and apply the policy.
+//! Step 2, detect_drift: compare the file's schema with the table's and apply the policy,
+//! early and without changing anything.
 //!
 //! The table is created from the contract on first use. A bounded sample (the first
 //! `drift.sample_rows` rows) is read and its schema inferred; each difference is classified
-//! (DESIGN §6) and the table's policy decides: evolve (add nullable columns, now, before any
-//! row is written) or block (`DriftBlocked`, the file goes to quarantine).
+//! (DESIGN §6) and the table's policy decides. A changed type of an existing column counts
+//! from every sampled row; a new field only from rows the contract accepts, so a rejected
+//! row never shapes the table. A blocked change, or an evolution the `[limits]` refuse,
+//! stops the file here (`DriftBlocked`, the file goes to quarantine) before any row is
+//! written. An allowed evolution is only *planned*: validate adds the columns once the whole
+//! file has been read and accepted, from every accepted row, not from this sample (see
+//! `validate::evolve`). So a file that ends in quarantine never changes the table.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use sluice_core::drift::{classify, decide, infer_schema, DriftDecision};
+use sluice_core::drift::{
+    classify, decide, infer_schema, ColumnAddition, DriftChange, DriftDecision, InferredSchema,
+};
 use sluice_core::reader::RowItem;
+use sluice_core::schema::TableSchema;
 use sluice_core::QuarantineReason;
 use sluice_lake::schema::from_iceberg_schema;
 
@@ -36,78 +45,117 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     let current = from_iceberg_schema(table.metadata().current_schema())?;
 
     let sample_rows = table_cfg.drift.sample_rows;
-    let (store, object, limits) = (
+    let (store, object, limits, sample_contract) = (
         ctx.store.clone(),
         task.object.clone(),
         ctx.config.limits.clone(),
+        contract.clone(),
     );
     let (cfg, schema) = (table_cfg.clone(), current.clone());
     let handle = tokio::runtime::Handle::current();
     let slot = ctx.flow.reading_slot().await;
-    let sample = on_reader_thread(
-        "drift sampling",
-        move || -> Result<Vec<serde_json::Value>, StepError> {
-            let mut reader = match open_rows(
-                &handle,
-                &store,
-                &object,
-                &cfg,
-                &schema,
-                &limits,
-                Arc::new(AtomicU64::new(0)),
-            )? {
-                Opened::Rows(r) => r,
-                // validate notices too and records it; nothing to infer here.
-                Opened::Superseded { .. } => return Ok(vec![]),
-            };
-            let mut rows = Vec::new();
-            while rows.len() < sample_rows {
-                match reader.next_row() {
-                    Ok(Some(RowItem::Row { value, .. })) => rows.push(value),
-                    Ok(Some(RowItem::Bad { .. })) => {} // validate counts and reports bad lines
-                    Ok(None) => break,
-                    Err(e) => {
-                        return Err(StepError::bad_input(
-                            e.reason(),
-                            format!("{}: {e}", object.key),
-                        ))
-                    }
+    let sample = on_reader_thread("drift sampling", move || -> Result<Sample, StepError> {
+        let mut reader = match open_rows(
+            &handle,
+            &store,
+            &object,
+            &cfg,
+            &schema,
+            &limits,
+            Arc::new(AtomicU64::new(0)),
+        )? {
+            Opened::Rows(r) => r,
+            // validate notices too and records it; nothing to infer here.
+            Opened::Superseded { .. } => return Ok(Sample::default()),
+        };
+        let mut sample = Sample::default();
+        while sample.rows.len() < sample_rows {
+            match reader.next_row() {
+                Ok(Some(RowItem::Row { value, .. })) => {
+                    sample
+                        .accepted
+                        .push(sample_contract.validate(&value).is_empty());
+                    sample.rows.push(value);
+                }
+                Ok(Some(RowItem::Bad { .. })) => {} // validate counts and reports bad lines
+                Ok(None) => break,
+                Err(e) => {
+                    return Err(StepError::bad_input(
+                        e.reason(),
+                        format!("{}: {e}", object.key),
+                    ))
                 }
             }
-            Ok(rows)
-        },
-    )
+        }
+        Ok(sample)
+    })
     .await?;
     drop(slot);
 
-    let inferred = infer_schema(&sample);
-    let changes = classify(&current, &inferred);
+    let (inferred, changes) = sample.changes(&current);
     let mut listed = changes.clone();
     listed.truncate(MAX_LISTED_CHANGES);
-    match decide(&changes, &inferred, &table_cfg.drift) {
-        DriftDecision::NoChange => Ok(DriftOutput {
-            object: task.object,
-            table: task.table,
-            changes: listed,
-            evolved: false,
-            schema_id: table.metadata().current_schema().schema_id(),
-        }),
+    let planned = match decide(&changes, &inferred, &table_cfg.drift) {
+        DriftDecision::NoChange => vec![],
         DriftDecision::Evolve { additions } => {
-            let evolved = ctx.lake.add_columns(&table_cfg, &additions).await?;
-            tracing::info!(table = %task.table, key = %task.object.key, columns = additions.len(), "table schema evolved");
-            Ok(DriftOutput {
-                object: task.object,
-                table: task.table,
-                changes: listed,
-                evolved: true,
-                schema_id: evolved.metadata().current_schema().schema_id(),
-            })
+            sluice_core::evolution::check(&additions, &current, &ctx.config.limits)
+                .map_err(|detail| drift_blocked(&task.object.key, &detail))?;
+            additions.iter().map(ColumnAddition::path).collect()
         }
-        DriftDecision::Quarantine { detail } => Err(StepError {
-            kind: StepErrorKind::DriftBlocked,
-            reason: Some(QuarantineReason::DriftBlocked),
-            message: format!("{}: {detail}", task.object.key),
-        }),
+        DriftDecision::Quarantine { detail } => {
+            return Err(drift_blocked(&task.object.key, &detail))
+        }
+    };
+    Ok(DriftOutput {
+        object: task.object,
+        table: task.table,
+        changes: listed,
+        planned,
+        schema_id: table.metadata().current_schema().schema_id(),
+    })
+}
+
+/// The head of the file, each row with whether the contract accepts it.
+#[derive(Default)]
+struct Sample {
+    rows: Vec<serde_json::Value>,
+    accepted: Vec<bool>,
+}
+
+impl Sample {
+    /// The changes the sample shows, and the schema additions resolve against. A changed type
+    /// of an existing column counts from every row (rows rejected for it, `quantity` as text,
+    /// are what says the column's type changed; blocking changes nothing). A new field counts
+    /// only from rows the contract accepts: a rejected row never shapes the table.
+    fn changes(&self, table: &TableSchema) -> (InferredSchema, Vec<DriftChange>) {
+        let all = infer_schema(&self.rows);
+        let accepted_rows: Vec<serde_json::Value> = self
+            .rows
+            .iter()
+            .zip(&self.accepted)
+            .filter(|(_, ok)| **ok)
+            .map(|(row, _)| row.clone())
+            .collect();
+        let accepted = infer_schema(&accepted_rows);
+        let mut changes: Vec<DriftChange> = classify(table, &all)
+            .into_iter()
+            .filter(|c| c.table_type.is_some())
+            .collect();
+        changes.extend(
+            classify(table, &accepted)
+                .into_iter()
+                .filter(|c| c.table_type.is_none()),
+        );
+        (accepted, changes)
+    }
+}
+
+/// The error that sends a file to quarantine as `drift_blocked`.
+pub(crate) fn drift_blocked(key: &str, detail: &str) -> StepError {
+    StepError {
+        kind: StepErrorKind::DriftBlocked,
+        reason: Some(QuarantineReason::DriftBlocked),
+        message: format!("{key}: {detail}"),
     }
 }
 

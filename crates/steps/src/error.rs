@@ -107,15 +107,12 @@ impl From<LakeError> for StepError {
     fn from(e: LakeError) -> Self {
         let kind = match e.kind {
             LakeErrorKind::CommitConflict => StepErrorKind::CommitConflict,
-            LakeErrorKind::DataInvalid => StepErrorKind::BadInput,
             LakeErrorKind::Transient => StepErrorKind::TransientError,
             LakeErrorKind::Internal => StepErrorKind::Internal,
         };
-        let reason =
-            (kind == StepErrorKind::BadInput).then_some(QuarantineReason::ContractViolation);
         StepError {
             kind,
-            reason,
+            reason: None,
             message: e.to_string(),
         }
     }

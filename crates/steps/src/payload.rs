@@ -189,6 +189,10 @@ pub struct QuarantineRequest {
     pub version_id: Option<String>,
     #[serde(default)]
     pub etag: Option<String>,
+    /// The id of an event that names no object at all (an S3 event whose detail has no
+    /// bucket or key): the event itself is what gets quarantined, so the execution ends.
+    #[serde(default)]
+    pub event_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,9 +202,11 @@ pub struct DriftOutput {
     pub table: String,
     /// The schema changes found (at most 20 listed).
     pub changes: Vec<DriftChange>,
-    /// Whether the table schema was evolved for this file.
-    pub evolved: bool,
-    /// The table's schema id after the step.
+    /// Columns (dotted paths) the sample would add under the policy. Nothing is added here:
+    /// validate adds what the file's accepted rows need once the whole file is accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned: Vec<String>,
+    /// The table's schema id when the step compared.
     pub schema_id: i32,
 }
 
@@ -238,11 +244,16 @@ pub struct ValidateOutput {
     /// With [`ValidateStatus::Duplicate`]: the ledger state another execution left.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ledger_state: Option<String>,
+    /// Columns (dotted paths) this file's accepted rows added to the table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evolved: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuarantineInput {
+    /// The object version; for an event that named none (`event_id` set), only the bucket
+    /// the event gave, if any, and an empty key.
     pub object: ObjectVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<String>,
@@ -250,6 +261,10 @@ pub struct QuarantineInput {
     pub detail: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
+    /// Set for an event that names no object: the record is the event's, with no ledger
+    /// record (there is no object version to account for).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

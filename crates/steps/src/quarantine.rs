@@ -48,6 +48,16 @@ pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
     };
     let object = match (req.object, req.bucket, req.key) {
         (Some(o), _, _) => o,
+        // An event that names no object: the event is recorded, under its id.
+        (None, bucket, None) if req.event_id.is_some() => ObjectVersion {
+            bucket: bucket.unwrap_or_default(),
+            key: String::new(),
+            version_id: None,
+            etag: String::new(),
+            size: 0,
+            sequencer: None,
+            last_modified: String::new(),
+        },
         // Caught before Filter named the version: identify it by what the event said.
         (None, Some(bucket), Some(key)) => ObjectVersion {
             bucket,
@@ -64,12 +74,14 @@ pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
             ))
         }
     };
+    let event_id = req.event_id.filter(|_| object.key.is_empty());
     Ok(QuarantineInput {
         object,
         table: req.table,
         reason,
         detail,
         rejects_key: req.rejects_key,
+        event_id,
     })
 }
 
@@ -101,7 +113,10 @@ pub async fn quarantine(
     input: QuarantineInput,
 ) -> Result<QuarantineOutput, StepError> {
     let object = input.object.clone();
-    let record_key = keys::quarantine(input.table.as_deref(), &object.batch_id());
+    let record_key = match &input.event_id {
+        Some(id) => keys::quarantined_event(id),
+        None => keys::quarantine(input.table.as_deref(), &object.batch_id()),
+    };
     let detail = truncate(&input.detail, 2048);
     let record = QuarantineRecord {
         object: object.clone(),
@@ -114,6 +129,15 @@ pub async fn quarantine(
     let body =
         serde_json::to_vec_pretty(&record).map_err(|e| StepError::internal(e.to_string()))?;
     ctx.store.put(&record_key, body.into()).await?;
+    if let Some(id) = &input.event_id {
+        // No object version: nothing for the ledger to account for.
+        tracing::warn!(event = %id, reason = %input.reason, "event that names no object quarantined");
+        return Ok(QuarantineOutput {
+            object,
+            reason: input.reason,
+            record_key,
+        });
+    }
 
     let current = match ctx.ledger.claim(&object, &now()).await? {
         Claim::New(r) | Claim::Existing(r) => r,

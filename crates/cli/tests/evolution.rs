@@ -1,0 +1,388 @@
+//! Schema evolution as a hostile or careless file meets it, through the real `sluice` binary:
+//! nothing a file brings may break the table, evolve it from rejected rows, or drop a field
+//! silently. Each test writes its own files into a fresh workspace with the orders contract.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A workspace, a config directory with the orders contract and `settings` in front of the
+/// table, and a data directory.
+struct Setup {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    workspace: PathBuf,
+    data: PathBuf,
+}
+
+impl Setup {
+    fn new(drift: &str, limits: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("conf");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::copy(
+            repo().join("examples/orders/orders.schema.json"),
+            conf.join("orders.schema.json"),
+        )
+        .unwrap();
+        let config = conf.join("sluice.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "{limits}\n[[table]]\nname = \"orders\"\nnamespace = \"shop\"\nprefix = \"orders/\"\n\
+                 format = \"ndjson\"\ncontract = \"orders.schema.json\"\nmax_invalid_ratio = 0.2\n\
+                 [table.drift]\n{drift}\n"
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        Setup {
+            workspace: dir.path().join("ws"),
+            config,
+            data,
+            _dir: dir,
+        }
+    }
+
+    fn sluice(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--workspace")
+            .arg(&self.workspace)
+            .args(args)
+            .env_remove("SLUICE_FAILPOINTS")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("run sluice")
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.data.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn ingest(&self, path: &Path) -> String {
+        let out = self.sluice(&["ingest", path.to_str().unwrap()]);
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "ingest failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// `table show orders --json`, which must succeed.
+    fn table(&self) -> Value {
+        let out = self.sluice(&["table", "show", "orders", "--json"]);
+        assert!(
+            out.status.success(),
+            "table show failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn columns(&self) -> Vec<String> {
+        self.table()["schema"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// The quarantine records, as `quarantine list --json` gives them (one a line).
+    fn quarantined(&self) -> Vec<Value> {
+        let out = self.sluice(&["quarantine", "list", "--json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn order(id: u64) -> Value {
+    json!({
+        "order_id": id,
+        "ordered_at": "2026-06-01T10:00:00Z",
+        "customer_email": format!("c{id}@example.com"),
+        "status": "paid",
+        "quantity": 1,
+        "amount": 10.5,
+    })
+}
+
+fn lines(rows: impl IntoIterator<Item = Value>) -> String {
+    rows.into_iter().map(|r| format!("{r}\n")).collect()
+}
+
+const CONTRACT_COLUMNS: [&str; 8] = [
+    "order_id",
+    "ordered_at",
+    "customer_email",
+    "status",
+    "quantity",
+    "amount",
+    "note",
+    "shipping",
+];
+
+/// A record in `quarantined` for `file` with `reason`, whose detail contains `needle`.
+fn assert_quarantined(quarantined: &[Value], file: &str, reason: &str, needle: &str) {
+    let found = quarantined
+        .iter()
+        .find(|q| q["object"]["key"].as_str().unwrap_or("").ends_with(file))
+        .unwrap_or_else(|| panic!("{file} is not quarantined: {quarantined:?}"));
+    assert_eq!(found["reason"], reason, "{found}");
+    assert!(
+        found["detail"].as_str().unwrap().contains(needle),
+        "{found}"
+    );
+}
+
+/// A new field nested 42 objects deep, or a list 50 deep, in a 2 KB file used to evolve the
+/// table into metadata iceberg-rust cannot parse (or Parquet pyarrow refuses): every later
+/// valid file was quarantined and `table show` failed. See: #15
+#[test]
+fn a_deeply_nested_new_field_is_refused_and_the_table_stays_usable() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    s.ingest(&s.write("a.ndjson", &lines([order(1)])));
+
+    let mut deep = json!(1);
+    for _ in 0..42 {
+        deep = json!({ "n": deep });
+    }
+    let mut row = order(2);
+    row["deep"] = deep;
+    s.ingest(&s.write("deep-objects.ndjson", &lines([row])));
+    let mut list = json!(1);
+    for _ in 0..50 {
+        list = json!([list]);
+    }
+    let mut row = order(3);
+    row["deep_list"] = list;
+    s.ingest(&s.write("deep-lists.ndjson", &lines([row])));
+
+    let q = s.quarantined();
+    assert_quarantined(
+        &q,
+        "deep-objects.ndjson",
+        "drift_blocked",
+        "max_nesting_depth",
+    );
+    assert_quarantined(
+        &q,
+        "deep-lists.ndjson",
+        "drift_blocked",
+        "max_nesting_depth",
+    );
+    // The table is as it was, and the next valid file lands.
+    s.ingest(&s.write("b.ndjson", &lines([order(4), order(5)])));
+    let t = s.table();
+    assert_eq!(t["total_records"], 3, "{t}");
+    assert_eq!(s.columns(), CONTRACT_COLUMNS);
+}
+
+/// A foreign CSV whose every row breaks the contract used to add its columns (`invoice_no`,
+/// `iban`, ...) to the table before validation quarantined it. See: #15
+#[test]
+fn a_file_that_ends_in_quarantine_never_changes_the_table() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    s.ingest(&s.write("a.ndjson", &lines([order(1)])));
+    let foreign: String =
+        std::iter::once("invoice_no,customer,vat_id,total_eur,iban\n".to_string())
+            .chain((0..50).map(|i| format!("INV-{i},ACME,ATU{i},{i}.50,AT61190\n")))
+            .collect();
+    let out = s.ingest(&s.write("invoices.csv", &foreign));
+    assert!(out.contains("too_many_invalid_rows"), "{out}");
+    // Rows that the contract rejects within the allowed ratio do not add columns either.
+    let mut rows: Vec<Value> = (10..30).map(order).collect();
+    rows.push(json!({"order_id": "not a number", "rogue": "x"}));
+    s.ingest(&s.write("mostly-good.ndjson", &lines(rows)));
+    assert_eq!(s.columns(), CONTRACT_COLUMNS);
+    assert_eq!(s.table()["total_records"], 21);
+}
+
+/// One 329 KB row with 20,000 fields used to add 20,000 columns (2.2 GB of metadata writes,
+/// and every later file paid for them); empty and NUL-containing names were accepted.
+/// See: #15
+#[test]
+fn a_file_adding_too_many_or_unnamable_columns_is_refused_with_the_reason() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    let mut wide = order(1);
+    for i in 0..20_000 {
+        wide[format!("field_{i:05}")] = json!(i);
+    }
+    s.ingest(&s.write("wide.ndjson", &lines([wide])));
+    let mut empty = order(2);
+    empty[""] = json!("x");
+    s.ingest(&s.write("empty-name.ndjson", &lines([empty])));
+    let mut nul = order(3);
+    nul["a\u{0}b"] = json!("x");
+    s.ingest(&s.write("nul-name.ndjson", &lines([nul])));
+
+    let q = s.quarantined();
+    assert_quarantined(
+        &q,
+        "wide.ndjson",
+        "drift_blocked",
+        "max_new_columns_per_file = 100",
+    );
+    assert_quarantined(&q, "empty-name.ndjson", "drift_blocked", "empty name");
+    assert_quarantined(&q, "nul-name.ndjson", "drift_blocked", "control character");
+    assert_eq!(s.columns(), CONTRACT_COLUMNS);
+
+    // Within the limit, a wide file evolves the table.
+    let mut fine = order(4);
+    for i in 0..5 {
+        fine[format!("extra_{i}")] = json!(i);
+    }
+    s.ingest(&s.write("fine.ndjson", &lines([fine])));
+    assert_eq!(s.columns().len(), CONTRACT_COLUMNS.len() + 5);
+}
+
+/// A field first seen after the drift sample (row 1,001 on) used to be dropped silently,
+/// while the same field in the first 1,000 rows added a column. See: #15
+#[test]
+fn a_new_field_after_the_drift_sample_adds_its_column_and_keeps_its_values() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    let rows = (1..=1200).map(|i| {
+        let mut r = order(i);
+        if i > 1000 {
+            r["coupon"] = json!(format!("C{i}"));
+        }
+        r
+    });
+    s.ingest(&s.write("late-coupon.ndjson", &lines(rows)));
+    let t = s.table();
+    assert_eq!(t["total_records"], 1200, "{t}");
+    assert!(s.columns().contains(&"coupon".to_string()), "{t}");
+
+    // Under additive = "quarantine", the same file is blocked, not loaded without it.
+    let s = Setup::new("additive = \"quarantine\"", "");
+    let rows = (1..=1200).map(|i| {
+        let mut r = order(i);
+        if i > 1000 {
+            r["coupon"] = json!(format!("C{i}"));
+        }
+        r
+    });
+    s.ingest(&s.write("late-coupon.ndjson", &lines(rows)));
+    assert_quarantined(
+        &s.quarantined(),
+        "late-coupon.ndjson",
+        "drift_blocked",
+        "coupon",
+    );
+}
+
+/// Integers written as `2.0` in the drift sample used to block the whole file as a
+/// long → double widening, though JSON Schema counts them as integers. See: #15
+#[test]
+fn integral_doubles_in_a_long_column_are_not_drift() {
+    let s = Setup::new("widening = \"quarantine\"", "");
+    let rows = (1..=20).map(|i| {
+        let mut r = order(i);
+        r["quantity"] = json!(2.0);
+        r
+    });
+    let out = s.ingest(&s.write("two-point-zero.ndjson", &lines(rows)));
+    assert!(out.contains("20 rows committed"), "{out}");
+    assert_eq!(s.table()["total_records"], 20);
+}
+
+/// A field named `utm.source` used to quarantine a valid file as `contract_violation` with
+/// iceberg-rust's "ambiguous name" message: an internal error disguised as bad data. Now the
+/// name is refused by the evolution gate with a reason a person can act on. See: #15
+#[test]
+fn a_dotted_field_name_is_refused_by_the_gate_not_by_the_library() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    let rows = (1..=3).map(|i| {
+        let mut r = order(i);
+        r["utm.source"] = json!("newsletter");
+        r
+    });
+    s.ingest(&s.write("utm.ndjson", &lines(rows)));
+    let q = s.quarantined();
+    assert_quarantined(&q, "utm.ndjson", "drift_blocked", "contains `.`");
+    let found = &q[0];
+    assert!(
+        !found["detail"].as_str().unwrap().contains("ambiguous"),
+        "{found}"
+    );
+}
+
+/// The rejects of a committed file used to come out of line order: the writer's conversion
+/// failures were appended after the contract's rejects of the same chunk. See: #15
+#[test]
+fn rejected_rows_are_listed_in_line_order() {
+    let s = Setup::new("additive = \"evolve\"", "");
+    let mut rows: Vec<Value> = (1..=20).map(order).collect();
+    // Line 3: an integer JSON Schema accepts and a long column cannot hold (rejected by the
+    // writer); line 5: a contract violation (rejected by the reader).
+    rows[2]["order_id"] = json!(u64::MAX);
+    rows[4]["quantity"] = json!(0);
+    let out = s.ingest(&s.write("two-bad.ndjson", &lines(rows)));
+    assert!(out.contains("18 rows committed"), "{out}");
+    let dir = s.workspace.join("landing/.sluice/rejects/shop.orders");
+    let file = std::fs::read_dir(&dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let lines: Vec<u64> = std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["line"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(lines, vec![3, 5]);
+}
+
+/// The limits are settings: a deployment may lower them.
+#[test]
+fn limits_in_sluice_toml_are_applied() {
+    let s = Setup::new(
+        "additive = \"evolve\"",
+        "[limits]\nmax_new_columns_per_file = 2\nmax_nesting_depth = 2\n",
+    );
+    let mut three = order(1);
+    for name in ["a", "b", "c"] {
+        three[name] = json!(1);
+    }
+    s.ingest(&s.write("three.ndjson", &lines([three])));
+    let mut nested = order(2);
+    nested["s"] = json!({"t": {"u": 1}});
+    s.ingest(&s.write("nested.ndjson", &lines([nested])));
+    let q = s.quarantined();
+    assert_quarantined(
+        &q,
+        "three.ndjson",
+        "drift_blocked",
+        "max_new_columns_per_file = 2",
+    );
+    assert_quarantined(
+        &q,
+        "nested.ndjson",
+        "drift_blocked",
+        "max_nesting_depth = 2",
+    );
+}
