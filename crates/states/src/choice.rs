@@ -8,6 +8,7 @@ use serde_json::{Number, Value};
 
 use crate::error::StatesError;
 use crate::path::Path;
+use crate::variables::Bindings;
 
 /// A boolean expression over the state input.
 #[derive(Debug, Clone)]
@@ -63,7 +64,7 @@ impl ChoiceRule {
     /// A `Variable` (or a `…Path` operand) that matches nothing fails with `States.Runtime`,
     /// as Step Functions does, except under `IsPresent`, which is how a definition asks
     /// whether a field is there. Values of the wrong type for a comparison do not match.
-    pub fn matches(&self, input: &Value, context: &Value) -> Result<bool, StatesError> {
+    pub fn matches(&self, input: &Value, context: &Bindings) -> Result<bool, StatesError> {
         match self {
             ChoiceRule::And(rules) => {
                 for rule in rules {
@@ -307,7 +308,10 @@ mod tests {
     }
 
     fn eval(rule: &ChoiceRule, input: Value) -> Result<bool, StatesError> {
-        rule.matches(&input, &json!({"Execution": {"Name": "e1"}}))
+        rule.matches(
+            &input,
+            &Bindings::from(json!({"Execution": {"Name": "e1"}})),
+        )
     }
 
     #[test]

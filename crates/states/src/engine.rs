@@ -227,15 +227,7 @@ impl Engine {
         let run = Run::new(self.clone(), definition, &execution);
         let start = match plan {
             Some(Resume::Done(output)) => Start::Finished(output),
-            Some(Resume::At {
-                state,
-                input,
-                children,
-            }) => Start::At(Resume::At {
-                state,
-                input,
-                children,
-            }),
+            Some(at @ Resume::At { .. }) => Start::At(at),
             None => definition_start(&run),
         };
         let finished = run.execute(start).await?;

@@ -21,6 +21,7 @@ mod run;
 pub mod store;
 pub mod task;
 pub mod template;
+pub mod variables;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{Engine, EngineError, Outcome, StartRequest};

@@ -64,6 +64,9 @@ pub struct State {
     pub retry: Vec<Retrier>,
     /// `Catch` (Task, Parallel, Map), in definition order.
     pub catch: Vec<Catcher>,
+    /// `Assign` (every type but Succeed and Fail): the variables set when the state exits.
+    /// In a Choice state it applies when `Default` is taken; each rule has its own.
+    pub assign: Option<Template>,
     pub body: Body,
 }
 
@@ -144,6 +147,8 @@ pub struct Choice {
 #[derive(Debug, Clone)]
 pub struct ChoiceBranch {
     pub rule: ChoiceRule,
+    /// `Assign` of the rule: applied when this rule is the one that matched.
+    pub assign: Option<Template>,
     pub next: String,
 }
 
@@ -282,6 +287,8 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     /// Where the error output `{"Error": …, "Cause": …}` goes; absent means `$`.
     pub result_path: ResultPath,
+    /// `Assign`: evaluated against the error output, replacing the state's own `Assign`.
+    pub assign: Option<Template>,
     pub next: String,
 }
 

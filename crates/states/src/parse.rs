@@ -328,6 +328,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Next",
@@ -340,6 +341,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Next",
@@ -359,6 +361,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Choices",
@@ -368,6 +371,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Next",
@@ -397,6 +401,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Next",
@@ -412,6 +417,7 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
             "Type",
             "Comment",
             "QueryLanguage",
+            "Assign",
             "InputPath",
             "OutputPath",
             "Next",
@@ -443,7 +449,6 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
 /// Fields Step Functions knows but this engine does not implement.
 fn unsupported(key: &str) -> Option<String> {
     match key {
-        "Assign" => Some("`Assign` (workflow variables) is not supported by this engine".into()),
         "Arguments" | "Output" | "Items" | "Condition" | "ItemsPointer" => Some(format!(
             "`{key}` belongs to the JSONata query language, which this engine does not support"
         )),
@@ -758,6 +763,22 @@ impl Checker {
         }
     }
 
+    /// `Assign` of a state, a choice rule or a catcher: a payload template whose top-level
+    /// keys (less a `.$` suffix) are variable names.
+    fn assign(&mut self, o: Obj) -> Option<Template> {
+        let v = o.get("Assign")?;
+        let at = o.at("Assign");
+        if let Value::Object(m) = v {
+            for key in m.keys() {
+                let name = key.strip_suffix(".$").unwrap_or(key);
+                if let Some(message) = crate::variables::bad_name(name) {
+                    self.report(member_path(&at, key), message);
+                }
+            }
+        }
+        self.template(v, &at, "Assign")
+    }
+
     /// `ErrorPath`/`CausePath`: a path or an intrinsic call.
     fn expression(&mut self, v: &Value, at: &str, key: &str) -> Option<Template> {
         let Value::String(text) = v else {
@@ -1033,6 +1054,7 @@ impl Checker {
         } else {
             Transition::Terminal
         };
+        let assign = self.assign(o);
         let (retry, catch) = if has("Retry") {
             (self.retry(o), self.catch(o))
         } else {
@@ -1061,6 +1083,7 @@ impl Checker {
             transition,
             retry,
             catch,
+            assign,
             body,
         })
     }
@@ -1240,7 +1263,7 @@ impl Checker {
             let c = Obj { map: m, path: &ip };
             self.fields(
                 c,
-                &["ErrorEquals", "Next", "ResultPath", "Comment"],
+                &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"],
                 "a catcher",
             );
             self.string(c, "Comment");
@@ -1255,9 +1278,11 @@ impl Checker {
                 .required(c, "Next")
                 .and_then(|v| self.target(v, &c.at("Next"), "Next"));
             let result_path = self.result_path(c);
+            let assign = self.assign(c);
             out.push(Catcher {
                 error_equals,
                 result_path,
+                assign,
                 next: next.unwrap_or_default(),
             });
         }
@@ -1316,8 +1341,10 @@ impl Checker {
             Some(v) => self.target(v, &o.at("Next"), "Next"),
         };
         let rule = self.rule(o, true);
+        let assign = self.assign(o);
         Some(ChoiceBranch {
             rule,
+            assign,
             next: next.unwrap_or_default(),
         })
     }
@@ -1335,7 +1362,7 @@ impl Checker {
             }
             match k {
                 "Variable" | "Comment" => {}
-                "Next" if top => {}
+                "Next" | "Assign" if top => {}
                 "Next" => self.report(
                     o.at(k),
                     "a nested choice rule cannot have `Next`: only the rules directly in \
@@ -2253,10 +2280,23 @@ mod tests {
             );
         }
         assert_problem(
-            with_state(json!({"Type": "Pass", "Next": "Done", "Assign": {}})),
+            with_state(json!({"Type": "Succeed", "Assign": {"x": 1}})),
             "$.States.A.Assign",
-            "not supported",
+            "does not belong to a Succeed state",
         );
+        assert_problem(
+            with_state(json!({"Type": "Pass", "Next": "Done", "Assign": {"9lives": 1}})),
+            "$.States.A.Assign['9lives']",
+            "must begin with a letter",
+        );
+        assert_problem(
+            with_state(json!({"Type": "Pass", "Next": "Done", "Assign": {"x.$": "$$.Nope["}})),
+            "$.States.A.Assign.x.$",
+            "invalid path",
+        );
+        ok(with_state(
+            json!({"Type": "Pass", "Next": "Done", "Assign": {"x": 1, "y.$": "$x"}}),
+        ));
         assert_problem(
             with_state(json!({"Type": "Task", "Resource": "r", "Next": "Done", "Arguments": {}})),
             "$.States.A.Arguments",
@@ -2793,7 +2833,7 @@ mod tests {
         assert!(matches!(&choice.choices[2].rule,
             ChoiceRule::Compare { op: Comparison::NumericGreaterThan, operand: Operand::Path(p), .. }
                 if p.as_str() == "$.auditThreshold"));
-        let ctx = json!({});
+        let ctx = crate::variables::Bindings::default();
         let rule = |i: usize| &choice.choices[i].rule;
         assert!(rule(0).matches(&json!({"type": "Public"}), &ctx).unwrap());
         assert!(rule(1).matches(&json!({"value": 25}), &ctx).unwrap());
@@ -3438,7 +3478,7 @@ mod tests {
         assert_eq!(c.default.as_deref(), Some("Finish"));
         assert!(c.choices[0]
             .rule
-            .matches(&json!({"go": true}), &json!({}))
+            .matches(&json!({"go": true}), &crate::variables::Bindings::default())
             .unwrap());
 
         let pause = state_of(&d, "Pause");

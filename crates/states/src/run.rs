@@ -28,6 +28,8 @@ use crate::model::{
 use crate::resume::{child_scope, Children, Resume};
 use crate::store::{state_machine_arn, Execution, Status};
 use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
+use crate::template::Template;
+use crate::variables::{Bindings, Variables};
 
 /// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
 const FLUSH_EVERY: usize = 2048;
@@ -57,7 +59,11 @@ struct Log {
     last_in_scope: HashMap<String, u64>,
 }
 
-type StateResult = Result<(Value, Option<String>), StatesError>;
+/// The variables a state assigns as it exits, by name.
+type Assigned = JsonMap<String, Value>;
+
+/// A state's output, where it goes next (`None`: its machine ends) and what it assigned.
+type StateResult = Result<(Value, Option<String>, Assigned), StatesError>;
 
 impl Run {
     pub(crate) fn new(engine: Engine, definition: Arc<Definition>, e: &Execution) -> Self {
@@ -109,16 +115,32 @@ impl Run {
                     Start::Fresh(input) => {
                         let first = machine.start_at.clone();
                         inner
-                            .run_machine(String::new(), machine, first, input, None)
+                            .run_machine(
+                                String::new(),
+                                machine,
+                                first,
+                                input,
+                                None,
+                                Variables::default(),
+                            )
                             .await
                     }
                     Start::At(Resume::At {
                         state,
                         input,
                         children,
+                        variables,
                     }) => {
+                        let variables = Variables::default().with(&variables);
                         inner
-                            .run_machine(String::new(), machine, state, input, Some(children))
+                            .run_machine(
+                                String::new(),
+                                machine,
+                                state,
+                                input,
+                                Some(children),
+                                variables,
+                            )
                             .await
                     }
                     Start::At(Resume::Done(output)) | Start::Finished(output) => Ok(output),
@@ -241,7 +263,8 @@ impl Inner {
         entered: DateTime<Utc>,
         retry_count: u32,
         item: Option<(usize, &Value)>,
-    ) -> Value {
+        variables: &Variables,
+    ) -> Bindings {
         let mut ctx = json!({
             "Execution": self.execution_ctx,
             "State": {"EnteredTime": time(entered), "Name": state, "RetryCount": retry_count},
@@ -250,7 +273,7 @@ impl Inner {
         if let Some((index, value)) = item {
             ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
         }
-        ctx
+        Bindings::new(ctx, variables.clone())
     }
 
     /// Runs `machine` from `start` in `scope` until it ends (its output) or fails.
@@ -261,8 +284,10 @@ impl Inner {
         start: String,
         input: Value,
         resume: Option<Children>,
+        variables: Variables,
     ) -> BoxFuture<'static, Result<Value, StatesError>> {
         async move {
+            let mut variables = variables;
             let mut current = start;
             let mut input = input;
             let mut resume = resume;
@@ -279,15 +304,29 @@ impl Inner {
                            "inputDetails": {"truncated": false}}),
                     None,
                 );
-                let (output, next) = self
+                let (output, next, assigned) = self
                     .clone()
-                    .run_state(&scope, &state, entered, entered_at, input, resume.take())
+                    .run_state(
+                        &scope,
+                        &state,
+                        entered,
+                        entered_at,
+                        input,
+                        resume.take(),
+                        &variables,
+                    )
                     .await?;
+                let mut exited = json!({"name": state.name, "output": output.to_string(),
+                                        "outputDetails": {"truncated": false}});
+                if !assigned.is_empty() {
+                    exited["assignedVariables"] = assigned_details(&assigned);
+                    exited["assignedVariablesDetails"] = json!({"truncated": false});
+                    variables = variables.with(&assigned);
+                }
                 self.push(
                     &scope,
                     &format!("{type_name}StateExited"),
-                    json!({"name": state.name, "output": output.to_string(),
-                           "outputDetails": {"truncated": false}}),
+                    exited,
                     Some(json!({ "next": next })),
                 );
                 let durable =
@@ -307,6 +346,7 @@ impl Inner {
         .boxed()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_state(
         self: Arc<Self>,
         scope: &str,
@@ -315,11 +355,12 @@ impl Inner {
         entered_at: DateTime<Utc>,
         raw: Value,
         resume: Option<Children>,
+        variables: &Variables,
     ) -> StateResult {
         let ctx = if needs_context(state) {
-            self.context(&state.name, entered_at, 0, None)
+            self.context(&state.name, entered_at, 0, None, variables)
         } else {
-            Value::Null
+            Bindings::new(Value::Null, variables.clone())
         };
         let effective = match &state.input_path {
             None => json!({}),
@@ -344,9 +385,10 @@ impl Inner {
                     (None, Some(t)) => t.render(&effective, &ctx)?,
                     (None, None) => effective,
                 };
-                Ok((process_result(state, &raw, value, &ctx)?, next))
+                let (output, assigned) = process_result(state, &raw, value, &ctx)?;
+                Ok((output, next, assigned))
             }
-            Body::Succeed => Ok((output_path(state, effective, &ctx)?, None)),
+            Body::Succeed => Ok((output_path(state, effective, &ctx)?, None, Assigned::new())),
             Body::Fail(f) => Err(StatesError::new(
                 text(&f.error, &raw, &ctx)?,
                 text(&f.cause, &raw, &ctx)?,
@@ -354,12 +396,17 @@ impl Inner {
             Body::Choice(c) => {
                 for branch in &c.choices {
                     if branch.rule.matches(&effective, &ctx)? {
+                        let assigned = assign(&branch.assign, &effective, &ctx)?;
                         let out = output_path(state, effective, &ctx)?;
-                        return Ok((out, Some(branch.next.clone())));
+                        return Ok((out, Some(branch.next.clone()), assigned));
                     }
                 }
                 match &c.default {
-                    Some(d) => Ok((output_path(state, effective, &ctx)?, Some(d.clone()))),
+                    Some(d) => {
+                        let assigned = assign(&state.assign, &effective, &ctx)?;
+                        let out = output_path(state, effective, &ctx)?;
+                        Ok((out, Some(d.clone()), assigned))
+                    }
                     None => Err(StatesError::new(
                         names::NO_CHOICE_MATCHED,
                         format!(
@@ -373,16 +420,24 @@ impl Inner {
                 let wait = self.wait_duration(w, &effective, &ctx)?;
                 self.flush().await?;
                 self.engine.clock.sleep(wait).await;
-                Ok((output_path(state, effective, &ctx)?, next))
+                let assigned = assign(&state.assign, &effective, &ctx)?;
+                Ok((output_path(state, effective, &ctx)?, next, assigned))
             }
             Body::Task(_) | Body::Parallel(_) | Body::Map(_) => {
-                self.guarded(scope, state, entered, entered_at, raw, effective, resume)
-                    .await
+                self.guarded(
+                    scope, state, entered, entered_at, raw, effective, resume, variables,
+                )
+                .await
             }
         }
     }
 
-    fn wait_duration(&self, w: &Wait, input: &Value, ctx: &Value) -> Result<Duration, StatesError> {
+    fn wait_duration(
+        &self,
+        w: &Wait,
+        input: &Value,
+        ctx: &Bindings,
+    ) -> Result<Duration, StatesError> {
         let until = |t: DateTime<Utc>| {
             (t - self.engine.clock.now())
                 .to_std()
@@ -430,11 +485,12 @@ impl Inner {
         raw: Value,
         effective: Value,
         mut resume: Option<Children>,
+        variables: &Variables,
     ) -> StateResult {
         let mut used = vec![0u32; state.retry.len()];
         let mut retries = 0u32;
         loop {
-            let ctx = self.context(&state.name, entered_at, retries, None);
+            let ctx = self.context(&state.name, entered_at, retries, None, variables);
             let attempt = match &state.body {
                 Body::Task(_) => self.task(scope, state, &effective, &ctx, retries).await,
                 Body::Parallel(_) => {
@@ -450,12 +506,12 @@ impl Inner {
                 _ => Err(StatesError::runtime("not a guarded state")),
             };
             let error = match attempt.and_then(|r| process_result(state, &raw, r, &ctx)) {
-                Ok(out) => {
+                Ok((out, assigned)) => {
                     let next = match &state.transition {
                         Transition::Next(n) => Some(n.clone()),
                         _ => None,
                     };
-                    return Ok((out, next));
+                    return Ok((out, next, assigned));
                 }
                 Err(e) => e,
             };
@@ -479,8 +535,10 @@ impl Inner {
                 .iter()
                 .find(|c| error_matches(&c.error_equals, &error.error))
             {
-                let out = place_result(&c.result_path, &raw, error.to_output())?;
-                return Ok((out, Some(c.next.clone())));
+                let error_output = error.to_output();
+                let assigned = assign(&c.assign, &error_output, &ctx)?;
+                let out = place_result(&c.result_path, &raw, error_output)?;
+                return Ok((out, Some(c.next.clone()), assigned));
             }
             return Err(error);
         }
@@ -491,7 +549,7 @@ impl Inner {
         scope: &str,
         state: &State,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         attempt: u32,
     ) -> Result<Value, StatesError> {
         let Body::Task(task) = &state.body else {
@@ -587,7 +645,7 @@ impl Inner {
         state: &State,
         entered: u64,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         resume: Option<Children>,
     ) -> Result<Value, StatesError> {
         let Body::Parallel(p) = &state.body else {
@@ -611,6 +669,7 @@ impl Inner {
             let partial = resume.partial.remove(&i);
             let branch = branch.clone();
             let input = input.clone();
+            let variables = ctx.variables.nested(true);
             async move {
                 if let Some(out) = done {
                     return Ok(out);
@@ -620,14 +679,17 @@ impl Inner {
                         state,
                         input,
                         children,
+                        variables: assigned,
                     }) => {
-                        this.run_machine(child, branch, state, input, Some(children))
+                        let variables = variables.with(&assigned);
+                        this.run_machine(child, branch, state, input, Some(children), variables)
                             .await
                     }
                     Some(Resume::Done(out)) => Ok(out),
                     None => {
                         let start = branch.start_at.clone();
-                        this.run_machine(child, branch, start, input, None).await
+                        this.run_machine(child, branch, start, input, None, variables)
+                            .await
                     }
                 }
             }
@@ -658,7 +720,7 @@ impl Inner {
         m: &Map,
         entered: u64,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         resume: Option<Children>,
     ) -> Result<Value, StatesError> {
         let items = self.map_items(m, effective, ctx).await?;
@@ -693,13 +755,16 @@ impl Inner {
             let effective = shared.clone();
             let scope = scope.to_string();
             let name = name.clone();
+            let outer = ctx.variables.clone();
+            let sees_outer = m.mode != MapMode::Distributed;
             async move {
                 if let Some(out) = done {
                     return (i, Ok(out));
                 }
                 let input = match &selector {
                     Some(t) => {
-                        let ctx = this.context(&name, this.engine.clock.now(), 0, Some((i, &item)));
+                        let now = this.engine.clock.now();
+                        let ctx = this.context(&name, now, 0, Some((i, &item)), &outer);
                         match t.render(&effective, &ctx) {
                             Ok(v) => v,
                             Err(e) => return (i, Err(e)),
@@ -713,21 +778,24 @@ impl Inner {
                     json!({"name": name, "index": i}),
                     None,
                 );
+                let variables = outer.nested(sees_outer);
                 let result = match partial {
                     Some(Resume::At {
                         state,
                         input,
                         children,
+                        variables: assigned,
                     }) => {
+                        let variables = variables.with(&assigned);
                         this.clone()
-                            .run_machine(child, processor, state, input, Some(children))
+                            .run_machine(child, processor, state, input, Some(children), variables)
                             .await
                     }
                     Some(Resume::Done(out)) => Ok(out),
                     None => {
                         let start = processor.start_at.clone();
                         this.clone()
-                            .run_machine(child, processor, start, input, None)
+                            .run_machine(child, processor, start, input, None, variables)
                             .await
                     }
                 };
@@ -795,7 +863,7 @@ impl Inner {
         &self,
         m: &Map,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
     ) -> Result<Vec<Value>, StatesError> {
         let items = match &m.item_reader {
             Some(reader) => {
@@ -865,7 +933,7 @@ impl Inner {
         &self,
         m: &Map,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         total: usize,
     ) -> Result<usize, StatesError> {
         let by_count = m
@@ -902,7 +970,7 @@ impl Inner {
         state: &State,
         writer: &crate::model::ResultWriter,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         outputs: Vec<Value>,
     ) -> Result<Value, StatesError> {
         let failed = |cause: String| StatesError::new(names::RESULT_WRITER_FAILED, cause);
@@ -998,6 +1066,7 @@ fn reused(done: &HashMap<usize, Value>) -> Option<Value> {
 /// Whether a state reads the context object anywhere (it is built only then).
 fn needs_context(state: &State) -> bool {
     state.parameters.is_some()
+        || state.assign.is_some()
         || state.result_selector.is_some()
         || state.input_path.as_ref().is_some_and(|p| p.is_context())
         || state.output_path.as_ref().is_some_and(|p| p.is_context())
@@ -1007,19 +1076,63 @@ fn needs_context(state: &State) -> bool {
         )
 }
 
-/// ResultSelector → ResultPath → OutputPath.
+/// ResultSelector → Assign → ResultPath → OutputPath: the output and the assigned variables.
+/// `Assign` reads the result as ResultSelector left it (the developer guide's "Processing
+/// input and output" diagram for JSONPath states).
 fn process_result(
     state: &State,
     raw: &Value,
     result: Value,
-    ctx: &Value,
-) -> Result<Value, StatesError> {
+    ctx: &Bindings,
+) -> Result<(Value, Assigned), StatesError> {
     let result = match &state.result_selector {
         Some(t) => t.render(&result, ctx)?,
         None => result,
     };
+    let assigned = assign(&state.assign, &result, ctx)?;
     let combined = place_result(&state.result_path, raw, result)?;
-    output_path(state, combined, ctx)
+    Ok((output_path(state, combined, ctx)?, assigned))
+}
+
+/// Evaluates an `Assign` template against `value` (`$`) with the variables as they were when
+/// the state was entered: no assignment of the same state is visible to another.
+fn assign(
+    template: &Option<Template>,
+    value: &Value,
+    ctx: &Bindings,
+) -> Result<Assigned, StatesError> {
+    let Some(t) = template else {
+        return Ok(Assigned::new());
+    };
+    let rendered = t.render(value, ctx)?;
+    let size = rendered.to_string().len();
+    if size > crate::variables::MAX_ASSIGN_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "the variables assigned are {size} bytes, over the {}-byte limit of one Assign",
+                crate::variables::MAX_ASSIGN_BYTES
+            ),
+        ));
+    }
+    match rendered {
+        Value::Object(m) => Ok(m),
+        other => Err(StatesError::runtime(format!(
+            "Assign must produce an object of variables, it produced {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+/// `assignedVariables` of a `…StateExited` event: each value as its JSON text, as
+/// `GetExecutionHistory` shows it.
+fn assigned_details(assigned: &Assigned) -> Value {
+    Value::Object(
+        assigned
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect(),
+    )
 }
 
 fn place_result(path: &ResultPath, raw: &Value, result: Value) -> Result<Value, StatesError> {
@@ -1040,7 +1153,7 @@ fn place_result(path: &ResultPath, raw: &Value, result: Value) -> Result<Value, 
     }
 }
 
-fn output_path(state: &State, value: Value, ctx: &Value) -> Result<Value, StatesError> {
+fn output_path(state: &State, value: Value, ctx: &Bindings) -> Result<Value, StatesError> {
     match &state.output_path {
         None => Ok(json!({})),
         Some(p) if p.is_root() => Ok(value),
@@ -1055,7 +1168,7 @@ fn output_path(state: &State, value: Value, ctx: &Value) -> Result<Value, States
     }
 }
 
-fn text(t: &Option<Text>, input: &Value, ctx: &Value) -> Result<String, StatesError> {
+fn text(t: &Option<Text>, input: &Value, ctx: &Bindings) -> Result<String, StatesError> {
     Ok(match t {
         None => String::new(),
         Some(Text::Literal(s)) => s.clone(),
@@ -1066,7 +1179,7 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Value) -> Result<String, StatesEr
     })
 }
 
-fn count(c: &Count, input: &Value, ctx: &Value, field: &str) -> Result<u64, StatesError> {
+fn count(c: &Count, input: &Value, ctx: &Bindings, field: &str) -> Result<u64, StatesError> {
     match c {
         Count::Literal(n) => Ok(*n),
         Count::Path(p) => {

@@ -1148,3 +1148,288 @@ mod intrinsics {
         assert!(cause.contains("ArrayGetItem"), "{cause}");
     }
 }
+
+mod variables {
+    //! guide, "Passing data between states with variables" (cited as "variables guide"):
+    //! `Assign` in JSONPath states, `$name` in paths, scoping and history.
+    use super::*;
+
+    fn chain(states: Value, start: &str) -> Value {
+        json!({"StartAt": start, "States": states})
+    }
+
+    /// variables guide, "Conceptual overview": a value stored in one step is read in a
+    /// later one without passing through the states between.
+    // See: #22
+    #[tokio::test]
+    async fn assign_is_visible_to_later_states() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Store": {"Type": "Pass", "Assign": {"productName": "product1", "count": 42, "available": true}, "Result": "dropped", "Next": "Between"},
+                "Between": {"Type": "Pass", "Result": {"other": 1}, "Next": "Use"},
+                "Use": {"Type": "Pass", "Parameters": {"name.$": "$productName", "n.$": "$count", "ok.$": "$available", "fmt.$": "States.Format('{} x{}', $productName, $count)"}, "End": true}
+            }),
+            "Store",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!({"name": "product1", "n": 42, "ok": true, "fmt": "product1 x42"})
+        );
+    }
+
+    /// variables guide, "Evaluation of assignments": every assignment of a state reads the
+    /// values from before the state, so `y` gets the old `x`.
+    // See: #22
+    #[tokio::test]
+    async fn assignments_read_values_from_before_the_state() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "First": {"Type": "Pass", "Assign": {"x": 1}, "Next": "Second"},
+                "Second": {"Type": "Pass", "Assign": {"x": 2, "y.$": "$x"}, "Next": "Show"},
+                "Show": {"Type": "Pass", "Parameters": {"x.$": "$x", "y.$": "$y"}, "End": true}
+            }),
+            "First",
+        );
+        assert_eq!(r.output(&def, json!({})).await, json!({"x": 2, "y": 1}));
+    }
+
+    /// variables guide, "Assign in JSONPath states": `$` in a Task's `Assign` is the result
+    /// after ResultSelector; `$$` is the context object; ResultPath and OutputPath still
+    /// shape the output.
+    // See: #22
+    #[tokio::test]
+    async fn jsonpath_assign_reads_the_selected_result() {
+        let mut h = handlers();
+        h.insert(
+            "lookup",
+            Box::new(|_, _| Ok(json!({"Payload": {"price": 9, "noise": 0}}))),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Lookup": {
+                    "Type": "Task", "Resource": "lookup",
+                    "ResultSelector": {"price.$": "$.Payload.price"},
+                    "Assign": {"price.$": "$.price", "state.$": "$$.State.Name"},
+                    "ResultPath": null,
+                    "Next": "Show"
+                },
+                "Show": {"Type": "Pass", "Parameters": {"input.$": "$", "price.$": "$price", "state.$": "$state"}, "End": true}
+            }),
+            "Lookup",
+        );
+        assert_eq!(
+            r.output(&def, json!({"order": 1})).await,
+            json!({"input": {"order": 1}, "price": 9, "state": "Lookup"})
+        );
+    }
+
+    /// variables guide, "Assign in Choice states": a rule's `Assign` applies when it matches,
+    /// the state's when `Default` is taken; `Variable` may read a variable.
+    // See: #22
+    #[tokio::test]
+    async fn choice_rules_read_and_assign_variables() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"limit": 10}, "Next": "Check"},
+                "Check": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {"Variable": "$.n", "NumericGreaterThanPath": "$limit", "Assign": {"verdict": "big"}, "Next": "Show"}
+                    ],
+                    "Default": "Show",
+                    "Assign": {"verdict": "small"}
+                },
+                "Show": {"Type": "Pass", "Parameters": {"verdict.$": "$verdict"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 11})).await,
+            json!({"verdict": "big"})
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 3})).await,
+            json!({"verdict": "small"})
+        );
+    }
+
+    /// variables guide, "Variable scope": a Map iteration reads the variables of the scope
+    /// around it; what it assigns stays inside it.
+    // See: #22
+    #[tokio::test]
+    async fn map_iterations_read_outer_variables_and_do_not_leak() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"factor": 10}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "Next": "After",
+                    "ItemProcessor": {"StartAt": "Inner", "States": {
+                        "Inner": {"Type": "Pass", "Assign": {"factor": 99, "seen.$": "$"}, "Next": "Read"},
+                        "Read": {"Type": "Pass", "Parameters": {"item.$": "$seen", "factor.$": "$factor"}, "End": true}
+                    }}
+                },
+                "After": {"Type": "Pass", "Parameters": {"factor.$": "$factor", "results.$": "$"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({"items": [1, 2]})).await,
+            json!({"factor": 10, "results": [{"item": 1, "factor": 99}, {"item": 2, "factor": 99}]})
+        );
+        let leaked = chain(
+            json!({
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "Next": "After",
+                    "ItemProcessor": {"StartAt": "Inner", "States": {
+                        "Inner": {"Type": "Pass", "Assign": {"inner": 1}, "End": true}
+                    }}
+                },
+                "After": {"Type": "Pass", "Parameters": {"inner.$": "$inner"}, "End": true}
+            }),
+            "Each",
+        );
+        let (error, _) = r.failure(&leaked, json!({"items": [1]})).await;
+        assert_eq!(error, "States.ParameterPathFailure");
+    }
+
+    /// variables guide, "Variable scope": Parallel branches read outer variables; a distributed
+    /// Map's child workflow does not.
+    // See: #22
+    #[tokio::test]
+    async fn parallel_branches_see_outer_variables_distributed_map_does_not() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"tag": "t1"}, "Next": "Both"},
+                "Both": {
+                    "Type": "Parallel", "End": true,
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"tag": "mine"}, "Next": "C"}, "C": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}}
+                    ]
+                }
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!([{"tag": "t1"}, {"tag": "mine"}])
+        );
+        let distributed = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"tag": "t1"}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "End": true,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Read", "States": {"Read": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}
+                    }
+                }
+            }),
+            "Init",
+        );
+        // The child workflow's ParameterPathFailure fails the run as a distributed Map fails.
+        let (error, _) = r.failure(&distributed, json!([1])).await;
+        assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    }
+
+    /// variables guide, "Assign in Catch": a catcher's `Assign` reads the error output.
+    // See: #22
+    #[tokio::test]
+    async fn catch_assign_reads_the_error_output() {
+        let mut h = handlers();
+        h.insert(
+            "boom",
+            Box::new(|_, _| Err(StatesError::new("Boom", "it broke"))),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "boom", "Assign": {"never": 1}, "Next": "Show",
+                    "Catch": [{"ErrorEquals": ["Boom"], "Assign": {"why.$": "$.Cause"}, "ResultPath": null, "Next": "Show"}]
+                },
+                "Show": {"Type": "Pass", "Parameters": {"why.$": "$why", "input.$": "$"}, "End": true}
+            }),
+            "Try",
+        );
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"why": "it broke", "input": {"k": 1}})
+        );
+    }
+
+    /// GetExecutionHistory: a state's exit event lists `assignedVariables` as JSON text, with
+    /// `assignedVariablesDetails`.
+    // See: #22
+    #[tokio::test]
+    async fn state_exited_events_record_assigned_variables() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "Assign": {"x": 1, "o": {"a": "b"}}, "End": true}));
+        r.start("assigned", &def, json!({})).await.unwrap();
+        let events = r.engine.history("assigned").await.unwrap();
+        let exited = events
+            .iter()
+            .find(|e| e.kind == "PassStateExited")
+            .expect("an exit event");
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({"x": "1", "o": "{\"a\":\"b\"}"})
+        );
+        assert_eq!(
+            exited.details["assignedVariablesDetails"],
+            json!({"truncated": false})
+        );
+    }
+
+    /// guide, "Redriving executions" with variables: a redriven state reads the values
+    /// assigned before the failure, at the top level and inside a Map iteration, and the
+    /// states that succeeded do not run again.
+    // See: #22
+    #[tokio::test]
+    async fn variables_survive_redrive() {
+        let fixed = Arc::new(AtomicU32::new(0));
+        let mut h = handlers();
+        let f = fixed.clone();
+        h.insert(
+            "work",
+            Box::new(move |v, _| {
+                if v.to_string().contains("bad") && f.load(Ordering::SeqCst) == 0 {
+                    return Err(StatesError::new("Broken", "not yet"));
+                }
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"run": "r1"}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+                    "ItemProcessor": {"StartAt": "Tag", "States": {
+                        "Tag": {"Type": "Pass", "Assign": {"item.$": "$"}, "Next": "Work"},
+                        "Work": {"Type": "Task", "Resource": "work", "Parameters": {"run.$": "$run", "item.$": "$item"}, "End": true}
+                    }}
+                }
+            }),
+            "Init",
+        );
+        let e = r
+            .start("vars", &def, json!({"items": ["ok", "bad"]}))
+            .await
+            .unwrap();
+        assert_eq!(e.status, Status::Failed);
+        fixed.store(1, Ordering::SeqCst);
+        let e = r.engine.redrive("vars").await.unwrap();
+        assert_eq!(e.status, Status::Succeeded, "{e:?}");
+        assert_eq!(
+            e.output.unwrap(),
+            json!([{"run": "r1", "item": "ok"}, {"run": "r1", "item": "bad"}])
+        );
+    }
+}
