@@ -21,6 +21,8 @@ pub enum ChoiceRule {
         op: Comparison,
         operand: Operand,
     },
+    /// JSONata `Condition`: `{% … %}` yielding a boolean, over `$states.input`.
+    Condition(crate::jsonata::Expression),
 }
 
 /// The comparison operators (without their `Path` suffix: that is [`Operand::Path`]).
@@ -83,6 +85,18 @@ impl ChoiceRule {
                 Ok(false)
             }
             ChoiceRule::Not(rule) => Ok(!rule.matches(input, context)?),
+            ChoiceRule::Condition(e) => {
+                match e.eval(crate::jsonata::States::input(input), context)? {
+                    Value::Bool(b) => Ok(b),
+                    other => Err(StatesError::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The Condition '{}' returned {other}, not a boolean",
+                            e.as_str()
+                        ),
+                    )),
+                }
+            }
             ChoiceRule::Compare {
                 variable,
                 op,

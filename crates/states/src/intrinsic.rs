@@ -1083,6 +1083,11 @@ fn split_holes(s: &str) -> Vec<Piece> {
 }
 
 fn hash(func: Func, data: &str, algorithm: &str) -> Result<String, StatesError> {
+    hash_hex(data, algorithm).map_err(|message| fail(func, message))
+}
+
+/// The hex digest of `data` by one of [`HASH_ALGORITHMS`] (`States.Hash`, JSONata `$hash`).
+pub fn hash_hex(data: &str, algorithm: &str) -> Result<String, String> {
     use sha2::Digest;
     let bytes = data.as_bytes();
     Ok(match algorithm {
@@ -1092,13 +1097,10 @@ fn hash(func: Func, data: &str, algorithm: &str) -> Result<String, StatesError> 
         "SHA-384" => hex::encode(sha2::Sha384::digest(bytes)),
         "SHA-512" => hex::encode(sha2::Sha512::digest(bytes)),
         other => {
-            return Err(fail(
-                func,
-                format!(
-                    "unknown algorithm {}; use one of {}",
-                    describe(&Value::String(other.to_string())),
-                    HASH_ALGORITHMS.join(", ")
-                ),
+            return Err(format!(
+                "unknown algorithm {}; use one of {}",
+                describe(&Value::String(other.to_string())),
+                HASH_ALGORITHMS.join(", ")
             ))
         }
     })

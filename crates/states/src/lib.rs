@@ -1,6 +1,7 @@
 //! sluice-states: a Step Functions engine.
 //!
-//! It runs Amazon States Language definitions (JSONPath query language) with durable
+//! It runs Amazon States Language definitions in both query languages, JSONPath and JSONata
+//! (per definition or per state), with workflow variables (`Assign`, `$name`), durable
 //! execution history in SQLite, retries, catches, timeouts and AWS-faithful redrive. It
 //! knows nothing about ingestion: Task resources are bound to [`task::TaskHandler`]s by the
 //! embedding program.
@@ -12,6 +13,7 @@ pub mod error;
 pub mod history;
 pub mod intrinsic;
 pub mod items;
+pub mod jsonata;
 pub mod model;
 pub mod parse;
 pub mod path;

@@ -5,7 +5,10 @@
 //! The checks follow the Amazon States Language specification (states-language.net) and the
 //! Step Functions developer guide: the fields each state type allows, transitions within one
 //! machine, reachability, retriers and catchers, choice rules, paths and payload templates,
-//! and the Map state's item processor, reader, batcher and writer.
+//! and the Map state's item processor, reader, batcher and writer. JSONata states have
+//! their own field tables and expression checks in [`jsonata`].
+
+mod jsonata;
 
 use crate::error::json_kind as kind;
 use std::cell::RefCell;
@@ -18,7 +21,7 @@ use serde_json::{Map as JsonMap, Number, Value};
 
 use crate::choice::{check_pattern, parse_timestamp, ChoiceRule, Comparison, Operand};
 use crate::model::{
-    Body, Catcher, Choice, ChoiceBranch, Count, Definition, Fail, ItemBatcher, ItemInput,
+    Assign, Body, Catcher, Choice, ChoiceBranch, Count, Definition, Fail, ItemBatcher, ItemInput,
     ItemReader, Jitter, Machine, Map, MapMode, Parallel, Percentage, ResultPath, ResultWriter,
     Retrier, State, Task, Text, Transition, Wait,
 };
@@ -450,7 +453,8 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
 fn unsupported(key: &str) -> Option<String> {
     match key {
         "Arguments" | "Output" | "Items" | "Condition" | "ItemsPointer" => Some(format!(
-            "`{key}` belongs to the JSONata query language, which this engine does not support"
+            "`{key}` belongs to the JSONata query language: set `\"QueryLanguage\": \"JSONata\"` \
+             on the state or the definition to use it"
         )),
         "Credentials" => {
             Some("`Credentials` (cross-account tasks) is not supported by this engine".into())
@@ -582,6 +586,10 @@ struct Checker {
     /// The state names of each machine being walked, innermost last: transitions stay inside
     /// the innermost.
     scopes: Vec<HashSet<String>>,
+    /// The definition's `QueryLanguage` is JSONata: states without their own are JSONata.
+    jsonata_default: bool,
+    /// The state being checked is a JSONata state.
+    jsonata: bool,
 }
 
 impl Checker {
@@ -765,9 +773,12 @@ impl Checker {
 
     /// `Assign` of a state, a choice rule or a catcher: a payload template whose top-level
     /// keys (less a `.$` suffix) are variable names.
-    fn assign(&mut self, o: Obj) -> Option<Template> {
+    fn assign(&mut self, o: Obj) -> Option<Assign> {
         let v = o.get("Assign")?;
         let at = o.at("Assign");
+        if self.jsonata {
+            return self.jsonata_assign(v, &at);
+        }
         if let Value::Object(m) = v {
             for key in m.keys() {
                 let name = key.strip_suffix(".$").unwrap_or(key);
@@ -776,7 +787,7 @@ impl Checker {
                 }
             }
         }
-        self.template(v, &at, "Assign")
+        self.template(v, &at, "Assign").map(Assign::Paths)
     }
 
     /// `ErrorPath`/`CausePath`: a path or an intrinsic call.
@@ -802,22 +813,23 @@ impl Checker {
         }
     }
 
-    /// `QueryLanguage` at the top or in a state: only JSONPath runs here.
-    fn query_language(&mut self, o: Obj) {
+    /// `QueryLanguage` at the top or in a state: `Some(true)` for JSONata, `Some(false)` for
+    /// JSONPath, `None` when absent (or wrong, which is reported).
+    fn query_language(&mut self, o: Obj) -> Option<bool> {
         match o.get("QueryLanguage") {
-            None => {}
-            Some(Value::String(s)) if s == "JSONPath" => {}
-            Some(Value::String(s)) if s == "JSONata" => self.report(
-                o.at("QueryLanguage"),
-                "QueryLanguage `JSONata` is not supported: this engine runs JSONPath definitions",
-            ),
-            Some(other) => self.report(
-                o.at("QueryLanguage"),
-                format!(
-                    "`QueryLanguage` must be \"JSONPath\" or \"JSONata\", not {}",
-                    show(other)
-                ),
-            ),
+            None => None,
+            Some(Value::String(s)) if s == "JSONPath" => Some(false),
+            Some(Value::String(s)) if s == "JSONata" => Some(true),
+            Some(other) => {
+                self.report(
+                    o.at("QueryLanguage"),
+                    format!(
+                        "`QueryLanguage` must be \"JSONPath\" or \"JSONata\", not {}",
+                        show(other)
+                    ),
+                );
+                None
+            }
         }
     }
 
@@ -852,7 +864,7 @@ impl Checker {
         if let Value::Object(m) = v {
             let o = Obj { map: m, path: "$" };
             self.string(o, "Version");
-            self.query_language(o);
+            self.jsonata_default = self.query_language(o) == Some(true);
             if let Some(t) = o.get("TimeoutSeconds") {
                 timeout_seconds = self.integer(t, &o.at("TimeoutSeconds"), "TimeoutSeconds", 1);
             }
@@ -1021,11 +1033,49 @@ impl Checker {
                 return None;
             }
         };
-        let allowed = allowed_fields(ty);
+        let jsonata = match self.query_language(o) {
+            Some(true) => true,
+            Some(false) => {
+                if self.jsonata_default {
+                    self.report(
+                        o.at("QueryLanguage"),
+                        "a state cannot use JSONPath when the definition's `QueryLanguage` is \
+                         JSONata",
+                    );
+                }
+                false
+            }
+            None => self.jsonata_default,
+        };
+        let outer_jsonata = std::mem::replace(&mut self.jsonata, jsonata);
+        let state = self.state_fields(name, o, ty);
+        self.jsonata = outer_jsonata;
+        state
+    }
+
+    /// The fields of a state whose type and query language are known.
+    fn state_fields(&mut self, name: &str, o: Obj, ty: &str) -> Option<State> {
+        let path = o.path;
+        let allowed = if self.jsonata {
+            jsonata::allowed_fields(ty)
+        } else {
+            allowed_fields(ty)
+        };
         let owner = format!("a {ty} state");
-        self.fields(o, allowed, &owner);
+        if self.jsonata {
+            for key in o.map.keys() {
+                if !allowed.contains(&key.as_str()) {
+                    let message = jsonata::refused(key).unwrap_or_else(|| {
+                        format!("field `{key}` does not belong to a JSONata {ty} state")
+                    });
+                    self.report(o.at(key), message);
+                }
+            }
+        } else {
+            self.fields(o, allowed, &owner);
+        }
         let has = |key: &str| allowed.contains(&key);
-        self.query_language(o);
+        let _ = path;
         let comment = self.string(o, "Comment");
         let (input_path, output_path) = if has("InputPath") {
             (self.io_path(o, "InputPath"), self.io_path(o, "OutputPath"))
@@ -1055,6 +1105,7 @@ impl Checker {
             Transition::Terminal
         };
         let assign = self.assign(o);
+        let jsonata_io = self.jsonata.then(|| Box::new(self.jsonata_io(o)));
         let (retry, catch) = if has("Retry") {
             (self.retry(o), self.catch(o))
         } else {
@@ -1084,6 +1135,7 @@ impl Checker {
             retry,
             catch,
             assign,
+            jsonata: jsonata_io,
             body,
         })
     }
@@ -1261,11 +1313,12 @@ impl Checker {
                 continue;
             };
             let c = Obj { map: m, path: &ip };
-            self.fields(
-                c,
-                &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"],
-                "a catcher",
-            );
+            let allowed: &[&str] = if self.jsonata {
+                &["ErrorEquals", "Next", "Output", "Comment", "Assign"]
+            } else {
+                &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"]
+            };
+            self.fields(c, allowed, "a catcher");
             self.string(c, "Comment");
             let (error_equals, all) = self.error_equals(c);
             if all && i + 1 < items.len() {
@@ -1279,10 +1332,15 @@ impl Checker {
                 .and_then(|v| self.target(v, &c.at("Next"), "Next"));
             let result_path = self.result_path(c);
             let assign = self.assign(c);
+            let output = match c.get("Output") {
+                Some(v) if self.jsonata => self.jsonata_template(v, &c.at("Output")),
+                _ => None,
+            };
             out.push(Catcher {
                 error_equals,
                 result_path,
                 assign,
+                output,
                 next: next.unwrap_or_default(),
             });
         }
@@ -1340,7 +1398,11 @@ impl Checker {
             }
             Some(v) => self.target(v, &o.at("Next"), "Next"),
         };
-        let rule = self.rule(o, true);
+        let rule = if self.jsonata {
+            self.jsonata_rule(o)
+        } else {
+            self.rule(o, true)
+        };
         let assign = self.assign(o);
         Some(ChoiceBranch {
             rule,
@@ -1491,6 +1553,19 @@ impl Checker {
     }
 
     fn wait(&mut self, o: Obj) -> Wait {
+        if self.jsonata {
+            for key in ["Seconds", "Timestamp"] {
+                match o.get(key) {
+                    Some(Value::String(s)) if crate::jsonata::is_expression(s) => {
+                        let v = Value::String(s.clone());
+                        return self
+                            .jsonata_wait(&v, &o.at(key), key)
+                            .unwrap_or(Wait::Seconds(0));
+                    }
+                    _ => {}
+                }
+            }
+        }
         let keys = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"];
         let present: Vec<&str> = keys.into_iter().filter(|k| o.has(k)).collect();
         let stand_in = Wait::Seconds(0);
@@ -1540,6 +1615,12 @@ impl Checker {
     }
 
     fn fail(&mut self, o: Obj) -> Fail {
+        if self.jsonata {
+            return Fail {
+                error: self.jsonata_text(o, "Error"),
+                cause: self.jsonata_text(o, "Cause"),
+            };
+        }
         Fail {
             error: self.text(o, "Error", "ErrorPath"),
             cause: self.text(o, "Cause", "CausePath"),
@@ -1624,7 +1705,18 @@ impl Checker {
             }
             None => placeholder_machine(),
         };
+        let (items, item_selector_jsonata) = if self.jsonata {
+            (
+                o.get("Items")
+                    .and_then(|v| self.jsonata_template(v, &o.at("Items"))),
+                o.get("ItemSelector")
+                    .and_then(|v| self.jsonata_template(v, &o.at("ItemSelector"))),
+            )
+        } else {
+            (None, None)
+        };
         let item_selector = match (o.get("ItemSelector"), o.get("Parameters")) {
+            _ if self.jsonata => None,
             (Some(_), Some(_)) => {
                 self.report(
                     o.path,
@@ -1692,6 +1784,8 @@ impl Checker {
         }
         Map {
             items_path,
+            items,
+            item_selector_jsonata,
             item_selector,
             processor: Arc::new(processor),
             mode,
@@ -2176,11 +2270,7 @@ mod tests {
             "$.TimeoutSeconds",
             "positive integer",
         );
-        assert_problem(
-            base(json!({"QueryLanguage": "JSONata"})),
-            "$.QueryLanguage",
-            "not supported",
-        );
+        ok(base(json!({"QueryLanguage": "JSONata"})));
         assert_problem(
             base(json!({"QueryLanguage": "SQL"})),
             "$.QueryLanguage",
@@ -2302,11 +2392,9 @@ mod tests {
             "$.States.A.Arguments",
             "JSONata",
         );
-        assert_problem(
-            with_state(json!({"Type": "Pass", "Next": "Done", "QueryLanguage": "JSONata"})),
-            "$.States.A.QueryLanguage",
-            "not supported",
-        );
+        ok(with_state(
+            json!({"Type": "Pass", "Next": "Done", "QueryLanguage": "JSONata"}),
+        ));
         ok(with_state(
             json!({"Type": "Pass", "Next": "Done", "QueryLanguage": "JSONPath", "Comment": "x"}),
         ));

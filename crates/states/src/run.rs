@@ -21,14 +21,14 @@ use crate::engine::{time, Engine, EngineError, Start, ROLE_ARN};
 use crate::error::{names, StatesError};
 use crate::history::{kinds, Event};
 use crate::items;
+use crate::jsonata::States;
 use crate::model::{
-    error_matches, Body, Count, Definition, Machine, Map, MapMode, Percentage, ResultPath, State,
-    Text, Transition, Wait,
+    error_matches, Assign, Body, Count, Definition, Machine, Map, MapMode, Percentage, ResultPath,
+    State, Text, Transition, Wait,
 };
 use crate::resume::{child_scope, Children, Resume};
 use crate::store::{state_machine_arn, Execution, Status};
 use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
-use crate::template::Template;
 use crate::variables::{Bindings, Variables};
 
 /// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
@@ -379,6 +379,10 @@ impl Inner {
             _ => None,
         };
         match &state.body {
+            Body::Pass { .. } if state.jsonata.is_some() => {
+                let assigned = assign(&state.assign, &raw, States::input(&raw), &ctx)?;
+                Ok((plain_output(state, effective, &raw, &ctx)?, next, assigned))
+            }
             Body::Pass { result } => {
                 let value = match (result, &state.parameters) {
                     (Some(r), _) => r.clone(),
@@ -388,7 +392,10 @@ impl Inner {
                 let (output, assigned) = process_result(state, &raw, value, &ctx)?;
                 Ok((output, next, assigned))
             }
-            Body::Succeed => Ok((output_path(state, effective, &ctx)?, None, Assigned::new())),
+            Body::Succeed => {
+                let out = plain_output(state, effective, &raw, &ctx)?;
+                Ok((out, None, Assigned::new()))
+            }
             Body::Fail(f) => Err(StatesError::new(
                 text(&f.error, &raw, &ctx)?,
                 text(&f.cause, &raw, &ctx)?,
@@ -396,15 +403,17 @@ impl Inner {
             Body::Choice(c) => {
                 for branch in &c.choices {
                     if branch.rule.matches(&effective, &ctx)? {
-                        let assigned = assign(&branch.assign, &effective, &ctx)?;
-                        let out = output_path(state, effective, &ctx)?;
+                        let states = States::input(&raw);
+                        let assigned = assign(&branch.assign, &effective, states, &ctx)?;
+                        let out = plain_output(state, effective, &raw, &ctx)?;
                         return Ok((out, Some(branch.next.clone()), assigned));
                     }
                 }
                 match &c.default {
                     Some(d) => {
-                        let assigned = assign(&state.assign, &effective, &ctx)?;
-                        let out = output_path(state, effective, &ctx)?;
+                        let states = States::input(&raw);
+                        let assigned = assign(&state.assign, &effective, states, &ctx)?;
+                        let out = plain_output(state, effective, &raw, &ctx)?;
                         Ok((out, Some(d.clone()), assigned))
                     }
                     None => Err(StatesError::new(
@@ -420,8 +429,8 @@ impl Inner {
                 let wait = self.wait_duration(w, &effective, &ctx)?;
                 self.flush().await?;
                 self.engine.clock.sleep(wait).await;
-                let assigned = assign(&state.assign, &effective, &ctx)?;
-                Ok((output_path(state, effective, &ctx)?, next, assigned))
+                let assigned = assign(&state.assign, &effective, States::input(&raw), &ctx)?;
+                Ok((plain_output(state, effective, &raw, &ctx)?, next, assigned))
             }
             Body::Task(_) | Body::Parallel(_) | Body::Map(_) => {
                 self.guarded(
@@ -456,6 +465,33 @@ impl Inner {
                         p.as_str()
                     ))
                 })
+            }
+            Wait::SecondsExpression(e) => {
+                let v = e.eval(States::input(input), ctx)?;
+                v.as_u64().map(Duration::from_secs).ok_or_else(|| {
+                    StatesError::new(
+                        names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "Seconds '{}' returned {v}, not a non-negative integer",
+                            e.as_str()
+                        ),
+                    )
+                })
+            }
+            Wait::TimestampExpression(e) => {
+                let v = e.eval(States::input(input), ctx)?;
+                v.as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| until(t.with_timezone(&Utc)))
+                    .ok_or_else(|| {
+                        StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "Timestamp '{}' returned {v}, not an RFC 3339 timestamp",
+                                e.as_str()
+                            ),
+                        )
+                    })
             }
             Wait::TimestampPath(p) => {
                 let v = p
@@ -536,8 +572,17 @@ impl Inner {
                 .find(|c| error_matches(&c.error_equals, &error.error))
             {
                 let error_output = error.to_output();
-                let assigned = assign(&c.assign, &error_output, &ctx)?;
-                let out = place_result(&c.result_path, &raw, error_output)?;
+                let states = States {
+                    input: &raw,
+                    result: None,
+                    error_output: Some(&error_output),
+                };
+                let assigned = assign(&c.assign, &error_output, states, &ctx)?;
+                let out = match (&state.jsonata, &c.output) {
+                    (Some(_), Some(t)) => t.render(states, &ctx)?,
+                    (Some(_), None) => error_output,
+                    (None, _) => place_result(&c.result_path, &raw, error_output)?,
+                };
                 return Ok((out, Some(c.next.clone()), assigned));
             }
             return Err(error);
@@ -555,10 +600,7 @@ impl Inner {
         let Body::Task(task) = &state.body else {
             return Err(StatesError::runtime("not a Task"));
         };
-        let params = match &state.parameters {
-            Some(t) => t.render(effective, ctx)?,
-            None => effective.clone(),
-        };
+        let params = arguments(state, effective, ctx)?;
         let timeout = task
             .timeout
             .as_ref()
@@ -651,10 +693,7 @@ impl Inner {
         let Body::Parallel(p) = &state.body else {
             return Err(StatesError::runtime("not a Parallel"));
         };
-        let input = match &state.parameters {
-            Some(t) => t.render(effective, ctx)?,
-            None => effective.clone(),
-        };
+        let input = arguments(state, effective, ctx)?;
         let mut resume = resume.unwrap_or_default();
         self.push(
             scope,
@@ -752,6 +791,7 @@ impl Inner {
             let partial = resume.partial.remove(&i);
             let processor = m.processor.clone();
             let selector = m.item_selector.clone();
+            let selector_jsonata = m.item_selector_jsonata.clone();
             let effective = shared.clone();
             let scope = scope.to_string();
             let name = name.clone();
@@ -761,8 +801,8 @@ impl Inner {
                 if let Some(out) = done {
                     return (i, Ok(out));
                 }
-                let input = match &selector {
-                    Some(t) => {
+                let input = match (&selector, &selector_jsonata) {
+                    (Some(t), _) => {
                         let now = this.engine.clock.now();
                         let ctx = this.context(&name, now, 0, Some((i, &item)), &outer);
                         match t.render(&effective, &ctx) {
@@ -770,7 +810,15 @@ impl Inner {
                             Err(e) => return (i, Err(e)),
                         }
                     }
-                    None => item,
+                    (None, Some(t)) => {
+                        let now = this.engine.clock.now();
+                        let ctx = this.context(&name, now, 0, Some((i, &item)), &outer);
+                        match t.render(States::input(&effective), &ctx) {
+                            Ok(v) => v,
+                            Err(e) => return (i, Err(e)),
+                        }
+                    }
+                    (None, None) => item,
                 };
                 this.push(
                     &scope,
@@ -887,6 +935,24 @@ impl Inner {
                     max,
                 )
                 .await?
+            }
+            None if m.items.is_some() => {
+                let items = m
+                    .items
+                    .as_ref()
+                    .map(|t| t.render(States::input(effective), ctx));
+                match items.transpose()? {
+                    Some(Value::Array(items)) => items,
+                    other => {
+                        return Err(StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "Map's Items must be an array, it is {}",
+                                other.as_ref().map(kind_of).unwrap_or("nothing")
+                            ),
+                        ))
+                    }
+                }
             }
             None => {
                 let selected = match &m.items_path {
@@ -1066,6 +1132,7 @@ fn reused(done: &HashMap<usize, Value>) -> Option<Value> {
 /// Whether a state reads the context object anywhere (it is built only then).
 fn needs_context(state: &State) -> bool {
     state.parameters.is_some()
+        || state.jsonata.is_some()
         || state.assign.is_some()
         || state.result_selector.is_some()
         || state.input_path.as_ref().is_some_and(|p| p.is_context())
@@ -1085,26 +1152,72 @@ fn process_result(
     result: Value,
     ctx: &Bindings,
 ) -> Result<(Value, Assigned), StatesError> {
+    if let Some(io) = &state.jsonata {
+        let states = States {
+            input: raw,
+            result: Some(&result),
+            error_output: None,
+        };
+        let assigned = assign(&state.assign, &result, states, ctx)?;
+        let output = match &io.output {
+            Some(t) => t.render(states, ctx)?,
+            None => result,
+        };
+        return Ok((output, assigned));
+    }
     let result = match &state.result_selector {
         Some(t) => t.render(&result, ctx)?,
         None => result,
     };
-    let assigned = assign(&state.assign, &result, ctx)?;
+    let assigned = assign(&state.assign, &result, States::input(raw), ctx)?;
     let combined = place_result(&state.result_path, raw, result)?;
     Ok((output_path(state, combined, ctx)?, assigned))
 }
 
-/// Evaluates an `Assign` template against `value` (`$`) with the variables as they were when
-/// the state was entered: no assignment of the same state is visible to another.
+/// The output of a state without a result (Pass in JSONata, Choice, Wait, Succeed): JSONata
+/// `Output` (absent: the input), or JSONPath `OutputPath` over the effective input.
+fn plain_output(
+    state: &State,
+    effective: Value,
+    raw: &Value,
+    ctx: &Bindings,
+) -> Result<Value, StatesError> {
+    match &state.jsonata {
+        Some(io) => match &io.output {
+            Some(t) => t.render(States::input(raw), ctx),
+            None => Ok(raw.clone()),
+        },
+        None => output_path(state, effective, ctx),
+    }
+}
+
+/// What a Task or the branches of a Parallel get: JSONata `Arguments` or JSONPath
+/// `Parameters`, else the effective input.
+fn arguments(state: &State, effective: &Value, ctx: &Bindings) -> Result<Value, StatesError> {
+    match (&state.jsonata, &state.parameters) {
+        (Some(io), _) => match &io.arguments {
+            Some(t) => t.render(States::input(effective), ctx),
+            None => Ok(effective.clone()),
+        },
+        (None, Some(t)) => t.render(effective, ctx),
+        (None, None) => Ok(effective.clone()),
+    }
+}
+
+/// Evaluates an `Assign` with the variables as they were when the state was entered: no
+/// assignment of the same state is visible to another. A JSONPath `Assign` reads `dollar` as
+/// `$`; a JSONata one reads `states` as `$states`.
 fn assign(
-    template: &Option<Template>,
-    value: &Value,
+    template: &Option<Assign>,
+    dollar: &Value,
+    states: States,
     ctx: &Bindings,
 ) -> Result<Assigned, StatesError> {
-    let Some(t) = template else {
-        return Ok(Assigned::new());
+    let rendered = match template {
+        None => return Ok(Assigned::new()),
+        Some(Assign::Paths(t)) => t.render(dollar, ctx)?,
+        Some(Assign::Jsonata(t)) => t.render(states, ctx)?,
     };
-    let rendered = t.render(value, ctx)?;
     let size = rendered.to_string().len();
     if size > crate::variables::MAX_ASSIGN_BYTES {
         return Err(StatesError::new(
@@ -1173,6 +1286,10 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Bindings) -> Result<String, State
         None => String::new(),
         Some(Text::Literal(s)) => s.clone(),
         Some(Text::Dynamic(tpl)) => match tpl.render(input, ctx)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        },
+        Some(Text::Jsonata(e)) => match e.eval(States::input(input), ctx)? {
             Value::String(s) => s,
             other => other.to_string(),
         },

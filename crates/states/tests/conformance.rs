@@ -1433,3 +1433,307 @@ mod variables {
         );
     }
 }
+
+mod jsonata {
+    //! guide, "Transforming data with JSONata in Step Functions" (cited as "JSONata guide"):
+    //! `QueryLanguage`, `Arguments`, `Output`, `Assign`, `Condition`, `Items`,
+    //! `ItemSelector`, catcher `Output`, `$states`, AWS's functions and
+    //! `States.QueryEvaluationError`.
+    use super::*;
+
+    fn jsonata(states: Value, start: &str) -> Value {
+        json!({"QueryLanguage": "JSONata", "StartAt": start, "States": states})
+    }
+
+    /// JSONata guide, "Processing input and output with JSONata": `Arguments` is what the
+    /// task gets, `Output` shapes the state output from `$states.input` and
+    /// `$states.result`.
+    // See: #22
+    #[tokio::test]
+    async fn task_arguments_and_output() {
+        let mut h = handlers();
+        h.insert(
+            "price",
+            Box::new(|v, _| Ok(json!({"Payload": {"total": v["qty"].as_i64().unwrap_or(0) * 3}}))),
+        );
+        let r = rig(h).await;
+        let def = jsonata(
+            json!({"Price": {
+                "Type": "Task", "Resource": "price", "End": true,
+                "Arguments": {"qty": "{% $states.input.product.qty %}", "fixed": 1},
+                "Output": {
+                    "customerId": "{% $states.input.customer.id %}",
+                    "product": "{% $states.input.product.name %}",
+                    "total": "{% $states.result.Payload.total %}"
+                }
+            }}),
+            "Price",
+        );
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"customer": {"id": "c1"}, "product": {"name": "p", "qty": 4}})
+            )
+            .await,
+            json!({"customerId": "c1", "product": "p", "total": 12})
+        );
+    }
+
+    /// JSONata guide, "Choice state": each rule is a `Condition`; the first true one wins,
+    /// else `Default`.
+    // See: #22
+    #[tokio::test]
+    async fn choice_conditions_route() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "Check": {"Type": "Choice", "Default": "Minor", "Choices": [
+                    {"Condition": "{% $states.input.age >= 18 %}", "Next": "Adult"}
+                ]},
+                "Adult": {"Type": "Pass", "Output": "adult", "End": true},
+                "Minor": {"Type": "Pass", "Output": "minor", "End": true}
+            }),
+            "Check",
+        );
+        assert_eq!(r.output(&def, json!({"age": 30})).await, json!("adult"));
+        assert_eq!(r.output(&def, json!({"age": 3})).await, json!("minor"));
+        let bad = jsonata(
+            json!({
+                "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+                    {"Condition": "{% $states.input.age %}", "Next": "Done"}
+                ]},
+                "Done": {"Type": "Succeed"}
+            }),
+            "Check",
+        );
+        let (error, _) = r.failure(&bad, json!({"age": 30})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+    }
+
+    /// JSONata guide, "Map state": `Items` selects the array, `ItemSelector` reads
+    /// `$states.context.Map.Item`.
+    // See: #22
+    #[tokio::test]
+    async fn map_items_and_item_selector() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"Each": {
+                "Type": "Map", "End": true,
+                "Items": "{% $states.input.orders %}",
+                "ItemSelector": {
+                    "index": "{% $states.context.Map.Item.Index %}",
+                    "id": "{% $states.context.Map.Item.Value.id %}",
+                    "region": "{% $states.input.region %}"
+                },
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+            }}),
+            "Each",
+        );
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"region": "eu", "orders": [{"id": "a"}, {"id": "b"}]})
+            )
+            .await,
+            json!([
+                {"index": 0, "id": "a", "region": "eu"},
+                {"index": 1, "id": "b", "region": "eu"}
+            ])
+        );
+        let literal = jsonata(
+            json!({"Each": {
+                "Type": "Map", "End": true, "Items": [1, "{% 1 + 1 %}"],
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+            }}),
+            "Each",
+        );
+        assert_eq!(r.output(&literal, json!({})).await, json!([1, 2]));
+    }
+
+    /// variables guide, "Evaluation of assignments": `Assign` and `Output` of one state both
+    /// read the variables from before it.
+    // See: #22
+    #[tokio::test]
+    async fn assign_and_output_read_variables_from_before_the_state() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"x": 1}, "Next": "Bump"},
+                "Bump": {"Type": "Pass", "Assign": {"x": "{% $x + 1 %}", "y": "{% $x %}"}, "Output": {"seen": "{% $x %}"}, "Next": "Show"},
+                "Show": {"Type": "Pass", "Output": {"x": "{% $x %}", "y": "{% $y %}", "input": "{% $states.input %}"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!({"x": 2, "y": 1, "input": {"seen": 1}})
+        );
+    }
+
+    /// JSONata guide: JSONPath and JSONata states mix in one definition, per state, and the
+    /// variables one assigns are read by the other.
+    // See: #22
+    #[tokio::test]
+    async fn jsonpath_and_jsonata_states_share_variables() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Path", "States": {
+            "Path": {"Type": "Pass", "Assign": {"n.$": "$.n"}, "Next": "Ata"},
+            "Ata": {"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"m": "{% $n * 10 %}"}, "Next": "Back"},
+            "Back": {"Type": "Pass", "Parameters": {"n.$": "$n", "m.$": "$m"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"n": 4})).await,
+            json!({"n": 4, "m": 40})
+        );
+    }
+
+    /// JSONata guide, "Handling errors": a catcher's `Output` reads `$states.errorOutput`,
+    /// its `Assign` too; `States.QueryEvaluationError` is catchable.
+    // See: #22
+    #[tokio::test]
+    async fn catch_output_reads_the_error_output() {
+        let mut h = handlers();
+        h.insert(
+            "boom",
+            Box::new(|_, _| Err(StatesError::new("Boom", "it broke"))),
+        );
+        let r = rig(h).await;
+        let def = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "boom", "Next": "Done",
+                    "Catch": [{
+                        "ErrorEquals": ["Boom"], "Next": "Done",
+                        "Assign": {"why": "{% $states.errorOutput.Cause %}"},
+                        "Output": {"error": "{% $states.errorOutput.Error %}", "input": "{% $states.input %}"}
+                    }]
+                },
+                "Done": {"Type": "Pass", "Output": {"caught": "{% $states.input %}", "why": "{% $why %}"}, "End": true}
+            }),
+            "Try",
+        );
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"caught": {"error": "Boom", "input": {"k": 1}}, "why": "it broke"})
+        );
+        let query = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Pass", "Output": "{% $states.input.missing %}", "Next": "Done"
+                },
+                "Done": {"Type": "Succeed"}
+            }),
+            "Try",
+        );
+        let (error, cause) = r.failure(&query, json!({})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+        assert!(cause.contains("$states.input.missing"), "{cause}");
+        let caught = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "echo", "Output": "{% $states.result.missing %}", "Next": "Done",
+                    "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Output": "caught", "Next": "Done"}]
+                },
+                "Done": {"Type": "Succeed"}
+            }),
+            "Try",
+        );
+        assert_eq!(r.output(&caught, json!({})).await, json!("caught"));
+    }
+
+    /// JSONata guide, "Fail state": `Error` and `Cause` may be expressions.
+    // See: #22
+    #[tokio::test]
+    async fn fail_error_and_cause_expressions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Fail", "Error": "{% $states.input.code %}", "Cause": "{% 'order ' & $states.input.id & ' failed' %}"}}),
+            "F",
+        );
+        assert_eq!(
+            r.failure(&def, json!({"code": "E42", "id": "o1"})).await,
+            ("E42".to_string(), "order o1 failed".to_string())
+        );
+    }
+
+    /// JSONata guide, "Wait state": `Seconds` and `Timestamp` as expressions.
+    // See: #22
+    #[tokio::test]
+    async fn wait_seconds_and_timestamp_expressions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "S": {"Type": "Wait", "Seconds": "{% $states.input.delay * 2 %}", "Next": "T"},
+                "T": {"Type": "Wait", "Timestamp": "{% $states.input.until %}", "End": true}
+            }),
+            "S",
+        );
+        let input = json!({"delay": 5, "until": "2026-03-14T02:00:10Z"});
+        assert_eq!(r.output(&def, input.clone()).await, input);
+        assert_eq!(r.clock.sleeps(), [10, 60].map(Duration::from_secs).to_vec());
+    }
+
+    /// JSONata guide, "JSONata functions provided by Step Functions": `$partition`,
+    /// `$range`, `$hash`, `$parse`, `$uuid`.
+    // See: #22
+    #[tokio::test]
+    async fn aws_functions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Pass", "End": true, "Output": {
+                "partition": "{% $partition([1,2,3,4], 2) %}",
+                "range": "{% $range(0, 10, 2) %}",
+                "hash": "{% $hash('input data', 'SHA-1') %}",
+                "parse": "{% $parse($states.input.json).a %}",
+                "uuid": "{% $length($uuid()) %}"
+            }}}),
+            "F",
+        );
+        assert_eq!(
+            r.output(&def, json!({"json": "{\"a\": [1]}"})).await,
+            json!({
+                "partition": [[1, 2], [3, 4]],
+                "range": [0, 2, 4, 6, 8, 10],
+                "hash": "aaff4a450a104cd177d28d18d74485e8cae074b7",
+                "parse": [1],
+                "uuid": 36
+            })
+        );
+    }
+
+    /// issue #22, "Bad input": a runaway expression is bounded and fails with
+    /// `States.QueryEvaluationError`, never a hang or a crash.
+    // See: #22
+    #[tokio::test]
+    async fn a_runaway_expression_fails_instead_of_hanging() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Pass", "End": true,
+                "Output": "{% ($loop := function($n) { $loop($n + 1) }; $loop(0)) %}"}}),
+            "F",
+        );
+        let (error, _) = r.failure(&def, json!({})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+    }
+
+    /// JSONata guide, "Parallel state": `Arguments` is every branch's input; the result is
+    /// the array of branch outputs, `Output` reshapes it.
+    // See: #22
+    #[tokio::test]
+    async fn parallel_arguments_and_output() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"Both": {
+                "Type": "Parallel", "End": true,
+                "Arguments": {"n": "{% $states.input.n %}"},
+                "Output": "{% $sum($states.result.n) %}",
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Output": {"n": "{% $states.input.n + 1 %}"}, "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Output": {"n": "{% $states.input.n * 10 %}"}, "End": true}}}
+                ]
+            }}),
+            "Both",
+        );
+        assert_eq!(r.output(&def, json!({"n": 2})).await, json!(23));
+    }
+}
