@@ -57,6 +57,8 @@ pub struct Expression {
     text: String,
     /// The `$name`s the text mentions: only these are bound when it runs.
     names: Vec<String>,
+    /// The field it is the value of, as AWS names it in causes (`Output/result`).
+    field: String,
 }
 
 /// Whether a string is a whole `{% … %}` expression.
@@ -90,7 +92,17 @@ impl Expression {
             Err(_) => return Err(format!("the JSONata expression `{text}` does not parse")),
         }
         let names = mentioned_names(&text);
-        Ok(Expression { text, names })
+        Ok(Expression {
+            text,
+            names,
+            field: String::new(),
+        })
+    }
+
+    /// The same expression, named as the value of `field` in error causes.
+    pub fn for_field(mut self, field: &str) -> Expression {
+        self.field = field.to_string();
+        self
     }
 
     pub fn as_str(&self) -> &str {
@@ -102,8 +114,9 @@ impl Expression {
     pub fn eval(&self, states: States, bindings: &Bindings) -> Result<Value, StatesError> {
         self.eval_optional(states, bindings)?.ok_or_else(|| {
             query_error(format!(
-                "The JSONata expression '{}' returned nothing (undefined)",
-                self.text
+                "The JSONata expression '{}'{} returned nothing (undefined).",
+                self.text,
+                self.specified_for()
             ))
         })
     }
@@ -165,9 +178,18 @@ impl Expression {
 
     fn failed(&self, e: jsonata_rs::Error) -> StatesError {
         query_error(format!(
-            "An error occurred while evaluating the JSONata expression '{}': {e}",
-            self.text
+            "The JSONata expression '{}'{} failed: {e}",
+            self.text,
+            self.specified_for()
         ))
+    }
+
+    fn specified_for(&self) -> String {
+        if self.field.is_empty() {
+            String::new()
+        } else {
+            format!(" specified for the field '{}'", self.field)
+        }
     }
 }
 
@@ -326,11 +348,11 @@ pub struct Template {
 }
 
 impl Template {
-    /// Compiles a value, reporting every expression that does not parse with the JSON path
-    /// of its field relative to the value.
-    pub fn compile(value: &Value) -> Result<Template, Vec<TemplateError>> {
+    /// Compiles the value of `field`, reporting every expression that does not parse with
+    /// the JSON path of its field relative to the value.
+    pub fn compile(value: &Value, field: &str) -> Result<Template, Vec<TemplateError>> {
         let mut errors = Vec::new();
-        let root = compile_node(value, "", &mut errors);
+        let root = compile_node(value, "", field, &mut errors);
         if errors.is_empty() {
             Ok(Template { root })
         } else {
@@ -353,10 +375,12 @@ impl Template {
     }
 }
 
-fn compile_node(value: &Value, at: &str, errors: &mut Vec<TemplateError>) -> Node {
+/// Compiles one value: `at` is its JSON path for load problems, `field` its AWS field name
+/// (`Output/result`) for run-time causes.
+fn compile_node(value: &Value, at: &str, field: &str, errors: &mut Vec<TemplateError>) -> Node {
     match value {
         Value::String(s) if is_expression(s) => match Expression::parse(s) {
-            Ok(e) => Node::Expression(e),
+            Ok(e) => Node::Expression(e.for_field(field)),
             Err(message) => {
                 errors.push(TemplateError {
                     at: at.to_string(),
@@ -368,7 +392,11 @@ fn compile_node(value: &Value, at: &str, errors: &mut Vec<TemplateError>) -> Nod
         Value::Object(members) => {
             let nodes: Vec<(String, Node)> = members
                 .iter()
-                .map(|(k, v)| (k.clone(), compile_node(v, &format!("{at}.{k}"), errors)))
+                .map(|(k, v)| {
+                    let node =
+                        compile_node(v, &format!("{at}.{k}"), &format!("{field}/{k}"), errors);
+                    (k.clone(), node)
+                })
                 .collect();
             if nodes.iter().all(|(_, n)| matches!(n, Node::Literal(_))) {
                 Node::Literal(value.clone())
@@ -380,7 +408,9 @@ fn compile_node(value: &Value, at: &str, errors: &mut Vec<TemplateError>) -> Nod
             let nodes: Vec<Node> = items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| compile_node(v, &format!("{at}[{i}]"), errors))
+                .map(|(i, v)| {
+                    compile_node(v, &format!("{at}[{i}]"), &format!("{field}/{i}"), errors)
+                })
                 .collect();
             if nodes.iter().all(|n| matches!(n, Node::Literal(_))) {
                 Node::Literal(value.clone())
@@ -499,11 +529,14 @@ mod tests {
 
     #[test]
     fn templates_evaluate_only_whole_expressions() {
-        let t = Template::compile(&json!({
+        let t = Template::compile(
+            &json!({
             "a": "{% $states.input.a + 1 %}",
             "b": ["{% $name %}", "plain {% not %}", 3],
             "c": {"d": "text"}
-        }))
+            }),
+            "Output",
+        )
         .unwrap();
         let bindings = Bindings::new(
             json!({}),
@@ -514,8 +547,21 @@ mod tests {
                 .unwrap(),
             json!({"a": 2, "b": ["ada", "plain {% not %}", 3], "c": {"d": "text"}})
         );
-        let bad = Template::compile(&json!({"x": {"y": "{% $states.input. %}"}})).unwrap_err();
+        let bad =
+            Template::compile(&json!({"x": {"y": "{% $states.input. %}"}}), "Output").unwrap_err();
         assert_eq!(bad[0].at, ".x.y");
         assert!(bad[0].message.contains("does not parse"), "{bad:?}");
+        let undefined = Template::compile(&json!({"result": "{% $doesNotExist %}"}), "Output")
+            .unwrap()
+            .render(States::input(&json!({})), &bindings)
+            .unwrap_err();
+        // Recorded by AWS (LocalStack's assign snapshot, BASE_UNDEFINED_OUTPUT_FIELD).
+        assert!(
+            undefined.cause.ends_with(
+                "The JSONata expression '$doesNotExist' specified for the field 'Output/result' \
+                 returned nothing (undefined)."
+            ),
+            "{undefined:?}"
+        );
     }
 }

@@ -1333,7 +1333,7 @@ impl Checker {
             let result_path = self.result_path(c);
             let assign = self.assign(c);
             let output = match c.get("Output") {
-                Some(v) if self.jsonata => self.jsonata_template(v, &c.at("Output")),
+                Some(v) if self.jsonata => self.jsonata_template(v, &c.at("Output"), "Output"),
                 _ => None,
             };
             out.push(Catcher {
@@ -1708,9 +1708,9 @@ impl Checker {
         let (items, item_selector_jsonata) = if self.jsonata {
             (
                 o.get("Items")
-                    .and_then(|v| self.jsonata_template(v, &o.at("Items"))),
+                    .and_then(|v| self.jsonata_template(v, &o.at("Items"), "Items")),
                 o.get("ItemSelector")
-                    .and_then(|v| self.jsonata_template(v, &o.at("ItemSelector"))),
+                    .and_then(|v| self.jsonata_template(v, &o.at("ItemSelector"), "ItemSelector")),
             )
         } else {
             (None, None)

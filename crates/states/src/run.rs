@@ -315,7 +315,8 @@ impl Inner {
                         resume.take(),
                         &variables,
                     )
-                    .await?;
+                    .await
+                    .map_err(|e| located(e, &state.name, entered))?;
                 let mut exited = json!({"name": state.name, "output": output.to_string(),
                                         "outputDetails": {"truncated": false}});
                 if !assigned.is_empty() {
@@ -549,7 +550,7 @@ impl Inner {
                     };
                     return Ok((out, next, assigned));
                 }
-                Err(e) => e,
+                Err(e) => located(e, &state.name, entered),
             };
             if let Some(i) = state
                 .retry
@@ -1172,6 +1173,20 @@ fn process_result(
     let assigned = assign(&state.assign, &result, States::input(raw), ctx)?;
     let combined = place_result(&state.result_path, raw, result)?;
     Ok((output_path(state, combined, ctx)?, assigned))
+}
+
+/// A `States.QueryEvaluationError` cause with the state and its entry event in front, as
+/// AWS words it: "An error occurred while executing the state 'S' (entered at the event id
+/// #2). The JSONata expression …".
+fn located(mut e: StatesError, state: &str, entered: u64) -> StatesError {
+    if e.error == names::QUERY_EVALUATION_ERROR && !e.cause.starts_with("An error occurred") {
+        e.cause = format!(
+            "An error occurred while executing the state '{state}' (entered at the event id \
+             #{entered}). {}",
+            e.cause
+        );
+    }
+    e
 }
 
 /// The output of a state without a result (Pass in JSONata, Choice, Wait, Succeed): JSONata

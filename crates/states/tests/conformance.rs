@@ -1737,3 +1737,155 @@ mod jsonata {
         assert_eq!(r.output(&def, json!({"n": 2})).await, json!(23));
     }
 }
+
+mod recorded_variables {
+    //! Cases whose expected results were recorded against AWS Step Functions: LocalStack's
+    //! AWS-validated snapshots (tests/aws/services/stepfunctions/v2/assign, cited as
+    //! "recorded, <test>[<template>]"), run here with the same definitions and inputs.
+    use super::*;
+
+    /// recorded, test_state_assign_evaluation_order[BASE_EVALUATION_ORDER_PASS_STATE]:
+    /// InputPath and OutputPath read `$answer` as it was before the state's own `Assign`;
+    /// the output is 42.
+    // See: #22
+    #[tokio::test]
+    async fn evaluation_order_in_a_pass_state() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Result": {"theQuestion": "What is the answer to life the universe and everything?"},
+                       "Assign": {"question.$": "$.theQuestion", "answer": 42}, "Next": "State1"},
+            "State1": {"Type": "Pass", "InputPath": "$answer", "ResultPath": "$.theAnswer", "OutputPath": "$answer",
+                       "Assign": {"answer": "<omitted>"}, "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!(42));
+    }
+
+    /// recorded, test_base_cases[BASE_SCOPE_MAP]: `ItemsPath` may read a variable; the
+    /// iterations read the outer `$x`; the output is [1,2,3].
+    // See: #22
+    #[tokio::test]
+    async fn map_over_a_variable_reads_the_outer_scope() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": {"x": 42, "items": [1, 2, 3]}, "Next": "State1"},
+            "State1": {"Type": "Map", "ItemsPath": "$items", "MaxConcurrency": 1, "Next": "State2",
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Inner", "States": {
+                    "Inner": {"Type": "Pass", "Assign": {"innerX.$": "$x"}, "End": true}}}},
+            "State2": {"Type": "Pass", "Assign": {"final.$": "$x"}, "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!([1, 2, 3]));
+    }
+
+    /// recorded, test_reference_assign[BASE_REFERENCE_IN_WAIT]: `SecondsPath` and
+    /// `TimestampPath` read variables; the output is {}.
+    // See: #22
+    #[tokio::test]
+    async fn wait_paths_read_variables() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Start", "States": {
+            "Start": {"Type": "Pass", "Assign": {"waitTime": 0, "startAt": "2024-11-06T09:42:03Z"}, "Next": "WaitSecondsState"},
+            "WaitSecondsState": {"Type": "Wait", "SecondsPath": "$waitTime", "Next": "WaitUntilState"},
+            "WaitUntilState": {"Type": "Wait", "TimestampPath": "$startAt", "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!({}));
+    }
+
+    /// recorded, test_assign_in_choice_state[CORRECT] (input `{"input_value": "42"}`, a
+    /// string): no rule matches, the state's `Assign` applies with `Default`, and the exit
+    /// event lists `{"guess": "\"42\"", "status": "\"INCORRECT\""}`.
+    // See: #22
+    #[tokio::test]
+    async fn choice_state_assign_applies_with_default() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "CheckInputState", "States": {
+            "CheckInputState": {"Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.input_value", "IsPresent": false, "Assign": {"status": "UNKNOWN"}, "Next": "FinalState"},
+                    {"Variable": "$.input_value", "NumericEquals": 42, "Assign": {"status": "CORRECT"}, "Next": "FinalState"}
+                ],
+                "Assign": {"status": "INCORRECT", "guess.$": "$.input_value"},
+                "Default": "FinalState"},
+            "FinalState": {"Type": "Pass", "Parameters": {"result.$": "$status"}, "End": true}
+        }});
+        r.start("choice", &def, json!({"input_value": "42"}))
+            .await
+            .unwrap();
+        let e = r.engine.store().get("choice").await.unwrap().unwrap();
+        assert_eq!(e.output, Some(json!({"result": "INCORRECT"})));
+        let events = r.engine.history("choice").await.unwrap();
+        let exited = events
+            .iter()
+            .find(|e| e.kind == "ChoiceStateExited")
+            .unwrap();
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({"guess": "\"42\"", "status": "\"INCORRECT\""})
+        );
+    }
+
+    /// recorded, test_base_cases[BASE_CONSTANT_LITERALS]: in a JSONPath state, values of
+    /// keys without `.$` are constants, even when they look like paths, intrinsics or
+    /// JSONata.
+    // See: #22
+    #[tokio::test]
+    async fn assign_constants_stay_literal() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true, "Assign": {
+            "constant_str_path": "$.no.such.path",
+            "constant_str_var": "$noSuchVar",
+            "constant_str_intrinsic_func": "States.Format('Format Func {}', $varname)",
+            "constant_str_jsonata_expr": "{% $varname.varfield %}",
+            "constant_float": 0.1
+        }}));
+        r.start("literals", &def, json!({})).await.unwrap();
+        let events = r.engine.history("literals").await.unwrap();
+        let exited = events.iter().find(|e| e.kind == "PassStateExited").unwrap();
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({
+                "constant_float": "0.1",
+                "constant_str_intrinsic_func": "\"States.Format('Format Func {}', $varname)\"",
+                "constant_str_jsonata_expr": "\"{% $varname.varfield %}\"",
+                "constant_str_path": "\"$.no.such.path\"",
+                "constant_str_var": "\"$noSuchVar\""
+            })
+        );
+    }
+
+    /// recorded, test_undefined_reference[BASE_UNDEFINED_OUTPUT_FIELD, BASE_UNDEFINED_ASSIGN,
+    /// BASE_UNDEFINED_ARGUMENTS]: an expression yielding nothing fails the execution with
+    /// `States.QueryEvaluationError` and a cause naming the state, its entry event and the
+    /// field.
+    // See: #22
+    #[tokio::test]
+    async fn undefined_values_are_query_evaluation_errors_naming_the_field() {
+        let r = rig(handlers()).await;
+        let cases = [
+            (
+                json!({"Type": "Pass", "Output": {"result": "{% $doesNotExist %}"}, "End": true}),
+                "Output/result",
+            ),
+            (
+                json!({"Type": "Pass", "Assign": {"result": "{% $doesNotExist %}"}, "End": true}),
+                "Assign/result",
+            ),
+            (
+                json!({"Type": "Task", "Resource": "echo", "Arguments": "{% $doesNotExist %}", "End": true}),
+                "Arguments",
+            ),
+        ];
+        for (state, field) in cases {
+            let def = json!({"QueryLanguage": "JSONata", "StartAt": "State0", "States": {"State0": state}});
+            let (error, cause) = r.failure(&def, json!({})).await;
+            assert_eq!(error, "States.QueryEvaluationError");
+            assert_eq!(
+                cause,
+                format!(
+                    "An error occurred while executing the state 'State0' (entered at the event \
+                     id #2). The JSONata expression '$doesNotExist' specified for the field \
+                     '{field}' returned nothing (undefined)."
+                )
+            );
+        }
+    }
+}

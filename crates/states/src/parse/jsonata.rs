@@ -135,8 +135,13 @@ pub(super) fn refused(key: &str) -> Option<String> {
 
 impl Checker {
     /// A value with `{% … %}` expressions anywhere in it.
-    pub(super) fn jsonata_template(&mut self, v: &Value, at: &str) -> Option<Template> {
-        match Template::compile(v) {
+    pub(super) fn jsonata_template(
+        &mut self,
+        v: &Value,
+        at: &str,
+        field: &str,
+    ) -> Option<Template> {
+        match Template::compile(v, field) {
             Ok(t) => Some(t),
             Err(errors) => {
                 for e in errors {
@@ -165,7 +170,7 @@ impl Checker {
             return None;
         };
         match Expression::parse(s) {
-            Ok(e) => Some(e),
+            Ok(e) => Some(e.for_field(key)),
             Err(message) => {
                 self.report(at, message);
                 None
@@ -178,10 +183,10 @@ impl Checker {
         JsonataIo {
             arguments: o
                 .get("Arguments")
-                .and_then(|v| self.jsonata_template(v, &o.at("Arguments"))),
+                .and_then(|v| self.jsonata_template(v, &o.at("Arguments"), "Arguments")),
             output: o
                 .get("Output")
-                .and_then(|v| self.jsonata_template(v, &o.at("Output"))),
+                .and_then(|v| self.jsonata_template(v, &o.at("Output"), "Output")),
         }
     }
 
@@ -202,7 +207,7 @@ impl Checker {
                 self.report(member_path(at, key), message);
             }
         }
-        self.jsonata_template(v, at).map(Assign::Jsonata)
+        self.jsonata_template(v, at, "Assign").map(Assign::Jsonata)
     }
 
     /// A JSONata choice rule: `Condition`, with `Next`, `Assign` and `Comment`.
