@@ -150,6 +150,8 @@ impl Body {
 pub enum Count {
     Literal(u64),
     Path(Path),
+    /// JSONata: `{% … %}` over `$states.input`.
+    Expression(jsonata::Expression),
 }
 
 #[derive(Debug, Clone)]
@@ -244,6 +246,8 @@ pub struct Map {
 pub enum Percentage {
     Literal(f64),
     Path(Path),
+    /// JSONata: `{% … %}` over `$states.input`.
+    Expression(jsonata::Expression),
 }
 
 /// The input type of an `ItemReader` over one object (`arn:aws:states:::s3:getObject`), or a

@@ -704,6 +704,11 @@ impl Checker {
                 );
                 None
             }
+            (Some(Value::String(s)), None) if self.jsonata && crate::jsonata::is_expression(s) => {
+                let v = Value::String(s.clone());
+                self.jsonata_expression(&v, &o.at(key), key)
+                    .map(Count::Expression)
+            }
             (Some(v), None) => self.integer(v, &o.at(key), key, min).map(Count::Literal),
             (None, Some(v)) => self.path(v, &o.at(&path_key), &path_key).map(Count::Path),
             (None, None) => None,
@@ -1754,6 +1759,13 @@ impl Checker {
         let result_writer = o
             .get("ResultWriter")
             .and_then(|v| self.result_writer(v, &o.at("ResultWriter")));
+        // AWS accepts the tolerated-failure fields on an inline Map in a JSONata state (its
+        // recorded behaviour; the guide lists them for distributed Maps only).
+        let recorded_inline: &[&str] = if self.jsonata {
+            &["ToleratedFailureCount", "ToleratedFailurePercentage"]
+        } else {
+            &[]
+        };
         if mode == MapMode::Inline {
             for key in [
                 "ItemReader",
@@ -1765,7 +1777,7 @@ impl Checker {
                 "ToleratedFailurePercentagePath",
                 "Label",
             ] {
-                if o.has(key) {
+                if o.has(key) && !recorded_inline.contains(&key) {
                     self.report(
                         o.at(key),
                         format!(
@@ -1858,6 +1870,11 @@ impl Checker {
                     format!("`{key}` and `{path_key}` are mutually exclusive"),
                 );
                 None
+            }
+            (Some(Value::String(s)), None) if self.jsonata && crate::jsonata::is_expression(s) => {
+                let v = Value::String(s.clone());
+                self.jsonata_expression(&v, &o.at(key), key)
+                    .map(Percentage::Expression)
             }
             (Some(v), None) => match v.as_f64() {
                 Some(p) if (0.0..=100.0).contains(&p) => Some(Percentage::Literal(p)),

@@ -1021,6 +1021,22 @@ impl Inner {
                     ))
                 })?)
             }
+            Some(Percentage::Expression(e)) => {
+                let v = e.eval(States::input(effective), ctx)?;
+                match v.as_f64() {
+                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                    _ => {
+                        return Err(StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "ToleratedFailurePercentage '{}' returned {v}, not a number \
+                                 from 0 to 100",
+                                e.as_str()
+                            ),
+                        ))
+                    }
+                }
+            }
             None => None,
         }
         .map(|p| ((p / 100.0) * total as f64).floor() as usize);
@@ -1314,6 +1330,19 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Bindings) -> Result<String, State
 fn count(c: &Count, input: &Value, ctx: &Bindings, field: &str) -> Result<u64, StatesError> {
     match c {
         Count::Literal(n) => Ok(*n),
+        Count::Expression(e) => {
+            let v = e.eval(States::input(input), ctx)?;
+            v.as_u64().ok_or_else(|| {
+                StatesError::new(
+                    names::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "{} '{}' returned {v}, not a non-negative integer",
+                        field.strip_suffix("Path").unwrap_or(field),
+                        e.as_str()
+                    ),
+                )
+            })
+        }
         Count::Path(p) => {
             let v = p
                 .select(input, ctx)

@@ -1889,3 +1889,135 @@ mod recorded_variables {
         }
     }
 }
+
+mod recorded_jsonata {
+    //! JSONata cases whose expected results were recorded against AWS Step Functions:
+    //! LocalStack's AWS-validated snapshots (tests/aws/services/stepfunctions/v2/
+    //! evaluate_jsonata and query_language, cited as "recorded, <test>[<id>]").
+    use super::*;
+
+    fn pass_output(output: Value) -> Value {
+        json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {
+            "Start": {"Type": "Pass", "Output": output, "End": true}
+        }})
+    }
+
+    fn map_with(field: &str, value: Value) -> Value {
+        let mut map = json!({
+            "Type": "Map", "Items": [1], "MaxConcurrency": 1, "End": true,
+            "ItemProcessor": {"StartAt": "Process", "States": {"Process": {"Type": "Pass", "End": true}}}
+        });
+        map[field] = value;
+        json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {"Start": map}})
+    }
+
+    /// recorded, test_base_jsonata_regular_expressions[BASE, BASE_FALSE,
+    /// BASE_SINGLE_QUOTE, BASE_SINGLE_QUOTE_FALSE]: regular expression literals.
+    // See: #22
+    #[tokio::test]
+    async fn regular_expressions() {
+        let r = rig(handlers()).await;
+        let cases = [
+            (r#"{% $contains("hello$world", /^hello\$/) %}"#, true),
+            (r#"{% $contains("hello$world", /^hello\ /) %}"#, false),
+            (r#"{% $contains('hello$world', /^hello\$/) %}"#, true),
+            (r#"{% $contains('hello$world', /^hello\ /) %}"#, false),
+        ];
+        for (expression, expected) in cases {
+            assert_eq!(
+                r.output(&pass_output(json!(expression)), json!({})).await,
+                json!(expected),
+                "{expression}"
+            );
+        }
+    }
+
+    /// recorded, test_merge_with_dynamic_args: `$merge` over input members.
+    // See: #22
+    #[tokio::test]
+    async fn merge_with_dynamic_arguments() {
+        let r = rig(handlers()).await;
+        let def = pass_output(json!(
+            "{% $merge([$states.input.part1, $states.input.part2]) %}"
+        ));
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"part1": {"hello": "world"}, "part2": {"foo": "bar"}})
+            )
+            .await,
+            json!({"hello": "world", "foo": "bar"})
+        );
+    }
+
+    /// recorded, test_base_map[ITEMS, ITEMS_DOUBLE_QUOTES, MAX_CONCURRENCY,
+    /// TOLERATED_FAILURE_PERCENTAGE, TOLERATED_FAILURE_COUNT]: an expression inside `Items`
+    /// and expressions (`{% $variable := 1 %}`) as the Map's numbers, on an inline Map.
+    // See: #22
+    #[tokio::test]
+    async fn map_fields_take_expressions() {
+        let r = rig(handlers()).await;
+        assert_eq!(
+            r.output(
+                &map_with("Items", json!([1, "{% $number('2') %}", 3])),
+                json!({})
+            )
+            .await,
+            json!([1, 2, 3])
+        );
+        assert_eq!(
+            r.output(
+                &map_with("Items", json!([1, "{% $number(\"2\") %}", 3])),
+                json!({})
+            )
+            .await,
+            json!([1, 2, 3])
+        );
+        for field in [
+            "MaxConcurrency",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
+        ] {
+            assert_eq!(
+                r.output(&map_with(field, json!("{% $variable := 1 %}")), json!({}))
+                    .await,
+                json!([1]),
+                "{field}"
+            );
+        }
+    }
+
+    /// recorded, test_base_task[TIMEOUT_SECONDS, HEARTBEAT_SECONDS]: a Task's timeouts as
+    /// expressions.
+    // See: #22
+    #[tokio::test]
+    async fn task_timeouts_take_expressions() {
+        let r = rig(handlers()).await;
+        for field in ["TimeoutSeconds", "HeartbeatSeconds"] {
+            let mut task =
+                json!({"Type": "Task", "Resource": "echo", "Arguments": {"a": 1}, "End": true});
+            task[field] = json!("{% $variable := 1 %}");
+            let def =
+                json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {"Start": task}});
+            assert_eq!(r.output(&def, json!({})).await, json!({"a": 1}), "{field}");
+        }
+    }
+
+    /// recorded, test_query_language_field_override[JSONATA_OVERRIDE] and the
+    /// JSONATA_OUTPUT_TO_JSONPATH template: a JSONata state in a JSONPath definition, its
+    /// `Output` the next JSONPath state's input.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_state_in_a_jsonpath_definition() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONPath", "StartAt": "JSONataState", "States": {
+            "JSONataState": {"QueryLanguage": "JSONata", "Type": "Pass",
+                "Output": {"foo": "foobar", "bar": "{% $states.input %}"}, "Next": "JSONPathState"},
+            "JSONPathState": {"QueryLanguage": "JSONPath", "Type": "Pass", "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"foo": "foobar", "bar": {"k": 1}})
+        );
+    }
+}
