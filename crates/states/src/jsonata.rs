@@ -154,6 +154,14 @@ impl Expression {
         j.register_function("range", 3, fn_range);
         j.register_function("hash", 2, fn_hash);
         j.register_function("parse", 1, fn_parse);
+        // JSONata 2.0.6 functions the library lacks.
+        j.register_function("average", 1, fn_average);
+        j.register_function("type", 1, fn_type);
+        j.register_function("formatBase", 2, fn_format_base);
+        j.register_function("encodeUrlComponent", 1, fn_encode_url_component);
+        j.register_function("encodeUrl", 1, fn_encode_url);
+        j.register_function("decodeUrlComponent", 1, fn_decode_url_component);
+        j.register_function("decodeUrl", 1, fn_decode_url);
         let result = j
             .evaluate_timeboxed(None, Some(MAX_DEPTH), Some(TIME_LIMIT_MS))
             .map_err(|e| self.failed(e))?;
@@ -331,6 +339,167 @@ fn fn_parse<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> Na
     let value: Value = serde_json::from_str(&text.as_str())
         .map_err(|e| jsonata_rs::Error::D3137Error(format!("$parse: not JSON: {e}")))?;
     Ok(to_jsonata(context.arena, &value))
+}
+
+/// `$average(array)`: the mean of the numbers, nothing for an empty array.
+fn fn_average<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> Native<'a> {
+    let Some(v) = args.first() else {
+        return Ok(JValue::undefined());
+    };
+    if v.is_undefined() {
+        return Ok(JValue::undefined());
+    }
+    let numbers: Vec<f64> = if v.is_array() {
+        let mut out = Vec::new();
+        for m in v.members() {
+            if !m.is_number() {
+                return Err(bad_argument(&context, 1));
+            }
+            out.push(m.as_f64());
+        }
+        out
+    } else if v.is_number() {
+        vec![v.as_f64()]
+    } else {
+        return Err(bad_argument(&context, 1));
+    };
+    if numbers.is_empty() {
+        return Ok(JValue::undefined());
+    }
+    let mean = numbers.iter().sum::<f64>() / numbers.len() as f64;
+    Ok(JValue::number(context.arena, mean))
+}
+
+/// `$type(value)`: "null", "number", "string", "boolean", "array", "object" or "function".
+fn fn_type<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> Native<'a> {
+    let Some(v) = args.first().filter(|v| !v.is_undefined()) else {
+        return Ok(JValue::undefined());
+    };
+    let name = if v.is_null() {
+        "null"
+    } else if v.is_number() {
+        "number"
+    } else if v.is_string() {
+        "string"
+    } else if v.is_bool() {
+        "boolean"
+    } else if v.is_array() {
+        "array"
+    } else if v.is_function() {
+        "function"
+    } else {
+        "object"
+    };
+    Ok(JValue::string(context.arena, name))
+}
+
+/// `$formatBase(number, radix)`: the rounded number in base 2 to 36 (default 10).
+fn fn_format_base<'a>(context: FunctionContext<'a, '_>, args: &[&'a JValue<'a>]) -> Native<'a> {
+    let Some(n) = args.first().filter(|v| v.is_number()) else {
+        return Ok(JValue::undefined());
+    };
+    let radix = match args.get(1) {
+        Some(r) if r.is_number() => r.as_f64() as u32,
+        Some(r) if !r.is_undefined() => return Err(bad_argument(&context, 2)),
+        _ => 10,
+    };
+    if !(2..=36).contains(&radix) {
+        return Err(jsonata_rs::Error::D3137Error(format!(
+            "$formatBase: the radix must be between 2 and 36, not {radix}"
+        )));
+    }
+    let value = n.as_f64().round() as i64;
+    let mut digits = Vec::new();
+    let mut rest = value.unsigned_abs();
+    loop {
+        let d = (rest % radix as u64) as u32;
+        digits.push(char::from_digit(d, radix).unwrap_or('0'));
+        rest /= radix as u64;
+        if rest == 0 {
+            break;
+        }
+    }
+    if value < 0 {
+        digits.push('-');
+    }
+    let text: String = digits.into_iter().rev().collect();
+    Ok(JValue::string(context.arena, &text))
+}
+
+/// Percent-encodes every byte of `s` outside the unreserved set and `keep` (JavaScript's
+/// `encodeURIComponent` with `keep` empty, `encodeURI` with the reserved characters).
+fn percent_encode(s: &str, keep: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() || "-_.!~*'()".contains(c) || keep.contains(c) {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` sequences, leaving those that decode to a character of `keep` encoded;
+/// `None` for a malformed sequence or bytes that are not UTF-8.
+fn percent_decode(s: &str, keep: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            let b = u8::from_str_radix(hex, 16).ok()?;
+            if b.is_ascii() && keep.contains(b as char) {
+                out.extend_from_slice(&bytes[i..i + 3]);
+            } else {
+                out.push(b);
+            }
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+const URL_RESERVED: &str = ";,/?:@&=+$#";
+
+fn url_function<'a>(
+    context: FunctionContext<'a, '_>,
+    args: &[&'a JValue<'a>],
+    apply: fn(&str) -> Option<String>,
+) -> Native<'a> {
+    let Some(s) = args.first().filter(|v| !v.is_undefined()) else {
+        return Ok(JValue::undefined());
+    };
+    if !s.is_string() {
+        return Err(bad_argument(&context, 1));
+    }
+    let out = apply(&s.as_str()).ok_or_else(|| {
+        jsonata_rs::Error::D3137Error(format!("{}: malformed URL encoding", context.name))
+    })?;
+    Ok(JValue::string(context.arena, &out))
+}
+
+fn fn_encode_url_component<'a>(c: FunctionContext<'a, '_>, a: &[&'a JValue<'a>]) -> Native<'a> {
+    url_function(c, a, |s| Some(percent_encode(s, "")))
+}
+
+fn fn_encode_url<'a>(c: FunctionContext<'a, '_>, a: &[&'a JValue<'a>]) -> Native<'a> {
+    url_function(c, a, |s| Some(percent_encode(s, URL_RESERVED)))
+}
+
+fn fn_decode_url_component<'a>(c: FunctionContext<'a, '_>, a: &[&'a JValue<'a>]) -> Native<'a> {
+    url_function(c, a, |s| percent_decode(s, ""))
+}
+
+fn fn_decode_url<'a>(c: FunctionContext<'a, '_>, a: &[&'a JValue<'a>]) -> Native<'a> {
+    url_function(c, a, |s| percent_decode(s, URL_RESERVED))
 }
 
 #[derive(Debug, Clone)]
@@ -513,6 +682,49 @@ mod tests {
             .unwrap()
             .as_str()
             .is_some_and(|u| u.len() == 36));
+    }
+
+    #[test]
+    fn functions_the_library_lacks_are_added() {
+        // docs.jsonata.org (2.0), the function library: $average, $type, $formatBase and the
+        // URL functions, with the examples of their pages.
+        let i = json!({});
+        assert_eq!(eval("$average([1,2,3,4])", i.clone()).unwrap(), json!(2.5));
+        assert!(
+            eval("$average([])", i.clone()).is_err(),
+            "nothing is undefined"
+        );
+        assert_eq!(eval("$type({'a': 1})", i.clone()).unwrap(), json!("object"));
+        assert_eq!(eval("$type([1])", i.clone()).unwrap(), json!("array"));
+        assert_eq!(eval("$type(null)", i.clone()).unwrap(), json!("null"));
+        assert_eq!(
+            eval("$formatBase(100, 2)", i.clone()).unwrap(),
+            json!("1100100")
+        );
+        assert_eq!(
+            eval("$formatBase(2555, 16)", i.clone()).unwrap(),
+            json!("9fb")
+        );
+        assert_eq!(
+            eval("$encodeUrlComponent('?x=test')", i.clone()).unwrap(),
+            json!("%3Fx%3Dtest")
+        );
+        assert_eq!(
+            eval("$encodeUrl('https://mozilla.org/?x=шеллы')", i.clone()).unwrap(),
+            json!("https://mozilla.org/?x=%D1%88%D0%B5%D0%BB%D0%BB%D1%8B")
+        );
+        assert_eq!(
+            eval("$decodeUrlComponent('%3Fx%3Dtest')", i.clone()).unwrap(),
+            json!("?x=test")
+        );
+        assert_eq!(
+            eval(
+                "$decodeUrl('https://mozilla.org/?x=%D1%88%D0%B5%D0%BB%D0%BB%D1%8B')",
+                i
+            )
+            .unwrap(),
+            json!("https://mozilla.org/?x=шеллы")
+        );
     }
 
     #[test]

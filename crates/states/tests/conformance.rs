@@ -1479,6 +1479,30 @@ mod jsonata {
         );
     }
 
+    /// JSONata guide, the conversion example: the same `Parameters` in JSONPath and
+    /// `Arguments` in JSONata, with the variable `customerName` set to "María" and the input
+    /// `{"title": "Doctor"}`, both give `{"static": "Hello", "title": "Doctor", "name":
+    /// "María", "not-evaluated": "$customerName"}`.
+    // See: #22
+    #[tokio::test]
+    async fn guide_conversion_example_gives_the_same_result_in_both_languages() {
+        let r = rig(handlers()).await;
+        let expected = json!({"static": "Hello", "title": "Doctor", "name": "María", "not-evaluated": "$customerName"});
+        let jsonpath = json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"customerName": "María"}, "ResultPath": null, "Next": "Call"},
+            "Call": {"QueryLanguage": "JSONPath", "Type": "Task", "Resource": "echo", "End": true,
+                "Parameters": {"static": "Hello", "title.$": "$.title", "name.$": "$customerName", "not-evaluated": "$customerName"}}
+        }});
+        let jsonata = json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"customerName": "María"}, "ResultPath": null, "Next": "Call"},
+            "Call": {"QueryLanguage": "JSONata", "Type": "Task", "Resource": "echo", "End": true,
+                "Arguments": {"static": "Hello", "title": "{% $states.input.title %}", "name": "{% $customerName %}", "not-evaluated": "$customerName"}}
+        }});
+        for def in [jsonpath, jsonata] {
+            assert_eq!(r.output(&def, json!({"title": "Doctor"})).await, expected);
+        }
+    }
+
     /// JSONata guide, "Choice state": each rule is a `Condition`; the first true one wins,
     /// else `Default`.
     // See: #22
