@@ -107,16 +107,25 @@ fn context_reads_input(text: &str) -> bool {
         ".Execution.RedriveCount",
         ".Execution.RedriveTime",
     ];
-    text.match_indices("$$").any(|(i, _)| {
-        let rest = &text[i + 2..];
-        if safe_roots.iter().any(|r| rest.starts_with(r)) {
-            return false;
-        }
-        !safe_execution.iter().any(|m| {
-            rest.starts_with(m)
-                && !rest[m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+    // JSONata reads the context object through `$states`: any mention of `$states` other
+    // than its input, result or error output may read the execution input.
+    let jsonata = text.match_indices("$states").any(|(i, _)| {
+        let rest = &text[i + "$states".len()..];
+        ![".input", ".result", ".errorOutput"]
+            .iter()
+            .any(|m| rest.starts_with(m))
+    });
+    jsonata
+        || text.match_indices("$$").any(|(i, _)| {
+            let rest = &text[i + 2..];
+            if safe_roots.iter().any(|r| rest.starts_with(r)) {
+                return false;
+            }
+            !safe_execution.iter().any(|m| {
+                rest.starts_with(m)
+                    && !rest[m.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
         })
-    })
 }
 
 /// Replaces CDK/CloudFormation-style `${Name}` placeholders (`DefinitionSubstitutions`)

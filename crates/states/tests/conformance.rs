@@ -2045,3 +2045,121 @@ mod recorded_jsonata {
         );
     }
 }
+
+mod more_variables_and_jsonata {
+    //! Further cases, cited like the modules above.
+    use super::*;
+
+    /// variables guide, "Assign in JSONPath states": a Map or Parallel state's own `Assign`
+    /// reads its result (the array of iteration or branch outputs) and applies in the scope
+    /// around it.
+    // See: #22
+    #[tokio::test]
+    async fn map_and_parallel_assign_read_their_results() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "Assign": {"first.$": "$[0]", "all.$": "$"}, "ResultPath": null, "Next": "Both",
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}},
+            "Both": {"Type": "Parallel", "Assign": {"second.$": "$[1]"}, "ResultPath": null, "Next": "Show",
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "a", "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "b", "End": true}}}
+                ]},
+            "Show": {"Type": "Pass", "Parameters": {"first.$": "$first", "all.$": "$all", "second.$": "$second"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"items": [7, 8]})).await,
+            json!({"first": 7, "all": [7, 8], "second": "b"})
+        );
+    }
+
+    /// JSONata guide, "Choice state": a rule's `Assign` applies when it matches, and the
+    /// state's `Output` shapes what goes to the next state.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_choice_rule_assign_and_output() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Default": "Show",
+                "Output": {"checked": "{% $states.input.n %}"},
+                "Choices": [{"Condition": "{% $states.input.n > 1 %}", "Assign": {"size": "big"}, "Next": "Show"}],
+                "Assign": {"size": "small"}},
+            "Show": {"Type": "Pass", "Output": {"size": "{% $size %}", "input": "{% $states.input %}"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"n": 5})).await,
+            json!({"size": "big", "input": {"checked": 5}})
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 0})).await,
+            json!({"size": "small", "input": {"checked": 0}})
+        );
+    }
+
+    /// JSONata guide, "Reserved variable: $states": `$states.context` is the context object.
+    // See: #22
+    #[tokio::test]
+    async fn states_context_is_the_context_object() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Here", "States": {
+            "Here": {"Type": "Pass", "End": true, "Output": {
+                "state": "{% $states.context.State.Name %}",
+                "input": "{% $states.context.Execution.Input.k %}",
+                "machine": "{% $states.context.StateMachine.Name %}"
+            }}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"k": "v"})).await,
+            json!({"state": "Here", "input": "v", "machine": "conformance"})
+        );
+    }
+
+    /// guide, "Redriving executions", with JSONata: variables assigned by a JSONata state
+    /// before a failure are there when the redriven state runs.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_variables_survive_redrive() {
+        let fixed = Arc::new(AtomicU32::new(0));
+        let mut h = handlers();
+        let f = fixed.clone();
+        h.insert(
+            "flaky",
+            Box::new(move |v, _| {
+                if f.load(Ordering::SeqCst) == 0 {
+                    return Err(StatesError::new("NotYet", "try again"));
+                }
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Keep", "States": {
+            "Keep": {"Type": "Pass", "Assign": {"order": "{% $states.input.order %}"}, "Output": {}, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": "flaky", "Arguments": {"order": "{% $order %}"}, "End": true}
+        }});
+        let e = r
+            .start("jsonata-redrive", &def, json!({"order": "o-7"}))
+            .await
+            .unwrap();
+        assert_eq!(e.status, Status::Failed);
+        fixed.store(1, Ordering::SeqCst);
+        let e = r.engine.redrive("jsonata-redrive").await.unwrap();
+        assert_eq!(e.status, Status::Succeeded, "{e:?}");
+        assert_eq!(e.output, Some(json!({"order": "o-7"})));
+    }
+
+    /// variables guide, "Variable names": a name that is not an identifier, or the reserved
+    /// `states`, is refused when the definition loads.
+    // See: #22
+    #[tokio::test]
+    async fn bad_variable_names_are_refused_at_load() {
+        let r = rig(handlers()).await;
+        for name in ["states", "1st", "with-dash"] {
+            let def = single(json!({"Type": "Pass", "Assign": {name: 1}, "End": true}));
+            let err = r
+                .start(&format!("bad-{name}"), &def, json!({}))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("Assign"), "{name}: {err}");
+        }
+    }
+}

@@ -47,6 +47,10 @@ fn context_input_is_built_only_when_a_path_may_read_it() {
         r#"{"a.$": "$$.Map.Item.Value", "b.$": "$$.Execution.Name"}"#
     ));
     assert!(!context_reads_input(r#"{"a.$": "$.x"}"#));
+    // See: #22
+    assert!(!context_reads_input(
+        r#"{"a": "{% $states.input.x + $states.result.y %}"}"#
+    ));
     for reads in [
         "$$.Execution.Input.x",
         "$$.Execution",
@@ -54,6 +58,8 @@ fn context_input_is_built_only_when_a_path_may_read_it() {
         "$$['Execution']",
         "$$.Execution.Names",
         "$$..Input",
+        "{% $states.context.Execution.Input %}",
+        "{% $keys($states) %}",
     ] {
         assert!(
             context_reads_input(&format!(r#"{{"a.$": "{reads}"}}"#)),
