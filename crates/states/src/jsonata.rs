@@ -57,6 +57,10 @@ pub struct Expression {
     text: String,
     /// The `$name`s the text mentions: only these are bound when it runs.
     names: Vec<String>,
+    /// The members of `$states` the text reads: only these are converted when it runs (a
+    /// Map's `ItemSelector` that reads only `$states.context` must not copy the whole input
+    /// once per item).
+    parts: StatesParts,
     /// The field it is the value of, as AWS names it in causes (`Output/result`).
     field: String,
 }
@@ -92,9 +96,11 @@ impl Expression {
             Err(_) => return Err(format!("the JSONata expression `{text}` does not parse")),
         }
         let names = mentioned_names(&text);
+        let parts = StatesParts::of(&text);
         Ok(Expression {
             text,
             names,
+            parts,
             field: String::new(),
         })
     }
@@ -142,7 +148,7 @@ impl Expression {
         let j = JsonAta::new(&self.text, &arena).map_err(|e| self.failed(e))?;
         for name in &self.names {
             let value = match name.as_str() {
-                "states" => states_value(states, bindings),
+                "states" => states_value(states, bindings, self.parts),
                 other => match bindings.variables.get(other) {
                     Some(v) => v.clone(),
                     None => continue,
@@ -205,17 +211,61 @@ fn query_error(cause: String) -> StatesError {
     StatesError::new(names::QUERY_EVALUATION_ERROR, cause)
 }
 
-/// `$states` as JSON: only the members this evaluation has.
-fn states_value(states: States, bindings: &Bindings) -> Value {
+/// Which members of `$states` an expression reads.
+#[derive(Debug, Clone, Copy, Default)]
+struct StatesParts {
+    input: bool,
+    result: bool,
+    error_output: bool,
+    context: bool,
+}
+
+impl StatesParts {
+    fn of(text: &str) -> StatesParts {
+        let mut parts = StatesParts::default();
+        for (i, _) in text.match_indices("$states") {
+            let rest = &text[i + "$states".len()..];
+            let member = |m: &str| {
+                rest.strip_prefix(m)
+                    .is_some_and(|r| !r.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
+            };
+            if member(".input") {
+                parts.input = true;
+            } else if member(".result") {
+                parts.result = true;
+            } else if member(".errorOutput") {
+                parts.error_output = true;
+            } else if member(".context") {
+                parts.context = true;
+            } else {
+                // `$states` itself, or a member by another spelling: everything.
+                return StatesParts {
+                    input: true,
+                    result: true,
+                    error_output: true,
+                    context: true,
+                };
+            }
+        }
+        parts
+    }
+}
+
+/// `$states` as JSON: the members this evaluation has and the expression reads.
+fn states_value(states: States, bindings: &Bindings, parts: StatesParts) -> Value {
     let mut m = Map::new();
-    m.insert("input".into(), states.input.clone());
-    if let Some(r) = states.result {
+    if parts.input {
+        m.insert("input".into(), states.input.clone());
+    }
+    if let Some(r) = states.result.filter(|_| parts.result) {
         m.insert("result".into(), r.clone());
     }
-    if let Some(e) = states.error_output {
+    if let Some(e) = states.error_output.filter(|_| parts.error_output) {
         m.insert("errorOutput".into(), e.clone());
     }
-    m.insert("context".into(), bindings.context.clone());
+    if parts.context {
+        m.insert("context".into(), bindings.context.clone());
+    }
     Value::Object(m)
 }
 
@@ -656,6 +706,19 @@ mod tests {
             eval("{'n': $count($states.input.items), 'ok': true}", input).unwrap(),
             json!({"n": 4, "ok": true})
         );
+    }
+
+    #[test]
+    fn only_the_members_of_states_an_expression_reads_are_bound() {
+        let p = StatesParts::of("$states.input.a & $states.context.Map.Item.Value");
+        assert!(p.input && p.context && !p.result && !p.error_output);
+        let p = StatesParts::of("$keys($states)");
+        assert!(p.input && p.context && p.result && p.error_output);
+        let p = StatesParts::of("$states.inputs");
+        assert!(p.input && p.result, "an unknown member binds everything");
+        // Reading a member that was not bound still sees nothing, as it would on AWS for a
+        // member the state does not have.
+        assert!(eval("$states.result", json!({})).is_err());
     }
 
     #[test]

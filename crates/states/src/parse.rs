@@ -107,15 +107,22 @@ fn context_reads_input(text: &str) -> bool {
         ".Execution.RedriveCount",
         ".Execution.RedriveTime",
     ];
-    // JSONata reads the context object through `$states`: any mention of `$states` other
-    // than its input, result or error output may read the execution input.
-    let jsonata = text.match_indices("$states").any(|(i, _)| {
+    // JSONata reads the context object as `$states.context`, checked as `$$` is below; any
+    // other mention of `$states` than its input, result or error output may read it whole.
+    let whole = text.match_indices("$states").any(|(i, _)| {
         let rest = &text[i + "$states".len()..];
-        ![".input", ".result", ".errorOutput"]
+        ![".input", ".result", ".errorOutput", ".context"]
             .iter()
             .any(|m| rest.starts_with(m))
     });
-    jsonata
+    let respelled;
+    let text = if text.contains("$states.context") {
+        respelled = text.replace("$states.context", "$$");
+        respelled.as_str()
+    } else {
+        text
+    };
+    whole
         || text.match_indices("$$").any(|(i, _)| {
             let rest = &text[i + 2..];
             if safe_roots.iter().any(|r| rest.starts_with(r)) {
