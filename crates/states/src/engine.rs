@@ -1,7 +1,7 @@
 //! The engine's public face: start an execution, redrive one, describe, list, read history.
 //!
 //! An execution runs in the process that started (or redrove) it, holding its run lock; its
-//! every step is recorded in the [`ExecutionStore`](crate::store::ExecutionStore), so another
+//! every step is recorded in the [`ExecutionStore`], so another
 //! process can watch it, and after a crash `redrive` resumes it where it stopped.
 
 use std::path::Path;

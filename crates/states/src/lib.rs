@@ -5,6 +5,17 @@
 //! execution history in SQLite, retries, catches, timeouts and AWS-faithful redrive. It
 //! knows nothing about ingestion: Task resources are bound to [`task::TaskHandler`]s by the
 //! embedding program.
+//!
+//! # Layout
+//!
+//! - [`parse`]: strict JSON and the static checks, building the typed [`model`];
+//! - [`path`], [`template`], [`intrinsic`], [`choice`]: JSONPath paths, payload templates,
+//!   intrinsic functions and choice rules; [`jsonata`]: `{% … %}` expressions and templates;
+//! - [`variables`]: workflow variables and their scopes, and the bindings expressions read;
+//! - [`engine`] (start, redrive, describe), the interpreter `run` (private), [`retry`],
+//!   [`resume`] (where a redrive resumes), [`items`] (ItemReader, ItemBatcher);
+//! - [`store`], [`history`]: the SQLite executions and their events; [`task`]: handlers;
+//!   [`clock`]: the injectable clock; [`error`]: `StatesError` and the `States.*` names.
 
 pub mod choice;
 pub mod clock;
