@@ -63,6 +63,95 @@ pub struct Expression {
     parts: StatesParts,
     /// The field it is the value of, as AWS names it in causes (`Output/result`).
     field: String,
+    /// `$states.input.a.b` or `$name.a`: a plain path, walked directly while it only goes
+    /// through objects (what most fields hold; the library's setup costs more than the
+    /// walk).
+    plain: Option<PlainPath>,
+}
+
+/// A path of names from a variable or a member of `$states`.
+#[derive(Debug, Clone)]
+struct PlainPath {
+    root: PlainRoot,
+    steps: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+enum PlainRoot {
+    Input,
+    Result,
+    ErrorOutput,
+    Context,
+    Variable(String),
+}
+
+/// What a direct walk found: a value, nothing (JSONata's `undefined`), or a place where
+/// JSONata's sequence rules apply (an array on the way or at the end), left to the library.
+enum Walk {
+    Found(Value),
+    Nothing,
+    NotPlain,
+}
+
+impl PlainPath {
+    fn parse(text: &str) -> Option<PlainPath> {
+        let rest = text.strip_prefix('$')?;
+        let names: Vec<&str> = rest.split('.').collect();
+        let identifier = |n: &str| {
+            n.chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && n.chars().all(|c| c.is_alphanumeric() || c == '_')
+        };
+        if !names.iter().all(|n| identifier(n)) {
+            return None;
+        }
+        let (root, skip) = match names.as_slice() {
+            ["states", member, ..] => (
+                match *member {
+                    "input" => PlainRoot::Input,
+                    "result" => PlainRoot::Result,
+                    "errorOutput" => PlainRoot::ErrorOutput,
+                    "context" => PlainRoot::Context,
+                    _ => return None,
+                },
+                2,
+            ),
+            ["states"] => return None,
+            [name, ..] => (PlainRoot::Variable(name.to_string()), 1),
+            [] => return None,
+        };
+        Some(PlainPath {
+            root,
+            steps: names[skip..].iter().map(|n| n.to_string()).collect(),
+        })
+    }
+
+    fn walk(&self, states: States, bindings: &Bindings) -> Walk {
+        let start = match &self.root {
+            PlainRoot::Input => Some(states.input),
+            PlainRoot::Result => states.result,
+            PlainRoot::ErrorOutput => states.error_output,
+            PlainRoot::Context => Some(&bindings.context),
+            PlainRoot::Variable(name) => bindings.variables.get(name),
+        };
+        let Some(mut value) = start else {
+            return Walk::Nothing;
+        };
+        for step in &self.steps {
+            match value {
+                Value::Object(m) => match m.get(step) {
+                    Some(v) => value = v,
+                    None => return Walk::Nothing,
+                },
+                _ => return Walk::NotPlain,
+            }
+        }
+        if value.is_array() {
+            return Walk::NotPlain;
+        }
+        Walk::Found(value.clone())
+    }
 }
 
 /// Whether a string is a whole `{% … %}` expression.
@@ -97,10 +186,12 @@ impl Expression {
         }
         let names = mentioned_names(&text);
         let parts = StatesParts::of(&text);
+        let plain = PlainPath::parse(&text);
         Ok(Expression {
             text,
             names,
             parts,
+            plain,
             field: String::new(),
         })
     }
@@ -133,6 +224,13 @@ impl Expression {
         states: States,
         bindings: &Bindings,
     ) -> Result<Option<Value>, StatesError> {
+        if let Some(plain) = &self.plain {
+            match plain.walk(states, bindings) {
+                Walk::Found(v) => return Ok(Some(v)),
+                Walk::Nothing => return Ok(None),
+                Walk::NotPlain => {}
+            }
+        }
         let outcome = catch_unwind(AssertUnwindSafe(|| self.run(states, bindings)));
         match outcome {
             Ok(r) => r,
@@ -719,6 +817,42 @@ mod tests {
         // Reading a member that was not bound still sees nothing, as it would on AWS for a
         // member the state does not have.
         assert!(eval("$states.result", json!({})).is_err());
+    }
+
+    #[test]
+    fn plain_paths_agree_with_the_library() {
+        // The direct walk and the library must give the same value, nothing, or hand over.
+        let input = json!({"a": {"b": 1, "n": null}, "list": [{"x": 1}, {"x": 2}], "s": "t"});
+        for text in [
+            "$states.input.a.b",
+            "$states.input.a",
+            "$states.input.a.missing",
+            "$states.input.a.n",
+            "$states.input.list",
+            "$states.input.list.x",
+            "$states.input.s.deeper",
+            "$name",
+            "$limit.x",
+        ] {
+            let fast = eval(text, input.clone()).ok();
+            let expression = Expression::parse(&format!("{{% {text} %}}")).unwrap();
+            let bindings = Bindings::new(
+                json!({}),
+                Variables::default().with(
+                    json!({"limit": 3, "name": "ada"})
+                        .as_object()
+                        .unwrap_or(&Map::new()),
+                ),
+            );
+            let slow = expression
+                .run(States::input(&input), &bindings)
+                .ok()
+                .flatten();
+            assert_eq!(fast, slow, "{text}");
+        }
+        assert!(PlainPath::parse("states.input").is_none());
+        assert!(PlainPath::parse("$states.input.a + 1").is_none());
+        assert!(PlainPath::parse("$states.other").is_none());
     }
 
     #[test]

@@ -1800,6 +1800,40 @@ mod recorded_variables {
         assert_eq!(r.output(&def, json!({})).await, json!([1, 2, 3]));
     }
 
+    /// recorded, test_base_parallel_cases[BASE_SCOPE_PARALLEL]: every branch reads the
+    /// outer `$x`; each branch's exit lists `{"innerX": "42", "value": "{}"}`; the output is
+    /// [{},{},{}].
+    // See: #22
+    #[tokio::test]
+    async fn parallel_branches_read_the_outer_scope() {
+        let r = rig(handlers()).await;
+        let branch = |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Pass", "Assign": {"innerX.$": "$x", "value.$": "$"}, "End": true}}});
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": {"x": 42}, "Next": "State1"},
+            "State1": {"Type": "Parallel", "End": true,
+                "Branches": [branch("Branch1"), branch("Branch21"), branch("Branch31")]}
+        }});
+        r.start("scope-parallel", &def, json!({})).await.unwrap();
+        let e = r
+            .engine
+            .store()
+            .get("scope-parallel")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.output, Some(json!([{}, {}, {}])));
+        let events = r.engine.history("scope-parallel").await.unwrap();
+        let inner: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.kind == "PassStateExited" && e.details["name"] != "State0")
+            .map(|e| &e.details["assignedVariables"])
+            .collect();
+        assert_eq!(inner.len(), 3);
+        for assigned in inner {
+            assert_eq!(assigned, &json!({"innerX": "42", "value": "{}"}));
+        }
+    }
+
     /// recorded, test_reference_assign[BASE_REFERENCE_IN_WAIT]: `SecondsPath` and
     /// `TimestampPath` read variables; the output is {}.
     // See: #22
