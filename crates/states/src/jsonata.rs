@@ -97,11 +97,14 @@ impl PlainPath {
     fn parse(text: &str) -> Option<PlainPath> {
         let rest = text.strip_prefix('$')?;
         let names: Vec<&str> = rest.split('.').collect();
+        // JSONata's keywords are not plain names (`a.and` does not parse as a path).
+        const KEYWORDS: [&str; 7] = ["and", "or", "in", "true", "false", "null", "function"];
         let identifier = |n: &str| {
             n.chars()
                 .next()
                 .is_some_and(|c| c.is_alphabetic() || c == '_')
                 && n.chars().all(|c| c.is_alphanumeric() || c == '_')
+                && !KEYWORDS.contains(&n)
         };
         if !names.iter().all(|n| identifier(n)) {
             return None;
@@ -173,20 +176,24 @@ impl Expression {
         if text.is_empty() {
             return Err("the JSONata expression is empty".into());
         }
-        let arena = Bump::new();
-        let parsed = catch_unwind(AssertUnwindSafe(|| JsonAta::new(&text, &arena).map(|_| ())));
-        match parsed {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(format!(
-                    "the JSONata expression `{text}` does not parse: {e}"
-                ))
+        let plain = PlainPath::parse(&text);
+        // A plain path is valid JSONata by construction; anything else is parsed now, so a
+        // definition that loads has no syntax error left.
+        if plain.is_none() {
+            let arena = Bump::new();
+            let parsed = catch_unwind(AssertUnwindSafe(|| JsonAta::new(&text, &arena).map(|_| ())));
+            match parsed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(format!(
+                        "the JSONata expression `{text}` does not parse: {e}"
+                    ))
+                }
+                Err(_) => return Err(format!("the JSONata expression `{text}` does not parse")),
             }
-            Err(_) => return Err(format!("the JSONata expression `{text}` does not parse")),
         }
         let names = mentioned_names(&text);
         let parts = StatesParts::of(&text);
-        let plain = PlainPath::parse(&text);
         Ok(Expression {
             text,
             names,
@@ -853,6 +860,7 @@ mod tests {
         assert!(PlainPath::parse("states.input").is_none());
         assert!(PlainPath::parse("$states.input.a + 1").is_none());
         assert!(PlainPath::parse("$states.other").is_none());
+        assert!(PlainPath::parse("$states.input.and").is_none());
     }
 
     #[test]
