@@ -1834,6 +1834,81 @@ mod recorded_variables {
         }
     }
 
+    /// recorded, test_base_cases[BASE_VAR]: constants of every JSON type (strings that look
+    /// like paths, intrinsics or JSONata included) are stored as written, read back through
+    /// `$name` and `$name.member` unchanged, and listed as JSON text in the exit events.
+    // See: #22
+    #[tokio::test]
+    async fn variables_hold_every_json_type_unchanged() {
+        let r = rig(handlers()).await;
+        let list = json!([null, 0, 0.1, true, "$.no.such.path", "$varname", "{% $varname %}", "$$",
+                          "States.Format('{}', $varname)", [], {"constant": 0}]);
+        let object = json!({"in_obj_constant_null": null, "in_obj_constant_int": 0,
+            "in_obj_constant_str_path": "$.no.such.path", "in_obj_constant_str_jsonata_expr": "{% $varname.varfield %}",
+            "in_obj_constant_lst": list, "in_obj_constant_obj_empty": {}});
+        let constants = json!({
+            "constant_null": null, "constant_int": 0, "constant_float": 0.1, "constant_bool": true,
+            "constant_str": "constant string", "constant_str_path_root": "$",
+            "constant_str_contextpath": "$$.Execution.Id", "constant_str_var_expr": "$noSuchVar.noSuchMember",
+            "constant_str_intrinsic_func": "States.Format('Format Func {}', $varname)",
+            "constant_lst_empty": [], "constant_lst": list, "constant_obj_empty": {}, "constant_obj": object
+        });
+        let mut first = constants.clone();
+        first["varname.$"] = json!("$.input_value");
+        let mut second = serde_json::Map::new();
+        second.insert("varname2".into(), json!("varname2"));
+        for name in constants
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            second.insert(format!("varname{name}.$"), json!(format!("${name}")));
+        }
+        second.insert(
+            "varnameconstant_obj_access.$".into(),
+            json!("$constant_obj.in_obj_constant_lst"),
+        );
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": first, "Next": "State1"},
+            "State1": {"Type": "Pass", "Assign": second, "End": true}
+        }});
+        r.start(
+            "base-var",
+            &def,
+            json!({"input_value": "input_value_literal"}),
+        )
+        .await
+        .unwrap();
+        let events = r.engine.history("base-var").await.unwrap();
+        let exits: Vec<&serde_json::Map<String, Value>> = events
+            .iter()
+            .filter(|e| e.kind == "PassStateExited")
+            .filter_map(|e| e.details["assignedVariables"].as_object())
+            .collect();
+        let parsed = |m: &serde_json::Map<String, Value>, name: &str| -> Value {
+            m.get(name)
+                .and_then(Value::as_str)
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(json!("<missing>"))
+        };
+        assert_eq!(parsed(exits[0], "varname"), json!("input_value_literal"));
+        for (name, value) in constants.as_object().into_iter().flatten() {
+            assert_eq!(&parsed(exits[0], name), value, "{name}");
+            assert_eq!(
+                &parsed(exits[1], &format!("varname{name}")),
+                value,
+                "{name}"
+            );
+        }
+        assert_eq!(parsed(exits[1], "varname2"), json!("varname2"));
+        assert_eq!(parsed(exits[1], "varnameconstant_obj_access"), list);
+        assert_eq!(
+            exits[0].get("constant_float"),
+            Some(&json!("0.1")),
+            "the text AWS records"
+        );
+    }
+
     /// recorded, test_reference_assign[BASE_REFERENCE_IN_WAIT]: `SecondsPath` and
     /// `TimestampPath` read variables; the output is {}.
     // See: #22
