@@ -261,15 +261,20 @@ impl Inner {
         &self,
         state: &str,
         entered: DateTime<Utc>,
-        retry_count: u32,
+        retry_count: Option<u32>,
         item: Option<(usize, &Value)>,
         variables: &Variables,
     ) -> Bindings {
         let mut ctx = json!({
             "Execution": self.execution_ctx,
-            "State": {"EnteredTime": time(entered), "Name": state, "RetryCount": retry_count},
+            "State": {"EnteredTime": time(entered), "Name": state},
             "StateMachine": self.state_machine_ctx,
         });
+        // `$$.State.RetryCount` exists only in states that retry (AWS's recorded context
+        // object of a Pass state has none).
+        if let Some(n) = retry_count {
+            ctx["State"]["RetryCount"] = json!(n);
+        }
         if let Some((index, value)) = item {
             ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
         }
@@ -359,7 +364,10 @@ impl Inner {
         variables: &Variables,
     ) -> StateResult {
         let ctx = if needs_context(state) {
-            self.context(&state.name, entered_at, 0, None, variables)
+            let retries = (!state.retry.is_empty()
+                || matches!(state.body, Body::Task(_) | Body::Parallel(_) | Body::Map(_)))
+            .then_some(0);
+            self.context(&state.name, entered_at, retries, None, variables)
         } else {
             Bindings::new(Value::Null, variables.clone())
         };
@@ -527,7 +535,7 @@ impl Inner {
         let mut used = vec![0u32; state.retry.len()];
         let mut retries = 0u32;
         loop {
-            let ctx = self.context(&state.name, entered_at, retries, None, variables);
+            let ctx = self.context(&state.name, entered_at, Some(retries), None, variables);
             let attempt = match &state.body {
                 Body::Task(_) => self.task(scope, state, &effective, &ctx, retries).await,
                 Body::Parallel(_) => {
@@ -805,7 +813,7 @@ impl Inner {
                 let input = match (&selector, &selector_jsonata) {
                     (Some(t), _) => {
                         let now = this.engine.clock.now();
-                        let ctx = this.context(&name, now, 0, Some((i, &item)), &outer);
+                        let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
                         match t.render(&effective, &ctx) {
                             Ok(v) => v,
                             Err(e) => return (i, Err(e)),
@@ -813,7 +821,7 @@ impl Inner {
                     }
                     (None, Some(t)) => {
                         let now = this.engine.clock.now();
-                        let ctx = this.context(&name, now, 0, Some((i, &item)), &outer);
+                        let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
                         match t.render(States::input(&effective), &ctx) {
                             Ok(v) => v,
                             Err(e) => return (i, Err(e)),

@@ -1909,6 +1909,61 @@ mod recorded_variables {
         );
     }
 
+    /// recorded, test_base_cases[BASE_PATHS]: `.$` values in `Assign` read the input, the
+    /// context object and intrinsics; the context object of a Pass state has
+    /// `State.Name` and `State.EnteredTime` and no `RetryCount`.
+    // See: #22
+    #[tokio::test]
+    async fn assign_paths_read_input_context_and_intrinsics() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true, "Assign": {
+            "str_path_root.$": "$",
+            "str_path.$": "$.input_value",
+            "str_contextpath_root.$": "$$",
+            "str_contextpath.$": "$$.Execution.Id",
+            "str_intrinsic_func.$": "States.Format('Format Func {}', $.input_value)"
+        }}));
+        let input = json!({"input_value": "input_value_literal"});
+        r.start("base-paths", &def, input.clone()).await.unwrap();
+        let events = r.engine.history("base-paths").await.unwrap();
+        let exited = events.iter().find(|e| e.kind == "PassStateExited").unwrap();
+        let assigned = &exited.details["assignedVariables"];
+        let value = |name: &str| -> Value {
+            serde_json::from_str(assigned[name].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+        };
+        assert_eq!(value("str_path_root"), input);
+        assert_eq!(value("str_path"), json!("input_value_literal"));
+        assert_eq!(
+            value("str_intrinsic_func"),
+            json!("Format Func input_value_literal")
+        );
+        let context = value("str_contextpath_root");
+        assert_eq!(value("str_contextpath"), context["Execution"]["Id"]);
+        assert_eq!(context["Execution"]["Input"], input);
+        let mut state_keys: Vec<&String> = context["State"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        state_keys.sort();
+        assert_eq!(state_keys, ["EnteredTime", "Name"]);
+        let mut execution_keys: Vec<&String> = context["Execution"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        execution_keys.sort();
+        assert_eq!(
+            execution_keys,
+            [
+                "Id",
+                "Input",
+                "Name",
+                "RedriveCount",
+                "RoleArn",
+                "StartTime"
+            ]
+        );
+    }
+
     /// recorded, test_reference_assign[BASE_REFERENCE_IN_WAIT]: `SecondsPath` and
     /// `TimestampPath` read variables; the output is {}.
     // See: #22
