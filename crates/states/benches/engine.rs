@@ -1,6 +1,7 @@
 //! Engine throughput: state transitions per second for a 10k-state Pass chain and a
-//! 10k-item inline Map, with durable history in a real SQLite execution store, and the peak
-//! memory of the process. `make bench` runs it (release build) and also runs the same
+//! 10k-item inline Map, in JSONPath and in JSONata (the JSONata chain assigns a variable in
+//! every state; the JSONata Map selects with `Items` and assigns per item), with durable
+//! history in a real SQLite execution store, and the peak memory of the process. `make bench` runs it (release build) and also runs the same
 //! definitions on aws-local-stepfunctions (Node.js, history in memory) for a ratio.
 //!
 //! `cargo bench -p sluice-states --bench engine -- [N]` (N states/items, default 10000).
@@ -29,6 +30,45 @@ fn pass_chain(n: usize) -> Value {
         states.insert(format!("S{i}"), s);
     }
     json!({"StartAt": "S0", "States": states})
+}
+
+fn jsonata_chain(n: usize) -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..n {
+        let mut s = json!({
+            "Type": "Pass",
+            "Assign": {"total": "{% ($exists($total) ? $total : 0) + 1 %}"},
+            "Output": {"i": i, "last": "{% $states.input.i %}"}
+        });
+        if i + 1 == n {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("S{}", i + 1));
+        }
+        states.insert(format!("S{i}"), s);
+    }
+    json!({"QueryLanguage": "JSONata", "StartAt": "S0", "States": states})
+}
+
+fn jsonata_map() -> Value {
+    json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Fan",
+        "States": {
+            "Fan": {
+                "Type": "Map",
+                "Items": "{% $states.input.items %}",
+                "MaxConcurrency": 40,
+                "ItemSelector": {"n": "{% $states.context.Map.Item.Value %}"},
+                "ItemProcessor": {
+                    "StartAt": "Item",
+                    "States": {"Item": {"Type": "Pass", "Assign": {"seen": "{% $states.input.n %}"}, "Output": {"doubled": "{% $states.input.n * 2 %}"}, "End": true}}
+                },
+                "Output": {"count": "{% $count($states.result) %}"},
+                "End": true
+            }
+        }
+    })
 }
 
 fn inline_map() -> Value {
@@ -146,6 +186,49 @@ async fn main() {
     let transitions = n + 1;
     println!(
         "sluice-engine inline-map {n} items {secs:.3} s {:.0} transitions/s (median of {RUNS}; {events} history events in SQLite; peak RSS {:.0} MiB)",
+        transitions as f64 / secs,
+        peak_rss_mib()
+    );
+
+    let chain = jsonata_chain(n);
+    std::fs::write(out_dir.join("jsonata-chain.json"), chain.to_string()).expect("write");
+    let mut runs = vec![];
+    for i in 0..RUNS {
+        runs.push(
+            run(
+                &engine,
+                &format!("jsonata-chain-{i}"),
+                &chain,
+                json!({"i": -1}),
+            )
+            .await,
+        );
+    }
+    let (secs, events) = median(runs);
+    println!(
+        "sluice-engine jsonata-chain {n} states {secs:.3} s {:.0} transitions/s (median of {RUNS}; {events} history events in SQLite; parsing and checking the definition takes {:.3} s of it; peak RSS {:.0} MiB)",
+        n as f64 / secs,
+        parse_secs(&chain),
+        peak_rss_mib()
+    );
+
+    let map = jsonata_map();
+    std::fs::write(out_dir.join("jsonata-map.json"), map.to_string()).expect("write");
+    let mut runs = vec![];
+    for i in 0..RUNS {
+        runs.push(
+            run(
+                &engine,
+                &format!("jsonata-map-{i}"),
+                &map,
+                json!({"items": items}),
+            )
+            .await,
+        );
+    }
+    let (secs, events) = median(runs);
+    println!(
+        "sluice-engine jsonata-map {n} items {secs:.3} s {:.0} transitions/s (median of {RUNS}; {events} history events in SQLite; peak RSS {:.0} MiB)",
         transitions as f64 / secs,
         peak_rss_mib()
     );

@@ -8,6 +8,7 @@ use serde_json::{Number, Value};
 
 use crate::error::StatesError;
 use crate::path::Path;
+use crate::variables::Bindings;
 
 /// A boolean expression over the state input.
 #[derive(Debug, Clone)]
@@ -20,6 +21,8 @@ pub enum ChoiceRule {
         op: Comparison,
         operand: Operand,
     },
+    /// JSONata `Condition`: `{% … %}` yielding a boolean, over `$states.input`.
+    Condition(crate::jsonata::Expression),
 }
 
 /// The comparison operators (without their `Path` suffix: that is [`Operand::Path`]).
@@ -63,7 +66,7 @@ impl ChoiceRule {
     /// A `Variable` (or a `…Path` operand) that matches nothing fails with `States.Runtime`,
     /// as Step Functions does, except under `IsPresent`, which is how a definition asks
     /// whether a field is there. Values of the wrong type for a comparison do not match.
-    pub fn matches(&self, input: &Value, context: &Value) -> Result<bool, StatesError> {
+    pub fn matches(&self, input: &Value, context: &Bindings) -> Result<bool, StatesError> {
         match self {
             ChoiceRule::And(rules) => {
                 for rule in rules {
@@ -82,6 +85,18 @@ impl ChoiceRule {
                 Ok(false)
             }
             ChoiceRule::Not(rule) => Ok(!rule.matches(input, context)?),
+            ChoiceRule::Condition(e) => {
+                match e.eval(crate::jsonata::States::input(input), context)? {
+                    Value::Bool(b) => Ok(b),
+                    other => Err(StatesError::new(
+                        crate::error::names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "The Condition '{}' returned {other}, not a boolean",
+                            e.as_str()
+                        ),
+                    )),
+                }
+            }
             ChoiceRule::Compare {
                 variable,
                 op,
@@ -307,7 +322,10 @@ mod tests {
     }
 
     fn eval(rule: &ChoiceRule, input: Value) -> Result<bool, StatesError> {
-        rule.matches(&input, &json!({"Execution": {"Name": "e1"}}))
+        rule.matches(
+            &input,
+            &Bindings::from(json!({"Execution": {"Name": "e1"}})),
+        )
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The engine's public face: start an execution, redrive one, describe, list, read history.
 //!
 //! An execution runs in the process that started (or redrove) it, holding its run lock; its
-//! every step is recorded in the [`ExecutionStore`](crate::store::ExecutionStore), so another
+//! every step is recorded in the [`ExecutionStore`], so another
 //! process can watch it, and after a crash `redrive` resumes it where it stopped.
 
 use std::path::Path;
@@ -227,15 +227,7 @@ impl Engine {
         let run = Run::new(self.clone(), definition, &execution);
         let start = match plan {
             Some(Resume::Done(output)) => Start::Finished(output),
-            Some(Resume::At {
-                state,
-                input,
-                children,
-            }) => Start::At(Resume::At {
-                state,
-                input,
-                children,
-            }),
+            Some(at @ Resume::At { .. }) => Start::At(at),
             None => definition_start(&run),
         };
         let finished = run.execute(start).await?;

@@ -20,6 +20,7 @@ pub mod names {
     pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
     pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
     pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
 }
 
 /// A failure inside an execution: what `Catch` sees as `{"Error": …, "Cause": …}` and what a

@@ -18,6 +18,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::error::StatesError;
 use crate::path::Path;
+use crate::variables::Bindings;
 
 /// The most intrinsic calls one field may contain ("You can nest up to 10 intrinsic functions
 /// within a field").
@@ -200,7 +201,7 @@ impl Intrinsic {
 
     /// Evaluates against the effective input and the context object; failures are
     /// `States.IntrinsicFailure` with a cause naming the function.
-    pub fn eval(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
+    pub fn eval(&self, input: &Value, context: &Bindings) -> Result<Value, StatesError> {
         eval_call(&self.call, input, context)
     }
 }
@@ -713,7 +714,7 @@ fn describe(v: &Value) -> String {
     }
 }
 
-fn eval_call(call: &Call, input: &Value, context: &Value) -> Result<Value, StatesError> {
+fn eval_call(call: &Call, input: &Value, context: &Bindings) -> Result<Value, StatesError> {
     let func = call.func;
     let mut args = Vec::with_capacity(call.args.len());
     for arg in &call.args {
@@ -1082,6 +1083,11 @@ fn split_holes(s: &str) -> Vec<Piece> {
 }
 
 fn hash(func: Func, data: &str, algorithm: &str) -> Result<String, StatesError> {
+    hash_hex(data, algorithm).map_err(|message| fail(func, message))
+}
+
+/// The hex digest of `data` by one of [`HASH_ALGORITHMS`] (`States.Hash`, JSONata `$hash`).
+pub fn hash_hex(data: &str, algorithm: &str) -> Result<String, String> {
     use sha2::Digest;
     let bytes = data.as_bytes();
     Ok(match algorithm {
@@ -1091,13 +1097,10 @@ fn hash(func: Func, data: &str, algorithm: &str) -> Result<String, StatesError> 
         "SHA-384" => hex::encode(sha2::Sha384::digest(bytes)),
         "SHA-512" => hex::encode(sha2::Sha512::digest(bytes)),
         other => {
-            return Err(fail(
-                func,
-                format!(
-                    "unknown algorithm {}; use one of {}",
-                    describe(&Value::String(other.to_string())),
-                    HASH_ALGORITHMS.join(", ")
-                ),
+            return Err(format!(
+                "unknown algorithm {}; use one of {}",
+                describe(&Value::String(other.to_string())),
+                HASH_ALGORITHMS.join(", ")
             ))
         }
     })
@@ -1176,8 +1179,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx() -> Value {
-        json!({"Execution": {"Id": "arn:aws:states:eu-west-1:1:execution:m:e1", "Name": "e1"}})
+    fn ctx() -> Bindings {
+        Bindings::from(
+            json!({"Execution": {"Id": "arn:aws:states:eu-west-1:1:execution:m:e1", "Name": "e1"}}),
+        )
     }
 
     fn eval(text: &str, input: Value) -> Result<Value, StatesError> {

@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::Value;
 
 use crate::choice::ChoiceRule;
+use crate::jsonata;
 use crate::path::{Path, ReferencePath};
 use crate::template::Template;
 
@@ -64,7 +65,32 @@ pub struct State {
     pub retry: Vec<Retrier>,
     /// `Catch` (Task, Parallel, Map), in definition order.
     pub catch: Vec<Catcher>,
+    /// `Assign` (every type but Succeed and Fail): the variables set when the state exits.
+    /// In a Choice state it applies when `Default` is taken; each rule has its own.
+    pub assign: Option<Assign>,
+    /// Set when the state's query language is JSONata: its `Arguments` and `Output`. The
+    /// JSONPath fields above are then at their defaults (the parser refuses them).
+    pub jsonata: Option<Box<JsonataIo>>,
     pub body: Body,
+}
+
+/// The input and output fields of a JSONata state.
+#[derive(Debug, Clone, Default)]
+pub struct JsonataIo {
+    /// `Arguments` (Task, Parallel): what the task or the branches get instead of the input.
+    pub arguments: Option<jsonata::Template>,
+    /// `Output`: the state output instead of its result (or of its input, for states
+    /// without a result).
+    pub output: Option<jsonata::Template>,
+}
+
+/// `Assign` in either query language.
+#[derive(Debug, Clone)]
+pub enum Assign {
+    /// JSONPath: a payload template; `$` is the state's result (or input, or error output).
+    Paths(Template),
+    /// JSONata: values with `{% … %}` expressions over `$states`.
+    Jsonata(jsonata::Template),
 }
 
 /// Where the state goes when it is done. Choice, Succeed and Fail use `Terminal`: Choice picks
@@ -124,6 +150,8 @@ impl Body {
 pub enum Count {
     Literal(u64),
     Path(Path),
+    /// JSONata: `{% … %}` over `$states.input`.
+    Expression(jsonata::Expression),
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +172,8 @@ pub struct Choice {
 #[derive(Debug, Clone)]
 pub struct ChoiceBranch {
     pub rule: ChoiceRule,
+    /// `Assign` of the rule: applied when this rule is the one that matched.
+    pub assign: Option<Assign>,
     pub next: String,
 }
 
@@ -153,6 +183,10 @@ pub enum Wait {
     Timestamp(DateTime<FixedOffset>),
     SecondsPath(Path),
     TimestampPath(Path),
+    /// JSONata `Seconds`: `{% … %}` yielding a non-negative integer.
+    SecondsExpression(jsonata::Expression),
+    /// JSONata `Timestamp`: `{% … %}` yielding an RFC 3339 timestamp.
+    TimestampExpression(jsonata::Expression),
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +201,8 @@ pub struct Fail {
 pub enum Text {
     Literal(String),
     Dynamic(Template),
+    /// JSONata `Error`/`Cause`: a `{% … %}` expression.
+    Jsonata(jsonata::Expression),
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +220,10 @@ pub enum MapMode {
 pub struct Map {
     /// `ItemsPath`; absent means `$` (the effective input must be an array).
     pub items_path: Option<Path>,
+    /// JSONata `Items`: an array, or an expression yielding one; absent means the input.
+    pub items: Option<jsonata::Template>,
+    /// JSONata `ItemSelector`, with `$states.context.Map.Item` per item.
+    pub item_selector_jsonata: Option<jsonata::Template>,
     /// `ItemSelector` (or the legacy `Parameters` of a Map): evaluated per item, with
     /// `$$.Map.Item.Index` and `$$.Map.Item.Value` in the context object.
     pub item_selector: Option<Template>,
@@ -206,6 +246,8 @@ pub struct Map {
 pub enum Percentage {
     Literal(f64),
     Path(Path),
+    /// JSONata: `{% … %}` over `$states.input`.
+    Expression(jsonata::Expression),
 }
 
 /// The input type of an `ItemReader` over one object (`arn:aws:states:::s3:getObject`), or a
@@ -282,6 +324,11 @@ pub struct Catcher {
     pub error_equals: Vec<String>,
     /// Where the error output `{"Error": …, "Cause": …}` goes; absent means `$`.
     pub result_path: ResultPath,
+    /// `Assign`: evaluated against the error output, replacing the state's own `Assign`.
+    pub assign: Option<Assign>,
+    /// JSONata `Output`: the state output when this catcher handles the error (absent: the
+    /// error output).
+    pub output: Option<jsonata::Template>,
     pub next: String,
 }
 

@@ -1,5 +1,7 @@
 //! Paths (ASL "Paths" and "Reference Paths"): JSONPath expressions beginning with `$`
-//! (the state input) or `$$` (the context object).
+//! (the state input), `$$` (the context object) or `$name` (the workflow variable `name`,
+//! as the developer guide's "Passing data between states with variables" allows in
+//! JSONPath states).
 //!
 //! A definite path (only `.name`, `['name']` and `[index]` steps) is walked directly and
 //! selects one value; anything else (wildcards, slices, filters, descendants, unions) is an
@@ -9,6 +11,8 @@
 use crate::error::json_kind as kind_of;
 use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
+
+use crate::variables::Bindings;
 
 /// A path that failed to parse or to select. `message` says what and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,11 +34,20 @@ enum Kind {
     Query(JsonPath),
 }
 
-/// A compiled path: `$…` reads the state input, `$$…` the context object.
+/// What a path reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Root {
+    Input,
+    Context,
+    Variable(String),
+}
+
+/// A compiled path: `$…` reads the state input, `$$…` the context object, `$name…` a
+/// workflow variable.
 #[derive(Debug, Clone)]
 pub struct Path {
     text: String,
-    context: bool,
+    root: Root,
     kind: Kind,
 }
 
@@ -128,10 +141,16 @@ fn walk<'a>(mut value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
 
 impl Path {
     pub fn parse(text: &str) -> Result<Path, PathError> {
-        let (context, body) = if let Some(rest) = text.strip_prefix("$$") {
-            (true, rest)
+        let (root, body) = if let Some(rest) = text.strip_prefix("$$") {
+            (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            (false, rest)
+            match rest.chars().next() {
+                Some(c) if c.is_alphabetic() || c == '_' => {
+                    let end = rest.find(ends_name).unwrap_or(rest.len());
+                    (Root::Variable(rest[..end].to_string()), &rest[end..])
+                }
+                _ => (Root::Input, rest),
+            }
         } else {
             return Err(error(
                 text,
@@ -148,7 +167,7 @@ impl Path {
         };
         Ok(Path {
             text: text.to_string(),
-            context,
+            root,
             kind,
         })
     }
@@ -159,12 +178,29 @@ impl Path {
 
     /// `$` alone: selects the whole input (the common case, kept cheap).
     pub fn is_root(&self) -> bool {
-        !self.context && matches!(&self.kind, Kind::Definite(s) if s.is_empty())
+        self.root == Root::Input && matches!(&self.kind, Kind::Definite(s) if s.is_empty())
     }
 
     /// Whether the path reads the context object (`$$`).
     pub fn is_context(&self) -> bool {
-        self.context
+        self.root == Root::Context
+    }
+
+    /// The workflow variable the path reads (`$name…`), if it reads one.
+    pub fn variable(&self) -> Option<&str> {
+        match &self.root {
+            Root::Variable(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The value the path starts from; `None` for a variable that is not assigned.
+    fn source<'a>(&self, input: &'a Value, bindings: &'a Bindings) -> Option<&'a Value> {
+        match &self.root {
+            Root::Input => Some(input),
+            Root::Context => Some(&bindings.context),
+            Root::Variable(name) => bindings.variables.get(name),
+        }
     }
 
     /// Whether the path selects at most one node (names and indexes only).
@@ -172,10 +208,20 @@ impl Path {
         matches!(self.kind, Kind::Definite(_))
     }
 
-    /// Selects from `input` (or from `context` for `$$` paths). A definite path that matches
-    /// nothing is an error; an indefinite one returns the (possibly empty) array of matches.
-    pub fn select(&self, input: &Value, context: &Value) -> Result<Value, PathError> {
-        let source = if self.context { context } else { input };
+    /// Selects from `input` (or from the context object for `$$` paths, from a variable for
+    /// `$name` paths). A definite path that matches nothing is an error; an indefinite one
+    /// returns the (possibly empty) array of matches. A variable that is not assigned matches
+    /// nothing.
+    pub fn select(&self, input: &Value, bindings: &Bindings) -> Result<Value, PathError> {
+        let source = self.source(input, bindings).ok_or_else(|| {
+            error(
+                &self.text,
+                format!(
+                    "the variable `${}` is not assigned",
+                    self.variable().unwrap_or("")
+                ),
+            )
+        })?;
         match &self.kind {
             Kind::Definite(steps) => walk(source, steps)
                 .cloned()
@@ -188,8 +234,8 @@ impl Path {
 
     /// Like [`Path::select`] but borrowing; `None` when a definite path matches nothing
     /// (indefinite paths are never absent). Used by Choice rules, where absence is data.
-    pub fn lookup<'a>(&self, input: &'a Value, context: &'a Value) -> Option<Lookup<'a>> {
-        let source = if self.context { context } else { input };
+    pub fn lookup<'a>(&self, input: &'a Value, bindings: &'a Bindings) -> Option<Lookup<'a>> {
+        let source = self.source(input, bindings)?;
         match &self.kind {
             Kind::Definite(steps) => walk(source, steps).map(Lookup::Borrowed),
             Kind::Query(q) => Some(Lookup::Owned(Value::Array(
@@ -314,7 +360,13 @@ mod tests {
     use serde_json::json;
 
     fn sel(path: &str, input: Value) -> Result<Value, PathError> {
-        Path::parse(path)?.select(&input, &json!({"Execution": {"Name": "e1"}}))
+        let variables = crate::variables::Variables::default().with(
+            json!({"order": {"id": 7, "lines": [1, 2]}})
+                .as_object()
+                .unwrap_or(&Map::new()),
+        );
+        let bindings = Bindings::new(json!({"Execution": {"Name": "e1"}}), variables);
+        Path::parse(path)?.select(&input, &bindings)
     }
 
     #[test]
@@ -340,6 +392,19 @@ mod tests {
             json!([2])
         );
         assert_eq!(sel("$.nothing[*]", input).unwrap(), json!([]));
+    }
+
+    #[test]
+    fn variable_paths_read_workflow_variables() {
+        // See: #22. Developer guide, "Passing data between states with variables":
+        // `$name` references a variable, with JSONPath steps after it.
+        assert_eq!(sel("$order.id", json!({})).unwrap(), json!(7));
+        assert_eq!(sel("$order.lines[1]", json!({})).unwrap(), json!(2));
+        assert_eq!(sel("$order.lines[*]", json!({})).unwrap(), json!([1, 2]));
+        assert_eq!(sel("$order", json!({})).unwrap()["id"], json!(7));
+        assert!(sel("$missing", json!({})).is_err());
+        assert_eq!(Path::parse("$order.id").unwrap().variable(), Some("order"));
+        assert!(!Path::parse("$order").unwrap().is_root());
     }
 
     #[test]

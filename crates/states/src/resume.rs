@@ -6,11 +6,13 @@
 //! died) and resumes with the input it was entered with; an exit names the state that was
 //! next. A Map or Parallel state that failed keeps its successful iterations and branches
 //! (their outputs are in its `MapIterationSucceeded` events) and resumes each unsuccessful
-//! one the same way, recursively — AWS redrive semantics.
+//! one the same way, recursively — AWS redrive semantics. The workflow variables a scope
+//! had assigned come back from the `assignedVariables` of its `…StateExited` events, so a
+//! redriven state reads the values it would have read the first time.
 
 use std::collections::HashMap;
 
-use serde_json::Value;
+use serde_json::{Map as JsonMap, Value};
 
 use crate::history::{self, kinds, Event};
 
@@ -23,6 +25,9 @@ pub enum Resume {
         state: String,
         input: Value,
         children: Children,
+        /// The variables this scope had assigned by then (not those of enclosing scopes,
+        /// which the enclosing scope's own plan restores).
+        variables: JsonMap<String, Value>,
     },
     /// The scope had finished with this output.
     Done(Value),
@@ -59,6 +64,7 @@ fn plan_scope(by_scope: &HashMap<&str, Vec<&Event>>, scope: &str) -> Option<Resu
         .iter()
         .rposition(|e| history::is_state_entered(&e.kind) || history::is_state_exited(&e.kind))?;
     let e = evs[last];
+    let variables = assigned_before(&evs[..=last]);
     let details_text = |field: &str| -> Value {
         e.details
             .get(field)
@@ -78,6 +84,7 @@ fn plan_scope(by_scope: &HashMap<&str, Vec<&Event>>, scope: &str) -> Option<Resu
                 state: next.to_string(),
                 input: output,
                 children: Children::default(),
+                variables,
             },
             None => Resume::Done(output),
         });
@@ -129,5 +136,24 @@ fn plan_scope(by_scope: &HashMap<&str, Vec<&Event>>, scope: &str) -> Option<Resu
         state,
         input,
         children,
+        variables,
     })
+}
+
+/// The variables assigned by the exits among `events`, later assignments winning.
+fn assigned_before(events: &[&Event]) -> JsonMap<String, Value> {
+    let mut variables = JsonMap::new();
+    for e in events.iter().filter(|e| history::is_state_exited(&e.kind)) {
+        let Some(Value::Object(assigned)) = e.details.get("assignedVariables") else {
+            continue;
+        };
+        for (name, text) in assigned {
+            let value = text
+                .as_str()
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(Value::Null);
+            variables.insert(name.clone(), value);
+        }
+    }
+    variables
 }

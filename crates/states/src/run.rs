@@ -21,13 +21,15 @@ use crate::engine::{time, Engine, EngineError, Start, ROLE_ARN};
 use crate::error::{names, StatesError};
 use crate::history::{kinds, Event};
 use crate::items;
+use crate::jsonata::States;
 use crate::model::{
-    error_matches, Body, Count, Definition, Machine, Map, MapMode, Percentage, ResultPath, State,
-    Text, Transition, Wait,
+    error_matches, Assign, Body, Count, Definition, Machine, Map, MapMode, Percentage, ResultPath,
+    State, Text, Transition, Wait,
 };
 use crate::resume::{child_scope, Children, Resume};
 use crate::store::{state_machine_arn, Execution, Status};
 use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
+use crate::variables::{Bindings, Variables};
 
 /// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
 const FLUSH_EVERY: usize = 2048;
@@ -57,7 +59,11 @@ struct Log {
     last_in_scope: HashMap<String, u64>,
 }
 
-type StateResult = Result<(Value, Option<String>), StatesError>;
+/// The variables a state assigns as it exits, by name.
+type Assigned = JsonMap<String, Value>;
+
+/// A state's output, where it goes next (`None`: its machine ends) and what it assigned.
+type StateResult = Result<(Value, Option<String>, Assigned), StatesError>;
 
 impl Run {
     pub(crate) fn new(engine: Engine, definition: Arc<Definition>, e: &Execution) -> Self {
@@ -109,16 +115,32 @@ impl Run {
                     Start::Fresh(input) => {
                         let first = machine.start_at.clone();
                         inner
-                            .run_machine(String::new(), machine, first, input, None)
+                            .run_machine(
+                                String::new(),
+                                machine,
+                                first,
+                                input,
+                                None,
+                                Variables::default(),
+                            )
                             .await
                     }
                     Start::At(Resume::At {
                         state,
                         input,
                         children,
+                        variables,
                     }) => {
+                        let variables = Variables::default().with(&variables);
                         inner
-                            .run_machine(String::new(), machine, state, input, Some(children))
+                            .run_machine(
+                                String::new(),
+                                machine,
+                                state,
+                                input,
+                                Some(children),
+                                variables,
+                            )
                             .await
                     }
                     Start::At(Resume::Done(output)) | Start::Finished(output) => Ok(output),
@@ -239,18 +261,24 @@ impl Inner {
         &self,
         state: &str,
         entered: DateTime<Utc>,
-        retry_count: u32,
+        retry_count: Option<u32>,
         item: Option<(usize, &Value)>,
-    ) -> Value {
+        variables: &Variables,
+    ) -> Bindings {
         let mut ctx = json!({
             "Execution": self.execution_ctx,
-            "State": {"EnteredTime": time(entered), "Name": state, "RetryCount": retry_count},
+            "State": {"EnteredTime": time(entered), "Name": state},
             "StateMachine": self.state_machine_ctx,
         });
+        // `$$.State.RetryCount` exists only in states that retry (AWS's recorded context
+        // object of a Pass state has none).
+        if let Some(n) = retry_count {
+            ctx["State"]["RetryCount"] = json!(n);
+        }
         if let Some((index, value)) = item {
             ctx["Map"] = json!({"Item": {"Index": index, "Value": value}});
         }
-        ctx
+        Bindings::new(ctx, variables.clone())
     }
 
     /// Runs `machine` from `start` in `scope` until it ends (its output) or fails.
@@ -261,8 +289,10 @@ impl Inner {
         start: String,
         input: Value,
         resume: Option<Children>,
+        variables: Variables,
     ) -> BoxFuture<'static, Result<Value, StatesError>> {
         async move {
+            let mut variables = variables;
             let mut current = start;
             let mut input = input;
             let mut resume = resume;
@@ -279,15 +309,30 @@ impl Inner {
                            "inputDetails": {"truncated": false}}),
                     None,
                 );
-                let (output, next) = self
+                let (output, next, assigned) = self
                     .clone()
-                    .run_state(&scope, &state, entered, entered_at, input, resume.take())
-                    .await?;
+                    .run_state(
+                        &scope,
+                        &state,
+                        entered,
+                        entered_at,
+                        input,
+                        resume.take(),
+                        &variables,
+                    )
+                    .await
+                    .map_err(|e| located(e, &state.name, entered))?;
+                let mut exited = json!({"name": state.name, "output": output.to_string(),
+                                        "outputDetails": {"truncated": false}});
+                if !assigned.is_empty() {
+                    exited["assignedVariables"] = assigned_details(&assigned);
+                    exited["assignedVariablesDetails"] = json!({"truncated": false});
+                    variables = variables.with(&assigned);
+                }
                 self.push(
                     &scope,
                     &format!("{type_name}StateExited"),
-                    json!({"name": state.name, "output": output.to_string(),
-                           "outputDetails": {"truncated": false}}),
+                    exited,
                     Some(json!({ "next": next })),
                 );
                 let durable =
@@ -307,6 +352,7 @@ impl Inner {
         .boxed()
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn run_state(
         self: Arc<Self>,
         scope: &str,
@@ -315,11 +361,15 @@ impl Inner {
         entered_at: DateTime<Utc>,
         raw: Value,
         resume: Option<Children>,
+        variables: &Variables,
     ) -> StateResult {
         let ctx = if needs_context(state) {
-            self.context(&state.name, entered_at, 0, None)
+            let retries = (!state.retry.is_empty()
+                || matches!(state.body, Body::Task(_) | Body::Parallel(_) | Body::Map(_)))
+            .then_some(0);
+            self.context(&state.name, entered_at, retries, None, variables)
         } else {
-            Value::Null
+            Bindings::new(Value::Null, variables.clone())
         };
         let effective = match &state.input_path {
             None => json!({}),
@@ -338,15 +388,23 @@ impl Inner {
             _ => None,
         };
         match &state.body {
+            Body::Pass { .. } if state.jsonata.is_some() => {
+                let assigned = assign(&state.assign, &raw, States::input(&raw), &ctx)?;
+                Ok((plain_output(state, effective, &raw, &ctx)?, next, assigned))
+            }
             Body::Pass { result } => {
                 let value = match (result, &state.parameters) {
                     (Some(r), _) => r.clone(),
                     (None, Some(t)) => t.render(&effective, &ctx)?,
                     (None, None) => effective,
                 };
-                Ok((process_result(state, &raw, value, &ctx)?, next))
+                let (output, assigned) = process_result(state, &raw, value, &ctx)?;
+                Ok((output, next, assigned))
             }
-            Body::Succeed => Ok((output_path(state, effective, &ctx)?, None)),
+            Body::Succeed => {
+                let out = plain_output(state, effective, &raw, &ctx)?;
+                Ok((out, None, Assigned::new()))
+            }
             Body::Fail(f) => Err(StatesError::new(
                 text(&f.error, &raw, &ctx)?,
                 text(&f.cause, &raw, &ctx)?,
@@ -354,12 +412,19 @@ impl Inner {
             Body::Choice(c) => {
                 for branch in &c.choices {
                     if branch.rule.matches(&effective, &ctx)? {
-                        let out = output_path(state, effective, &ctx)?;
-                        return Ok((out, Some(branch.next.clone())));
+                        let states = States::input(&raw);
+                        let assigned = assign(&branch.assign, &effective, states, &ctx)?;
+                        let out = plain_output(state, effective, &raw, &ctx)?;
+                        return Ok((out, Some(branch.next.clone()), assigned));
                     }
                 }
                 match &c.default {
-                    Some(d) => Ok((output_path(state, effective, &ctx)?, Some(d.clone()))),
+                    Some(d) => {
+                        let states = States::input(&raw);
+                        let assigned = assign(&state.assign, &effective, states, &ctx)?;
+                        let out = plain_output(state, effective, &raw, &ctx)?;
+                        Ok((out, Some(d.clone()), assigned))
+                    }
                     None => Err(StatesError::new(
                         names::NO_CHOICE_MATCHED,
                         format!(
@@ -373,16 +438,24 @@ impl Inner {
                 let wait = self.wait_duration(w, &effective, &ctx)?;
                 self.flush().await?;
                 self.engine.clock.sleep(wait).await;
-                Ok((output_path(state, effective, &ctx)?, next))
+                let assigned = assign(&state.assign, &effective, States::input(&raw), &ctx)?;
+                Ok((plain_output(state, effective, &raw, &ctx)?, next, assigned))
             }
             Body::Task(_) | Body::Parallel(_) | Body::Map(_) => {
-                self.guarded(scope, state, entered, entered_at, raw, effective, resume)
-                    .await
+                self.guarded(
+                    scope, state, entered, entered_at, raw, effective, resume, variables,
+                )
+                .await
             }
         }
     }
 
-    fn wait_duration(&self, w: &Wait, input: &Value, ctx: &Value) -> Result<Duration, StatesError> {
+    fn wait_duration(
+        &self,
+        w: &Wait,
+        input: &Value,
+        ctx: &Bindings,
+    ) -> Result<Duration, StatesError> {
         let until = |t: DateTime<Utc>| {
             (t - self.engine.clock.now())
                 .to_std()
@@ -401,6 +474,33 @@ impl Inner {
                         p.as_str()
                     ))
                 })
+            }
+            Wait::SecondsExpression(e) => {
+                let v = e.eval(States::input(input), ctx)?;
+                v.as_u64().map(Duration::from_secs).ok_or_else(|| {
+                    StatesError::new(
+                        names::QUERY_EVALUATION_ERROR,
+                        format!(
+                            "Seconds '{}' returned {v}, not a non-negative integer",
+                            e.as_str()
+                        ),
+                    )
+                })
+            }
+            Wait::TimestampExpression(e) => {
+                let v = e.eval(States::input(input), ctx)?;
+                v.as_str()
+                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| until(t.with_timezone(&Utc)))
+                    .ok_or_else(|| {
+                        StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "Timestamp '{}' returned {v}, not an RFC 3339 timestamp",
+                                e.as_str()
+                            ),
+                        )
+                    })
             }
             Wait::TimestampPath(p) => {
                 let v = p
@@ -430,11 +530,12 @@ impl Inner {
         raw: Value,
         effective: Value,
         mut resume: Option<Children>,
+        variables: &Variables,
     ) -> StateResult {
         let mut used = vec![0u32; state.retry.len()];
         let mut retries = 0u32;
         loop {
-            let ctx = self.context(&state.name, entered_at, retries, None);
+            let ctx = self.context(&state.name, entered_at, Some(retries), None, variables);
             let attempt = match &state.body {
                 Body::Task(_) => self.task(scope, state, &effective, &ctx, retries).await,
                 Body::Parallel(_) => {
@@ -450,14 +551,14 @@ impl Inner {
                 _ => Err(StatesError::runtime("not a guarded state")),
             };
             let error = match attempt.and_then(|r| process_result(state, &raw, r, &ctx)) {
-                Ok(out) => {
+                Ok((out, assigned)) => {
                     let next = match &state.transition {
                         Transition::Next(n) => Some(n.clone()),
                         _ => None,
                     };
-                    return Ok((out, next));
+                    return Ok((out, next, assigned));
                 }
-                Err(e) => e,
+                Err(e) => located(e, &state.name, entered),
             };
             if let Some(i) = state
                 .retry
@@ -479,8 +580,19 @@ impl Inner {
                 .iter()
                 .find(|c| error_matches(&c.error_equals, &error.error))
             {
-                let out = place_result(&c.result_path, &raw, error.to_output())?;
-                return Ok((out, Some(c.next.clone())));
+                let error_output = error.to_output();
+                let states = States {
+                    input: &raw,
+                    result: None,
+                    error_output: Some(&error_output),
+                };
+                let assigned = assign(&c.assign, &error_output, states, &ctx)?;
+                let out = match (&state.jsonata, &c.output) {
+                    (Some(_), Some(t)) => t.render(states, &ctx)?,
+                    (Some(_), None) => error_output,
+                    (None, _) => place_result(&c.result_path, &raw, error_output)?,
+                };
+                return Ok((out, Some(c.next.clone()), assigned));
             }
             return Err(error);
         }
@@ -491,16 +603,13 @@ impl Inner {
         scope: &str,
         state: &State,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         attempt: u32,
     ) -> Result<Value, StatesError> {
         let Body::Task(task) = &state.body else {
             return Err(StatesError::runtime("not a Task"));
         };
-        let params = match &state.parameters {
-            Some(t) => t.render(effective, ctx)?,
-            None => effective.clone(),
-        };
+        let params = arguments(state, effective, ctx)?;
         let timeout = task
             .timeout
             .as_ref()
@@ -587,16 +696,13 @@ impl Inner {
         state: &State,
         entered: u64,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         resume: Option<Children>,
     ) -> Result<Value, StatesError> {
         let Body::Parallel(p) = &state.body else {
             return Err(StatesError::runtime("not a Parallel"));
         };
-        let input = match &state.parameters {
-            Some(t) => t.render(effective, ctx)?,
-            None => effective.clone(),
-        };
+        let input = arguments(state, effective, ctx)?;
         let mut resume = resume.unwrap_or_default();
         self.push(
             scope,
@@ -611,6 +717,7 @@ impl Inner {
             let partial = resume.partial.remove(&i);
             let branch = branch.clone();
             let input = input.clone();
+            let variables = ctx.variables.nested(true);
             async move {
                 if let Some(out) = done {
                     return Ok(out);
@@ -620,14 +727,17 @@ impl Inner {
                         state,
                         input,
                         children,
+                        variables: assigned,
                     }) => {
-                        this.run_machine(child, branch, state, input, Some(children))
+                        let variables = variables.with(&assigned);
+                        this.run_machine(child, branch, state, input, Some(children), variables)
                             .await
                     }
                     Some(Resume::Done(out)) => Ok(out),
                     None => {
                         let start = branch.start_at.clone();
-                        this.run_machine(child, branch, start, input, None).await
+                        this.run_machine(child, branch, start, input, None, variables)
+                            .await
                     }
                 }
             }
@@ -658,7 +768,7 @@ impl Inner {
         m: &Map,
         entered: u64,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         resume: Option<Children>,
     ) -> Result<Value, StatesError> {
         let items = self.map_items(m, effective, ctx).await?;
@@ -690,22 +800,34 @@ impl Inner {
             let partial = resume.partial.remove(&i);
             let processor = m.processor.clone();
             let selector = m.item_selector.clone();
+            let selector_jsonata = m.item_selector_jsonata.clone();
             let effective = shared.clone();
             let scope = scope.to_string();
             let name = name.clone();
+            let outer = ctx.variables.clone();
+            let sees_outer = m.mode != MapMode::Distributed;
             async move {
                 if let Some(out) = done {
                     return (i, Ok(out));
                 }
-                let input = match &selector {
-                    Some(t) => {
-                        let ctx = this.context(&name, this.engine.clock.now(), 0, Some((i, &item)));
+                let input = match (&selector, &selector_jsonata) {
+                    (Some(t), _) => {
+                        let now = this.engine.clock.now();
+                        let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
                         match t.render(&effective, &ctx) {
                             Ok(v) => v,
                             Err(e) => return (i, Err(e)),
                         }
                     }
-                    None => item,
+                    (None, Some(t)) => {
+                        let now = this.engine.clock.now();
+                        let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
+                        match t.render(States::input(&effective), &ctx) {
+                            Ok(v) => v,
+                            Err(e) => return (i, Err(e)),
+                        }
+                    }
+                    (None, None) => item,
                 };
                 this.push(
                     &scope,
@@ -713,21 +835,24 @@ impl Inner {
                     json!({"name": name, "index": i}),
                     None,
                 );
+                let variables = outer.nested(sees_outer);
                 let result = match partial {
                     Some(Resume::At {
                         state,
                         input,
                         children,
+                        variables: assigned,
                     }) => {
+                        let variables = variables.with(&assigned);
                         this.clone()
-                            .run_machine(child, processor, state, input, Some(children))
+                            .run_machine(child, processor, state, input, Some(children), variables)
                             .await
                     }
                     Some(Resume::Done(out)) => Ok(out),
                     None => {
                         let start = processor.start_at.clone();
                         this.clone()
-                            .run_machine(child, processor, start, input, None)
+                            .run_machine(child, processor, start, input, None, variables)
                             .await
                     }
                 };
@@ -795,7 +920,7 @@ impl Inner {
         &self,
         m: &Map,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
     ) -> Result<Vec<Value>, StatesError> {
         let items = match &m.item_reader {
             Some(reader) => {
@@ -819,6 +944,24 @@ impl Inner {
                     max,
                 )
                 .await?
+            }
+            None if m.items.is_some() => {
+                let items = m
+                    .items
+                    .as_ref()
+                    .map(|t| t.render(States::input(effective), ctx));
+                match items.transpose()? {
+                    Some(Value::Array(items)) => items,
+                    other => {
+                        return Err(StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "Map's Items must be an array, it is {}",
+                                other.as_ref().map(kind_of).unwrap_or("nothing")
+                            ),
+                        ))
+                    }
+                }
             }
             None => {
                 let selected = match &m.items_path {
@@ -865,7 +1008,7 @@ impl Inner {
         &self,
         m: &Map,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         total: usize,
     ) -> Result<usize, StatesError> {
         let by_count = m
@@ -886,6 +1029,22 @@ impl Inner {
                     ))
                 })?)
             }
+            Some(Percentage::Expression(e)) => {
+                let v = e.eval(States::input(effective), ctx)?;
+                match v.as_f64() {
+                    Some(p) if (0.0..=100.0).contains(&p) => Some(p),
+                    _ => {
+                        return Err(StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!(
+                                "ToleratedFailurePercentage '{}' returned {v}, not a number \
+                                 from 0 to 100",
+                                e.as_str()
+                            ),
+                        ))
+                    }
+                }
+            }
             None => None,
         }
         .map(|p| ((p / 100.0) * total as f64).floor() as usize);
@@ -902,7 +1061,7 @@ impl Inner {
         state: &State,
         writer: &crate::model::ResultWriter,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Bindings,
         outputs: Vec<Value>,
     ) -> Result<Value, StatesError> {
         let failed = |cause: String| StatesError::new(names::RESULT_WRITER_FAILED, cause);
@@ -998,6 +1157,8 @@ fn reused(done: &HashMap<usize, Value>) -> Option<Value> {
 /// Whether a state reads the context object anywhere (it is built only then).
 fn needs_context(state: &State) -> bool {
     state.parameters.is_some()
+        || state.jsonata.is_some()
+        || state.assign.is_some()
         || state.result_selector.is_some()
         || state.input_path.as_ref().is_some_and(|p| p.is_context())
         || state.output_path.as_ref().is_some_and(|p| p.is_context())
@@ -1007,19 +1168,123 @@ fn needs_context(state: &State) -> bool {
         )
 }
 
-/// ResultSelector → ResultPath → OutputPath.
+/// ResultSelector → Assign → ResultPath → OutputPath: the output and the assigned variables.
+/// `Assign` reads the result as ResultSelector left it (the developer guide's "Processing
+/// input and output" diagram for JSONPath states).
 fn process_result(
     state: &State,
     raw: &Value,
     result: Value,
-    ctx: &Value,
-) -> Result<Value, StatesError> {
+    ctx: &Bindings,
+) -> Result<(Value, Assigned), StatesError> {
+    if let Some(io) = &state.jsonata {
+        let states = States {
+            input: raw,
+            result: Some(&result),
+            error_output: None,
+        };
+        let assigned = assign(&state.assign, &result, states, ctx)?;
+        let output = match &io.output {
+            Some(t) => t.render(states, ctx)?,
+            None => result,
+        };
+        return Ok((output, assigned));
+    }
     let result = match &state.result_selector {
         Some(t) => t.render(&result, ctx)?,
         None => result,
     };
+    let assigned = assign(&state.assign, &result, States::input(raw), ctx)?;
     let combined = place_result(&state.result_path, raw, result)?;
-    output_path(state, combined, ctx)
+    Ok((output_path(state, combined, ctx)?, assigned))
+}
+
+/// A `States.QueryEvaluationError` cause with the state and its entry event in front, as
+/// AWS words it: "An error occurred while executing the state 'S' (entered at the event id
+/// #2). The JSONata expression …".
+fn located(mut e: StatesError, state: &str, entered: u64) -> StatesError {
+    if e.error == names::QUERY_EVALUATION_ERROR && !e.cause.starts_with("An error occurred") {
+        e.cause = format!(
+            "An error occurred while executing the state '{state}' (entered at the event id \
+             #{entered}). {}",
+            e.cause
+        );
+    }
+    e
+}
+
+/// The output of a state without a result (Pass in JSONata, Choice, Wait, Succeed): JSONata
+/// `Output` (absent: the input), or JSONPath `OutputPath` over the effective input.
+fn plain_output(
+    state: &State,
+    effective: Value,
+    raw: &Value,
+    ctx: &Bindings,
+) -> Result<Value, StatesError> {
+    match &state.jsonata {
+        Some(io) => match &io.output {
+            Some(t) => t.render(States::input(raw), ctx),
+            None => Ok(raw.clone()),
+        },
+        None => output_path(state, effective, ctx),
+    }
+}
+
+/// What a Task or the branches of a Parallel get: JSONata `Arguments` or JSONPath
+/// `Parameters`, else the effective input.
+fn arguments(state: &State, effective: &Value, ctx: &Bindings) -> Result<Value, StatesError> {
+    match (&state.jsonata, &state.parameters) {
+        (Some(io), _) => match &io.arguments {
+            Some(t) => t.render(States::input(effective), ctx),
+            None => Ok(effective.clone()),
+        },
+        (None, Some(t)) => t.render(effective, ctx),
+        (None, None) => Ok(effective.clone()),
+    }
+}
+
+/// Evaluates an `Assign` with the variables as they were when the state was entered: no
+/// assignment of the same state is visible to another. A JSONPath `Assign` reads `dollar` as
+/// `$`; a JSONata one reads `states` as `$states`.
+fn assign(
+    template: &Option<Assign>,
+    dollar: &Value,
+    states: States,
+    ctx: &Bindings,
+) -> Result<Assigned, StatesError> {
+    let rendered = match template {
+        None => return Ok(Assigned::new()),
+        Some(Assign::Paths(t)) => t.render(dollar, ctx)?,
+        Some(Assign::Jsonata(t)) => t.render(states, ctx)?,
+    };
+    let size = rendered.to_string().len();
+    if size > crate::variables::MAX_ASSIGN_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "the variables assigned are {size} bytes, over the {}-byte limit of one Assign",
+                crate::variables::MAX_ASSIGN_BYTES
+            ),
+        ));
+    }
+    match rendered {
+        Value::Object(m) => Ok(m),
+        other => Err(StatesError::runtime(format!(
+            "Assign must produce an object of variables, it produced {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+/// `assignedVariables` of a `…StateExited` event: each value as its JSON text, as
+/// `GetExecutionHistory` shows it.
+fn assigned_details(assigned: &Assigned) -> Value {
+    Value::Object(
+        assigned
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.to_string())))
+            .collect(),
+    )
 }
 
 fn place_result(path: &ResultPath, raw: &Value, result: Value) -> Result<Value, StatesError> {
@@ -1040,7 +1305,7 @@ fn place_result(path: &ResultPath, raw: &Value, result: Value) -> Result<Value, 
     }
 }
 
-fn output_path(state: &State, value: Value, ctx: &Value) -> Result<Value, StatesError> {
+fn output_path(state: &State, value: Value, ctx: &Bindings) -> Result<Value, StatesError> {
     match &state.output_path {
         None => Ok(json!({})),
         Some(p) if p.is_root() => Ok(value),
@@ -1055,7 +1320,7 @@ fn output_path(state: &State, value: Value, ctx: &Value) -> Result<Value, States
     }
 }
 
-fn text(t: &Option<Text>, input: &Value, ctx: &Value) -> Result<String, StatesError> {
+fn text(t: &Option<Text>, input: &Value, ctx: &Bindings) -> Result<String, StatesError> {
     Ok(match t {
         None => String::new(),
         Some(Text::Literal(s)) => s.clone(),
@@ -1063,12 +1328,29 @@ fn text(t: &Option<Text>, input: &Value, ctx: &Value) -> Result<String, StatesEr
             Value::String(s) => s,
             other => other.to_string(),
         },
+        Some(Text::Jsonata(e)) => match e.eval(States::input(input), ctx)? {
+            Value::String(s) => s,
+            other => other.to_string(),
+        },
     })
 }
 
-fn count(c: &Count, input: &Value, ctx: &Value, field: &str) -> Result<u64, StatesError> {
+fn count(c: &Count, input: &Value, ctx: &Bindings, field: &str) -> Result<u64, StatesError> {
     match c {
         Count::Literal(n) => Ok(*n),
+        Count::Expression(e) => {
+            let v = e.eval(States::input(input), ctx)?;
+            v.as_u64().ok_or_else(|| {
+                StatesError::new(
+                    names::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "{} '{}' returned {v}, not a non-negative integer",
+                        field.strip_suffix("Path").unwrap_or(field),
+                        e.as_str()
+                    ),
+                )
+            })
+        }
         Count::Path(p) => {
             let v = p
                 .select(input, ctx)

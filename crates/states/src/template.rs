@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use crate::error::StatesError;
 use crate::intrinsic::{is_intrinsic, Intrinsic};
 use crate::path::Path;
+use crate::variables::Bindings;
 
 /// A problem found while compiling a template; `at` is the JSON path of the offending field
 /// relative to the template (for example `.Payload.$` or `.items[2].x.$`).
@@ -81,7 +82,7 @@ impl Template {
     /// Renders against the effective input and the context object. A path that matches
     /// nothing fails with `States.ParameterPathFailure`; a failing intrinsic with
     /// `States.IntrinsicFailure`; the causes name the field and the path.
-    pub fn render(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
+    pub fn render(&self, input: &Value, context: &Bindings) -> Result<Value, StatesError> {
         render_node(&self.root, input, context)
     }
 
@@ -221,9 +222,20 @@ fn quoted(v: &Value) -> String {
     s
 }
 
-fn path_failure(field: &str, path: &Path, input: &Value, context: &Value) -> StatesError {
+fn path_failure(field: &str, path: &Path, input: &Value, context: &Bindings) -> StatesError {
+    if let Some(name) = path.variable() {
+        return StatesError::parameter_path(format!(
+            "The JSONPath '{}'{} could not be found in the variable '${name}'",
+            path.as_str(),
+            if field.is_empty() {
+                String::new()
+            } else {
+                format!(" specified for the field '{field}'")
+            }
+        ));
+    }
     let (source, what) = if path.is_context() {
-        (context, "context object")
+        (&context.context, "context object")
     } else {
         (input, "input")
     };
@@ -239,7 +251,7 @@ fn path_failure(field: &str, path: &Path, input: &Value, context: &Value) -> Sta
     ))
 }
 
-fn render_node(node: &Node, input: &Value, context: &Value) -> Result<Value, StatesError> {
+fn render_node(node: &Node, input: &Value, context: &Bindings) -> Result<Value, StatesError> {
     match node {
         Node::Literal(v) => Ok(v.clone()),
         Node::Object(members) => {
@@ -271,8 +283,10 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn ctx() -> Value {
-        json!({"Execution": {"Id": "exec-1", "Input": {"k": 1}}, "State": {"Name": "S"}})
+    fn ctx() -> Bindings {
+        Bindings::from(
+            json!({"Execution": {"Id": "exec-1", "Input": {"k": 1}}, "State": {"Name": "S"}}),
+        )
     }
 
     fn render(template: Value, input: Value) -> Result<Value, StatesError> {

@@ -1148,3 +1148,1182 @@ mod intrinsics {
         assert!(cause.contains("ArrayGetItem"), "{cause}");
     }
 }
+
+mod variables {
+    //! guide, "Passing data between states with variables" (cited as "variables guide"):
+    //! `Assign` in JSONPath states, `$name` in paths, scoping and history.
+    use super::*;
+
+    fn chain(states: Value, start: &str) -> Value {
+        json!({"StartAt": start, "States": states})
+    }
+
+    /// variables guide, "Conceptual overview": a value stored in one step is read in a
+    /// later one without passing through the states between.
+    // See: #22
+    #[tokio::test]
+    async fn assign_is_visible_to_later_states() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Store": {"Type": "Pass", "Assign": {"productName": "product1", "count": 42, "available": true}, "Result": "dropped", "Next": "Between"},
+                "Between": {"Type": "Pass", "Result": {"other": 1}, "Next": "Use"},
+                "Use": {"Type": "Pass", "Parameters": {"name.$": "$productName", "n.$": "$count", "ok.$": "$available", "fmt.$": "States.Format('{} x{}', $productName, $count)"}, "End": true}
+            }),
+            "Store",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!({"name": "product1", "n": 42, "ok": true, "fmt": "product1 x42"})
+        );
+    }
+
+    /// variables guide, "Evaluation of assignments": every assignment of a state reads the
+    /// values from before the state, so `y` gets the old `x`.
+    // See: #22
+    #[tokio::test]
+    async fn assignments_read_values_from_before_the_state() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "First": {"Type": "Pass", "Assign": {"x": 1}, "Next": "Second"},
+                "Second": {"Type": "Pass", "Assign": {"x": 2, "y.$": "$x"}, "Next": "Show"},
+                "Show": {"Type": "Pass", "Parameters": {"x.$": "$x", "y.$": "$y"}, "End": true}
+            }),
+            "First",
+        );
+        assert_eq!(r.output(&def, json!({})).await, json!({"x": 2, "y": 1}));
+    }
+
+    /// variables guide, "Assign in JSONPath states": `$` in a Task's `Assign` is the result
+    /// after ResultSelector; `$$` is the context object; ResultPath and OutputPath still
+    /// shape the output.
+    // See: #22
+    #[tokio::test]
+    async fn jsonpath_assign_reads_the_selected_result() {
+        let mut h = handlers();
+        h.insert(
+            "lookup",
+            Box::new(|_, _| Ok(json!({"Payload": {"price": 9, "noise": 0}}))),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Lookup": {
+                    "Type": "Task", "Resource": "lookup",
+                    "ResultSelector": {"price.$": "$.Payload.price"},
+                    "Assign": {"price.$": "$.price", "state.$": "$$.State.Name"},
+                    "ResultPath": null,
+                    "Next": "Show"
+                },
+                "Show": {"Type": "Pass", "Parameters": {"input.$": "$", "price.$": "$price", "state.$": "$state"}, "End": true}
+            }),
+            "Lookup",
+        );
+        assert_eq!(
+            r.output(&def, json!({"order": 1})).await,
+            json!({"input": {"order": 1}, "price": 9, "state": "Lookup"})
+        );
+    }
+
+    /// variables guide, "Assign in Choice states": a rule's `Assign` applies when it matches,
+    /// the state's when `Default` is taken; `Variable` may read a variable.
+    // See: #22
+    #[tokio::test]
+    async fn choice_rules_read_and_assign_variables() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"limit": 10}, "Next": "Check"},
+                "Check": {
+                    "Type": "Choice",
+                    "Choices": [
+                        {"Variable": "$.n", "NumericGreaterThanPath": "$limit", "Assign": {"verdict": "big"}, "Next": "Show"}
+                    ],
+                    "Default": "Show",
+                    "Assign": {"verdict": "small"}
+                },
+                "Show": {"Type": "Pass", "Parameters": {"verdict.$": "$verdict"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 11})).await,
+            json!({"verdict": "big"})
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 3})).await,
+            json!({"verdict": "small"})
+        );
+    }
+
+    /// variables guide, "Variable scope": a Map iteration reads the variables of the scope
+    /// around it; what it assigns stays inside it.
+    // See: #22
+    #[tokio::test]
+    async fn map_iterations_read_outer_variables_and_do_not_leak() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"factor": 10}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "Next": "After",
+                    "ItemProcessor": {"StartAt": "Inner", "States": {
+                        "Inner": {"Type": "Pass", "Assign": {"factor": 99, "seen.$": "$"}, "Next": "Read"},
+                        "Read": {"Type": "Pass", "Parameters": {"item.$": "$seen", "factor.$": "$factor"}, "End": true}
+                    }}
+                },
+                "After": {"Type": "Pass", "Parameters": {"factor.$": "$factor", "results.$": "$"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({"items": [1, 2]})).await,
+            json!({"factor": 10, "results": [{"item": 1, "factor": 99}, {"item": 2, "factor": 99}]})
+        );
+        let leaked = chain(
+            json!({
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "Next": "After",
+                    "ItemProcessor": {"StartAt": "Inner", "States": {
+                        "Inner": {"Type": "Pass", "Assign": {"inner": 1}, "End": true}
+                    }}
+                },
+                "After": {"Type": "Pass", "Parameters": {"inner.$": "$inner"}, "End": true}
+            }),
+            "Each",
+        );
+        let (error, _) = r.failure(&leaked, json!({"items": [1]})).await;
+        assert_eq!(error, "States.ParameterPathFailure");
+    }
+
+    /// variables guide, "Variable scope": Parallel branches read outer variables; a distributed
+    /// Map's child workflow does not.
+    // See: #22
+    #[tokio::test]
+    async fn parallel_branches_see_outer_variables_distributed_map_does_not() {
+        let r = rig(handlers()).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"tag": "t1"}, "Next": "Both"},
+                "Both": {
+                    "Type": "Parallel", "End": true,
+                    "Branches": [
+                        {"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}},
+                        {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"tag": "mine"}, "Next": "C"}, "C": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}}
+                    ]
+                }
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!([{"tag": "t1"}, {"tag": "mine"}])
+        );
+        let distributed = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"tag": "t1"}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "End": true,
+                    "ItemProcessor": {
+                        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                        "StartAt": "Read", "States": {"Read": {"Type": "Pass", "Parameters": {"tag.$": "$tag"}, "End": true}}
+                    }
+                }
+            }),
+            "Init",
+        );
+        // The child workflow's ParameterPathFailure fails the run as a distributed Map fails.
+        let (error, _) = r.failure(&distributed, json!([1])).await;
+        assert_eq!(error, "States.ExceedToleratedFailureThreshold");
+    }
+
+    /// variables guide, "Assign in Catch": a catcher's `Assign` reads the error output.
+    // See: #22
+    #[tokio::test]
+    async fn catch_assign_reads_the_error_output() {
+        let mut h = handlers();
+        h.insert(
+            "boom",
+            Box::new(|_, _| Err(StatesError::new("Boom", "it broke"))),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "boom", "Assign": {"never": 1}, "Next": "Show",
+                    "Catch": [{"ErrorEquals": ["Boom"], "Assign": {"why.$": "$.Cause"}, "ResultPath": null, "Next": "Show"}]
+                },
+                "Show": {"Type": "Pass", "Parameters": {"why.$": "$why", "input.$": "$"}, "End": true}
+            }),
+            "Try",
+        );
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"why": "it broke", "input": {"k": 1}})
+        );
+    }
+
+    /// GetExecutionHistory: a state's exit event lists `assignedVariables` as JSON text, with
+    /// `assignedVariablesDetails`.
+    // See: #22
+    #[tokio::test]
+    async fn state_exited_events_record_assigned_variables() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "Assign": {"x": 1, "o": {"a": "b"}}, "End": true}));
+        r.start("assigned", &def, json!({})).await.unwrap();
+        let events = r.engine.history("assigned").await.unwrap();
+        let exited = events
+            .iter()
+            .find(|e| e.kind == "PassStateExited")
+            .expect("an exit event");
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({"x": "1", "o": "{\"a\":\"b\"}"})
+        );
+        assert_eq!(
+            exited.details["assignedVariablesDetails"],
+            json!({"truncated": false})
+        );
+    }
+
+    /// guide, "Redriving executions" with variables: a redriven state reads the values
+    /// assigned before the failure, at the top level and inside a Map iteration, and the
+    /// states that succeeded do not run again.
+    // See: #22
+    #[tokio::test]
+    async fn variables_survive_redrive() {
+        let fixed = Arc::new(AtomicU32::new(0));
+        let mut h = handlers();
+        let f = fixed.clone();
+        h.insert(
+            "work",
+            Box::new(move |v, _| {
+                if v.to_string().contains("bad") && f.load(Ordering::SeqCst) == 0 {
+                    return Err(StatesError::new("Broken", "not yet"));
+                }
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = chain(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"run": "r1"}, "Next": "Each"},
+                "Each": {
+                    "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": true,
+                    "ItemProcessor": {"StartAt": "Tag", "States": {
+                        "Tag": {"Type": "Pass", "Assign": {"item.$": "$"}, "Next": "Work"},
+                        "Work": {"Type": "Task", "Resource": "work", "Parameters": {"run.$": "$run", "item.$": "$item"}, "End": true}
+                    }}
+                }
+            }),
+            "Init",
+        );
+        let e = r
+            .start("vars", &def, json!({"items": ["ok", "bad"]}))
+            .await
+            .unwrap();
+        assert_eq!(e.status, Status::Failed);
+        fixed.store(1, Ordering::SeqCst);
+        let e = r.engine.redrive("vars").await.unwrap();
+        assert_eq!(e.status, Status::Succeeded, "{e:?}");
+        assert_eq!(
+            e.output.unwrap(),
+            json!([{"run": "r1", "item": "ok"}, {"run": "r1", "item": "bad"}])
+        );
+    }
+}
+
+mod jsonata {
+    //! guide, "Transforming data with JSONata in Step Functions" (cited as "JSONata guide"):
+    //! `QueryLanguage`, `Arguments`, `Output`, `Assign`, `Condition`, `Items`,
+    //! `ItemSelector`, catcher `Output`, `$states`, AWS's functions and
+    //! `States.QueryEvaluationError`.
+    use super::*;
+
+    fn jsonata(states: Value, start: &str) -> Value {
+        json!({"QueryLanguage": "JSONata", "StartAt": start, "States": states})
+    }
+
+    /// JSONata guide, "Processing input and output with JSONata": `Arguments` is what the
+    /// task gets, `Output` shapes the state output from `$states.input` and
+    /// `$states.result`.
+    // See: #22
+    #[tokio::test]
+    async fn task_arguments_and_output() {
+        let mut h = handlers();
+        h.insert(
+            "price",
+            Box::new(|v, _| Ok(json!({"Payload": {"total": v["qty"].as_i64().unwrap_or(0) * 3}}))),
+        );
+        let r = rig(h).await;
+        let def = jsonata(
+            json!({"Price": {
+                "Type": "Task", "Resource": "price", "End": true,
+                "Arguments": {"qty": "{% $states.input.product.qty %}", "fixed": 1},
+                "Output": {
+                    "customerId": "{% $states.input.customer.id %}",
+                    "product": "{% $states.input.product.name %}",
+                    "total": "{% $states.result.Payload.total %}"
+                }
+            }}),
+            "Price",
+        );
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"customer": {"id": "c1"}, "product": {"name": "p", "qty": 4}})
+            )
+            .await,
+            json!({"customerId": "c1", "product": "p", "total": 12})
+        );
+    }
+
+    /// JSONata guide, the conversion example: the same `Parameters` in JSONPath and
+    /// `Arguments` in JSONata, with the variable `customerName` set to "María" and the input
+    /// `{"title": "Doctor"}`, both give `{"static": "Hello", "title": "Doctor", "name":
+    /// "María", "not-evaluated": "$customerName"}`.
+    // See: #22
+    #[tokio::test]
+    async fn guide_conversion_example_gives_the_same_result_in_both_languages() {
+        let r = rig(handlers()).await;
+        let expected = json!({"static": "Hello", "title": "Doctor", "name": "María", "not-evaluated": "$customerName"});
+        let jsonpath = json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"customerName": "María"}, "ResultPath": null, "Next": "Call"},
+            "Call": {"QueryLanguage": "JSONPath", "Type": "Task", "Resource": "echo", "End": true,
+                "Parameters": {"static": "Hello", "title.$": "$.title", "name.$": "$customerName", "not-evaluated": "$customerName"}}
+        }});
+        let jsonata = json!({"StartAt": "Set", "States": {
+            "Set": {"Type": "Pass", "Assign": {"customerName": "María"}, "ResultPath": null, "Next": "Call"},
+            "Call": {"QueryLanguage": "JSONata", "Type": "Task", "Resource": "echo", "End": true,
+                "Arguments": {"static": "Hello", "title": "{% $states.input.title %}", "name": "{% $customerName %}", "not-evaluated": "$customerName"}}
+        }});
+        for def in [jsonpath, jsonata] {
+            assert_eq!(r.output(&def, json!({"title": "Doctor"})).await, expected);
+        }
+    }
+
+    /// JSONata guide, "Choice state": each rule is a `Condition`; the first true one wins,
+    /// else `Default`.
+    // See: #22
+    #[tokio::test]
+    async fn choice_conditions_route() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "Check": {"Type": "Choice", "Default": "Minor", "Choices": [
+                    {"Condition": "{% $states.input.age >= 18 %}", "Next": "Adult"}
+                ]},
+                "Adult": {"Type": "Pass", "Output": "adult", "End": true},
+                "Minor": {"Type": "Pass", "Output": "minor", "End": true}
+            }),
+            "Check",
+        );
+        assert_eq!(r.output(&def, json!({"age": 30})).await, json!("adult"));
+        assert_eq!(r.output(&def, json!({"age": 3})).await, json!("minor"));
+        let bad = jsonata(
+            json!({
+                "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+                    {"Condition": "{% $states.input.age %}", "Next": "Done"}
+                ]},
+                "Done": {"Type": "Succeed"}
+            }),
+            "Check",
+        );
+        let (error, _) = r.failure(&bad, json!({"age": 30})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+    }
+
+    /// JSONata guide, "Map state": `Items` selects the array, `ItemSelector` reads
+    /// `$states.context.Map.Item`.
+    // See: #22
+    #[tokio::test]
+    async fn map_items_and_item_selector() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"Each": {
+                "Type": "Map", "End": true,
+                "Items": "{% $states.input.orders %}",
+                "ItemSelector": {
+                    "index": "{% $states.context.Map.Item.Index %}",
+                    "id": "{% $states.context.Map.Item.Value.id %}",
+                    "region": "{% $states.input.region %}"
+                },
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+            }}),
+            "Each",
+        );
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"region": "eu", "orders": [{"id": "a"}, {"id": "b"}]})
+            )
+            .await,
+            json!([
+                {"index": 0, "id": "a", "region": "eu"},
+                {"index": 1, "id": "b", "region": "eu"}
+            ])
+        );
+        let literal = jsonata(
+            json!({"Each": {
+                "Type": "Map", "End": true, "Items": [1, "{% 1 + 1 %}"],
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+            }}),
+            "Each",
+        );
+        assert_eq!(r.output(&literal, json!({})).await, json!([1, 2]));
+    }
+
+    /// variables guide, "Evaluation of assignments": `Assign` and `Output` of one state both
+    /// read the variables from before it.
+    // See: #22
+    #[tokio::test]
+    async fn assign_and_output_read_variables_from_before_the_state() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "Init": {"Type": "Pass", "Assign": {"x": 1}, "Next": "Bump"},
+                "Bump": {"Type": "Pass", "Assign": {"x": "{% $x + 1 %}", "y": "{% $x %}"}, "Output": {"seen": "{% $x %}"}, "Next": "Show"},
+                "Show": {"Type": "Pass", "Output": {"x": "{% $x %}", "y": "{% $y %}", "input": "{% $states.input %}"}, "End": true}
+            }),
+            "Init",
+        );
+        assert_eq!(
+            r.output(&def, json!({})).await,
+            json!({"x": 2, "y": 1, "input": {"seen": 1}})
+        );
+    }
+
+    /// JSONata guide: JSONPath and JSONata states mix in one definition, per state, and the
+    /// variables one assigns are read by the other.
+    // See: #22
+    #[tokio::test]
+    async fn jsonpath_and_jsonata_states_share_variables() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Path", "States": {
+            "Path": {"Type": "Pass", "Assign": {"n.$": "$.n"}, "Next": "Ata"},
+            "Ata": {"Type": "Pass", "QueryLanguage": "JSONata", "Assign": {"m": "{% $n * 10 %}"}, "Next": "Back"},
+            "Back": {"Type": "Pass", "Parameters": {"n.$": "$n", "m.$": "$m"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"n": 4})).await,
+            json!({"n": 4, "m": 40})
+        );
+    }
+
+    /// JSONata guide, "Handling errors": a catcher's `Output` reads `$states.errorOutput`,
+    /// its `Assign` too; `States.QueryEvaluationError` is catchable.
+    // See: #22
+    #[tokio::test]
+    async fn catch_output_reads_the_error_output() {
+        let mut h = handlers();
+        h.insert(
+            "boom",
+            Box::new(|_, _| Err(StatesError::new("Boom", "it broke"))),
+        );
+        let r = rig(h).await;
+        let def = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "boom", "Next": "Done",
+                    "Catch": [{
+                        "ErrorEquals": ["Boom"], "Next": "Done",
+                        "Assign": {"why": "{% $states.errorOutput.Cause %}"},
+                        "Output": {"error": "{% $states.errorOutput.Error %}", "input": "{% $states.input %}"}
+                    }]
+                },
+                "Done": {"Type": "Pass", "Output": {"caught": "{% $states.input %}", "why": "{% $why %}"}, "End": true}
+            }),
+            "Try",
+        );
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"caught": {"error": "Boom", "input": {"k": 1}}, "why": "it broke"})
+        );
+        let query = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Pass", "Output": "{% $states.input.missing %}", "Next": "Done"
+                },
+                "Done": {"Type": "Succeed"}
+            }),
+            "Try",
+        );
+        let (error, cause) = r.failure(&query, json!({})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+        assert!(cause.contains("$states.input.missing"), "{cause}");
+        let caught = jsonata(
+            json!({
+                "Try": {
+                    "Type": "Task", "Resource": "echo", "Output": "{% $states.result.missing %}", "Next": "Done",
+                    "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Output": "caught", "Next": "Done"}]
+                },
+                "Done": {"Type": "Succeed"}
+            }),
+            "Try",
+        );
+        assert_eq!(r.output(&caught, json!({})).await, json!("caught"));
+    }
+
+    /// JSONata guide, "Fail state": `Error` and `Cause` may be expressions.
+    // See: #22
+    #[tokio::test]
+    async fn fail_error_and_cause_expressions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Fail", "Error": "{% $states.input.code %}", "Cause": "{% 'order ' & $states.input.id & ' failed' %}"}}),
+            "F",
+        );
+        assert_eq!(
+            r.failure(&def, json!({"code": "E42", "id": "o1"})).await,
+            ("E42".to_string(), "order o1 failed".to_string())
+        );
+    }
+
+    /// JSONata guide, "Wait state": `Seconds` and `Timestamp` as expressions.
+    // See: #22
+    #[tokio::test]
+    async fn wait_seconds_and_timestamp_expressions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({
+                "S": {"Type": "Wait", "Seconds": "{% $states.input.delay * 2 %}", "Next": "T"},
+                "T": {"Type": "Wait", "Timestamp": "{% $states.input.until %}", "End": true}
+            }),
+            "S",
+        );
+        let input = json!({"delay": 5, "until": "2026-03-14T02:00:10Z"});
+        assert_eq!(r.output(&def, input.clone()).await, input);
+        assert_eq!(r.clock.sleeps(), [10, 60].map(Duration::from_secs).to_vec());
+    }
+
+    /// JSONata guide, "JSONata functions provided by Step Functions": `$partition`,
+    /// `$range`, `$hash`, `$parse`, `$uuid`.
+    // See: #22
+    #[tokio::test]
+    async fn aws_functions() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Pass", "End": true, "Output": {
+                "partition": "{% $partition([1,2,3,4], 2) %}",
+                "range": "{% $range(0, 10, 2) %}",
+                "hash": "{% $hash('input data', 'SHA-1') %}",
+                "parse": "{% $parse($states.input.json).a %}",
+                "uuid": "{% $length($uuid()) %}"
+            }}}),
+            "F",
+        );
+        assert_eq!(
+            r.output(&def, json!({"json": "{\"a\": [1]}"})).await,
+            json!({
+                "partition": [[1, 2], [3, 4]],
+                "range": [0, 2, 4, 6, 8, 10],
+                "hash": "aaff4a450a104cd177d28d18d74485e8cae074b7",
+                "parse": [1],
+                "uuid": 36
+            })
+        );
+    }
+
+    /// issue #22, "Bad input": a runaway expression is bounded and fails with
+    /// `States.QueryEvaluationError`, never a hang or a crash.
+    // See: #22
+    #[tokio::test]
+    async fn a_runaway_expression_fails_instead_of_hanging() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"F": {"Type": "Pass", "End": true,
+                "Output": "{% ($loop := function($n) { $loop($n + 1) }; $loop(0)) %}"}}),
+            "F",
+        );
+        let (error, _) = r.failure(&def, json!({})).await;
+        assert_eq!(error, "States.QueryEvaluationError");
+    }
+
+    /// JSONata guide, "Parallel state": `Arguments` is every branch's input; the result is
+    /// the array of branch outputs, `Output` reshapes it.
+    // See: #22
+    #[tokio::test]
+    async fn parallel_arguments_and_output() {
+        let r = rig(handlers()).await;
+        let def = jsonata(
+            json!({"Both": {
+                "Type": "Parallel", "End": true,
+                "Arguments": {"n": "{% $states.input.n %}"},
+                "Output": "{% $sum($states.result.n) %}",
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Output": {"n": "{% $states.input.n + 1 %}"}, "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Output": {"n": "{% $states.input.n * 10 %}"}, "End": true}}}
+                ]
+            }}),
+            "Both",
+        );
+        assert_eq!(r.output(&def, json!({"n": 2})).await, json!(23));
+    }
+}
+
+mod recorded_variables {
+    //! Cases whose expected results were recorded against AWS Step Functions: LocalStack's
+    //! AWS-validated snapshots (tests/aws/services/stepfunctions/v2/assign, cited as
+    //! "recorded, <test>[<template>]"), run here with the same definitions and inputs.
+    use super::*;
+
+    /// recorded, test_state_assign_evaluation_order[BASE_EVALUATION_ORDER_PASS_STATE]:
+    /// InputPath and OutputPath read `$answer` as it was before the state's own `Assign`;
+    /// the output is 42.
+    // See: #22
+    #[tokio::test]
+    async fn evaluation_order_in_a_pass_state() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Result": {"theQuestion": "What is the answer to life the universe and everything?"},
+                       "Assign": {"question.$": "$.theQuestion", "answer": 42}, "Next": "State1"},
+            "State1": {"Type": "Pass", "InputPath": "$answer", "ResultPath": "$.theAnswer", "OutputPath": "$answer",
+                       "Assign": {"answer": "<omitted>"}, "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!(42));
+    }
+
+    /// recorded, test_base_cases[BASE_SCOPE_MAP]: `ItemsPath` may read a variable; the
+    /// iterations read the outer `$x`; the output is [1,2,3].
+    // See: #22
+    #[tokio::test]
+    async fn map_over_a_variable_reads_the_outer_scope() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": {"x": 42, "items": [1, 2, 3]}, "Next": "State1"},
+            "State1": {"Type": "Map", "ItemsPath": "$items", "MaxConcurrency": 1, "Next": "State2",
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Inner", "States": {
+                    "Inner": {"Type": "Pass", "Assign": {"innerX.$": "$x"}, "End": true}}}},
+            "State2": {"Type": "Pass", "Assign": {"final.$": "$x"}, "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!([1, 2, 3]));
+    }
+
+    /// recorded, test_base_parallel_cases[BASE_SCOPE_PARALLEL]: every branch reads the
+    /// outer `$x`; each branch's exit lists `{"innerX": "42", "value": "{}"}`; the output is
+    /// [{},{},{}].
+    // See: #22
+    #[tokio::test]
+    async fn parallel_branches_read_the_outer_scope() {
+        let r = rig(handlers()).await;
+        let branch = |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Pass", "Assign": {"innerX.$": "$x", "value.$": "$"}, "End": true}}});
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": {"x": 42}, "Next": "State1"},
+            "State1": {"Type": "Parallel", "End": true,
+                "Branches": [branch("Branch1"), branch("Branch21"), branch("Branch31")]}
+        }});
+        r.start("scope-parallel", &def, json!({})).await.unwrap();
+        let e = r
+            .engine
+            .store()
+            .get("scope-parallel")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(e.output, Some(json!([{}, {}, {}])));
+        let events = r.engine.history("scope-parallel").await.unwrap();
+        let inner: Vec<&Value> = events
+            .iter()
+            .filter(|e| e.kind == "PassStateExited" && e.details["name"] != "State0")
+            .map(|e| &e.details["assignedVariables"])
+            .collect();
+        assert_eq!(inner.len(), 3);
+        for assigned in inner {
+            assert_eq!(assigned, &json!({"innerX": "42", "value": "{}"}));
+        }
+    }
+
+    /// recorded, test_base_cases[BASE_VAR]: constants of every JSON type (strings that look
+    /// like paths, intrinsics or JSONata included) are stored as written, read back through
+    /// `$name` and `$name.member` unchanged, and listed as JSON text in the exit events.
+    // See: #22
+    #[tokio::test]
+    async fn variables_hold_every_json_type_unchanged() {
+        let r = rig(handlers()).await;
+        let list = json!([null, 0, 0.1, true, "$.no.such.path", "$varname", "{% $varname %}", "$$",
+                          "States.Format('{}', $varname)", [], {"constant": 0}]);
+        let object = json!({"in_obj_constant_null": null, "in_obj_constant_int": 0,
+            "in_obj_constant_str_path": "$.no.such.path", "in_obj_constant_str_jsonata_expr": "{% $varname.varfield %}",
+            "in_obj_constant_lst": list, "in_obj_constant_obj_empty": {}});
+        let constants = json!({
+            "constant_null": null, "constant_int": 0, "constant_float": 0.1, "constant_bool": true,
+            "constant_str": "constant string", "constant_str_path_root": "$",
+            "constant_str_contextpath": "$$.Execution.Id", "constant_str_var_expr": "$noSuchVar.noSuchMember",
+            "constant_str_intrinsic_func": "States.Format('Format Func {}', $varname)",
+            "constant_lst_empty": [], "constant_lst": list, "constant_obj_empty": {}, "constant_obj": object
+        });
+        let mut first = constants.clone();
+        first["varname.$"] = json!("$.input_value");
+        let mut second = serde_json::Map::new();
+        second.insert("varname2".into(), json!("varname2"));
+        for name in constants
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            second.insert(format!("varname{name}.$"), json!(format!("${name}")));
+        }
+        second.insert(
+            "varnameconstant_obj_access.$".into(),
+            json!("$constant_obj.in_obj_constant_lst"),
+        );
+        let def = json!({"StartAt": "State0", "States": {
+            "State0": {"Type": "Pass", "Assign": first, "Next": "State1"},
+            "State1": {"Type": "Pass", "Assign": second, "End": true}
+        }});
+        r.start(
+            "base-var",
+            &def,
+            json!({"input_value": "input_value_literal"}),
+        )
+        .await
+        .unwrap();
+        let events = r.engine.history("base-var").await.unwrap();
+        let exits: Vec<&serde_json::Map<String, Value>> = events
+            .iter()
+            .filter(|e| e.kind == "PassStateExited")
+            .filter_map(|e| e.details["assignedVariables"].as_object())
+            .collect();
+        let parsed = |m: &serde_json::Map<String, Value>, name: &str| -> Value {
+            m.get(name)
+                .and_then(Value::as_str)
+                .and_then(|t| serde_json::from_str(t).ok())
+                .unwrap_or(json!("<missing>"))
+        };
+        assert_eq!(parsed(exits[0], "varname"), json!("input_value_literal"));
+        for (name, value) in constants.as_object().into_iter().flatten() {
+            assert_eq!(&parsed(exits[0], name), value, "{name}");
+            assert_eq!(
+                &parsed(exits[1], &format!("varname{name}")),
+                value,
+                "{name}"
+            );
+        }
+        assert_eq!(parsed(exits[1], "varname2"), json!("varname2"));
+        assert_eq!(parsed(exits[1], "varnameconstant_obj_access"), list);
+        assert_eq!(
+            exits[0].get("constant_float"),
+            Some(&json!("0.1")),
+            "the text AWS records"
+        );
+    }
+
+    /// recorded, test_base_cases[BASE_PATHS]: `.$` values in `Assign` read the input, the
+    /// context object and intrinsics; the context object of a Pass state has
+    /// `State.Name` and `State.EnteredTime` and no `RetryCount`.
+    // See: #22
+    #[tokio::test]
+    async fn assign_paths_read_input_context_and_intrinsics() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true, "Assign": {
+            "str_path_root.$": "$",
+            "str_path.$": "$.input_value",
+            "str_contextpath_root.$": "$$",
+            "str_contextpath.$": "$$.Execution.Id",
+            "str_intrinsic_func.$": "States.Format('Format Func {}', $.input_value)"
+        }}));
+        let input = json!({"input_value": "input_value_literal"});
+        r.start("base-paths", &def, input.clone()).await.unwrap();
+        let events = r.engine.history("base-paths").await.unwrap();
+        let exited = events.iter().find(|e| e.kind == "PassStateExited").unwrap();
+        let assigned = &exited.details["assignedVariables"];
+        let value = |name: &str| -> Value {
+            serde_json::from_str(assigned[name].as_str().unwrap_or("null")).unwrap_or(Value::Null)
+        };
+        assert_eq!(value("str_path_root"), input);
+        assert_eq!(value("str_path"), json!("input_value_literal"));
+        assert_eq!(
+            value("str_intrinsic_func"),
+            json!("Format Func input_value_literal")
+        );
+        let context = value("str_contextpath_root");
+        assert_eq!(value("str_contextpath"), context["Execution"]["Id"]);
+        assert_eq!(context["Execution"]["Input"], input);
+        let mut state_keys: Vec<&String> = context["State"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        state_keys.sort();
+        assert_eq!(state_keys, ["EnteredTime", "Name"]);
+        let mut execution_keys: Vec<&String> = context["Execution"]
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
+        execution_keys.sort();
+        assert_eq!(
+            execution_keys,
+            [
+                "Id",
+                "Input",
+                "Name",
+                "RedriveCount",
+                "RoleArn",
+                "StartTime"
+            ]
+        );
+    }
+
+    /// recorded, test_reference_assign[BASE_REFERENCE_IN_WAIT]: `SecondsPath` and
+    /// `TimestampPath` read variables; the output is {}.
+    // See: #22
+    #[tokio::test]
+    async fn wait_paths_read_variables() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Start", "States": {
+            "Start": {"Type": "Pass", "Assign": {"waitTime": 0, "startAt": "2024-11-06T09:42:03Z"}, "Next": "WaitSecondsState"},
+            "WaitSecondsState": {"Type": "Wait", "SecondsPath": "$waitTime", "Next": "WaitUntilState"},
+            "WaitUntilState": {"Type": "Wait", "TimestampPath": "$startAt", "End": true}
+        }});
+        assert_eq!(r.output(&def, json!({})).await, json!({}));
+    }
+
+    /// recorded, test_assign_in_choice_state[CORRECT] (input `{"input_value": "42"}`, a
+    /// string): no rule matches, the state's `Assign` applies with `Default`, and the exit
+    /// event lists `{"guess": "\"42\"", "status": "\"INCORRECT\""}`.
+    // See: #22
+    #[tokio::test]
+    async fn choice_state_assign_applies_with_default() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "CheckInputState", "States": {
+            "CheckInputState": {"Type": "Choice",
+                "Choices": [
+                    {"Variable": "$.input_value", "IsPresent": false, "Assign": {"status": "UNKNOWN"}, "Next": "FinalState"},
+                    {"Variable": "$.input_value", "NumericEquals": 42, "Assign": {"status": "CORRECT"}, "Next": "FinalState"}
+                ],
+                "Assign": {"status": "INCORRECT", "guess.$": "$.input_value"},
+                "Default": "FinalState"},
+            "FinalState": {"Type": "Pass", "Parameters": {"result.$": "$status"}, "End": true}
+        }});
+        r.start("choice", &def, json!({"input_value": "42"}))
+            .await
+            .unwrap();
+        let e = r.engine.store().get("choice").await.unwrap().unwrap();
+        assert_eq!(e.output, Some(json!({"result": "INCORRECT"})));
+        let events = r.engine.history("choice").await.unwrap();
+        let exited = events
+            .iter()
+            .find(|e| e.kind == "ChoiceStateExited")
+            .unwrap();
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({"guess": "\"42\"", "status": "\"INCORRECT\""})
+        );
+    }
+
+    /// recorded, test_base_cases[BASE_CONSTANT_LITERALS]: in a JSONPath state, values of
+    /// keys without `.$` are constants, even when they look like paths, intrinsics or
+    /// JSONata.
+    // See: #22
+    #[tokio::test]
+    async fn assign_constants_stay_literal() {
+        let r = rig(handlers()).await;
+        let def = single(json!({"Type": "Pass", "End": true, "Assign": {
+            "constant_str_path": "$.no.such.path",
+            "constant_str_var": "$noSuchVar",
+            "constant_str_intrinsic_func": "States.Format('Format Func {}', $varname)",
+            "constant_str_jsonata_expr": "{% $varname.varfield %}",
+            "constant_float": 0.1
+        }}));
+        r.start("literals", &def, json!({})).await.unwrap();
+        let events = r.engine.history("literals").await.unwrap();
+        let exited = events.iter().find(|e| e.kind == "PassStateExited").unwrap();
+        assert_eq!(
+            exited.details["assignedVariables"],
+            json!({
+                "constant_float": "0.1",
+                "constant_str_intrinsic_func": "\"States.Format('Format Func {}', $varname)\"",
+                "constant_str_jsonata_expr": "\"{% $varname.varfield %}\"",
+                "constant_str_path": "\"$.no.such.path\"",
+                "constant_str_var": "\"$noSuchVar\""
+            })
+        );
+    }
+
+    /// recorded, test_undefined_reference[BASE_UNDEFINED_OUTPUT_FIELD, BASE_UNDEFINED_ASSIGN,
+    /// BASE_UNDEFINED_ARGUMENTS]: an expression yielding nothing fails the execution with
+    /// `States.QueryEvaluationError` and a cause naming the state, its entry event and the
+    /// field.
+    // See: #22
+    #[tokio::test]
+    async fn undefined_values_are_query_evaluation_errors_naming_the_field() {
+        let r = rig(handlers()).await;
+        let cases = [
+            (
+                json!({"Type": "Pass", "Output": {"result": "{% $doesNotExist %}"}, "End": true}),
+                "Output/result",
+            ),
+            (
+                json!({"Type": "Pass", "Assign": {"result": "{% $doesNotExist %}"}, "End": true}),
+                "Assign/result",
+            ),
+            (
+                json!({"Type": "Task", "Resource": "echo", "Arguments": "{% $doesNotExist %}", "End": true}),
+                "Arguments",
+            ),
+        ];
+        for (state, field) in cases {
+            let def = json!({"QueryLanguage": "JSONata", "StartAt": "State0", "States": {"State0": state}});
+            let (error, cause) = r.failure(&def, json!({})).await;
+            assert_eq!(error, "States.QueryEvaluationError");
+            assert_eq!(
+                cause,
+                format!(
+                    "An error occurred while executing the state 'State0' (entered at the event \
+                     id #2). The JSONata expression '$doesNotExist' specified for the field \
+                     '{field}' returned nothing (undefined)."
+                )
+            );
+        }
+    }
+}
+
+mod recorded_jsonata {
+    //! JSONata cases whose expected results were recorded against AWS Step Functions:
+    //! LocalStack's AWS-validated snapshots (tests/aws/services/stepfunctions/v2/
+    //! evaluate_jsonata and query_language, cited as "recorded, <test>[<id>]").
+    use super::*;
+
+    fn pass_output(output: Value) -> Value {
+        json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {
+            "Start": {"Type": "Pass", "Output": output, "End": true}
+        }})
+    }
+
+    fn map_with(field: &str, value: Value) -> Value {
+        let mut map = json!({
+            "Type": "Map", "Items": [1], "MaxConcurrency": 1, "End": true,
+            "ItemProcessor": {"StartAt": "Process", "States": {"Process": {"Type": "Pass", "End": true}}}
+        });
+        map[field] = value;
+        json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {"Start": map}})
+    }
+
+    /// recorded, test_base_jsonata_regular_expressions[BASE, BASE_FALSE,
+    /// BASE_SINGLE_QUOTE, BASE_SINGLE_QUOTE_FALSE]: regular expression literals.
+    // See: #22
+    #[tokio::test]
+    async fn regular_expressions() {
+        let r = rig(handlers()).await;
+        let cases = [
+            (r#"{% $contains("hello$world", /^hello\$/) %}"#, true),
+            (r#"{% $contains("hello$world", /^hello\ /) %}"#, false),
+            (r#"{% $contains('hello$world', /^hello\$/) %}"#, true),
+            (r#"{% $contains('hello$world', /^hello\ /) %}"#, false),
+        ];
+        for (expression, expected) in cases {
+            assert_eq!(
+                r.output(&pass_output(json!(expression)), json!({})).await,
+                json!(expected),
+                "{expression}"
+            );
+        }
+    }
+
+    /// recorded, test_merge_with_dynamic_args: `$merge` over input members.
+    // See: #22
+    #[tokio::test]
+    async fn merge_with_dynamic_arguments() {
+        let r = rig(handlers()).await;
+        let def = pass_output(json!(
+            "{% $merge([$states.input.part1, $states.input.part2]) %}"
+        ));
+        assert_eq!(
+            r.output(
+                &def,
+                json!({"part1": {"hello": "world"}, "part2": {"foo": "bar"}})
+            )
+            .await,
+            json!({"hello": "world", "foo": "bar"})
+        );
+    }
+
+    /// recorded, test_base_map[ITEMS, ITEMS_DOUBLE_QUOTES, MAX_CONCURRENCY,
+    /// TOLERATED_FAILURE_PERCENTAGE, TOLERATED_FAILURE_COUNT]: an expression inside `Items`
+    /// and expressions (`{% $variable := 1 %}`) as the Map's numbers, on an inline Map.
+    // See: #22
+    #[tokio::test]
+    async fn map_fields_take_expressions() {
+        let r = rig(handlers()).await;
+        assert_eq!(
+            r.output(
+                &map_with("Items", json!([1, "{% $number('2') %}", 3])),
+                json!({})
+            )
+            .await,
+            json!([1, 2, 3])
+        );
+        assert_eq!(
+            r.output(
+                &map_with("Items", json!([1, "{% $number(\"2\") %}", 3])),
+                json!({})
+            )
+            .await,
+            json!([1, 2, 3])
+        );
+        for field in [
+            "MaxConcurrency",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
+        ] {
+            assert_eq!(
+                r.output(&map_with(field, json!("{% $variable := 1 %}")), json!({}))
+                    .await,
+                json!([1]),
+                "{field}"
+            );
+        }
+    }
+
+    /// recorded, test_base_task[TIMEOUT_SECONDS, HEARTBEAT_SECONDS]: a Task's timeouts as
+    /// expressions.
+    // See: #22
+    #[tokio::test]
+    async fn task_timeouts_take_expressions() {
+        let r = rig(handlers()).await;
+        for field in ["TimeoutSeconds", "HeartbeatSeconds"] {
+            let mut task =
+                json!({"Type": "Task", "Resource": "echo", "Arguments": {"a": 1}, "End": true});
+            task[field] = json!("{% $variable := 1 %}");
+            let def =
+                json!({"QueryLanguage": "JSONata", "StartAt": "Start", "States": {"Start": task}});
+            assert_eq!(r.output(&def, json!({})).await, json!({"a": 1}), "{field}");
+        }
+    }
+
+    /// recorded, test_query_language_field_override[JSONATA_OVERRIDE] and the
+    /// JSONATA_OUTPUT_TO_JSONPATH template: a JSONata state in a JSONPath definition, its
+    /// `Output` the next JSONPath state's input.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_state_in_a_jsonpath_definition() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONPath", "StartAt": "JSONataState", "States": {
+            "JSONataState": {"QueryLanguage": "JSONata", "Type": "Pass",
+                "Output": {"foo": "foobar", "bar": "{% $states.input %}"}, "Next": "JSONPathState"},
+            "JSONPathState": {"QueryLanguage": "JSONPath", "Type": "Pass", "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"k": 1})).await,
+            json!({"foo": "foobar", "bar": {"k": 1}})
+        );
+    }
+}
+
+mod more_variables_and_jsonata {
+    //! Further cases, cited like the modules above.
+    use super::*;
+
+    /// variables guide, "Assign in JSONPath states": a Map or Parallel state's own `Assign`
+    /// reads its result (the array of iteration or branch outputs) and applies in the scope
+    /// around it.
+    // See: #22
+    #[tokio::test]
+    async fn map_and_parallel_assign_read_their_results() {
+        let r = rig(handlers()).await;
+        let def = json!({"StartAt": "Each", "States": {
+            "Each": {"Type": "Map", "ItemsPath": "$.items", "Assign": {"first.$": "$[0]", "all.$": "$"}, "ResultPath": null, "Next": "Both",
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}},
+            "Both": {"Type": "Parallel", "Assign": {"second.$": "$[1]"}, "ResultPath": null, "Next": "Show",
+                "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": "a", "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Result": "b", "End": true}}}
+                ]},
+            "Show": {"Type": "Pass", "Parameters": {"first.$": "$first", "all.$": "$all", "second.$": "$second"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"items": [7, 8]})).await,
+            json!({"first": 7, "all": [7, 8], "second": "b"})
+        );
+    }
+
+    /// JSONata guide, "Choice state": a rule's `Assign` applies when it matches, and the
+    /// state's `Output` shapes what goes to the next state.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_choice_rule_assign_and_output() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Check", "States": {
+            "Check": {"Type": "Choice", "Default": "Show",
+                "Output": {"checked": "{% $states.input.n %}"},
+                "Choices": [{"Condition": "{% $states.input.n > 1 %}", "Assign": {"size": "big"}, "Next": "Show"}],
+                "Assign": {"size": "small"}},
+            "Show": {"Type": "Pass", "Output": {"size": "{% $size %}", "input": "{% $states.input %}"}, "End": true}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"n": 5})).await,
+            json!({"size": "big", "input": {"checked": 5}})
+        );
+        assert_eq!(
+            r.output(&def, json!({"n": 0})).await,
+            json!({"size": "small", "input": {"checked": 0}})
+        );
+    }
+
+    /// JSONata guide, "Reserved variable: $states": `$states.context` is the context object.
+    // See: #22
+    #[tokio::test]
+    async fn states_context_is_the_context_object() {
+        let r = rig(handlers()).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Here", "States": {
+            "Here": {"Type": "Pass", "End": true, "Output": {
+                "state": "{% $states.context.State.Name %}",
+                "input": "{% $states.context.Execution.Input.k %}",
+                "machine": "{% $states.context.StateMachine.Name %}"
+            }}
+        }});
+        assert_eq!(
+            r.output(&def, json!({"k": "v"})).await,
+            json!({"state": "Here", "input": "v", "machine": "conformance"})
+        );
+    }
+
+    /// guide, "Redriving executions", with JSONata: variables assigned by a JSONata state
+    /// before a failure are there when the redriven state runs.
+    // See: #22
+    #[tokio::test]
+    async fn jsonata_variables_survive_redrive() {
+        let fixed = Arc::new(AtomicU32::new(0));
+        let mut h = handlers();
+        let f = fixed.clone();
+        h.insert(
+            "flaky",
+            Box::new(move |v, _| {
+                if f.load(Ordering::SeqCst) == 0 {
+                    return Err(StatesError::new("NotYet", "try again"));
+                }
+                Ok(v)
+            }),
+        );
+        let r = rig(h).await;
+        let def = json!({"QueryLanguage": "JSONata", "StartAt": "Keep", "States": {
+            "Keep": {"Type": "Pass", "Assign": {"order": "{% $states.input.order %}"}, "Output": {}, "Next": "Call"},
+            "Call": {"Type": "Task", "Resource": "flaky", "Arguments": {"order": "{% $order %}"}, "End": true}
+        }});
+        let e = r
+            .start("jsonata-redrive", &def, json!({"order": "o-7"}))
+            .await
+            .unwrap();
+        assert_eq!(e.status, Status::Failed);
+        fixed.store(1, Ordering::SeqCst);
+        let e = r.engine.redrive("jsonata-redrive").await.unwrap();
+        assert_eq!(e.status, Status::Succeeded, "{e:?}");
+        assert_eq!(e.output, Some(json!({"order": "o-7"})));
+    }
+
+    /// variables guide, "Variable names": a name that is not an identifier, or the reserved
+    /// `states`, is refused when the definition loads.
+    // See: #22
+    #[tokio::test]
+    async fn bad_variable_names_are_refused_at_load() {
+        let r = rig(handlers()).await;
+        for name in ["states", "1st", "with-dash"] {
+            let def = single(json!({"Type": "Pass", "Assign": {name: 1}, "End": true}));
+            let err = r
+                .start(&format!("bad-{name}"), &def, json!({}))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("Assign"), "{name}: {err}");
+        }
+    }
+}
