@@ -55,7 +55,8 @@ Every arrival runs as one execution of statemachine/ingest.asl.json, the definit
 deploys, on sluice's own Step Functions engine: Filter, DetectDrift, Validate, Commit, with
 the definition's retries; bad files go to Quarantine. An execution that fails (an internal
 error, retries exhausted, the process killed) keeps its history: fix the cause, then
-`sluice redrive NAME` resumes it at the state that failed without re-running what succeeded.
+`sluice redrive NAME` resumes it at the state that failed without re-running what succeeded
+(`sluice redrive --all`: every one). An execution whose process stopped shows ABORTED.
 
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
@@ -70,6 +71,7 @@ Examples:
   sluice executions list --status FAILED
   sluice executions history ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
   sluice redrive ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
+  sluice redrive --all --status ABORTED
   sluice replay --reason drift_blocked
   sluice watch inbox/
   sluice reconcile --table orders
@@ -136,8 +138,8 @@ enum Command {
     /// The engine's executions (or, with --aws, Step Functions'): list, describe one, show
     /// its history.
     Executions(executions::ExecutionsArgs),
-    /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed (--aws:
-    /// RedriveExecution on Step Functions).
+    /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed, or every one
+    /// with --all (--aws: RedriveExecution on Step Functions).
     Redrive(executions::RedriveArgs),
     /// Send quarantined files through the definition again (after fixing the contract,
     /// the policy or the file's cause); the ledger keeps them exactly once.

@@ -7,6 +7,7 @@
 //! max_nesting_depth = 10         # deepest struct/list nesting an evolved column may reach
 //! max_object_bytes = 10737418240 # larger objects are quarantined as too_large
 //! max_line_bytes = 8388608       # a longer line is a parse_error for that line
+//! max_csv_field_lines = 32       # a quoted CSV field may span this many lines
 //!
 //! [ledger]                       # optional; the default
 //! lease_seconds = 900            # a crashed run's claim may be taken over after this
@@ -87,6 +88,11 @@ pub struct Limits {
     /// decompression bomb and quarantined as `too_large`. Default 1000.
     #[serde(default = "default_max_expansion_ratio")]
     pub max_expansion_ratio: u64,
+    /// Lines one quoted CSV field may span. A quote still open after this many lines (or at
+    /// the end of the file) rejects the line it opened on, and reading goes on at the next
+    /// line, so a stray `"` cannot swallow the rows after it. Default 32.
+    #[serde(default = "default_max_csv_field_lines")]
+    pub max_csv_field_lines: usize,
 }
 
 fn default_max_new_columns_per_file() -> usize {
@@ -107,6 +113,9 @@ fn default_max_line_bytes() -> usize {
 fn default_max_expansion_ratio() -> u64 {
     1000
 }
+fn default_max_csv_field_lines() -> usize {
+    32
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -117,6 +126,7 @@ impl Default for Limits {
             max_object_bytes: default_max_object_bytes(),
             max_line_bytes: default_max_line_bytes(),
             max_expansion_ratio: default_max_expansion_ratio(),
+            max_csv_field_lines: default_max_csv_field_lines(),
         }
     }
 }
@@ -392,6 +402,12 @@ impl Config {
         if self.limits.max_line_bytes == 0 {
             return Err(invalid(
                 "limits.max_line_bytes".into(),
+                "must be positive".into(),
+            ));
+        }
+        if self.limits.max_csv_field_lines == 0 {
+            return Err(invalid(
+                "limits.max_csv_field_lines".into(),
                 "must be positive".into(),
             ));
         }

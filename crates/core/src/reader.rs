@@ -3,14 +3,17 @@
 //! Objects are hostile input. A reader therefore never holds the whole file: NDJSON is read
 //! line by line into one reusable buffer whose growth is bounded by `limits.max_line_bytes`
 //! (a longer line is skipped to its end and reported, never buffered), and CSV records are
-//! bounded the same way. Decompressed output is metered, so a decompression bomb stops at
-//! `limits.max_expansion_ratio` times the compressed size.
+//! bounded the same way, in bytes and in lines (`limits.max_csv_field_lines`: a stray `"`
+//! cannot merge the rest of the file into one cell). A UTF-8 byte order mark before the
+//! first line is dropped in both formats. Decompressed output is metered, so a
+//! decompression bomb stops at `limits.max_expansion_ratio` times the compressed size.
 //!
 //! What a reader yields:
 //! - [`RowItem::Row`]: a JSON object, with its 1-based line number in the decompressed file;
 //! - [`RowItem::Bad`]: a line that is not a row; the file goes on;
 //! - [`ReadError`]: a problem that ends the file (I/O, corrupt compression, bomb, CSV header).
 
+use std::collections::VecDeque;
 use std::io::{self, BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -172,15 +175,12 @@ impl ReadError {
     }
 }
 
-/// Counts shared between the metered stream (deep inside decoders and the CSV reader) and
-/// the [`RowReader`] that owns it.
+/// Counts shared between the metered stream (deep inside the decoders) and the
+/// [`RowReader`] that owns it.
 #[derive(Debug, Default)]
 struct MeterState {
     /// Decompressed bytes handed out so far.
     total: AtomicU64,
-    /// Decompressed bytes handed out since the CSV reader last finished a record; bounds the
-    /// size of one CSV record.
-    since_record: AtomicU64,
 }
 
 /// Marks an error raised by the object's own byte source, so it is told apart from a
@@ -206,21 +206,6 @@ impl std::fmt::Display for BombTripped {
 }
 impl std::error::Error for BombTripped {}
 
-/// One CSV record grew past `max_line_bytes`.
-#[derive(Debug)]
-struct RecordTooLong(u64);
-
-impl std::fmt::Display for RecordTooLong {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "a CSV record is longer than {} bytes (limits.max_line_bytes); is a quote left open?",
-            self.0
-        )
-    }
-}
-impl std::error::Error for RecordTooLong {}
-
 /// Wraps the object's byte source and tags its errors with [`SourceFailure`].
 struct Source(Box<dyn Read + Send>);
 
@@ -232,14 +217,12 @@ impl Read for Source {
     }
 }
 
-/// Wraps the decompressed stream: counts bytes and enforces the bomb and record limits.
+/// Wraps the decompressed stream: counts bytes and enforces the bomb limit.
 struct Meter {
     inner: Box<dyn Read + Send>,
     state: Arc<MeterState>,
     /// Decompressed bytes allowed in total.
     max_total: u64,
-    /// Bytes allowed between two CSV records (`u64::MAX` for NDJSON, which bounds lines itself).
-    max_record: u64,
 }
 
 impl Read for Meter {
@@ -249,17 +232,6 @@ impl Read for Meter {
         if total > self.max_total {
             return Err(io::Error::other(BombTripped));
         }
-        let since = self
-            .state
-            .since_record
-            .fetch_add(n as u64, Ordering::Relaxed)
-            + n as u64;
-        if since > self.max_record {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                RecordTooLong(self.max_record),
-            ));
-        }
         Ok(n)
     }
 }
@@ -268,7 +240,7 @@ impl Read for Meter {
 pub struct RowReader {
     /// Format-specific state.
     inner: Inner,
-    /// Shared with the metered stream: bytes read and the CSV record bound.
+    /// Shared with the metered stream: bytes read.
     meter: Arc<MeterState>,
     /// How a low-level I/O error becomes the error that ends the file.
     failure: Failure,
@@ -285,32 +257,23 @@ struct Failure {
 
 /// The per-format reading state.
 enum Inner {
-    Ndjson(NdjsonState),
+    Ndjson(Lines),
     Csv(CsvState),
 }
 
-/// NDJSON: lines from a buffered, metered stream.
-struct NdjsonState {
+/// The physical lines of the decompressed stream, one at a time, each bounded by
+/// `max_line_bytes`. Both formats read through it, so a line is counted, bounded and freed of
+/// a leading UTF-8 byte order mark the same way in NDJSON and CSV.
+struct Lines {
     /// The decompressed, metered bytes.
     input: Box<dyn BufRead + Send>,
-    /// Reused for every line; never grows past `max_line_bytes` plus one read chunk.
+    /// The last line read, with its line ending; reused for every line. Never grows past
+    /// `max_line_bytes` plus its line ending: a longer line keeps its first [`RAW_BYTES`].
     buf: Vec<u8>,
-    /// Last line number handed out (or skipped).
+    /// Number of the last line read (1-based; 0 before the first).
     line: u64,
-    /// A longer line is a `Bad` item, skipped without buffering.
+    /// A longer line is reported as too long and skipped to its end without buffering.
     max_line_bytes: usize,
-}
-
-/// CSV: records from the csv crate, typed by the table schema.
-struct CsvState {
-    /// Reads the metered stream; has its own read buffer.
-    reader: csv::Reader<Meter>,
-    /// Header names, in order.
-    headers: Vec<String>,
-    /// Column type per header, from the table schema (`None`: not in the schema → string).
-    types: Vec<Option<FieldType>>,
-    /// Reused for every record.
-    record: csv::ByteRecord,
 }
 
 impl RowReader {
@@ -345,29 +308,24 @@ impl RowReader {
                 .saturating_mul(compressed_size.max(MIN_BOMB_BASE)),
         };
         let meter = Arc::new(MeterState::default());
-        // Slack for the CSV reader's read-ahead buffer beyond one record.
-        let max_record = match format {
-            Format::Ndjson => u64::MAX,
-            Format::Csv => (limits.max_line_bytes as u64).saturating_add(64 << 10),
-        };
         let metered = Meter {
             inner: decoded,
             state: meter.clone(),
             max_total,
-            max_record,
         };
         let failure = Failure {
             max_total,
             compression,
         };
+        let lines = Lines {
+            input: Box::new(BufReader::with_capacity(64 << 10, metered)),
+            buf: Vec::new(),
+            line: 0,
+            max_line_bytes: limits.max_line_bytes,
+        };
         let inner = match format {
-            Format::Ndjson => Inner::Ndjson(NdjsonState {
-                input: Box::new(BufReader::with_capacity(64 << 10, metered)),
-                buf: Vec::new(),
-                line: 0,
-                max_line_bytes: limits.max_line_bytes,
-            }),
-            Format::Csv => Inner::Csv(CsvState::open(metered, schema, failure, &meter)?),
+            Format::Ndjson => Inner::Ndjson(lines),
+            Format::Csv => Inner::Csv(CsvState::open(lines, limits, schema, failure)?),
         };
         Ok(RowReader {
             inner,
@@ -379,12 +337,8 @@ impl RowReader {
     /// The next row or bad line; `Ok(None)` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<RowItem>, ReadError> {
         let result = match &mut self.inner {
-            Inner::Ndjson(state) => state.next_item(),
-            Inner::Csv(state) => {
-                let item = state.next_item();
-                self.meter.since_record.store(0, Ordering::Relaxed);
-                item
-            }
+            Inner::Ndjson(lines) => next_ndjson_item(lines),
+            Inner::Csv(state) => state.next_item(),
         };
         result.map_err(|(line, e)| self.failure.classify(line, e))
     }
@@ -395,7 +349,7 @@ impl RowReader {
     /// built from cells. Only meaningful right after a [`RowItem::Row`].
     pub fn row_text(&self) -> Option<&[u8]> {
         match &self.inner {
-            Inner::Ndjson(state) => Some(trim_line_end(&state.buf)),
+            Inner::Ndjson(lines) => Some(trim_line_end(&lines.buf)),
             Inner::Csv(_) => None,
         }
     }
@@ -406,37 +360,51 @@ impl RowReader {
     }
 }
 
-impl NdjsonState {
-    /// Next non-blank line as an item. `Err` carries the line being read.
-    fn next_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
-        loop {
-            let line = self.line + 1;
-            let Some(too_long) = self.read_line().map_err(|e| (line, e))? else {
-                return Ok(None);
-            };
-            self.line = line;
-            if too_long {
-                return Ok(Some(RowItem::Bad {
-                    line,
-                    message: format!(
-                        "the line is longer than {} bytes (limits.max_line_bytes)",
-                        self.max_line_bytes
-                    ),
-                    raw: raw_text(&self.buf),
-                    too_long: true,
-                }));
-            }
-            let text = trim_line_end(&self.buf);
-            if text.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            return Ok(Some(parse_ndjson_line(line, text)));
+/// Next non-blank NDJSON line as an item. `Err` carries the line being read.
+fn next_ndjson_item(lines: &mut Lines) -> Result<Option<RowItem>, (u64, io::Error)> {
+    loop {
+        let Some(too_long) = lines.next_line()? else {
+            return Ok(None);
+        };
+        let line = lines.line;
+        if too_long {
+            return Ok(Some(RowItem::Bad {
+                line,
+                message: format!(
+                    "the line is longer than {} bytes (limits.max_line_bytes)",
+                    lines.max_line_bytes
+                ),
+                raw: raw_text(&lines.buf),
+                too_long: true,
+            }));
         }
+        let text = trim_line_end(&lines.buf);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        return Ok(Some(parse_ndjson_line(line, text)));
+    }
+}
+
+impl Lines {
+    /// Reads the next line into `buf` and counts it. `Ok(None)` at end of input;
+    /// `Ok(Some(true))` when the line was too long: `buf` then holds its first bytes and the
+    /// rest has been skipped. The first line loses a UTF-8 byte order mark (editors on
+    /// Windows write one), which is not part of the data. `Err` carries the line being read.
+    fn next_line(&mut self) -> Result<Option<bool>, (u64, io::Error)> {
+        let number = self.line + 1;
+        let Some(too_long) = self.read_line().map_err(|e| (number, e))? else {
+            return Ok(None);
+        };
+        self.line = number;
+        if number == 1 && self.buf.starts_with(UTF8_BOM) {
+            self.buf.drain(..UTF8_BOM.len());
+        }
+        Ok(Some(too_long))
     }
 
     /// Reads one line into `buf` (without growing it past the limit). `Ok(None)` at end of
-    /// input; `Ok(Some(true))` when the line was too long: `buf` then holds its first bytes
-    /// and the rest has been skipped.
+    /// input; `Ok(Some(true))` when the line was too long.
     fn read_line(&mut self) -> io::Result<Option<bool>> {
         self.buf.clear();
         let mut too_long = false;
@@ -448,7 +416,7 @@ impl NdjsonState {
                 Err(e) => return Err(e),
             };
             if chunk.is_empty() {
-                return Ok(any.then_some(too_long));
+                return Ok(any.then(|| self.check_length(too_long)));
             }
             any = true;
             let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
@@ -460,6 +428,7 @@ impl NdjsonState {
                 let room = self
                     .max_line_bytes
                     .saturating_add(2)
+                    .saturating_add(UTF8_BOM.len())
                     .saturating_sub(self.buf.len());
                 if part.len() <= room {
                     self.buf.extend_from_slice(part);
@@ -472,16 +441,33 @@ impl NdjsonState {
             }
             self.input.consume(used);
             if done {
-                // A line of exactly max_line_bytes plus its `\r\n` is not too long.
-                if !too_long && trim_line_end(&self.buf).len() > self.max_line_bytes {
-                    self.buf.truncate(RAW_BYTES);
-                    too_long = true;
-                }
-                return Ok(Some(too_long));
+                return Ok(Some(self.check_length(too_long)));
             }
         }
     }
+
+    /// Whether the whole line in `buf` is too long (cutting it to [`RAW_BYTES`] if so). A
+    /// line of exactly max_line_bytes plus its `\r\n` is not, nor is the byte order mark of
+    /// the first line counted.
+    fn check_length(&mut self, too_long: bool) -> bool {
+        if too_long {
+            return true;
+        }
+        let bom = if self.line == 0 && self.buf.starts_with(UTF8_BOM) {
+            UTF8_BOM.len()
+        } else {
+            0
+        };
+        if trim_line_end(&self.buf).len() - bom > self.max_line_bytes {
+            self.buf.truncate(RAW_BYTES);
+            return true;
+        }
+        false
+    }
 }
+
+/// The UTF-8 byte order mark.
+const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Strips one trailing `\n` and one `\r` before it.
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -540,30 +526,12 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// A record's fields, without the `\r` of a `\r\n` line ending on the last one.
-fn cells(record: &csv::ByteRecord) -> impl Iterator<Item = &[u8]> {
-    let last = record.len().saturating_sub(1);
-    record.iter().enumerate().map(move |(i, cell)| {
-        if i == last {
-            cell.strip_suffix(b"\r").unwrap_or(cell)
-        } else {
-            cell
-        }
-    })
-}
-
 impl Failure {
     /// Turns an I/O error from deep in the stack into the error that ends the file.
     fn classify(self, line: u64, error: io::Error) -> ReadError {
         if error.get_ref().is_some_and(|e| e.is::<BombTripped>()) {
             return ReadError::TooLarge {
                 limit: self.max_total,
-            };
-        }
-        if error.get_ref().is_some_and(|e| e.is::<RecordTooLong>()) {
-            return ReadError::Io {
-                line,
-                source: error,
             };
         }
         if error.get_ref().is_some_and(|e| e.is::<SourceFailure>()) {
@@ -586,43 +554,177 @@ impl Failure {
     }
 }
 
+/// CSV (RFC 4180: `,` between fields, `"` around a field that holds one, `""` for a quote
+/// inside it), read record by record over [`Lines`], cells typed by the table schema.
+///
+/// A quoted field may hold line breaks, which is how a stray `"` swallows the rows after it:
+/// the field runs on to the next `"` or to the end of the file, and the merged lines make one
+/// record. So a quote may stay open for at most `limits.max_csv_field_lines` lines and never
+/// past the end of the file: otherwise the line it opened on is rejected and reading goes on
+/// at the next line, as if the quote had not been there. A record with more or fewer fields
+/// than the header is a rejected row, never a row with cells moved or missing.
+struct CsvState {
+    /// The object's lines.
+    lines: Lines,
+    /// Lines read ahead for a quoted field that was never closed, to be read again as records
+    /// of their own. At most `max_field_lines` lines of at most `max_line_bytes` in all.
+    pending: VecDeque<CsvLine>,
+    /// Header names, in order.
+    headers: Vec<String>,
+    /// Column type per header, from the table schema (`None`: not in the schema → string).
+    types: Vec<Option<FieldType>>,
+    /// `limits.max_csv_field_lines`: lines one record may span.
+    max_field_lines: usize,
+    /// `limits.max_line_bytes`: bytes one record may have, over all its lines.
+    max_record_bytes: usize,
+}
+
+/// One physical line of a CSV object.
+#[derive(Debug)]
+struct CsvLine {
+    /// 1-based line number.
+    number: u64,
+    /// The line with its line ending (the first [`RAW_BYTES`] only, if it was too long).
+    bytes: Vec<u8>,
+    /// Longer than `limits.max_line_bytes`.
+    too_long: bool,
+}
+
+/// One CSV record as read, before it is checked against the header.
+#[derive(Debug)]
+enum CsvRecord {
+    /// The fields of a record and the lines it spans.
+    Fields {
+        first: u64,
+        last: u64,
+        cells: Vec<Vec<u8>>,
+        raw: Vec<u8>,
+    },
+    /// A line that cannot start a record: too long, or its quote is never closed.
+    Bad {
+        line: u64,
+        message: String,
+        raw: String,
+        too_long: bool,
+    },
+}
+
+/// Where a record's parser is, between two bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvPosition {
+    /// At the start of a field.
+    FieldStart,
+    /// In a field that did not start with a quote (a `"` in it is an ordinary character).
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a `"` inside a quoted field: the closing quote, or the first of `""`.
+    QuoteInQuoted,
+}
+
+/// Splits one record into fields, a line at a time.
+#[derive(Debug)]
+struct CsvParser {
+    position: CsvPosition,
+    cells: Vec<Vec<u8>>,
+    field: Vec<u8>,
+}
+
+impl CsvParser {
+    fn new() -> Self {
+        CsvParser {
+            position: CsvPosition::FieldStart,
+            cells: Vec::new(),
+            field: Vec::new(),
+        }
+    }
+
+    /// Takes one line (with its line ending). Returns whether the record is complete; it is
+    /// not while a quoted field is open, and the line break then belongs to the field. The
+    /// `\r` of a `\r\n` ending is dropped when it is outside quotes, kept inside them.
+    fn feed(&mut self, line: &[u8]) -> bool {
+        let (body, newline) = match line.strip_suffix(b"\n") {
+            Some(body) => (body, true),
+            None => (line, false),
+        };
+        for &b in body {
+            self.position = match (self.position, b) {
+                (CsvPosition::FieldStart, b'"') => CsvPosition::Quoted,
+                (CsvPosition::FieldStart | CsvPosition::Unquoted, b',')
+                | (CsvPosition::QuoteInQuoted, b',') => {
+                    self.cells.push(std::mem::take(&mut self.field));
+                    CsvPosition::FieldStart
+                }
+                (CsvPosition::FieldStart | CsvPosition::Unquoted, _) => {
+                    self.field.push(b);
+                    CsvPosition::Unquoted
+                }
+                (CsvPosition::Quoted, b'"') => CsvPosition::QuoteInQuoted,
+                (CsvPosition::Quoted, _) => {
+                    self.field.push(b);
+                    CsvPosition::Quoted
+                }
+                (CsvPosition::QuoteInQuoted, b'"') => {
+                    self.field.push(b'"');
+                    CsvPosition::Quoted
+                }
+                // `"abc"def`: lenient, as most CSV readers are: the rest joins the field.
+                (CsvPosition::QuoteInQuoted, _) => {
+                    self.field.push(b);
+                    CsvPosition::Unquoted
+                }
+            };
+        }
+        if self.position == CsvPosition::Quoted {
+            if newline {
+                self.field.push(b'\n');
+            }
+            return false;
+        }
+        if self.position == CsvPosition::Unquoted && self.field.last() == Some(&b'\r') {
+            self.field.pop();
+        }
+        true
+    }
+
+    /// The record's fields, once [`feed`](Self::feed) said it is complete.
+    fn finish(mut self) -> Vec<Vec<u8>> {
+        self.cells.push(self.field);
+        self.cells
+    }
+}
+
 impl CsvState {
-    /// Reads the header line and maps each column to its schema type.
+    /// Reads the header record and maps each column to its schema type.
     fn open(
-        metered: Meter,
+        lines: Lines,
+        limits: &Limits,
         schema: &TableSchema,
         failure: Failure,
-        meter: &MeterState,
     ) -> Result<CsvState, ReadError> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            // Not the default CRLF terminator: after a `\r` it counts the record's `\n` into
-            // the next record, so line numbers after `\r\n` would be one short. The `\r` is
-            // stripped from the last field instead (see `cells`).
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_reader(metered);
+        let mut state = CsvState {
+            lines,
+            pending: VecDeque::new(),
+            headers: Vec::new(),
+            types: Vec::new(),
+            max_field_lines: limits.max_csv_field_lines.max(1),
+            max_record_bytes: limits.max_line_bytes,
+        };
         let header_error = |message: String| ReadError::CsvHeader { message };
-        let raw = match reader.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
-                return Err(match e.into_kind() {
-                    csv::ErrorKind::Io(io) => match failure.classify(1, io) {
-                        ReadError::Io { source, .. } => header_error(source.to_string()),
-                        other => other,
-                    },
-                    kind => header_error(format!("{kind:?}")),
+        let raw = match state.next_record() {
+            Ok(Some(CsvRecord::Fields { cells, .. })) => cells,
+            Ok(Some(CsvRecord::Bad { message, .. })) => return Err(header_error(message)),
+            // An empty object: no header, no rows.
+            Ok(None) => return Ok(state),
+            Err((line, e)) => {
+                return Err(match failure.classify(line, e) {
+                    ReadError::Io { source, .. } => header_error(source.to_string()),
+                    other => other,
                 })
             }
         };
-        meter.since_record.store(0, Ordering::Relaxed);
         let mut headers = Vec::with_capacity(raw.len());
-        for (i, cell) in cells(&raw).enumerate() {
-            let cell = if i == 0 {
-                cell.strip_prefix(b"\xef\xbb\xbf").unwrap_or(cell)
-            } else {
-                cell
-            };
+        for (i, cell) in raw.iter().enumerate() {
             let name = std::str::from_utf8(cell)
                 .map_err(|_| header_error(format!("column {} is not valid UTF-8", i + 1)))?
                 .trim()
@@ -635,90 +737,164 @@ impl CsvState {
             }
             headers.push(name);
         }
-        let types = headers
+        state.types = headers
             .iter()
             .map(|h| schema.field(h).map(|f| f.ty.clone()))
             .collect();
-        Ok(CsvState {
-            reader,
-            headers,
-            types,
-            record: csv::ByteRecord::new(),
-        })
+        state.headers = headers;
+        Ok(state)
     }
 
     fn next_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
-        loop {
-            let item = self.read_item()?;
-            if !self.is_blank_line() {
-                return Ok(item);
-            }
+        Ok(match self.next_record()? {
+            None => None,
+            Some(CsvRecord::Bad {
+                line,
+                message,
+                raw,
+                too_long,
+            }) => Some(RowItem::Bad {
+                line,
+                message,
+                raw,
+                too_long,
+            }),
+            Some(CsvRecord::Fields {
+                first,
+                last,
+                cells,
+                raw,
+            }) => Some(self.record_item(first, last, &cells, &raw)),
+        })
+    }
+
+    /// The next physical line: one given back first, else one from the object.
+    fn next_line(&mut self) -> Result<Option<CsvLine>, (u64, io::Error)> {
+        if let Some(line) = self.pending.pop_front() {
+            return Ok(Some(line));
         }
+        let Some(too_long) = self.lines.next_line()? else {
+            return Ok(None);
+        };
+        Ok(Some(CsvLine {
+            number: self.lines.line,
+            bytes: self.lines.buf.clone(),
+            too_long,
+        }))
     }
 
-    /// A `\r\n` blank line comes back as a record of one `\r` field: not a row.
-    fn is_blank_line(&self) -> bool {
-        self.record.len() == 1 && cells(&self.record).all(|c| c.is_empty())
-    }
-
-    fn read_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
-        let line_now = |r: &csv::Reader<Meter>| r.position().line();
-        self.record.clear();
-        match self.reader.read_byte_record(&mut self.record) {
-            Ok(false) => Ok(None),
-            Ok(true) => {
-                let line = self
-                    .record
-                    .position()
-                    .map_or_else(|| line_now(&self.reader), |p| p.line());
-                Ok(Some(self.record_item(line)))
+    /// The next record, skipping blank lines. A quote left open rejects the line it opened on
+    /// and gives the lines read after it back, to be read again as records.
+    fn next_record(&mut self) -> Result<Option<CsvRecord>, (u64, io::Error)> {
+        let first = loop {
+            let Some(line) = self.next_line()? else {
+                return Ok(None);
+            };
+            if line.too_long {
+                return Ok(Some(CsvRecord::Bad {
+                    line: line.number,
+                    message: format!(
+                        "line {} is longer than {} bytes (limits.max_line_bytes)",
+                        line.number, self.max_record_bytes
+                    ),
+                    raw: raw_text(&line.bytes),
+                    too_long: true,
+                }));
             }
-            Err(e) => {
-                let fallback = line_now(&self.reader);
-                match e.into_kind() {
-                    csv::ErrorKind::Io(io) => Err((fallback, io)),
-                    csv::ErrorKind::UnequalLengths {
-                        pos,
-                        expected_len,
-                        len,
-                    } => {
-                        let line = pos.map_or(fallback, |p| p.line());
-                        Ok(Some(RowItem::Bad {
-                            line,
-                            message: format!(
-                                "line {line} has {len} fields, the header has {expected_len}"
-                            ),
-                            raw: self.raw_record(),
-                            too_long: false,
-                        }))
+            if !trim_line_end(&line.bytes).is_empty() {
+                break line;
+            }
+        };
+        let mut parser = CsvParser::new();
+        if parser.feed(&first.bytes) {
+            return Ok(Some(CsvRecord::Fields {
+                first: first.number,
+                last: first.number,
+                cells: parser.finish(),
+                raw: first.bytes,
+            }));
+        }
+        // A quoted field goes on past the end of the line.
+        let mut more: Vec<CsvLine> = Vec::new();
+        let mut bytes = first.bytes.len();
+        let why = loop {
+            if more.len() + 1 >= self.max_field_lines {
+                break format!(
+                    "spans more than {} lines (limits.max_csv_field_lines)",
+                    self.max_field_lines
+                );
+            }
+            let Some(line) = self.next_line()? else {
+                break "is still open at the end of the file".to_string();
+            };
+            bytes += line.bytes.len();
+            if line.too_long || bytes > self.max_record_bytes {
+                more.push(line);
+                break format!(
+                    "makes a record longer than {} bytes (limits.max_line_bytes)",
+                    self.max_record_bytes
+                );
+            }
+            let done = parser.feed(&line.bytes);
+            more.push(line);
+            if done {
+                let last = more.last().map_or(first.number, |l| l.number);
+                let mut raw = first.bytes;
+                for line in &more {
+                    if raw.len() >= RAW_BYTES {
+                        break;
                     }
-                    other => Ok(Some(RowItem::Bad {
-                        line: fallback,
-                        message: format!("unreadable CSV record: {other:?}"),
-                        raw: self.raw_record(),
-                        too_long: false,
-                    })),
+                    raw.extend_from_slice(&line.bytes);
                 }
+                return Ok(Some(CsvRecord::Fields {
+                    first: first.number,
+                    last,
+                    cells: parser.finish(),
+                    raw,
+                }));
             }
+        };
+        // Read the lines after the opening line again, as if its quote had not been there.
+        for line in more.into_iter().rev() {
+            self.pending.push_front(line);
         }
+        Ok(Some(CsvRecord::Bad {
+            line: first.number,
+            message: format!(
+                "a quoted field opened on line {} {why}; the line is rejected and reading goes on at line {}",
+                first.number,
+                first.number + 1
+            ),
+            raw: raw_text(&first.bytes),
+            too_long: false,
+        }))
     }
 
-    /// The record re-joined with commas (an approximation of the raw line), cut to 4 KiB.
-    fn raw_record(&self) -> String {
-        let joined = cells(&self.record).collect::<Vec<_>>().join(&b","[..]);
-        raw_text(&joined)
-    }
-
-    fn record_item(&self, line: u64) -> RowItem {
+    /// A record as a row typed by the schema, or a bad item when its field count differs
+    /// from the header's or a cell is not UTF-8.
+    fn record_item(&self, first: u64, last: u64, cells: &[Vec<u8>], raw: &[u8]) -> RowItem {
+        let bad = |message: String| RowItem::Bad {
+            line: first,
+            message,
+            raw: raw_text(raw),
+            too_long: false,
+        };
+        if cells.len() != self.headers.len() {
+            let lines = if last > first {
+                format!("lines {first}-{last} (a quoted field spans them)")
+            } else {
+                format!("line {first}")
+            };
+            return bad(format!(
+                "{lines} has {} fields, the header has {}",
+                cells.len(),
+                self.headers.len()
+            ));
+        }
         let mut row = Map::with_capacity(self.headers.len());
-        for (i, cell) in cells(&self.record).enumerate() {
+        for (i, cell) in cells.iter().enumerate() {
             let Ok(cell) = std::str::from_utf8(cell) else {
-                return RowItem::Bad {
-                    line,
-                    message: format!("column {:?} is not valid UTF-8", self.headers[i]),
-                    raw: self.raw_record(),
-                    too_long: false,
-                };
+                return bad(format!("column {:?} is not valid UTF-8", self.headers[i]));
             };
             if cell.is_empty() {
                 continue;
@@ -729,7 +905,7 @@ impl CsvState {
             );
         }
         RowItem::Row {
-            line,
+            line: first,
             value: Value::Object(row),
         }
     }
@@ -1103,14 +1279,238 @@ mod tests {
         assert_eq!(items[0], row(2, json!({"id": 5})));
     }
 
+    // See: #15
     #[test]
     fn csv_unclosed_quote_cannot_grow_past_line_limit() {
-        let text = format!("id,note\n1,\"{}\n", "x\n".repeat(200_000));
-        let e = reader(text.into_bytes(), Compression::None, Format::Csv)
-            .and_then(all)
-            .unwrap_err();
-        assert!(matches!(e, ReadError::Io { .. }), "{e:?}");
-        assert!(e.to_string().contains("max_line_bytes"), "{e}");
+        // The quote opened on line 2 is never closed; 2-byte lines reach max_line_bytes (1024)
+        // long before the line bound.
+        let l = Limits {
+            max_csv_field_lines: 1_000_000,
+            ..limits()
+        };
+        let text = format!("id,note\n1,\"{}\n2,y\n", "x\n".repeat(2000));
+        let items = csv_with(&text, &l);
+        assert!(
+            matches!(&items[0], RowItem::Bad { line: 2, message, .. } if message.contains("max_line_bytes")),
+            "{:?}",
+            items[0]
+        );
+        // Every line after it was read again: 1,999 one-field lines, a blank one, the last row.
+        assert_eq!(items.len(), 2001);
+        assert_eq!(items[2000], row(2003, json!({"id": 2, "note": "y"})));
+    }
+
+    fn csv_with(text: &str, l: &Limits) -> Vec<RowItem> {
+        let bytes = text.as_bytes().to_vec();
+        all(RowReader::new(
+            Box::new(io::Cursor::new(bytes)),
+            Compression::None,
+            Format::Csv,
+            l,
+            &schema(),
+            0,
+        )
+        .unwrap())
+        .unwrap()
+    }
+
+    fn csv_lines(n: u64) -> String {
+        let mut text = String::from("id,note\n");
+        for i in 1..=n {
+            text.push_str(&format!("{i},row {i}\n"));
+        }
+        text
+    }
+
+    fn counts(items: &[RowItem]) -> (usize, Vec<u64>) {
+        let rows = items
+            .iter()
+            .filter(|i| matches!(i, RowItem::Row { .. }))
+            .count();
+        let bad = items
+            .iter()
+            .filter_map(|i| match i {
+                RowItem::Bad { line, .. } => Some(*line),
+                _ => None,
+            })
+            .collect();
+        (rows, bad)
+    }
+
+    // See: #15
+    #[test]
+    fn csv_stray_quote_rejects_its_line_and_keeps_every_row_after_it() {
+        // The quote never closes: without a bound, rows 500-1000 become one cell.
+        let text = csv_lines(1000).replace("500,row 500", "500,\"row 500");
+        let l = Limits {
+            max_line_bytes: 1 << 20,
+            max_csv_field_lines: 1_000_000,
+            ..limits()
+        };
+        let items = csv_with(&text, &l);
+        assert_eq!(counts(&items), (999, vec![501]));
+        match &items[499] {
+            RowItem::Bad { message, raw, .. } => {
+                assert!(
+                    message.contains("opened on line 501") && message.contains("end of the file"),
+                    "{message}"
+                );
+                assert_eq!(raw, "500,\"row 500");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(items[500], row(502, json!({"id": 501, "note": "row 501"})));
+        assert_eq!(
+            items[999],
+            row(1001, json!({"id": 1000, "note": "row 1000"}))
+        );
+    }
+
+    // See: #15
+    #[test]
+    fn csv_quote_open_past_max_csv_field_lines_rejects_its_line_and_reads_on() {
+        // The stray quote on row 10 is closed by another on row 30: a 21-line cell unless
+        // bounded. The closing line then reads as an ordinary row ('"' inside a field).
+        let text = csv_lines(40)
+            .replace("10,row 10", "10,\"row 10")
+            .replace("30,row 30", "30,row 30\"");
+        let l = Limits {
+            max_csv_field_lines: 8,
+            ..limits()
+        };
+        let items = csv_with(&text, &l);
+        assert_eq!(counts(&items), (39, vec![11]));
+        assert!(
+            matches!(&items[9], RowItem::Bad { message, .. } if message.contains("more than 8 lines (limits.max_csv_field_lines)")),
+            "{:?}",
+            items[9]
+        );
+        assert_eq!(items[29], row(31, json!({"id": 30, "note": "row 30\""})));
+    }
+
+    // See: #15
+    #[test]
+    fn csv_quoted_field_within_the_line_limit_still_spans_lines() {
+        let l = Limits {
+            max_csv_field_lines: 3,
+            ..limits()
+        };
+        let text = "id,note\n1,\"a\nb\nc\"\n2,\"d\ne\nf\ng\"\n3,x\n";
+        let items = csv_with(text, &l);
+        assert_eq!(items[0], row(2, json!({"id": 1, "note": "a\nb\nc"})));
+        // Four lines is one too many: line 5 is rejected, lines 6-8 are read as records.
+        assert!(
+            matches!(&items[1], RowItem::Bad { line: 5, .. }),
+            "{:?}",
+            items[1]
+        );
+        assert_eq!(items.last(), Some(&row(9, json!({"id": 3, "note": "x"}))));
+    }
+
+    // See: #15
+    #[test]
+    fn csv_record_spanning_lines_with_wrong_field_count_is_one_rejected_row_naming_its_lines() {
+        let items = csv("id,note\n1,\"a\nb\",extra\n2,y\n");
+        assert!(
+            matches!(&items[0], RowItem::Bad { line: 2, message, .. } if message.contains("lines 2-3") && message.contains("3 fields, the header has 2")),
+            "{:?}",
+            items[0]
+        );
+        assert_eq!(items[1], row(4, json!({"id": 2, "note": "y"})));
+        assert_eq!(items.len(), 2);
+    }
+
+    // See: #15
+    #[test]
+    fn csv_record_with_fewer_fields_than_the_header_is_rejected_with_its_line() {
+        let items = csv("id,price,note\n1,2.5,a\n2,3.5\n3,4.5,c\n");
+        assert!(
+            matches!(&items[1], RowItem::Bad { line: 3, message, .. } if message.contains("2 fields, the header has 3")),
+            "{:?}",
+            items[1]
+        );
+        assert_eq!(counts(&items), (2, vec![3]));
+    }
+
+    // See: #15
+    #[test]
+    fn csv_quoted_last_field_keeps_its_trailing_carriage_return() {
+        let items = csv("id,note\r\n1,\"abc\r\"\r\n2,\"def\"\r\n3,ghi\r\n4,\"x\r\"");
+        assert_eq!(items[0], row(2, json!({"id": 1, "note": "abc\r"})));
+        assert_eq!(items[1], row(3, json!({"id": 2, "note": "def"})));
+        assert_eq!(items[2], row(4, json!({"id": 3, "note": "ghi"})));
+        assert_eq!(items[3], row(5, json!({"id": 4, "note": "x\r"})));
+    }
+
+    // See: #15
+    #[test]
+    fn csv_doubled_quotes_and_commas_inside_quotes_are_one_field() {
+        let items = csv("id,note\n1,\"say \"\"hi\"\", then go\"\n2,\n");
+        assert_eq!(
+            items[0],
+            row(2, json!({"id": 1, "note": "say \"hi\", then go"}))
+        );
+        assert_eq!(items[1], row(3, json!({"id": 2})));
+    }
+
+    // See: #15
+    #[test]
+    fn csv_too_long_line_is_bad_item_and_reading_goes_on() {
+        let text = format!("id,note\n1,{}\n2,y\n", "x".repeat(5000));
+        let items = csv(&text);
+        assert!(
+            matches!(
+                &items[0],
+                RowItem::Bad {
+                    line: 2,
+                    too_long: true,
+                    ..
+                }
+            ),
+            "{:?}",
+            items[0]
+        );
+        assert_eq!(items[1], row(3, json!({"id": 2, "note": "y"})));
+    }
+
+    // See: #15
+    #[test]
+    fn ndjson_byte_order_mark_does_not_cost_the_first_row() {
+        let items = ndjson("\u{feff}{\"id\":1}\n{\"id\":2}\n");
+        assert_eq!(
+            items,
+            vec![row(1, json!({"id": 1})), row(2, json!({"id": 2}))]
+        );
+        let mut r = reader(
+            "\u{feff}{\"id\":1}\n".as_bytes().to_vec(),
+            Compression::None,
+            Format::Ndjson,
+        )
+        .unwrap();
+        assert!(matches!(r.next_row().unwrap(), Some(RowItem::Row { .. })));
+        assert_eq!(r.row_text(), Some(&b"{\"id\":1}"[..]));
+        // Only before the first line: elsewhere it is data, and not JSON.
+        let items = ndjson("{\"id\":1}\n\u{feff}{\"id\":2}\n");
+        assert!(
+            matches!(&items[1], RowItem::Bad { line: 2, .. }),
+            "{:?}",
+            items[1]
+        );
+    }
+
+    // See: #15
+    #[test]
+    fn gzip_ndjson_byte_order_mark_does_not_cost_the_first_row() {
+        let gz = gzip("\u{feff}{\"id\":1}\n".as_bytes());
+        let items = all(reader(gz, Compression::Gzip, Format::Ndjson).unwrap()).unwrap();
+        assert_eq!(items, vec![row(1, json!({"id": 1}))]);
+    }
+
+    // See: #15
+    #[test]
+    fn csv_quoted_header_after_byte_order_mark_is_read() {
+        let items = csv("\u{feff}\"id\",\"note\"\n5,a\n");
+        assert_eq!(items[0], row(2, json!({"id": 5, "note": "a"})));
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Local {
         name: String,
         input: serde_json::Value,
     ) -> Result<ArrivalReport, LocalError> {
-        let outcome = self
+        let mut outcome = self
             .engine
             .start(StartRequest {
                 state_machine: STATE_MACHINE.to_string(),
@@ -126,12 +126,16 @@ impl Local {
                 input,
             })
             .await?;
-        if outcome.execution.status == sluice_states::Status::Running {
-            // Someone else runs it right now: its report is theirs to give.
-            return Err(EngineError::ExecutionBusy {
-                name: outcome.execution.name,
-            }
-            .into());
+        let running_elsewhere = outcome.execution.status == sluice_states::Status::Running;
+        if running_elsewhere {
+            // This very arrival is in progress elsewhere: in another process, or in another
+            // task of this one (the same file named twice). Its end is this arrival's result;
+            // failing here would abandon every other arrival of the command.
+            tracing::info!(
+                execution = outcome.execution.name,
+                "arrival in progress elsewhere; waiting for its execution to end"
+            );
+            outcome.execution = self.engine.wait(&outcome.execution.name).await?;
         }
         let mut report = self.report(&outcome.execution).await?;
         if outcome.existing && !report.unfinished {
@@ -144,7 +148,14 @@ impl Local {
                 None => "done".into(),
             };
             report.outcome = Outcome::Duplicate { state };
-            report.detail = Some(format!("execution {} already ran", report.execution));
+            report.detail = Some(if running_elsewhere {
+                format!(
+                    "execution {} ran elsewhere at the same time; waited for it",
+                    report.execution
+                )
+            } else {
+                format!("execution {} already ran", report.execution)
+            });
         }
         Ok(report)
     }

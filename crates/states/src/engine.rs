@@ -17,7 +17,7 @@ use crate::items::Objects;
 use crate::parse::{parse_definition, Problems};
 use crate::resume::{self, Resume};
 use crate::run::Run;
-use crate::store::{Created, Execution, ExecutionStore, Status, StoreError};
+use crate::store::{Created, Execution, ExecutionStore, RunLock, Status, StoreError};
 use crate::task::Registry;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +34,8 @@ pub enum EngineError {
     /// Only FAILED, TIMED_OUT and ABORTED executions can be redriven.
     #[error("ExecutionNotRedrivable: execution '{name}' is {status}; only FAILED, TIMED_OUT and ABORTED executions can be redriven")]
     ExecutionNotRedrivable { name: String, status: Status },
-    /// Another live process is running it.
-    #[error("execution '{name}' is being run by another process")]
+    /// A live runner holds it: another process, or another task of this one.
+    #[error("execution '{name}' is in progress elsewhere (in another process, or started twice in this one); wait for it to end")]
     ExecutionBusy { name: String },
     #[error("invalid execution name '{name}': {reason}")]
     InvalidName { name: String, reason: String },
@@ -128,12 +128,12 @@ impl Engine {
         let definition = Arc::new(parse_definition(&req.definition)?);
         let hash = self.store.put_definition(&req.definition).await?;
         // The lock comes first: an execution row without a live lock means its runner died.
-        let Some(lock) = self.store.try_lock(&req.name)? else {
-            // Another process (or task) is starting or running it.
-            return match self.store.get(&req.name).await? {
-                Some(_) => self.existing(&req).await,
-                None => Err(EngineError::ExecutionBusy { name: req.name }),
-            };
+        let lock = match self.store.try_lock(&req.name)? {
+            Some(lock) => lock,
+            // Another process (or task) is running it: it is returned as it stands, RUNNING.
+            None if self.store.get(&req.name).await?.is_some() => return self.existing(&req).await,
+            // Another process (or task) is about to create it: once it lets go, it exists.
+            None => self.lock_when_free(&req.name).await?,
         };
         let now = self.clock.now();
         let started = Event {
@@ -181,6 +181,35 @@ impl Engine {
             execution,
             existing: true,
         })
+    }
+
+    /// Waits until no runner holds the execution `name` (another process, or another task
+    /// of this one), then returns it as it stands: as its runner ended it, or `ABORTED` if
+    /// the runner died first. For a caller whose start found the execution `RUNNING` and that
+    /// wants its end rather than a refusal. Polls the run lock on the engine's clock.
+    pub async fn wait(&self, name: &str) -> Result<Execution, EngineError> {
+        let lock = self.lock_when_free(name).await?;
+        let execution = self.describe_locked(name).await;
+        drop(lock);
+        execution
+    }
+
+    /// Takes the run lock of `name`, waiting for its holder to let go.
+    async fn lock_when_free(&self, name: &str) -> Result<RunLock, EngineError> {
+        let mut waiting = false;
+        loop {
+            if let Some(lock) = self.store.try_lock(name)? {
+                return Ok(lock);
+            }
+            if !waiting {
+                tracing::info!(
+                    execution = name,
+                    "execution in progress elsewhere; waiting for it to end"
+                );
+                waiting = true;
+            }
+            self.clock.sleep(LOCK_POLL).await;
+        }
     }
 
     /// Redrives a failed, timed-out or aborted execution: it resumes at the state that did
@@ -289,27 +318,29 @@ impl Engine {
             .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })
     }
 
-    /// Executions, newest first; orphaned `RUNNING` ones are shown `ABORTED`.
+    /// Executions, newest first. Every `RUNNING` one whose runner process is gone, listed or
+    /// not, is marked `ABORTED` first (see [`Engine::mark_orphans`]), so that the store's
+    /// counts say the same.
     pub async fn list(
         &self,
         status: Option<Status>,
         limit: u32,
     ) -> Result<Vec<Execution>, EngineError> {
-        let mut out = Vec::new();
-        for e in self.store.list(None, u32::MAX).await? {
-            let e = if e.status == Status::Running {
-                self.describe(&e.name).await?
-            } else {
-                e
-            };
-            if status.is_none_or(|s| s == e.status) {
-                out.push(e);
-                if out.len() >= limit as usize {
-                    break;
-                }
+        self.mark_orphans().await?;
+        Ok(self.store.list(status, limit).await?)
+    }
+
+    /// Marks every execution still `RUNNING` whose runner process is gone as `ABORTED` (with
+    /// an `ExecutionAborted` event), so that it can be redriven; returns their names.
+    pub async fn mark_orphans(&self) -> Result<Vec<String>, EngineError> {
+        let mut marked = Vec::new();
+        for e in self.store.list(Some(Status::Running), u32::MAX).await? {
+            if self.describe(&e.name).await?.status == Status::Aborted {
+                tracing::info!(execution = e.name, "runner gone; marked ABORTED");
+                marked.push(e.name);
             }
         }
-        Ok(out)
+        Ok(marked)
     }
 
     pub async fn history(&self, name: &str) -> Result<Vec<Event>, EngineError> {
@@ -332,6 +363,9 @@ pub(crate) enum Start {
 fn definition_start(run: &Run) -> Start {
     Start::Fresh(run.input().clone())
 }
+
+/// How often a start or a wait looks whether a running execution's runner let go.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(crate) const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/sluice-local";
 

@@ -40,6 +40,98 @@ pub enum StoreError {
     },
     #[error("execution store: corrupt record for {name}: {detail}")]
     Corrupt { name: String, detail: String },
+    /// The file system holding the store is full. SQLite says "database or disk is full",
+    /// and a write that failed half-way can leave the others "database is locked": either
+    /// way the person needs to hear that the disk is full, and nothing about other processes.
+    #[error("execution store {path}: no space left on device")]
+    NoSpace {
+        path: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Below this many free bytes, a file system counts as full when SQLite's error leaves it
+/// open whether the disk is the cause (busy, locked, I/O error).
+const NEARLY_FULL_BYTES: u64 = 1 << 20;
+
+impl StoreError {
+    /// `Sql`, or `NoSpace` when the disk holding `path` is full.
+    fn sql(path: &str, source: sqlx::Error) -> StoreError {
+        let full = match &source {
+            sqlx::Error::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
+            sqlx::Error::Database(db) => {
+                let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+                match code & 0xff {
+                    SQLITE_FULL => true,
+                    SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN => {
+                        nearly_full(Path::new(path))
+                    }
+                    _ => false,
+                }
+            }
+            sqlx::Error::PoolTimedOut => nearly_full(Path::new(path)),
+            _ => false,
+        };
+        if full {
+            return StoreError::NoSpace {
+                path: path.to_string(),
+                source: Box::new(source),
+            };
+        }
+        StoreError::Sql {
+            path: path.to_string(),
+            source,
+        }
+    }
+
+    /// `Io`, or `NoSpace` for ENOSPC.
+    fn io(path: &str, source: std::io::Error) -> StoreError {
+        if source.kind() == std::io::ErrorKind::StorageFull {
+            return StoreError::NoSpace {
+                path: path.to_string(),
+                source: Box::new(source),
+            };
+        }
+        StoreError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+// SQLite's primary result codes (an extended code keeps its primary one in the low byte).
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+const SQLITE_CANTOPEN: i32 = 14;
+
+/// Whether the file system holding `path` has less than [`NEARLY_FULL_BYTES`] available.
+#[cfg(unix)]
+fn nearly_full(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let Ok(dir) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: `stat` is plain old data that statvfs fills in; `dir` is NUL-terminated.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(dir.as_ptr(), &mut stat) } != 0 {
+        return false;
+    }
+    // The field types differ between platforms; on some these casts are no-ops.
+    #[allow(clippy::unnecessary_cast)]
+    let available = (stat.f_bavail as u64).saturating_mul(stat.f_frsize as u64);
+    available < NEARLY_FULL_BYTES
+}
+
+#[cfg(not(unix))]
+fn nearly_full(_path: &Path) -> bool {
+    false
 }
 
 /// Execution status, as `DescribeExecution` reports it.
@@ -214,11 +306,16 @@ const SCHEMA: &[&str] = &[
 impl ExecutionStore {
     /// Opens (creating if needed) the store at `path`; lock files go in `<path>.locks/`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, |options| options).await
+    }
+
+    /// [`open`](Self::open), with SQLite's connection options adjusted (tests set limits).
+    async fn open_with(
+        path: &Path,
+        adjust: impl FnOnce(SqliteConnectOptions) -> SqliteConnectOptions,
+    ) -> Result<Self, StoreError> {
         let display = path.display().to_string();
-        let io = |source| StoreError::Io {
-            path: display.clone(),
-            source,
-        };
+        let io = |source| StoreError::io(&display, source);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -232,12 +329,9 @@ impl ExecutionStore {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .connect_with(adjust(options))
             .await
-            .map_err(|source| StoreError::Sql {
-                path: display.clone(),
-                source,
-            })?;
+            .map_err(|source| StoreError::sql(&display, source))?;
         let store = ExecutionStore {
             pool,
             path: display,
@@ -253,10 +347,7 @@ impl ExecutionStore {
     }
 
     fn sql(&self, source: sqlx::Error) -> StoreError {
-        StoreError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::sql(&self.path, source)
     }
 
     /// Takes the run lock of `name`, or `None` if a live process holds it.
@@ -264,10 +355,7 @@ impl ExecutionStore {
         let path = self
             .locks
             .join(format!("{}.lock", hex_digest(name.as_bytes())));
-        let io = |source| StoreError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| StoreError::io(&path.display().to_string(), source);
         // A holder deletes the file when it lets go; a lock taken on a file that was
         // deleted meanwhile is worthless, so check that the path still names the locked
         // file, and try again on the new one if not.
@@ -598,4 +686,62 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
 
 fn hex_digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started() -> Event {
+        Event {
+            id: 1,
+            previous_event_id: 0,
+            timestamp: Utc::now(),
+            kind: "ExecutionStarted".into(),
+            details: Value::Null,
+            scope: String::new(),
+            internal: None,
+        }
+    }
+
+    // See: #15
+    #[tokio::test]
+    async fn a_full_database_is_reported_as_no_space_left_on_device() {
+        let dir = tempfile::tempdir().unwrap();
+        // SQLite's page limit fills the database as a full disk does (SQLITE_FULL).
+        let store = ExecutionStore::open_with(&dir.path().join("executions.db"), |o| {
+            o.pragma("max_page_count", "16")
+        })
+        .await
+        .unwrap();
+        let hash = store.put_definition("{}").await.unwrap();
+        let input = Value::String("x".repeat(16 << 10));
+        let mut error = None;
+        for i in 0..64 {
+            let name = format!("e{i}");
+            if let Err(e) = store.create("m", &hash, &name, &input, started()).await {
+                error = Some(e);
+                break;
+            }
+        }
+        let error = error.expect("the database never filled up");
+        assert!(matches!(error, StoreError::NoSpace { .. }), "{error:?}");
+        assert!(
+            error.to_string().contains("no space left on device"),
+            "{error}"
+        );
+    }
+
+    // See: #15
+    #[test]
+    fn enospc_from_the_file_system_is_no_space_left_on_device() {
+        let enospc = || std::io::Error::from_raw_os_error(28);
+        let e = StoreError::io("x.db", enospc());
+        assert!(matches!(e, StoreError::NoSpace { .. }), "{e:?}");
+        assert!(e.to_string().contains("no space left on device"), "{e}");
+        let e = StoreError::sql("x.db", sqlx::Error::Io(enospc()));
+        assert!(matches!(e, StoreError::NoSpace { .. }), "{e:?}");
+        let other = StoreError::io("x.db", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(matches!(other, StoreError::Io { .. }), "{other:?}");
+    }
 }
