@@ -120,17 +120,39 @@ async fn objects_outside_every_prefix_are_filtered_and_recorded() {
     assert!(matches!(rec.record.state, LedgerState::Filtered { .. }));
 }
 
+// See: #15
 #[tokio::test]
-async fn unsafe_and_control_keys_are_ignored_without_touching_disk() {
+async fn unacceptable_keys_are_quarantined_without_touching_disk() {
     let h = Harness::orders().await;
     for key in [
         "orders/../../etc/passwd",
+        "orders//a.ndjson",
+        "orders/a\\b.ndjson",
         "/etc/passwd",
-        ".sluice/ledger/x.json",
     ] {
         let r = h.arrive(key, "x").await;
-        assert_eq!(r.outcome, Outcome::Filtered, "{key}");
-        assert!(r.object.is_none());
+        assert_eq!(
+            r.outcome,
+            Outcome::Quarantined {
+                reason: QuarantineReason::UnacceptableKey
+            },
+            "{key}"
+        );
+        // The same event again finds the record: a duplicate, nothing more.
+        let again = h.arrive(key, "x").await;
+        assert!(
+            matches!(again.outcome, Outcome::Duplicate { .. }),
+            "{key}: {again:?}"
+        );
     }
-    assert!(h.ctx.ledger.list().await.unwrap().is_empty());
+    // sluice's own control objects are not the table's objects: filtered, unrecorded.
+    let r = h.arrive(".sluice/ledger/x.json", "x").await;
+    assert_eq!(r.outcome, Outcome::Filtered);
+    assert!(r.object.is_none());
+    let records = h.ctx.ledger.list().await.unwrap();
+    assert_eq!(records.len(), 4);
+    assert!(records.iter().all(|r| r.state
+        == LedgerState::Quarantined {
+            reason: QuarantineReason::UnacceptableKey
+        }));
 }

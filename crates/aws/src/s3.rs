@@ -26,7 +26,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sluice_core::object::check_key;
-use sluice_store::{Conditional, GetObject, ObjectMeta, ObjectStore, StoreError};
+use sluice_store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
 
 use crate::s3_error::{status, store_error};
 
@@ -425,7 +425,7 @@ impl ObjectStore for S3Store {
         self.put_object(key, body, Condition::EtagIs(etag)).await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+    async fn listing(&self, prefix: &str) -> Result<Listing, StoreError> {
         check_prefix(prefix)?;
         let mut pages = self
             .client
@@ -435,27 +435,31 @@ impl ObjectStore for S3Store {
             .max_keys(self.list_page)
             .into_paginator()
             .send();
-        let mut found = Vec::new();
+        let mut found = Listing::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| store_error(prefix, e))?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };
-                if let Err(e) = check_key(key) {
-                    tracing::warn!(key, error = %e, "skipping an object whose name is not a valid key");
-                    continue;
-                }
-                found.push(meta(
+                let listed = meta(
                     key,
                     object.size(),
                     object.e_tag(),
                     None,
                     object.last_modified(),
-                )?);
+                )?;
+                // Legal on S3, but no key sluice can take: set apart, to be accounted for.
+                if let Err(e) = check_key(key) {
+                    tracing::warn!(key, error = %e, "listed an object whose key sluice cannot take");
+                    found.unacceptable.push(listed);
+                } else {
+                    found.objects.push(listed);
+                }
             }
         }
         // S3 lists in UTF-8 byte order, which is `str` order; sorting keeps the promise
         // whatever a compatible store does.
-        found.sort_by(|a, b| a.key.cmp(&b.key));
+        found.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        found.unacceptable.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
 

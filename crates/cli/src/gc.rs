@@ -1,6 +1,8 @@
 //! `sluice gc [--table T] [--dry-run] [--min-age 1h]`: remove what ingestions left behind
 //! that will never commit (staged files of quarantined batches, files of interrupted
-//! writes) and the manifests of committed batches; never a file a snapshot references.
+//! writes) and the manifests of committed batches; never a file a snapshot references. Then,
+//! once for the workspace, the temporary copies a killed ingest left in the bucket's
+//! `.sluice/tmp/` (a copy is renamed into place only when complete).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,8 +11,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
 use sluice_steps::{GcOptions, GcReport};
+use sluice_store::LocalStore;
 
-use crate::workspace;
+use crate::workspace::{self, Workspace, BUCKET};
 
 pub const AFTER_HELP: &str = "\
 What goes, per table:
@@ -25,6 +28,10 @@ What stays:
   every file any snapshot references (all snapshots, all manifest entries), metadata files,
   manifests and files of batches claimed or staged (an execution to finish or redrive), and
   unreferenced files younger than --min-age: a validation may be writing them right now.
+
+And for the whole bucket:
+  stale temporary copies  landing/.sluice/tmp/*: copies and writes of a killed process, never
+                        renamed into place, not modified for --min-age
 
 Deleting is idempotent and ordered (data files, then the manifest that lists them): after a
 crash, run it again.
@@ -73,6 +80,35 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         } else {
             print_report(&report);
         }
+    }
+    // Not a table's: temporary copies in the bucket that a killed process never renamed.
+    let landing = Workspace::new(root).landing();
+    let temporaries = LocalStore::new(landing.clone(), BUCKET)
+        .with_context(|| format!("opening the landing bucket {}", landing.display()))?
+        .collect_stale_temporaries(args.min_age, args.dry_run)
+        .await
+        .context("removing stale temporary copies")?;
+    let bytes: u64 = temporaries.iter().map(|(_, b)| b).sum();
+    if args.json {
+        let files: Vec<_> = temporaries
+            .iter()
+            .map(|(p, b)| serde_json::json!({"path": p.display().to_string(), "bytes": b}))
+            .collect();
+        let line = serde_json::json!({"stale_temporaries": files, "dry_run": args.dry_run});
+        println!("{line}");
+    } else if args.dry_run {
+        for (path, _) in &temporaries {
+            println!("would remove (stale temporary copy): {}", path.display());
+        }
+        println!(
+            "landing: dry run, would remove {} stale temporary copies, {bytes} bytes",
+            temporaries.len()
+        );
+    } else {
+        println!(
+            "landing: removed {} stale temporary copies, {bytes} bytes",
+            temporaries.len()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,11 @@
 //! `sluice ingest PATH...`: each file is an arrival. It is copied into the landing bucket
 //! under its table's prefix (as an upload to S3 would be), then runs as one execution of
 //! statemachine/ingest.asl.json on the engine. Ends with a table of what happened to every
-//! file and a summary line.
+//! file, the paths refused (not landed) and a summary line.
+//!
+//! Which files a PATH stands for, and under which key each lands (the path relative to a
+//! given directory), is `sources.rs`. A path that cannot be landed is named and the rest go
+//! on; the exit code says that something given was not landed.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,18 +17,28 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_core::config::TableConfig;
-use sluice_core::object::check_key;
 use sluice_local::{ArrivalReport, Local, Outcome};
 use sluice_steps::payload::Arrival;
 use sluice_steps::Progress;
 
+use crate::sources::{shown, Found, Passed, Source, Walker};
 use crate::workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files (or directories, read recursively in name order) to ingest, in this order.
+    /// Files (or directories, read recursively in name order) to ingest, in this order. A
+    /// file found under a directory lands at the table's prefix plus its path relative to
+    /// that directory (`data/dt=1/a.ndjson` given as `data`: `<prefix>dt=1/a.ndjson`); a file
+    /// given by name at the prefix plus its name. A file given twice is taken once; a second
+    /// file for a key already taken, a name no object key can hold, a symbolic link met in a
+    /// directory (see --follow-symlinks) and anything not a regular file are refused by name
+    /// (exit 3) while the rest go on. The workspace and `.sluice` directories are left out.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Follow symbolic links met while walking a directory (a loop is walked once). Without
+    /// it each link is refused by name. A PATH given here is always taken as given.
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Table to land the files in; needed when the configuration has several tables.
     #[arg(long)]
     table: Option<String>,
@@ -46,32 +60,74 @@ pub struct Args {
 const MAX_IN_FLIGHT: usize = 256;
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let files = expand(&args.paths)?;
     let jobs = usize::from(args.jobs);
     let local = open_with_progress(root, config, Some(jobs)).await?;
     let table = pick_table(&local, config, args.table.as_deref())?;
+    // Walked once the workspace exists, so that a walk over it can leave it out.
+    let walker = Walker {
+        prefix: table.prefix.clone(),
+        follow_symlinks: args.follow_symlinks,
+        workspace: std::fs::canonicalize(root).ok(),
+    };
+    let Found {
+        sources,
+        mut refused,
+        left_out,
+    } = walker.walk(&args.paths);
+    for passed in &left_out {
+        eprintln!("left out: {}: {}", shown(&passed.path), passed.why);
+    }
     let in_flight = jobs.max(local.ctx.config.commit.max_batches.min(MAX_IN_FLIGHT));
     // Each arrival is a task of its own, so that the steps' async work (Parquet encoding,
     // commits) spreads over the runtime's threads; reports come back in file order.
-    let mut runs = futures::stream::iter(files.iter().cloned())
-        .map(|path| {
+    let mut runs = futures::stream::iter(sources.iter().cloned())
+        .map(|source| {
             let (local, table) = (local.clone(), table.clone());
-            tokio::spawn(async move { land_and_run(&local, &table, &path).await })
+            tokio::spawn(async move { land_and_run(&local, &table, &source).await })
         })
         .buffered(in_flight);
-    let mut reports = Vec::with_capacity(files.len());
+    let mut reports = Vec::with_capacity(sources.len());
     while let Some(report) = runs.next().await {
-        let report = report.context("an arrival's task ended abnormally")??;
+        let report = match report.context("an arrival's task ended abnormally")? {
+            Ok(Landed::Ran(report)) => *report,
+            Ok(Landed::Refused(passed)) => {
+                refused.push(passed);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if args.json {
             println!("{}", serde_json::to_string(&report)?);
         }
         reports.push(report);
     }
-    if !args.json {
+    if args.json {
+        for passed in &refused {
+            let line = serde_json::json!({
+                "path": passed.path.to_string_lossy(),
+                "outcome": "refused",
+                "detail": passed.why,
+            });
+            println!("{line}");
+        }
+    } else {
         print_table(&reports);
+        print_refused(&refused);
     }
     println!("{}", summary(&reports));
-    Ok(exit_code(&reports))
+    if !refused.is_empty() {
+        println!(
+            "{} paths refused (not landed): each is named above with the reason",
+            refused.len()
+        );
+    }
+    // An execution to redrive (2) says more than a path not landed (3).
+    let unfinished = reports.iter().any(|r| r.unfinished);
+    Ok(if !unfinished && !refused.is_empty() {
+        ExitCode::from(3)
+    } else {
+        exit_code(&reports)
+    })
 }
 
 /// Exit 2 when some execution did not finish (it waits for a fix and a redrive).
@@ -80,6 +136,17 @@ pub fn exit_code(reports: &[ArrivalReport]) -> ExitCode {
         ExitCode::from(2)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// One line per path refused, with the reason.
+pub fn print_refused(refused: &[Passed]) {
+    for passed in refused {
+        println!(
+            "refused (not landed): {}: {}",
+            shown(&passed.path),
+            passed.why
+        );
     }
 }
 
@@ -148,63 +215,60 @@ pub fn pick_table(local: &Local, config: &Path, name: Option<&str>) -> anyhow::R
     })
 }
 
-/// Copies `path` into the bucket under the table's prefix and runs the arrival.
+/// What became of a source: it ran as an execution, or it could not be landed.
+pub enum Landed {
+    Ran(Box<ArrivalReport>),
+    Refused(Passed),
+}
+
+/// Copies `source` into the bucket at its key and runs the arrival. A file that cannot be
+/// copied (gone, unreadable, swapped for a link since it was found) is refused, not fatal;
+/// an execution that cannot be run is an error.
 pub async fn land_and_run(
     local: &Local,
     table: &TableConfig,
-    path: &Path,
-) -> anyhow::Result<ArrivalReport> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .with_context(|| format!("{}: file name is not UTF-8", path.display()))?;
-    let key = format!("{}{name}", table.prefix);
+    source: &Source,
+) -> anyhow::Result<Landed> {
+    let refused = |why: String| {
+        Ok(Landed::Refused(Passed {
+            path: source.shown.clone(),
+            why,
+        }))
+    };
+    // `read` is the file itself, or a link's target resolved when links are followed: a
+    // link here was swapped in after the walk.
+    match std::fs::symlink_metadata(&source.read) {
+        Ok(md) if md.is_file() => {}
+        Ok(_) => return refused("no longer a regular file".into()),
+        Err(e) => return refused(format!("cannot be read: {e}")),
+    }
     // On its way from now: a committer of the table waits for it (group commit).
     let _running = local.ctx.flow.arrival(&table.name);
-    check_key(&key).with_context(|| format!("{}: cannot be an object key", path.display()))?;
     let store = &local.ctx.store;
-    let meta = store
-        .put_file(&key, path)
-        .await
-        .with_context(|| format!("landing {}", path.display()))?;
+    let meta = match store.put_file(&source.key, &source.read).await {
+        Ok(meta) => meta,
+        Err(e) => return refused(format!("landing it at {} failed: {e}", source.key)),
+    };
     let arrival = Arrival {
         bucket: store.bucket().to_string(),
-        key,
+        key: source.key.clone(),
         version_id: meta.version_id.clone(),
         etag: Some(meta.etag.clone()),
         sequencer: None,
         event: Default::default(),
     };
-    local
+    let report = local
         .ingest_counted(&arrival)
         .await
-        .with_context(|| format!("running the execution for {}", path.display()))
-}
-
-/// Files in argument order; a directory contributes its files in name order.
-fn expand(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = vec![];
-    for p in paths {
-        let meta = std::fs::metadata(p).with_context(|| format!("{}", p.display()))?;
-        if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("{}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect();
-            entries.sort();
-            out.extend(expand(&entries)?);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
+        .with_context(|| format!("running the execution for {}", source.shown.display()))?;
+    Ok(Landed::Ran(Box::new(report)))
 }
 
 pub fn print_table(reports: &[ArrivalReport]) {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["file", "result", "rows", "rejected", "snapshot", "detail"]);
+    t.set_header(["key", "result", "rows", "rejected", "snapshot", "detail"]);
     for r in reports {
         let (result, snapshot) = match &r.outcome {
             Outcome::Committed {
@@ -228,7 +292,8 @@ pub fn print_table(reports: &[ArrivalReport]) {
             (Outcome::Committed { .. }, Some(c)) => (c.valid.to_string(), c.rejected.to_string()),
             (_, Some(c)) => ("0".to_string(), c.rejected.to_string()),
         };
-        let file = r.key.rsplit('/').next().unwrap_or(&r.key).to_string();
+        // The whole key: files that share a name in different subdirectories are told apart.
+        let file = r.key.escape_debug().to_string();
         t.add_row([
             file,
             result,

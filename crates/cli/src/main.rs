@@ -7,6 +7,7 @@
 //! # Layout
 //! - `workspace.rs`: where things live, opening the steps' context
 //! - `ingest.rs`: `sluice ingest PATH...` (one execution of the definition per file)
+//! - `sources.rs`: what PATHs and drop folders stand for: files, their landing keys, refusals
 //! - `watch.rs`: `sluice watch DIR`
 //! - `reconcile.rs`: `sluice reconcile` (lost events, watermarks)
 //! - `executions.rs`: `sluice executions list|describe|history`, `redrive`, `replay`
@@ -28,6 +29,7 @@ mod gc;
 mod ingest;
 mod quarantine;
 mod reconcile;
+mod sources;
 mod table;
 mod threads;
 mod watch;
@@ -45,7 +47,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const AFTER_HELP: &str = "\
 Workspace layout (--workspace, default ./lake):
   landing/             the bucket: objects land under their table's prefix
-  landing/.sluice/     control objects: ledger, staged manifests, rejects, quarantine records
+  landing/.sluice/     control objects: ledger, staged manifests, rejects, quarantine records;
+                       tmp/ holds copies until they are complete (`gc` removes stale ones)
   warehouse/           Iceberg tables (Parquet data files and metadata)
   catalog.db           the embedded Iceberg SQL catalog (SQLite)
   executions.db        the Step Functions engine's executions and their histories (SQLite)
@@ -62,6 +65,9 @@ Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
   1  bad usage, configuration or contract, or an operation failed
   2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
+  3  `ingest`: every execution finished, but some paths given were not landed (a name no
+     object key can hold, a symbolic link not followed, a second file for one key, not a
+     regular file, unreadable); each is named with its reason
 
 Examples:
   sluice --config examples/orders/sluice.toml ingest examples/orders/data/*

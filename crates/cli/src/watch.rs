@@ -1,33 +1,50 @@
 //! `sluice watch DIR`: a drop folder. Every file that appears in DIR (or is already there)
 //! is landed under its table's prefix and runs as one execution, as `sluice ingest` does;
-//! the filesystem's events say when, the same way S3 events do on AWS.
+//! the filesystem's events say when, the same way S3 events do on AWS. Keys keep the path
+//! relative to DIR (`sources.rs`).
 //!
-//! A file is taken once it has stopped changing for `--settle-ms` (writers that are still
-//! writing are left alone); names starting with `.` or ending in `.tmp`, `.part` or `~` are
-//! ignored, so write-then-rename works. A file changed again later is a new version and
-//! runs again; the same bytes again are a duplicate and run nothing.
+//! A file is taken once it is finished: its writer has closed it (on Linux the watcher sees
+//! each close after a write; a writer that pauses with the file open is still writing) and
+//! its size and modification time have held still for `--settle-ms` (default 2 s; where no
+//! close is reported, that alone decides). Names starting with `.` (and anything in a hidden
+//! directory) or ending in `.tmp`, `.part` or `~` are ignored until renamed, so
+//! write-then-rename works; a directory moved in is walked. A file changed again later is a
+//! new version and runs again; the same bytes again are a duplicate and run nothing.
+//!
+//! Never taken: the workspace (a DIR inside it is refused) and `.sluice` directories;
+//! symbolic links unless `--follow-symlinks` (each skipped link is named once). A file that
+//! cannot be landed (a name no key can hold) is named once and the watch goes on.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use sluice_local::ArrivalReport;
 
-use crate::ingest::{exit_code, land_and_run, open_with_progress, pick_table, summary};
+use crate::ingest::{exit_code, land_and_run, open_with_progress, pick_table, summary, Landed};
+use crate::sources::{shown, Walker};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The directory to watch (recursively).
+    /// The directory to watch (recursively). It must not be inside the workspace; a
+    /// workspace inside it is left out, as is any `.sluice` directory.
     dir: PathBuf,
     /// Table the files land in; needed when the configuration has several tables.
     #[arg(long)]
     table: Option<String>,
-    /// How long a file must stay unchanged before it is taken, in milliseconds.
-    #[arg(long, default_value_t = 300)]
+    /// How long a closed file's size and modification time must hold still before it is
+    /// taken, in milliseconds. On Linux a file still open for writing is not taken until
+    /// it has not changed for ten times this (at least a minute); where closes are not
+    /// reported this wait is the only guard, so keep it above a writer's longest pause.
+    #[arg(long, default_value_t = 2000)]
     settle_ms: u64,
+    /// Follow symbolic links in the folder. Without it each link is named and skipped.
+    #[arg(long)]
+    follow_symlinks: bool,
     /// Stop after this many arrivals (for scripts and tests); default: run until Ctrl-C.
     #[arg(long)]
     stop_after: Option<usize>,
@@ -36,23 +53,59 @@ pub struct Args {
     json: bool,
 }
 
-fn ignored(path: &Path) -> bool {
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+/// Whether `rel` (relative to the folder) is left alone until renamed: a hidden name or
+/// directory, or a name writers use while writing.
+fn ignored(rel: &Path) -> bool {
+    let hidden = rel.components().any(|c| match c {
+        Component::Normal(name) => name.to_str().is_none_or(|n| n.starts_with('.')),
+        _ => false,
+    });
+    let Some(name) = rel.file_name().and_then(|n| n.to_str()) else {
         return true;
     };
-    name.starts_with('.')
-        || name.ends_with(".tmp")
-        || name.ends_with(".part")
-        || name.ends_with('~')
+    hidden || name.ends_with(".tmp") || name.ends_with(".part") || name.ends_with('~')
 }
 
-/// Size and modification time: a file whose fingerprint holds still has settled.
-fn fingerprint(path: &Path) -> Option<(u64, std::time::SystemTime)> {
-    let m = std::fs::metadata(path).ok()?;
-    m.is_file()
-        .then(|| (m.len(), m.modified().ok()))
-        .and_then(|(l, t)| Some((l, t?)))
+/// Size and modification time: a file whose fingerprint holds still has settled. A link is
+/// looked through only when links are followed.
+fn fingerprint(path: &Path, follow: bool) -> Option<(u64, SystemTime)> {
+    let m = if follow {
+        std::fs::metadata(path).ok()?
+    } else {
+        std::fs::symlink_metadata(path).ok()?
+    };
+    if m.is_dir() {
+        return None;
+    }
+    Some((m.len(), m.modified().ok()?))
 }
+
+/// A path waiting to be taken.
+struct Pending {
+    /// Fingerprint when last looked at.
+    seen: Option<(u64, SystemTime)>,
+    /// When the fingerprint last changed.
+    since: Instant,
+    /// Written to since the last close after a write (Linux): a writer still has it open.
+    writing: bool,
+}
+
+impl Pending {
+    fn new(writing: bool) -> Self {
+        Pending {
+            seen: None,
+            since: Instant::now(),
+            writing,
+        }
+    }
+}
+
+/// How long a file still marked as being written must stay unchanged before it is taken
+/// anyway (at least ten times `--settle-ms`).
+const WRITER_GONE: Duration = Duration::from_secs(60);
+
+/// Closes after writes are reported on Linux (inotify); elsewhere only settling decides.
+const CLOSES_REPORTED: bool = cfg!(target_os = "linux");
 
 pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
     let dir = args
@@ -61,11 +114,29 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         .with_context(|| format!("watching {}", args.dir.display()))?;
     let local = open_with_progress(root, config, None).await?;
     let table = pick_table(&local, config, args.table.as_deref())?;
+    let workspace = root
+        .canonicalize()
+        .with_context(|| format!("opening the workspace {}", root.display()))?;
+    if dir.starts_with(&workspace) {
+        bail!(
+            "{} is inside the workspace {}: sluice would ingest its own files; watch a folder outside it",
+            dir.display(),
+            workspace.display()
+        );
+    }
+    let walker = Walker {
+        prefix: table.prefix.clone(),
+        follow_symlinks: args.follow_symlinks,
+        workspace: Some(workspace),
+    };
 
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        let _ = tx.send(res);
-    })
+    let mut watcher = notify::RecommendedWatcher::new(
+        move |res: notify::Result<notify::Event>| {
+            let _ = tx.send(res);
+        },
+        notify::Config::default().with_follow_symlinks(args.follow_symlinks),
+    )
     .context("starting the filesystem watcher")?;
     watcher
         .watch(&dir, RecursiveMode::Recursive)
@@ -76,15 +147,17 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         table.name
     );
 
-    // Path → (fingerprint when last seen, when it last changed).
-    let mut pending: HashMap<PathBuf, (Option<(u64, std::time::SystemTime)>, Instant)> =
-        HashMap::new();
-    // What each path was when it last ran, so an unrelated event does not re-run it.
-    let mut done: HashMap<PathBuf, (u64, std::time::SystemTime)> = HashMap::new();
-    for entry in walk(&dir) {
-        pending.insert(entry, (None, Instant::now()));
+    let mut pending: HashMap<PathBuf, Pending> = HashMap::new();
+    // What each path was when it last ran (or was refused), so an unrelated event does not
+    // take it again.
+    let mut done: HashMap<PathBuf, (u64, SystemTime)> = HashMap::new();
+    for entry in walk(&dir, &dir, &walker) {
+        pending.insert(entry, Pending::new(false));
     }
     let settle = Duration::from_millis(args.settle_ms);
+    // A file created but never closed after a write (linked in with `ln`, or its writer
+    // stopped for good) is taken once it has not changed for this long.
+    let writer_gone = (settle * 10).max(WRITER_GONE);
     let mut reports: Vec<ArrivalReport> = vec![];
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let ctrl_c = tokio::signal::ctrl_c();
@@ -94,41 +167,46 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             _ = &mut ctrl_c => break,
             event = rx.recv() => {
                 match event {
-                    Some(Ok(ev)) => {
-                        if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(_) | EventKind::Access(notify::event::AccessKind::Close(_))) {
-                            for p in ev.paths {
-                                if !ignored(&p) {
-                                    pending.insert(p, (None, Instant::now()));
-                                }
-                            }
-                        }
-                    }
+                    Some(Ok(ev)) => noticed(&dir, &walker, ev, &mut pending),
                     Some(Err(e)) => tracing::warn!(error = %e, "filesystem watcher"),
                     None => break,
                 }
             }
             _ = tick.tick() => {
                 let mut ready = vec![];
-                for (path, (seen, since)) in pending.iter_mut() {
-                    let now = fingerprint(path);
-                    if now != *seen {
-                        *seen = now;
-                        *since = Instant::now();
-                    } else if since.elapsed() >= settle {
+                for (path, p) in pending.iter_mut() {
+                    let now = fingerprint(path, args.follow_symlinks);
+                    let wait = if p.writing { writer_gone } else { settle };
+                    if now != p.seen {
+                        p.seen = now;
+                        p.since = Instant::now();
+                    } else if p.since.elapsed() >= wait {
                         ready.push(path.clone());
                     }
                 }
                 ready.sort();
                 for path in ready {
-                    let Some((Some(fp), _)) = pending.remove(&path) else { continue };
-                    if ignored(&path) || done.get(&path) == Some(&fp) {
+                    let Some(Pending { seen: Some(fp), .. }) = pending.remove(&path) else { continue };
+                    if done.get(&path) == Some(&fp) {
                         continue;
                     }
                     done.insert(path.clone(), fp);
-                    let report = match land_and_run(&local, &table, &path).await {
-                        Ok(r) => r,
+                    let source = match walker.watched(&dir, &path) {
+                        Ok(Some(source)) => source,
+                        Ok(None) => continue,
+                        Err(why) => {
+                            println!("refused (not landed): {}: {why}", shown(&path));
+                            continue;
+                        }
+                    };
+                    let report = match land_and_run(&local, &table, &source).await {
+                        Ok(Landed::Ran(r)) => *r,
+                        Ok(Landed::Refused(passed)) => {
+                            println!("refused (not landed): {}: {}", shown(&passed.path), passed.why);
+                            continue;
+                        }
                         Err(e) => {
-                            eprintln!("{}: {e:#}", path.display());
+                            eprintln!("{}: {e:#}", shown(&path));
                             continue;
                         }
                     };
@@ -150,17 +228,85 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     Ok(exit_code(&reports))
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = vec![];
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
+/// Takes note of one filesystem event: which paths may have a new version, and whether a
+/// writer still has them open.
+fn noticed(
+    dir: &Path,
+    walker: &Walker,
+    ev: notify::Event,
+    pending: &mut HashMap<PathBuf, Pending>,
+) {
+    let writing = match ev.kind {
+        EventKind::Create(CreateKind::File) | EventKind::Modify(ModifyKind::Data(_)) => {
+            Some(CLOSES_REPORTED)
+        }
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => Some(false),
+        EventKind::Create(_) | EventKind::Modify(_) => None,
+        _ => return,
     };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else if !ignored(&p) {
-            out.push(p);
+    for path in ev.paths {
+        if !watchable(dir, walker, &path) {
+            continue;
+        }
+        // A directory created or moved in: its files raise no events of their own.
+        if path.is_dir() && !path.is_symlink() {
+            for file in walk(dir, &path, walker) {
+                pending.entry(file).or_insert_with(|| Pending::new(false));
+            }
+            continue;
+        }
+        let entry = pending
+            .entry(path)
+            .or_insert_with(|| Pending::new(writing.unwrap_or(false)));
+        entry.since = Instant::now();
+        if let Some(writing) = writing {
+            entry.writing = writing;
+        }
+    }
+}
+
+/// Whether `path` is one the watch may take: inside the folder, not ignored, not sluice's.
+fn watchable(dir: &Path, walker: &Walker, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(dir) else {
+        return false;
+    };
+    !rel.as_os_str().is_empty() && !ignored(rel) && !walker.in_workspace(path)
+}
+
+/// Every file under `from` (inside the folder `dir`) the watch may take, without following
+/// links unless asked; the workspace is not entered.
+fn walk(dir: &Path, from: &Path, walker: &Walker) -> Vec<PathBuf> {
+    let mut out = vec![];
+    let mut seen = std::collections::HashSet::new();
+    let mut dirs = vec![from.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        // A followed link back up is walked once.
+        let Ok(canonical) = d.canonicalize() else {
+            continue;
+        };
+        if !seen.insert(canonical) || walker.in_workspace(&d) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(rel) = p.strip_prefix(dir) else {
+                continue;
+            };
+            if ignored(rel) {
+                continue;
+            }
+            let is_link = e.file_type().is_ok_and(|t| t.is_symlink());
+            if is_link && !walker.follow_symlinks {
+                // Listed, so that taking it names it as refused.
+                out.push(p);
+            } else if p.is_dir() {
+                dirs.push(p);
+            } else {
+                out.push(p);
+            }
         }
     }
     out.sort();
@@ -177,5 +323,25 @@ fn line(r: &ArrivalReport) -> String {
         sluice_local::Outcome::Filtered => "filtered".into(),
         sluice_local::Outcome::Failed { error } => format!("FAILED: {error}"),
     };
-    format!("{} → {outcome}  [{}]", r.key, r.execution)
+    format!("{} → {outcome}  [{}]", r.key.escape_debug(), r.execution)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_being_written_and_hidden_directories_are_ignored() {
+        for rel in [
+            "a.ndjson.part",
+            "a.ndjson.tmp",
+            "a.ndjson~",
+            ".a.ndjson",
+            ".sync/a.ndjson",
+            "x/.sluice/ledger/r.json",
+        ] {
+            assert!(ignored(Path::new(rel)), "{rel}");
+        }
+        assert!(!ignored(Path::new("dt=2026-06-01/part-0000.ndjson")));
+    }
 }

@@ -26,6 +26,10 @@ pub enum QuarantineReason {
     TooLarge,
     /// sluice itself failed; the file waits for a fix and a replay.
     Internal,
+    /// The object's key is one sluice cannot take (`a//b`, a `.` or `..` segment, a
+    /// backslash, a control character, over 1024 bytes; locally also a file name that is not
+    /// UTF-8): nothing reads it. Recorded so that the object is accounted for; rename it.
+    UnacceptableKey,
 }
 
 impl QuarantineReason {
@@ -38,6 +42,7 @@ impl QuarantineReason {
             Self::UnsupportedFormat => "unsupported_format",
             Self::TooLarge => "too_large",
             Self::Internal => "internal",
+            Self::UnacceptableKey => "unacceptable_key",
         }
     }
 }
@@ -81,4 +86,34 @@ pub struct QuarantineRecord {
     pub rejects_key: Option<String>,
     /// RFC 3339 time the record was written.
     pub at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_are_the_reason_codes() {
+        for reason in [
+            QuarantineReason::ParseError,
+            QuarantineReason::ContractViolation,
+            QuarantineReason::TooManyInvalidRows,
+            QuarantineReason::DriftBlocked,
+            QuarantineReason::UnsupportedFormat,
+            QuarantineReason::TooLarge,
+            QuarantineReason::Internal,
+            QuarantineReason::UnacceptableKey,
+        ] {
+            let json = serde_json::to_string(&reason).expect("a reason serialises");
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+            assert_eq!(
+                serde_json::from_str::<QuarantineReason>(&json).expect("and reads back"),
+                reason
+            );
+        }
+        assert_eq!(
+            QuarantineReason::UnacceptableKey.as_str(),
+            "unacceptable_key"
+        );
+    }
 }

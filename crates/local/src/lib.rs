@@ -245,6 +245,12 @@ pub async fn plan_replay(
             key: o.key.clone(),
             why,
         };
+        if record.reason == QuarantineReason::UnacceptableKey {
+            skipped.push(skip(
+                "no object can be read under its key; copy it to an acceptable key, where it arrives as a new object".into(),
+            ));
+            continue;
+        }
         let Some(table) = record.table.clone() else {
             skipped.push(skip(
                 "it was quarantined before it was routed to a table; land it again under a table's prefix".into(),

@@ -13,7 +13,7 @@ use sluice_core::config::CONTROL_PREFIX;
 use sluice_core::config::{NewVersionPolicy, TableConfig};
 use sluice_core::keyhead::{KeyHead, Order, Removal, NEW_VERSION_IGNORED, SUPERSEDED};
 use sluice_core::ledger::{Lease, LedgerState};
-use sluice_core::object::check_key;
+use sluice_core::object::{check_key, KeyError};
 use sluice_core::reader::check_extension;
 use sluice_core::ObjectVersion;
 use sluice_core::QuarantineReason;
@@ -31,14 +31,10 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     let FilterInput { arrival, execution } = input;
     let owner = execution.as_deref().unwrap_or(ANONYMOUS);
     let skip = FilterOutput::filtered;
-    if let Err(e) = check_key(&arrival.key) {
-        tracing::warn!(error = %e, "arrival with an unsafe key ignored");
-        return Ok(skip(format!("unsafe key: {e}")));
-    }
     if arrival.key.starts_with(CONTROL_PREFIX) {
         return Ok(skip(format!(
             "{} is sluice's own control object",
-            arrival.key
+            arrival.key.escape_debug()
         )));
     }
     if arrival.bucket != ctx.store.bucket() {
@@ -46,6 +42,9 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
             "bucket {:?} is not the landing bucket",
             arrival.bucket
         )));
+    }
+    if let Err(e) = check_key(&arrival.key) {
+        return unacceptable_key(ctx, &arrival, owner, e).await;
     }
     if arrival.event == ArrivalEvent::Removed {
         return record_removal(ctx, &arrival).await.map(skip);
@@ -303,6 +302,68 @@ enum Verdict {
     Go,
     Superseded(String),
     Loaded(String),
+}
+
+/// An object whose key sluice cannot take (legal on S3: `a//b`, `./x`, a backslash, a control
+/// character): nothing may read it, but it is accounted for. The version is claimed in the
+/// ledger under the identity the event gives (the record's key is a hash, so any key fits)
+/// and rejected as `unacceptable_key`, so the Quarantine state records it; the object itself
+/// is never touched. A version already recorded is a duplicate.
+async fn unacceptable_key(
+    ctx: &Context,
+    arrival: &Arrival,
+    owner: &str,
+    error: KeyError,
+) -> Result<FilterOutput, StepError> {
+    tracing::warn!(key = %arrival.key.escape_debug(), %error, "arrival with a key sluice cannot take");
+    let object = ObjectVersion {
+        bucket: arrival.bucket.clone(),
+        key: arrival.key.clone(),
+        version_id: arrival.version_id.clone(),
+        // The store refuses to look at the key, so the event's identity is all there is.
+        etag: arrival.etag.clone().unwrap_or_default(),
+        size: 0,
+        sequencer: arrival.sequencer.clone(),
+        last_modified: String::new(),
+    };
+    let table = ctx.config.route(&object.key).map(|t| t.name.clone());
+    let at = now();
+    let lease = Lease::new(owner, &at, ctx.config.ledger.lease_seconds);
+    let rejected = FilterOutput {
+        status: FilterStatus::Rejected,
+        object: Some(object.clone()),
+        table: table.clone(),
+        manifest_key: None,
+        reason: Some(QuarantineReason::UnacceptableKey),
+        ledger_state: None,
+        detail: Some(format!(
+            "{error}: sluice cannot read an object under this key; copy it to an acceptable \
+             key (no empty, `.` or `..` segment, no backslash or control character, at most \
+             1024 bytes) and it arrives as a new object"
+        )),
+    };
+    let record = match ctx.ledger.claim_leased(&object, &at, Some(lease)).await? {
+        Claim::New(_) => return Ok(rejected),
+        Claim::Existing(record) => record,
+    };
+    let duplicate = FilterOutput {
+        status: FilterStatus::Duplicate,
+        ledger_state: Some(record.record.state.name().to_string()),
+        reason: None,
+        detail: None,
+        ..rejected.clone()
+    };
+    // Claimed but not yet quarantined: a run that died in between; take it over as any claim.
+    if record.record.state == LedgerState::Claimed {
+        return Ok(match take_over(ctx, &record, owner).await? {
+            Ok(_) => rejected,
+            Err(holder) => FilterOutput {
+                detail: Some(holder),
+                ..duplicate
+            },
+        });
+    }
+    Ok(duplicate)
 }
 
 /// Records the claimed version as filtered for `reason`.

@@ -64,12 +64,16 @@ pub struct Start {
 
 /// Lists `table`'s prefix and reads the ledger record of every version routed to it (a
 /// longer prefix of another table wins). First loads the table through the identity guard:
-/// a table the catalog lost is refused here, not reported as reconciled.
+/// a table the catalog lost is refused here, not reported as reconciled. Objects whose key
+/// sluice cannot take are listed too: their execution records them as quarantined
+/// `unacceptable_key` (see the filter step), so the watermark counts every object there is,
+/// not only those sluice can read.
 pub async fn list(ctx: &Context, table: &TableConfig) -> Result<Vec<Listed>, StepError> {
     ctx.lake.load(table).await?;
     let store = &ctx.store;
+    let listing = store.listing(&table.prefix).await?;
     let mut out = vec![];
-    for meta in store.list(&table.prefix).await? {
+    for meta in listing.objects.into_iter().chain(listing.unacceptable) {
         if ctx.config.route(&meta.key).map(|t| &t.name) != Some(&table.name) {
             continue;
         }

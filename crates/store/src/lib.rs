@@ -9,7 +9,7 @@
 //! [`Ledger`] is built only on those three operations, so it works on either store.
 //!
 //! # Layout
-//! - [`store`]: the [`ObjectStore`] trait, object metadata, conditional results, errors
+//! - [`store`]: the [`ObjectStore`] trait, object metadata, listings, conditional results, errors
 //! - [`local`]: [`LocalStore`], a directory as a bucket
 //! - [`ledger`]: [`Ledger`], one JSON record per object version under `.sluice/ledger/`
 //! - [`identity`]: [`Identities`], each table's UUID and newest metadata location under
@@ -23,4 +23,4 @@ pub mod store;
 pub use identity::{Identities, IdentityError, TableIdentity, VersionedIdentity};
 pub use ledger::{Claim, CorruptRecord, Ledger, LedgerError, LedgerListing, VersionedRecord};
 pub use local::LocalStore;
-pub use store::{Conditional, GetObject, ObjectMeta, ObjectStore, StoreError};
+pub use store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};

@@ -20,20 +20,27 @@
 //!   someone editing files by hand does not, and is not protected against.
 //!
 //! Lock files are left in place after use: deleting a lock file others may hold is the
-//! classic way to break file locking. Blocking file system work runs on Tokio's blocking pool.
+//! classic way to break file locking. Temporary files a killed writer left behind are removed
+//! by [`LocalStore::collect_stale_temporaries`] (`sluice gc`) once they are old enough.
+//! Blocking file system work runs on Tokio's blocking pool.
+//!
+//! A copy (`put_file`) is created with its source's permission bits, never wider, so a
+//! private file does not become readable by others by landing. A listing sets apart the
+//! files whose name is no key sluice can take (a backslash, a control character, a name that
+//! is not UTF-8) in [`Listing::unacceptable`] instead of dropping them.
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use sluice_core::object::{check_key, content_hash};
 
-use crate::store::{Conditional, GetObject, ObjectMeta, ObjectStore, StoreError};
+use crate::store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
 
 /// Where temporary files are written before they are renamed into place, relative to root.
 const TMP_DIR: &str = ".sluice/tmp";
@@ -43,6 +50,8 @@ const LOCK_DIR: &str = ".sluice/locks";
 const CHUNK: usize = 256 * 1024;
 /// Remembered etags before the cache is dropped and rebuilt (bounds memory on huge buckets).
 const ETAG_CACHE_LIMIT: usize = 100_000;
+/// Permission bits of a written object before the umask: what `File::create` uses.
+const DEFAULT_MODE: u32 = 0o666;
 
 /// A directory used as a bucket. Cheap to clone; clones share the etag cache.
 #[derive(Clone)]
@@ -91,6 +100,19 @@ impl LocalStore {
     /// The canonical root directory.
     pub fn root(&self) -> &Path {
         &self.inner.root
+    }
+
+    /// Temporary files under `<root>/.sluice/tmp/` not modified for `min_age`: copies and
+    /// writes of a process killed before it renamed them into place (a write in progress
+    /// keeps its file's modification time fresh). Removes them unless `dry_run`, checking
+    /// each one's age again just before; returns them (path, bytes), sorted by path.
+    pub async fn collect_stale_temporaries(
+        &self,
+        min_age: Duration,
+        dry_run: bool,
+    ) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+        self.blocking(TMP_DIR, move |s| s.stale_temporaries(min_age, dry_run))
+            .await
     }
 
     /// Runs blocking file system work for `key` on the blocking pool.
@@ -175,7 +197,8 @@ impl ObjectStore for LocalStore {
         self.blocking(&key.clone(), move |s| {
             check_key(&key)?;
             let mut source = File::open(&path).map_err(|e| StoreError::io(&key, e))?;
-            s.replace(&key, &mut source)
+            let mode = source_mode(&source).map_err(|e| StoreError::io(&key, e))?;
+            s.replace_with_mode(&key, &mut source, mode)
         })
         .await
     }
@@ -198,7 +221,7 @@ impl ObjectStore for LocalStore {
             .await
     }
 
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+    async fn listing(&self, prefix: &str) -> Result<Listing, StoreError> {
         let prefix = prefix.to_string();
         self.blocking(&prefix.clone(), move |s| s.list(&prefix))
             .await
@@ -265,6 +288,47 @@ impl Inner {
         Ok(path)
     }
 
+    fn stale_temporaries(
+        &self,
+        min_age: Duration,
+        dry_run: bool,
+    ) -> Result<Vec<(PathBuf, u64)>, StoreError> {
+        let dir = self.root.join(TMP_DIR);
+        let io_err = |e| StoreError::io(TMP_DIR, e);
+        let stale = |path: &Path| -> io::Result<Option<u64>> {
+            let md = fs::symlink_metadata(path)?;
+            let age = md.modified()?.elapsed().unwrap_or(Duration::ZERO);
+            Ok((md.is_file() && age >= min_age).then_some(md.len()))
+        };
+        let mut found = vec![];
+        for entry in fs::read_dir(&dir).map_err(io_err)? {
+            let path = entry.map_err(io_err)?.path();
+            match stale(&path) {
+                Ok(Some(bytes)) => found.push((path, bytes)),
+                Ok(None) => {}
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        found.sort();
+        if dry_run {
+            return Ok(found);
+        }
+        let mut removed = vec![];
+        for (path, bytes) in found {
+            // Touched since it was listed: someone is writing it after all.
+            if !matches!(stale(&path), Ok(Some(_))) {
+                continue;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push((path, bytes)),
+                Err(e) if is_absent(&e) => {}
+                Err(e) => return Err(io_err(e)),
+            }
+        }
+        Ok(removed)
+    }
+
     fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         match self.open(key) {
             Ok((_, meta)) => Ok(Some(meta)),
@@ -328,18 +392,26 @@ impl Inner {
         Ok(Some((Bytes::from(body), meta)))
     }
 
-    /// Streams `source` into a new temporary file, hashing as it goes, and fsyncs it.
-    fn write_temp(&self, key: &str, source: &mut dyn Read) -> Result<TempFile, StoreError> {
+    /// Streams `source` into a new temporary file, hashing as it goes, and fsyncs it. The
+    /// file is created with permission bits `mode`, less the process's umask.
+    fn write_temp(
+        &self,
+        key: &str,
+        source: &mut dyn Read,
+        mode: u32,
+    ) -> Result<TempFile, StoreError> {
         let path = self
             .root
             .join(TMP_DIR)
             .join(format!("{}.tmp", uuid::Uuid::new_v4()));
         let io_err = |e| StoreError::io(key, e);
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err)?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        #[cfg(not(unix))]
+        let _ = mode;
+        let mut file = options.open(&path).map_err(io_err)?;
         let mut temp = TempFile {
             path,
             etag: String::new(),
@@ -387,15 +459,25 @@ impl Inner {
 
     /// Atomically replaces `key` with what `source` yields.
     fn replace(&self, key: &str, source: &mut dyn Read) -> Result<ObjectMeta, StoreError> {
+        self.replace_with_mode(key, source, DEFAULT_MODE)
+    }
+
+    /// [`Inner::replace`], the new file created with permission bits `mode` (less the umask).
+    fn replace_with_mode(
+        &self,
+        key: &str,
+        source: &mut dyn Read,
+        mode: u32,
+    ) -> Result<ObjectMeta, StoreError> {
         let dest = self.resolve(key)?;
-        let mut temp = self.write_temp(key, source)?;
+        let mut temp = self.write_temp(key, source, mode)?;
         let _lock = self.lock(key)?;
         self.rename_into_place(key, &mut temp, &dest)
     }
 
     fn create_if_absent(&self, key: &str, body: &[u8]) -> Result<Conditional, StoreError> {
         let dest = self.resolve(key)?;
-        let temp = self.write_temp(key, &mut &body[..])?;
+        let temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
         let _lock = self.lock(key)?;
         create_parent(key, &dest)?;
         // link(2) fails if `dest` exists, whoever else is racing and by whatever means.
@@ -418,7 +500,7 @@ impl Inner {
 
     fn put_if_match(&self, key: &str, body: &[u8], etag: &str) -> Result<Conditional, StoreError> {
         let dest = self.resolve(key)?;
-        let mut temp = self.write_temp(key, &mut &body[..])?;
+        let mut temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
         let _lock = self.lock(key)?;
         match self.head(key)? {
             Some(current) if current.etag == etag => {}
@@ -465,12 +547,12 @@ impl Inner {
         Ok(())
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+    fn list(&self, prefix: &str) -> Result<Listing, StoreError> {
         let start = list_start(prefix)?;
         if is_internal(&start) {
-            return Ok(Vec::new());
+            return Ok(Listing::default());
         }
-        let mut found = Vec::new();
+        let mut found = Listing::default();
         let mut dirs = vec![(self.root.join(&start), start)];
         while let Some((dir, dir_key)) = dirs.pop() {
             let entries = match fs::read_dir(&dir) {
@@ -481,9 +563,15 @@ impl Inner {
             };
             for entry in entries {
                 let entry = entry.map_err(|e| StoreError::io(&dir_key, e))?;
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                    tracing::warn!(dir = %dir.display(), "skipping a file name that is not UTF-8");
-                    continue;
+                // A name that is not UTF-8 is shown with its bytes escaped (`\xe9`): the
+                // backslash makes sure such a key is never taken for a readable one.
+                let name = match entry.file_name().to_str() {
+                    Some(name) => name.to_owned(),
+                    None => entry
+                        .file_name()
+                        .as_encoded_bytes()
+                        .escape_ascii()
+                        .to_string(),
                 };
                 let key = if dir_key.is_empty() {
                     name
@@ -498,16 +586,19 @@ impl Inner {
                         dirs.push((entry.path(), key));
                     }
                 } else if file_type.is_file() && key.starts_with(prefix) {
+                    let listed = self.listed_meta(&key, &entry.path())?;
                     if let Err(e) = check_key(&key) {
-                        tracing::warn!(key, error = %e, "skipping a file whose name is not a valid key");
-                        continue;
+                        tracing::warn!(key, error = %e, "listed a file whose name sluice cannot take as a key");
+                        found.unacceptable.extend(listed);
+                    } else {
+                        found.objects.extend(listed);
                     }
-                    found.extend(self.listed_meta(&key, &entry.path())?);
                 }
                 // Symbolic links and special files are not objects.
             }
         }
-        found.sort_by(|a, b| a.key.cmp(&b.key));
+        found.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        found.unacceptable.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(found)
     }
 
@@ -626,6 +717,21 @@ fn rfc3339(md: &Metadata) -> String {
     let modified = md.modified().unwrap_or(SystemTime::UNIX_EPOCH);
     chrono::DateTime::<chrono::Utc>::from(modified)
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Permission bits for the copy of `source`: its own, never wider (the umask still applies);
+/// execute bits are dropped, an object is data.
+fn source_mode(source: &File) -> io::Result<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Ok(source.metadata()?.permissions().mode() & DEFAULT_MODE)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = source;
+        Ok(DEFAULT_MODE)
+    }
 }
 
 /// Not there, or a path component is a file: either way, no such object.
@@ -921,6 +1027,78 @@ mod tests {
         assert!(!outside.join("x").exists());
         // A listing does not follow links either.
         assert!(store.list("").await.unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn names_that_are_no_key_are_listed_apart_never_dropped() {
+        use std::os::unix::ffi::OsStrExt;
+        let (dir, store) = store();
+        let orders = dir.path().join("bucket/orders");
+        fs::create_dir_all(&orders).unwrap();
+        fs::write(orders.join("ok.ndjson"), b"1").unwrap();
+        fs::write(orders.join("a\\b.ndjson"), b"2").unwrap();
+        fs::write(orders.join("bell\u{7}.ndjson"), b"3").unwrap();
+        fs::write(
+            orders.join(std::ffi::OsStr::from_bytes(b"\xe9.ndjson")),
+            b"4",
+        )
+        .unwrap();
+        let listing = store.listing("orders/").await.unwrap();
+        assert_eq!(keys(&listing.objects), ["orders/ok.ndjson"]);
+        assert_eq!(
+            keys(&listing.unacceptable),
+            [
+                "orders/\\xe9.ndjson",
+                "orders/a\\b.ndjson",
+                "orders/bell\u{7}.ndjson"
+            ]
+        );
+        assert_eq!(listing.unacceptable[0].etag, content_hash(b"4"));
+        assert!(listing
+            .unacceptable
+            .iter()
+            .all(|m| check_key(&m.key).is_err()));
+        assert_eq!(
+            keys(&store.list("orders/").await.unwrap()),
+            ["orders/ok.ndjson"]
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_copy_is_never_more_readable_than_its_source() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = store();
+        let source = dir.path().join("private");
+        fs::write(&source, b"secret").unwrap();
+        fs::set_permissions(&source, fs::Permissions::from_mode(0o600)).unwrap();
+        store.put_file("orders/private", &source).await.unwrap();
+        let landed = fs::metadata(dir.path().join("bucket/orders/private")).unwrap();
+        assert_eq!(landed.permissions().mode() & 0o077, 0);
+    }
+
+    #[tokio::test]
+    async fn stale_temporaries_are_collected_fresh_ones_kept() {
+        let (_dir, store) = store();
+        let tmp = store.root().join(TMP_DIR);
+        let stale = tmp.join("stale.tmp");
+        fs::write(&stale, b"partial copy").unwrap();
+        File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(SystemTime::now() - Duration::from_secs(7200))
+            .unwrap();
+        let fresh = tmp.join("fresh.tmp");
+        fs::write(&fresh, b"being written").unwrap();
+        let hour = Duration::from_secs(3600);
+        let dry = store.collect_stale_temporaries(hour, true).await.unwrap();
+        assert_eq!(dry, [(stale.clone(), 12)]);
+        assert!(stale.exists());
+        let removed = store.collect_stale_temporaries(hour, false).await.unwrap();
+        assert_eq!(removed, [(stale.clone(), 12)]);
+        assert!(!stale.exists() && fresh.exists());
     }
 
     #[tokio::test]

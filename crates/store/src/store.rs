@@ -51,6 +51,19 @@ impl ObjectMeta {
     }
 }
 
+/// What a listing found under a prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// Objects whose key passes `sluice_core::object::check_key`, sorted by key.
+    pub objects: Vec<ObjectMeta>,
+    /// Objects whose key sluice cannot take, sorted by key: legal on S3 (`a//b`, `./x`, a
+    /// backslash, a control character) or, in a local directory, a file name that is not
+    /// UTF-8 (its bytes escaped as `\xNN`, so the key still fails the check). No operation
+    /// of the store reads them; reconciliation records each as quarantined
+    /// `unacceptable_key`, so that every object is accounted for.
+    pub unacceptable: Vec<ObjectMeta>,
+}
+
 /// An object being read: its metadata and a streaming body, so a 10 GiB file is never held
 /// in memory.
 pub struct GetObject {
@@ -137,8 +150,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     ) -> Result<Conditional, StoreError>;
 
     /// Every object whose key starts with `prefix` (a plain string prefix, as in S3),
-    /// recursively, sorted by key.
-    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError>;
+    /// recursively, sorted by key; objects whose key sluice cannot take are set apart in
+    /// [`Listing::unacceptable`], never dropped.
+    async fn listing(&self, prefix: &str) -> Result<Listing, StoreError>;
+
+    /// The objects of [`ObjectStore::listing`] that can be addressed, sorted by key. Leaves
+    /// out objects whose key sluice cannot take: callers that must account for every object
+    /// (reconciliation) use `listing`.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        Ok(self.listing(prefix).await?.objects)
+    }
 
     /// Deletes `key`. Deleting an absent object succeeds, as in S3.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
