@@ -522,7 +522,7 @@ pub fn decide(
 /// Finds the field at a dotted path in the file's schema, looking through lists, and returns
 /// it with its parent's dotted path. Tries longer names first, so member names with dots in
 /// them still resolve.
-fn resolve<'a>(fields: &'a [Field], path: &str) -> Option<(Option<String>, &'a Field)> {
+pub(crate) fn resolve<'a>(fields: &'a [Field], path: &str) -> Option<(Option<String>, &'a Field)> {
     let mut candidates: Vec<&Field> = fields
         .iter()
         .filter(|f| path == f.name || path.starts_with(&format!("{}.", f.name)))
@@ -547,7 +547,7 @@ fn resolve<'a>(fields: &'a [Field], path: &str) -> Option<(Option<String>, &'a F
 }
 
 /// The members of a struct, or of the struct inside (nested) lists.
-fn struct_members(ty: &FieldType) -> Option<&[Field]> {
+pub(crate) fn struct_members(ty: &FieldType) -> Option<&[Field]> {
     match ty {
         FieldType::Struct(fields) => Some(fields),
         FieldType::List(item) => struct_members(item),

@@ -20,8 +20,8 @@ use serde_json::{Map, Value};
 
 use crate::config::Limits;
 use crate::drift::{
-    inferred_from, merge_member, ColumnAddition, DriftChange, DriftClass, InferredSchema, Members,
-    Seen,
+    inferred_from, merge_member, resolve, struct_members, ColumnAddition, DriftChange, DriftClass,
+    InferredSchema, Members, Seen,
 };
 use crate::schema::{Field, FieldType, TableSchema};
 
@@ -246,34 +246,6 @@ fn depth(ty: &FieldType) -> usize {
     }
 }
 
-/// The type a dotted parent path names in the table, looking through lists.
-fn resolve_parent<'a>(fields: &'a [Field], parent: &str) -> Option<&'a FieldType> {
-    let mut candidates: Vec<&Field> = fields
-        .iter()
-        .filter(|f| parent == f.name || parent.starts_with(&format!("{}.", f.name)))
-        .collect();
-    candidates.sort_by_key(|f| std::cmp::Reverse(f.name.len()));
-    for field in candidates {
-        if parent == field.name {
-            return Some(&field.ty);
-        }
-        if let Some(inner) = struct_fields(&field.ty) {
-            if let Some(found) = resolve_parent(inner, &parent[field.name.len() + 1..]) {
-                return Some(found);
-            }
-        }
-    }
-    None
-}
-
-fn struct_fields(ty: &FieldType) -> Option<&[Field]> {
-    match ty {
-        FieldType::Struct(fields) => Some(fields),
-        FieldType::List(item) => struct_fields(item),
-        _ => None,
-    }
-}
-
 /// How deep the parent of a new member sits: the levels from the table's top to inside
 /// the parent's struct (a list of structs counts its list level too).
 fn parent_depth(fields: &[Field], parent: Option<&str>) -> usize {
@@ -291,7 +263,7 @@ fn parent_depth(fields: &[Field], parent: Option<&str>) -> usize {
         };
         level += 1 + list_levels(&field.ty);
         rest = rest.get(field.name.len() + 1..).unwrap_or("");
-        match struct_fields(&field.ty) {
+        match struct_members(&field.ty) {
             Some(inner) => current = inner,
             None => break,
         }
@@ -309,8 +281,8 @@ fn list_levels(ty: &FieldType) -> usize {
 fn siblings<'a>(fields: &'a [Field], parent: Option<&str>) -> &'a [Field] {
     match parent {
         None => fields,
-        Some(p) => resolve_parent(fields, p)
-            .and_then(struct_fields)
+        Some(p) => resolve(fields, p)
+            .and_then(|(_, parent)| struct_members(&parent.ty))
             .unwrap_or(&[]),
     }
 }
@@ -348,7 +320,7 @@ fn name_problems(field: &Field, path: &str, siblings: &[Field], out: &mut Vec<St
             other.name
         ));
     }
-    if let Some(members) = struct_fields(&field.ty) {
+    if let Some(members) = struct_members(&field.ty) {
         for m in members {
             name_problems(m, &format!("{path}.{}", m.name), &[], out);
         }
