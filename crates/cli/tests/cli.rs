@@ -314,11 +314,12 @@ fn unknown_config_key_is_an_error_naming_it() {
 
 #[test]
 fn watch_ingests_files_as_they_appear() {
-    let ws = tempfile::tempdir().unwrap();
-    let inbox = ws.path().join("inbox");
+    let dir = tempfile::tempdir().unwrap();
+    // The drop folder beside the workspace: one inside it is refused (sluice's own files).
+    let (ws, inbox) = (dir.path().join("lake"), dir.path().join("inbox"));
     std::fs::create_dir_all(&inbox).unwrap();
     let child = sluice(
-        ws.path(),
+        &ws,
         &[
             "watch",
             inbox.to_str().unwrap(),
@@ -356,7 +357,7 @@ fn watch_ingests_files_as_they_appear() {
         summary_line(&stdout),
         "2 files: 2 committed, 0 quarantined, 0 duplicates, 0 filtered; 30 rows committed, 0 rows rejected, 2 snapshots added"
     );
-    let e = executions(ws.path(), Some("SUCCEEDED"));
+    let e = executions(&ws, Some("SUCCEEDED"));
     assert_eq!(e.len(), 2);
 }
 
