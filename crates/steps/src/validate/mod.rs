@@ -80,12 +80,11 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
 
     // Held until the batch is staged (or not): arrivals waiting for their commit hold none.
     let _slot = ctx.flow.reading_slot().await;
-    let table = ctx
+    let mut table = ctx
         .lake
         .load_or_create(&table_cfg, &contract.table_schema)
         .await?;
     let mut pass = read_and_stage(ctx, &object, &table_cfg, contract.clone(), &table, true).await?;
-    let mut table = table;
     if let Some(out) = not_loaded(ctx, &record, &task, &table, &pass).await? {
         return Ok(out);
     }
