@@ -11,7 +11,7 @@
 //! it falls back on [`store_error`].
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use sluice_store::StoreError;
 
 /// Error codes that mean "try again later" whatever their HTTP status.
@@ -69,8 +69,8 @@ where
             .err()
             .message()
             .map(str::to_string)
-            .unwrap_or_else(|| DisplayErrorContext(&err).to_string()),
-        _ => DisplayErrorContext(&err).to_string(),
+            .unwrap_or_else(|| crate::sdk::error_text(&err)),
+        _ => crate::sdk::error_text(&err),
     };
     StoreError::Service {
         key: key.to_string(),

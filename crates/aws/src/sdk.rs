@@ -23,3 +23,44 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     }
     aws_sdk_s3::Client::from_conf(conf.build())
 }
+
+/// An error and its sources as one line of words, `outer: inner: innermost`, each message
+/// once. The SDK's own `DisplayErrorContext` ends with the error's `Debug` form (Rust structs
+/// a person cannot act on); this is what a person reads instead.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![];
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !parts.last().is_some_and(|last| last.contains(text)) {
+            parts.push(text.to_string());
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::error_text;
+
+    #[test]
+    fn a_dispatch_failure_reads_as_words_not_structs() {
+        let io = std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        );
+        let connector = aws_smithy_runtime_api::client::result::ConnectorError::io(Box::new(io));
+        let err: aws_sdk_s3::error::SdkError<
+            aws_sdk_s3::operation::head_object::HeadObjectError,
+            (),
+        > = aws_sdk_s3::error::SdkError::dispatch_failure(connector);
+        let text = error_text(&err);
+        assert_eq!(
+            text,
+            "dispatch failure: io error: Connection refused (os error 111)"
+        );
+        assert!(!text.contains("DispatchFailure"), "{text}");
+    }
+}

@@ -145,7 +145,7 @@ pub async fn run(root: &Path, args: Args) -> anyhow::Result<ExitCode> {
         );
     }
     if args.check {
-        println!("{}: ok", args.file.display());
+        outln!("{}: ok", args.file.display());
         return Ok(ExitCode::SUCCESS);
     }
     let input_text = match args.input.strip_prefix('@') {
@@ -226,10 +226,10 @@ pub fn print_finished(e: &Execution) -> anyhow::Result<ExitCode> {
     );
     if e.status == Status::Succeeded {
         let output = e.output.clone().unwrap_or(Value::Null);
-        println!("{}", serde_json::to_string_pretty(&output)?);
+        outln!("{}", serde_json::to_string_pretty(&output)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "status": e.status.as_str(),

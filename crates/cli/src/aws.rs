@@ -57,7 +57,7 @@ where
 {
     match e.code() {
         Some(code) => anyhow!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => anyhow!("{}", aws_sdk_sfn::error::DisplayErrorContext(&e)),
+        None => anyhow!("{}", sluice_aws::sdk::error_text(&e)),
     }
 }
 
@@ -167,7 +167,7 @@ pub async fn list(
             None => String::new(),
         };
         if json {
-            println!(
+            outln!(
                 "{}",
                 json!({
                     "name": e.name(),
@@ -189,8 +189,8 @@ pub async fn list(
         }
     }
     if !json {
-        println!("{t}");
-        println!("{n} executions of {state_machine}");
+        outln!("{t}");
+        outln!("{n} executions of {state_machine}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -228,7 +228,7 @@ pub async fn describe(target: &Target, name: &str) -> anyhow::Result<ExitCode> {
         "redriveCount": d.redrive_count(),
         "redriveStatus": d.redrive_status().map(|s| s.as_str()),
     });
-    println!("{}", serde_json::to_string_pretty(&v)?);
+    outln!("{}", serde_json::to_string_pretty(&v)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -251,7 +251,7 @@ pub async fn history(target: &Target, name: &str, json_out: bool) -> anyhow::Res
     }
     if json_out {
         let events: Vec<Value> = events.iter().map(event_json).collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&json!({ "events": events }))?
         );
@@ -270,7 +270,7 @@ pub async fn history(target: &Target, name: &str, json_out: bool) -> anyhow::Res
             brief(&v),
         ]);
     }
-    println!("{t}");
+    outln!("{t}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -354,7 +354,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
                 before.status().as_str()
             )
         })?;
-    println!("redrove {name} at {}", out.redrive_date());
+    outln!("redrove {name} at {}", out.redrive_date());
     if !wait {
         return Ok(ExitCode::SUCCESS);
     }
@@ -362,7 +362,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         let d = describe_execution(&client, &arn).await?;
         if *d.status() != ExecutionStatus::Running && *d.status() != ExecutionStatus::PendingRedrive
         {
-            println!(
+            outln!(
                 "execution {name} is {} after {} redrive(s){}",
                 d.status().as_str(),
                 d.redrive_count().unwrap_or(0),
@@ -419,7 +419,7 @@ pub async fn replay(
             }
         };
         if json_out {
-            println!(
+            outln!(
                 "{}",
                 json!({"key": input.object.key, "execution": name, "result": result})
             );
@@ -428,9 +428,9 @@ pub async fn replay(
         }
     }
     if !json_out {
-        println!("{t}");
+        outln!("{t}");
     }
-    println!(
+    outln!(
         "replayed {} file(s): {started} started, {already} already started; follow them with `sluice executions --aws list`",
         planned.len()
     );
@@ -564,11 +564,11 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if seen == 0 {
-        println!("no message is visible in the dead-letter queue (messages received in the last minute stay hidden until their visibility timeout ends)");
+        outln!("no message is visible in the dead-letter queue (messages received in the last minute stay hidden until their visibility timeout ends)");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{t}");
-    println!(
+    outln!("{t}");
+    outln!(
         "{seen} message(s): {started} started, {already} already started, {failed} kept in the queue"
     );
     Ok(if failed == 0 {

@@ -134,7 +134,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     let report = &mut doctor.report;
     report.ok = report.findings.iter().all(|f| f.repair.is_repaired());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print(report);
     }
@@ -157,10 +157,10 @@ fn print(report: &Report) {
             Repair::Repairable(a) => format!("`sluice doctor --repair` would: {a}"),
             Repair::Manual(a) => format!("to do: {a}"),
         };
-        println!("{table}{}: {}\n  {what}", f.kind, f.detail);
+        outln!("{table}{}: {}\n  {what}", f.kind, f.detail);
     }
     for n in &report.notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
     let repaired = report
         .findings
@@ -168,9 +168,9 @@ fn print(report: &Report) {
         .filter(|f| f.repair.is_repaired())
         .count();
     if report.findings.is_empty() {
-        println!("no problems found");
+        outln!("no problems found");
     } else {
-        println!(
+        outln!(
             "{} problems found, {repaired} repaired, {} left",
             report.findings.len(),
             report.findings.len() - repaired

@@ -135,7 +135,7 @@ pub async fn run(root: &Path, args: ExecutionsArgs) -> anyhow::Result<ExitCode> 
             let executions = engine.list(status, limit).await?;
             if json {
                 for e in &executions {
-                    println!("{}", serde_json::to_string(e)?);
+                    outln!("{}", serde_json::to_string(e)?);
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -160,24 +160,21 @@ pub async fn run(root: &Path, args: ExecutionsArgs) -> anyhow::Result<ExitCode> 
                     e.error.clone().unwrap_or_default(),
                 ]);
             }
-            println!("{t}");
-            println!("{}", counts(&engine).await?);
+            outln!("{t}");
+            outln!("{}", counts(&engine).await?);
             if let Some(hint) = redrive_hint(&engine).await? {
-                println!("{hint}");
+                outln!("{hint}");
             }
         }
         Command::Describe { name } => {
             let e = engine.describe(&name).await?;
-            let mut v = serde_json::to_value(&e)?;
-            v["stateMachineArn"] =
-                Value::String(sluice_states::store::state_machine_arn(&e.state_machine));
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            outln!("{}", serde_json::to_string_pretty(&described(&e)?)?);
         }
         Command::History { name, json } => {
             let events = engine.history(&name).await?;
             if json {
                 let events: Vec<Value> = events.iter().map(Event::to_aws).collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({ "events": events }))?
                 );
@@ -195,10 +192,40 @@ pub async fn run(root: &Path, args: ExecutionsArgs) -> anyhow::Result<ExitCode> 
                     brief(&e.details),
                 ]);
             }
-            println!("{t}");
+            outln!("{t}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// DescribeExecution's fields; for an execution of the ingest definition, right after its
+/// `status`, the arrival's `outcome` (committed, quarantined and why, ...). The `output` is
+/// the state document as the definition left it, whose own `status` is the last step's
+/// word (a file Validate accepted and Commit then quarantined still says `accepted` there):
+/// `outcome` is what became of the file.
+fn described(e: &Execution) -> anyhow::Result<Value> {
+    let mut v = serde_json::to_value(e)?;
+    v["stateMachineArn"] = Value::String(sluice_states::store::state_machine_arn(&e.state_machine));
+    if e.state_machine != STATE_MACHINE || e.status == Status::Running {
+        return Ok(v);
+    }
+    let report = sluice_local::report::report(e, &[]);
+    let mut outcome = serde_json::to_value(&report.outcome)?;
+    if let Some(detail) = &report.detail {
+        outcome["detail"] = Value::String(detail.clone());
+    }
+    let Value::Object(fields) = v else {
+        return Ok(v);
+    };
+    let mut ordered = serde_json::Map::new();
+    for (k, value) in fields {
+        let after_status = k == "status";
+        ordered.insert(k, value);
+        if after_status {
+            ordered.insert("outcome".into(), outcome.clone());
+        }
+    }
+    Ok(Value::Object(ordered))
 }
 
 /// "N executions: a SUCCEEDED, b FAILED, …".
@@ -297,8 +324,8 @@ pub async fn redrive(root: &Path, config: &Path, args: RedriveArgs) -> anyhow::R
         let report = local.redrive(&name).await?;
         let reports = [report];
         print_table(&reports);
-        println!("{}", summary(&reports));
-        println!(
+        outln!("{}", summary(&reports));
+        outln!(
             "execution {name} is {} after {} redrive(s)",
             reports[0].status.as_str(),
             local.engine.describe(&name).await?.redrive_count
@@ -343,14 +370,14 @@ async fn redrive_all(root: &Path, config: &Path, status: Option<&str>) -> anyhow
         .collect();
     chosen.reverse();
     if chosen.is_empty() {
-        println!("nothing to redrive: no FAILED, TIMED_OUT or ABORTED execution");
+        outln!("nothing to redrive: no FAILED, TIMED_OUT or ABORTED execution");
         return Ok(ExitCode::SUCCESS);
     }
     let mut local = None;
     let mut reports = vec![];
     let mut unfinished = 0;
     for e in &chosen {
-        let busy = |name: &str| println!("{name}: in progress elsewhere now; left to its runner");
+        let busy = |name: &str| outln!("{name}: in progress elsewhere now; left to its runner");
         if e.state_machine == STATE_MACHINE {
             if local.is_none() {
                 local = Some(workspace::local(root, config).await?);
@@ -371,7 +398,7 @@ async fn redrive_all(root: &Path, config: &Path, status: Option<&str>) -> anyhow
             .await
         {
             Ok(finished) => {
-                println!("{}: {}", finished.name, finished.status.as_str());
+                outln!("{}: {}", finished.name, finished.status.as_str());
                 if finished.status != Status::Succeeded {
                     unfinished += 1;
                 }
@@ -382,7 +409,7 @@ async fn redrive_all(root: &Path, config: &Path, status: Option<&str>) -> anyhow
     }
     if !reports.is_empty() {
         print_table(&reports);
-        println!("redrove {}", summary(&reports));
+        outln!("redrove {}", summary(&reports));
     }
     if unfinished > 0 {
         return Ok(ExitCode::from(2));
@@ -411,12 +438,12 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
     }
     if args.json {
         for r in &reports {
-            println!("{}", serde_json::to_string(r)?);
+            outln!("{}", serde_json::to_string(r)?);
         }
     } else {
         print_table(&reports);
     }
-    println!("replayed {}", summary(&reports));
+    outln!("replayed {}", summary(&reports));
     Ok(exit_code(&reports))
 }
 
@@ -433,7 +460,9 @@ pub fn nothing_to_replay(
     if !none {
         return None;
     }
-    println!("nothing to replay: no quarantined file matches {selection:?}");
+    outln!(
+        "nothing to replay: no quarantined file matches {selection} (see `sluice quarantine list`)"
+    );
     Some(if skipped.is_empty() {
         ExitCode::from(1)
     } else {

@@ -42,27 +42,35 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             c.key, c.reason
         );
     }
+    // A record names its table once validated; one only claimed (an execution under way, or
+    // stopped by a crash) belongs to the table its key routes to.
+    let table_of = |r: &sluice_core::ledger::LedgerRecord| -> Option<String> {
+        r.table
+            .clone()
+            .or_else(|| ctx.config.route(&r.object.key).map(|t| t.name.clone()))
+    };
     let records: Vec<_> = listing
         .records
         .into_iter()
         .filter(|r| {
             args.table
                 .as_ref()
-                .is_none_or(|t| r.table.as_ref() == Some(t))
+                .is_none_or(|t| table_of(r).as_ref() == Some(t))
         })
         .filter(|r| args.state.as_ref().is_none_or(|s| r.state.name() == s))
         .collect();
     if args.json {
         for r in &records {
-            println!("{}", serde_json::to_string(r)?);
+            outln!("{}", serde_json::to_string(r)?);
         }
         return Ok(ExitCode::SUCCESS);
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    // Version and etag tell two versions of one key apart (an overwritten object).
     t.set_header([
-        "key", "table", "state", "rows", "rejected", "detail", "updated",
+        "key", "version", "etag", "table", "state", "rows", "rejected", "detail", "updated",
     ]);
     for r in &records {
         let state = match &r.state {
@@ -86,8 +94,10 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             .map(|c| (c.valid.to_string(), c.rejected.to_string()))
             .unwrap_or_default();
         t.add_row([
-            r.object.key.clone(),
-            r.table.clone().unwrap_or_default(),
+            r.object.key.escape_debug().to_string(),
+            r.object.version_id.clone().unwrap_or_else(|| "-".into()),
+            short_etag(&r.object.etag),
+            table_of(r).unwrap_or_default(),
             state,
             rows,
             rejected,
@@ -100,10 +110,17 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         *by_state.entry(r.state.name()).or_default() += 1;
     }
     let counts: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    println!(
+    outln!(
         "{t}\n{} object versions: {}",
         records.len(),
         counts.join(", ")
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first 12 hex digits of an etag: enough to tell versions apart in a table (`--json`
+/// has the whole of it).
+fn short_etag(etag: &str) -> String {
+    let bare = etag.trim_matches('"');
+    bare.chars().take(12).collect()
 }

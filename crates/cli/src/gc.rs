@@ -76,7 +76,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             .await
             .with_context(|| format!("collecting garbage of table {}", table.name))?;
         if args.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?);
         } else {
             print_report(&report);
         }
@@ -95,17 +95,17 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             .map(|(p, b)| serde_json::json!({"path": p.display().to_string(), "bytes": b}))
             .collect();
         let line = serde_json::json!({"stale_temporaries": files, "dry_run": args.dry_run});
-        println!("{line}");
+        outln!("{line}");
     } else if args.dry_run {
         for (path, _) in &temporaries {
-            println!("would remove (stale temporary copy): {}", path.display());
+            outln!("would remove (stale temporary copy): {}", path.display());
         }
-        println!(
+        outln!(
             "landing: dry run, would remove {} stale temporary copies, {bytes} bytes",
             temporaries.len()
         );
     } else {
-        println!(
+        outln!(
             "landing: removed {} stale temporary copies, {bytes} bytes",
             temporaries.len()
         );
@@ -130,29 +130,30 @@ fn print_report(report: &GcReport) {
             c.set_cell_alignment(CellAlignment::Right);
         }
     }
-    println!("table {}", report.table);
-    println!("{t}");
+    outln!("table {}", report.table);
+    outln!("{t}");
     for c in &report.corrupt_records {
-        println!(
+        outln!(
             "corrupt ledger record {} skipped ({}); batches without a readable record and \
              orphans kept; see `sluice doctor`",
-            c.key, c.reason
+            c.key,
+            c.reason
         );
     }
     if report.dry_run {
         for (name, category) in report.removed() {
             for f in &category.files {
-                println!("would remove ({name}): {}", f.path);
+                outln!("would remove ({name}): {}", f.path);
             }
         }
-        println!(
+        outln!(
             "{}: dry run, would remove {} files, {} bytes",
             report.table,
             report.removed_count(),
             report.removed_bytes()
         );
     } else {
-        println!(
+        outln!(
             "{}: removed {} files, {} bytes",
             report.table,
             report.removed_count(),

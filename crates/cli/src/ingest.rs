@@ -7,7 +7,7 @@
 //! given directory), is `sources.rs`. A path that cannot be landed is named and the rest go
 //! on; the exit code says that something given was not landed.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -97,7 +97,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             Err(e) => return Err(e),
         };
         if args.json {
-            println!("{}", serde_json::to_string(&report)?);
+            outln!("{}", serde_json::to_string(&report)?);
         }
         reports.push(report);
     }
@@ -108,15 +108,15 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
                 "outcome": "refused",
                 "detail": passed.why,
             });
-            println!("{line}");
+            outln!("{line}");
         }
     } else {
         print_table(&reports);
         print_refused(&refused);
     }
-    println!("{}", summary(&reports));
+    outln!("{}", summary(&reports));
     if !refused.is_empty() {
-        println!(
+        outln!(
             "{} paths refused (not landed): each is named above with the reason",
             refused.len()
         );
@@ -142,7 +142,7 @@ pub fn exit_code(reports: &[ArrivalReport]) -> ExitCode {
 /// One line per path refused, with the reason.
 pub fn print_refused(refused: &[Passed]) {
     for passed in refused {
-        println!(
+        outln!(
             "refused (not landed): {}: {}",
             shown(&passed.path),
             passed.why
@@ -285,25 +285,31 @@ pub fn print_table(reports: &[ArrivalReport]) {
             Outcome::Filtered => ("filtered".to_string(), String::new()),
             Outcome::Duplicate { state } => (format!("duplicate ({state})"), String::new()),
             Outcome::Quarantined { reason } => (format!("quarantined: {reason}"), String::new()),
-            Outcome::Failed { error } => (format!("FAILED: {error}"), String::new()),
+            // The execution's own status: ABORTED (its process stopped) is not FAILED, and
+            // `executions list --status` finds it only under its own name.
+            Outcome::Failed { error } => (format!("{}: {error}", r.status.as_str()), String::new()),
         };
+        // The columns the summary adds up: rows this run committed and rows it rejected.
+        let mut detail = r.detail.clone().unwrap_or_default();
         let (rows, rejected) = match (&r.outcome, &r.rows) {
             (Outcome::Duplicate { .. }, _) | (_, None) => (String::new(), String::new()),
+            (Outcome::Committed { already: true, .. }, Some(c)) => {
+                if detail.is_empty() {
+                    detail = format!(
+                        "{} rows committed before this run ({} rejected then)",
+                        c.valid, c.rejected
+                    );
+                }
+                (String::new(), String::new())
+            }
             (Outcome::Committed { .. }, Some(c)) => (c.valid.to_string(), c.rejected.to_string()),
             (_, Some(c)) => ("0".to_string(), c.rejected.to_string()),
         };
         // The whole key: files that share a name in different subdirectories are told apart.
         let file = r.key.escape_debug().to_string();
-        t.add_row([
-            file,
-            result,
-            rows,
-            rejected,
-            snapshot,
-            r.detail.clone().unwrap_or_default(),
-        ]);
+        t.add_row([file, result, rows, rejected, snapshot, detail]);
     }
-    println!("{t}");
+    outln!("{t}");
 }
 
 /// One line: files by fate, rows committed and rejected, snapshots added.
@@ -315,9 +321,9 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     let mut failed = 0;
     let mut rows = 0;
     let mut rejected = 0;
-    // Snapshots these executions added. A batch found already committed in one of them was
-    // taken into that snapshot by another execution's group commit, in this same run: its rows
-    // count. One found in an older snapshot was committed before: they do not.
+    let mut rejected_in_quarantine = 0;
+    // Snapshots these executions added (a batch another execution's group commit took in this
+    // same run is not `already`: its snapshot counts, and its rows).
     let snapshots: BTreeSet<i64> = reports
         .iter()
         .filter_map(|r| match r.outcome {
@@ -330,24 +336,37 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
         .collect();
     for r in reports {
         match &r.outcome {
-            Outcome::Committed { snapshot_id, .. } => {
+            Outcome::Committed { already, .. } => {
                 committed += 1;
-                if snapshots.contains(snapshot_id) {
+                // As the table shows them: rows committed before this run are not counted.
+                if !already {
                     if let Some(c) = &r.rows {
                         rows += c.valid;
                         rejected += c.rejected;
                     }
                 }
             }
-            Outcome::Quarantined { .. } => quarantined += 1,
+            Outcome::Quarantined { .. } => {
+                quarantined += 1;
+                if let Some(c) = &r.rows {
+                    rejected += c.rejected;
+                    rejected_in_quarantine += c.rejected;
+                }
+            }
             Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Filtered => filtered += 1,
             Outcome::Failed { .. } => failed += 1,
         }
     }
+    // The rows and rejected columns of the table above, added up.
+    let rejected_text = if rejected_in_quarantine > 0 {
+        format!("{rejected} rows rejected ({rejected_in_quarantine} of them in quarantined files)")
+    } else {
+        format!("{rejected} rows rejected")
+    };
     let mut line = format!(
         "{} files: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
-         {rows} rows committed, {rejected} rows rejected, {} snapshot{} added",
+         {rows} rows committed, {rejected_text}, {} snapshot{} added",
         reports.len(),
         snapshots.len(),
         if snapshots.len() == 1 { "" } else { "s" }
@@ -371,9 +390,18 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
         reports.len() - succeeded
     ));
     if failed > 0 {
-        line.push_str(&format!(
-            "\n{failed} executions FAILED: see `sluice executions list --status FAILED`, fix, then `sluice redrive NAME`"
-        ));
+        // By status, each with the listing that finds it.
+        let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in reports.iter().filter(|r| r.unfinished) {
+            *by_status.entry(r.status.as_str()).or_default() += 1;
+        }
+        for (status, n) in by_status {
+            line.push_str(&format!(
+                "\n{n} execution{} {status}: see `sluice executions list --status {status}`, fix the cause, \
+                 then `sluice redrive NAME` (every one: `sluice redrive --all`)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
     }
     line
 }

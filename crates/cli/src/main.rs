@@ -15,10 +15,15 @@
 //! - `table.rs`: `sluice table show`
 //! - `quarantine.rs`: `sluice quarantine list|show`
 //! - `files.rs`: `sluice files`
+//! - `rejects.rs`: `sluice rejects FILE|--batch B` (rejected rows of any file)
+//! - `out.rs`: `outln!` (stdout that ends quietly on a closed pipe), errors printed once
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
 //! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
 //!   executions checked against each other; `--repair`)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
+
+#[macro_use]
+mod out;
 
 mod asl;
 mod aws;
@@ -29,6 +34,7 @@ mod gc;
 mod ingest;
 mod quarantine;
 mod reconcile;
+mod rejects;
 mod sources;
 mod table;
 mod threads;
@@ -69,11 +75,13 @@ Exit codes:
      object key can hold, a symbolic link not followed, a second file for one key, not a
      regular file, unreadable); each is named with its reason
 
-Examples:
-  sluice --config examples/orders/sluice.toml ingest examples/orders/data/*
+Examples (from a clone of the repository; the configuration named once for all of them):
+  export SLUICE_CONFIG=examples/orders/sluice.toml
+  sluice ingest examples/orders/data/*
   sluice table show orders
   sluice quarantine list
   sluice files --state quarantined
+  sluice rejects orders-2026-03-02-some-invalid.ndjson
   sluice executions list --status FAILED
   sluice executions history ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
   sluice redrive ingest-orders-2026-03-01_ndjson-981502fdda55f6f8
@@ -127,6 +135,9 @@ enum Command {
     Quarantine(quarantine::Command),
     /// Every object version the ledger knows, and its state.
     Files(files::Args),
+    /// The rejected rows of a file, committed or quarantined: line, reason, JSON pointer,
+    /// message and the row as it came.
+    Rejects(rejects::Args),
     /// Find object versions whose events were lost: list each table's prefix, run what the
     /// ledger never saw, and record the table's watermark.
     Reconcile(reconcile::Args),
@@ -184,6 +195,7 @@ fn main() -> ExitCode {
             Command::Table(cmd) => table::run(&cli.workspace, &cli.config, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
             Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
+            Command::Rejects(args) => rejects::run(&cli.workspace, &cli.config, args).await,
             Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
             Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
@@ -201,7 +213,7 @@ fn main() -> ExitCode {
             if let Some(cause) = workspace::out_of_space(&cli.workspace, &e) {
                 eprintln!("sluice: {cause}");
             }
-            eprintln!("sluice: {e:#}");
+            eprintln!("sluice: {}", out::chain(&e));
             ExitCode::from(1)
         }
     }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
-use sluice_core::quarantine::{QuarantineRecord, RejectedRow};
+use sluice_core::quarantine::QuarantineRecord;
 use sluice_steps::context::keys;
 
 use crate::workspace;
@@ -52,7 +52,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                 .collect();
             if json {
                 for r in &records {
-                    println!("{}", serde_json::to_string(r)?);
+                    outln!("{}", serde_json::to_string(r)?);
                 }
                 return Ok(ExitCode::SUCCESS);
             }
@@ -69,7 +69,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                     r.detail.clone(),
                 ]);
             }
-            println!("{t}\n{} files in quarantine", records.len());
+            outln!("{t}\n{} files in quarantine", records.len());
         }
         Command::Show { file, rows } => {
             let matching: Vec<_> = records
@@ -77,31 +77,46 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                 .filter(|r| r.object.key == file || r.object.file_name() == file)
                 .collect();
             let Some(r) = matching.last() else {
-                anyhow::bail!("{file} is not in quarantine (see `sluice quarantine list`)");
+                anyhow::bail!("{}", not_in_quarantine(&ctx, &file).await?);
             };
-            println!("{}", serde_json::to_string_pretty(r)?);
+            outln!("{}", serde_json::to_string_pretty(r)?);
             if let Some(key) = &r.rejects_key {
-                if let Some((bytes, _)) = ctx.store.get_bytes(key).await? {
-                    let text = String::from_utf8_lossy(&bytes);
-                    let total = text.lines().count();
-                    let mut t = Table::new();
-                    t.load_preset(UTF8_FULL_CONDENSED)
-                        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-                    t.set_header(["line", "reason", "pointer", "message"]);
-                    for line in text.lines().take(rows) {
-                        let row: RejectedRow =
-                            serde_json::from_str(line).with_context(|| format!("reading {key}"))?;
-                        t.add_row([
-                            row.line.to_string(),
-                            row.reason.to_string(),
-                            row.pointer,
-                            row.message,
-                        ]);
-                    }
-                    println!("\nrejected rows ({total}, from {key})\n{t}");
-                }
+                outln!();
+                crate::rejects::print(&ctx, key, rows).await?;
             }
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why `file` has no quarantine record, from what the ledger says of it: a committed file's
+/// rejected rows are one command away.
+async fn not_in_quarantine(ctx: &sluice_steps::Context, file: &str) -> anyhow::Result<String> {
+    let listing = ctx.ledger.listing().await?;
+    let known: Vec<_> = listing
+        .records
+        .iter()
+        .filter(|r| r.object.key == file || r.object.file_name() == file)
+        .collect();
+    let Some(r) = known.last() else {
+        return Ok(format!(
+            "{} is not in quarantine, nor anywhere in the ledger (`sluice quarantine list`, `sluice files`)",
+            file.escape_debug()
+        ));
+    };
+    let rejected = r.rows.as_ref().map_or(0, |c| c.rejected);
+    Ok(if rejected > 0 {
+        format!(
+            "{} is not in quarantine: it is {} with {rejected} rows rejected; see them with `sluice rejects {}`",
+            file.escape_debug(),
+            r.state.name(),
+            r.object.key.escape_debug()
+        )
+    } else {
+        format!(
+            "{} is not in quarantine: it is {} (`sluice files` shows every version)",
+            file.escape_debug(),
+            r.state.name()
+        )
+    })
 }

@@ -35,15 +35,15 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         let r = local.reconcile(table).await?;
         if args.json {
             for report in &r.ran {
-                println!("{}", serde_json::to_string(report)?);
+                outln!("{}", serde_json::to_string(report)?);
             }
-            println!("{}", serde_json::to_string(&r.watermark)?);
+            outln!("{}", serde_json::to_string(&r.watermark)?);
         } else {
             if !r.ran.is_empty() {
                 print_table(&r.ran);
             }
             let w = &r.watermark;
-            println!(
+            outln!(
                 "{}: {} objects listed, {} never seen before (ran now), {} not finished; watermark {}",
                 w.table,
                 w.objects,
@@ -58,7 +58,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         all.extend(r.ran);
     }
     if !args.json && !all.is_empty() {
-        println!("{}", summary(&all));
+        outln!("{}", summary(&all));
     }
     Ok(exit_code(&all))
 }

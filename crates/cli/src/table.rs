@@ -45,17 +45,18 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
     if json {
         let mut v = serde_json::to_value(&d)?;
         v["watermark"] = serde_json::to_value(&watermark)?;
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("table      {}.{}", d.namespace, d.name);
-    println!("metadata   {}", d.metadata_location);
-    println!("location   {}", d.location);
-    println!(
+    outln!("table      {}.{}", d.namespace, d.name);
+    outln!("metadata   {}", d.metadata_location);
+    outln!("location   {}", d.location);
+    outln!(
         "format     v{}, schema id {}",
-        d.format_version, d.schema_id
+        d.format_version,
+        d.schema_id
     );
-    println!(
+    outln!(
         "partition  {}",
         if d.partition.is_empty() {
             "none".to_string()
@@ -63,9 +64,9 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
             d.partition.join(", ")
         }
     );
-    println!("rows       {}", d.total_records);
+    outln!("rows       {}", d.total_records);
     match &watermark {
-        Some(w) => println!(
+        Some(w) => outln!(
             "watermark  {} (reconciled {}; {} objects listed, {} not finished)",
             w.watermark
                 .as_deref()
@@ -74,9 +75,9 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
             w.objects,
             w.unfinished
         ),
-        None => println!("watermark  none yet (`sluice reconcile` lists the prefix and sets it)"),
+        None => outln!("watermark  none yet (`sluice reconcile` lists the prefix and sets it)"),
     }
-    println!("\nschema");
+    outln!("\nschema");
     for f in &d.schema.fields {
         print_field(f, 1);
     }
@@ -102,7 +103,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
             get(sluice_lake::BATCH_IDS_PROPERTY),
         ]);
     }
-    println!("\nsnapshots ({})\n{t}", d.snapshots.len());
+    outln!("\nsnapshots ({})\n{t}", d.snapshots.len());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -122,11 +123,11 @@ fn print_field(f: &Field, depth: usize) {
     let req = if f.required { "required" } else { "optional" };
     match &f.ty {
         sluice_core::schema::FieldType::Struct(members) => {
-            println!("{pad}{:<20} struct {req}", f.name);
+            outln!("{pad}{:<20} struct {req}", f.name);
             for m in members {
                 print_field(m, depth + 1);
             }
         }
-        ty => println!("{pad}{:<20} {} {req}", f.name, ty.name()),
+        ty => outln!("{pad}{:<20} {} {req}", f.name, ty.name()),
     }
 }

@@ -195,14 +195,14 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
                         Ok(Some(source)) => source,
                         Ok(None) => continue,
                         Err(why) => {
-                            println!("refused (not landed): {}: {why}", shown(&path));
+                            outln!("refused (not landed): {}: {why}", shown(&path));
                             continue;
                         }
                     };
                     let report = match land_and_run(&local, &table, &source).await {
                         Ok(Landed::Ran(r)) => *r,
                         Ok(Landed::Refused(passed)) => {
-                            println!("refused (not landed): {}: {}", shown(&passed.path), passed.why);
+                            outln!("refused (not landed): {}: {}", shown(&passed.path), passed.why);
                             continue;
                         }
                         Err(e) => {
@@ -211,20 +211,20 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
                         }
                     };
                     if args.json {
-                        println!("{}", serde_json::to_string(&report)?);
+                        outln!("{}", serde_json::to_string(&report)?);
                     } else {
-                        println!("{}", line(&report));
+                        outln!("{}", line(&report));
                     }
                     reports.push(report);
                     if args.stop_after.is_some_and(|n| reports.len() >= n) {
-                        println!("{}", summary(&reports));
+                        outln!("{}", summary(&reports));
                         return Ok(exit_code(&reports));
                     }
                 }
             }
         }
     }
-    println!("{}", summary(&reports));
+    outln!("{}", summary(&reports));
     Ok(exit_code(&reports))
 }
 

@@ -65,9 +65,25 @@ pub fn set_threads(threads: Option<usize>) {
     let _ = THREADS.set(threads);
 }
 
+/// The configuration at `path`; a missing file says how to name another.
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    match Config::load(path) {
+        Err(sluice_core::config::ConfigError::Read { path, source })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            anyhow::bail!(
+                "no configuration at {}: pass --config FILE or set SLUICE_CONFIG \
+                 (the example's: --config examples/orders/sluice.toml)",
+                path.display()
+            )
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Loads the configuration and opens store, ledger and catalog.
 pub async fn open(root: &Path, config_path: &Path) -> anyhow::Result<Context> {
-    let config = Config::load(config_path)?;
+    let config = load_config(config_path)?;
     let ws = Workspace::new(root);
     let store: Arc<dyn ObjectStore> = Arc::new(
         LocalStore::new(ws.landing(), BUCKET)

@@ -28,6 +28,8 @@ pub enum FieldType {
     Long,
     Double,
     String,
+    /// Iceberg `timestamptz`: microseconds, UTC (contract timestamps carry an offset).
+    #[serde(rename = "timestamptz", alias = "timestamp")]
     Timestamp,
     Date,
     Struct(Vec<Field>),
@@ -35,14 +37,15 @@ pub enum FieldType {
 }
 
 impl FieldType {
-    /// Short name for messages (`long`, `struct<…>`).
+    /// The type as Iceberg spells it, for messages and `table show` (`long`, `timestamptz`,
+    /// `struct<…>`).
     pub fn name(&self) -> String {
         match self {
             Self::Boolean => "boolean".into(),
             Self::Long => "long".into(),
             Self::Double => "double".into(),
             Self::String => "string".into(),
-            Self::Timestamp => "timestamp".into(),
+            Self::Timestamp => "timestamptz".into(),
             Self::Date => "date".into(),
             Self::Struct(fields) => {
                 let inner: Vec<String> = fields

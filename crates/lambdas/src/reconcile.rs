@@ -93,7 +93,7 @@ impl ExecutionStarter for SfnStarter {
                 };
                 Err(StartError {
                     name: name.to_string(),
-                    message: aws_sdk_sfn::error::DisplayErrorContext(&e).to_string(),
+                    message: sluice_aws::sdk::error_text(&e),
                     transient,
                 })
             }

@@ -51,6 +51,17 @@ pub enum Selection {
     Table(String),
 }
 
+impl std::fmt::Display for Selection {
+    /// As a person typed it: `nope`, `--reason drift_blocked`, `--table orders`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selection::Id(id) => write!(f, "{}", id.escape_debug()),
+            Selection::Reason(reason) => write!(f, "--reason {reason}"),
+            Selection::Table(table) => write!(f, "--table {}", table.escape_debug()),
+        }
+    }
+}
+
 /// A quarantined object not replayed, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {

@@ -197,12 +197,12 @@ async fn not_loaded(
         .put_file(&rejects_key, pass.rejects.path())
         .await?;
     let detail = format!(
-        "{} of {} rows rejected ({:.1}%), over max_invalid_ratio {}; see {}",
+        "{} of {} rows rejected ({:.1}%), over max_invalid_ratio {}; `sluice rejects {}` shows them",
         counts.rejected,
         counts.total,
         invalid_ratio * 100.0,
         table_cfg.max_invalid_ratio,
-        rejects_key,
+        object.key.escape_debug(),
     );
     Ok(Some(ValidateOutput {
         status: ValidateStatus::TooManyInvalidRows,
