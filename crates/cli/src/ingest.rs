@@ -365,9 +365,10 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
         format!("{rejected} rows rejected")
     };
     let mut line = format!(
-        "{} files: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
+        "{} file{}: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
          {rows} rows committed, {rejected_text}, {} snapshot{} added",
         reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
         snapshots.len(),
         if snapshots.len() == 1 { "" } else { "s" }
     );
@@ -384,8 +385,9 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
             )
             .count();
     line.push_str(&format!(
-        "\n{} executions of statemachine/ingest.asl.json: {} succeeded ({in_quarantine} of them in quarantine), {} did not finish",
+        "\n{} execution{} of statemachine/ingest.asl.json: {} succeeded ({in_quarantine} of them in quarantine), {} did not finish",
         reports.len(),
+        if reports.len() == 1 { "" } else { "s" },
         succeeded,
         reports.len() - succeeded
     ));

@@ -20,6 +20,7 @@
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
 //! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
 //!   executions checked against each other; `--repair`)
+//! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
 
 #[macro_use]
@@ -27,6 +28,7 @@ mod out;
 
 mod asl;
 mod aws;
+mod completions;
 mod doctor;
 mod executions;
 mod files;
@@ -99,7 +101,7 @@ Examples (from a clone of the repository; the configuration named once for all o
 /// idempotent snapshot.
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, after_long_help = AFTER_HELP)]
-struct Cli {
+pub(crate) struct Cli {
     /// Directory of the local bucket, catalog and warehouse.
     #[arg(long, global = true, env = "SLUICE_WORKSPACE", default_value = "lake")]
     workspace: PathBuf,
@@ -167,6 +169,10 @@ enum Command {
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page, sluice(1), or write one page per command with --out DIR.
+    Man(completions::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -205,6 +211,8 @@ fn main() -> ExitCode {
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,
             Command::Replay(args) => executions::replay(&cli.workspace, &cli.config, args).await,
             Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
+            Command::Completions(args) => completions::completions(args),
+            Command::Man(args) => completions::man(args),
         }
     });
     match result {

@@ -67,7 +67,7 @@ fn run_ok(cmd: &mut Command) -> String {
 fn summary_line(stdout: &str) -> &str {
     stdout
         .lines()
-        .rfind(|l| l.contains(" files: "))
+        .rfind(|l| l.contains(" files: ") || l.contains(" file: "))
         .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"))
 }
 
@@ -140,7 +140,7 @@ fn a_file_given_twice_lands_once() {
     ));
     assert!(
         summary_line(&out).starts_with(
-            "1 files: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed"
+            "1 file: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed"
         ),
         "{out}"
     );
@@ -165,7 +165,7 @@ fn two_files_for_one_key_are_refused_never_overwritten() {
     ));
     assert_eq!(r.code, Some(3), "{}\n{}", r.stdout, r.stderr);
     assert!(
-        summary_line(&r.stdout).starts_with("1 files: 1 committed"),
+        summary_line(&r.stdout).starts_with("1 file: 1 committed"),
         "{}",
         r.stdout
     );
@@ -189,7 +189,7 @@ fn ingest_of_a_folder_holding_the_workspace_skips_the_workspace() {
     let out = run_ok(&mut sluice(&ws, &["ingest", p(&data)]));
     assert!(
         summary_line(&out).starts_with(
-            "1 files: 0 committed, 0 quarantined, 1 duplicates, 0 filtered; 0 rows committed"
+            "1 file: 0 committed, 0 quarantined, 1 duplicates, 0 filtered; 0 rows committed"
         ),
         "{out}"
     );
@@ -267,7 +267,7 @@ fn watch_waits_for_a_writer_that_pauses() {
     assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
     assert!(
         summary_line(&r.stdout).starts_with(
-            "1 files: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed"
+            "1 file: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed"
         ),
         "{}\n{}",
         r.stdout,
@@ -382,7 +382,7 @@ fn symbolic_links_in_a_source_folder_are_not_followed_unless_asked() {
         r.stdout
     );
     assert!(
-        summary_line(&r.stdout).starts_with("1 files: 1 committed"),
+        summary_line(&r.stdout).starts_with("1 file: 1 committed"),
         "{}",
         r.stdout
     );
@@ -412,7 +412,7 @@ fn a_symbolic_link_loop_does_not_fail_the_ingest() {
     let r = run(&mut sluice(&ws, &["ingest", p(&data)]));
     assert_eq!(r.code, Some(3), "{}\n{}", r.stdout, r.stderr);
     assert!(
-        summary_line(&r.stdout).starts_with("1 files: 1 committed"),
+        summary_line(&r.stdout).starts_with("1 file: 1 committed"),
         "{}",
         r.stdout
     );
@@ -426,7 +426,7 @@ fn a_symbolic_link_loop_does_not_fail_the_ingest() {
     );
     assert!(
         summary_line(&followed.stdout)
-            .starts_with("1 files: 0 committed, 0 quarantined, 1 duplicates"),
+            .starts_with("1 file: 0 committed, 0 quarantined, 1 duplicates"),
         "{}",
         followed.stdout
     );

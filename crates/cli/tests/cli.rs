@@ -35,7 +35,7 @@ fn run_ok(cmd: &mut Command) -> String {
 fn summary_line(stdout: &str) -> &str {
     stdout
         .lines()
-        .rfind(|l| l.contains(" files: "))
+        .rfind(|l| l.contains(" files: ") || l.contains(" file: "))
         .expect("summary line")
 }
 
@@ -51,7 +51,7 @@ fn make_run_figures_match_the_example_data() {
     let line = summary_line(&first);
     assert_eq!(
         line,
-        "7 files: 5 committed, 2 quarantined, 0 duplicates, 0 filtered; 73 rows committed, 2 rows rejected, 1 snapshot added"
+        "7 files: 5 committed, 2 quarantined, 0 duplicates, 0 filtered; 73 rows committed, 6 rows rejected (4 of them in quarantined files), 1 snapshot added"
     );
     assert!(
         first.contains("quarantined: too_many_invalid_rows"),

@@ -52,7 +52,7 @@ fn run_ok(cmd: &mut Command) -> String {
 fn summary_line(stdout: &str) -> &str {
     stdout
         .lines()
-        .rfind(|l| l.contains(" files: "))
+        .rfind(|l| l.contains(" files: ") || l.contains(" file: "))
         .unwrap_or_else(|| panic!("no summary line in:\n{stdout}"))
 }
 
@@ -109,7 +109,7 @@ fn csv_with_a_stray_quote_commits_every_other_row_and_rejects_the_line_with_the_
     ));
     assert_eq!(
         summary_line(&out),
-        "1 files: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 999 rows committed, 1 rows rejected, 1 snapshot added",
+        "1 file: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 999 rows committed, 1 rows rejected, 1 snapshot added",
         "{out}"
     );
     assert_eq!(total_records(&ws.path().join("lake")), 999);
@@ -129,7 +129,7 @@ fn ndjson_with_a_byte_order_mark_commits_its_first_row() {
     ));
     assert_eq!(
         summary_line(&out),
-        "1 files: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed, 0 rows rejected, 1 snapshot added",
+        "1 file: 1 committed, 0 quarantined, 0 duplicates, 0 filtered; 20 rows committed, 0 rows rejected, 1 snapshot added",
         "{out}"
     );
 }
