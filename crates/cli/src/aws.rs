@@ -57,7 +57,17 @@ where
 {
     match e.code() {
         Some(code) => anyhow!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => anyhow!("{}", sluice_aws::sdk::error_text(&e)),
+        None => {
+            let text = sluice_aws::sdk::error_text(&e);
+            if text.contains("loading credentials") || text.contains("no providers in chain") {
+                anyhow!(
+                    "{text} (no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
+                     AWS_SECRET_ACCESS_KEY, or run `aws sso login`)"
+                )
+            } else {
+                anyhow!("{text}")
+            }
+        }
     }
 }
 

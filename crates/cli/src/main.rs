@@ -234,7 +234,11 @@ fn init_logging(verbose: u8) {
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("{default},sqlx=warn,iceberg=warn"))
+        // The AWS SDK's credential chain warns of every provider it tried (IMDS off a
+        // cloud host, say) in `Debug` form; the command's own error says what matters once.
+        tracing_subscriber::EnvFilter::new(format!(
+            "{default},sqlx=warn,iceberg=warn,aws_config=error,aws_smithy_runtime=error"
+        ))
     });
     tracing_subscriber::fmt()
         .with_env_filter(filter)

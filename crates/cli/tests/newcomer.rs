@@ -458,3 +458,30 @@ fn completions_and_the_manual_come_from_the_same_definition_as_help() {
         assert!(dir.join(page).is_file(), "{page}");
     }
 }
+
+#[test]
+fn an_unreachable_aws_endpoint_is_one_line_of_words() {
+    let ws = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1.
+    let r = run(sluice(
+        ws.path(),
+        &[
+            "executions",
+            "--aws",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:000000000000:stateMachine:sluice",
+            "list",
+        ],
+    )
+    .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    .env("AWS_ACCESS_KEY_ID", "test")
+    .env("AWS_SECRET_ACCESS_KEY", "test")
+    .env("AWS_REGION", "us-east-1")
+    .env("AWS_MAX_ATTEMPTS", "1"));
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.contains("dispatch failure"), "{}", r.stderr);
+    for debug in ["DispatchFailure(", "ConnectorError {", "source:"] {
+        assert!(!r.stderr.contains(debug), "{}", r.stderr);
+    }
+}
