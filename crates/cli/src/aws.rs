@@ -17,6 +17,8 @@ use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+use crate::port::{Executions, HistoryRow, Listed};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -125,86 +127,6 @@ pub async fn start_execution(
     }
 }
 
-/// `sluice executions --aws list`.
-pub async fn list(
-    target: &Target,
-    status: Option<String>,
-    limit: u32,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let state_machine = target.state_machine()?;
-    let client = aws_sdk_sfn::Client::new(&sdk().await);
-    let status = status
-        .map(|s| {
-            let s = s.to_ascii_uppercase();
-            ExecutionStatus::values()
-                .contains(&s.as_str())
-                .then(|| ExecutionStatus::from(s.as_str()))
-                .ok_or_else(|| {
-                    anyhow!(
-                        "--status {s:?}: one of {}",
-                        ExecutionStatus::values().join(", ")
-                    )
-                })
-        })
-        .transpose()?;
-    let mut pages = client
-        .list_executions()
-        .state_machine_arn(state_machine)
-        .set_status_filter(status)
-        .max_results(limit.min(1000) as i32)
-        .into_paginator()
-        .items()
-        .send();
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["execution", "status", "started", "took", "redrives"]);
-    let mut n = 0;
-    while let Some(item) = pages.next().await {
-        let e = item
-            .map_err(sdk_error)
-            .with_context(|| format!("listing executions of {state_machine}"))?;
-        if n == limit {
-            break;
-        }
-        n += 1;
-        let took = match e.stop_date() {
-            Some(stop) => format!(
-                "{:.1} s",
-                (stop.as_secs_f64() - e.start_date().as_secs_f64()).max(0.0)
-            ),
-            None => String::new(),
-        };
-        if json {
-            outln!(
-                "{}",
-                json!({
-                    "name": e.name(),
-                    "executionArn": e.execution_arn(),
-                    "status": e.status().as_str(),
-                    "startDate": e.start_date().to_string(),
-                    "stopDate": e.stop_date().map(|d| d.to_string()),
-                    "redriveCount": e.redrive_count(),
-                })
-            );
-        } else {
-            t.add_row([
-                e.name().to_string(),
-                e.status().as_str().to_string(),
-                e.start_date().to_string(),
-                took,
-                e.redrive_count().unwrap_or(0).to_string(),
-            ]);
-        }
-    }
-    if !json {
-        outln!("{t}");
-        outln!("{n} executions of {state_machine}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
 async fn describe_execution(
     client: &aws_sdk_sfn::Client,
     arn: &str,
@@ -218,70 +140,133 @@ async fn describe_execution(
         .with_context(|| format!("describing {arn}"))
 }
 
-/// `sluice executions --aws describe NAME`: DescribeExecution's fields as JSON.
-pub async fn describe(target: &Target, name: &str) -> anyhow::Result<ExitCode> {
-    let arn = execution_arn(target.state_machine()?, name)?;
-    let client = aws_sdk_sfn::Client::new(&sdk().await);
-    let d = describe_execution(&client, &arn).await?;
-    let parse = |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(json!(s)));
-    let v = json!({
-        "executionArn": d.execution_arn(),
-        "stateMachineArn": d.state_machine_arn(),
-        "name": d.name(),
-        "status": d.status().as_str(),
-        "startDate": d.start_date().to_string(),
-        "stopDate": d.stop_date().map(|t| t.to_string()),
-        "input": parse(d.input()),
-        "output": parse(d.output()),
-        "error": d.error(),
-        "cause": d.cause(),
-        "redriveCount": d.redrive_count(),
-        "redriveStatus": d.redrive_status().map(|s| s.as_str()),
-    });
-    outln!("{}", serde_json::to_string_pretty(&v)?);
-    Ok(ExitCode::SUCCESS)
+/// Step Functions behind the [`Executions`] port: the state machine `--state-machine-arn`.
+pub struct SfnExecutions {
+    client: aws_sdk_sfn::Client,
+    state_machine: String,
 }
 
-/// `sluice executions --aws history NAME`: GetExecutionHistory, every page.
-pub async fn history(target: &Target, name: &str, json_out: bool) -> anyhow::Result<ExitCode> {
-    let arn = execution_arn(target.state_machine()?, name)?;
-    let client = aws_sdk_sfn::Client::new(&sdk().await);
-    let mut pages = client
-        .get_execution_history()
-        .execution_arn(&arn)
-        .into_paginator()
-        .items()
-        .send();
-    let mut events = vec![];
-    while let Some(e) = pages.next().await {
-        events.push(
-            e.map_err(sdk_error)
-                .with_context(|| format!("reading the history of {arn}"))?,
-        );
+impl SfnExecutions {
+    pub async fn open(target: &Target) -> anyhow::Result<Self> {
+        Ok(SfnExecutions {
+            state_machine: target.state_machine()?.to_string(),
+            client: aws_sdk_sfn::Client::new(&sdk().await),
+        })
     }
-    if json_out {
-        let events: Vec<Value> = events.iter().map(event_json).collect();
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "events": events }))?
-        );
-        return Ok(ExitCode::SUCCESS);
+}
+
+/// An SDK timestamp as chrono's.
+fn utc(t: &aws_sdk_sfn::primitives::DateTime) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
+}
+
+#[async_trait::async_trait]
+impl Executions for SfnExecutions {
+    async fn list(&self, status: Option<&str>, limit: u32) -> anyhow::Result<Vec<Listed>> {
+        let status = status
+            .map(|s| {
+                let s = s.to_ascii_uppercase();
+                ExecutionStatus::values()
+                    .contains(&s.as_str())
+                    .then(|| ExecutionStatus::from(s.as_str()))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "--status {s:?}: one of {}",
+                            ExecutionStatus::values().join(", ")
+                        )
+                    })
+            })
+            .transpose()?;
+        let mut pages = self
+            .client
+            .list_executions()
+            .state_machine_arn(&self.state_machine)
+            .set_status_filter(status)
+            .max_results(limit.clamp(1, 1000) as i32)
+            .into_paginator()
+            .items()
+            .send();
+        let mut listed = vec![];
+        while let Some(item) = pages.next().await {
+            if listed.len() as u32 >= limit {
+                break;
+            }
+            let e = item
+                .map_err(sdk_error)
+                .with_context(|| format!("listing executions of {}", self.state_machine))?;
+            listed.push(Listed {
+                name: e.name().to_string(),
+                status: e.status().as_str().to_string(),
+                start: utc(e.start_date()),
+                stop: e.stop_date().map(utc),
+                redrive_count: e.redrive_count().unwrap_or(0).max(0) as u32,
+                error: None,
+                json: json!({
+                    "name": e.name(),
+                    "executionArn": e.execution_arn(),
+                    "status": e.status().as_str(),
+                    "startDate": e.start_date().to_string(),
+                    "stopDate": e.stop_date().map(|d| d.to_string()),
+                    "redriveCount": e.redrive_count(),
+                }),
+            });
+        }
+        Ok(listed)
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["id", "type", "time", "details"]);
-    for e in &events {
-        let v = event_json(e);
-        t.add_row([
-            e.id().to_string(),
-            e.r#type().as_str().to_string(),
-            e.timestamp().to_string(),
-            brief(&v),
-        ]);
+
+    async fn describe(&self, name: &str) -> anyhow::Result<Value> {
+        let arn = execution_arn(&self.state_machine, name)?;
+        let d = describe_execution(&self.client, &arn).await?;
+        let parse =
+            |s: Option<&str>| s.map(|s| serde_json::from_str::<Value>(s).unwrap_or(json!(s)));
+        Ok(json!({
+            "executionArn": d.execution_arn(),
+            "stateMachineArn": d.state_machine_arn(),
+            "name": d.name(),
+            "status": d.status().as_str(),
+            "startDate": d.start_date().to_string(),
+            "stopDate": d.stop_date().map(|t| t.to_string()),
+            "input": parse(d.input()),
+            "output": parse(d.output()),
+            "error": d.error(),
+            "cause": d.cause(),
+            "redriveCount": d.redrive_count(),
+            "redriveStatus": d.redrive_status().map(|s| s.as_str()),
+        }))
     }
-    outln!("{t}");
-    Ok(ExitCode::SUCCESS)
+
+    async fn history(&self, name: &str) -> anyhow::Result<Vec<HistoryRow>> {
+        let arn = execution_arn(&self.state_machine, name)?;
+        let mut pages = self
+            .client
+            .get_execution_history()
+            .execution_arn(&arn)
+            .into_paginator()
+            .items()
+            .send();
+        let mut rows = vec![];
+        while let Some(e) = pages.next().await {
+            let e = e
+                .map_err(sdk_error)
+                .with_context(|| format!("reading the history of {arn}"))?;
+            let json = event_json(&e);
+            rows.push(HistoryRow {
+                id: e.id(),
+                kind: e.r#type().as_str().to_string(),
+                time: e.timestamp().to_string(),
+                brief: crate::port::brief(&json),
+                json,
+            });
+        }
+        Ok(rows)
+    }
+
+    async fn footer(&self, shown: usize) -> anyhow::Result<Vec<String>> {
+        Ok(vec![format!(
+            "{shown} executions of {}",
+            self.state_machine
+        )])
+    }
 }
 
 /// The fields of an event an operator reads: which state, which task, which error. Inputs
@@ -320,22 +305,6 @@ fn event_json(e: &HistoryEvent) -> Value {
         v["redriveCount"] = json!(d.redrive_count());
     }
     v
-}
-
-fn brief(v: &Value) -> String {
-    let mut parts = vec![];
-    for k in ["name", "resource", "error", "redriveCount"] {
-        match v.get(k) {
-            Some(Value::String(s)) => parts.push(format!("{k}={s}")),
-            Some(Value::Null) | None => {}
-            Some(other) => parts.push(format!("{k}={other}")),
-        }
-    }
-    if let Some(Value::String(cause)) = v.get("cause") {
-        let cut: String = cause.chars().take(160).collect();
-        parts.push(format!("cause={cut}"));
-    }
-    parts.join(" ")
 }
 
 /// `sluice redrive --aws NAME`: RedriveExecution, then (with `wait`) poll until it ends.
@@ -405,9 +374,7 @@ pub async fn replay(
         std::sync::Arc::new(sluice_aws::S3Store::from_conf(&sdk, bucket));
     let ledger = sluice_store::Ledger::new(store);
     let (planned, skipped) = sluice_local::plan_replay(&ledger, selection).await?;
-    if let Some(code) =
-        crate::executions::nothing_to_replay(planned.is_empty(), &skipped, selection)
-    {
+    if let Some(code) = crate::print::nothing_to_replay(planned.is_empty(), &skipped, selection) {
         return Ok(code);
     }
     let client = aws_sdk_sfn::Client::new(&sdk);

@@ -7,20 +7,20 @@
 //! given directory), is `sources.rs`. A path that cannot be landed is named and the rest go
 //! on; the exit code says that something given was not landed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_core::config::TableConfig;
-use sluice_local::{ArrivalReport, Local, Outcome};
+use sluice_local::{ArrivalReport, Local};
 use sluice_steps::payload::Arrival;
 use sluice_steps::Progress;
 
+use crate::print::{exit_code, print_table, summary};
 use crate::sources::{shown, Found, Passed, Source, Walker};
 use crate::workspace;
 
@@ -128,15 +128,6 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     } else {
         exit_code(&reports)
     })
-}
-
-/// Exit 2 when some execution did not finish (it waits for a fix and a redrive).
-pub fn exit_code(reports: &[ArrivalReport]) -> ExitCode {
-    if reports.iter().any(|r| r.unfinished) {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
 }
 
 /// One line per path refused, with the reason.
@@ -262,148 +253,4 @@ pub async fn land_and_run(
         .await
         .with_context(|| format!("running the execution for {}", source.shown.display()))?;
     Ok(Landed::Ran(Box::new(report)))
-}
-
-pub fn print_table(reports: &[ArrivalReport]) {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["key", "result", "rows", "rejected", "snapshot", "detail"]);
-    for r in reports {
-        let (result, snapshot) = match &r.outcome {
-            Outcome::Committed {
-                snapshot_id,
-                already: false,
-            } => ("committed".to_string(), snapshot_id.to_string()),
-            Outcome::Committed {
-                snapshot_id,
-                already: true,
-            } => (
-                "committed (earlier run)".to_string(),
-                snapshot_id.to_string(),
-            ),
-            Outcome::Filtered => ("filtered".to_string(), String::new()),
-            Outcome::Duplicate { state } => (format!("duplicate ({state})"), String::new()),
-            Outcome::Quarantined { reason } => (format!("quarantined: {reason}"), String::new()),
-            // The execution's own status: ABORTED (its process stopped) is not FAILED, and
-            // `executions list --status` finds it only under its own name.
-            Outcome::Failed { error } => (format!("{}: {error}", r.status.as_str()), String::new()),
-        };
-        // The columns the summary adds up: rows this run committed and rows it rejected.
-        let mut detail = r.detail.clone().unwrap_or_default();
-        let (rows, rejected) = match (&r.outcome, &r.rows) {
-            (Outcome::Duplicate { .. }, _) | (_, None) => (String::new(), String::new()),
-            (Outcome::Committed { already: true, .. }, Some(c)) => {
-                if detail.is_empty() {
-                    detail = format!(
-                        "{} rows committed before this run ({} rejected then)",
-                        c.valid, c.rejected
-                    );
-                }
-                (String::new(), String::new())
-            }
-            (Outcome::Committed { .. }, Some(c)) => (c.valid.to_string(), c.rejected.to_string()),
-            (_, Some(c)) => ("0".to_string(), c.rejected.to_string()),
-        };
-        // The whole key: files that share a name in different subdirectories are told apart.
-        let file = r.key.escape_debug().to_string();
-        t.add_row([file, result, rows, rejected, snapshot, detail]);
-    }
-    outln!("{t}");
-}
-
-/// One line: files by fate, rows committed and rejected, snapshots added.
-pub fn summary(reports: &[ArrivalReport]) -> String {
-    let mut committed = 0;
-    let mut quarantined = 0;
-    let mut duplicates = 0;
-    let mut filtered = 0;
-    let mut failed = 0;
-    let mut rows = 0;
-    let mut rejected = 0;
-    let mut rejected_in_quarantine = 0;
-    // Snapshots these executions added (a batch another execution's group commit took in this
-    // same run is not `already`: its snapshot counts, and its rows).
-    let snapshots: BTreeSet<i64> = reports
-        .iter()
-        .filter_map(|r| match r.outcome {
-            Outcome::Committed {
-                snapshot_id,
-                already: false,
-            } => Some(snapshot_id),
-            _ => None,
-        })
-        .collect();
-    for r in reports {
-        match &r.outcome {
-            Outcome::Committed { already, .. } => {
-                committed += 1;
-                // As the table shows them: rows committed before this run are not counted.
-                if !already {
-                    if let Some(c) = &r.rows {
-                        rows += c.valid;
-                        rejected += c.rejected;
-                    }
-                }
-            }
-            Outcome::Quarantined { .. } => {
-                quarantined += 1;
-                if let Some(c) = &r.rows {
-                    rejected += c.rejected;
-                    rejected_in_quarantine += c.rejected;
-                }
-            }
-            Outcome::Duplicate { .. } => duplicates += 1,
-            Outcome::Filtered => filtered += 1,
-            Outcome::Failed { .. } => failed += 1,
-        }
-    }
-    // The rows and rejected columns of the table above, added up.
-    let rejected_text = if rejected_in_quarantine > 0 {
-        format!("{rejected} rows rejected ({rejected_in_quarantine} of them in quarantined files)")
-    } else {
-        format!("{rejected} rows rejected")
-    };
-    let mut line = format!(
-        "{} file{}: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
-         {rows} rows committed, {rejected_text}, {} snapshot{} added",
-        reports.len(),
-        if reports.len() == 1 { "" } else { "s" },
-        snapshots.len(),
-        if snapshots.len() == 1 { "" } else { "s" }
-    );
-    let succeeded = reports
-        .iter()
-        .filter(|r| r.status == sluice_states::Status::Succeeded)
-        .count();
-    // Duplicates name the execution that ran before; its file may wait in quarantine.
-    let in_quarantine = quarantined
-        + reports
-            .iter()
-            .filter(
-                |r| matches!(&r.outcome, Outcome::Duplicate { state } if state == "quarantined"),
-            )
-            .count();
-    line.push_str(&format!(
-        "\n{} execution{} of statemachine/ingest.asl.json: {} succeeded ({in_quarantine} of them in quarantine), {} did not finish",
-        reports.len(),
-        if reports.len() == 1 { "" } else { "s" },
-        succeeded,
-        reports.len() - succeeded
-    ));
-    if failed > 0 {
-        // By status, each with the listing that finds it.
-        let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in reports.iter().filter(|r| r.unfinished) {
-            *by_status.entry(r.status.as_str()).or_default() += 1;
-        }
-        for (status, n) in by_status {
-            line.push_str(&format!(
-                "\n{n} execution{} {status}: see `sluice executions list --status {status}`, fix the cause, \
-                 then `sluice redrive NAME` (every one: `sluice redrive --all`)",
-                if n == 1 { "" } else { "s" }
-            ));
-        }
-    }
-    line
 }

@@ -10,7 +10,10 @@
 //! - `sources.rs`: what PATHs and drop folders stand for: files, their landing keys, refusals
 //! - `watch.rs`: `sluice watch DIR`
 //! - `reconcile.rs`: `sluice reconcile` (lost events, watermarks)
-//! - `executions.rs`: `sluice executions list|describe|history`, `redrive`, `replay`
+//! - `executions.rs`: `sluice executions list|describe|history`, through `port.rs`'s
+//!   `Executions` (the engine locally, Step Functions with `--aws`)
+//! - `redrive.rs`: `sluice redrive NAME|--all`; `replay.rs`: `sluice replay …`
+//! - `print.rs`: the tables, summaries and exit codes the commands share
 //! - `asl.rs`: `sluice run-asl FILE` (the engine on its own)
 //! - `table.rs`: `sluice table show`
 //! - `quarantine.rs`: `sluice quarantine list|show`
@@ -34,9 +37,13 @@ mod executions;
 mod files;
 mod gc;
 mod ingest;
+mod port;
+mod print;
 mod quarantine;
 mod reconcile;
+mod redrive;
 mod rejects;
+mod replay;
 mod sources;
 mod table;
 mod threads;
@@ -159,10 +166,10 @@ enum Command {
     Executions(executions::ExecutionsArgs),
     /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed, or every one
     /// with --all (--aws: RedriveExecution on Step Functions).
-    Redrive(executions::RedriveArgs),
+    Redrive(redrive::RedriveArgs),
     /// Send quarantined files through the definition again (after fixing the contract,
     /// the policy or the file's cause); the ledger keeps them exactly once.
-    Replay(executions::ReplayArgs),
+    Replay(replay::ReplayArgs),
     /// The deployed stack's dead-letter queue: events EventBridge could not deliver.
     #[command(subcommand)]
     Dlq(DlqCommand),
@@ -208,8 +215,8 @@ fn main() -> ExitCode {
             Command::Doctor(args) => doctor::run(&cli.workspace, &cli.config, args).await,
             Command::Executions(args) => executions::run(&cli.workspace, args).await,
             Command::Dlq(DlqCommand::Replay(args)) => aws::dlq_replay(args).await,
-            Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,
-            Command::Replay(args) => executions::replay(&cli.workspace, &cli.config, args).await,
+            Command::Redrive(args) => redrive::redrive(&cli.workspace, &cli.config, args).await,
+            Command::Replay(args) => replay::replay(&cli.workspace, &cli.config, args).await,
             Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
             Command::Completions(args) => completions::completions(args),
             Command::Man(args) => completions::man(args),

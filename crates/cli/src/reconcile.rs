@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
-use crate::ingest::{exit_code, open_with_progress, print_table, summary};
+use crate::ingest::open_with_progress;
+use crate::print::{exit_code, print_table, summary};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

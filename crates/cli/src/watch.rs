@@ -25,7 +25,8 @@ use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher};
 use sluice_local::ArrivalReport;
 
-use crate::ingest::{exit_code, land_and_run, open_with_progress, pick_table, summary, Landed};
+use crate::ingest::{land_and_run, open_with_progress, pick_table, Landed};
+use crate::print::{exit_code, summary};
 use crate::sources::{shown, Walker};
 
 #[derive(Debug, clap::Args)]

@@ -1,0 +1,67 @@
+//! `sluice replay FILE | --reason R | --table T`: quarantined files through the definition
+//! again, locally or (`--aws`) started on Step Functions, under the same deterministic names.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use serde_json::Value;
+use sluice_core::QuarantineReason;
+use sluice_local::Selection;
+
+use crate::print::{exit_code, nothing_to_replay, print_table, summary};
+use crate::workspace;
+
+#[derive(Debug, clap::Args)]
+#[command(group = clap::ArgGroup::new("which").required(true).multiple(false))]
+pub struct ReplayArgs {
+    /// One quarantined file: its key in the bucket, its file name or its batch id.
+    #[arg(group = "which")]
+    id: Option<String>,
+    /// Every quarantined file with this reason (parse_error, contract_violation,
+    /// too_many_invalid_rows, drift_blocked, unsupported_format, too_large, internal).
+    #[arg(long, group = "which")]
+    reason: Option<String>,
+    /// Every quarantined file of this table.
+    #[arg(long, group = "which")]
+    table: Option<String>,
+    /// Print the per-file results as JSON lines instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: crate::aws::Target,
+    /// With --aws: the landing bucket, where the ledger and quarantine records are (the stack
+    /// output BucketName).
+    #[arg(long, env = "SLUICE_BUCKET", value_name = "NAME")]
+    bucket: Option<String>,
+}
+
+pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let selection = match (args.id, args.reason, args.table) {
+        (Some(id), _, _) => Selection::Id(id),
+        (_, Some(r), _) => Selection::Reason(
+            serde_json::from_value::<QuarantineReason>(Value::String(r.clone()))
+                .with_context(|| format!("--reason {r:?} is not a quarantine reason"))?,
+        ),
+        (_, _, Some(t)) => Selection::Table(t),
+        _ => bail!("name a quarantined file, --reason or --table"),
+    };
+    if args.target.aws {
+        return crate::aws::replay(&args.target, args.bucket.as_deref(), &selection, args.json)
+            .await;
+    }
+    let local = workspace::local(root, config).await?;
+    let (reports, skipped) = local.replay(&selection).await?;
+    if let Some(code) = nothing_to_replay(reports.is_empty(), &skipped, &selection) {
+        return Ok(code);
+    }
+    if args.json {
+        for r in &reports {
+            outln!("{}", serde_json::to_string(r)?);
+        }
+    } else {
+        print_table(&reports);
+    }
+    outln!("replayed {}", summary(&reports));
+    Ok(exit_code(&reports))
+}
