@@ -6,12 +6,18 @@
 //   warehousePrefix         SLUICE_WAREHOUSE_PREFIX     default warehouse/
 //   commitConcurrency       SLUICE_COMMIT_CONCURRENCY   reserved concurrency of commit (default 5)
 //   alarmEmail              SLUICE_ALARM_EMAIL          makes an SNS topic for the alarms, subscribed
+//   validateConcurrency     SLUICE_VALIDATE_CONCURRENCY reserved concurrency of validate (default: no cap)
+//   controlVersionsDays     SLUICE_CONTROL_VERSIONS_DAYS noncurrent versions under .sluice/ kept (default 7)
+//   rejectsRetentionDays    SLUICE_REJECTS_DAYS         rejected rows kept (default 30)
+//   warehouseVersionsDays   SLUICE_WAREHOUSE_VERSIONS_DAYS noncurrent warehouse versions kept (default 7)
+//   kms                     SLUICE_KMS                  `true`: a customer-managed key for bucket, queues, topic, logs
+//   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    the freshness alarm's threshold (default 60)
 //   stackName               SLUICE_STACK_NAME           default Sluice
 //
 // Relative paths are relative to the repository root.
 
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
 import { loadConfig } from '../lib/config';
 import { REPO_ROOT, SluiceStack } from '../lib/sluice-stack';
 
@@ -26,16 +32,30 @@ const fromRoot = (p: string) => path.resolve(REPO_ROOT, p);
 try {
   const configPath = fromRoot(setting('config', 'SLUICE_CONFIG') ?? 'examples/orders/sluice.toml');
   const codeDir = setting('lambdaCodeDir', 'SLUICE_LAMBDA_CODE_DIR');
-  const concurrency = setting('commitConcurrency', 'SLUICE_COMMIT_CONCURRENCY');
-  if (concurrency !== undefined && !/^[0-9]+$/.test(concurrency)) {
-    throw new Error(`sluice: commitConcurrency ${JSON.stringify(concurrency)} is not a whole number`);
+  const whole = (key: string, env: string): number | undefined => {
+    const v = setting(key, env);
+    if (v !== undefined && !/^[0-9]+$/.test(v)) {
+      throw new Error(`sluice: ${key} ${JSON.stringify(v)} is not a whole number`);
+    }
+    return v === undefined ? undefined : Number(v);
+  };
+  const kms = setting('kms', 'SLUICE_KMS');
+  if (kms !== undefined && kms !== 'true' && kms !== 'false') {
+    throw new Error(`sluice: kms ${JSON.stringify(kms)} is neither true nor false`);
   }
+  const freshness = whole('freshnessMinutes', 'SLUICE_FRESHNESS_MINUTES');
 
   new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
     config: loadConfig(configPath),
     lambdaCodeDir: codeDir === undefined ? undefined : fromRoot(codeDir),
     warehousePrefix: setting('warehousePrefix', 'SLUICE_WAREHOUSE_PREFIX'),
-    commitReservedConcurrency: concurrency === undefined ? undefined : Number(concurrency),
+    commitReservedConcurrency: whole('commitConcurrency', 'SLUICE_COMMIT_CONCURRENCY'),
+    validateReservedConcurrency: whole('validateConcurrency', 'SLUICE_VALIDATE_CONCURRENCY'),
+    controlVersionsDays: whole('controlVersionsDays', 'SLUICE_CONTROL_VERSIONS_DAYS'),
+    rejectsRetentionDays: whole('rejectsRetentionDays', 'SLUICE_REJECTS_DAYS'),
+    warehouseVersionsDays: whole('warehouseVersionsDays', 'SLUICE_WAREHOUSE_VERSIONS_DAYS'),
+    customerManagedKey: kms === 'true',
+    freshnessThreshold: freshness === undefined ? undefined : Duration.minutes(freshness),
     alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
     env: {
       account: process.env.CDK_DEFAULT_ACCOUNT,

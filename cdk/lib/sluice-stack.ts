@@ -1,7 +1,8 @@
-// The sluice stack: a landing bucket whose ObjectCreated events (through EventBridge) start
-// one execution of statemachine/ingest.asl.json per arriving object version; the five step
-// Lambdas that definition calls; a scheduled reconcile Lambda per table; the Glue databases of
-// the tables' namespaces; alarms.
+// The sluice stack: a landing bucket whose Object Created and Object Deleted events (through
+// EventBridge) start one execution of statemachine/ingest.asl.json per object version; the
+// five step Lambdas that definition calls; a scheduled reconcile Lambda per table; the Glue
+// databases of the tables' namespaces; dead-letter queues by purpose (arrivals, schedules);
+// lifecycle rules; alarms and a dashboard; optionally a customer-managed KMS key.
 //
 // IAM matrix: one role per function, no action `*` or `service:*`, every S3 resource an object
 // ARN of the one bucket. T = each configured table (namespace NS, name N); wh = the warehouse
@@ -25,7 +26,12 @@
 //   reconcile            read   ledger, .sluice/watermarks/NS.N.json
 //                        write  .sluice/watermarks/NS.N.json
 //                        other  s3:ListBucketVersions under T.prefix; states:StartExecution on
-//                               this state machine
+//                               this state machine; sqs:SendMessage to the schedule dead-letter
+//                               queue (its on-failure destination)
+//
+// With a customer-managed key, every role may also use that key (kms:Decrypt, Encrypt,
+// GenerateDataKey*, ReEncrypt*), and the key policy lets EventBridge (dead letters),
+// CloudWatch (the alarm topic) and CloudWatch Logs use it.
 //
 // Glue grants name the catalog, the database NS and the table NS/N. Read is s3:GetObject and
 // s3:GetObjectVersion; write is s3:PutObject and s3:AbortMultipartUpload.
@@ -62,7 +68,9 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -109,13 +117,51 @@ export interface SluiceStackProps extends StackProps {
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
   readonly alarmEmail?: string;
   /**
+   * Reserved concurrency of `validate`: at most this many files are read at once (each
+   * invocation has 2 GB). Default: no cap beyond the account's. Throttled invocations are
+   * retried by the definition (`Lambda.TooManyRequestsException`).
+   */
+  readonly validateReservedConcurrency?: number;
+  /** Days a noncurrent version under the control prefix `.sluice/` is kept. Default 7. */
+  readonly controlVersionsDays?: number;
+  /**
+   * Days rejected rows (`.sluice/rejects/`, raw rows that may hold personal data) are kept.
+   * Default 30.
+   */
+  readonly rejectsRetentionDays?: number;
+  /**
+   * Days a noncurrent version under the warehouse prefix is kept (files `sluice gc` removed,
+   * metadata replaced). Default 7.
+   */
+  readonly warehouseVersionsDays?: number;
+  /**
+   * A customer-managed KMS key (made by the stack, rotated yearly, retained) for the bucket,
+   * the dead-letter queues, the alarm topic and the log groups, with the grants each role
+   * and service needs. Default: AWS-managed encryption.
+   */
+  readonly customerManagedKey?: boolean;
+  /**
+   * Freshness: the alarm fires when an object's rows took longer than this from its arrival
+   * to their commit (the `EventToCommitLag` metric). Default one hour.
+   */
+  readonly freshnessThreshold?: Duration;
+  /**
    * The repository, from which the defaults `target/lambda` and
    * `statemachine/ingest.asl.json` are taken. Default: the one this file is in.
    */
   readonly repoRoot?: string;
 }
 
-/** Memory and timeout per function; each timeout is at most its Task's TimeoutSeconds. */
+/**
+ * Memory and timeout per function. Each step function times out at least 30 s before its
+ * Task's TimeoutSeconds (`TASK_HEADROOM_SECONDS`): the function's own timeout then ends the
+ * invocation and reaches the Task as `Sandbox.Timedout`, with the reason in its log, while
+ * the Task's timeout is only a backstop. The other way round, Step Functions would give up on
+ * an invocation that goes on running, and a retry would overlap it.
+ */
+/** Seconds between a step function's timeout and its Task's TimeoutSeconds, at least. */
+export const TASK_HEADROOM_SECONDS = 30;
+
 const SIZING: Record<FunctionName, { memoryMiB: number; timeout: Duration; tmpMiB?: number }> = {
   filter: { memoryMiB: 256, timeout: Duration.seconds(60) },
   'schema-drift-detect': { memoryMiB: 1024, timeout: Duration.seconds(300) },
@@ -127,6 +173,9 @@ const SIZING: Record<FunctionName, { memoryMiB: number; timeout: Duration; tmpMi
 
 export class SluiceStack extends Stack {
   readonly bucket: s3.Bucket;
+  readonly scheduleDeadLetterQueue: sqs.Queue;
+  readonly encryptionKey?: kms.Key;
+  readonly dashboard: cloudwatch.Dashboard;
   readonly stateMachine: sfn.StateMachine;
   readonly deadLetterQueue: sqs.Queue;
   readonly functions: Record<FunctionName, lambda.Function>;
@@ -151,10 +200,65 @@ export class SluiceStack extends Stack {
     ) as Record<FunctionName, string>;
 
     // ---- The bucket -------------------------------------------------------------------
+    // ---- The key (optional) -----------------------------------------------------------
+    const key = props.customerManagedKey
+      ? new kms.Key(this, 'Key', {
+          description: 'sluice: bucket, dead-letter queues, alarm topic, logs',
+          enableKeyRotation: true,
+          removalPolicy: RemovalPolicy.RETAIN,
+        })
+      : undefined;
+    this.encryptionKey = key;
+    if (key) {
+      // The services that write encrypted data on the stack's behalf.
+      key.grantEncryptDecrypt(new iam.ServicePrincipal('events.amazonaws.com'));
+      key.grantEncryptDecrypt(new iam.ServicePrincipal(`logs.${this.region}.amazonaws.com`));
+      key.grantEncryptDecrypt(new iam.ServicePrincipal('cloudwatch.amazonaws.com'));
+    }
+
+    // ---- The bucket -------------------------------------------------------------------
+    const days = (n: number | undefined, fallback: number, what: string) => {
+      const d = n ?? fallback;
+      if (!Number.isInteger(d) || d < 1) {
+        throw new Error(`sluice: ${what} ${JSON.stringify(n)} must be a whole number of days, at least 1`);
+      }
+      return Duration.days(d);
+    };
+    const controlDays = days(props.controlVersionsDays, 7, 'controlVersionsDays');
+    const rejectsDays = days(props.rejectsRetentionDays, 30, 'rejectsRetentionDays');
+    const warehouseDays = days(props.warehouseVersionsDays, 7, 'warehouseVersionsDays');
     this.bucket = new s3.Bucket(this, 'Bucket', {
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      encryption: s3.BucketEncryption.S3_MANAGED,
+      encryption: key ? s3.BucketEncryption.KMS : s3.BucketEncryption.S3_MANAGED,
+      encryptionKey: key,
+      bucketKeyEnabled: key ? true : undefined,
+      lifecycleRules: [
+        {
+          id: 'AbortIncompleteUploads',
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+        {
+          // Every ledger transition and every removal leaves a noncurrent version here.
+          id: 'ControlPrefixVersions',
+          prefix: CONTROL_PREFIX,
+          noncurrentVersionExpiration: controlDays,
+          expiredObjectDeleteMarker: true,
+        },
+        {
+          // Raw rejected rows: kept long enough to repair and replay, not for ever.
+          id: 'RejectedRows',
+          prefix: `${CONTROL_PREFIX}rejects/`,
+          expiration: rejectsDays,
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          id: 'WarehouseVersions',
+          prefix: warehouse,
+          noncurrentVersionExpiration: warehouseDays,
+          expiredObjectDeleteMarker: true,
+        },
+      ],
       enforceSSL: true,
       objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       removalPolicy: RemovalPolicy.RETAIN,
@@ -191,6 +295,9 @@ export class SluiceStack extends Stack {
       ]),
     ) as Record<FunctionName, iam.Role>;
     this.roles = roles;
+    if (key) {
+      for (const role of Object.values(roles)) key.grantEncryptDecrypt(role);
+    }
 
     const allow = (name: FunctionName, sid: string, actions: string[], resources: string[]) =>
       roles[name].addToPrincipalPolicy(
@@ -264,6 +371,7 @@ export class SluiceStack extends Stack {
     const make = (name: FunctionName, extra: Record<string, string> = {}) => {
       const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, {
         retention,
+        encryptionKey: key,
         removalPolicy: RemovalPolicy.RETAIN,
       });
       logGroup.grantWrite(roles[name]);
@@ -279,7 +387,11 @@ export class SluiceStack extends Stack {
         timeout: sizing.timeout,
         ephemeralStorageSize: sizing.tmpMiB ? Size.mebibytes(sizing.tmpMiB) : undefined,
         reservedConcurrentExecutions:
-          name === 'commit' ? (props.commitReservedConcurrency ?? 5) : undefined,
+          name === 'commit'
+            ? (props.commitReservedConcurrency ?? 5)
+            : name === 'validate'
+              ? props.validateReservedConcurrency
+              : undefined,
         layers: [configLayer],
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
@@ -296,6 +408,7 @@ export class SluiceStack extends Stack {
       // Under /aws/vendedlogs/ so that log delivery does not grow the account's resource policy.
       logGroupName: `/aws/vendedlogs/states/${this.stackName}-ingest`,
       retention,
+      encryptionKey: key,
       removalPolicy: RemovalPolicy.RETAIN,
     });
     this.stateMachine = new sfn.StateMachine(this, 'Ingest', {
@@ -321,25 +434,41 @@ export class SluiceStack extends Stack {
     this.stateMachine.grantStartExecution(reconcile);
     this.functions = { ...steps, reconcile };
 
-    // ---- Events: one rule and one archive per table, one DLQ -------------------------
-    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetters', {
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+    // ---- Events: one rule and one archive per table; dead letters by purpose ----------
+    // Arrivals that could not start an execution (`sluice dlq replay` starts them again), and
+    // apart from them the reconcile schedule's undelivered or failed invocations, which are
+    // not arrivals and must never be started as one.
+    const queue = (id: string) =>
+      new sqs.Queue(this, id, {
+        encryption: key ? sqs.QueueEncryption.KMS : sqs.QueueEncryption.SQS_MANAGED,
+        encryptionMasterKey: key,
+        enforceSSL: true,
+        retentionPeriod: Duration.days(14),
+      });
+    this.deadLetterQueue = queue('DeadLetters');
+    this.scheduleDeadLetterQueue = queue('ScheduleDeadLetters');
+    // Reconcile runs asynchronously (from the schedule): a failed run goes to its queue.
+    reconcile.configureAsyncInvoke({
+      onFailure: new destinations.SqsDestination(this.scheduleDeadLetterQueue),
+      retryAttempts: 2,
+      maxEventAge: Duration.hours(1),
     });
+    const ruleNames: string[] = [];
     const defaultBus = events.EventBus.fromEventBusName(this, 'DefaultBus', 'default');
     for (const t of tables) {
+      // Removals too: Filter records them in the ledger (what they do to rows is the
+      // table's `on_delete` policy).
       const pattern: events.EventPattern = {
         source: ['aws.s3'],
-        detailType: ['Object Created'],
+        detailType: ['Object Created', 'Object Deleted'],
         detail: {
           bucket: { name: [bucket.bucketName] },
           object: { key: [{ prefix: t.prefix }] },
         },
       };
       const id = pascal(`${t.namespace}-${t.name}`);
-      new events.Rule(this, `${id}Arrivals`, {
-        description: `sluice: objects created under ${t.prefix} start an ingest execution (${t.namespace}.${t.name})`,
+      const arrivals = new events.Rule(this, `${id}Arrivals`, {
+        description: `sluice: objects created or deleted under ${t.prefix} start an ingest execution (${t.namespace}.${t.name})`,
         eventPattern: pattern,
         targets: [
           new targets.SfnStateMachine(this.stateMachine, {
@@ -352,7 +481,7 @@ export class SluiceStack extends Stack {
       const archive = new events.Archive(this, `${id}ArrivalsArchive`, {
         sourceEventBus: defaultBus,
         eventPattern: pattern,
-        description: `sluice: ObjectCreated events under ${t.prefix}, for replay`,
+        description: `sluice: Object Created and Object Deleted events under ${t.prefix}, for replay`,
         retention: Duration.days(30),
       });
       // Without a key the L2 renders KmsKeyIdentifier "", which some regions refuse
@@ -360,18 +489,19 @@ export class SluiceStack extends Stack {
       (archive.node.findChild('Archive') as events.CfnArchive).addPropertyDeletionOverride(
         'KmsKeyIdentifier',
       );
-      new events.Rule(this, `${id}Reconcile`, {
+      const schedule = new events.Rule(this, `${id}Reconcile`, {
         description: `sluice: reconcile ${t.namespace}.${t.name} (find versions whose events were lost)`,
         schedule: events.Schedule.rate(props.reconcileEvery ?? Duration.hours(1)),
         targets: [
           new targets.LambdaFunction(reconcile, {
             event: events.RuleTargetInput.fromObject({ table: t.name }),
-            deadLetterQueue: this.deadLetterQueue,
+            deadLetterQueue: this.scheduleDeadLetterQueue,
             maxEventAge: Duration.hours(1),
             retryAttempts: 2,
           }),
         ],
       });
+      ruleNames.push(arrivals.ruleName, schedule.ruleName);
     }
 
     // ---- Glue: one database per namespace --------------------------------------------
@@ -388,56 +518,133 @@ export class SluiceStack extends Stack {
       db.applyRemovalPolicy(RemovalPolicy.RETAIN);
     }
 
-    // ---- Alarms ----------------------------------------------------------------------
+    // ---- Alarms and the dashboard ---------------------------------------------------
+    const five = Duration.minutes(5);
+    const anyOf = (id: string, description: string, metric: cloudwatch.IMetric) =>
+      new cloudwatch.Alarm(this, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    const sluiceMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({ namespace: 'sluice', metricName, statistic, period: five });
+    const freshness = props.freshnessThreshold ?? Duration.hours(1);
     const alarms = [
-      new cloudwatch.Alarm(this, 'ExecutionsFailedAlarm', {
-        alarmDescription: 'sluice: an ingest execution failed (Internal error or retries spent); redrive it after a fix',
-        metric: this.stateMachine.metricFailed({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-        alarmDescription: 'sluice: events could not be delivered; redrive the dead-letter queue',
-        metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-          period: Duration.minutes(5),
-          statistic: 'Maximum',
-        }),
-        threshold: 0,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
-      new cloudwatch.Alarm(this, 'FilesQuarantinedAlarm', {
-        alarmDescription: 'sluice: files were quarantined and wait for a person (sluice quarantine list)',
-        metric: new cloudwatch.Metric({
-          namespace: 'sluice',
-          metricName: 'FilesQuarantined',
-          statistic: 'Sum',
-          period: Duration.minutes(5),
-        }),
-        threshold: 0,
+      anyOf(
+        'ExecutionsFailedAlarm',
+        'sluice: an ingest execution failed (Internal error or retries spent); redrive it after a fix',
+        this.stateMachine.metricFailed({ period: five, statistic: 'Sum' }),
+      ),
+      anyOf(
+        'DeadLettersAlarm',
+        'sluice: arrival events could not start an execution; `sluice dlq replay` starts them again',
+        this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'ScheduleDeadLettersAlarm',
+        'sluice: a reconcile run was not delivered or failed; see the reconcile log group, then run it again',
+        this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'FilesQuarantinedAlarm',
+        'sluice: files were quarantined and wait for a person (sluice quarantine list)',
+        sluiceMetric('FilesQuarantined', 'Sum'),
+      ),
+      new cloudwatch.Alarm(this, 'FreshnessAlarm', {
+        alarmDescription: `sluice: rows took longer than ${freshness.toHumanString()} from their object's arrival to their commit`,
+        metric: sluiceMetric('EventToCommitLag', 'Maximum'),
+        threshold: freshness.toMilliseconds(),
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     ];
+    for (const name of names) {
+      const fn = this.functions[name];
+      alarms.push(
+        anyOf(`${pascal(name)}ErrorsAlarm`, `sluice: the ${name} function failed (see its log group)`, fn.metricErrors({ period: five, statistic: 'Sum' })),
+        anyOf(`${pascal(name)}ThrottlesAlarm`, `sluice: the ${name} function was throttled (concurrency)`, fn.metricThrottles({ period: five, statistic: 'Sum' })),
+      );
+    }
+    ruleNames.forEach((ruleName, i) => {
+      alarms.push(
+        anyOf(
+          `Rule${i}FailedInvocationsAlarm`,
+          'sluice: EventBridge could not invoke a rule\'s target (see the dead-letter queues)',
+          new cloudwatch.Metric({
+            namespace: 'AWS/Events',
+            metricName: 'FailedInvocations',
+            dimensionsMap: { RuleName: ruleName },
+            statistic: 'Sum',
+            period: five,
+          }),
+        ),
+      );
+    });
     if (props.alarmEmail) {
       const topic = new sns.Topic(this, 'AlarmTopic', {
         displayName: 'sluice alarms',
         enforceSSL: true,
+        masterKey: key,
       });
       topic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
       for (const alarm of alarms) {
         alarm.addAlarmAction(new cwActions.SnsAction(topic));
       }
     }
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `${this.stackName}-sluice`,
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Executions',
+            left: [
+              this.stateMachine.metricStarted({ period: five }),
+              this.stateMachine.metricSucceeded({ period: five }),
+              this.stateMachine.metricFailed({ period: five }),
+            ],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Rows and files',
+            left: [sluiceMetric('RowsCommitted', 'Sum'), sluiceMetric('RowsRejected', 'Sum')],
+            right: [sluiceMetric('FilesQuarantined', 'Sum')],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Freshness (ms)',
+            left: [sluiceMetric('EventToCommitLag', 'Maximum'), sluiceMetric('CommitLatency', 'Average')],
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Function errors and throttles',
+            left: names.map((n) => this.functions[n].metricErrors({ period: five, label: `${n} errors` })),
+            right: names.map((n) => this.functions[n].metricThrottles({ period: five, label: `${n} throttles` })),
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function duration (p99, ms)',
+            left: names.map((n) => this.functions[n].metricDuration({ period: five, statistic: 'p99', label: n })),
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead letters',
+            left: [
+              this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'arrivals' }),
+              this.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'schedules' }),
+            ],
+          }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 })],
+      ],
+    });
 
     // ---- Outputs ---------------------------------------------------------------------
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.scheduleDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
   }
 
   /** The Glue catalog, the tables' databases and the tables themselves. */

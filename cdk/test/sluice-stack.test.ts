@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { App } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { REPO_ROOT, STEP_FUNCTIONS, SluiceStack } from '../lib/sluice-stack';
+import { REPO_ROOT, STEP_FUNCTIONS, SluiceStack, TASK_HEADROOM_SECONDS } from '../lib/sluice-stack';
 import {
   ACCOUNT,
   FUNCTIONS,
@@ -51,11 +51,12 @@ const fnId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack
 const roleId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.roles[name]);
 const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
 const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
+const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 
 function arrivalPattern(s: Synth, prefix: string) {
   return {
     source: ['aws.s3'],
-    'detail-type': ['Object Created'],
+    'detail-type': ['Object Created', 'Object Deleted'],
     detail: {
       bucket: { name: [{ Ref: bucketId(s) }] },
       object: { key: [{ prefix }] },
@@ -124,7 +125,7 @@ describe('event rules', () => {
   const arrivalRules = (s: Synth) =>
     resourcesOfType(s.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
 
-  it('has one rule per table, matching Object Created under its prefix in this bucket', () => {
+  it('has one rule per table, matching Object Created and Object Deleted under its prefix in this bucket', () => {
     expect(arrivalRules(example)).toHaveLength(1);
     expect(arrivalRules(two)).toHaveLength(2);
     const patterns = arrivalRules(two).map(([, r]) => r.Properties.EventPattern);
@@ -148,23 +149,49 @@ describe('event rules', () => {
     }
   });
 
-  it('uses an encrypted, TLS-only dead-letter queue that only the rules may send to', () => {
-    example.template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
-    const policies = resourcesOfType(example.json, 'AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(1);
-    const statements = policies[0][1].Properties.PolicyDocument.Statement as any[];
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Effect: 'Deny',
-        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-      }),
-    );
-    for (const s of statements.filter((x) => x.Effect === 'Allow')) {
-      expect(s.Principal).toEqual({ Service: 'events.amazonaws.com' });
-      expect(s.Action).toBe('sqs:SendMessage');
-      expect(s.Condition.ArnEquals['aws:SourceArn']).toBeDefined();
-    }
+  it('keeps dead letters by purpose: arrivals in one encrypted, TLS-only queue, schedules in another', () => {
+    const queues = resourcesOfType(two.json, 'AWS::SQS::Queue');
+    expect(queues).toHaveLength(2);
+    for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    const policies = resourcesOfType(two.json, 'AWS::SQS::QueuePolicy');
+    expect(policies).toHaveLength(2);
+    const rules = resourcesOfType(two.json, 'AWS::Events::Rule');
+    const arrivalRuleIds = rules.filter(([, r]) => r.Properties.EventPattern).map(([id]) => id);
+    const scheduleRuleIds = rules.filter(([, r]) => r.Properties.ScheduleExpression).map(([id]) => id);
+    const sendersOf = (queueId: string) => {
+      const [, policy] = policies.find(([, p]) => p.Properties.Queues[0].Ref === queueId)!;
+      const statements = policy.Properties.PolicyDocument.Statement as any[];
+      expect(statements).toContainEqual(
+        expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+      );
+      return statements
+        .filter((x) => x.Effect === 'Allow')
+        .map((x) => {
+          expect(x.Principal).toEqual({ Service: 'events.amazonaws.com' });
+          expect(x.Action).toBe('sqs:SendMessage');
+          return x.Condition.ArnEquals['aws:SourceArn']['Fn::GetAtt'][0];
+        });
+    };
+    expect(sendersOf(dlqId(two)).sort()).toEqual([...arrivalRuleIds].sort());
+    expect(sendersOf(scheduleDlqId(two)).sort()).toEqual([...scheduleRuleIds].sort());
     example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
+    example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
+  });
+
+  it('sends a failed reconcile run to the schedule queue, never to the arrivals queue', () => {
+    const configs = resourcesOfType(example.json, 'AWS::Lambda::EventInvokeConfig');
+    expect(configs).toHaveLength(1);
+    const [, c] = configs[0];
+    expect(c.Properties.FunctionName).toEqual({ Ref: fnId(example, 'reconcile') });
+    expect(c.Properties.MaximumRetryAttempts).toBe(2);
+    expect(c.Properties.DestinationConfig.OnFailure.Destination).toEqual({
+      'Fn::GetAtt': [scheduleDlqId(example), 'Arn'],
+    });
+    for (const [, r] of resourcesOfType(example.json, 'AWS::Events::Rule')) {
+      const [target] = r.Properties.Targets;
+      const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
+      expect(dlq).toBe(r.Properties.ScheduleExpression ? scheduleDlqId(example) : dlqId(example));
+    }
   });
 
   it('schedules the reconcile function once per table, with the table as input', () => {
@@ -258,14 +285,31 @@ describe('state machine', () => {
     });
   });
 
-  it('gives each function a timeout no longer than its Task\'s', () => {
+  it('gives each function a timeout at least 30 s shorter than its Task\'s, so its own timeout is what the Task sees', () => {
     const { definition } = rendered(example);
     for (const [, st] of Object.entries(definition.States as Record<string, any>)) {
       if (st.Type !== 'Task') continue;
       const id = (st.Resource as string).slice('arn:'.length);
       const fn = example.json.Resources[id];
-      expect(fn.Properties.Timeout).toBeLessThanOrEqual(st.TimeoutSeconds);
+      expect(TASK_HEADROOM_SECONDS).toBeGreaterThanOrEqual(30);
+      expect(fn.Properties.Timeout + TASK_HEADROOM_SECONDS).toBeLessThanOrEqual(st.TimeoutSeconds);
     }
+  });
+
+  it('handles a crashed or timed-out invocation deliberately: retried for the small steps, not for the readers', () => {
+    const { definition } = rendered(example);
+    const retried = (state: string) =>
+      (definition.States[state].Retry as any[]).some((r) => r.ErrorEquals.includes('Sandbox.Timedout'));
+    for (const state of ['Filter', 'Commit', 'Quarantine']) expect(retried(state)).toBe(true);
+    for (const state of ['DetectDrift', 'Validate']) {
+      expect(retried(state)).toBe(false);
+      expect(definition.States[state].Comment).toContain('Sandbox.Timedout');
+    }
+    // Throttling of a capped validate is waited out, not failed after a minute.
+    const throttled = (definition.States.Validate.Retry as any[]).find((r) =>
+      r.ErrorEquals.includes('Lambda.TooManyRequestsException'),
+    );
+    expect(throttled.MaxAttempts).toBeGreaterThanOrEqual(20);
   });
 });
 
@@ -341,13 +385,14 @@ describe('functions', () => {
 });
 
 describe('reserved concurrency', () => {
-  it('is set on commit only, 5 by default, as configured otherwise', () => {
+  it('is set on commit only, 5 by default, as configured otherwise; validate can be capped', () => {
     for (const name of FUNCTIONS) {
       const p = example.json.Resources[fnId(example, name)].Properties;
       expect(p.ReservedConcurrentExecutions).toBe(name === 'commit' ? 5 : undefined);
     }
-    const s = synth({ commitReservedConcurrency: 2 });
+    const s = synth({ commitReservedConcurrency: 2, validateReservedConcurrency: 8 });
     expect(s.json.Resources[fnId(s, 'commit')].Properties.ReservedConcurrentExecutions).toBe(2);
+    expect(s.json.Resources[fnId(s, 'validate')].Properties.ReservedConcurrentExecutions).toBe(8);
   });
 });
 
@@ -374,26 +419,48 @@ describe('alarms', () => {
     return found[0];
   };
 
-  it('fire on a failed execution, a dead letter, and a quarantined file', () => {
-    expect(alarms(example)).toHaveLength(3);
+  it('fire on a failed execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
+    // One table: 2 rules; 6 functions with errors and throttles each.
+    expect(alarms(example)).toHaveLength(5 + 6 * 2 + 2);
     const failed = byMetric(example, 'ExecutionsFailed');
     expect(failed.Namespace).toBe('AWS/States');
     expect(failed.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: smId(example) } }]);
-    const dlq = byMetric(example, 'ApproximateNumberOfMessagesVisible');
-    expect(dlq.Namespace).toBe('AWS/SQS');
-    expect(dlq.Dimensions).toEqual([{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId(example), 'QueueName'] } }]);
+    const dlqs = alarms(example).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
+    expect(dlqs.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(
+      [dlqId(example), scheduleDlqId(example)].sort(),
+    );
     const quarantined = byMetric(example, 'FilesQuarantined');
     expect(quarantined.Namespace).toBe('sluice');
     expect(quarantined.Statistic).toBe('Sum');
     expect(quarantined.Period).toBe(300);
-    expect(quarantined.Dimensions).toBeUndefined();
+    const fresh = byMetric(example, 'EventToCommitLag');
+    expect(fresh.Statistic).toBe('Maximum');
+    expect(fresh.Threshold).toBe(3600_000);
+    for (const metric of ['Errors', 'Throttles']) {
+      const per = alarms(example).filter((a) => a.MetricName === metric);
+      expect(per.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(FUNCTIONS.map((f) => fnId(example, f)).sort());
+    }
+    const failedInvocations = alarms(example).filter((a) => a.MetricName === 'FailedInvocations');
+    expect(failedInvocations).toHaveLength(2);
+    for (const a of failedInvocations) expect(a.Namespace).toBe('AWS/Events');
     for (const a of alarms(example)) {
-      expect(a.Threshold).toBe(0);
+      if (a.MetricName !== 'EventToCommitLag') expect(a.Threshold).toBe(0);
       expect(a.ComparisonOperator).toBe('GreaterThanThreshold');
       expect(a.TreatMissingData).toBe('notBreaching');
       expect(a.AlarmActions).toBeUndefined();
     }
     expect(resourcesOfType(example.json, 'AWS::SNS::Topic')).toHaveLength(0);
+    expect(byMetric(synth({ freshnessThreshold: Duration.minutes(10) }), 'EventToCommitLag').Threshold).toBe(600_000);
+  });
+
+  it('are on one dashboard with the metrics an on-call engineer reads', () => {
+    const boards = resourcesOfType(example.json, 'AWS::CloudWatch::Dashboard');
+    expect(boards).toHaveLength(1);
+    const body = JSON.stringify(boards[0][1].Properties.DashboardBody);
+    for (const m of ['ExecutionsFailed', 'RowsCommitted', 'FilesQuarantined', 'EventToCommitLag', 'Throttles', 'Duration']) {
+      expect(body).toContain(m);
+    }
+    expect(body).toContain('alarm');
   });
 
   it('notify an SNS topic when an address is given', () => {
@@ -606,5 +673,91 @@ describe('iam', () => {
       );
       expect(logStatements.flatMap((s) => s.resources), fn).toEqual([`arn:${own}`]);
     }
+  });
+});
+
+describe('lifecycle', () => {
+  const rules = (s: Synth): Record<string, any> => {
+    const [, bucket] = resourcesOfType(s.json, 'AWS::S3::Bucket')[0];
+    return Object.fromEntries(
+      (bucket.Properties.LifecycleConfiguration.Rules as any[]).map((r) => [r.Id, r]),
+    );
+  };
+
+  it('aborts incomplete uploads, expires old control and warehouse versions, and rejected rows', () => {
+    const r = rules(example);
+    expect(r.AbortIncompleteUploads.AbortIncompleteMultipartUpload).toEqual({ DaysAfterInitiation: 1 });
+    expect(r.AbortIncompleteUploads.Prefix).toBeUndefined();
+    expect(r.ControlPrefixVersions.Prefix).toBe('.sluice/');
+    expect(r.ControlPrefixVersions.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 7 });
+    expect(r.ControlPrefixVersions.ExpirationInDays).toBeUndefined(); // current records stay
+    expect(r.RejectedRows.Prefix).toBe('.sluice/rejects/');
+    expect(r.RejectedRows.ExpirationInDays).toBe(30);
+    expect(r.WarehouseVersions.Prefix).toBe('warehouse/');
+    expect(r.WarehouseVersions.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 7 });
+    for (const rule of Object.values(r)) expect(rule.Status).toBe('Enabled');
+    // The tables' own prefixes keep every version: a replay reads the version it names.
+    for (const rule of Object.values(r)) expect(rule.Prefix ?? '').not.toBe('orders/');
+  });
+
+  it('takes its retention from the props, and refuses what is not a number of days', () => {
+    const r = rules(synth({ controlVersionsDays: 3, rejectsRetentionDays: 90, warehouseVersionsDays: 14 }));
+    expect(r.ControlPrefixVersions.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 3 });
+    expect(r.RejectedRows.ExpirationInDays).toBe(90);
+    expect(r.WarehouseVersions.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: 14 });
+    expect(() => synth({ rejectsRetentionDays: 0 })).toThrow(/rejectsRetentionDays 0 must be a whole number of days/);
+  });
+});
+
+describe('customer-managed key', () => {
+  let k: Synth;
+  beforeAll(() => {
+    k = synth({ customerManagedKey: true, alarmEmail: 'ops@example.com' });
+  });
+  const keyId = () => logicalIdOf(k.stack, k.stack.encryptionKey!);
+
+  it('is made only when asked for, rotated and retained', () => {
+    expect(resourcesOfType(example.json, 'AWS::KMS::Key')).toHaveLength(0);
+    const keys = resourcesOfType(k.json, 'AWS::KMS::Key');
+    expect(keys).toHaveLength(1);
+    expect(keys[0][1].Properties.EnableKeyRotation).toBe(true);
+    expect(keys[0][1].DeletionPolicy).toBe('Retain');
+  });
+
+  it('encrypts the bucket, both queues, the alarm topic and every log group', () => {
+    const ref = { 'Fn::GetAtt': [keyId(), 'Arn'] };
+    const [, bucket] = resourcesOfType(k.json, 'AWS::S3::Bucket')[0];
+    const sse = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0];
+    expect(sse.ServerSideEncryptionByDefault).toEqual({ SSEAlgorithm: 'aws:kms', KMSMasterKeyID: ref });
+    expect(sse.BucketKeyEnabled).toBe(true);
+    for (const [, q] of resourcesOfType(k.json, 'AWS::SQS::Queue')) {
+      expect(q.Properties.KmsMasterKeyId).toEqual(ref);
+    }
+    for (const [, t] of resourcesOfType(k.json, 'AWS::SNS::Topic')) {
+      expect(t.Properties.KmsMasterKeyId).toEqual(ref);
+    }
+    const groups = resourcesOfType(k.json, 'AWS::Logs::LogGroup');
+    expect(groups.length).toBe(7);
+    for (const [, g] of groups) expect(g.Properties.KmsKeyId).toEqual(ref);
+  });
+
+  it('lets each role, EventBridge, CloudWatch and CloudWatch Logs use it, and nothing else', () => {
+    for (const f of FUNCTIONS) {
+      const ok = allStatements(k.json).some(
+        (st: Statement) =>
+          st.roles.includes(roleId(k, f)) &&
+          st.actions.includes('kms:Decrypt') &&
+          st.resources.includes(`arn:${keyId()}`),
+      );
+      expect(ok, f).toBe(true);
+    }
+    const [, key] = resourcesOfType(k.json, 'AWS::KMS::Key')[0];
+    const services = (key.Properties.KeyPolicy.Statement as any[])
+      .map((st) => st.Principal?.Service)
+      .filter(Boolean)
+      .map((x: any) => JSON.stringify(x));
+    expect(services.some((x: string) => x.includes('events.amazonaws.com'))).toBe(true);
+    expect(services.some((x: string) => x.includes('cloudwatch.amazonaws.com'))).toBe(true);
+    expect(services.some((x: string) => x.includes('logs.'))).toBe(true);
   });
 });

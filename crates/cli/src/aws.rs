@@ -431,6 +431,43 @@ pub struct DlqReplayArgs {
     dry_run: bool,
 }
 
+/// Whether a dead-lettered message is an arrival the ingest definition takes: S3's
+/// EventBridge event for an object (`Object Created` or `Object Deleted`, with a bucket and a
+/// key), or a native arrival (`{"bucket", "key", ...}`). Anything else, and why not.
+pub fn arrival_kind(message: &Value) -> Result<&'static str, String> {
+    let text = |p: &str| message.pointer(p).and_then(Value::as_str);
+    if let Some(kind) = text("/detail-type") {
+        if text("/source") != Some("aws.s3") {
+            return Err(format!(
+                "an event from {:?}, not from S3",
+                text("/source").unwrap_or("nowhere")
+            ));
+        }
+        if !matches!(kind, "Object Created" | "Object Deleted") {
+            return Err(format!("an S3 event of type {kind:?}"));
+        }
+        if text("/detail/bucket/name").is_none() || text("/detail/object/key").is_none() {
+            return Err("an S3 event that names no bucket or key".into());
+        }
+        return Ok("s3 event");
+    }
+    if text("/bucket").is_some() && text("/key").is_some() {
+        return Ok("arrival");
+    }
+    let keys: Vec<&str> = message
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).take(5).collect())
+        .unwrap_or_default();
+    Err(format!(
+        "neither an S3 event nor an arrival (fields: {})",
+        if keys.is_empty() {
+            "none".to_string()
+        } else {
+            keys.join(", ")
+        }
+    ))
+}
+
 /// The execution name for a dead-lettered event: `dlq-<file name>-<digest of the event>`,
 /// the same every time the same event is replayed, so a second replay starts nothing.
 pub fn dlq_name(body: &str) -> String {
@@ -501,6 +538,18 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
                     continue;
                 }
             };
+            if let Err(why) = arrival_kind(&input) {
+                // A schedule's payload, a test message, anything else sent here: never started
+                // as an ingest execution, never deleted.
+                failed += 1;
+                t.add_row([
+                    id,
+                    key,
+                    String::new(),
+                    format!("kept: not an arrival: {why}"),
+                ]);
+                continue;
+            }
             if args.dry_run {
                 t.add_row([id, key, name, "would start".into()]);
                 continue;
@@ -557,6 +606,29 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_arrivals_are_recognised_in_a_dead_letter_queue() {
+        use super::arrival_kind;
+        use serde_json::json;
+        let s3 = |kind: &str| {
+            json!({"source": "aws.s3", "detail-type": kind,
+                   "detail": {"bucket": {"name": "b"}, "object": {"key": "orders/a.ndjson"}}})
+        };
+        assert!(arrival_kind(&s3("Object Created")).is_ok());
+        assert!(arrival_kind(&s3("Object Deleted")).is_ok());
+        assert!(arrival_kind(&json!({"bucket": "b", "key": "orders/a.ndjson"})).is_ok());
+        let schedule = arrival_kind(&json!({"table": "orders"})).unwrap_err();
+        assert!(schedule.contains("fields: table"), "{schedule}");
+        assert!(arrival_kind(&s3("Object Restore Completed")).is_err());
+        let mut foreign = s3("Object Created");
+        foreign["source"] = json!("aws.ec2");
+        assert!(arrival_kind(&foreign).unwrap_err().contains("aws.ec2"));
+        assert!(
+            arrival_kind(&json!({"source": "aws.s3", "detail-type": "Object Created"})).is_err()
+        );
+        assert!(arrival_kind(&json!([1, 2])).is_err());
+    }
+
     use super::*;
 
     #[test]

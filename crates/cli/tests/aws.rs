@@ -73,6 +73,8 @@ async fn dlq_replay_starts_each_event_once_and_deletes_only_what_started() {
     };
     send(event.to_string()).await;
     send("not an event".to_string()).await;
+    // What a reconcile schedule dead-letters: JSON, but no arrival.
+    send(json!({"table": "orders"}).to_string()).await;
 
     let replay = [
         "dlq",
@@ -86,9 +88,10 @@ async fn dlq_replay_starts_each_event_once_and_deletes_only_what_started() {
     let said = text(&out);
     assert_eq!(out.status.code(), Some(1), "a message was kept: {said}");
     assert!(
-        said.contains("1 started, 0 already started, 1 kept in the queue"),
+        said.contains("1 started, 0 already started, 2 kept in the queue"),
         "{said}"
     );
+    assert!(said.contains("kept: not an arrival"), "{said}");
     assert!(said.contains("orders/orders-2026-03-01.ndjson"), "{said}");
 
     // The same event delivered again: its execution exists, nothing new starts, and the
@@ -133,7 +136,7 @@ async fn dlq_replay_starts_each_event_once_and_deletes_only_what_started() {
     let described: Value = serde_json::from_slice(&described.stdout).unwrap();
     assert_eq!(described["input"], event);
 
-    // Only the message that could not start remains (once its visibility timeout ends).
+    // Only the messages that could not start remain (once their visibility timeout ends).
     let attributes = sqs
         .get_queue_attributes()
         .queue_url(&queue)
@@ -150,7 +153,7 @@ async fn dlq_replay_starts_each_event_once_and_deletes_only_what_started() {
     };
     assert_eq!(
         count("ApproximateNumberOfMessages") + count("ApproximateNumberOfMessagesNotVisible"),
-        1
+        2
     );
 }
 

@@ -28,6 +28,7 @@
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional
 //! new_version = "append"         # append | ignore: a new version of a committed key
+//! on_delete = "keep"             # keep: a removed object's rows stay (it is recorded)
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
@@ -218,6 +219,19 @@ pub enum NewVersionPolicy {
     Ignore,
 }
 
+/// What a removed source object does to the rows it brought. The removal itself is always
+/// recorded in the ledger (`sluice files` shows it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDeletePolicy {
+    /// The rows stay in the table.
+    #[default]
+    Keep,
+    /// The rows leave the table in one snapshot. Needs the overwrite commit, not built yet:
+    /// refused when the configuration loads.
+    Delete,
+}
+
 /// One table and its contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,6 +259,9 @@ pub struct TableConfig {
     /// What to do with a new version of a key already loaded.
     #[serde(default)]
     pub new_version: NewVersionPolicy,
+    /// What a removed object does to its rows.
+    #[serde(default)]
+    pub on_delete: OnDeletePolicy,
 }
 
 fn default_namespace() -> String {
@@ -457,6 +474,15 @@ impl Config {
                     format!("{} is not between 0.0 and 1.0", t.max_invalid_ratio),
                 ));
             }
+            if t.on_delete == OnDeletePolicy::Delete {
+                return Err(invalid(
+                    key("on_delete"),
+                    "\"delete\" (a removed object's rows leave the table) needs an overwrite \
+                     commit, which sluice does not make yet; use \"keep\" (the default: the \
+                     removal is recorded, the rows stay)"
+                        .into(),
+                ));
+            }
             if t.drift.sample_rows == 0 {
                 return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
             }
@@ -528,6 +554,21 @@ contract = "orders.schema.json"
             .unwrap_err()
             .to_string();
         assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn on_delete_keeps_by_default_and_delete_is_refused_until_it_is_built() {
+        assert_eq!(
+            parse(MINIMAL).unwrap().tables[0].on_delete,
+            OnDeletePolicy::Keep
+        );
+        let keep = parse(&format!("{MINIMAL}on_delete = \"keep\"\n")).unwrap();
+        assert_eq!(keep.tables[0].on_delete, OnDeletePolicy::Keep);
+        let e = parse(&format!("{MINIMAL}on_delete = \"delete\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("table[0].on_delete"), "{e}");
+        assert!(e.contains("overwrite commit"), "{e}");
     }
 
     #[test]
