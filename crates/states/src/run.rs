@@ -490,7 +490,7 @@ impl Inner {
             Wait::TimestampExpression(e) => {
                 let v = e.eval(States::input(input), ctx)?;
                 v.as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .and_then(crate::choice::parse_timestamp)
                     .map(|t| until(t.with_timezone(&Utc)))
                     .ok_or_else(|| {
                         StatesError::new(
@@ -507,7 +507,7 @@ impl Inner {
                     .select(input, ctx)
                     .map_err(|e| StatesError::runtime(e.to_string()))?;
                 v.as_str()
-                    .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                    .and_then(crate::choice::parse_timestamp)
                     .map(|t| until(t.with_timezone(&Utc)))
                     .ok_or_else(|| {
                         StatesError::runtime(format!(

@@ -1,8 +1,9 @@
-//! Conformance: each case is an example from the Amazon States Language specification
-//! (states-language.net, cited as "spec, <section>") or the AWS Step Functions developer
-//! guide (cited as "guide, <page>"), run through the engine end to end with its durable
-//! store, asserting outputs, error names and causes. One module per state type and per
-//! input/output field.
+//! Scenarios: the conformance cases that need more than one execution or a closer look than
+//! the corpus table gives (retry delays on the clock, redrive, the history of a Map). Each is
+//! an example from the Amazon States Language specification (states-language.net, cited as
+//! "spec, <section>"), the AWS Step Functions developer guide (cited as "guide, <page>") or a
+//! recording made against AWS (cited as "recorded, <test>"), run through the engine end to
+//! end with its durable store. One module per state type and per input/output field.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};

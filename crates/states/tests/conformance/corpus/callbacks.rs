@@ -1,0 +1,7 @@
+//! Callbacks (`.waitForTaskToken`) and heartbeats.
+
+use super::Case;
+
+pub fn cases() -> Vec<Case> {
+    Vec::new()
+}
