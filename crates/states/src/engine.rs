@@ -18,7 +18,7 @@ use crate::parse::{parse_definition, Problems};
 use crate::resume::{self, Resume};
 use crate::run::Run;
 use crate::store::{Created, Execution, ExecutionStore, RunLock, Status, StoreError};
-use crate::task::Registry;
+use crate::task::{Registry, MAX_PAYLOAD_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -31,9 +31,15 @@ pub enum EngineError {
     ExecutionAlreadyExists { name: String },
     #[error("ExecutionDoesNotExist: no execution named '{name}'")]
     ExecutionDoesNotExist { name: String },
-    /// Only FAILED, TIMED_OUT and ABORTED executions can be redriven.
-    #[error("ExecutionNotRedrivable: execution '{name}' is {status}; only FAILED, TIMED_OUT and ABORTED executions can be redriven")]
-    ExecutionNotRedrivable { name: String, status: Status },
+    /// RedriveExecution's refusal: only FAILED, TIMED_OUT and ABORTED executions that stopped
+    /// within the last 14 days and did not reach the history limit can be redriven. The
+    /// reason is worded as DescribeExecution's `redriveStatusReason`.
+    #[error("ExecutionNotRedrivable: execution '{name}' cannot be redriven: {reason}")]
+    ExecutionNotRedrivable { name: String, reason: String },
+    /// StartExecution's input is at most 256 KiB (262,144 bytes), as its `input` member's
+    /// length constraint says.
+    #[error("ValidationException: the input of execution '{name}' is {bytes} bytes; StartExecution accepts at most {MAX_PAYLOAD_BYTES} bytes")]
+    InputTooLarge { name: String, bytes: usize },
     /// A live runner holds it: another process, or another task of this one.
     #[error("execution '{name}' is in progress elsewhere (in another process, or started twice in this one); wait for it to end")]
     ExecutionBusy { name: String },
@@ -125,6 +131,13 @@ impl Engine {
     /// another input it fails with `ExecutionAlreadyExists`.
     pub async fn start(&self, req: StartRequest) -> Result<Outcome, EngineError> {
         check_name(&req.name)?;
+        let bytes = req.input.to_string().len();
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(EngineError::InputTooLarge {
+                name: req.name.clone(),
+                bytes,
+            });
+        }
         let definition = Arc::new(parse_definition(&req.definition)?);
         let hash = self.store.put_definition(&req.definition).await?;
         // The lock comes first: an execution row without a live lock means its runner died.
@@ -221,10 +234,10 @@ impl Engine {
             return Err(EngineError::ExecutionBusy { name: name.into() });
         };
         let mut execution = self.describe_locked(name).await?;
-        if !execution.status.is_redrivable() {
+        if let Some(reason) = not_redrivable(&execution, self.clock.now()) {
             return Err(EngineError::ExecutionNotRedrivable {
                 name: name.into(),
-                status: execution.status,
+                reason: reason.into(),
             });
         }
         let text = self.store.definition(&execution.definition_hash).await?;
@@ -349,6 +362,29 @@ impl Engine {
         }
         Ok(self.store.events(name).await?)
     }
+}
+
+/// How long after it stopped an execution can be redriven: RedriveExecution "restarts
+/// unsuccessful executions … that didn't complete successfully in the last 14 days".
+pub const REDRIVABLE_PERIOD: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// Why `execution` cannot be redriven at `now`, in the words of DescribeExecution's
+/// `redriveStatusReason`; `None` when it can.
+pub fn not_redrivable(execution: &Execution, now: DateTime<Utc>) -> Option<&'static str> {
+    match execution.status {
+        Status::Running => return Some("Execution is RUNNING and cannot be redriven."),
+        Status::Succeeded => return Some("Execution is SUCCEEDED and cannot be redriven."),
+        Status::Failed | Status::TimedOut | Status::Aborted => {}
+    }
+    // The history holds its events up to the one before `next_event_id`.
+    if execution.next_event_id > crate::run::MAX_HISTORY_EVENTS {
+        return Some("Execution history event limit exceeded.");
+    }
+    let stopped = execution.stop_date.unwrap_or(execution.start_date);
+    if now - stopped > REDRIVABLE_PERIOD {
+        return Some("Execution redrivable period exceeded.");
+    }
+    None
 }
 
 /// Where `Run::execute` begins.

@@ -34,6 +34,14 @@ use crate::variables::{Bindings, Variables};
 /// Events buffered before a write, at most; bounds memory on long Pass/Choice chains.
 const FLUSH_EVERY: usize = 2048;
 
+/// The most events an execution's history holds (the service quota "Maximum execution
+/// history size"). The execution that reaches it fails: its `ExecutionFailed` event is event
+/// 25,000, `States.Runtime`, with [`HISTORY_FULL_CAUSE`], as AWS records it.
+pub(crate) const MAX_HISTORY_EVENTS: u64 = 25_000;
+
+pub(crate) const HISTORY_FULL_CAUSE: &str =
+    "The execution reached the maximum number of history events (25000).";
+
 pub(crate) struct Run {
     inner: Arc<Inner>,
 }
@@ -57,6 +65,9 @@ struct Log {
     pending: Vec<Event>,
     /// The last event id of each scope, for `previousEventId`.
     last_in_scope: HashMap<String, u64>,
+    /// The history reached [`MAX_HISTORY_EVENTS`]: events other than the execution's end are
+    /// dropped and the execution stops at its next state.
+    full: bool,
 }
 
 /// The variables a state assigns as it exits, by name.
@@ -94,6 +105,7 @@ impl Run {
                     next_id: e.next_event_id,
                     pending: Vec::new(),
                     last_in_scope: HashMap::new(),
+                    full: false,
                 }),
                 flushing: tokio::sync::Mutex::new(()),
             }),
@@ -147,13 +159,16 @@ impl Run {
                 }
             }
         };
-        let result = match inner.definition.timeout_seconds {
+        let mut result = match inner.definition.timeout_seconds {
             Some(s) => match tokio::time::timeout(Duration::from_secs(s), body).await {
                 Ok(r) => r.map_err(Ended::Failed),
                 Err(_) => Err(Ended::TimedOut(s)),
             },
             None => body.await.map_err(Ended::Failed),
         };
+        if inner.history_full() {
+            result = Err(Ended::Failed(StatesError::runtime(HISTORY_FULL_CAUSE)));
+        }
         let now = inner.engine.clock.now();
         let (status, output, error, kind, details) = match &result {
             Ok(output) => (
@@ -185,7 +200,7 @@ impl Run {
                 )
             }
         };
-        inner.push("", kind, details, None);
+        inner.push_end(kind, details);
         let _guard = inner.flushing.lock().await;
         let events = inner.take_pending();
         inner
@@ -215,7 +230,28 @@ enum Ended {
 }
 
 impl Inner {
+    /// Records an event; once the history is full, drops it (see [`MAX_HISTORY_EVENTS`]).
     fn push(&self, scope: &str, kind: &str, details: Value, internal: Option<Value>) -> u64 {
+        {
+            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            if log.full || log.next_id >= MAX_HISTORY_EVENTS {
+                log.full = true;
+                return log.next_id;
+            }
+        }
+        self.record(scope, kind, details, internal)
+    }
+
+    /// Records the execution's last event, even in a full history.
+    fn push_end(&self, kind: &str, details: Value) -> u64 {
+        self.record("", kind, details, None)
+    }
+
+    fn history_full(&self) -> bool {
+        self.log.lock().map(|l| l.full).unwrap_or(false)
+    }
+
+    fn record(&self, scope: &str, kind: &str, details: Value, internal: Option<Value>) -> u64 {
         let timestamp = self.engine.clock.now();
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let id = log.next_id;
@@ -302,13 +338,18 @@ impl Inner {
                 })?;
                 let type_name = state.body.type_name();
                 let entered_at = self.engine.clock.now();
+                let input_text = input.to_string();
                 let entered = self.push(
                     &scope,
                     &format!("{type_name}StateEntered"),
-                    json!({"name": state.name, "input": input.to_string(),
+                    json!({"name": state.name, "input": input_text,
                            "inputDetails": {"truncated": false}}),
                     None,
                 );
+                if self.history_full() {
+                    return Err(StatesError::runtime(HISTORY_FULL_CAUSE));
+                }
+                check_size(input_text.len(), &state.name, "input")?;
                 let (output, next, assigned) = self
                     .clone()
                     .run_state(
@@ -322,7 +363,9 @@ impl Inner {
                     )
                     .await
                     .map_err(|e| located(e, &state.name, entered))?;
-                let mut exited = json!({"name": state.name, "output": output.to_string(),
+                let output_text = output.to_string();
+                check_size(output_text.len(), &state.name, "output")?;
+                let mut exited = json!({"name": state.name, "output": output_text,
                                         "outputDetails": {"truncated": false}});
                 if !assigned.is_empty() {
                     exited["assignedVariables"] = assigned_details(&assigned);
@@ -659,13 +702,15 @@ impl Inner {
             },
             None => call.await,
         };
+        // AWS's wording (recorded, test_states_errors[…data_limit_exceeded_on_large_utf8_response]).
         let result = result.and_then(|v| {
-            let size = v.to_string().len();
-            if size > MAX_PAYLOAD_BYTES {
+            if v.to_string().len() > MAX_PAYLOAD_BYTES {
                 Err(StatesError::new(
-                    "States.DataLimitExceeded",
+                    names::DATA_LIMIT_EXCEEDED,
                     format!(
-                        "the task output is {size} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit"
+                        "The state/task '{}' returned a result with a size exceeding the \
+                         maximum number of bytes service limit.",
+                        task.resource
                     ),
                 ))
             } else {
@@ -1140,6 +1185,20 @@ impl Inner {
             .unwrap_or("local")
             .to_string()
     }
+}
+
+/// A state's input or output over the 256 KiB payload quota is `States.DataLimitExceeded`.
+fn check_size(bytes: usize, state: &str, what: &str) -> Result<(), StatesError> {
+    if bytes <= MAX_PAYLOAD_BYTES {
+        return Ok(());
+    }
+    Err(StatesError::new(
+        names::DATA_LIMIT_EXCEEDED,
+        format!(
+            "The state/task '{state}' {what} has a size of {bytes} bytes, exceeding the maximum \
+             number of bytes service limit ({MAX_PAYLOAD_BYTES})."
+        ),
+    ))
 }
 
 /// The outputs reused from an earlier attempt, recorded for the next redrive.

@@ -61,6 +61,16 @@ pub enum Expect {
     Fails(&'static str, Option<&'static str>),
     /// The definition is refused at load, a problem containing the text.
     Refused(&'static str),
+    /// The execution fails; `after` later, RedriveExecution refuses it with this reason.
+    RedriveRefused {
+        after: Duration,
+        reason: &'static str,
+    },
+    /// The execution fails; `after` later, a redrive ends it with this output.
+    Redriven {
+        after: Duration,
+        output: Value,
+    },
 }
 
 pub struct Case {
@@ -72,6 +82,8 @@ pub struct Case {
     pub expect: Expect,
     /// The event types of the history, in order, when the case asserts its shape.
     pub history: Option<Vec<&'static str>>,
+    /// How many events the history holds and the types of its last ones.
+    pub history_end: Option<(usize, Vec<&'static str>)>,
 }
 
 /// A case named `name` in its family, from `source`, running `definition` on `{}`.
@@ -84,6 +96,7 @@ pub fn case(name: &str, source: &'static str, definition: Value) -> Case {
         replies: Vec::new(),
         expect: Expect::Output(json!({})),
         history: None,
+        history_end: None,
     }
 }
 
@@ -125,6 +138,21 @@ impl Case {
 
     pub fn history(mut self, kinds: &[&'static str]) -> Self {
         self.history = Some(kinds.to_vec());
+        self
+    }
+
+    pub fn history_end(mut self, len: usize, last: &[&'static str]) -> Self {
+        self.history_end = Some((len, last.to_vec()));
+        self
+    }
+
+    pub fn redrive_refused(mut self, after: Duration, reason: &'static str) -> Self {
+        self.expect = Expect::RedriveRefused { after, reason };
+        self
+    }
+
+    pub fn redriven(mut self, after: Duration, output: Value) -> Self {
+        self.expect = Expect::Redriven { after, output };
         self
     }
 }
@@ -223,7 +251,12 @@ impl TaskHandler for Canned {
 }
 
 /// Runs one case on the engine: `Ok` when AWS's result is what the engine gives.
-async fn check(engine: &Engine, execution: &str, case: &Case) -> Result<(), String> {
+async fn check(
+    engine: &Engine,
+    clock: &ManualClock,
+    execution: &str,
+    case: &Case,
+) -> Result<(), String> {
     let started = engine
         .start(StartRequest {
             state_machine: "conformance".into(),
@@ -278,17 +311,60 @@ async fn check(engine: &Engine, execution: &str, case: &Case) -> Result<(), Stri
             }
         }
         Expect::Refused(_) => {}
+        Expect::RedriveRefused { after, reason } => {
+            if e.status != Status::Failed {
+                return Err(format!("{:?}, want FAILED before the redrive", e.status));
+            }
+            clock.advance(*after);
+            match engine.redrive(execution).await {
+                Err(EngineError::ExecutionNotRedrivable { reason: got, .. }) if got == *reason => {}
+                Err(other) => return Err(format!("redrive refused with {other}, want '{reason}'")),
+                Ok(e) => {
+                    return Err(format!(
+                        "redriven ({:?}), want refused: '{reason}'",
+                        e.status
+                    ))
+                }
+            }
+        }
+        Expect::Redriven { after, output } => {
+            if e.status != Status::Failed {
+                return Err(format!("{:?}, want FAILED before the redrive", e.status));
+            }
+            clock.advance(*after);
+            match engine.redrive(execution).await {
+                Ok(e) if e.output.as_ref() == Some(output) => {}
+                Ok(e) => {
+                    return Err(format!(
+                        "redriven to {:?} {:?}, want {output}",
+                        e.status, e.output
+                    ))
+                }
+                Err(err) => return Err(format!("redrive refused: {err}")),
+            }
+        }
     }
-    if let Some(want) = &case.history {
-        let got: Vec<String> = engine
+    let kinds = || async {
+        engine
             .history(execution)
             .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+            .map(|h| h.into_iter().map(|e| e.kind).collect::<Vec<String>>())
+            .map_err(|e| e.to_string())
+    };
+    if let Some(want) = &case.history {
+        let got = kinds().await?;
         if got != *want {
             return Err(format!("history {got:?}, want {want:?}"));
+        }
+    }
+    if let Some((len, last)) = &case.history_end {
+        let got = kinds().await?;
+        let tail = &got[got.len().saturating_sub(last.len())..];
+        if got.len() != *len || tail != last.as_slice() {
+            return Err(format!(
+                "history of {} events ending {tail:?}, want {len} ending {last:?}",
+                got.len()
+            ));
         }
     }
     Ok(())
@@ -334,11 +410,11 @@ async fn corpus_matches_aws() {
     let engine = Engine::open(&dir.path().join("executions.db"), registry)
         .await
         .expect("the store opens")
-        .with_clock(clock);
+        .with_clock(clock.clone());
     let mut failed = BTreeMap::new();
     for (i, c) in cases.iter().enumerate() {
         let name = execution_name(i);
-        let run = check(&engine, &name, c);
+        let run = check(&engine, &clock, &name, c);
         let verdict = match tokio::time::timeout(Duration::from_secs(30), run).await {
             Ok(v) => v,
             Err(_) => Err("did not finish within 30 s".to_string()),
