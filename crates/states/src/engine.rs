@@ -17,7 +17,7 @@ use crate::items::Objects;
 use crate::parse::{parse_definition, Problems};
 use crate::resume::{self, Resume};
 use crate::run::Run;
-use crate::store::{Created, Execution, ExecutionStore, RunLock, Status, StoreError};
+use crate::store::{Created, Execution, ExecutionStore, RunLock, Sent, Status, StoreError};
 use crate::task::{Registry, MAX_PAYLOAD_BYTES};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,19 @@ pub enum EngineError {
     ExecutionBusy { name: String },
     #[error("invalid execution name '{name}': {reason}")]
     InvalidName { name: String, reason: String },
+    /// SendTask*'s `InvalidToken`: not a token this engine hands out.
+    #[error("InvalidToken: the provided token is not valid: '{token}'")]
+    InvalidToken { token: String },
+    /// SendTask*'s `TaskDoesNotExist`: a well-formed token no task waits with.
+    #[error("TaskDoesNotExist: no task is waiting with the token '{token}'")]
+    TaskDoesNotExist { token: String },
+    /// SendTask*'s `TaskTimedOut`: "the task token has either expired or the task associated
+    /// with the token has already been closed".
+    #[error("TaskTimedOut: the task token has either expired or the task associated with the token has already been closed")]
+    TaskTimedOut { token: String },
+    /// SendTaskSuccess's `InvalidOutput`: the output is over 256 KiB.
+    #[error("InvalidOutput: the output is {bytes} bytes; a task's output is at most {MAX_PAYLOAD_BYTES} bytes")]
+    InvalidOutput { bytes: usize },
 }
 
 /// What to start.
@@ -356,11 +369,65 @@ impl Engine {
         Ok(marked)
     }
 
+    /// `SendTaskSuccess`: the callback task waiting with `token` succeeds with `output`.
+    pub async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), EngineError> {
+        check_token(token)?;
+        let bytes = output.to_string().len();
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(EngineError::InvalidOutput { bytes });
+        }
+        sent(token, self.store.succeed_token(token, output).await?)
+    }
+
+    /// `SendTaskFailure`: the callback task waiting with `token` fails with `error` and
+    /// `cause` (which its Retry and Catch see).
+    pub async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
+        check_token(token)?;
+        sent(token, self.store.fail_token(token, error, cause).await?)
+    }
+
+    /// `SendTaskHeartbeat`: the callback task waiting with `token` is alive; its
+    /// `HeartbeatSeconds` count again from now.
+    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
+        check_token(token)?;
+        sent(
+            token,
+            self.store.heartbeat_token(token, self.clock.now()).await?,
+        )
+    }
+
     pub async fn history(&self, name: &str) -> Result<Vec<Event>, EngineError> {
         if self.store.get(name).await?.is_none() {
             return Err(EngineError::ExecutionDoesNotExist { name: name.into() });
         }
         Ok(self.store.events(name).await?)
+    }
+}
+
+fn check_token(token: &str) -> Result<(), EngineError> {
+    if crate::callback::is_well_formed(token) {
+        return Ok(());
+    }
+    Err(EngineError::InvalidToken {
+        token: token.chars().take(100).collect(),
+    })
+}
+
+/// A callback's answer as SendTask* gives it.
+fn sent(token: &str, sent: Sent) -> Result<(), EngineError> {
+    match sent {
+        Sent::Accepted => Ok(()),
+        Sent::Unknown => Err(EngineError::TaskDoesNotExist {
+            token: token.into(),
+        }),
+        Sent::Closed => Err(EngineError::TaskTimedOut {
+            token: token.into(),
+        }),
     }
 }
 

@@ -17,6 +17,7 @@
 //! - [`store`], [`history`]: the SQLite executions and their events; [`task`]: handlers;
 //!   [`clock`]: the injectable clock; [`error`]: `StatesError` and the `States.*` names.
 
+pub mod callback;
 pub mod choice;
 pub mod clock;
 pub mod engine;

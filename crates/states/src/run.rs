@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map as JsonMap, Value};
 
+use crate::callback;
 use crate::engine::{time, Engine, EngineError, Start, ROLE_ARN};
 use crate::error::{names, StatesError};
 use crate::history::{kinds, Event};
@@ -652,11 +653,30 @@ impl Inner {
         let Body::Task(task) = &state.body else {
             return Err(StatesError::runtime("not a Task"));
         };
+        // A callback task's token, in the context object as `Task.Token`.
+        let token = callback::is_callback(&task.resource).then(callback::new_token);
+        let with_token;
+        let ctx = match &token {
+            Some(t) => {
+                let mut c = ctx.clone();
+                if let Some(o) = c.context.as_object_mut() {
+                    o.insert("Task".into(), json!({ "Token": t }));
+                }
+                with_token = c;
+                &with_token
+            }
+            None => ctx,
+        };
         let params = arguments(state, effective, ctx)?;
         let timeout = task
             .timeout
             .as_ref()
             .map(|c| count(c, effective, ctx, "TimeoutSecondsPath"))
+            .transpose()?;
+        let heartbeat = task
+            .heartbeat
+            .as_ref()
+            .map(|c| count(c, effective, ctx, "HeartbeatSecondsPath"))
             .transpose()?;
         let mut scheduled = json!({
             "resource": task.resource,
@@ -674,6 +694,14 @@ impl Inner {
             json!({"resource": task.resource, "resourceType": "local"}),
             None,
         );
+        let started = self.engine.clock.now();
+        if let Some(t) = &token {
+            self.engine
+                .store
+                .open_token(t, &self.name, &state.name, started)
+                .await
+                .map_err(|e| StatesError::runtime(format!("cannot record the task token: {e}")))?;
+        }
         self.flush().await?;
         let handler = self.engine.registry.handler(&task.resource)?;
         let call = handler.invoke(TaskCall {
@@ -682,11 +710,47 @@ impl Inner {
             execution_name: self.name.clone(),
             state_name: state.name.clone(),
             attempt,
+            task_token: token.clone(),
         });
+        let limits = callback::Limits {
+            started,
+            heartbeat,
+            timeout,
+        };
+        let call = async {
+            let Some(t) = &token else { return call.await };
+            // The handler's result is what the service answered (a message id): the task's
+            // output is the callback's.
+            let submitted = call.await?;
+            self.push(
+                scope,
+                kinds::TASK_SUBMITTED,
+                json!({"resource": task.resource, "output": submitted.to_string(),
+                       "outputDetails": {"truncated": false}}),
+                None,
+            );
+            self.flush().await?;
+            let store = &self.engine.store;
+            let outcome = callback::wait(store, self.engine.clock.as_ref(), t, limits).await;
+            if let Err(e) = &outcome {
+                if e.error == names::TIMEOUT || e.error == names::HEARTBEAT_TIMEOUT {
+                    self.push(
+                        scope,
+                        kinds::TASK_TIMED_OUT,
+                        json!({"resource": task.resource, "error": e.error}),
+                        None,
+                    );
+                }
+            }
+            outcome
+        };
         let result = match timeout {
             Some(s) => match tokio::time::timeout(Duration::from_secs(s), call).await {
                 Ok(r) => r,
                 Err(_) => {
+                    if let Some(t) = &token {
+                        let _ = self.engine.store.close_token(t).await;
+                    }
                     let e = StatesError::new(
                         names::TIMEOUT,
                         format!("the task did not finish within TimeoutSeconds ({s} s)"),
@@ -717,7 +781,12 @@ impl Inner {
                 Ok(v)
             }
         });
+        let timed_out = result.as_ref().is_err_and(|e| {
+            token.is_some()
+                && [names::TIMEOUT, names::HEARTBEAT_TIMEOUT].contains(&e.error.as_str())
+        });
         match &result {
+            _ if timed_out => 0,
             Ok(v) => self.push(
                 scope,
                 kinds::TASK_SUCCEEDED,

@@ -5,6 +5,8 @@
 //!   test runs them all and prints `conformance: P passed of T …`, failing on any failure not
 //!   listed (with its reason) in `KNOWN_FAILURES.md`, and on a listed one that passes.
 //! - [`scenarios`]: cases that take several executions or a redrive, written as tests.
+//! - [`task_tokens`]: the callback API (SendTaskSuccess, …) from another engine on the store.
 
 mod corpus;
 mod scenarios;
+mod task_tokens;

@@ -50,6 +50,22 @@ pub enum Reply {
     Err(&'static str, &'static str),
     /// Never answers (for timeouts).
     Hang,
+    /// A callback task's request: the service answers `{"MessageId": …}` at once and,
+    /// meanwhile, the callback is sent with the task's token.
+    Callback(Callback),
+}
+
+/// What is sent back with a callback task's token.
+#[derive(Debug, Clone)]
+pub enum Callback {
+    Success(Value),
+    /// `SendTaskSuccess` with the task's input as the output.
+    SuccessWithInput,
+    Failure(&'static str, &'static str),
+    /// `SendTaskHeartbeat`, then `SendTaskSuccess`.
+    HeartbeatThenSuccess(Value),
+    /// Nothing: the task waits until it times out.
+    Nothing,
 }
 
 /// What AWS gives for a case.
@@ -228,6 +244,8 @@ pub fn choice_rule(rule: Value) -> Value {
 #[derive(Default)]
 struct Canned {
     replies: Mutex<HashMap<(String, String), VecDeque<Reply>>>,
+    /// Where callbacks are sent; set once the engine is open.
+    engine: std::sync::OnceLock<Engine>,
 }
 
 #[async_trait::async_trait]
@@ -245,6 +263,37 @@ impl TaskHandler for Canned {
             Some(Reply::Ok(v)) => Ok(v),
             Some(Reply::Err(e, c)) => Err(StatesError::new(e, c)),
             Some(Reply::Hang) => std::future::pending().await,
+            Some(Reply::Callback(callback)) => {
+                let (Some(token), Some(engine)) = (call.task_token.clone(), self.engine.get())
+                else {
+                    return Err(StatesError::new(
+                        "Conformance.NoToken",
+                        "not a callback task",
+                    ));
+                };
+                let engine = engine.clone();
+                let input = call.input.clone();
+                tokio::spawn(async move {
+                    let sent = match callback {
+                        Callback::Success(v) => engine.send_task_success(&token, &v).await,
+                        Callback::SuccessWithInput => {
+                            engine.send_task_success(&token, &input).await
+                        }
+                        Callback::Failure(e, c) => engine.send_task_failure(&token, e, c).await,
+                        Callback::HeartbeatThenSuccess(v) => {
+                            match engine.send_task_heartbeat(&token).await {
+                                Ok(()) => engine.send_task_success(&token, &v).await,
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Callback::Nothing => Ok(()),
+                    };
+                    if let Err(e) = sent {
+                        let _ = writeln!(std::io::stderr().lock(), "callback not sent: {e}");
+                    }
+                });
+                Ok(json!({"MessageId": "00000000-0000-4000-8000-000000000000"}))
+            }
             None => Ok(call.input),
         }
     }
@@ -403,7 +452,7 @@ async fn corpus_matches_aws() {
         }
     }
     let mut registry = Registry::new();
-    registry.set_fallback(canned);
+    registry.set_fallback(canned.clone());
     let clock = Arc::new(ManualClock::new(
         "2026-03-14T01:59:00Z".parse().expect("a timestamp"),
     ));
@@ -411,6 +460,7 @@ async fn corpus_matches_aws() {
         .await
         .expect("the store opens")
         .with_clock(clock.clone());
+    let _ = canned.engine.set(engine.clone());
     let mut failed = BTreeMap::new();
     for (i, c) in cases.iter().enumerate() {
         let name = execution_name(i);

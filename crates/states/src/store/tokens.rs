@@ -1,0 +1,184 @@
+//! Task tokens of callback tasks (`.waitForTaskToken`), durable in the execution store.
+//!
+//! A token is written when its task starts waiting; `SendTaskSuccess`, `SendTaskFailure` and
+//! `SendTaskHeartbeat` (from any process, `sluice task …` included) write its outcome or its
+//! last heartbeat; the waiting runner reads them. A token is closed once: by its callback, or
+//! by the runner when the task times out or its state ends otherwise, so a late callback is
+//! told `TaskTimedOut`, as AWS tells it.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::Row;
+
+use super::{parse_time, ExecutionStore, StoreError};
+
+pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS task_tokens (
+        token TEXT PRIMARY KEY,
+        execution TEXT NOT NULL,
+        state TEXT NOT NULL,
+        status TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        heartbeat TEXT NOT NULL
+    )";
+
+/// Where a token's task stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenState {
+    /// Waiting for a callback; the time of the last heartbeat (or of the start).
+    Waiting {
+        heartbeat: DateTime<Utc>,
+    },
+    Succeeded(Value),
+    Failed {
+        error: String,
+        cause: String,
+    },
+    /// Closed without a callback (timed out, or its state ended).
+    Closed,
+}
+
+/// What a callback did to a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    Accepted,
+    /// No such token.
+    Unknown,
+    /// The token's task was already closed.
+    Closed,
+}
+
+impl ExecutionStore {
+    /// Records a task of `execution`, in `state`, waiting for the callback of `token`.
+    pub async fn open_token(
+        &self,
+        token: &str,
+        execution: &str,
+        state: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO task_tokens (token, execution, state, status, heartbeat)
+             VALUES (?, ?, ?, 'WAITING', ?)",
+        )
+        .bind(token)
+        .bind(execution)
+        .bind(state)
+        .bind(now.to_rfc3339())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The token's state, or `None` if there is no such token.
+    pub async fn token(&self, token: &str) -> Result<Option<TokenState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT status, output, error, cause, heartbeat FROM task_tokens WHERE token = ?",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?;
+        let Some(r) = row else { return Ok(None) };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            name: token.to_string(),
+            detail,
+        };
+        let status: String = r.get(0);
+        Ok(Some(match status.as_str() {
+            "WAITING" => TokenState::Waiting {
+                heartbeat: parse_time(&r.get::<String, _>(4)).map_err(corrupt)?,
+            },
+            "SUCCEEDED" => {
+                let output: Option<String> = r.get(1);
+                TokenState::Succeeded(
+                    serde_json::from_str(output.as_deref().unwrap_or("null"))
+                        .map_err(|e| corrupt(e.to_string()))?,
+                )
+            }
+            "FAILED" => TokenState::Failed {
+                error: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                cause: r.get::<Option<String>, _>(3).unwrap_or_default(),
+            },
+            _ => TokenState::Closed,
+        }))
+    }
+
+    /// `SendTaskSuccess`: the task's output, if it still waits.
+    pub async fn succeed_token(&self, token: &str, output: &Value) -> Result<Sent, StoreError> {
+        self.close_token_with(token, "SUCCEEDED", Some(output.to_string()), None, None)
+            .await
+    }
+
+    /// `SendTaskFailure`: the task's error and cause, if it still waits.
+    pub async fn fail_token(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<Sent, StoreError> {
+        self.close_token_with(token, "FAILED", None, Some(error), Some(cause))
+            .await
+    }
+
+    /// Closes a token without a callback (its task timed out or its state ended); `Closed`
+    /// when a callback came first.
+    pub async fn close_token(&self, token: &str) -> Result<Sent, StoreError> {
+        self.close_token_with(token, "CLOSED", None, None, None)
+            .await
+    }
+
+    /// `SendTaskHeartbeat`: the task is alive at `now`, if it still waits.
+    pub async fn heartbeat_token(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Sent, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE task_tokens SET heartbeat = ? WHERE token = ? AND status = 'WAITING'",
+        )
+        .bind(now.to_rfc3339())
+        .bind(token)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?
+        .rows_affected();
+        self.sent(token, changed).await
+    }
+
+    async fn close_token_with(
+        &self,
+        token: &str,
+        status: &str,
+        output: Option<String>,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> Result<Sent, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE task_tokens SET status = ?, output = ?, error = ?, cause = ?
+              WHERE token = ? AND status = 'WAITING'",
+        )
+        .bind(status)
+        .bind(output)
+        .bind(error)
+        .bind(cause)
+        .bind(token)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?
+        .rows_affected();
+        self.sent(token, changed).await
+    }
+
+    async fn sent(&self, token: &str, changed: u64) -> Result<Sent, StoreError> {
+        if changed > 0 {
+            return Ok(Sent::Accepted);
+        }
+        Ok(match self.token(token).await? {
+            None => Sent::Unknown,
+            Some(_) => Sent::Closed,
+        })
+    }
+}
