@@ -18,7 +18,6 @@ use futures::{FutureExt, StreamExt};
 use serde_json::{json, Map as JsonMap, Value};
 
 use crate::callback;
-use crate::engine::{time, Engine, EngineError, Start, ROLE_ARN};
 use crate::error::{names, StatesError};
 use crate::history::{kinds, Event};
 use crate::items;
@@ -28,7 +27,8 @@ use crate::model::{
     State, Text, Transition, Wait,
 };
 use crate::resume::{child_scope, Children, Resume};
-use crate::store::{state_machine_arn, Execution, Status};
+use crate::services::Services;
+use crate::store::{state_machine_arn, Execution, Status, StoreError};
 use crate::task::{TaskCall, MAX_PAYLOAD_BYTES};
 use crate::variables::{Bindings, Variables};
 
@@ -47,8 +47,25 @@ pub(crate) struct Run {
     inner: Arc<Inner>,
 }
 
+/// Where `Run::execute` begins.
+#[derive(Debug)]
+pub(crate) enum Start {
+    Fresh(Value),
+    At(Resume),
+    /// A redrive found the top level already finished (it died while recording the end).
+    Finished(Value),
+}
+
+/// The role ARN the context object and `ExecutionStarted` show.
+pub(crate) const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/sluice-local";
+
+/// A time as the context object and the history show it: RFC 3339 in UTC, milliseconds.
+pub(crate) fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 struct Inner {
-    engine: Engine,
+    services: Services,
     definition: Arc<Definition>,
     name: String,
     input: Value,
@@ -78,7 +95,7 @@ type Assigned = JsonMap<String, Value>;
 type StateResult = Result<(Value, Option<String>, Assigned), StatesError>;
 
 impl Run {
-    pub(crate) fn new(engine: Engine, definition: Arc<Definition>, e: &Execution) -> Self {
+    pub(crate) fn new(services: Services, definition: Arc<Definition>, e: &Execution) -> Self {
         let mut execution_ctx = json!({
             "Id": e.execution_arn,
             "Input": if definition.context_reads_input { e.input.clone() } else { Value::Null },
@@ -96,7 +113,7 @@ impl Run {
         });
         Run {
             inner: Arc::new(Inner {
-                engine,
+                services,
                 definition,
                 name: e.name.clone(),
                 input: e.input.clone(),
@@ -118,7 +135,7 @@ impl Run {
     }
 
     /// Runs to the end and records the outcome.
-    pub(crate) async fn execute(self, start: Start) -> Result<Execution, EngineError> {
+    pub(crate) async fn execute(self, start: Start) -> Result<Execution, StoreError> {
         let inner = self.inner.clone();
         let machine = inner.definition.machine.clone();
         let body = {
@@ -170,7 +187,7 @@ impl Run {
         if inner.history_full() {
             result = Err(Ended::Failed(StatesError::runtime(HISTORY_FULL_CAUSE)));
         }
-        let now = inner.engine.clock.now();
+        let now = inner.services.clock.now();
         let (status, output, error, kind, details) = match &result {
             Ok(output) => (
                 Status::Succeeded,
@@ -205,7 +222,7 @@ impl Run {
         let _guard = inner.flushing.lock().await;
         let events = inner.take_pending();
         inner
-            .engine
+            .services
             .store
             .finish(
                 &inner.name,
@@ -217,11 +234,15 @@ impl Run {
             )
             .await?;
         drop(_guard);
-        inner.engine.store.get(&inner.name).await?.ok_or_else(|| {
-            EngineError::ExecutionDoesNotExist {
+        inner
+            .services
+            .store
+            .get(&inner.name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt {
                 name: inner.name.clone(),
-            }
-        })
+                detail: "the execution vanished as it finished".into(),
+            })
     }
 }
 
@@ -253,7 +274,7 @@ impl Inner {
     }
 
     fn record(&self, scope: &str, kind: &str, details: Value, internal: Option<Value>) -> u64 {
-        let timestamp = self.engine.clock.now();
+        let timestamp = self.services.clock.now();
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         let id = log.next_id;
         log.next_id += 1;
@@ -287,7 +308,7 @@ impl Inner {
     async fn flush(&self) -> Result<(), StatesError> {
         let _guard = self.flushing.lock().await;
         let events = self.take_pending();
-        self.engine
+        self.services
             .store
             .append(&self.name, &events)
             .await
@@ -338,7 +359,7 @@ impl Inner {
                     StatesError::runtime(format!("no state named '{current}' in this machine"))
                 })?;
                 let type_name = state.body.type_name();
-                let entered_at = self.engine.clock.now();
+                let entered_at = self.services.clock.now();
                 let input_text = input.to_string();
                 let entered = self.push(
                     &scope,
@@ -481,7 +502,7 @@ impl Inner {
             Body::Wait(w) => {
                 let wait = self.wait_duration(w, &effective, &ctx)?;
                 self.flush().await?;
-                self.engine.clock.sleep(wait).await;
+                self.services.clock.sleep(wait).await;
                 let assigned = assign(&state.assign, &effective, States::input(&raw), &ctx)?;
                 Ok((plain_output(state, effective, &raw, &ctx)?, next, assigned))
             }
@@ -501,7 +522,7 @@ impl Inner {
         ctx: &Bindings,
     ) -> Result<Duration, StatesError> {
         let until = |t: DateTime<Utc>| {
-            (t - self.engine.clock.now())
+            (t - self.services.clock.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
         };
@@ -615,7 +636,7 @@ impl Inner {
                     used[i] += 1;
                     retries += 1;
                     self.flush().await?;
-                    self.engine.clock.sleep(wait).await;
+                    self.services.clock.sleep(wait).await;
                     continue;
                 }
             }
@@ -694,16 +715,16 @@ impl Inner {
             json!({"resource": task.resource, "resourceType": "local"}),
             None,
         );
-        let started = self.engine.clock.now();
+        let started = self.services.clock.now();
         if let Some(t) = &token {
-            self.engine
+            self.services
                 .store
                 .open_token(t, &self.name, &state.name, started)
                 .await
                 .map_err(|e| StatesError::runtime(format!("cannot record the task token: {e}")))?;
         }
         self.flush().await?;
-        let handler = self.engine.registry.handler(&task.resource)?;
+        let handler = self.services.registry.handler(&task.resource)?;
         let call = handler.invoke(TaskCall {
             resource: task.resource.clone(),
             input: params,
@@ -730,8 +751,8 @@ impl Inner {
                 None,
             );
             self.flush().await?;
-            let store = &self.engine.store;
-            let outcome = callback::wait(store, self.engine.clock.as_ref(), t, limits).await;
+            let store = &self.services.store;
+            let outcome = callback::wait(store, self.services.clock.as_ref(), t, limits).await;
             if let Err(e) = &outcome {
                 if e.error == names::TIMEOUT || e.error == names::HEARTBEAT_TIMEOUT {
                     self.push(
@@ -749,7 +770,7 @@ impl Inner {
                 Ok(r) => r,
                 Err(_) => {
                     if let Some(t) = &token {
-                        let _ = self.engine.store.close_token(t).await;
+                        let _ = self.services.store.close_token(t).await;
                     }
                     let e = StatesError::new(
                         names::TIMEOUT,
@@ -926,7 +947,7 @@ impl Inner {
                 }
                 let input = match (&selector, &selector_jsonata) {
                     (Some(t), _) => {
-                        let now = this.engine.clock.now();
+                        let now = this.services.clock.now();
                         let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
                         match t.render(&effective, &ctx) {
                             Ok(v) => v,
@@ -934,7 +955,7 @@ impl Inner {
                         }
                     }
                     (None, Some(t)) => {
-                        let now = this.engine.clock.now();
+                        let now = this.services.clock.now();
                         let ctx = this.context(&name, now, Some(0), Some((i, &item)), &outer);
                         match t.render(States::input(&effective), &ctx) {
                             Ok(v) => v,
@@ -1038,7 +1059,7 @@ impl Inner {
     ) -> Result<Vec<Value>, StatesError> {
         let items = match &m.item_reader {
             Some(reader) => {
-                let objects = self.engine.objects.as_ref().ok_or_else(|| {
+                let objects = self.services.objects.as_ref().ok_or_else(|| {
                     StatesError::new(
                         names::ITEM_READER_FAILED,
                         "this engine has no bucket access bound for ItemReader",
@@ -1179,7 +1200,7 @@ impl Inner {
         outputs: Vec<Value>,
     ) -> Result<Value, StatesError> {
         let failed = |cause: String| StatesError::new(names::RESULT_WRITER_FAILED, cause);
-        let objects = self.engine.objects.as_ref().ok_or_else(|| {
+        let objects = self.services.objects.as_ref().ok_or_else(|| {
             failed("this engine has no bucket access bound for ResultWriter".into())
         })?;
         let params = writer.parameters.render(effective, ctx)?;

@@ -189,16 +189,6 @@ impl Intrinsic {
         })
     }
 
-    /// The call as written.
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// The name of the outermost function, for example `States.Format`.
-    pub fn function(&self) -> &'static str {
-        self.call.func.name()
-    }
-
     /// Evaluates against the effective input and the context object; failures are
     /// `States.IntrinsicFailure` with a cause naming the function.
     pub fn eval(&self, input: &Value, context: &Bindings) -> Result<Value, StatesError> {

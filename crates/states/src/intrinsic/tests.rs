@@ -692,6 +692,4 @@ fn is_intrinsic_and_display() {
     assert!(!is_intrinsic("$.States"));
     let i = Intrinsic::parse("States.Array( 1 )").unwrap();
     assert_eq!(i.to_string(), "States.Array( 1 )");
-    assert_eq!(i.as_str(), "States.Array( 1 )");
-    assert_eq!(i.function(), "States.Array");
 }
