@@ -66,6 +66,8 @@ pub(crate) fn time(t: DateTime<Utc>) -> String {
 
 struct Inner {
     services: Services,
+    /// Which run of the execution this is: 0, then its redrive count.
+    run: u32,
     definition: Arc<Definition>,
     name: String,
     input: Value,
@@ -114,6 +116,7 @@ impl Run {
         Run {
             inner: Arc::new(Inner {
                 services,
+                run: e.redrive_count,
                 definition,
                 name: e.name.clone(),
                 input: e.input.clone(),
@@ -219,6 +222,7 @@ impl Run {
             }
         };
         inner.push_end(kind, details);
+        inner.services.store.close_tokens_of(&inner.name).await?;
         let _guard = inner.flushing.lock().await;
         let events = inner.take_pending();
         inner
@@ -674,8 +678,22 @@ impl Inner {
         let Body::Task(task) = &state.body else {
             return Err(StatesError::runtime("not a Task"));
         };
-        // A callback task's token, in the context object as `Task.Token`.
-        let token = callback::is_callback(&task.resource).then(callback::new_token);
+        // A callback task's token, in the context object as `Task.Token`. A redriven one
+        // takes over the token of the run that stopped, whose request went out already.
+        let callback_task = callback::is_callback(&task.resource);
+        let taken_over = match callback_task && self.run > 0 {
+            true => self
+                .services
+                .store
+                .reusable_token(&self.name, &state.name, self.run)
+                .await
+                .map_err(|e| StatesError::runtime(format!("task token: {e}")))?,
+            false => None,
+        };
+        let token = match &taken_over {
+            Some(t) => Some(t.clone()),
+            None => callback_task.then(callback::new_token),
+        };
         let with_token;
         let ctx = match &token {
             Some(t) => {
@@ -716,10 +734,10 @@ impl Inner {
             None,
         );
         let started = self.services.clock.now();
-        if let Some(t) = &token {
+        if let (Some(t), None) = (&token, &taken_over) {
             self.services
                 .store
-                .open_token(t, &self.name, &state.name, started)
+                .open_token(t, &self.name, &state.name, self.run, started)
                 .await
                 .map_err(|e| StatesError::runtime(format!("cannot record the task token: {e}")))?;
         }
@@ -740,17 +758,19 @@ impl Inner {
         };
         let call = async {
             let Some(t) = &token else { return call.await };
-            // The handler's result is what the service answered (a message id): the task's
-            // output is the callback's.
-            let submitted = call.await?;
-            self.push(
-                scope,
-                kinds::TASK_SUBMITTED,
-                json!({"resource": task.resource, "output": submitted.to_string(),
-                       "outputDetails": {"truncated": false}}),
-                None,
-            );
-            self.flush().await?;
+            if taken_over.is_none() {
+                // The handler's result is what the service answered (a message id): the
+                // task's output is the callback's.
+                let submitted = call.await?;
+                self.push(
+                    scope,
+                    kinds::TASK_SUBMITTED,
+                    json!({"resource": task.resource, "output": submitted.to_string(),
+                           "outputDetails": {"truncated": false}}),
+                    None,
+                );
+                self.flush().await?;
+            }
             let store = &self.services.store;
             let outcome = callback::wait(store, self.services.clock.as_ref(), t, limits).await;
             if let Err(e) = &outcome {

@@ -5,6 +5,11 @@
 //! last heartbeat; the waiting runner reads them. A token is closed once: by its callback, or
 //! by the runner when the task times out or its state ends otherwise, so a late callback is
 //! told `TaskTimedOut`, as AWS tells it.
+//!
+//! A token outlives the process that waited for it: when that process stopped, the callback
+//! is still recorded, and the redriven execution waits for (or reads) the same token instead
+//! of sending a new request, as the worker holding the token expects. Each token belongs to
+//! a run of its execution (0 for the first, then its redrive count) and is consumed once read.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -20,7 +25,9 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS task_tokens (
         output TEXT,
         error TEXT,
         cause TEXT,
-        heartbeat TEXT NOT NULL
+        heartbeat TEXT NOT NULL,
+        run INTEGER NOT NULL,
+        consumed INTEGER NOT NULL DEFAULT 0
     )";
 
 /// Where a token's task stands.
@@ -50,22 +57,76 @@ pub enum Sent {
 }
 
 impl ExecutionStore {
-    /// Records a task of `execution`, in `state`, waiting for the callback of `token`.
+    /// Records a task of `execution`, in `state`, waiting for the callback of `token`, in the
+    /// execution's `run` (its redrive count).
     pub async fn open_token(
         &self,
         token: &str,
         execution: &str,
         state: &str,
+        run: u32,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO task_tokens (token, execution, state, status, heartbeat)
-             VALUES (?, ?, ?, 'WAITING', ?)",
+            "INSERT INTO task_tokens (token, execution, state, status, heartbeat, run)
+             VALUES (?, ?, ?, 'WAITING', ?, ?)",
         )
         .bind(token)
         .bind(execution)
         .bind(state)
         .bind(now.to_rfc3339())
+        .bind(run as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The token a redriven `state` of `execution` takes over from a run before `run`: the
+    /// one token of that state still waiting, or answered but not yet read. `None` when there
+    /// is none, or several (Map iterations of one state: their tasks run again).
+    pub async fn reusable_token(
+        &self,
+        execution: &str,
+        state: &str,
+        run: u32,
+    ) -> Result<Option<String>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT token FROM task_tokens
+              WHERE execution = ? AND state = ? AND run < ? AND consumed = 0
+                AND status IN ('WAITING', 'SUCCEEDED', 'FAILED')
+              LIMIT 2",
+        )
+        .bind(execution)
+        .bind(state)
+        .bind(run as i64)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.sql(e))?;
+        Ok(match rows.as_slice() {
+            [one] => Some(one.get(0)),
+            _ => None,
+        })
+    }
+
+    /// Marks the token's answer as read, so no later attempt or redrive takes it again.
+    pub async fn consume_token(&self, token: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE task_tokens SET consumed = 1 WHERE token = ?")
+            .bind(token)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Closes every token of `execution` still waiting (it ended), so that their callbacks
+    /// are told `TaskTimedOut`.
+    pub async fn close_tokens_of(&self, execution: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE task_tokens SET status = 'CLOSED', consumed = 1
+              WHERE execution = ? AND status = 'WAITING'",
+        )
+        .bind(execution)
         .execute(&self.pool)
         .await
         .map_err(|e| self.sql(e))?;
@@ -126,8 +187,11 @@ impl ExecutionStore {
     /// Closes a token without a callback (its task timed out or its state ended); `Closed`
     /// when a callback came first.
     pub async fn close_token(&self, token: &str) -> Result<Sent, StoreError> {
-        self.close_token_with(token, "CLOSED", None, None, None)
-            .await
+        let sent = self
+            .close_token_with(token, "CLOSED", None, None, None)
+            .await?;
+        self.consume_token(token).await?;
+        Ok(sent)
     }
 
     /// `SendTaskHeartbeat`: the task is alive at `now`, if it still waits.

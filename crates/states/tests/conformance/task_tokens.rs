@@ -131,3 +131,83 @@ async fn an_output_over_256_kib_is_invalid_output() {
 async fn running_engine(db: &std::path::Path) -> Engine {
     Engine::open(db, Registry::new()).await.unwrap()
 }
+
+/// Fails the task if invoked: a redriven callback task must not send its request again.
+struct NotAgain;
+
+#[async_trait::async_trait]
+impl TaskHandler for NotAgain {
+    async fn invoke(&self, _: TaskCall) -> Result<Value, StatesError> {
+        Err(StatesError::new(
+            "Conformance.InvokedAgain",
+            "the request went out twice",
+        ))
+    }
+}
+
+/// guide, "Redriving executions" with a callback task: the process waiting for a token
+/// stops; the worker's SendTaskSuccess is kept in the store; the redrive takes over the
+/// same token and reads that answer, without sending the request again.
+// See: #22
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_sent_while_the_runner_is_gone_is_read_by_the_redrive() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("executions.db");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut registry = Registry::new();
+    registry.bind(SQS, Arc::new(Worker(Mutex::new(Some(tx)))));
+    let runner = Engine::open(&db, registry).await.unwrap();
+    let definition = json!({"StartAt": "Wait", "States": {"Wait": {"Type": "Task",
+        "Resource": SQS, "Parameters": {"TaskToken.$": "$$.Task.Token"}, "End": true}}});
+    let running = tokio::spawn(async move {
+        runner
+            .start(StartRequest {
+                state_machine: "callbacks".into(),
+                definition: definition.to_string(),
+                name: "runner-stops".into(),
+                input: json!({}),
+            })
+            .await
+    });
+    let token = rx.await.unwrap();
+    // The process running the execution stops while the task waits.
+    running.abort();
+    assert!(running.await.is_err());
+
+    let mut registry = Registry::new();
+    registry.bind(SQS, Arc::new(NotAgain));
+    let restarted = Engine::open(&db, registry).await.unwrap();
+    restarted
+        .send_task_success(&token, &json!({"answered": "while down"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        restarted.describe("runner-stops").await.unwrap().status,
+        Status::Aborted
+    );
+    let ended = restarted.redrive("runner-stops").await.unwrap();
+    assert_eq!(ended.status, Status::Succeeded, "{ended:?}");
+    assert_eq!(ended.output, Some(json!({"answered": "while down"})));
+    let kinds: Vec<String> = restarted
+        .history("runner-stops")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    let redriven = kinds.iter().position(|k| k == "ExecutionRedriven").unwrap();
+    assert_eq!(
+        kinds[redriven..]
+            .iter()
+            .filter(|k| *k == "TaskSubmitted")
+            .count(),
+        0,
+        "the redrive sent no request: {kinds:?}"
+    );
+    // Read once: the token is spent.
+    let again = restarted.send_task_success(&token, &json!(1)).await;
+    assert!(
+        matches!(again, Err(EngineError::TaskTimedOut { .. })),
+        "{again:?}"
+    );
+}
