@@ -95,6 +95,11 @@ pub fn cases() -> Vec<Case> {
             .input(json!({"QueueUrl": "q", "Message": "m"}))
             .reply(SQS, vec![Reply::Callback(Callback::Failure("Failure error", "Failure cause"))])
             .output(json!({"QueueUrl": "q", "Message": "m", "error": {"Error": "Failure error", "Cause": "Failure cause"}})),
+        case("failure_without_error_field", "recorded, test_callback[test_sqs_failure_in_wait_for_task_tok_no_error_field[SQS_WAIT_FOR_TASK_TOKEN_CATCH]]: SendTaskFailure without error and cause gives null in the error output",
+            with_catch(json!({}), &["States.ALL"]))
+            .input(json!({"QueueUrl": "q", "Message": "m"}))
+            .reply(SQS, vec![Reply::Callback(Callback::Failure("", ""))])
+            .output(json!({"QueueUrl": "q", "Message": "m", "error": {"Error": null, "Cause": null}})),
         case("token_in_the_context_object", "guide, Wait for a Callback with Task Token: $$.Task.Token is the token to send back",
             single(json!({"Type": "Task", "Resource": SQS, "End": true,
                 "Parameters": {"token.$": "$$.Task.Token"}, "HeartbeatSeconds": 60})))
