@@ -27,8 +27,9 @@
 //!   templates, intrinsic functions and choice rules; `jsonata`: `{% … %}` expressions;
 //! - `variables`: workflow variables, their scopes, the bindings expressions read;
 //! - `engine` (the public face), `services` (what a run is given: store, tasks, clock,
-//!   bucket), `run` (the interpreter), `callback` (task tokens), `retry`, `resume` (where a
-//!   redrive resumes), `items` (ItemReader, ItemBatcher);
+//!   bucket), `run/` (the interpreter: a machine state by state, then `task`, `parallel`,
+//!   `map`, `wait`, and `io` for input and output processing), `callback` (task tokens),
+//!   `retry`, `resume` (where a redrive resumes), `items` (ItemReader, ItemBatcher);
 //! - `store` (with `store/tokens`), `history`: the SQLite executions, their events, task
 //!   tokens; `task`: handlers; `clock`: the injectable clock; `error`: `StatesError`.
 //!
