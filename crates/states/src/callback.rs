@@ -5,9 +5,10 @@
 //! task …`). The token and its callback live in the execution store, so the callback may come
 //! from another process.
 //!
-//! While it waits, the task fails with `States.HeartbeatTimeout` when no heartbeat
-//! (`SendTaskHeartbeat`) came for `HeartbeatSeconds`, and with `States.Timeout` after
-//! `TimeoutSeconds`, both read on the engine's clock.
+//! While it waits, the task times out when no heartbeat (`SendTaskHeartbeat`) came for
+//! `HeartbeatSeconds` (`States.HeartbeatTimeout` to its Retry and Catch), or after
+//! `TimeoutSeconds`, both read on the engine's clock; either shows as `States.Timeout` in the
+//! history and the execution's error, as AWS records it.
 //!
 //! [`Engine::send_task_success`]: crate::Engine::send_task_success
 

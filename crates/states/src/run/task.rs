@@ -61,11 +61,17 @@ impl Inner {
                     continue;
                 }
             }
-            if let Some(c) = state
+            let catcher = state
                 .catch
                 .iter()
-                .find(|c| error_matches(&c.error_equals, &error.error))
-            {
+                .find(|c| error_matches(&c.error_equals, &error.error));
+            // A heartbeat timeout is matched as `States.HeartbeatTimeout` (and as
+            // `States.Timeout`), but shows as `States.Timeout`, as AWS records it.
+            let error = match error.error == names::HEARTBEAT_TIMEOUT {
+                true => StatesError::new(names::TIMEOUT, error.cause),
+                false => error,
+            };
+            if let Some(c) = catcher {
                 let error_output = error.to_output();
                 let states = States {
                     input: &raw,
@@ -143,6 +149,9 @@ impl Inner {
         if let Some(t) = timeout {
             scheduled["timeoutInSeconds"] = json!(t);
         }
+        if let Some(h) = heartbeat {
+            scheduled["heartbeatInSeconds"] = json!(h);
+        }
         self.push(scope, kinds::TASK_SCHEDULED, scheduled, None);
         self.push(
             scope,
@@ -195,7 +204,7 @@ impl Inner {
                     self.push(
                         scope,
                         kinds::TASK_TIMED_OUT,
-                        json!({"resource": task.resource, "error": e.error}),
+                        json!({"resource": task.resource, "error": names::TIMEOUT}),
                         None,
                     );
                 }

@@ -42,7 +42,7 @@ const SUBMITTED_OK: &[&str] = &[
     "ExecutionSucceeded",
 ];
 
-const HEARTBEAT: &str = "guide, Handling errors (States.HeartbeatTimeout): no heartbeat for longer than HeartbeatSeconds";
+const HEARTBEAT: &str = "guide, Handling errors (States.HeartbeatTimeout): available in Catch and Retry; recorded, test_heartbeats: the error shows as States.Timeout";
 
 pub fn cases() -> Vec<Case> {
     vec![
@@ -72,18 +72,28 @@ pub fn cases() -> Vec<Case> {
             .reply(SQS, vec![Reply::Callback(Callback::HeartbeatThenSuccess(json!("test_message_txt")))])
             .output(json!("test_message_txt"))
             .history(SUBMITTED_OK),
-        case("heartbeat_timeout", HEARTBEAT,
+        case("heartbeat_timeout", "recorded, test_heartbeats[test_heartbeat_timeout]: no heartbeat within HeartbeatSeconds; TaskTimedOut and the execution's error are States.Timeout",
             send_with_wait(json!({"HeartbeatSeconds": 5, "TimeoutSeconds": 600})))
             .input(input())
             .reply(SQS, vec![Reply::Callback(Callback::Nothing)])
-            .fails("States.HeartbeatTimeout")
+            .fails("States.Timeout")
             .history(&["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
                 "TaskSubmitted", "TaskTimedOut", "ExecutionFailed"]),
-        case("heartbeat_timeout_caught", "guide, Handling errors (States.HeartbeatTimeout): available in Catch and Retry",
+        case("heartbeat_seconds_path_timeout", "recorded, test_heartbeats[test_heartbeat_path_timeout]: HeartbeatSecondsPath",
+            send_with_wait(json!({"HeartbeatSecondsPath": "$.HeartbeatSecondsPath", "TimeoutSeconds": 600})))
+            .input(json!({"QueueUrl": "q", "Message": "m", "HeartbeatSecondsPath": 5}))
+            .reply(SQS, vec![Reply::Callback(Callback::Nothing)])
+            .fails("States.Timeout"),
+        case("heartbeat_timeout_caught", HEARTBEAT,
             with_catch(json!({"HeartbeatSeconds": 5}), &["States.HeartbeatTimeout"]))
             .input(json!({"QueueUrl": "q", "Message": "m"}))
             .reply(SQS, vec![Reply::Callback(Callback::Nothing)])
-            .output(json!({"QueueUrl": "q", "Message": "m", "error": {"Error": "States.HeartbeatTimeout", "Cause": ""}})),
+            .output_where("the input with the timeout's error output at $.error", |v| v["error"]["Error"] == "States.Timeout" && v["Message"] == "m"),
+        case("heartbeat_timeout_caught_as_timeout", "spec, Task State (Timeouts): more time than HeartbeatSeconds between heartbeats fails the state with States.Timeout",
+            with_catch(json!({"HeartbeatSeconds": 5}), &["States.Timeout"]))
+            .input(json!({"QueueUrl": "q", "Message": "m"}))
+            .reply(SQS, vec![Reply::Callback(Callback::Nothing)])
+            .output_where("the input with the timeout's error output at $.error", |v| v["error"]["Error"] == "States.Timeout"),
         case("heartbeat_timeout_retried", "guide, Handling errors (States.HeartbeatTimeout): available in Catch and Retry",
             send_with_wait(json!({"HeartbeatSeconds": 5,
                 "Retry": [{"ErrorEquals": ["States.HeartbeatTimeout"], "MaxAttempts": 1}]})))
