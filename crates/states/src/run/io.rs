@@ -75,11 +75,12 @@ pub(super) fn process_result(
     Ok((output_path(state, combined, ctx)?, assigned))
 }
 
-/// A `States.QueryEvaluationError` cause with the state and its entry event in front, as
-/// AWS words it: "An error occurred while executing the state 'S' (entered at the event id
+/// A `States.QueryEvaluationError` or `States.Runtime` cause with the state and its entry
+/// event in front, as AWS words it: "An error occurred while executing the state 'S' (entered at the event id
 /// #2). The JSONata expression …".
 pub(super) fn located(mut e: StatesError, state: &str, entered: u64) -> StatesError {
-    if e.error == names::QUERY_EVALUATION_ERROR && !e.cause.starts_with("An error occurred") {
+    let engine_error = e.error == names::QUERY_EVALUATION_ERROR || e.error == names::RUNTIME;
+    if engine_error && !e.cause.starts_with("An error occurred") {
         e.cause = format!(
             "An error occurred while executing the state '{state}' (entered at the event id \
              #{entered}). {}",
@@ -198,12 +199,7 @@ pub(super) fn output_path(
         None => Ok(json!({})),
         Some(p) if p.is_root() => Ok(value),
         Some(p) => p.select(&value, ctx).map_err(|e| {
-            StatesError::runtime(format!(
-                "An error occurred while executing the state '{}'. Invalid path '{}' : {}",
-                state.name,
-                p.as_str(),
-                e.message
-            ))
+            StatesError::runtime(format!("Invalid path '{}' : {}", p.as_str(), e.message))
         }),
     }
 }

@@ -456,12 +456,7 @@ impl Inner {
             None => json!({}),
             Some(p) if p.is_root() => raw.clone(),
             Some(p) => p.select(&raw, &ctx).map_err(|e| {
-                StatesError::runtime(format!(
-                    "An error occurred while executing the state '{}'. Invalid path '{}': {}",
-                    state.name,
-                    p.as_str(),
-                    e.message
-                ))
+                StatesError::runtime(format!("Invalid path '{}' : {}", p.as_str(), e.message))
             })?,
         };
         let next = match &state.transition {

@@ -55,9 +55,9 @@ pub fn cases() -> Vec<Case> {
             .fails("States.Runtime")
             .history(&["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted",
                 "TaskSucceeded", "ExecutionFailed"]),
-        case("parameter_path_failure_is_catchable", "guide, Handling errors (States.ParameterPathFailure), caught as in the error-handling tutorial",
-            caught(json!({"Parameters": {"x.$": "$.missing"}, "Catch": catch_all("States.ParameterPathFailure")})))
-            .output_where("the ParameterPathFailure error output", |v| v["Error"] == "States.ParameterPathFailure"),
+        case("missing_parameter_path_not_caught", "recorded, test_base_scenarios[test_invalid_jsonpath]: a .$ path with no match is States.Runtime, which States.ALL does not catch",
+            caught(json!({"Parameters": {"x.$": "$.missing"}, "Catch": catch_all("States.ALL")})))
+            .fails("States.Runtime"),
         case("result_path_match_failure_is_catchable", "spec, Errors: States.ResultPathMatchFailure is an error a Catch may name",
             caught(json!({"ResultPath": "$.a.b", "Catch": catch_all("States.ResultPathMatchFailure")})))
             .input(json!({"a": 5}))

@@ -101,11 +101,36 @@ pub fn cases() -> Vec<Case> {
         .output(json!({"comment": "Selecting what I care about.",
             "MyDetails": {"size": "small", "exists": "in stock", "StaticValue": "foo"}})),
         case(
-            "parameters_missing_path_fails",
-            "guide, Handling errors (States.ParameterPathFailure): a .$ path that cannot be replaced",
-            single(json!({"Type": "Pass", "Parameters": {"x.$": "$.missing"}, "End": true})),
+            "parameters_missing_path_is_runtime",
+            "recorded, test_base_scenarios[test_invalid_jsonpath[INVALID_JSONPATH_IN_STRING_EXPR_JSONPATH]]",
+            json!({"StartAt": "pass", "States": {"pass": {"Type": "Pass",
+                "Parameters": {"value.$": "$.no_such_jsonpath"}, "End": true}}}),
         )
-        .fails("States.ParameterPathFailure"),
+        .input(json!({"int-literal": 0}))
+        .fails_with("States.Runtime", "An error occurred while executing the state 'pass' (entered at the event id #2). The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'"),
+        case(
+            "error_path_missing_is_runtime",
+            "recorded, test_base_scenarios[test_invalid_jsonpath[INVALID_JSONPATH_IN_ERRORPATH]]",
+            json!({"StartAt": "pass", "States": {
+                "pass": {"Type": "Pass", "Next": "fail", "Parameters": {"Error": "error-value"}},
+                "fail": {"Type": "Fail", "ErrorPath": "$.ErrorX"}}}),
+        )
+        .input(json!({"int-literal": 0}))
+        .fails_with("States.Runtime", "An error occurred while executing the state 'fail' (entered at the event id #4). The JSONPath '$.ErrorX' specified for the field 'ErrorPath' could not be found in the input"),
+        case(
+            "input_path_missing_recorded_cause",
+            "recorded, test_base_scenarios[test_invalid_jsonpath[ST.INVALID_JSONPATH_IN_INPUTPATH]]",
+            json!({"StartAt": "pass", "States": {"pass": {"Type": "Pass", "InputPath": "$.NoSuchInputPath", "End": true}}}),
+        )
+        .input(json!({"int-literal": 0}))
+        .fails_with("States.Runtime", "An error occurred while executing the state 'pass' (entered at the event id #2). Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']"),
+        case(
+            "output_path_missing_recorded_cause",
+            "recorded, test_base_scenarios[test_invalid_jsonpath[ST.INVALID_JSONPATH_IN_OUTPUTPATH]]",
+            json!({"StartAt": "pass", "States": {"pass": {"Type": "Pass", "OutputPath": "$.NoSuchOutputPath", "End": true}}}),
+        )
+        .input(json!({"int-literal": 0}))
+        .fails_with("States.Runtime", "An error occurred while executing the state 'pass' (entered at the event id #2). Invalid path '$.NoSuchOutputPath' : No results for path: $['NoSuchOutputPath']"),
         case(
             "parameters_after_input_path",
             "guide, Processing input and output: InputPath applies before Parameters",

@@ -1,7 +1,7 @@
 //! Workflow variables (the developer guide's "Passing data between states with variables"):
 //! Assign, `$name`, evaluation order and scopes, in JSONPath states.
 
-use super::{case, Case};
+use super::{case, Case, Reply};
 use serde_json::json;
 
 const GUIDE: &str = "guide, Passing data between states with variables";
@@ -55,14 +55,13 @@ pub fn cases() -> Vec<Case> {
                 "P": {"Type": "Parallel", "Branches": [{"StartAt": "I", "States": {
                     "I": {"Type": "Pass", "Parameters": {"k.$": "$k"}, "End": true}}}], "End": true}}}))
             .output(json!([{"k": 7}])),
-        case("catch_assign_reads_the_error_output", "guide, Passing data between states with variables (Assign in Catch)",
+        case("catch_assign_reads_the_error_output", "guide, Passing data between states with variables (Assign in Catch): $ is the error output",
             json!({"StartAt": "T", "States": {
-                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "InputPath": "$.none",
-                      "Parameters": {"x.$": "$.missing"},
+                "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                       "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"err.$": "$.Error"}, "Next": "R"}], "End": true},
                 "R": {"Type": "Pass", "Parameters": {"err.$": "$err"}, "End": true}}}))
-            .input(json!({"none": {}}))
-            .output(json!({"err": "States.ParameterPathFailure"})),
+            .reply("arn:aws:states:::lambda:invoke", vec![Reply::Err("Lambda.Unknown", "timeout")])
+            .output(json!({"err": "Lambda.Unknown"})),
         case("reserved_name_refused", "guide, Passing data between states with variables (Variable names): states is reserved",
             json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"states": 1}, "End": true}}}))
             .refused("states"),

@@ -133,10 +133,12 @@ mod parameters {
         );
     }
 
-    /// guide, "Handling error conditions" / spec, "Errors": a `.$` path with no match is
-    /// States.ParameterPathFailure, which a Catch can handle.
+    /// recorded, test_base_scenarios[test_invalid_jsonpath]: a `.$` path with no match fails
+    /// the execution with States.Runtime (not the States.ParameterPathFailure the guide names),
+    /// which no Catch handles; the cause names the state, the field and the path.
+    // See: #22
     #[tokio::test]
-    async fn missing_path_is_parameter_path_failure() {
+    async fn missing_path_is_a_runtime_error_no_catch_handles() {
         let r = rig(handlers()).await;
         let def = json!({
             "StartAt": "S",
@@ -150,10 +152,14 @@ mod parameters {
                 "Caught": {"Type": "Pass", "End": true}
             }
         });
-        let out = r.output(&def, json!({"a": 1})).await;
-        assert_eq!(out["err"]["Error"], "States.ParameterPathFailure");
-        let cause = out["err"]["Cause"].as_str().unwrap();
-        assert!(cause.contains("$.missing"), "{cause}");
+        let (error, cause) = r.failure(&def, json!({"a": 1})).await;
+        assert_eq!(error, "States.Runtime");
+        assert_eq!(
+            cause,
+            "An error occurred while executing the state 'S' (entered at the event id #2). The \
+             JSONPath '$.missing' specified for the field 'x.$' could not be found in the input \
+             '{\"a\":1}'"
+        );
     }
 }
 

@@ -148,7 +148,7 @@ mod variables {
             "Each",
         );
         let (error, _) = r.failure(&leaked, json!({"items": [1]})).await;
-        assert_eq!(error, "States.ParameterPathFailure");
+        assert_eq!(error, "States.Runtime");
     }
 
     /// variables guide, "Variable scope": Parallel branches read outer variables; a distributed
