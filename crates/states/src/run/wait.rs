@@ -9,24 +9,31 @@ impl Inner {
         input: &Value,
         ctx: &Bindings,
     ) -> Result<Duration, StatesError> {
-        let until = |t: DateTime<Utc>| {
-            (t - self.services.clock.now())
+        let until = |t: DateTime<Utc>| -> Result<Duration, StatesError> {
+            Ok((t - self.services.clock.now())
                 .to_std()
-                .unwrap_or(Duration::ZERO)
+                .unwrap_or(Duration::ZERO))
         };
         match w {
             Wait::Seconds(s) => Ok(Duration::from_secs(*s)),
-            Wait::Timestamp(t) => Ok(until(t.with_timezone(&Utc))),
+            Wait::Timestamp(t) => until(t.with_timezone(&Utc)),
             Wait::SecondsPath(p) => {
                 let v = p
                     .select(input, ctx)
                     .map_err(|e| StatesError::runtime(e.to_string()))?;
-                v.as_u64().map(Duration::from_secs).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "SecondsPath '{}' selected {v}, not a non-negative integer",
+                // AWS's causes, as recorded (test_wait[test_base_wait_seconds_path]).
+                match (v.as_u64(), v.as_i64()) {
+                    (Some(s), _) => Ok(Duration::from_secs(s)),
+                    (None, Some(_)) => Err(StatesError::runtime(format!(
+                        "The SecondsPath parameter references a negative value: {} == {v}",
                         p.as_str()
-                    ))
-                })
+                    ))),
+                    (None, None) => Err(StatesError::runtime(format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                        p.as_str(),
+                        raw_text(&v)
+                    ))),
+                }
             }
             Wait::SecondsExpression(e) => {
                 let v = e.eval(States::input(input), ctx)?;
@@ -42,9 +49,9 @@ impl Inner {
             }
             Wait::TimestampExpression(e) => {
                 let v = e.eval(States::input(input), ctx)?;
-                v.as_str()
+                let t = v
+                    .as_str()
                     .and_then(crate::choice::parse_timestamp)
-                    .map(|t| until(t.with_timezone(&Utc)))
                     .ok_or_else(|| {
                         StatesError::new(
                             names::QUERY_EVALUATION_ERROR,
@@ -53,22 +60,42 @@ impl Inner {
                                 e.as_str()
                             ),
                         )
-                    })
+                    })?;
+                until(t.with_timezone(&Utc))
             }
             Wait::TimestampPath(p) => {
                 let v = p
                     .select(input, ctx)
                     .map_err(|e| StatesError::runtime(e.to_string()))?;
-                v.as_str()
+                let t = v
+                    .as_str()
                     .and_then(crate::choice::parse_timestamp)
-                    .map(|t| until(t.with_timezone(&Utc)))
                     .ok_or_else(|| {
                         StatesError::runtime(format!(
-                            "TimestampPath '{}' selected {v}, not an RFC 3339 timestamp",
-                            p.as_str()
+                            "The TimestampPath parameter does not reference a valid ISO-8601 \
+                         extended offset date-time format string: {} == {}",
+                            p.as_str(),
+                            raw_text(&v)
                         ))
-                    })
+                    })?;
+                until(t.with_timezone(&Utc))
             }
         }
+        .and_then(|d| match d.as_secs() > MAX_WAIT_SECONDS {
+            true => Err(StatesError::runtime("Wait state delay is too long.")),
+            false => Ok(d),
+        })
+    }
+}
+
+/// The longest wait AWS accepts: 2^31 - 1 seconds (recorded, test_wait
+/// [test_timestamp_too_far_in_future_boundary]: 24,855 days wait, 24,856 fail).
+const MAX_WAIT_SECONDS: u64 = i32::MAX as u64;
+
+/// A value as AWS's causes show it: a string without quotes, anything else as JSON.
+fn raw_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
