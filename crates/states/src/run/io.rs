@@ -244,13 +244,29 @@ pub(super) fn count(
             let v = p
                 .select(input, ctx)
                 .map_err(|e| StatesError::runtime(format!("{field}: {e}")))?;
-            v.as_u64().ok_or_else(|| {
-                StatesError::runtime(format!(
-                    "{field} '{}' selected {v}, not a non-negative integer",
+            // AWS's causes, as recorded (test_base_scenarios[test_max_concurrency_path],
+            // [test_map_state_tolerated_failure_count_path]).
+            match (v.as_u64(), v.as_i64()) {
+                (Some(n), _) => Ok(n),
+                (None, Some(_)) => Err(StatesError::runtime(format!(
+                    "{} cannot be negative.",
+                    field.strip_suffix("Path").unwrap_or(field)
+                ))),
+                (None, None) => Err(StatesError::runtime(format!(
+                    "The {field} field refers to value \"{}\" which is not a valid integer: {}",
+                    raw_text(&v),
                     p.as_str()
-                ))
-            })
+                ))),
+            }
         }
+    }
+}
+
+/// A value as AWS's causes quote it: a string without its quotes, anything else as JSON.
+pub(super) fn raw_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -267,11 +267,22 @@ impl Inner {
                 let v = path
                     .select(effective, ctx)
                     .map_err(|e| StatesError::runtime(e.to_string()))?;
-                Some(v.as_f64().ok_or_else(|| {
+                // AWS's causes, as recorded
+                // (test_base_scenarios[test_map_state_tolerated_failure_percentage_path]).
+                let p = v.as_f64().ok_or_else(|| {
                     StatesError::runtime(format!(
-                        "ToleratedFailurePercentagePath selected {v}, not a number"
+                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which \
+                         is not a valid float: {}",
+                        raw_text(&v),
+                        path.as_str()
                     ))
-                })?)
+                })?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(StatesError::runtime(
+                        "ToleratedFailurePercentage must be between 0 and 100.",
+                    ));
+                }
+                Some(p)
             }
             Some(Percentage::Expression(e)) => {
                 let v = e.eval(States::input(effective), ctx)?;

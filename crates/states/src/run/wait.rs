@@ -91,11 +91,3 @@ impl Inner {
 /// The longest wait AWS accepts: 2^31 - 1 seconds (recorded, test_wait
 /// [test_timestamp_too_far_in_future_boundary]: 24,855 days wait, 24,856 fail).
 const MAX_WAIT_SECONDS: u64 = i32::MAX as u64;
-
-/// A value as AWS's causes show it: a string without quotes, anything else as JSON.
-fn raw_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}

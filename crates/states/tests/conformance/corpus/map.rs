@@ -89,5 +89,87 @@ pub fn cases() -> Vec<Case> {
         case("item_selector_and_parameters_refused", "guide, ItemSelector (Map): ItemSelector replaces Parameters; a state has one",
             map(json!({"ItemSelector": {"a": 1}, "Parameters": {"b": 1}}), identity()))
             .refused("Parameters"),
+        // recorded, test_base_scenarios[test_max_concurrency_path[…]] (an inline Map).
+        recorded_max_concurrency("max_concurrency_path_object", "recorded, test_base_scenarios[test_max_concurrency_path[max_concurrency_value0]]", json!({}),
+            Err("The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: $.MaxConcurrencyValue")),
+        recorded_max_concurrency("max_concurrency_path_text", "recorded, test_base_scenarios[test_max_concurrency_path[NoNumber]]", json!("NoNumber"),
+            Err("The MaxConcurrencyPath field refers to value \"NoNumber\" which is not a valid integer: $.MaxConcurrencyValue")),
+        recorded_max_concurrency("max_concurrency_path_zero", "recorded, test_base_scenarios[test_max_concurrency_path[0]]", json!(0), Ok(json!(["HelloWorld"]))),
+        recorded_max_concurrency("max_concurrency_path_one", "recorded, test_base_scenarios[test_max_concurrency_path[1]]", json!(1), Ok(json!(["HelloWorld"]))),
+        // recorded, test_base_scenarios[test_map_state_tolerated_failure_count_path[…]] and
+        // [test_map_state_tolerated_failure_percentage_path[…]] (a distributed Map).
+        recorded_tolerance("tolerated_count_path_object", "ToleratedFailureCount", json!({}),
+            Err("The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: $.ToleratedFailureCount")),
+        recorded_tolerance("tolerated_count_path_text", "ToleratedFailureCount", json!("NoNumber"),
+            Err("The ToleratedFailureCountPath field refers to value \"NoNumber\" which is not a valid integer: $.ToleratedFailureCount")),
+        recorded_tolerance("tolerated_count_path_negative", "ToleratedFailureCount", json!(-1),
+            Err("ToleratedFailureCount cannot be negative.")),
+        recorded_tolerance("tolerated_count_path_zero", "ToleratedFailureCount", json!(0), Ok(json!([0]))),
+        recorded_tolerance("tolerated_count_path_one", "ToleratedFailureCount", json!(1), Ok(json!([0]))),
+        recorded_tolerance("tolerated_percentage_path_object", "ToleratedFailurePercentage", json!({}),
+            Err("The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: $.ToleratedFailurePercentage")),
+        recorded_tolerance("tolerated_percentage_path_text", "ToleratedFailurePercentage", json!("NoNumber"),
+            Err("The ToleratedFailurePercentagePath field refers to value \"NoNumber\" which is not a valid float: $.ToleratedFailurePercentage")),
+        recorded_tolerance("tolerated_percentage_path_below_zero", "ToleratedFailurePercentage", json!(-1.1),
+            Err("ToleratedFailurePercentage must be between 0 and 100.")),
+        recorded_tolerance("tolerated_percentage_path_minus_one", "ToleratedFailurePercentage", json!(-1),
+            Err("ToleratedFailurePercentage must be between 0 and 100.")),
+        recorded_tolerance("tolerated_percentage_path_over_100", "ToleratedFailurePercentage", json!(100.1),
+            Err("ToleratedFailurePercentage must be between 0 and 100.")),
+        recorded_tolerance("tolerated_percentage_path_fraction", "ToleratedFailurePercentage", json!(1.1), Ok(json!([0]))),
+        recorded_tolerance("tolerated_percentage_path_100", "ToleratedFailurePercentage", json!(100), Ok(json!([0]))),
     ]
+}
+
+fn recorded_max_concurrency(
+    name: &str,
+    source: &'static str,
+    value: Value,
+    want: Result<Value, &'static str>,
+) -> Case {
+    let definition = json!({"StartAt": "MapState", "States": {
+        "MapState": {"Type": "Map", "ItemsPath": "$.Values", "MaxConcurrencyPath": "$.MaxConcurrencyValue",
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "HandleItem",
+                "States": {"HandleItem": {"Type": "Pass", "End": true}}},
+            "Next": "Final"},
+        "Final": {"Type": "Pass", "End": true}}});
+    let c = case(name, source, definition)
+        .input(json!({"MaxConcurrencyValue": value, "Values": ["HelloWorld"]}));
+    expect(c, want)
+}
+
+/// The recorded distributed Map with `ToleratedFailureCountPath` or
+/// `ToleratedFailurePercentagePath` reading `field` of the input.
+fn recorded_tolerance(
+    name: &str,
+    field: &str,
+    value: Value,
+    want: Result<Value, &'static str>,
+) -> Case {
+    let source = if field == "ToleratedFailureCount" {
+        "recorded, test_base_scenarios[test_map_state_tolerated_failure_count_path]"
+    } else {
+        "recorded, test_base_scenarios[test_map_state_tolerated_failure_percentage_path]"
+    };
+    let mut state = json!({"Type": "Map", "ItemsPath": "$.Items", "MaxConcurrency": 1,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "HandleItem", "States": {"HandleItem": {"Type": "Pass", "End": true}}},
+        "End": true});
+    state[format!("{field}Path")] = json!(format!("$.{field}"));
+    let mut input = json!({"Items": [0]});
+    input[field] = value;
+    let c = case(
+        name,
+        source,
+        json!({"StartAt": "MapState", "States": {"MapState": state}}),
+    )
+    .input(input);
+    expect(c, want)
+}
+
+fn expect(c: Case, want: Result<Value, &'static str>) -> Case {
+    match want {
+        Ok(output) => c.output(output),
+        Err(cause) => c.fails_with("States.Runtime", cause),
+    }
 }
