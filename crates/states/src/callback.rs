@@ -57,20 +57,36 @@ pub(crate) struct Limits {
     pub timeout: Option<u64>,
 }
 
-/// Waits for the callback of `token`: its output, or the error it sent, or a timeout. A
-/// timeout closes the token, so a late callback is refused.
+/// How a callback task's wait ended.
+pub(crate) enum Waited {
+    /// `SendTaskSuccess`: the task's output.
+    Output(Value),
+    /// `SendTaskFailure`: the error and cause sent.
+    Failed(StatesError),
+    /// No heartbeat in time (`States.HeartbeatTimeout`) or no answer in time
+    /// (`States.Timeout`).
+    TimedOut(&'static str),
+}
+
+/// Waits for the callback of `token`: its output, the error it sent, or a timeout. A
+/// timeout closes the token, so a late callback is refused; a callback that came in
+/// meanwhile wins.
 pub(crate) async fn wait(
     store: &ExecutionStore,
     clock: &dyn Clock,
     token: &str,
     limits: Limits,
-) -> Result<Value, StatesError> {
+) -> Result<Waited, StatesError> {
     let lost = |e: crate::store::StoreError| StatesError::runtime(format!("task token: {e}"));
     loop {
         let last = match store.token(token).await.map_err(lost)? {
-            Some(TokenState::Succeeded(output)) => return Ok(output),
+            Some(TokenState::Succeeded(output)) => {
+                store.consume_token(token).await.map_err(lost)?;
+                return Ok(Waited::Output(output));
+            }
             Some(TokenState::Failed { error, cause }) => {
-                return Err(StatesError::new(error, cause))
+                store.consume_token(token).await.map_err(lost)?;
+                return Ok(Waited::Failed(StatesError::new(error, cause)));
             }
             Some(TokenState::Waiting { heartbeat }) => heartbeat,
             Some(TokenState::Closed) | None => {
@@ -87,10 +103,8 @@ pub(crate) async fn wait(
             _ => None,
         };
         if let Some(error) = expired {
-            // A callback that came in meanwhile wins: it is read on the next turn.
             if store.close_token(token).await.map_err(lost)? == Sent::Accepted {
-                // AWS records a callback task's timeouts with the error name alone.
-                return Err(StatesError::new(error, ""));
+                return Ok(Waited::TimedOut(error));
             }
             continue;
         }

@@ -164,8 +164,18 @@ pub(super) fn apply(call: &Call, args: Vec<Value>) -> Result<Value, StatesError>
         Func::Format => Value::Null, // handled above
         Func::StringToJson => {
             let s = string_arg(func, "the argument", next())?;
-            serde_json::from_str(&s)
-                .map_err(|e| fail(func, format!("the argument is not valid JSON: {e}")))?
+            // As recorded (test_json_manipulation[test_string_to_json]): a blank string is
+            // null, and "-0" is 0.
+            if s.trim().is_empty() {
+                Value::Null
+            } else {
+                let v: Value = serde_json::from_str(&s)
+                    .map_err(|e| fail(func, format!("the argument is not valid JSON: {e}")))?;
+                match v.as_f64() {
+                    Some(z) if z == 0.0 && z.is_sign_negative() => Value::from(0),
+                    _ => v,
+                }
+            }
         }
         Func::JsonToString => Value::String(next().to_string()),
         Func::Array => Value::Array((0..call.args.len()).map(|_| next()).collect()),
@@ -352,6 +362,38 @@ pub(super) fn apply(call: &Call, args: Vec<Value>) -> Result<Value, StatesError>
     })
 }
 
+/// A `States.Format` argument as AWS renders it (recorded, test_generic[test_format_1],
+/// [test_format_2]): a string as it is, an object as `{Arg1=1, Arg2=[]}` and an array as
+/// `[1, 2]` (the service's Java rendering of maps and lists), anything else as JSON.
+fn rendered(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => out.push_str(s),
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push('=');
+                rendered(v, out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, v) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                rendered(v, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
 pub(super) fn format(
     call: &Call,
     template: Value,
@@ -383,11 +425,11 @@ pub(super) fn format(
     for piece in pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Hole => match values.next() {
-                Some(Value::String(s)) => out.push_str(s),
-                Some(other) => out.push_str(&other.to_string()),
-                None => {}
-            },
+            Piece::Hole => {
+                if let Some(v) = values.next() {
+                    rendered(v, &mut out);
+                }
+            }
         }
     }
     Ok(Value::String(out))

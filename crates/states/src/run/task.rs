@@ -3,6 +3,9 @@
 //! callback pattern and the payload limit of its result.
 
 use super::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::callback::Waited;
 
 impl Inner {
     /// Task, Parallel and Map: attempts under the state's Retriers, then its Catchers.
@@ -182,6 +185,8 @@ impl Inner {
             heartbeat,
             timeout,
         };
+        // Set when the wait for a callback timed out (its event is then `TaskTimedOut`).
+        let timed_out = AtomicBool::new(false);
         let call = async {
             let Some(t) = &token else { return call.await };
             if taken_over.is_none() {
@@ -198,18 +203,21 @@ impl Inner {
                 self.flush().await?;
             }
             let store = &self.services.store;
-            let outcome = callback::wait(store, self.services.clock.as_ref(), t, limits).await;
-            if let Err(e) = &outcome {
-                if e.error == names::TIMEOUT || e.error == names::HEARTBEAT_TIMEOUT {
+            match callback::wait(store, self.services.clock.as_ref(), t, limits).await? {
+                Waited::Output(output) => Ok(output),
+                Waited::Failed(e) => Err(e),
+                Waited::TimedOut(error) => {
+                    // AWS records a callback task's timeouts with the error name alone.
+                    timed_out.store(true, Ordering::Relaxed);
                     self.push(
                         scope,
                         kinds::TASK_TIMED_OUT,
                         json!({"resource": task.resource, "error": names::TIMEOUT}),
                         None,
                     );
+                    Err(StatesError::new(error, ""))
                 }
             }
-            outcome
         };
         let result = match timeout {
             Some(s) => match tokio::time::timeout(Duration::from_secs(s), call).await {
@@ -248,12 +256,8 @@ impl Inner {
                 Ok(v)
             }
         });
-        let timed_out = result.as_ref().is_err_and(|e| {
-            token.is_some()
-                && [names::TIMEOUT, names::HEARTBEAT_TIMEOUT].contains(&e.error.as_str())
-        });
         match &result {
-            _ if timed_out => 0,
+            _ if timed_out.load(Ordering::Relaxed) => 0,
             Ok(v) => self.push(
                 scope,
                 kinds::TASK_SUCCEEDED,

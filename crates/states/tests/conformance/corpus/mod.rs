@@ -35,6 +35,7 @@ mod map;
 mod parallel;
 mod pass;
 mod paths;
+mod recorded_intrinsics;
 mod task;
 mod variables;
 mod wait;
@@ -194,6 +195,7 @@ fn all_cases() -> Vec<Case> {
         family("parallel", parallel::cases()),
         family("map", map::cases()),
         family("intrinsics", intrinsics::cases()),
+        family("recorded_intrinsics", recorded_intrinsics::cases()),
         family("errors", errors::cases()),
         family("context", context::cases()),
         family("variables", variables::cases()),
