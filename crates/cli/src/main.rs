@@ -31,6 +31,7 @@ mod quarantine;
 mod reconcile;
 mod sources;
 mod table;
+mod task;
 mod threads;
 mod watch;
 mod workspace;
@@ -156,6 +157,10 @@ enum Command {
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
+    /// Answer a callback task (`.waitForTaskToken`) by its token: success with an output,
+    /// failure with an error and cause, or a heartbeat.
+    #[command(subcommand)]
+    Task(task::Command),
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +198,7 @@ fn main() -> ExitCode {
             Command::Redrive(args) => executions::redrive(&cli.workspace, &cli.config, args).await,
             Command::Replay(args) => executions::replay(&cli.workspace, &cli.config, args).await,
             Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
+            Command::Task(cmd) => task::run(&cli.workspace, cmd).await,
         }
     });
     match result {
