@@ -11,8 +11,8 @@
 //! - [`Engine`] (`open`, `with_clock`, `with_objects`, `start`, `redrive`, `describe`,
 //!   `list`, `history`, `wait`, `send_task_success|failure|heartbeat`), [`StartRequest`],
 //!   [`Outcome`], [`EngineError`]; [`engine::check_name`], [`engine::not_redrivable`];
-//! - [`Execution`], [`Status`], [`store::ExecutionStore`] (read-only uses: counts, lists),
-//!   [`history::Event`] as GetExecutionHistory shows it;
+//! - [`Execution`], [`Status`], [`store::ExecutionStore`] (the store beneath, for counts and
+//!   lists), [`history::Event`] as GetExecutionHistory shows it;
 //! - [`Registry`], [`TaskHandler`], [`TaskCall`], [`EchoHandler`], [`ShellHandler`];
 //! - [`StatesError`] and the `States.*` names in [`error::names`];
 //! - [`parse_definition`], [`Definition`], [`Problem`]/[`Problems`],

@@ -25,7 +25,7 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 use crate::history::Event;
 
 mod tokens;
-pub use tokens::{Sent, TokenState};
+pub(crate) use tokens::{Sent, TokenState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

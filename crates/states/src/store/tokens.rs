@@ -32,7 +32,7 @@ pub(super) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS task_tokens (
 
 /// Where a token's task stands.
 #[derive(Debug, Clone, PartialEq)]
-pub enum TokenState {
+pub(crate) enum TokenState {
     /// Waiting for a callback; the time of the last heartbeat (or of the start).
     Waiting {
         heartbeat: DateTime<Utc>,
@@ -48,7 +48,7 @@ pub enum TokenState {
 
 /// What a callback did to a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sent {
+pub(crate) enum Sent {
     Accepted,
     /// No such token.
     Unknown,
@@ -59,7 +59,7 @@ pub enum Sent {
 impl ExecutionStore {
     /// Records a task of `execution`, in `state`, waiting for the callback of `token`, in the
     /// execution's `run` (its redrive count).
-    pub async fn open_token(
+    pub(crate) async fn open_token(
         &self,
         token: &str,
         execution: &str,
@@ -85,7 +85,7 @@ impl ExecutionStore {
     /// The token a redriven `state` of `execution` takes over from a run before `run`: the
     /// one token of that state still waiting, or answered but not yet read. `None` when there
     /// is none, or several (Map iterations of one state: their tasks run again).
-    pub async fn reusable_token(
+    pub(crate) async fn reusable_token(
         &self,
         execution: &str,
         state: &str,
@@ -110,7 +110,7 @@ impl ExecutionStore {
     }
 
     /// Marks the token's answer as read, so no later attempt or redrive takes it again.
-    pub async fn consume_token(&self, token: &str) -> Result<(), StoreError> {
+    pub(crate) async fn consume_token(&self, token: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE task_tokens SET consumed = 1 WHERE token = ?")
             .bind(token)
             .execute(&self.pool)
@@ -121,7 +121,7 @@ impl ExecutionStore {
 
     /// Closes every token of `execution` still waiting (it ended), so that their callbacks
     /// are told `TaskTimedOut`.
-    pub async fn close_tokens_of(&self, execution: &str) -> Result<(), StoreError> {
+    pub(crate) async fn close_tokens_of(&self, execution: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE task_tokens SET status = 'CLOSED', consumed = 1
               WHERE execution = ? AND status = 'WAITING'",
@@ -134,7 +134,7 @@ impl ExecutionStore {
     }
 
     /// The token's state, or `None` if there is no such token.
-    pub async fn token(&self, token: &str) -> Result<Option<TokenState>, StoreError> {
+    pub(crate) async fn token(&self, token: &str) -> Result<Option<TokenState>, StoreError> {
         let row = sqlx::query(
             "SELECT status, output, error, cause, heartbeat FROM task_tokens WHERE token = ?",
         )
@@ -168,13 +168,17 @@ impl ExecutionStore {
     }
 
     /// `SendTaskSuccess`: the task's output, if it still waits.
-    pub async fn succeed_token(&self, token: &str, output: &Value) -> Result<Sent, StoreError> {
+    pub(crate) async fn succeed_token(
+        &self,
+        token: &str,
+        output: &Value,
+    ) -> Result<Sent, StoreError> {
         self.close_token_with(token, "SUCCEEDED", Some(output.to_string()), None, None)
             .await
     }
 
     /// `SendTaskFailure`: the task's error and cause, if it still waits.
-    pub async fn fail_token(
+    pub(crate) async fn fail_token(
         &self,
         token: &str,
         error: &str,
@@ -186,7 +190,7 @@ impl ExecutionStore {
 
     /// Closes a token without a callback (its task timed out or its state ended); `Closed`
     /// when a callback came first.
-    pub async fn close_token(&self, token: &str) -> Result<Sent, StoreError> {
+    pub(crate) async fn close_token(&self, token: &str) -> Result<Sent, StoreError> {
         let sent = self
             .close_token_with(token, "CLOSED", None, None, None)
             .await?;
@@ -195,7 +199,7 @@ impl ExecutionStore {
     }
 
     /// `SendTaskHeartbeat`: the task is alive at `now`, if it still waits.
-    pub async fn heartbeat_token(
+    pub(crate) async fn heartbeat_token(
         &self,
         token: &str,
         now: DateTime<Utc>,
