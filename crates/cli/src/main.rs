@@ -24,6 +24,7 @@
 //! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
 //!   executions checked against each other; `--repair`)
 //! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
+//! - `task.rs`: `sluice task success|failure|heartbeat TOKEN` (callback tasks)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
 
 #[macro_use]
@@ -46,6 +47,7 @@ mod rejects;
 mod replay;
 mod sources;
 mod table;
+mod task;
 mod threads;
 mod watch;
 mod workspace;
@@ -176,6 +178,10 @@ enum Command {
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
+    /// Answer a callback task (`.waitForTaskToken`) by its token: success with an output,
+    /// failure with an error and cause, or a heartbeat.
+    #[command(subcommand)]
+    Task(task::Command),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
     /// Print the manual page, sluice(1), or write one page per command with --out DIR.
@@ -218,6 +224,7 @@ fn main() -> ExitCode {
             Command::Redrive(args) => redrive::redrive(&cli.workspace, &cli.config, args).await,
             Command::Replay(args) => replay::replay(&cli.workspace, &cli.config, args).await,
             Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
+            Command::Task(cmd) => task::run(&cli.workspace, cmd).await,
             Command::Completions(args) => completions::completions(args),
             Command::Man(args) => completions::man(args),
         }

@@ -16,9 +16,10 @@ use crate::history::{kinds, Event};
 use crate::items::Objects;
 use crate::parse::{parse_definition, Problems};
 use crate::resume::{self, Resume};
-use crate::run::Run;
-use crate::store::{Created, Execution, ExecutionStore, RunLock, Status, StoreError};
-use crate::task::Registry;
+use crate::run::{Run, Start, MAX_HISTORY_EVENTS, ROLE_ARN};
+use crate::services::Services;
+use crate::store::{Created, Execution, ExecutionStore, RunLock, Sent, Status, StoreError};
+use crate::task::{Registry, MAX_PAYLOAD_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -31,14 +32,33 @@ pub enum EngineError {
     ExecutionAlreadyExists { name: String },
     #[error("ExecutionDoesNotExist: no execution named '{name}'")]
     ExecutionDoesNotExist { name: String },
-    /// Only FAILED, TIMED_OUT and ABORTED executions can be redriven.
-    #[error("ExecutionNotRedrivable: execution '{name}' is {status}; only FAILED, TIMED_OUT and ABORTED executions can be redriven")]
-    ExecutionNotRedrivable { name: String, status: Status },
+    /// RedriveExecution's refusal: only FAILED, TIMED_OUT and ABORTED executions that stopped
+    /// within the last 14 days and did not reach the history limit can be redriven. The
+    /// reason is worded as DescribeExecution's `redriveStatusReason`.
+    #[error("ExecutionNotRedrivable: execution '{name}' cannot be redriven: {reason}")]
+    ExecutionNotRedrivable { name: String, reason: String },
+    /// StartExecution's input is at most 256 KiB (262,144 bytes), as its `input` member's
+    /// length constraint says.
+    #[error("ValidationException: the input of execution '{name}' is {bytes} bytes; StartExecution accepts at most {MAX_PAYLOAD_BYTES} bytes")]
+    InputTooLarge { name: String, bytes: usize },
     /// A live runner holds it: another process, or another task of this one.
     #[error("execution '{name}' is in progress elsewhere (in another process, or started twice in this one); wait for it to end")]
     ExecutionBusy { name: String },
     #[error("invalid execution name '{name}': {reason}")]
     InvalidName { name: String, reason: String },
+    /// SendTask*'s `InvalidToken`: not a token this engine hands out.
+    #[error("InvalidToken: the provided token is not valid: '{token}'")]
+    InvalidToken { token: String },
+    /// SendTask*'s `TaskDoesNotExist`: a well-formed token no task waits with.
+    #[error("TaskDoesNotExist: no task is waiting with the token '{token}'")]
+    TaskDoesNotExist { token: String },
+    /// SendTask*'s `TaskTimedOut`: "the task token has either expired or the task associated
+    /// with the token has already been closed".
+    #[error("TaskTimedOut: the task token has either expired or the task associated with the token has already been closed")]
+    TaskTimedOut { token: String },
+    /// SendTaskSuccess's `InvalidOutput`: the output is over 256 KiB.
+    #[error("InvalidOutput: the output is {bytes} bytes; a task's output is at most {MAX_PAYLOAD_BYTES} bytes")]
+    InvalidOutput { bytes: usize },
 }
 
 /// What to start.
@@ -62,17 +82,14 @@ pub struct Outcome {
 /// Runs executions against one store with one set of task bindings.
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) store: ExecutionStore,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) objects: Option<Arc<dyn Objects>>,
+    services: Services,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("store", &self.store)
-            .field("registry", &self.registry)
+            .field("store", &self.services.store)
+            .field("registry", &self.services.registry)
             .finish()
     }
 }
@@ -98,26 +115,28 @@ pub fn check_name(name: &str) -> Result<(), EngineError> {
 impl Engine {
     pub async fn open(db: &Path, registry: Registry) -> Result<Self, EngineError> {
         Ok(Engine {
-            store: ExecutionStore::open(db).await?,
-            registry: Arc::new(registry),
-            clock: Arc::new(SystemClock),
-            objects: None,
+            services: Services {
+                store: ExecutionStore::open(db).await?,
+                registry: Arc::new(registry),
+                clock: Arc::new(SystemClock),
+                objects: None,
+            },
         })
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        self.services.clock = clock;
         self
     }
 
     /// The bucket access a distributed Map's ItemReader and ResultWriter use.
     pub fn with_objects(mut self, objects: Arc<dyn Objects>) -> Self {
-        self.objects = Some(objects);
+        self.services.objects = Some(objects);
         self
     }
 
     pub fn store(&self) -> &ExecutionStore {
-        &self.store
+        &self.services.store
     }
 
     /// Starts an execution and runs it to its end in this process. With the name of an
@@ -125,17 +144,26 @@ impl Engine {
     /// another input it fails with `ExecutionAlreadyExists`.
     pub async fn start(&self, req: StartRequest) -> Result<Outcome, EngineError> {
         check_name(&req.name)?;
+        let bytes = req.input.to_string().len();
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(EngineError::InputTooLarge {
+                name: req.name.clone(),
+                bytes,
+            });
+        }
         let definition = Arc::new(parse_definition(&req.definition)?);
-        let hash = self.store.put_definition(&req.definition).await?;
+        let hash = self.services.store.put_definition(&req.definition).await?;
         // The lock comes first: an execution row without a live lock means its runner died.
-        let lock = match self.store.try_lock(&req.name)? {
+        let lock = match self.services.store.try_lock(&req.name)? {
             Some(lock) => lock,
             // Another process (or task) is running it: it is returned as it stands, RUNNING.
-            None if self.store.get(&req.name).await?.is_some() => return self.existing(&req).await,
+            None if self.services.store.get(&req.name).await?.is_some() => {
+                return self.existing(&req).await
+            }
             // Another process (or task) is about to create it: once it lets go, it exists.
             None => self.lock_when_free(&req.name).await?,
         };
-        let now = self.clock.now();
+        let now = self.services.clock.now();
         let started = Event {
             id: 1,
             previous_event_id: 0,
@@ -150,6 +178,7 @@ impl Engine {
             internal: None,
         };
         let execution = match self
+            .services
             .store
             .create(&req.state_machine, &hash, &req.name, &req.input, started)
             .await?
@@ -160,7 +189,7 @@ impl Engine {
                 return self.existing(&req).await;
             }
         };
-        let run = Run::new(self.clone(), definition, &execution);
+        let run = Run::new(self.services.clone(), definition, &execution);
         let start = definition_start(&run);
         let finished = run.execute(start).await?;
         drop(lock);
@@ -198,7 +227,7 @@ impl Engine {
     async fn lock_when_free(&self, name: &str) -> Result<RunLock, EngineError> {
         let mut waiting = false;
         loop {
-            if let Some(lock) = self.store.try_lock(name)? {
+            if let Some(lock) = self.services.store.try_lock(name)? {
                 return Ok(lock);
             }
             if !waiting {
@@ -208,7 +237,7 @@ impl Engine {
                 );
                 waiting = true;
             }
-            self.clock.sleep(LOCK_POLL).await;
+            self.services.clock.sleep(LOCK_POLL).await;
         }
     }
 
@@ -217,21 +246,25 @@ impl Engine {
     /// succeeded. An execution still marked `RUNNING` whose process is gone is first marked
     /// `ABORTED`.
     pub async fn redrive(&self, name: &str) -> Result<Execution, EngineError> {
-        let Some(lock) = self.store.try_lock(name)? else {
+        let Some(lock) = self.services.store.try_lock(name)? else {
             return Err(EngineError::ExecutionBusy { name: name.into() });
         };
         let mut execution = self.describe_locked(name).await?;
-        if !execution.status.is_redrivable() {
+        if let Some(reason) = not_redrivable(&execution, self.services.clock.now()) {
             return Err(EngineError::ExecutionNotRedrivable {
                 name: name.into(),
-                status: execution.status,
+                reason: reason.into(),
             });
         }
-        let text = self.store.definition(&execution.definition_hash).await?;
+        let text = self
+            .services
+            .store
+            .definition(&execution.definition_hash)
+            .await?;
         let definition = Arc::new(parse_definition(&text)?);
-        let events = self.store.events(name).await?;
+        let events = self.services.store.events(name).await?;
         let plan = resume::plan(&events, "");
-        let now = self.clock.now();
+        let now = self.services.clock.now();
         let redriven = Event {
             id: execution.next_event_id,
             previous_event_id: execution.next_event_id.saturating_sub(1),
@@ -242,6 +275,7 @@ impl Engine {
             internal: None,
         };
         if !self
+            .services
             .store
             .begin_redrive(name, execution.status, now, &redriven)
             .await?
@@ -249,11 +283,12 @@ impl Engine {
             return Err(EngineError::ExecutionBusy { name: name.into() });
         }
         execution = self
+            .services
             .store
             .get(name)
             .await?
             .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })?;
-        let run = Run::new(self.clone(), definition, &execution);
+        let run = Run::new(self.services.clone(), definition, &execution);
         let start = match plan {
             Some(Resume::Done(output)) => Start::Finished(output),
             Some(at @ Resume::At { .. }) => Start::At(at),
@@ -268,6 +303,7 @@ impl Engine {
     /// process is gone is marked `ABORTED` (with an `ExecutionAborted` event) first.
     pub async fn describe(&self, name: &str) -> Result<Execution, EngineError> {
         let execution = self
+            .services
             .store
             .get(name)
             .await?
@@ -275,7 +311,7 @@ impl Engine {
         if execution.status != Status::Running {
             return Ok(execution);
         }
-        match self.store.try_lock(name)? {
+        match self.services.store.try_lock(name)? {
             Some(_lock) => self.describe_locked(name).await,
             None => Ok(execution),
         }
@@ -284,6 +320,7 @@ impl Engine {
     /// Like `describe`, for a caller holding the run lock.
     async fn describe_locked(&self, name: &str) -> Result<Execution, EngineError> {
         let execution = self
+            .services
             .store
             .get(name)
             .await?
@@ -291,7 +328,7 @@ impl Engine {
         if execution.status != Status::Running {
             return Ok(execution);
         }
-        let now = self.clock.now();
+        let now = self.services.clock.now();
         let cause = "the process running this execution stopped before it finished";
         let aborted = Event {
             id: execution.next_event_id,
@@ -302,7 +339,8 @@ impl Engine {
             scope: String::new(),
             internal: None,
         };
-        self.store
+        self.services
+            .store
             .finish(
                 name,
                 Status::Aborted,
@@ -312,7 +350,8 @@ impl Engine {
                 std::slice::from_ref(&aborted),
             )
             .await?;
-        self.store
+        self.services
+            .store
             .get(name)
             .await?
             .ok_or_else(|| EngineError::ExecutionDoesNotExist { name: name.into() })
@@ -327,14 +366,19 @@ impl Engine {
         limit: u32,
     ) -> Result<Vec<Execution>, EngineError> {
         self.mark_orphans().await?;
-        Ok(self.store.list(status, limit).await?)
+        Ok(self.services.store.list(status, limit).await?)
     }
 
     /// Marks every execution still `RUNNING` whose runner process is gone as `ABORTED` (with
     /// an `ExecutionAborted` event), so that it can be redriven; returns their names.
     pub async fn mark_orphans(&self) -> Result<Vec<String>, EngineError> {
         let mut marked = Vec::new();
-        for e in self.store.list(Some(Status::Running), u32::MAX).await? {
+        for e in self
+            .services
+            .store
+            .list(Some(Status::Running), u32::MAX)
+            .await?
+        {
             if self.describe(&e.name).await?.status == Status::Aborted {
                 tracing::info!(execution = e.name, "runner gone; marked ABORTED");
                 marked.push(e.name);
@@ -343,21 +387,98 @@ impl Engine {
         Ok(marked)
     }
 
+    /// `SendTaskSuccess`: the callback task waiting with `token` succeeds with `output`.
+    pub async fn send_task_success(&self, token: &str, output: &Value) -> Result<(), EngineError> {
+        check_token(token)?;
+        let bytes = output.to_string().len();
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(EngineError::InvalidOutput { bytes });
+        }
+        sent(
+            token,
+            self.services.store.succeed_token(token, output).await?,
+        )
+    }
+
+    /// `SendTaskFailure`: the callback task waiting with `token` fails with `error` and
+    /// `cause` (which its Retry and Catch see).
+    pub async fn send_task_failure(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<(), EngineError> {
+        check_token(token)?;
+        sent(
+            token,
+            self.services.store.fail_token(token, error, cause).await?,
+        )
+    }
+
+    /// `SendTaskHeartbeat`: the callback task waiting with `token` is alive; its
+    /// `HeartbeatSeconds` count again from now.
+    pub async fn send_task_heartbeat(&self, token: &str) -> Result<(), EngineError> {
+        check_token(token)?;
+        sent(
+            token,
+            self.services
+                .store
+                .heartbeat_token(token, self.services.clock.now())
+                .await?,
+        )
+    }
+
     pub async fn history(&self, name: &str) -> Result<Vec<Event>, EngineError> {
-        if self.store.get(name).await?.is_none() {
+        if self.services.store.get(name).await?.is_none() {
             return Err(EngineError::ExecutionDoesNotExist { name: name.into() });
         }
-        Ok(self.store.events(name).await?)
+        Ok(self.services.store.events(name).await?)
     }
 }
 
-/// Where `Run::execute` begins.
-#[derive(Debug)]
-pub(crate) enum Start {
-    Fresh(Value),
-    At(Resume),
-    /// A redrive found the top level already finished (it died while recording the end).
-    Finished(Value),
+fn check_token(token: &str) -> Result<(), EngineError> {
+    if crate::callback::is_well_formed(token) {
+        return Ok(());
+    }
+    Err(EngineError::InvalidToken {
+        token: token.chars().take(100).collect(),
+    })
+}
+
+/// A callback's answer as SendTask* gives it.
+fn sent(token: &str, sent: Sent) -> Result<(), EngineError> {
+    match sent {
+        Sent::Accepted => Ok(()),
+        Sent::Unknown => Err(EngineError::TaskDoesNotExist {
+            token: token.into(),
+        }),
+        Sent::Closed => Err(EngineError::TaskTimedOut {
+            token: token.into(),
+        }),
+    }
+}
+
+/// How long after it stopped an execution can be redriven: RedriveExecution "restarts
+/// unsuccessful executions … that didn't complete successfully in the last 14 days".
+pub const REDRIVABLE_PERIOD: chrono::TimeDelta = chrono::TimeDelta::days(14);
+
+/// Why `execution` cannot be redriven at `now`, in the words of DescribeExecution's
+/// `redriveStatusReason`; `None` when it can.
+pub fn not_redrivable(execution: &Execution, now: DateTime<Utc>) -> Option<&'static str> {
+    match execution.status {
+        Status::Running => return Some("Execution is RUNNING and cannot be redriven."),
+        Status::Succeeded => return Some("Execution is SUCCEEDED and cannot be redriven."),
+        Status::Failed | Status::TimedOut | Status::Aborted => {}
+    }
+    // The history holds its events up to the one before `next_event_id`.
+    if execution.next_event_id > MAX_HISTORY_EVENTS {
+        return Some("Execution history event limit exceeded.");
+    }
+    let stopped = execution.stop_date.unwrap_or(execution.start_date);
+    if now - stopped > REDRIVABLE_PERIOD {
+        return Some("Execution redrivable period exceeded.");
+    }
+    None
 }
 
 fn definition_start(run: &Run) -> Start {
@@ -366,8 +487,6 @@ fn definition_start(run: &Run) -> Start {
 
 /// How often a start or a wait looks whether a running execution's runner let go.
 const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(200);
-
-pub(crate) const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/sluice-local";
 
 /// The outcome of a finished execution, for callers that want it as a result.
 pub fn outcome_error(e: &Execution) -> Option<StatesError> {
@@ -378,8 +497,4 @@ pub fn outcome_error(e: &Execution) -> Option<StatesError> {
             e.cause.clone().unwrap_or_default(),
         )),
     }
-}
-
-pub(crate) fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

@@ -72,6 +72,8 @@ pub mod kinds {
     pub const EXECUTION_REDRIVEN: &str = "ExecutionRedriven";
     pub const TASK_SCHEDULED: &str = "TaskScheduled";
     pub const TASK_STARTED: &str = "TaskStarted";
+    /// A callback task's request went out; its details hold the service's answer.
+    pub const TASK_SUBMITTED: &str = "TaskSubmitted";
     pub const TASK_SUCCEEDED: &str = "TaskSucceeded";
     pub const TASK_FAILED: &str = "TaskFailed";
     pub const TASK_TIMED_OUT: &str = "TaskTimedOut";

@@ -338,6 +338,11 @@ pub struct Catcher {
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|name| match name.as_str() {
         "States.ALL" => error != crate::error::names::RUNTIME,
+        // A heartbeat timeout is a timeout (the spec: "fails the state with a
+        // States.Timeout"); `States.HeartbeatTimeout` names it alone.
+        "States.Timeout" => {
+            error == crate::error::names::TIMEOUT || error == crate::error::names::HEARTBEAT_TIMEOUT
+        }
         "States.TaskFailed" => {
             error != crate::error::names::TIMEOUT
                 && error != crate::error::names::RUNTIME

@@ -498,7 +498,7 @@ impl Checker {
             );
             return None;
         };
-        match Template::expression(text) {
+        match Template::expression(text, key) {
             Ok(t) => Some(t),
             Err(errors) => {
                 for e in errors {

@@ -139,6 +139,41 @@ fn walk<'a>(mut value: &'a Value, steps: &[Step]) -> Option<&'a Value> {
     Some(value)
 }
 
+/// Why a definite path matched nothing, worded as the JSONPath library behind AWS's causes
+/// words it ("Invalid path '$.x' : No results for path: $['x']", as recorded): "No results
+/// for path: $['a']['b']" when only the last step is missing, "Missing property in path
+/// $['a']" when an earlier one is.
+fn no_match(source: &Value, steps: &[Step]) -> String {
+    let mut value = source;
+    let mut shown = String::from("$");
+    for (i, step) in steps.iter().enumerate() {
+        let next = match (step, value) {
+            (Step::Name(n), Value::Object(m)) => {
+                shown.push_str(&format!("['{n}']"));
+                m.get(n)
+            }
+            (Step::Index(ix), Value::Array(a)) => {
+                shown.push_str(&format!("[{ix}]"));
+                a.get(*ix)
+            }
+            (Step::Name(n), _) => {
+                shown.push_str(&format!("['{n}']"));
+                None
+            }
+            (Step::Index(ix), _) => {
+                shown.push_str(&format!("[{ix}]"));
+                None
+            }
+        };
+        match next {
+            Some(v) => value = v,
+            None if i + 1 == steps.len() => return format!("No results for path: {shown}"),
+            None => return format!("Missing property in path {shown}"),
+        }
+    }
+    format!("No results for path: {shown}")
+}
+
 impl Path {
     pub fn parse(text: &str) -> Result<Path, PathError> {
         let (root, body) = if let Some(rest) = text.strip_prefix("$$") {
@@ -225,7 +260,7 @@ impl Path {
         match &self.kind {
             Kind::Definite(steps) => walk(source, steps)
                 .cloned()
-                .ok_or_else(|| error(&self.text, "matched nothing in the input")),
+                .ok_or_else(|| error(&self.text, no_match(source, steps))),
             Kind::Query(q) => Ok(Value::Array(
                 q.query(source).all().into_iter().cloned().collect(),
             )),
@@ -358,6 +393,23 @@ impl ReferencePath {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// recorded, test_base_scenarios[test_invalid_jsonpath] and [test_catch_states_runtime]:
+    /// a missing last member is "No results for path", a missing earlier one "Missing
+    /// property in path", both in bracket notation.
+    // See: #22
+    #[test]
+    fn no_match_is_worded_as_aws_words_it() {
+        let input = json!({"a": {"b": [10]}});
+        let message = |p: &str| sel(p, input.clone()).unwrap_err().message;
+        assert_eq!(message("$.nope"), "No results for path: $['nope']");
+        assert_eq!(message("$.a.c"), "No results for path: $['a']['c']");
+        assert_eq!(message("$.a.b[3]"), "No results for path: $['a']['b'][3]");
+        assert_eq!(
+            message("$.no.such.result.path"),
+            "Missing property in path $['no']"
+        );
+    }
 
     fn sel(path: &str, input: Value) -> Result<Value, PathError> {
         let variables = crate::variables::Variables::default().with(

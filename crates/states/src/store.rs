@@ -24,6 +24,9 @@ use sqlx::{QueryBuilder, Row, SqlitePool};
 
 use crate::history::Event;
 
+mod tokens;
+pub(crate) use tokens::{Sent, TokenState};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("execution store {path}: {source}")]
@@ -301,6 +304,7 @@ const SCHEMA: &[&str] = &[
         internal TEXT,
         PRIMARY KEY (execution, id)
     ) WITHOUT ROWID",
+    tokens::SCHEMA,
 ];
 
 impl ExecutionStore {

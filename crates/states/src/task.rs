@@ -26,6 +26,9 @@ pub struct TaskCall {
     pub state_name: String,
     /// Which attempt this is: 0 for the first, 1 for the first retry, …
     pub attempt: u32,
+    /// The task token of a callback task (a resource ending in `.waitForTaskToken`): the
+    /// task's output is what is sent back with it, not what the handler returns.
+    pub task_token: Option<String>,
 }
 
 #[async_trait::async_trait]
@@ -204,6 +207,7 @@ mod tests {
             execution_name: "e".into(),
             state_name: "S".into(),
             attempt: 0,
+            task_token: None,
         }
     }
 

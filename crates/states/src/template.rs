@@ -22,7 +22,7 @@ pub struct TemplateError {
     pub message: String,
 }
 
-/// How much of the input a `States.ParameterPathFailure` cause quotes.
+/// How much of the input the cause of a path that matches nothing quotes.
 pub const CAUSE_INPUT_LIMIT: usize = 1024;
 
 #[derive(Debug, Clone)]
@@ -66,8 +66,10 @@ impl Template {
 
     /// Compiles one dynamic expression: a path or an intrinsic call (the value of a `.$` key,
     /// or of `ErrorPath`/`CausePath`). Errors have an empty `at`: the expression itself.
-    pub fn expression(text: &str) -> Result<Template, Vec<TemplateError>> {
-        match dynamic(text, "") {
+    /// A single path or intrinsic call (`ErrorPath`, `CausePath`, …); `field` names it in
+    /// the causes of its failures.
+    pub fn expression(text: &str, field: &str) -> Result<Template, Vec<TemplateError>> {
+        match dynamic(text, field) {
             Ok(root) => Ok(Template {
                 source: Value::String(text.to_string()),
                 root,
@@ -80,8 +82,10 @@ impl Template {
     }
 
     /// Renders against the effective input and the context object. A path that matches
-    /// nothing fails with `States.ParameterPathFailure`; a failing intrinsic with
-    /// `States.IntrinsicFailure`; the causes name the field and the path.
+    /// nothing fails with `States.Runtime` (not the `States.ParameterPathFailure` the guide
+    /// names: AWS's recording of test_invalid_jsonpath shows `States.Runtime`, which no
+    /// Catch handles); a failing intrinsic with `States.IntrinsicFailure`; the causes name the
+    /// field and the path in AWS's words.
     pub fn render(&self, input: &Value, context: &Bindings) -> Result<Value, StatesError> {
         render_node(&self.root, input, context)
     }
@@ -224,7 +228,7 @@ fn quoted(v: &Value) -> String {
 
 fn path_failure(field: &str, path: &Path, input: &Value, context: &Bindings) -> StatesError {
     if let Some(name) = path.variable() {
-        return StatesError::parameter_path(format!(
+        return StatesError::runtime(format!(
             "The JSONPath '{}'{} could not be found in the variable '${name}'",
             path.as_str(),
             if field.is_empty() {
@@ -244,7 +248,7 @@ fn path_failure(field: &str, path: &Path, input: &Value, context: &Bindings) -> 
     } else {
         format!(" specified for the field '{field}'")
     };
-    StatesError::parameter_path(format!(
+    StatesError::runtime(format!(
         "The JSONPath '{}'{for_field} could not be found in the {what} '{}'",
         path.as_str(),
         quoted(source)
@@ -385,9 +389,9 @@ mod tests {
     }
 
     #[test]
-    fn missing_path_is_a_parameter_path_failure() {
+    fn missing_path_is_a_runtime_error() {
         let e = render(json!({"y.$": "$.x"}), json!({"a": 1})).unwrap_err();
-        assert_eq!(e.error, "States.ParameterPathFailure");
+        assert_eq!(e.error, "States.Runtime");
         assert_eq!(
             e.cause,
             "The JSONPath '$.x' specified for the field 'y.$' could not be found in the input '{\"a\":1}'"
@@ -476,20 +480,21 @@ mod tests {
     #[test]
     fn expressions() {
         let input = json!({"err": "Boom", "n": [1, 2]});
-        let e = Template::expression("$.err").unwrap();
+        let e = Template::expression("$.err", "").unwrap();
         assert_eq!(e.render(&input, &ctx()).unwrap(), json!("Boom"));
         assert_eq!(e.source(), &json!("$.err"));
-        let c = Template::expression("States.Format('{} items', States.ArrayLength($.n))").unwrap();
+        let c =
+            Template::expression("States.Format('{} items', States.ArrayLength($.n))", "").unwrap();
         assert_eq!(c.render(&input, &ctx()).unwrap(), json!("2 items"));
-        let f = Template::expression("$.missing").unwrap();
+        let f = Template::expression("$.missing", "").unwrap();
         let err = f.render(&input, &ctx()).unwrap_err();
-        assert_eq!(err.error, "States.ParameterPathFailure");
+        assert_eq!(err.error, "States.Runtime");
         assert!(err
             .cause
             .starts_with("The JSONPath '$.missing' could not be found in the input"));
-        let bad = Template::expression("nope").unwrap_err();
+        let bad = Template::expression("nope", "").unwrap_err();
         assert_eq!(bad.len(), 1);
         assert_eq!(bad[0].at, "");
-        assert!(Template::expression("States.Array(").is_err());
+        assert!(Template::expression("States.Array(", "").is_err());
     }
 }
