@@ -329,7 +329,7 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
         .map_err(sdk_error)
         .with_context(|| {
             format!(
-                "redriving {arn} (it is {}; only FAILED, TIMED_OUT or ABORTED executions of a Standard state machine, within 14 days of their start, can be redriven)",
+                "redriving {arn} (it is {}; only FAILED, TIMED_OUT or ABORTED executions of a Standard state machine, within 14 days of their end, can be redriven)",
                 before.status().as_str()
             )
         })?;
@@ -359,11 +359,19 @@ pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<
 
 /// `sluice replay --aws`: the same plan as the local replay (quarantine records and ledger,
 /// read from the bucket), each started on Step Functions under its deterministic name.
+/// What `replay --aws` does with its plan.
+pub enum ReplayHow {
+    /// Start each execution; `json`: print the results as JSON lines.
+    Start { json: bool },
+    /// Start nothing; print each execution's name and input.
+    PrintInput,
+}
+
 pub async fn replay(
     target: &Target,
     bucket: Option<&str>,
     selection: &sluice_local::Selection,
-    json_out: bool,
+    how: ReplayHow,
 ) -> anyhow::Result<ExitCode> {
     let state_machine = target.state_machine()?;
     let bucket = bucket.ok_or_else(|| {
@@ -374,6 +382,10 @@ pub async fn replay(
         std::sync::Arc::new(sluice_aws::S3Store::from_conf(&sdk, bucket));
     let ledger = sluice_store::Ledger::new(store);
     let (planned, skipped) = sluice_local::plan_replay(&ledger, selection).await?;
+    let json_out = match how {
+        ReplayHow::PrintInput => return crate::print::replay_inputs(&planned, &skipped, selection),
+        ReplayHow::Start { json } => json,
+    };
     if let Some(code) = crate::print::nothing_to_replay(planned.is_empty(), &skipped, selection) {
         return Ok(code);
     }

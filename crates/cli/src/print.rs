@@ -262,3 +262,20 @@ pub fn nothing_to_replay(
         ExitCode::SUCCESS
     })
 }
+
+/// `--print-input`: each planned replay's execution name and input, one JSON line each; the
+/// same plan (and names) a replay would start, so a console start and a later `sluice replay`
+/// never run one file twice.
+pub fn replay_inputs(
+    planned: &[(String, sluice_steps::payload::ReplayInput)],
+    skipped: &[sluice_local::Skipped],
+    selection: &Selection,
+) -> anyhow::Result<ExitCode> {
+    if let Some(code) = nothing_to_replay(planned.is_empty(), skipped, selection) {
+        return Ok(code);
+    }
+    for (name, input) in planned {
+        outln!("{}", serde_json::json!({ "name": name, "input": input }));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -28,6 +28,11 @@ pub struct ReplayArgs {
     /// Print the per-file results as JSON lines instead of a table.
     #[arg(long)]
     json: bool,
+    /// Start nothing: print, per file, the execution name and the input a StartExecution
+    /// needs (`{"name": …, "input": {…}}`, one JSON line each), to replay from the Step
+    /// Functions console or `aws stepfunctions start-execution` by hand.
+    #[arg(long)]
+    print_input: bool,
     #[command(flatten)]
     target: crate::aws::Target,
     /// With --aws: the landing bucket, where the ledger and quarantine records are (the stack
@@ -47,8 +52,17 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
         _ => bail!("name a quarantined file, --reason or --table"),
     };
     if args.target.aws {
-        return crate::aws::replay(&args.target, args.bucket.as_deref(), &selection, args.json)
-            .await;
+        let how = if args.print_input {
+            crate::aws::ReplayHow::PrintInput
+        } else {
+            crate::aws::ReplayHow::Start { json: args.json }
+        };
+        return crate::aws::replay(&args.target, args.bucket.as_deref(), &selection, how).await;
+    }
+    if args.print_input {
+        let ctx = workspace::open(root, config).await?;
+        let (planned, skipped) = sluice_local::plan_replay(&ctx.ledger, &selection).await?;
+        return crate::print::replay_inputs(&planned, &skipped, &selection);
     }
     let local = workspace::local(root, config).await?;
     let (reports, skipped) = local.replay(&selection).await?;

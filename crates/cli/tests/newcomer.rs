@@ -485,3 +485,29 @@ fn an_unreachable_aws_endpoint_is_one_line_of_words() {
         assert!(!r.stderr.contains(debug), "{}", r.stderr);
     }
 }
+
+#[test]
+fn replay_print_input_gives_a_console_start_what_a_replay_would_start() {
+    let (ws, _) = ingested();
+    let printed = run_ok(sluice(
+        ws.path(),
+        &["replay", "--reason", "drift_blocked", "--print-input"],
+    ));
+    let lines: Vec<serde_json::Value> = printed
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{printed}");
+    let name = lines[0]["name"].as_str().unwrap().to_string();
+    assert_eq!(lines[0]["input"]["status"], "replay");
+    assert!(lines[0]["input"]["object"]["key"]
+        .as_str()
+        .unwrap()
+        .contains("quantity-as-text"));
+    // Nothing was started; the replay that follows runs under that very name.
+    let before = run_ok(sluice(ws.path(), &["executions", "list", "--json"]));
+    assert!(!before.contains(&name), "{before}");
+    run_ok(sluice(ws.path(), &["replay", "--reason", "drift_blocked"]));
+    let after = run_ok(sluice(ws.path(), &["executions", "list", "--json"]));
+    assert!(after.contains(&name), "{after}");
+}

@@ -145,7 +145,7 @@ mod tests {
     }
 
     /// Every error name the definition matches is one a task can raise (our kinds, the
-    /// Lambda service's, or States.*); every retryable kind is retried on every step that
+    /// Lambda service's and its sandbox's, or States.*); every retryable kind is retried on every step that
     /// can raise it, the quarantining kinds are caught, and `Internal` is matched nowhere,
     /// so it fails the execution at the step (redrivable there).
     #[test]
@@ -162,6 +162,7 @@ mod tests {
                         assert!(
                             ours.contains(&e)
                                 || e.starts_with("Lambda.")
+                                || e.starts_with("Sandbox.")
                                 || e.starts_with("States."),
                             "{name}.{field}: unknown error name {e}"
                         );
