@@ -16,7 +16,6 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 use crate::port::{Executions, HistoryRow, Listed};
 use serde_json::{json, Value};
@@ -390,10 +389,7 @@ pub async fn replay(
         return Ok(code);
     }
     let client = aws_sdk_sfn::Client::new(&sdk);
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["file", "execution", "result"]);
+    let mut t = crate::print::table(["file", "execution", "result"]);
     let (mut started, mut already) = (0, 0);
     for (name, input) in &planned {
         let value = serde_json::to_value(input)?;
@@ -510,10 +506,7 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
     let sdk = sdk().await;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let sfn = aws_sdk_sfn::Client::new(&sdk);
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["message", "object", "execution", "result"]);
+    let mut t = crate::print::table(["message", "object", "execution", "result"]);
     let (mut started, mut already, mut failed, mut seen) = (0, 0, 0, 0);
     while seen < args.max {
         let batch = (args.max - seen).min(10) as i32;

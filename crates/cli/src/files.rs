@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use sluice_core::ledger::{LedgerState, STATE_NAMES};
 
 use crate::workspace;
@@ -65,11 +64,8 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     // Version and etag tell two versions of one key apart (an overwritten object).
-    t.set_header([
+    let mut t = crate::print::table([
         "key", "version", "etag", "table", "state", "rows", "rejected", "detail", "updated",
     ]);
     for r in &records {

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, CellAlignment, Table};
+use comfy_table::CellAlignment;
 use sluice_steps::{GcOptions, GcReport};
 use sluice_store::LocalStore;
 
@@ -114,10 +114,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
 }
 
 fn print_report(report: &GcReport) {
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["category", "files", "bytes"]);
+    let mut t = crate::print::table(["category", "files", "bytes"]);
     for (name, category) in report.removed().into_iter().chain(report.kept()) {
         t.add_row([
             name.to_string(),

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_steps::context::keys;
 
@@ -56,10 +55,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-            t.set_header(["file", "table", "reason", "at", "detail"]);
+            let mut t = crate::print::table(["file", "table", "reason", "at", "detail"]);
             for r in &records {
                 t.add_row([
                     r.object.key.clone(),

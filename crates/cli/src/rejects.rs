@@ -8,7 +8,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use sluice_core::ledger::LedgerRecord;
 use sluice_core::quarantine::RejectedRow;
 use sluice_steps::Context;
@@ -130,10 +129,7 @@ pub async fn print(ctx: &Context, key: &str, rows: usize) -> anyhow::Result<()> 
     } else {
         rows.min(all.len())
     };
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header(["line", "reason", "pointer", "message", "row"]);
+    let mut t = crate::print::table(["line", "reason", "pointer", "message", "row"]);
     for row in &all[..shown] {
         t.add_row([
             row.line.to_string(),

@@ -5,7 +5,6 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use sluice_core::config::TableConfig;
 use sluice_core::schema::Field;
 use sluice_steps::context::keys;
@@ -81,10 +80,7 @@ pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<Exi
     for f in &d.schema.fields {
         print_field(f, 1);
     }
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
-    t.set_header([
+    let mut t = crate::print::table([
         "snapshot",
         "committed at",
         "op",
