@@ -782,3 +782,31 @@ fn redrive_all(workspace: &Path, log: &mut Vec<String>) {
         }
     }
 }
+
+/// The developer guide's JSONata example (a Task's `Arguments` converted from JSONPath, with
+/// the variable it assumes assigned first) gives the result the guide prints.
+#[test]
+fn run_asl_runs_the_guides_jsonata_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = repo().join("examples/asl/jsonata-arguments.asl.json");
+    let out = run_ok(&mut sluice(
+        dir.path(),
+        &[
+            "run-asl",
+            def.to_str().unwrap(),
+            "--input",
+            r#"{"title": "Doctor"}"#,
+            "--echo",
+        ],
+    ));
+    let output: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        output,
+        serde_json::json!({
+            "static": "Hello",
+            "title": "Doctor",
+            "name": "María",
+            "not-evaluated": "$customerName"
+        })
+    );
+}
