@@ -7,7 +7,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use sluice_core::ledger::LedgerRecord;
 use sluice_core::quarantine::RejectedRow;
 use sluice_steps::Context;
@@ -53,10 +52,12 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             }
         })
         .collect();
+    if wanted.trim().is_empty() {
+        anyhow::bail!("name a file: its key, its file name or its batch id");
+    }
     if matching.is_empty() {
         anyhow::bail!(
-            "no file {} in the ledger (`sluice files` lists every object version)",
-            wanted.escape_debug()
+            "no file {wanted:?} in the ledger (`sluice files` lists every object version)"
         );
     }
     for r in matching {
@@ -107,18 +108,26 @@ fn version_of(r: &LedgerRecord) -> String {
     }
 }
 
-/// The rejected rows stored at `key`.
+/// The rejected rows stored at `key`. A line that cannot be read (edited by hand, cut short)
+/// is named on stderr and skipped: it never hides the others.
 async fn read(ctx: &Context, key: &str) -> anyhow::Result<Vec<RejectedRow>> {
     let Some((bytes, _)) = ctx.store.get_bytes(key).await? else {
         anyhow::bail!("the rejected rows at {key} are gone (removed by hand?)");
     };
-    String::from_utf8_lossy(&bytes)
-        .lines()
-        .enumerate()
-        .map(|(i, line)| {
-            serde_json::from_str(line).with_context(|| format!("{key}, line {}", i + 1))
-        })
-        .collect()
+    let mut rows = vec![];
+    for (i, line) in String::from_utf8_lossy(&bytes).lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<RejectedRow>(line) {
+            Ok(row) => rows.push(row),
+            Err(e) => eprintln!(
+                "sluice: {key}, line {}: not a rejected row ({e}); skipped",
+                i + 1
+            ),
+        }
+    }
+    Ok(rows)
 }
 
 /// The first `rows` rejected rows stored at `key` (0: all), as a table, with their count.

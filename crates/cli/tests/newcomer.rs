@@ -304,11 +304,45 @@ fn rejected_rows_of_a_committed_and_of_a_quarantined_file_are_one_command_away()
         "{q}"
     );
 
+    // A line of the rejects file damaged by hand is named and skipped, never hides the rest.
+    let rejects_dir = ws.path().join("landing/.sluice/rejects/shop.orders");
+    let committed_batch = records
+        .iter()
+        .find(|r| {
+            r["object"]["key"]
+                .as_str()
+                .unwrap()
+                .contains("some-invalid")
+        })
+        .unwrap()["batch_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = rejects_dir.join(format!("{committed_batch}.ndjson"));
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    text.push_str("{\"line\": 99, cut short\n");
+    std::fs::write(&file, text).unwrap();
+    let damaged = run(sluice(
+        ws.path(),
+        &["rejects", "orders-2026-03-02-some-invalid.ndjson"],
+    ));
+    assert_eq!(damaged.code, Some(0), "{}", damaged.stderr);
+    assert!(
+        damaged.stdout.contains("rejected rows: 2"),
+        "{}",
+        damaged.stdout
+    );
+    assert!(
+        damaged.stderr.contains("line 3: not a rejected row"),
+        "{}",
+        damaged.stderr
+    );
+
     let none = run(sluice(ws.path(), &["rejects", "never-seen.ndjson"]));
     assert_eq!(none.code, Some(1));
     assert!(
         none.stderr
-            .contains("no file never-seen.ndjson in the ledger"),
+            .contains("no file \"never-seen.ndjson\" in the ledger"),
         "{}",
         none.stderr
     );
