@@ -5,21 +5,23 @@
 // lifecycle rules; alarms and a dashboard; optionally a customer-managed KMS key.
 //
 // IAM matrix: one role per function, no action `*` or `service:*`, every S3 resource an object
-// ARN of the one bucket. T = each configured table (namespace NS, name N); wh = the warehouse
+// ARN of the one bucket. The control keys come from cdk/lib/control-layout.json, which
+// crates/core/src/layout.rs writes. T = each configured table (namespace NS, name N); wh = the warehouse
 // prefix (default `warehouse/`); ledger = .sluice/ledger/*.
 //
 //   filter               read   T.prefix*, ledger, .sluice/keys/*
 //                        write  ledger, .sluice/keys/*
-//   schema-drift-detect  read   T.prefix*, ledger, wh NS/N/metadata/*
-//                        write  ledger, wh NS/N/metadata/*
+//   schema-drift-detect  read   T.prefix*, ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
+//                        write  ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
 //                        glue   GetDatabase GetTable CreateTable UpdateTable
-//   validate             read   T.prefix*, ledger, wh NS/N/metadata/*
+//   validate             read   T.prefix*, ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
 //                        write  ledger, wh NS/N/data/*, .sluice/staged/NS.N/*, .sluice/rejects/NS.N/*
 //                        delete wh NS/N/data/* (the staged files of a batch it quarantines)
 //                        glue   GetDatabase GetTable
 //   quarantine           read   ledger
-//                        write  ledger, .sluice/quarantine/N/*, .sluice/quarantine/_unrouted/*
-//   commit               read   ledger, .sluice/staged/NS.N/*, wh NS/N/*
+//                        write  ledger, .sluice/quarantine/N/*, .sluice/quarantine/_unrouted/*,
+//                               .sluice/quarantine/_events/* (events that named no object)
+//   commit               read   ledger, .sluice/staged/NS.N/*, wh NS/N/*, .sluice/tables/NS.N.json
 //                        write  ledger, wh NS/N/metadata/*
 //                        delete .sluice/staged/NS.N/* (spent manifests), .sluice/quarantine/N/*
 //                        glue   GetDatabase GetTable UpdateTable
@@ -79,6 +81,29 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CONTROL_PREFIX, SluiceConfig, TableSpec, stageConfig } from './config';
+
+/**
+ * Every family of control keys sluice writes, as `crates/core/src/layout.rs` builds them
+ * (`{namespace}`, `{table}`, a trailing `*`). A Rust test keeps the file equal to that module.
+ */
+export const CONTROL_LAYOUT: Record<string, string> = Object.fromEntries(
+  (
+    JSON.parse(fs.readFileSync(path.join(__dirname, 'control-layout.json'), 'utf8')) as {
+      name: string;
+      pattern: string;
+    }[]
+  ).map((f) => [f.name, f.pattern]),
+);
+type ControlFamily =
+  | 'ledger'
+  | 'key_heads'
+  | 'staged'
+  | 'rejects'
+  | 'quarantine'
+  | 'quarantine_unrouted'
+  | 'quarantine_events'
+  | 'watermark'
+  | 'identity';
 
 /** The repository root: this file is cdk/lib/sluice-stack.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -306,17 +331,25 @@ export class SluiceStack extends Stack {
     const READ = ['s3:GetObject', 's3:GetObjectVersion'];
     const WRITE = ['s3:PutObject', 's3:AbortMultipartUpload'];
     const DELETE = ['s3:DeleteObject'];
-    const ledger = [obj(`${CONTROL_PREFIX}ledger/*`)];
-    const keyHeads = [obj(`${CONTROL_PREFIX}keys/*`)];
+    // Control keys from the one map Rust builds them with (cdk/lib/control-layout.json).
+    const control = (family: ControlFamily, perTable = true) => {
+      const pattern = CONTROL_LAYOUT[family];
+      if (!pattern.includes('{')) return [obj(pattern)];
+      if (!perTable) throw new Error(`sluice: control family ${family} is per table`);
+      return tables.map((t) => obj(pattern.replace('{namespace}', t.namespace).replace('{table}', t.name)));
+    };
+    const ledger = control('ledger');
+    const keyHeads = control('key_heads');
+    const identities = control('identity');
     const sources = tables.map((t) => obj(`${t.prefix}*`));
     const tableDir = (t: TableSpec) => `${warehouse}${t.namespace}/${t.name}/`;
     const metadata = tables.map((t) => obj(`${tableDir(t)}metadata/*`));
     const data = tables.map((t) => obj(`${tableDir(t)}data/*`));
     const wholeTables = tables.map((t) => obj(`${tableDir(t)}*`));
-    const staged = tables.map((t) => obj(`${CONTROL_PREFIX}staged/${t.namespace}.${t.name}/*`));
-    const rejects = tables.map((t) => obj(`${CONTROL_PREFIX}rejects/${t.namespace}.${t.name}/*`));
-    const quarantined = tables.map((t) => obj(`${CONTROL_PREFIX}quarantine/${t.name}/*`));
-    const watermarks = tables.map((t) => obj(`${CONTROL_PREFIX}watermarks/${t.namespace}.${t.name}.json`));
+    const staged = control('staged');
+    const rejects = control('rejects');
+    const quarantined = control('quarantine');
+    const watermarks = control('watermark');
     const glueArns = this.glueArns(tables);
 
     for (const name of names) {
@@ -327,11 +360,13 @@ export class SluiceStack extends Stack {
 
     allow('schema-drift-detect', 'ReadArrivals', READ, sources);
     allow('schema-drift-detect', 'ReadWriteLedgerAndTableMetadata', [...READ, ...WRITE], [...ledger, ...metadata]);
+    // The identity record a table gets when DetectDrift creates it, read back on every load.
+    allow('schema-drift-detect', 'ReadWriteTableIdentities', [...READ, ...WRITE], identities);
     allow('schema-drift-detect', 'EvolveTables', [
       'glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable',
     ], glueArns);
 
-    allow('validate', 'ReadArrivalsLedgerAndTableMetadata', READ, [...sources, ...ledger, ...metadata]);
+    allow('validate', 'ReadArrivalsLedgerAndTableMetadata', READ, [...sources, ...ledger, ...metadata, ...identities]);
     allow('validate', 'WriteLedgerDataStagedRejects', WRITE, [...ledger, ...data, ...staged, ...rejects]);
     allow('validate', 'DropFilesOfQuarantinedBatch', DELETE, data);
     allow('validate', 'LoadTables', ['glue:GetDatabase', 'glue:GetTable'], glueArns);
@@ -339,10 +374,11 @@ export class SluiceStack extends Stack {
     allow('quarantine', 'ReadWriteLedger', [...READ, ...WRITE], ledger);
     allow('quarantine', 'WriteQuarantineRecords', WRITE, [
       ...quarantined,
-      obj(`${CONTROL_PREFIX}quarantine/_unrouted/*`),
+      ...control('quarantine_unrouted'),
+      ...control('quarantine_events'),
     ]);
 
-    allow('commit', 'ReadLedgerStagedAndTables', READ, [...ledger, ...staged, ...wholeTables]);
+    allow('commit', 'ReadLedgerStagedAndTables', READ, [...ledger, ...staged, ...wholeTables, ...identities]);
     allow('commit', 'WriteLedgerAndTableMetadata', WRITE, [...ledger, ...metadata]);
     allow('commit', 'RemoveSpentManifestsAndSettledQuarantine', DELETE, [...staged, ...quarantined]);
     allow('commit', 'CommitSnapshots', ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'], glueArns);

@@ -4,7 +4,7 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { REPO_ROOT, STEP_FUNCTIONS, SluiceStack, TASK_HEADROOM_SECONDS } from '../lib/sluice-stack';
+import { CONTROL_LAYOUT, REPO_ROOT, STEP_FUNCTIONS, SluiceStack, TASK_HEADROOM_SECONDS } from '../lib/sluice-stack';
 import {
   ACCOUNT,
   FUNCTIONS,
@@ -575,20 +575,26 @@ describe('iam', () => {
     rejects: '.sluice/rejects/shop.orders/b-1.ndjson',
     quarantine: '.sluice/quarantine/orders/b-1.json',
     unrouted: '.sluice/quarantine/_unrouted/b-1.json',
+    events: '.sluice/quarantine/_events/7d1f2b9e.json',
     watermark: '.sluice/watermarks/shop.orders.json',
+    identity: '.sluice/tables/shop.orders.json',
+    otherIdentity: '.sluice/tables/shop.other.json',
   } as const;
   type Key = keyof typeof KEYS;
   const MATRIX: Record<(typeof FUNCTIONS)[number], Partial<Record<'get' | 'put' | 'delete', Key[]>>> = {
     filter: { get: ['arrival', 'ledger', 'keyHead'], put: ['ledger', 'keyHead'] },
-    'schema-drift-detect': { get: ['arrival', 'ledger', 'metadata'], put: ['ledger', 'metadata'] },
+    'schema-drift-detect': {
+      get: ['arrival', 'ledger', 'metadata', 'identity'],
+      put: ['ledger', 'metadata', 'identity'],
+    },
     validate: {
-      get: ['arrival', 'ledger', 'metadata'],
+      get: ['arrival', 'ledger', 'metadata', 'identity'],
       put: ['ledger', 'data', 'staged', 'rejects'],
       delete: ['data'],
     },
-    quarantine: { get: ['ledger'], put: ['ledger', 'quarantine', 'unrouted'] },
+    quarantine: { get: ['ledger'], put: ['ledger', 'quarantine', 'unrouted', 'events'] },
     commit: {
-      get: ['ledger', 'staged', 'data', 'metadata'],
+      get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
       put: ['ledger', 'metadata'],
       delete: ['staged', 'quarantine'],
     },
@@ -606,6 +612,19 @@ describe('iam', () => {
           expect(actual, `${fn} ${op} ${KEYS[key]}`).toBe(expected);
         }
       }
+    }
+  });
+
+  it('grants every family of control keys Rust writes (cdk/lib/control-layout.json) to some function', () => {
+    const bucketArn = `arn:${bucketId(example)}`;
+    const families = Object.entries(CONTROL_LAYOUT);
+    expect(families.length).toBeGreaterThanOrEqual(9);
+    for (const [family, pattern] of families) {
+      const key = pattern.replace('{namespace}', 'shop').replace('{table}', 'orders').replace('*', 'x/y.json');
+      const writers = FUNCTIONS.filter((fn) =>
+        roleAllows(statements, roleId(example, fn), 's3:PutObject', `${bucketArn}/${key}`),
+      );
+      expect(writers.length, `${family} (${key}): no function may write it`).toBeGreaterThan(0);
     }
   });
 

@@ -14,6 +14,8 @@
 //! - [`drift`]: schema inference from a sample, drift classification and policy
 //! - [`evolution`]: the limits every schema evolution passes; new fields of accepted rows
 //! - [`quarantine`]: reason codes, rejected rows, quarantine records
+//! - [`layout`]: every control key under `.sluice/`, built in one place; its patterns for the
+//!   CDK app's IAM
 //! - [`ledger`]: ledger states, records and the transition rule book
 
 pub mod config;
@@ -21,6 +23,7 @@ pub mod contract;
 pub mod drift;
 pub mod evolution;
 pub mod keyhead;
+pub mod layout;
 pub mod ledger;
 pub mod object;
 pub mod quarantine;

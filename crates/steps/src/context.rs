@@ -180,62 +180,11 @@ pub fn now() -> String {
 }
 
 /// Control-prefix keys of the objects steps write (the ledger's own are in crates/store).
+/// The control keys the steps write, as `sluice_core::layout` builds them (one map of the
+/// control prefix for the steps, the stores and the CDK app's IAM).
 pub mod keys {
-    use sluice_core::config::{TableConfig, CONTROL_PREFIX};
-    use sluice_core::BatchId;
-
-    /// The staged batch manifest: which data files a validation wrote.
-    pub fn manifest(table: &TableConfig, batch: &BatchId) -> String {
-        format!("{}{batch}.json", staged_prefix(table))
-    }
-
-    /// Where a table's staged batch manifests live: every ready batch of the table.
-    pub fn staged_prefix(table: &TableConfig) -> String {
-        format!("{CONTROL_PREFIX}staged/{}.{}/", table.namespace, table.name)
-    }
-
-    /// Rejected rows of one object version, one JSON object per line.
-    pub fn rejects(table: &TableConfig, batch: &BatchId) -> String {
-        format!(
-            "{CONTROL_PREFIX}rejects/{}.{}/{batch}.ndjson",
-            table.namespace, table.name
-        )
-    }
-
-    /// The quarantine record of one object version.
-    pub fn quarantine(table: Option<&str>, batch: &BatchId) -> String {
-        format!(
-            "{CONTROL_PREFIX}quarantine/{}/{batch}.json",
-            table.unwrap_or("_unrouted")
-        )
-    }
-
-    /// The quarantine record of an event that named no object, by the event's id (only its
-    /// letters, digits, `-` and `_` are kept, so a hostile id cannot reach another key).
-    pub fn quarantined_event(event_id: &str) -> String {
-        let safe: String = event_id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-            .take(128)
-            .collect();
-        let safe = if safe.is_empty() {
-            "unnamed".to_string()
-        } else {
-            safe
-        };
-        format!("{CONTROL_PREFIX}quarantine/_events/{safe}.json")
-    }
-
-    /// The reconciliation watermark of a table's prefix.
-    pub fn watermark(table: &TableConfig) -> String {
-        format!(
-            "{CONTROL_PREFIX}watermarks/{}.{}.json",
-            table.namespace, table.name
-        )
-    }
-
-    /// Prefix of all quarantine records.
-    pub fn quarantine_prefix() -> String {
-        format!("{CONTROL_PREFIX}quarantine/")
-    }
+    pub use sluice_core::layout::{
+        manifest, quarantine, quarantine_prefix, quarantined_event, rejects, staged_prefix,
+        watermark,
+    };
 }

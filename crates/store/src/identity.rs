@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sluice_core::config::CONTROL_PREFIX;
 
 use crate::store::{Conditional, ObjectStore, StoreError};
 
@@ -100,7 +99,7 @@ impl Identities {
 
     /// `.sluice/tables/<namespace>.<table>.json`.
     pub fn key(namespace: &str, table: &str) -> String {
-        format!("{CONTROL_PREFIX}tables/{namespace}.{table}.json")
+        sluice_core::layout::identity(namespace, table)
     }
 
     /// The record of a table, or `None` if none was ever written.

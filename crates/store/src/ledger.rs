@@ -14,7 +14,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use sluice_core::config::CONTROL_PREFIX;
 use sluice_core::keyhead::KeyHead;
 use sluice_core::ledger::{check_transition, IllegalTransition, Lease, LedgerRecord, LedgerState};
 use sluice_core::object::content_hash;
@@ -107,12 +106,7 @@ impl Ledger {
 
     /// [`Ledger::record_key`] from the ledger key itself.
     fn record_key_of(ledger_key: &str) -> String {
-        let hash = content_hash(ledger_key.as_bytes());
-        format!(
-            "{}/{}/{hash}.json",
-            ledger_prefix().trim_end_matches('/'),
-            &hash[..2]
-        )
+        sluice_core::layout::ledger_record(&content_hash(ledger_key.as_bytes()))
     }
 
     /// Conditional create of a `claimed` record; if one exists, returns it as
@@ -224,7 +218,7 @@ impl Ledger {
     /// The store key of a key's head: `.sluice/keys/<first 2 hex>/<sha256 of bucket/key>.json`.
     pub fn head_key(bucket: &str, key: &str) -> String {
         let hash = content_hash(format!("{bucket}/{key}").as_bytes());
-        format!("{CONTROL_PREFIX}keys/{}/{hash}.json", &hash[..2])
+        sluice_core::layout::key_head(&hash)
     }
 
     /// The head of `key`, if any event of it was ordered or recorded.
@@ -371,7 +365,7 @@ pub struct LedgerListing {
 
 /// `.sluice/ledger/`: where records live in the bucket.
 fn ledger_prefix() -> String {
-    format!("{CONTROL_PREFIX}ledger/")
+    sluice_core::layout::ledger_prefix()
 }
 
 /// A record as stored: pretty JSON, so a person can read the ledger with `cat`.

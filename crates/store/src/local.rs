@@ -43,9 +43,9 @@ use sluice_core::object::{check_key, content_hash};
 use crate::store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
 
 /// Where temporary files are written before they are renamed into place, relative to root.
-const TMP_DIR: &str = ".sluice/tmp";
+const TMP_DIR: &str = sluice_core::layout::LOCAL_TMP;
 /// Where per-key lock files live, relative to root.
-const LOCK_DIR: &str = ".sluice/locks";
+const LOCK_DIR: &str = sluice_core::layout::LOCAL_LOCKS;
 /// Read/write buffer for streaming copies and hashing: large enough to amortise syscalls.
 const CHUNK: usize = 256 * 1024;
 /// Remembered etags before the cache is dropped and rebuilt (bounds memory on huge buckets).

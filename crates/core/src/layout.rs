@@ -1,0 +1,202 @@
+//! The control prefix, mapped once: every key sluice writes for itself under `.sluice/` in the
+//! bucket is built here, and [`families`] lists them as patterns.
+//!
+//! The CDK app grants each Lambda role exactly the families its function touches, from the
+//! same patterns: `cdk/lib/control-layout.json` is [`families`] written out (a test here
+//! fails when the two differ, and rewrites the file with `SLUICE_BLESS=1`), and
+//! `cdk/lib/sluice-stack.ts` reads it. A key family added here without a grant there fails the
+//! CDK tests, not a deployed function.
+//!
+//! Patterns use `{namespace}`, `{table}` and `*` (any rest of the key).
+
+use serde::Serialize;
+
+use crate::config::{TableConfig, CONTROL_PREFIX};
+use crate::object::BatchId;
+
+/// The ledger: one record per object version, sharded by the first two hex digits of its
+/// hash.
+pub fn ledger_prefix() -> String {
+    format!("{CONTROL_PREFIX}ledger/")
+}
+
+/// A ledger record: `.sluice/ledger/<first 2 hex>/<hash>.json`.
+pub fn ledger_record(hash: &str) -> String {
+    format!("{}{}/{hash}.json", ledger_prefix(), &hash[..2.min(hash.len())])
+}
+
+/// Key heads: per key, which version is the newest seen, and removals.
+pub fn key_heads_prefix() -> String {
+    format!("{CONTROL_PREFIX}keys/")
+}
+
+/// A key's head: `.sluice/keys/<first 2 hex>/<hash of bucket/key>.json`.
+pub fn key_head(hash: &str) -> String {
+    format!(
+        "{}{}/{hash}.json",
+        key_heads_prefix(),
+        &hash[..2.min(hash.len())]
+    )
+}
+
+/// Where a table's staged batch manifests live: every ready batch of the table.
+pub fn staged_prefix(table: &TableConfig) -> String {
+    format!("{CONTROL_PREFIX}staged/{}.{}/", table.namespace, table.name)
+}
+
+/// The staged batch manifest: which data files a validation wrote.
+pub fn manifest(table: &TableConfig, batch: &BatchId) -> String {
+    format!("{}{batch}.json", staged_prefix(table))
+}
+
+/// Where a table's rejected rows live.
+pub fn rejects_prefix(table: &TableConfig) -> String {
+    format!("{CONTROL_PREFIX}rejects/{}.{}/", table.namespace, table.name)
+}
+
+/// Rejected rows of one object version, one JSON object per line.
+pub fn rejects(table: &TableConfig, batch: &BatchId) -> String {
+    format!("{}{batch}.ndjson", rejects_prefix(table))
+}
+
+/// Prefix of all quarantine records.
+pub fn quarantine_prefix() -> String {
+    format!("{CONTROL_PREFIX}quarantine/")
+}
+
+/// Where the quarantine records of a table (`None`: of objects routed to none) live.
+pub fn quarantine_dir(table: Option<&str>) -> String {
+    format!("{}{}/", quarantine_prefix(), table.unwrap_or(UNROUTED))
+}
+
+/// The quarantine record of one object version; `None`: not routed to a table.
+pub fn quarantine(table: Option<&str>, batch: &BatchId) -> String {
+    format!("{}{batch}.json", quarantine_dir(table))
+}
+
+/// Where the quarantine records of events that named no object live.
+pub fn quarantined_events_dir() -> String {
+    format!("{}_events/", quarantine_prefix())
+}
+
+/// Where quarantine records of objects routed to no table go.
+pub const UNROUTED: &str = "_unrouted";
+
+/// The quarantine record of an event that named no object, by the event's id (only its
+/// letters, digits, `-` and `_` are kept, so a hostile id cannot reach another key).
+pub fn quarantined_event(event_id: &str) -> String {
+    let safe: String = event_id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(128)
+        .collect();
+    let safe = if safe.is_empty() {
+        "unnamed".to_string()
+    } else {
+        safe
+    };
+    format!("{}{safe}.json", quarantined_events_dir())
+}
+
+/// The reconciliation watermark of a table's prefix.
+pub fn watermark(table: &TableConfig) -> String {
+    format!(
+        "{CONTROL_PREFIX}watermarks/{}.{}.json",
+        table.namespace, table.name
+    )
+}
+
+/// A table's identity record (which Iceberg table this is: uuid, location).
+pub fn identity(namespace: &str, table: &str) -> String {
+    format!("{CONTROL_PREFIX}tables/{namespace}.{table}.json")
+}
+
+/// Where a local bucket writes temporary files before renaming them into place.
+pub const LOCAL_TMP: &str = ".sluice/tmp";
+/// Where a local bucket keeps its per-key lock files.
+pub const LOCAL_LOCKS: &str = ".sluice/locks";
+
+/// One family of control keys, as a pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Family {
+    /// What the keys are.
+    pub name: &'static str,
+    /// The keys, with `{namespace}`, `{table}` and a trailing `*`.
+    pub pattern: String,
+}
+
+/// Every family of keys sluice writes in a bucket, for a table named `{table}` in
+/// `{namespace}`; the patterns are made by the functions above, so they cannot drift.
+pub fn families() -> Vec<Family> {
+    let table: TableConfig = toml::from_str(
+        "name = \"{table}\"\nnamespace = \"{namespace}\"\nprefix = \"p/\"\nformat = \"ndjson\"\ncontract = \"c.json\"",
+    )
+    .expect("a pattern table");
+    let family = |name, pattern: String| Family { name, pattern };
+    vec![
+        family("ledger", format!("{}*", ledger_prefix())),
+        family("key_heads", format!("{}*", key_heads_prefix())),
+        family("staged", format!("{}*", staged_prefix(&table))),
+        family("rejects", format!("{}*", rejects_prefix(&table))),
+        family("quarantine", format!("{}*", quarantine_dir(Some("{table}")))),
+        family("quarantine_unrouted", format!("{}*", quarantine_dir(None))),
+        family("quarantine_events", format!("{}*", quarantined_events_dir())),
+        family("watermark", watermark(&table)),
+        family("identity", identity("{namespace}", "{table}")),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../cdk/lib/control-layout.json")
+    }
+
+    /// The fixture the CDK app builds its IAM from is exactly [`families`]; `SLUICE_BLESS=1`
+    /// writes it.
+    #[test]
+    fn the_cdk_fixture_is_this_layout() {
+        let mut text = serde_json::to_string_pretty(&families()).unwrap();
+        text.push('\n');
+        if std::env::var_os("SLUICE_BLESS").is_some() {
+            std::fs::write(fixture(), &text).unwrap();
+        }
+        let on_disk = std::fs::read_to_string(fixture()).unwrap_or_default();
+        assert_eq!(
+            on_disk, text,
+            "cdk/lib/control-layout.json differs from crates/core/src/layout.rs: \
+             run `SLUICE_BLESS=1 cargo test -p sluice-core layout`, then the CDK tests"
+        );
+    }
+
+    #[test]
+    fn patterns_are_what_the_builders_make() {
+        let by_name = |n: &str| {
+            families()
+                .into_iter()
+                .find(|f| f.name == n)
+                .unwrap()
+                .pattern
+        };
+        assert_eq!(by_name("ledger"), ".sluice/ledger/*");
+        assert_eq!(by_name("key_heads"), ".sluice/keys/*");
+        assert_eq!(by_name("staged"), ".sluice/staged/{namespace}.{table}/*");
+        assert_eq!(by_name("rejects"), ".sluice/rejects/{namespace}.{table}/*");
+        assert_eq!(by_name("quarantine"), ".sluice/quarantine/{table}/*");
+        assert_eq!(by_name("quarantine_unrouted"), ".sluice/quarantine/_unrouted/*");
+        assert_eq!(
+            by_name("watermark"),
+            ".sluice/watermarks/{namespace}.{table}.json"
+        );
+        assert_eq!(by_name("identity"), ".sluice/tables/{namespace}.{table}.json");
+        for f in families() {
+            assert!(f.pattern.starts_with(CONTROL_PREFIX), "{f:?}");
+        }
+        assert_eq!(ledger_record("abcd"), ".sluice/ledger/ab/abcd.json");
+        assert_eq!(key_head("abcd"), ".sluice/keys/ab/abcd.json");
+        assert_eq!(quarantined_event("../../x"), ".sluice/quarantine/_events/x.json");
+    }
+}
