@@ -22,7 +22,11 @@ pub fn ledger_prefix() -> String {
 
 /// A ledger record: `.sluice/ledger/<first 2 hex>/<hash>.json`.
 pub fn ledger_record(hash: &str) -> String {
-    format!("{}{}/{hash}.json", ledger_prefix(), &hash[..2.min(hash.len())])
+    format!(
+        "{}{}/{hash}.json",
+        ledger_prefix(),
+        &hash[..2.min(hash.len())]
+    )
 }
 
 /// Key heads: per key, which version is the newest seen, and removals.
@@ -51,7 +55,10 @@ pub fn manifest(table: &TableConfig, batch: &BatchId) -> String {
 
 /// Where a table's rejected rows live.
 pub fn rejects_prefix(table: &TableConfig) -> String {
-    format!("{CONTROL_PREFIX}rejects/{}.{}/", table.namespace, table.name)
+    format!(
+        "{CONTROL_PREFIX}rejects/{}.{}/",
+        table.namespace, table.name
+    )
 }
 
 /// Rejected rows of one object version, one JSON object per line.
@@ -138,9 +145,15 @@ pub fn families() -> Vec<Family> {
         family("key_heads", format!("{}*", key_heads_prefix())),
         family("staged", format!("{}*", staged_prefix(&table))),
         family("rejects", format!("{}*", rejects_prefix(&table))),
-        family("quarantine", format!("{}*", quarantine_dir(Some("{table}")))),
+        family(
+            "quarantine",
+            format!("{}*", quarantine_dir(Some("{table}"))),
+        ),
         family("quarantine_unrouted", format!("{}*", quarantine_dir(None))),
-        family("quarantine_events", format!("{}*", quarantined_events_dir())),
+        family(
+            "quarantine_events",
+            format!("{}*", quarantined_events_dir()),
+        ),
         family("watermark", watermark(&table)),
         family("identity", identity("{namespace}", "{table}")),
     ]
@@ -151,8 +164,7 @@ mod tests {
     use super::*;
 
     fn fixture() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../cdk/lib/control-layout.json")
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../cdk/lib/control-layout.json")
     }
 
     /// The fixture the CDK app builds its IAM from is exactly [`families`]; `SLUICE_BLESS=1`
@@ -186,17 +198,26 @@ mod tests {
         assert_eq!(by_name("staged"), ".sluice/staged/{namespace}.{table}/*");
         assert_eq!(by_name("rejects"), ".sluice/rejects/{namespace}.{table}/*");
         assert_eq!(by_name("quarantine"), ".sluice/quarantine/{table}/*");
-        assert_eq!(by_name("quarantine_unrouted"), ".sluice/quarantine/_unrouted/*");
+        assert_eq!(
+            by_name("quarantine_unrouted"),
+            ".sluice/quarantine/_unrouted/*"
+        );
         assert_eq!(
             by_name("watermark"),
             ".sluice/watermarks/{namespace}.{table}.json"
         );
-        assert_eq!(by_name("identity"), ".sluice/tables/{namespace}.{table}.json");
+        assert_eq!(
+            by_name("identity"),
+            ".sluice/tables/{namespace}.{table}.json"
+        );
         for f in families() {
             assert!(f.pattern.starts_with(CONTROL_PREFIX), "{f:?}");
         }
         assert_eq!(ledger_record("abcd"), ".sluice/ledger/ab/abcd.json");
         assert_eq!(key_head("abcd"), ".sluice/keys/ab/abcd.json");
-        assert_eq!(quarantined_event("../../x"), ".sluice/quarantine/_events/x.json");
+        assert_eq!(
+            quarantined_event("../../x"),
+            ".sluice/quarantine/_events/x.json"
+        );
     }
 }

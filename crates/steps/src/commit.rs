@@ -46,6 +46,7 @@ pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, S
             .flow
             .wait_for_group(
                 &input.table,
+                &input.object.batch_id(),
                 limits.max_batches,
                 limits.max_bytes,
                 crate::flow::GroupWait {

@@ -12,7 +12,8 @@
 //! - a committer waits ([`Flow::wait_for_group`]) while more executions of its table are
 //!   running than batches are staged, that is while some of them have not staged yet, until
 //!   its group is full (`[commit] max_batches` / `max_bytes`), or none of them has moved
-//!   for `[commit] quiet_ms`, or `[commit] wait_ms` has passed; then it takes the table's commit lock ([`Flow::commit_lock`]), so the process's
+//!   for `[commit] quiet_ms`, or `[commit] wait_ms` has passed, or its own batch was taken by
+//!   another committer's group meanwhile; then it takes the table's commit lock ([`Flow::commit_lock`]), so the process's
 //!   committers take turns instead of racing one another through the catalog: the next one in
 //!   line usually finds its batch already committed by the group before it.
 //!
@@ -22,7 +23,7 @@
 //! the executions waiting for their commit hold no slot, so a small `--jobs` still lets a
 //! large group gather.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,6 +44,10 @@ struct TableFlow {
     running: usize,
     /// Batches staged here and not yet known committed, with their Parquet bytes.
     staged: HashMap<BatchId, u64>,
+    /// Batches a group commit here took, whose executions may still be on their way to their
+    /// own commit step: each needs no group any more. Emptied whenever no execution of the
+    /// table runs, so it holds at most one burst.
+    taken: HashSet<BatchId>,
     /// Held by the committer whose turn it is.
     commit: Arc<tokio::sync::Mutex<()>>,
     /// Bumped when an arrival of the table starts, stages or ends.
@@ -63,6 +68,8 @@ pub struct GroupWait {
 pub enum GroupReady {
     /// Nothing more is on its way: every running execution of the table has staged.
     AllStaged,
+    /// The committer's own batch was taken by another committer's group meanwhile.
+    Taken,
     /// The staged batches fill a group.
     Full,
     /// No arrival of the table started, staged or ended for `quiet_ms`.
@@ -136,7 +143,9 @@ impl Flow {
     pub fn committed<'a>(&self, table: &str, batches: impl IntoIterator<Item = &'a BatchId>) {
         if let Some(t) = self.tables().get_mut(table) {
             for b in batches {
-                t.staged.remove(b);
+                if t.staged.remove(b).is_some() {
+                    t.taken.insert(b.clone());
+                }
             }
         }
         self.bump();
@@ -150,6 +159,7 @@ impl Flow {
     pub async fn wait_for_group(
         &self,
         table: &str,
+        own: &BatchId,
         max_batches: usize,
         max_bytes: u64,
         wait: GroupWait,
@@ -161,7 +171,7 @@ impl Flow {
         loop {
             // Marks the current value seen: a change from here on wakes the wait below.
             changes.borrow_and_update();
-            let (ready, progress) = self.group_ready(table, max_batches, max_bytes);
+            let (ready, progress) = self.group_ready(table, own, max_batches, max_bytes);
             if let Some(ready) = ready {
                 return ready;
             }
@@ -184,6 +194,7 @@ impl Flow {
     fn group_ready(
         &self,
         table: &str,
+        own: &BatchId,
         max_batches: usize,
         max_bytes: u64,
     ) -> (Option<GroupReady>, u64) {
@@ -192,7 +203,11 @@ impl Flow {
             return (Some(GroupReady::AllStaged), 0);
         };
         let bytes: u64 = t.staged.values().sum();
-        let ready = if t.staged.len() >= max_batches || bytes >= max_bytes {
+        // Taken by a group while we looked (its ledger record says so too): waiting for the
+        // others would only wait for executions that are waiting in turn, each for the rest.
+        let ready = if t.taken.contains(own) {
+            Some(GroupReady::Taken)
+        } else if t.staged.len() >= max_batches || bytes >= max_bytes {
             Some(GroupReady::Full)
         } else if t.running <= t.staged.len() {
             Some(GroupReady::AllStaged)
@@ -232,6 +247,9 @@ impl Drop for ArrivalGuard {
         if let Some(t) = self.flow.tables().get_mut(&self.table) {
             t.running = t.running.saturating_sub(1);
             t.progress += 1;
+            if t.running == 0 {
+                t.taken.clear();
+            }
         }
         self.flow.bump();
     }
@@ -253,7 +271,9 @@ mod tests {
     #[tokio::test]
     async fn nothing_running_means_no_wait() {
         let flow = Flow::default();
-        let ready = flow.wait_for_group("t", 10, u64::MAX, LONG).await;
+        let ready = flow
+            .wait_for_group("t", &batch(9), 10, u64::MAX, LONG)
+            .await;
         assert_eq!(ready, GroupReady::AllStaged);
     }
 
@@ -264,7 +284,10 @@ mod tests {
         flow.staged("t", &batch(0), 10);
         let waiter = {
             let flow = flow.clone();
-            tokio::spawn(async move { flow.wait_for_group("t", 10, u64::MAX, LONG).await })
+            tokio::spawn(async move {
+                flow.wait_for_group("t", &batch(9), 10, u64::MAX, LONG)
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "two executions have not staged yet");
@@ -282,9 +305,9 @@ mod tests {
         let _guards: Vec<_> = (0..5).map(|_| flow.arrival("t")).collect();
         flow.staged("t", &batch(0), 10);
         flow.staged("t", &batch(1), 10);
-        let by_count = flow.wait_for_group("t", 2, u64::MAX, LONG).await;
+        let by_count = flow.wait_for_group("t", &batch(9), 2, u64::MAX, LONG).await;
         assert_eq!(by_count, GroupReady::Full);
-        let by_bytes = flow.wait_for_group("t", 100, 20, LONG).await;
+        let by_bytes = flow.wait_for_group("t", &batch(9), 100, 20, LONG).await;
         assert_eq!(by_bytes, GroupReady::Full);
         // Committed batches leave the group; another table is not counted.
         flow.committed("t", [&batch(0)]);
@@ -293,6 +316,7 @@ mod tests {
         let timed = flow
             .wait_for_group(
                 "t",
+                &batch(9),
                 2,
                 u64::MAX,
                 GroupWait {
@@ -315,7 +339,10 @@ mod tests {
         let started = tokio::time::Instant::now();
         let waiter = {
             let flow = flow.clone();
-            tokio::spawn(async move { flow.wait_for_group("t", 10, u64::MAX, wait).await })
+            tokio::spawn(async move {
+                flow.wait_for_group("t", &batch(9), 10, u64::MAX, wait)
+                    .await
+            })
         };
         // Stagings 100 ms apart keep it waiting past one quiet window.
         for n in 0..2 {
@@ -325,6 +352,44 @@ mod tests {
         assert!(!waiter.is_finished());
         assert_eq!(waiter.await.unwrap(), GroupReady::Quiet);
         assert!(started.elapsed() >= Duration::from_millis(350));
+    }
+
+    /// Sixteen executions staged; one committer's group took them all. The others, waiting
+    /// with their own batches taken, stop at once: they must not wait for one another (each
+    /// is still running, none will stage again).
+    #[tokio::test]
+    async fn a_committer_whose_batch_a_group_took_stops_waiting() {
+        let flow = Arc::new(Flow::default());
+        let guards: Vec<_> = (0..16).map(|_| flow.arrival("t")).collect();
+        for n in 0..16 {
+            flow.staged("t", &batch(n), 1);
+        }
+        let waiter = {
+            let flow = flow.clone();
+            tokio::spawn(async move {
+                flow.wait_for_group("t", &batch(3), 100, u64::MAX, LONG)
+                    .await
+            })
+        };
+        // Not ready by itself: the group is taken before this waiter looks again.
+        flow.committed("t", (0..16).map(batch).collect::<Vec<_>>().iter());
+        let ready = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("stopped waiting")
+            .unwrap();
+        assert!(
+            matches!(ready, GroupReady::Taken | GroupReady::AllStaged),
+            "{ready:?}"
+        );
+        // A new waiter with a taken batch stops at once, though 16 still run and none is staged.
+        assert_eq!(flow.counts("t"), (16, 0));
+        let again = flow
+            .wait_for_group("t", &batch(5), 100, u64::MAX, LONG)
+            .await;
+        assert_eq!(again, GroupReady::Taken);
+        // Once nothing runs, the taken set is forgotten.
+        drop(guards);
+        assert!(flow.tables().get("t").unwrap().taken.is_empty());
     }
 
     #[tokio::test]
