@@ -305,3 +305,248 @@ pub struct CommitOutput {
     #[serde(default)]
     pub group: usize,
 }
+
+/// The JSON the definition's Choices, the Lambdas and the CDK tests read: one of each output
+/// with the fields the steps set, pinned byte for byte (field order included), so that a
+/// change of the Rust types never changes the wire.
+#[cfg(test)]
+mod wire {
+    use super::*;
+
+    fn object() -> ObjectVersion {
+        ObjectVersion {
+            bucket: "landing".into(),
+            key: "orders/a.ndjson".into(),
+            version_id: None,
+            etag: "e1".into(),
+            size: 42,
+            sequencer: None,
+            last_modified: "2026-03-01T00:00:00Z".into(),
+        }
+    }
+
+    const OBJECT: &str = r#"{"bucket":"landing","key":"orders/a.ndjson","etag":"e1","size":42,"last_modified":"2026-03-01T00:00:00Z"}"#;
+
+    fn pinned<T: Serialize>(value: &T, expected: &str) {
+        let expected = expected.replace("$OBJECT", OBJECT);
+        assert_eq!(serde_json::to_string(value).unwrap(), expected);
+        // A Value (what dispatch hands the engine and the Lambda runtime) keeps the order.
+        assert_eq!(serde_json::to_value(value).unwrap().to_string(), expected);
+    }
+
+    fn rows() -> RowCounts {
+        RowCounts {
+            total: 10,
+            valid: 8,
+            rejected: 2,
+        }
+    }
+
+    #[test]
+    fn filter_outputs_keep_their_json() {
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Accepted,
+                object: Some(object()),
+                table: Some("orders".into()),
+                manifest_key: None,
+                reason: None,
+                ledger_state: None,
+                detail: None,
+            },
+            r#"{"status":"accepted","object":$OBJECT,"table":"orders"}"#,
+        );
+        // A claim taken over: the duplicate's fields, accepted.
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Accepted,
+                object: Some(object()),
+                table: Some("orders".into()),
+                manifest_key: None,
+                reason: None,
+                ledger_state: Some("claimed".into()),
+                detail: None,
+            },
+            r#"{"status":"accepted","object":$OBJECT,"table":"orders","ledger_state":"claimed"}"#,
+        );
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::ResumeCommit,
+                object: Some(object()),
+                table: Some("orders".into()),
+                manifest_key: Some("_sluice/staging/orders/b1/manifest.json".into()),
+                reason: None,
+                ledger_state: Some("staged".into()),
+                detail: None,
+            },
+            r#"{"status":"resume_commit","object":$OBJECT,"table":"orders","manifest_key":"_sluice/staging/orders/b1/manifest.json","ledger_state":"staged"}"#,
+        );
+        pinned(
+            &FilterOutput::filtered("bucket \"x\" is not the landing bucket"),
+            r#"{"status":"filtered","detail":"bucket \"x\" is not the landing bucket"}"#,
+        );
+        pinned(
+            &FilterOutput {
+                object: Some(object()),
+                ..FilterOutput::filtered("orders/a.ndjson is under no table's prefix")
+            },
+            r#"{"status":"filtered","object":$OBJECT,"detail":"orders/a.ndjson is under no table's prefix"}"#,
+        );
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Duplicate,
+                object: Some(object()),
+                table: Some("orders".into()),
+                manifest_key: None,
+                reason: None,
+                ledger_state: Some("committed".into()),
+                detail: None,
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"table":"orders","ledger_state":"committed"}"#,
+        );
+        // A live claim held by another execution; an unacceptable key routed to no table.
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Duplicate,
+                object: Some(object()),
+                table: None,
+                manifest_key: None,
+                reason: None,
+                ledger_state: Some("claimed".into()),
+                detail: Some("execution x holds the claim".into()),
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"ledger_state":"claimed","detail":"execution x holds the claim"}"#,
+        );
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Rejected,
+                object: Some(object()),
+                table: Some("orders".into()),
+                manifest_key: None,
+                reason: Some(QuarantineReason::TooLarge),
+                ledger_state: None,
+                detail: Some("too big".into()),
+            },
+            r#"{"status":"rejected","object":$OBJECT,"table":"orders","reason":"too_large","detail":"too big"}"#,
+        );
+        pinned(
+            &FilterOutput {
+                status: FilterStatus::Rejected,
+                object: Some(object()),
+                table: None,
+                manifest_key: None,
+                reason: Some(QuarantineReason::UnacceptableKey),
+                ledger_state: None,
+                detail: Some("bad key".into()),
+            },
+            r#"{"status":"rejected","object":$OBJECT,"reason":"unacceptable_key","detail":"bad key"}"#,
+        );
+    }
+
+    #[test]
+    fn validate_outputs_keep_their_json() {
+        pinned(
+            &ValidateOutput {
+                status: ValidateStatus::Staged,
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.2,
+                manifest_key: Some("m.json".into()),
+                rejects_key: Some("r.ndjson".into()),
+                detail: None,
+                ledger_state: None,
+                evolved: vec!["coupon".into()],
+            },
+            r#"{"status":"staged","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.2,"manifest_key":"m.json","rejects_key":"r.ndjson","evolved":["coupon"]}"#,
+        );
+        pinned(
+            &ValidateOutput {
+                status: ValidateStatus::Staged,
+                object: object(),
+                table: "orders".into(),
+                rows: RowCounts::default(),
+                invalid_ratio: 0.0,
+                manifest_key: Some("m.json".into()),
+                rejects_key: None,
+                detail: None,
+                ledger_state: None,
+                evolved: vec![],
+            },
+            r#"{"status":"staged","object":$OBJECT,"table":"orders","rows":{"total":0,"valid":0,"rejected":0},"invalid_ratio":0.0,"manifest_key":"m.json"}"#,
+        );
+        pinned(
+            &ValidateOutput {
+                status: ValidateStatus::TooManyInvalidRows,
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.2,
+                manifest_key: None,
+                rejects_key: Some("r.ndjson".into()),
+                detail: Some("2 of 10 rows rejected".into()),
+                ledger_state: None,
+                evolved: vec![],
+            },
+            r#"{"status":"too_many_invalid_rows","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.2,"rejects_key":"r.ndjson","detail":"2 of 10 rows rejected"}"#,
+        );
+        pinned(
+            &ValidateOutput {
+                status: ValidateStatus::Filtered,
+                object: object(),
+                table: "orders".into(),
+                rows: RowCounts::default(),
+                invalid_ratio: 0.0,
+                manifest_key: None,
+                rejects_key: None,
+                detail: Some("holds no rows".into()),
+                ledger_state: None,
+                evolved: vec![],
+            },
+            r#"{"status":"filtered","object":$OBJECT,"table":"orders","rows":{"total":0,"valid":0,"rejected":0},"invalid_ratio":0.0,"detail":"holds no rows"}"#,
+        );
+        pinned(
+            &ValidateOutput {
+                status: ValidateStatus::Duplicate,
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.0,
+                manifest_key: None,
+                rejects_key: Some("r.ndjson".into()),
+                detail: Some("already committed".into()),
+                ledger_state: Some("committed".into()),
+                evolved: vec![],
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.0,"rejects_key":"r.ndjson","detail":"already committed","ledger_state":"committed"}"#,
+        );
+    }
+
+    #[test]
+    fn task_and_replay_inputs_keep_their_json() {
+        let task = |status: Option<&str>| ObjectTask {
+            object: object(),
+            table: "orders".into(),
+            status: status.map(Into::into),
+        };
+        pinned(
+            &task(Some("accepted")),
+            r#"{"object":$OBJECT,"table":"orders","status":"accepted"}"#,
+        );
+        pinned(
+            &task(Some("replay")),
+            r#"{"object":$OBJECT,"table":"orders","status":"replay"}"#,
+        );
+        pinned(&task(None), r#"{"object":$OBJECT,"table":"orders"}"#);
+        pinned(
+            &ReplayInput {
+                status: "replay".into(),
+                object: object(),
+                table: "orders".into(),
+                quarantine_key: "q.json".into(),
+                attempt: 1,
+            },
+            r#"{"status":"replay","object":$OBJECT,"table":"orders","quarantine_key":"q.json","attempt":1}"#,
+        );
+    }
+}
