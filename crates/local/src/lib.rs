@@ -286,7 +286,7 @@ pub async fn plan_replay(
             }
         };
         let input = ReplayInput {
-            status: "replay".into(),
+            status: sluice_steps::payload::Origin::Replay,
             object: o.clone(),
             table,
             quarantine_key: record_key,
