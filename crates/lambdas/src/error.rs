@@ -94,7 +94,7 @@ mod tests {
             "errorType": d.error_type,
             "errorMessage": d.error_message,
         });
-        let request = sluice_steps::payload::QuarantineRequest {
+        let request = sluice_steps::state::IngestState {
             key: Some("orders/a.ndjson".into()),
             bucket: Some("landing".into()),
             error: Some(sluice_steps::payload::CaughtError {

@@ -91,6 +91,26 @@ pub struct ErrorCause {
     pub detail: String,
 }
 
+impl ErrorCause {
+    /// Reads a caught error's `Cause`: this JSON directly (the local engine), or a Lambda
+    /// error document (`{"errorType", "errorMessage"}`) whose `errorMessage` is it (AWS).
+    /// `None` for any other text.
+    pub fn from_cause(cause: &str) -> Option<ErrorCause> {
+        if let Ok(direct) = serde_json::from_str::<ErrorCause>(cause) {
+            return Some(direct);
+        }
+        let lambda = serde_json::from_str::<LambdaErrorDocument>(cause).ok()?;
+        serde_json::from_str(&lambda.error_message).ok()
+    }
+}
+
+/// The document Step Functions makes of a Lambda function's error, as an error's `Cause`.
+#[derive(Debug, Deserialize)]
+struct LambdaErrorDocument {
+    #[serde(rename = "errorMessage")]
+    error_message: String,
+}
+
 /// Cuts `s` to at most `max` bytes on a char boundary, marking the cut.
 pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {

@@ -212,46 +212,6 @@ pub struct CaughtError {
     pub cause: String,
 }
 
-/// What the Quarantine state receives: the whole state at the point something went wrong,
-/// which is one of
-/// - a Filter output with `status: rejected` and a `reason`;
-/// - a Validate output with `status: too_many_invalid_rows`;
-/// - any state input plus a caught `error` (BadInput, DriftBlocked), whose `Cause` is the
-///   step's [`ErrorCause`](crate::error::ErrorCause) JSON (or a Lambda error document
-///   carrying it as `errorMessage`).
-///
-/// Unknown fields are ignored on purpose: the state carries whatever came before.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct QuarantineRequest {
-    #[serde(default)]
-    pub object: Option<ObjectVersion>,
-    #[serde(default)]
-    pub table: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub reason: Option<QuarantineReason>,
-    #[serde(default)]
-    pub detail: Option<String>,
-    #[serde(default)]
-    pub rejects_key: Option<String>,
-    #[serde(default)]
-    pub error: Option<CaughtError>,
-    /// Arrival fields, for an error caught before Filter produced an object identity.
-    #[serde(default)]
-    pub bucket: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub version_id: Option<String>,
-    #[serde(default)]
-    pub etag: Option<String>,
-    /// The id of an event that names no object at all (an S3 event whose detail has no
-    /// bucket or key): the event itself is what gets quarantined, so the execution ends.
-    #[serde(default)]
-    pub event_id: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DriftOutput {
