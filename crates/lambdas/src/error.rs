@@ -68,9 +68,8 @@ mod tests {
     #[test]
     fn drift_blocked_carries_its_quarantine_reason() {
         let e = StepError {
-            kind: StepErrorKind::DriftBlocked,
             reason: Some(QuarantineReason::DriftBlocked),
-            message: "quantity: long -> string".into(),
+            ..StepError::new(StepErrorKind::DriftBlocked, "quantity: long -> string")
         };
         let (t, c) = diagnose(e);
         assert_eq!(t, "DriftBlocked");

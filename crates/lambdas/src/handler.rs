@@ -39,7 +39,7 @@ pub async fn handle(
                     chrono::Utc::now(),
                 ));
             }
-            Err(e) => tracing::warn!(kind = e.kind.name(), error = %e.message, "step failed"),
+            Err(e) => tracing::warn!(kind = e.kind.name(), error = %e.chain(), "step failed"),
         }
         result.and_then(|out| out.to_json()).map_err(StepFailure)
     }

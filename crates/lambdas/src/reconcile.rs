@@ -229,7 +229,10 @@ mod tests {
         .await
         .unwrap();
         assert!(
-            matches!(claimed, sluice_steps::payload::FilterOutput::Accepted { .. }),
+            matches!(
+                claimed,
+                sluice_steps::payload::FilterOutput::Accepted { .. }
+            ),
             "{claimed:?}"
         );
 

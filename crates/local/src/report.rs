@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_core::ledger::RowCounts;
 use sluice_core::{ObjectVersion, QuarantineReason};
-use sluice_steps::error::ErrorCause;
-use sluice_steps::state::{IngestState, StateStatus};
 use sluice_states::history::Event;
 use sluice_states::{Execution, Status};
+use sluice_steps::error::ErrorCause;
+use sluice_steps::state::{IngestState, StateStatus};
 
 /// How an arrival ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -111,7 +111,9 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
     let out = match execution.output.as_ref().map(IngestState::deserialize) {
         Some(Ok(state)) => state,
         Some(Err(e)) => {
-            report.detail = Some(format!("the execution's output is not an ingest state: {e}"));
+            report.detail = Some(format!(
+                "the execution's output is not an ingest state: {e}"
+            ));
             return report;
         }
         None => IngestState::default(),
@@ -141,10 +143,7 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         };
     } else if out.status == Some(StateStatus::Duplicate) {
         report.outcome = Outcome::Duplicate {
-            state: out
-                .ledger_state
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            state: out.ledger_state.map(|s| s.to_string()).unwrap_or_default(),
         };
     }
     report

@@ -153,9 +153,8 @@ impl Sample {
 /// The error that sends a file to quarantine as `drift_blocked`.
 pub(crate) fn drift_blocked(key: &str, detail: &str) -> StepError {
     StepError {
-        kind: StepErrorKind::DriftBlocked,
         reason: Some(QuarantineReason::DriftBlocked),
-        message: format!("{key}: {detail}"),
+        ..StepError::new(StepErrorKind::DriftBlocked, format!("{key}: {detail}"))
     }
 }
 

@@ -180,8 +180,8 @@ async fn not_loaded(
             FilteredReason::Empty,
             detail,
         )
-            .await
-            .map(Some);
+        .await
+        .map(Some);
     }
     let invalid_ratio = ratio(counts);
     let table_cfg = ctx.table(&task.table)?;
