@@ -69,7 +69,7 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
         .unwrap();
     let task = sluice_steps::payload::ObjectTask {
         object: object.clone(),
-        table: f.table.unwrap(),
+        table: f.table().unwrap().to_string(),
         status: None,
     };
     sluice_steps::drift::detect_drift(&h.ctx, task.clone())
@@ -81,7 +81,7 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
     let (bytes, _) = h
         .ctx
         .store
-        .get_bytes(v.manifest_key.as_ref().unwrap())
+        .get_bytes(v.manifest_key().unwrap())
         .await
         .unwrap()
         .unwrap();

@@ -357,7 +357,7 @@ async fn a_commit_interrupted_before_the_ledger_update_keeps_its_manifest() {
     .unwrap();
     let task = sluice_steps::payload::ObjectTask {
         object: object.clone(),
-        table: f.table.unwrap(),
+        table: f.table().unwrap().to_string(),
         status: None,
     };
     sluice_steps::drift::detect_drift(&h.ctx, task.clone())
@@ -366,7 +366,7 @@ async fn a_commit_interrupted_before_the_ledger_update_keeps_its_manifest() {
     let v = sluice_steps::validate::validate(&h.ctx, task)
         .await
         .unwrap();
-    let manifest_key = v.manifest_key.unwrap();
+    let manifest_key = v.manifest_key().unwrap().to_string();
     let (bytes, _) = h.ctx.store.get_bytes(&manifest_key).await.unwrap().unwrap();
     let batch: StagedBatch = serde_json::from_slice(&bytes).unwrap();
     h.ctx

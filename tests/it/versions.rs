@@ -35,7 +35,7 @@ async fn filtered_reason(h: &Harness, arrival: &Arrival) -> String {
         .unwrap()
         .unwrap();
     match record.record.state {
-        LedgerState::Filtered { reason } => reason,
+        LedgerState::Filtered { reason } => reason.to_string(),
         other => panic!("expected filtered, got {other:?}"),
     }
 }

@@ -13,11 +13,6 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-/// Filter reason of a version whose event is older than one already seen for its key.
-pub const SUPERSEDED: &str = "superseded";
-/// Filter reason of a new version of a key already loaded, under `new_version = "ignore"`.
-pub const NEW_VERSION_IGNORED: &str = "new_version_ignored";
-
 /// Most removals a head remembers (the newest); older ones are only in the event archive.
 const MAX_REMOVALS: usize = 16;
 

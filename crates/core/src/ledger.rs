@@ -24,7 +24,7 @@ pub enum LedgerState {
     /// The batch is in the table, made visible by this snapshot.
     Committed { snapshot_id: i64 },
     /// The object did not belong (no table, older version, empty): nothing to do.
-    Filtered { reason: String },
+    Filtered { reason: FilteredReason },
     /// The object waits for a person.
     Quarantined { reason: QuarantineReason },
 }
@@ -38,15 +38,20 @@ impl LedgerState {
         )
     }
 
+    /// The state without its data.
+    pub fn kind(&self) -> StateName {
+        match self {
+            Self::Claimed => StateName::Claimed,
+            Self::Staged { .. } => StateName::Staged,
+            Self::Committed { .. } => StateName::Committed,
+            Self::Filtered { .. } => StateName::Filtered,
+            Self::Quarantined { .. } => StateName::Quarantined,
+        }
+    }
+
     /// The state's name as `sluice files --state` accepts it.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Claimed => "claimed",
-            Self::Staged { .. } => "staged",
-            Self::Committed { .. } => "committed",
-            Self::Filtered { .. } => "filtered",
-            Self::Quarantined { .. } => "quarantined",
-        }
+        self.kind().as_str()
     }
 
     /// The transitions of DESIGN §5.1. Re-entering the same state (`staged` → `staged`) is
@@ -74,6 +79,115 @@ impl LedgerState {
 
 /// All state names, for CLI validation and help.
 pub const STATE_NAMES: [&str; 5] = ["claimed", "staged", "committed", "filtered", "quarantined"];
+
+/// A ledger state's name without its data: what a payload reports as `ledger_state` (a
+/// duplicate's "the ledger already says committed"). Serialized as [`STATE_NAMES`] spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateName {
+    Claimed,
+    Staged,
+    Committed,
+    Filtered,
+    Quarantined,
+}
+
+impl StateName {
+    /// Every name, in the order of [`STATE_NAMES`].
+    pub const ALL: [StateName; 5] = [
+        StateName::Claimed,
+        StateName::Staged,
+        StateName::Committed,
+        StateName::Filtered,
+        StateName::Quarantined,
+    ];
+
+    /// The name as [`STATE_NAMES`] spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Claimed => "claimed",
+            Self::Staged => "staged",
+            Self::Committed => "committed",
+            Self::Filtered => "filtered",
+            Self::Quarantined => "quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for StateName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a version was filtered: the codes the steps write. Records already on disk or in S3
+/// may hold other strings (older releases wrote free text); they read back as
+/// [`FilteredReason::Other`] and are written back unchanged, so the set is closed for what
+/// sluice writes and open for what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum FilteredReason {
+    /// The key is under no table's prefix.
+    NoTable,
+    /// An event with a later sequencer was already seen for the key, or the object was
+    /// overwritten before it was read (see `keyhead`).
+    Superseded,
+    /// A new version of a key whose first version is loaded, under `new_version = "ignore"`.
+    NewVersionIgnored,
+    /// The object holds no rows.
+    Empty,
+    /// A reason this release does not write, read from an older record.
+    Other(String),
+}
+
+impl FilteredReason {
+    /// The code as records and payloads spell it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::NoTable => "no_table",
+            Self::Superseded => "superseded",
+            Self::NewVersionIgnored => "new_version_ignored",
+            Self::Empty => "empty",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for FilteredReason {
+    fn from(s: &str) -> Self {
+        match s {
+            "no_table" => Self::NoTable,
+            "superseded" => Self::Superseded,
+            "new_version_ignored" => Self::NewVersionIgnored,
+            "empty" => Self::Empty,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for FilteredReason {
+    fn from(s: String) -> Self {
+        match FilteredReason::from(s.as_str()) {
+            Self::Other(_) => Self::Other(s),
+            known => known,
+        }
+    }
+}
+
+impl From<FilteredReason> for String {
+    fn from(r: FilteredReason) -> String {
+        match r {
+            FilteredReason::Other(s) => s,
+            known => known.as_str().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for FilteredReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Row counts a record carries once validation has run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -266,6 +380,41 @@ mod tests {
             expires_at: "not a time".into(),
         };
         assert!(broken.expired("2026-01-01T00:00:00Z"));
+    }
+
+    #[test]
+    fn state_names_are_spelled_once() {
+        let names: Vec<&str> = StateName::ALL.iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, STATE_NAMES);
+        for n in StateName::ALL {
+            assert_eq!(serde_json::to_value(n).unwrap(), n.as_str());
+        }
+        let filtered = LedgerState::Filtered {
+            reason: FilteredReason::Empty,
+        };
+        assert_eq!(filtered.kind(), StateName::Filtered);
+        assert_eq!(filtered.name(), "filtered");
+    }
+
+    #[test]
+    fn filtered_reasons_read_old_records_and_write_them_back_unchanged() {
+        for known in ["no_table", "superseded", "new_version_ignored", "empty"] {
+            let reason: FilteredReason = serde_json::from_value(known.into()).unwrap();
+            assert!(!matches!(reason, FilteredReason::Other(_)), "{known}");
+            assert_eq!(serde_json::to_value(&reason).unwrap(), known);
+        }
+        let old: LedgerState =
+            serde_json::from_str(r#"{"state":"filtered","reason":"older version"}"#).unwrap();
+        assert_eq!(
+            old,
+            LedgerState::Filtered {
+                reason: FilteredReason::Other("older version".into())
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"state":"filtered","reason":"older version"}"#
+        );
     }
 
     #[test]

@@ -68,9 +68,8 @@ mod tests {
     #[test]
     fn drift_blocked_carries_its_quarantine_reason() {
         let e = StepError {
-            kind: StepErrorKind::DriftBlocked,
             reason: Some(QuarantineReason::DriftBlocked),
-            message: "quantity: long -> string".into(),
+            ..StepError::new(StepErrorKind::DriftBlocked, "quantity: long -> string")
         };
         let (t, c) = diagnose(e);
         assert_eq!(t, "DriftBlocked");
@@ -94,7 +93,7 @@ mod tests {
             "errorType": d.error_type,
             "errorMessage": d.error_message,
         });
-        let request = sluice_steps::payload::QuarantineRequest {
+        let request = sluice_steps::state::IngestState {
             key: Some("orders/a.ndjson".into()),
             bucket: Some("landing".into()),
             error: Some(sluice_steps::payload::CaughtError {

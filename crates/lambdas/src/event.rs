@@ -15,7 +15,8 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sluice_core::QuarantineReason;
-use sluice_steps::payload::{Arrival, ArrivalEvent, FilterOutput};
+use sluice_steps::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput};
+use sluice_steps::state::IngestState;
 use sluice_steps::StepError;
 
 /// The `source` of Amazon S3's events.
@@ -86,9 +87,26 @@ pub enum Incoming {
     NotForUs(String),
 }
 
-/// Whether `value` is an EventBridge event rather than a native arrival.
+/// Whether `value` is an EventBridge event rather than a native arrival: it has a
+/// `detail-type` or a `detail`.
 pub fn is_eventbridge(value: &Value) -> bool {
-    value.get("detail-type").is_some() || value.get("detail").is_some()
+    Envelope::deserialize(value).is_ok_and(|e| e.detail_type.is_some() || e.detail.is_some())
+}
+
+/// The envelope fields of an EventBridge event sluice looks at, each as whatever JSON it is.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Envelope {
+    #[serde(rename = "detail-type")]
+    detail_type: Option<Value>,
+    detail: Option<Value>,
+    id: Option<Value>,
+}
+
+/// An S3 event's detail that names a bucket and nothing else sluice can use.
+#[derive(Debug, Deserialize)]
+struct BucketOnly {
+    bucket: S3Bucket,
 }
 
 /// Reads an EventBridge event. An event of another source or detail type is not for us; an
@@ -137,27 +155,34 @@ pub fn from_eventbridge(value: Value) -> Result<Incoming, StepError> {
 }
 
 /// The filter step's input from the definition's `{"arrival": …, "execution": …}`: an
-/// EventBridge event becomes a native arrival; a native arrival passes unchanged.
+/// EventBridge event becomes a native arrival; a native arrival passes unchanged (so does an
+/// input of another shape: the step reports it).
 /// `Err(output)` is the filter's answer already given: the event is not for us.
-pub fn filter_input(mut input: Value) -> Result<Result<Value, Value>, StepError> {
-    let Some(arrival) = input.get_mut("arrival") else {
+pub fn filter_input(input: Value) -> Result<Result<Value, FilterOutput>, StepError> {
+    let Ok(RawFilterInput { arrival, execution }) = RawFilterInput::deserialize(&input) else {
         return Ok(Ok(input));
     };
-    if !is_eventbridge(arrival) {
+    if !is_eventbridge(&arrival) {
         return Ok(Ok(input));
     }
-    match from_eventbridge(arrival.take())? {
-        Incoming::Arrival(a) => {
-            *arrival = serde_json::to_value(a).map_err(|e| StepError::internal(e.to_string()))?;
-            Ok(Ok(input))
-        }
+    match from_eventbridge(arrival)? {
+        Incoming::Arrival(arrival) => serde_json::to_value(FilterInput { arrival, execution })
+            .map(Ok)
+            .map_err(|e| StepError::internal(e.to_string())),
         Incoming::NotForUs(why) => {
             tracing::info!(why, "event filtered");
-            serde_json::to_value(FilterOutput::filtered(why))
-                .map(Err)
-                .map_err(|e| StepError::internal(e.to_string()))
+            Ok(Err(FilterOutput::filtered(why)))
         }
     }
+}
+
+/// The filter's input before its arrival is known to be native.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilterInput {
+    arrival: Value,
+    #[serde(default)]
+    execution: Option<String>,
 }
 
 /// The Quarantine state's input, when an error was caught before Filter named the object:
@@ -166,55 +191,46 @@ pub fn filter_input(mut input: Value) -> Result<Result<Value, Value>, StepError>
 /// `error`, without the envelope (whose `detail` object is not the step's `detail` text).
 /// Any other input passes unchanged.
 pub fn quarantine_input(input: Value) -> Value {
-    let Some(state) = input.as_object() else {
-        return input;
-    };
-    if state.contains_key("object") || !is_eventbridge(&input) {
+    if !input.is_object() || !is_eventbridge(&input) {
         return input;
     }
-    let detail = state.get("detail").cloned().unwrap_or(Value::Null);
-    let Ok(d) = serde_json::from_value::<S3ObjectDetail>(detail) else {
-        return unidentified_event(state);
+    let Some(state) = IngestState::from_json(&input) else {
+        return input;
     };
-    let mut lifted = serde_json::Map::new();
-    lifted.insert("bucket".into(), Value::String(d.bucket.name));
-    lifted.insert("key".into(), Value::String(d.object.key));
-    if let Some(v) = d.object.version_id {
-        lifted.insert("version_id".into(), Value::String(v));
+    if state.object.is_some() {
+        return input;
     }
-    if let Some(e) = d.object.etag {
-        lifted.insert("etag".into(), Value::String(e));
-    }
-    if let Some(error) = state.get("error") {
-        lifted.insert("error".into(), error.clone());
-    }
-    Value::Object(lifted)
+    let envelope = Envelope::deserialize(&input).unwrap_or_default();
+    let detail = envelope.detail.clone().unwrap_or(Value::Null);
+    let lifted = match S3ObjectDetail::deserialize(&detail) {
+        Ok(d) => IngestState {
+            bucket: Some(d.bucket.name),
+            key: Some(d.object.key),
+            version_id: d.object.version_id,
+            etag: d.object.etag,
+            error: state.error,
+            ..Default::default()
+        },
+        Err(_) => unidentified_event(&envelope, &detail, state),
+    };
+    serde_json::to_value(lifted).unwrap_or(input)
 }
 
 /// The Quarantine state's input for an event whose detail names no object (the error that
 /// brought it here is Filter's `BadInput`): the event's id, the bucket if it gave one, and the
 /// caught error, so the event itself is recorded and the execution ends instead of failing
 /// for ever.
-fn unidentified_event(state: &serde_json::Map<String, Value>) -> Value {
-    let mut lifted = serde_json::Map::new();
-    let id = state
-        .get("id")
-        .and_then(Value::as_str)
-        .unwrap_or("unnamed")
-        .to_string();
-    lifted.insert("event_id".into(), Value::String(id));
-    if let Some(bucket) = state
-        .get("detail")
-        .and_then(|d| d.get("bucket"))
-        .and_then(|b| b.get("name"))
-        .and_then(Value::as_str)
-    {
-        lifted.insert("bucket".into(), Value::String(bucket.to_string()));
+fn unidentified_event(envelope: &Envelope, detail: &Value, state: IngestState) -> IngestState {
+    let id = match &envelope.id {
+        Some(Value::String(id)) => id.clone(),
+        _ => "unnamed".to_string(),
+    };
+    IngestState {
+        event_id: Some(id),
+        bucket: BucketOnly::deserialize(detail).ok().map(|b| b.bucket.name),
+        error: state.error,
+        ..Default::default()
     }
-    if let Some(error) = state.get("error") {
-        lifted.insert("error".into(), error.clone());
-    }
-    Value::Object(lifted)
 }
 
 #[cfg(test)]
@@ -350,7 +366,10 @@ mod tests {
         let answered = filter_input(json!({"arrival": tags}))
             .unwrap()
             .expect_err("answered");
-        assert_eq!(answered["status"], "filtered");
+        assert!(
+            matches!(&answered, FilterOutput::Filtered { object: None, .. }),
+            "{answered:?}"
+        );
     }
 
     #[test]
@@ -362,8 +381,7 @@ mod tests {
         assert_eq!(lifted["key"], "example-key");
         assert_eq!(lifted["version_id"], "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e");
         assert_eq!(lifted["error"]["Error"], "BadInput");
-        let request: sluice_steps::payload::QuarantineRequest =
-            serde_json::from_value(lifted).expect("the step reads it");
+        let request: IngestState = serde_json::from_value(lifted).expect("the step reads it");
         assert_eq!(request.key.as_deref(), Some("example-key"));
         let with_object = json!({"object": {"key": "k"}, "detail": {"bucket": {"name": "b"}, "object": {"key": "other"}}});
         assert_eq!(quarantine_input(with_object.clone()), with_object);

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sluice_steps::dispatch::{self, Step};
+use sluice_steps::dispatch::{self, Step, StepOutput};
 use sluice_steps::{Context, StepError};
 use tracing::Instrument;
 
@@ -28,22 +28,20 @@ pub async fn handle(
         let result = run(ctx, step, payload).await;
         match &result {
             Ok(out) => {
-                let status = out.get("status").and_then(Value::as_str);
                 tracing::info!(
-                    status,
+                    status = out.status(),
                     ms = started.elapsed().as_millis() as u64,
                     "step done"
                 );
                 metrics::emit(&metrics::of_output(
-                    step,
                     out,
                     started.elapsed(),
                     chrono::Utc::now(),
                 ));
             }
-            Err(e) => tracing::warn!(kind = e.kind.name(), error = %e.message, "step failed"),
+            Err(e) => tracing::warn!(kind = e.kind.name(), error = %e.chain(), "step failed"),
         }
-        result.map_err(StepFailure)
+        result.and_then(|out| out.to_json()).map_err(StepFailure)
     }
     .instrument(span)
     .await
@@ -51,11 +49,11 @@ pub async fn handle(
 
 /// The step on `payload`, with the Lambda-only adaptations of the input: the filter's
 /// EventBridge event, the Quarantine state's EventBridge identity.
-pub async fn run(ctx: &Context, step: Step, payload: Value) -> Result<Value, StepError> {
+pub async fn run(ctx: &Context, step: Step, payload: Value) -> Result<StepOutput, StepError> {
     let input = match step {
         Step::Filter => match event::filter_input(payload)? {
             Ok(input) => input,
-            Err(answered) => return Ok(answered),
+            Err(answered) => return Ok(StepOutput::Filter(answered)),
         },
         Step::Quarantine => event::quarantine_input(payload),
         _ => payload,

@@ -2,6 +2,7 @@
 //! CloudWatch Logs Insights can filter by execution, object or request id; plain text for a
 //! person at a terminal. Never row data: a span names the object, not its contents.
 
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
@@ -45,31 +46,83 @@ pub struct Identity {
 impl Identity {
     /// Reads the identity from any step's payload: `object` (later steps), `arrival` (the
     /// filter; a native arrival or an EventBridge event), or the fields at the top (an
-    /// arrival caught before Filter).
+    /// arrival caught before Filter). A field of the wrong type is left out, never an error:
+    /// the payload of a failing invocation is the one whose identity matters most.
     pub fn of(payload: &Value) -> Identity {
-        let text = |v: &Value| v.as_str().map(str::to_string);
-        let execution = payload.get("execution").and_then(text);
-        let arrival = payload.get("arrival").unwrap_or(payload);
-        let (bucket, object) = if let Some(o) = payload.get("object") {
-            (o.get("bucket").and_then(text), o)
-        } else if let Some(d) = arrival.get("detail") {
-            (d["bucket"].get("name").and_then(text), &d["object"])
+        let top = Named::read(payload);
+        let (bucket, object) = if let Some(o) = &top.object {
+            let o = Named::read(o);
+            (o.bucket_name(), o)
         } else {
-            (arrival.get("bucket").and_then(text), arrival)
+            let arrival = match &top.arrival {
+                Some(a) => Named::read(a),
+                None => top.clone(),
+            };
+            match &arrival.detail {
+                // An EventBridge event: `detail.bucket.name`, `detail.object`.
+                Some(d) if d.is_object() => {
+                    let d = Named::read(d);
+                    let object = d.object.as_ref().map(Named::read).unwrap_or_default();
+                    (d.bucket_name(), object)
+                }
+                _ => (arrival.bucket_name(), arrival),
+            }
         };
-        let version = ["version_id", "version-id", "etag"]
-            .iter()
-            .find_map(|f| object.get(*f).and_then(text));
         Identity {
-            execution,
+            execution: top.execution,
             bucket,
             key: object
-                .get("key")
-                .and_then(text)
+                .key
                 .map(|k| sluice_steps::error::truncate(&k, MAX_KEY_CHARS)),
-            version,
+            version: object.version_id.or(object.s3_version_id).or(object.etag),
         }
     }
+}
+
+/// The fields a payload may name its object by, each read only when it has the expected type.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Named {
+    #[serde(deserialize_with = "text")]
+    execution: Option<String>,
+    arrival: Option<Value>,
+    object: Option<Value>,
+    /// An EventBridge event's detail.
+    detail: Option<Value>,
+    /// A name (sluice's payloads) or `{"name": …}` (an S3 event's detail).
+    bucket: Option<Value>,
+    #[serde(deserialize_with = "text")]
+    name: Option<String>,
+    #[serde(deserialize_with = "text")]
+    key: Option<String>,
+    #[serde(deserialize_with = "text")]
+    version_id: Option<String>,
+    #[serde(rename = "version-id", deserialize_with = "text")]
+    s3_version_id: Option<String>,
+    #[serde(deserialize_with = "text")]
+    etag: Option<String>,
+}
+
+impl Named {
+    fn read(value: &Value) -> Named {
+        Named::deserialize(value).unwrap_or_default()
+    }
+
+    fn bucket_name(&self) -> Option<String> {
+        match &self.bucket {
+            Some(Value::String(name)) => Some(name.clone()),
+            Some(b) => Named::read(b).name,
+            None => None,
+        }
+    }
+}
+
+/// A string, or `None` for anything else.
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::String(s) => Some(s),
+        _ => None,
+    })
 }
 
 /// The span of one invocation.

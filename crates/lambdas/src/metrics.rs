@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
-use sluice_steps::dispatch::Step;
+use sluice_steps::dispatch::StepOutput;
 
 /// The namespace every sluice metric is published in.
 pub const NAMESPACE: &str = "sluice";
@@ -74,7 +74,7 @@ pub fn emit(metrics: &[Metric]) {
 
 /// The metrics a step's successful output stands for. `took` is the invocation's duration,
 /// `now` the time it ended.
-pub fn of_output(step: Step, output: &Value, took: Duration, now: DateTime<Utc>) -> Vec<Metric> {
+pub fn of_output(output: &StepOutput, took: Duration, now: DateTime<Utc>) -> Vec<Metric> {
     let count = |name, value: f64| Metric {
         name,
         unit: Unit::Count,
@@ -85,33 +85,43 @@ pub fn of_output(step: Step, output: &Value, took: Duration, now: DateTime<Utc>)
         unit: Unit::Milliseconds,
         value,
     };
-    match step {
-        Step::Commit => {
+    match output {
+        StepOutput::Commit(commit) => {
             let mut out = vec![
-                count("RowsCommitted", output["rows"].as_u64().unwrap_or(0) as f64),
+                count("RowsCommitted", commit.rows as f64),
                 millis("CommitLatency", took.as_millis() as f64),
             ];
-            let landed = output["object"]["last_modified"]
-                .as_str()
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+            let landed = DateTime::parse_from_rfc3339(&commit.object.last_modified).ok();
             if let Some(landed) = landed {
                 let lag = (now - landed.with_timezone(&Utc)).num_milliseconds().max(0);
                 out.push(millis("EventToCommitLag", lag as f64));
             }
             out
         }
-        Step::Validate => match output["rows"]["rejected"].as_u64() {
-            Some(n) => vec![count("RowsRejected", n as f64)],
-            None => vec![],
-        },
-        Step::Quarantine => vec![count("FilesQuarantined", 1.0)],
-        Step::Filter | Step::DetectDrift => vec![],
+        StepOutput::Validate(v) => vec![count("RowsRejected", v.rows().rejected as f64)],
+        StepOutput::Quarantine(_) => vec![count("FilesQuarantined", 1.0)],
+        StepOutput::Filter(_) | StepOutput::DetectDrift(_) => vec![],
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::ledger::RowCounts;
+    use sluice_core::{ObjectVersion, QuarantineReason};
+    use sluice_steps::payload::{CommitOutput, FilterOutput, QuarantineOutput, ValidateOutput};
+
+    fn object(last_modified: &str) -> ObjectVersion {
+        ObjectVersion {
+            bucket: "landing".into(),
+            key: "orders/a.ndjson".into(),
+            version_id: None,
+            etag: "e".into(),
+            size: 1,
+            sequencer: None,
+            last_modified: last_modified.into(),
+        }
+    }
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-03-01T12:00:00Z")
@@ -123,7 +133,12 @@ mod tests {
     /// dimensions), the metric's value at the root under its name.
     #[test]
     fn files_quarantined_is_a_dimensionless_count_in_the_sluice_namespace() {
-        let metrics = of_output(Step::Quarantine, &json!({}), Duration::ZERO, at());
+        let quarantined = StepOutput::Quarantine(QuarantineOutput {
+            object: object(""),
+            reason: QuarantineReason::ParseError,
+            record_key: "q.json".into(),
+        });
+        let metrics = of_output(&quarantined, Duration::ZERO, at());
         let doc = document(&metrics, at());
         assert_eq!(
             doc,
@@ -145,11 +160,16 @@ mod tests {
 
     #[test]
     fn commit_reports_rows_latency_and_lag() {
-        let output = json!({
-            "object": {"last_modified": "2026-03-01T11:59:30Z"},
-            "rows": 20,
+        let output = StepOutput::Commit(CommitOutput {
+            object: object("2026-03-01T11:59:30Z"),
+            table: "orders".into(),
+            snapshot_id: 1,
+            rows: 20,
+            already_committed: false,
+            snapshot_ms: None,
+            group: 1,
         });
-        let metrics = of_output(Step::Commit, &output, Duration::from_millis(850), at());
+        let metrics = of_output(&output, Duration::from_millis(850), at());
         let doc = document(&metrics, at());
         assert_eq!(doc["RowsCommitted"], 20.0);
         assert_eq!(doc["CommitLatency"], 850.0);
@@ -172,8 +192,20 @@ mod tests {
 
     #[test]
     fn validate_reports_rejected_rows_and_filter_nothing() {
-        let output = json!({"rows": {"total": 20, "valid": 18, "rejected": 2}});
-        let metrics = of_output(Step::Validate, &output, Duration::ZERO, at());
+        let output = StepOutput::Validate(ValidateOutput::Staged {
+            object: object(""),
+            table: "orders".into(),
+            rows: RowCounts {
+                total: 20,
+                valid: 18,
+                rejected: 2,
+            },
+            invalid_ratio: 0.1,
+            manifest_key: "m.json".into(),
+            rejects_key: Some("r.ndjson".into()),
+            evolved: vec![],
+        });
+        let metrics = of_output(&output, Duration::ZERO, at());
         assert_eq!(
             metrics,
             [Metric {
@@ -182,6 +214,7 @@ mod tests {
                 value: 2.0
             }]
         );
-        assert!(of_output(Step::Filter, &output, Duration::ZERO, at()).is_empty());
+        let filtered = StepOutput::Filter(FilterOutput::filtered("not for us"));
+        assert!(of_output(&filtered, Duration::ZERO, at()).is_empty());
     }
 }

@@ -84,8 +84,9 @@ struct StepHandler {
 #[async_trait::async_trait]
 impl TaskHandler for StepHandler {
     async fn invoke(&self, call: TaskCall) -> Result<Value, StatesError> {
-        dispatch::invoke(&self.ctx, self.step, call.input)
-            .await
+        let output = dispatch::invoke(&self.ctx, self.step, call.input).await;
+        output
+            .and_then(|out| out.to_json())
             .map_err(to_states_error)
     }
 }

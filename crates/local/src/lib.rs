@@ -38,6 +38,9 @@ pub enum LocalError {
     Unbound(Vec<String>),
     #[error("{0}")]
     Store(String),
+    /// A step run outside an execution (reconcile's listing) failed; its causes are kept.
+    #[error(transparent)]
+    Step(#[from] sluice_steps::StepError),
     #[error("quarantine record {key}: {message}")]
     Record { key: String, message: String },
 }
@@ -286,7 +289,7 @@ pub async fn plan_replay(
             }
         };
         let input = ReplayInput {
-            status: "replay".into(),
+            status: sluice_steps::payload::Origin::Replay,
             object: o.clone(),
             table,
             quarantine_key: record_key,

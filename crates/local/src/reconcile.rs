@@ -10,7 +10,6 @@ use sluice_core::config::TableConfig;
 use sluice_steps::context::{keys, now};
 use sluice_steps::reconcile;
 pub use sluice_steps::reconcile::Watermark;
-use sluice_steps::StepError;
 
 use crate::{ArrivalReport, Local, LocalError};
 
@@ -25,7 +24,7 @@ pub struct Reconciled {
 impl Local {
     /// Reconciles one table's prefix (see the module docs).
     pub async fn reconcile(&self, table: &TableConfig) -> Result<Reconciled, LocalError> {
-        let err = |e: StepError| LocalError::Store(e.to_string());
+        let err = LocalError::Step;
         let bucket = self.ctx.store.bucket().to_string();
         let listed = reconcile::list(&self.ctx, table).await.map_err(err)?;
         let mut ran = vec![];

@@ -1,6 +1,7 @@
-//! What happened to one arrival, read off its execution: the final state output says which
-//! way the definition went (committed, quarantined, filtered, duplicate), the status says
-//! whether it got there at all.
+//! What happened to one arrival, read off its execution: the final state output, read as
+//! the [`IngestState`] the definition accumulated, says which way it went (`quarantine` set:
+//! quarantined; `commit` set: committed; a `duplicate` status: duplicate; else filtered), the
+//! status says whether it got there at all.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,6 +9,8 @@ use sluice_core::ledger::RowCounts;
 use sluice_core::{ObjectVersion, QuarantineReason};
 use sluice_states::history::Event;
 use sluice_states::{Execution, Status};
+use sluice_steps::error::ErrorCause;
+use sluice_steps::state::{IngestState, StateStatus};
 
 /// How an arrival ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,19 +60,11 @@ pub struct ArrivalReport {
     pub unfinished: bool,
 }
 
-fn get<T: serde::de::DeserializeOwned>(v: &Value, key: &str) -> Option<T> {
-    v.get(key)
-        .and_then(|x| serde_json::from_value(x.clone()).ok())
-}
-
 /// The key the execution is about: the arrival's, or the replayed object's.
 pub fn input_key(input: &Value) -> String {
-    input
-        .get("key")
-        .or_else(|| input.get("object").and_then(|o| o.get("key")))
-        .and_then(Value::as_str)
+    IngestState::from_json(input)
+        .and_then(|s| s.key.or(s.object.map(|o| o.key)))
         .unwrap_or_default()
-        .to_string()
 }
 
 /// Reads the report off a finished execution and its history.
@@ -83,12 +78,13 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         .map(str::len)
         .max()
         .unwrap_or(0);
+    let input = IngestState::from_json(&execution.input).unwrap_or_default();
     let mut report = ArrivalReport {
         key,
         execution: execution.name.clone(),
         status: execution.status,
-        object: get(&execution.input, "object"),
-        table: get(&execution.input, "table"),
+        object: input.object,
+        table: input.table,
         outcome: Outcome::Filtered,
         rows: None,
         rejects_key: None,
@@ -112,47 +108,51 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         report.unfinished = true;
         return report;
     }
-    let out = execution.output.clone().unwrap_or(Value::Null);
-    report.object = get(&out, "object").or(report.object);
-    report.table = get(&out, "table").or(report.table);
-    report.rows = get(&out, "rows");
-    report.rejects_key = get(&out, "rejects_key");
-    report.detail = get(&out, "detail");
-    if let Some(q) = out.get("quarantine") {
-        let reason = get(q, "reason").unwrap_or(QuarantineReason::Internal);
-        if let Some(cause) = out
-            .get("error")
-            .and_then(|e| e.get("Cause"))
-            .and_then(Value::as_str)
-        {
-            report.detail = Some(detail_of_cause(cause));
+    let out = match execution.output.as_ref().map(IngestState::deserialize) {
+        Some(Ok(state)) => state,
+        Some(Err(e)) => {
+            report.detail = Some(format!(
+                "the execution's output is not an ingest state: {e}"
+            ));
+            return report;
         }
-        report.object = get(q, "object").or(report.object);
-        report.outcome = Outcome::Quarantined { reason };
-    } else if let Some(c) = out.get("commit") {
+        None => IngestState::default(),
+    };
+    report.object = out.object.or(report.object);
+    report.table = out.table.or(report.table);
+    report.rows = out.rows;
+    report.rejects_key = out.rejects_key;
+    report.detail = out.detail;
+    if let Some(q) = out.quarantine {
+        if let Some(error) = out.error.filter(|e| !e.cause.is_empty()) {
+            report.detail = Some(detail_of_cause(&error.cause));
+        }
+        report.object = Some(q.object);
+        report.outcome = Outcome::Quarantined { reason: q.reason };
+    } else if let Some(c) = out.commit {
         // Found committed, but in a snapshot made after this execution (or its last redrive)
         // started: another execution's group commit took the batch, in this very run; not an
         // earlier landing.
-        let found: bool = get(c, "already_committed").unwrap_or_default();
         let began = execution.redrive_date.unwrap_or(execution.start_date);
-        let taken_meanwhile =
-            get::<i64>(c, "snapshot_ms").is_some_and(|ms| ms >= began.timestamp_millis());
+        let taken_meanwhile = c
+            .snapshot_ms
+            .is_some_and(|ms| ms >= began.timestamp_millis());
         report.outcome = Outcome::Committed {
-            snapshot_id: get(c, "snapshot_id").unwrap_or_default(),
-            already: found && !taken_meanwhile,
+            snapshot_id: c.snapshot_id,
+            already: c.already_committed && !taken_meanwhile,
         };
-    } else if out.get("status").and_then(Value::as_str) == Some("duplicate") {
+    } else if out.status == Some(StateStatus::Duplicate) {
         report.outcome = Outcome::Duplicate {
-            state: get(&out, "ledger_state").unwrap_or_default(),
+            state: out.ledger_state.map(|s| s.to_string()).unwrap_or_default(),
         };
     }
     report
 }
 
-/// A step's cause is an `ErrorCause` JSON document; people want its detail.
+/// A step's cause is an `ErrorCause` JSON document (or a Lambda error document holding one);
+/// people want its detail.
 fn detail_of_cause(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| v.get("detail").and_then(Value::as_str).map(str::to_string))
+    ErrorCause::from_cause(cause)
+        .map(|c| c.detail)
         .unwrap_or_else(|| cause.to_string())
 }

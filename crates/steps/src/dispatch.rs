@@ -3,13 +3,18 @@
 //!
 //! The local engine's Task bindings (`sluice-local`) and the Lambdas (`sluice-lambdas`) both
 //! call [`invoke`], so a step behaves the same under sluice's engine and under Step Functions.
+//! Its answer stays typed ([`StepOutput`]) until the edge, where the caller encodes it.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::StepError;
-use crate::payload::{CommitInput, FilterInput, ObjectTask, QuarantineRequest};
+use crate::payload::{
+    CommitInput, CommitOutput, DriftOutput, FilterInput, FilterOutput, ObjectTask,
+    QuarantineOutput, ValidateOutput,
+};
+use crate::state::IngestState;
 use crate::Context;
 
 /// The five steps the definition's Tasks call.
@@ -55,33 +60,72 @@ impl std::fmt::Display for Step {
     }
 }
 
-/// Decodes `input` into `step`'s payload, runs the step on `ctx` and encodes its output.
+/// What a step answered: one of the five outputs. Serialized untagged, each as its own
+/// JSON, which is what the Task's result is on the wire.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum StepOutput {
+    Filter(FilterOutput),
+    DetectDrift(DriftOutput),
+    Validate(ValidateOutput),
+    Quarantine(QuarantineOutput),
+    Commit(CommitOutput),
+}
+
+impl StepOutput {
+    /// The step that answered.
+    pub fn step(&self) -> Step {
+        match self {
+            Self::Filter(_) => Step::Filter,
+            Self::DetectDrift(_) => Step::DetectDrift,
+            Self::Validate(_) => Step::Validate,
+            Self::Quarantine(_) => Step::Quarantine,
+            Self::Commit(_) => Step::Commit,
+        }
+    }
+
+    /// The `status` the definition's Choices read, for the outputs that have one.
+    pub fn status(&self) -> Option<&'static str> {
+        match self {
+            Self::Filter(f) => Some(f.status()),
+            Self::Validate(v) => Some(v.status()),
+            Self::DetectDrift(_) | Self::Quarantine(_) | Self::Commit(_) => None,
+        }
+    }
+
+    /// The output as the Task's result.
+    pub fn to_json(&self) -> Result<Value, StepError> {
+        encode(self)
+    }
+}
+
+/// Decodes `input` into `step`'s payload and runs the step on `ctx`.
 ///
 /// An input that does not fit the payload is `Internal`: a broken definition or a bug, not a
 /// bad object, so the execution fails at the step and is redriven after the fix.
-pub async fn invoke(ctx: &Context, step: Step, input: Value) -> Result<Value, StepError> {
-    match step {
+pub async fn invoke(ctx: &Context, step: Step, input: Value) -> Result<StepOutput, StepError> {
+    Ok(match step {
         Step::Filter => {
             let f: FilterInput = decode(step, input)?;
-            encode(crate::filter::filter(ctx, f).await?)
+            StepOutput::Filter(crate::filter::filter(ctx, f).await?)
         }
         Step::DetectDrift => {
             let t: ObjectTask = decode(step, input)?;
-            encode(crate::drift::detect_drift(ctx, t).await?)
+            StepOutput::DetectDrift(crate::drift::detect_drift(ctx, t).await?)
         }
         Step::Validate => {
             let t: ObjectTask = decode(step, input)?;
-            encode(crate::validate::validate(ctx, t).await?)
+            StepOutput::Validate(crate::validate::validate(ctx, t).await?)
         }
         Step::Quarantine => {
-            let r: QuarantineRequest = decode(step, input)?;
-            encode(crate::quarantine::quarantine_request(ctx, r).await?)
+            let r: IngestState = decode(step, input)?;
+            StepOutput::Quarantine(crate::quarantine::quarantine_request(ctx, r).await?)
         }
         Step::Commit => {
             let c: CommitInput = decode(step, input)?;
-            encode(crate::commit::commit(ctx, c).await?)
+            StepOutput::Commit(crate::commit::commit(ctx, c).await?)
         }
-    }
+    })
 }
 
 /// `input` as `step`'s payload, or the `Internal` error [`invoke`] documents.
@@ -93,7 +137,7 @@ pub fn decode<T: DeserializeOwned>(step: Step, input: Value) -> Result<T, StepEr
     })
 }
 
-fn encode<T: Serialize>(out: T) -> Result<Value, StepError> {
+fn encode<T: Serialize>(out: &T) -> Result<Value, StepError> {
     serde_json::to_value(out).map_err(|e| StepError::internal(e.to_string()))
 }
 
@@ -107,6 +151,19 @@ mod tests {
             assert_eq!(Step::from_function_name(step.function_name()), Some(step));
         }
         assert_eq!(Step::from_function_name("reconcile"), None);
+    }
+
+    /// Untagged: the output's own JSON, nothing around it.
+    #[test]
+    fn a_step_output_is_its_steps_json() {
+        let out = FilterOutput::filtered("not for us");
+        let wrapped = StepOutput::Filter(out.clone());
+        assert_eq!(
+            wrapped.to_json().unwrap(),
+            serde_json::to_value(&out).unwrap()
+        );
+        assert_eq!(wrapped.status(), Some("filtered"));
+        assert_eq!(wrapped.step(), Step::Filter);
     }
 
     #[test]

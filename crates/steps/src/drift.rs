@@ -26,7 +26,7 @@ use sluice_core::ledger::LedgerState;
 
 use crate::context::{now, Context};
 use crate::error::{StepError, StepErrorKind};
-use crate::payload::{DriftOutput, ObjectTask};
+use crate::payload::{DriftOutput, ObjectTask, Origin};
 use crate::source::{on_reader_thread, open_rows, Opened};
 
 /// Most changes listed in a payload; the rest are counted in the detail.
@@ -34,7 +34,7 @@ const MAX_LISTED_CHANGES: usize = 20;
 
 pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput, StepError> {
     let table_cfg = ctx.table(&task.table)?.clone();
-    if task.status.as_deref() == Some("replay") {
+    if task.status == Some(Origin::Replay) {
         reopen(ctx, &task).await?;
     }
     let contract = ctx.contract(&task.table)?;
@@ -153,9 +153,8 @@ impl Sample {
 /// The error that sends a file to quarantine as `drift_blocked`.
 pub(crate) fn drift_blocked(key: &str, detail: &str) -> StepError {
     StepError {
-        kind: StepErrorKind::DriftBlocked,
         reason: Some(QuarantineReason::DriftBlocked),
-        message: format!("{key}: {detail}"),
+        ..StepError::new(StepErrorKind::DriftBlocked, format!("{key}: {detail}"))
     }
 }
 

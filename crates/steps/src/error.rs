@@ -44,12 +44,19 @@ impl StepErrorKind {
 
 /// A step failure. For `BadInput` and `DriftBlocked` it carries the quarantine reason, so
 /// the Quarantine step records the right code.
+///
+/// Its `Display` is the kind and this error's own sentence; the error it comes from (a
+/// store, lake or ledger error) is its [`source`](std::error::Error::source), never repeated
+/// in the message, so a printer that walks the chain prints each sentence once.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {message}", kind.name())]
 pub struct StepError {
     pub kind: StepErrorKind,
     pub reason: Option<QuarantineReason>,
     pub message: String,
+    /// The error this one was made from, if any.
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl StepError {
@@ -58,15 +65,15 @@ impl StepError {
             kind,
             reason: None,
             message: message.into(),
+            source: None,
         }
     }
 
     /// A bad object that goes to quarantine with `reason`.
     pub fn bad_input(reason: QuarantineReason, message: impl Into<String>) -> Self {
         StepError {
-            kind: StepErrorKind::BadInput,
             reason: Some(reason),
-            message: message.into(),
+            ..Self::new(StepErrorKind::BadInput, message)
         }
     }
 
@@ -74,11 +81,30 @@ impl StepError {
         Self::new(StepErrorKind::Internal, message)
     }
 
-    /// The error's `Cause` as Step Functions carries it: a small JSON document.
+    /// The same error, caused by `source`.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// The message and every cause under it, in words: `message: cause: cause's cause`.
+    pub fn chain(&self) -> String {
+        let mut words = self.message.clone();
+        let mut next = std::error::Error::source(self);
+        while let Some(e) = next {
+            words.push_str(": ");
+            words.push_str(&e.to_string());
+            next = e.source();
+        }
+        words
+    }
+
+    /// The error's `Cause` as Step Functions carries it: a small JSON document whose
+    /// `detail` is the [chain](StepError::chain) in words.
     pub fn cause(&self) -> ErrorCause {
         ErrorCause {
             reason: self.reason.unwrap_or(QuarantineReason::Internal),
-            detail: truncate(&self.message, 1024),
+            detail: truncate(&self.chain(), 1024),
         }
     }
 }
@@ -89,6 +115,26 @@ impl StepError {
 pub struct ErrorCause {
     pub reason: QuarantineReason,
     pub detail: String,
+}
+
+impl ErrorCause {
+    /// Reads a caught error's `Cause`: this JSON directly (the local engine), or a Lambda
+    /// error document (`{"errorType", "errorMessage"}`) whose `errorMessage` is it (AWS).
+    /// `None` for any other text.
+    pub fn from_cause(cause: &str) -> Option<ErrorCause> {
+        if let Ok(direct) = serde_json::from_str::<ErrorCause>(cause) {
+            return Some(direct);
+        }
+        let lambda = serde_json::from_str::<LambdaErrorDocument>(cause).ok()?;
+        serde_json::from_str(&lambda.error_message).ok()
+    }
+}
+
+/// The document Step Functions makes of a Lambda function's error, as an error's `Cause`.
+#[derive(Debug, Deserialize)]
+struct LambdaErrorDocument {
+    #[serde(rename = "errorMessage")]
+    error_message: String,
 }
 
 /// Cuts `s` to at most `max` bytes on a char boundary, marking the cut.
@@ -110,23 +156,23 @@ impl From<LakeError> for StepError {
             LakeErrorKind::Transient => StepErrorKind::TransientError,
             LakeErrorKind::Internal => StepErrorKind::Internal,
         };
-        StepError {
-            kind,
-            reason: None,
-            message: e.to_string(),
-        }
+        StepError::new(kind, "the table operation failed").with_source(e)
     }
 }
 
 impl From<StoreError> for StepError {
     fn from(e: StoreError) -> Self {
-        match &e {
-            StoreError::BadKey(_) => {
-                StepError::bad_input(QuarantineReason::UnsupportedFormat, e.to_string())
+        let error = match &e {
+            StoreError::BadKey(_) => StepError::bad_input(
+                QuarantineReason::UnsupportedFormat,
+                "the object store cannot take the key",
+            ),
+            _ if e.is_transient() => {
+                StepError::new(StepErrorKind::TransientError, "the object store failed")
             }
-            _ if e.is_transient() => StepError::new(StepErrorKind::TransientError, e.to_string()),
-            _ => StepError::internal(e.to_string()),
-        }
+            _ => StepError::internal("the object store failed"),
+        };
+        error.with_source(e)
     }
 }
 
@@ -135,10 +181,12 @@ impl From<LedgerError> for StepError {
         match e {
             LedgerError::Store(s) => s.into(),
             // Someone else moved the record first: re-running the step re-reads it.
-            LedgerError::Conflict { .. } => {
-                StepError::new(StepErrorKind::TransientError, e.to_string())
-            }
-            other => StepError::internal(other.to_string()),
+            LedgerError::Conflict { .. } => StepError::new(
+                StepErrorKind::TransientError,
+                "the ledger update lost a race",
+            )
+            .with_source(e),
+            other => StepError::internal("the ledger refused the update").with_source(other),
         }
     }
 }
@@ -171,6 +219,36 @@ mod tests {
         for k in all {
             assert_eq!(serde_json::to_value(k).unwrap(), k.name());
         }
+    }
+
+    /// Each sentence once: the step's own, then the library's, then the library's cause.
+    #[test]
+    fn a_store_error_is_kept_as_the_source_and_not_repeated() {
+        let io = std::io::Error::other("disk on fire");
+        let store = StoreError::Io {
+            key: "orders/a.ndjson".into(),
+            source: io,
+        };
+        let store_text = store.to_string();
+        let e: StepError = store.into();
+        assert!(!e.to_string().contains(&store_text), "{e}");
+        let source = std::error::Error::source(&e).expect("the store error is the source");
+        assert_eq!(source.to_string(), store_text);
+        assert_eq!(
+            e.chain(),
+            format!("{}: {store_text}: disk on fire", e.message)
+        );
+        // The cause's detail says the whole chain, each sentence once.
+        assert_eq!(e.cause().detail, e.chain());
+        assert_eq!(e.cause().detail.matches("disk on fire").count(), 1);
+    }
+
+    #[test]
+    fn a_ledger_conflict_keeps_its_cause() {
+        let e: StepError = LedgerError::Conflict { key: "k".into() }.into();
+        assert_eq!(e.kind, StepErrorKind::TransientError);
+        assert!(std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string().contains("changed by another writer")));
     }
 
     #[test]

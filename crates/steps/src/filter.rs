@@ -11,8 +11,8 @@
 
 use sluice_core::config::CONTROL_PREFIX;
 use sluice_core::config::{NewVersionPolicy, TableConfig};
-use sluice_core::keyhead::{KeyHead, Order, Removal, NEW_VERSION_IGNORED, SUPERSEDED};
-use sluice_core::ledger::{Lease, LedgerState};
+use sluice_core::keyhead::{KeyHead, Order, Removal};
+use sluice_core::ledger::{FilteredReason, Lease, LedgerState};
 use sluice_core::object::{check_key, KeyError};
 use sluice_core::reader::check_extension;
 use sluice_core::ObjectVersion;
@@ -21,7 +21,7 @@ use sluice_store::{Claim, LedgerError, VersionedRecord};
 
 use crate::context::{now, Context};
 use crate::error::StepError;
-use crate::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput, FilterStatus};
+use crate::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput};
 
 /// The lease holder for a claim made without an execution name (a direct call of the step,
 /// as in tests): all such callers count as one holder.
@@ -74,47 +74,44 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     let record = match ctx.ledger.claim_leased(&object, &at, Some(lease)).await? {
         Claim::New(record) => record,
         Claim::Existing(record) => {
-            let out = FilterOutput {
-                object: Some(object.clone()),
-                table: record
-                    .record
-                    .table
-                    .clone()
-                    .or(table.as_ref().map(|t| t.name.clone())),
-                ledger_state: Some(record.record.state.name().to_string()),
-                manifest_key: None,
-                reason: None,
-                detail: None,
-                status: FilterStatus::Duplicate,
+            let known_table = record
+                .record
+                .table
+                .clone()
+                .or(table.as_ref().map(|t| t.name.clone()));
+            let duplicate = |detail| FilterOutput::Duplicate {
+                object: object.clone(),
+                table: known_table.clone(),
+                ledger_state: record.record.state.kind(),
+                detail,
             };
-            return Ok(match &record.record.state {
-                LedgerState::Staged { manifest_key } => FilterOutput {
-                    status: FilterStatus::ResumeCommit,
-                    manifest_key: Some(manifest_key.clone()),
-                    ..out
+            return Ok(match (&record.record.state, &known_table) {
+                (LedgerState::Staged { manifest_key }, _) => FilterOutput::ResumeCommit {
+                    object: object.clone(),
+                    table: known_table.clone(),
+                    manifest_key: manifest_key.clone(),
+                    ledger_state: record.record.state.kind(),
                 },
                 // Claimed but never staged: the run that claimed it is still going, or it died
                 // before staging. Its own redrive, or anyone once the lease has expired, takes
                 // the claim over; staged file names are deterministic, so validating again
                 // converges.
-                LedgerState::Claimed if out.table.is_some() => {
+                (LedgerState::Claimed, Some(table_name)) => {
                     match take_over(ctx, &record, owner).await? {
                         Ok(taken) => match place(ctx, &object, &arrival, table.as_ref()).await? {
                             Some((reason, detail)) => {
                                 return filtered(ctx, &taken, object, reason, detail).await
                             }
-                            None => FilterOutput {
-                                status: FilterStatus::Accepted,
-                                ..out
+                            None => FilterOutput::Accepted {
+                                object: object.clone(),
+                                table: table_name.clone(),
+                                ledger_state: Some(record.record.state.kind()),
                             },
                         },
-                        Err(holder) => FilterOutput {
-                            detail: Some(holder),
-                            ..out
-                        },
+                        Err(holder) => duplicate(Some(holder)),
                     }
                 }
-                _ => out,
+                _ => duplicate(None),
             });
         }
     };
@@ -126,27 +123,24 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
         ctx.ledger
             .transition(&record, &now(), |r| {
                 r.state = LedgerState::Filtered {
-                    reason: "no_table".into(),
+                    reason: FilteredReason::NoTable,
                 };
                 r.detail = Some(detail.clone());
             })
             .await?;
-        return Ok(FilterOutput {
+        return Ok(FilterOutput::Filtered {
             object: Some(object),
-            ..skip(detail)
+            detail,
         });
     };
     if let Some((reason, detail)) = place(ctx, &object, &arrival, Some(&table)).await? {
         return filtered(ctx, &record, object, reason, detail).await;
     }
-    let reject = |reason: QuarantineReason, detail: String| FilterOutput {
-        status: FilterStatus::Rejected,
-        object: Some(object.clone()),
+    let reject = |reason: QuarantineReason, detail: String| FilterOutput::Rejected {
+        object: object.clone(),
         table: Some(table.name.clone()),
-        manifest_key: None,
-        reason: Some(reason),
-        ledger_state: None,
-        detail: Some(detail),
+        reason,
+        detail,
     };
     if object.size > ctx.config.limits.max_object_bytes {
         return Ok(reject(
@@ -163,14 +157,10 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     ) {
         return Ok(reject(QuarantineReason::UnsupportedFormat, why));
     }
-    Ok(FilterOutput {
-        status: FilterStatus::Accepted,
-        table: Some(table.name.clone()),
-        object: Some(object),
-        manifest_key: None,
-        reason: None,
+    Ok(FilterOutput::Accepted {
+        table: table.name.clone(),
+        object,
         ledger_state: None,
-        detail: None,
     })
 }
 
@@ -223,7 +213,7 @@ async fn place(
     object: &ObjectVersion,
     arrival: &Arrival,
     table: Option<&TableConfig>,
-) -> Result<Option<(&'static str, String)>, StepError> {
+) -> Result<Option<(FilteredReason, String)>, StepError> {
     let ignore = table.is_some_and(|t| t.new_version == NewVersionPolicy::Ignore);
     let sequencer = arrival.sequencer.as_deref();
     if sequencer.is_none() && !ignore {
@@ -254,7 +244,7 @@ async fn place(
     Ok(match verdict {
         Verdict::Go => None,
         Verdict::Superseded(newer) => Some((
-            SUPERSEDED,
+            FilteredReason::Superseded,
             format!(
                 "{}: an event with a later sequencer ({newer}) was already seen for this key; \
                  this older version is not loaded over it",
@@ -286,7 +276,7 @@ async fn place(
                 }
             }
             Some((
-                NEW_VERSION_IGNORED,
+                FilteredReason::NewVersionIgnored,
                 format!(
                     "{}: the table keeps the first version of a key (new_version = \"ignore\"); \
                      {first} is loaded",
@@ -329,41 +319,34 @@ async fn unacceptable_key(
     let table = ctx.config.route(&object.key).map(|t| t.name.clone());
     let at = now();
     let lease = Lease::new(owner, &at, ctx.config.ledger.lease_seconds);
-    let rejected = FilterOutput {
-        status: FilterStatus::Rejected,
-        object: Some(object.clone()),
+    let rejected = FilterOutput::Rejected {
+        object: object.clone(),
         table: table.clone(),
-        manifest_key: None,
-        reason: Some(QuarantineReason::UnacceptableKey),
-        ledger_state: None,
-        detail: Some(format!(
+        reason: QuarantineReason::UnacceptableKey,
+        detail: format!(
             "{error}: sluice cannot read an object under this key; copy it to an acceptable \
              key (no empty, `.` or `..` segment, no backslash or control character, at most \
              1024 bytes) and it arrives as a new object"
-        )),
+        ),
     };
     let record = match ctx.ledger.claim_leased(&object, &at, Some(lease)).await? {
         Claim::New(_) => return Ok(rejected),
         Claim::Existing(record) => record,
     };
-    let duplicate = FilterOutput {
-        status: FilterStatus::Duplicate,
-        ledger_state: Some(record.record.state.name().to_string()),
-        reason: None,
-        detail: None,
-        ..rejected.clone()
+    let duplicate = |detail| FilterOutput::Duplicate {
+        object: object.clone(),
+        table: table.clone(),
+        ledger_state: record.record.state.kind(),
+        detail,
     };
     // Claimed but not yet quarantined: a run that died in between; take it over as any claim.
     if record.record.state == LedgerState::Claimed {
         return Ok(match take_over(ctx, &record, owner).await? {
             Ok(_) => rejected,
-            Err(holder) => FilterOutput {
-                detail: Some(holder),
-                ..duplicate
-            },
+            Err(holder) => duplicate(Some(holder)),
         });
     }
-    Ok(duplicate)
+    Ok(duplicate(None))
 }
 
 /// Records the claimed version as filtered for `reason`.
@@ -371,26 +354,21 @@ async fn filtered(
     ctx: &Context,
     record: &VersionedRecord,
     object: ObjectVersion,
-    reason: &str,
+    reason: FilteredReason,
     detail: String,
 ) -> Result<FilterOutput, StepError> {
     ctx.ledger
         .transition(record, &now(), |r| {
             r.state = LedgerState::Filtered {
-                reason: reason.to_string(),
+                reason: reason.clone(),
             };
             r.detail = Some(detail.clone());
         })
         .await?;
-    tracing::info!(key = %object.key, reason, "version filtered");
-    Ok(FilterOutput {
-        status: FilterStatus::Filtered,
+    tracing::info!(key = %object.key, %reason, "version filtered");
+    Ok(FilterOutput::Filtered {
         object: Some(object),
-        table: None,
-        manifest_key: None,
-        reason: None,
-        ledger_state: None,
-        detail: Some(detail),
+        detail,
     })
 }
 

@@ -15,6 +15,7 @@
 //! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
+//! - [`state`]: `IngestState`, the document the definition accumulates
 //! - [`error`]: `StepError` and the names Retry/Catch match
 //! - [`context`]: shared state and control-prefix keys
 //! - [`flow`]: this process's arrivals in flight, for group commit and validation slots
@@ -34,6 +35,7 @@ pub mod payload;
 pub mod quarantine;
 pub mod reconcile;
 mod source;
+pub mod state;
 pub mod validate;
 
 pub use context::{Context, Progress};

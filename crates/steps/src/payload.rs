@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use sluice_core::drift::DriftChange;
-use sluice_core::ledger::RowCounts;
+use sluice_core::ledger::{RowCounts, StateName};
 use sluice_core::{ObjectVersion, QuarantineReason};
 
 /// An arrival: "this object exists now". From an S3/EventBridge event, a local ingest or a
@@ -66,55 +66,102 @@ impl From<Arrival> for FilterInput {
     }
 }
 
-/// What the filter decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FilterStatus {
-    /// New object version for a table: go on to drift detection.
-    Accepted,
-    /// A crashed earlier run staged this version: go straight to commit.
-    ResumeCommit,
-    /// Does not belong (no table, gone, older version): recorded as filtered, done.
-    Filtered,
-    /// Already seen and finished: nothing to do.
-    Duplicate,
-    /// Belongs to a table but cannot be read (too large, unsupported format): quarantine
-    /// with `reason`.
-    Rejected,
-}
-
+/// What the filter decided, tagged by `status` (the field the `Accepted?` Choice reads).
+/// Each variant carries the fields its status has on the wire; optional ones are left out
+/// of the JSON when absent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FilterOutput {
-    pub status: FilterStatus,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub object: Option<ObjectVersion>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub table: Option<String>,
-    /// For `resume_commit`: the staged batch manifest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_key: Option<String>,
-    /// For `rejected`: the quarantine reason code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<QuarantineReason>,
-    /// For `duplicate`: the state the ledger already holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger_state: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+#[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FilterOutput {
+    /// New object version for a table: go on to drift detection.
+    Accepted {
+        object: ObjectVersion,
+        table: String,
+        /// Set (`claimed`) when an earlier run's claim was taken over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ledger_state: Option<StateName>,
+    },
+    /// A crashed earlier run staged this version: go straight to commit.
+    ResumeCommit {
+        object: ObjectVersion,
+        /// The record's table, else the one the key routes to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        /// The staged batch manifest.
+        manifest_key: String,
+        /// Always `staged`.
+        ledger_state: StateName,
+    },
+    /// Does not belong (no table, gone, older version, not an S3 object event): recorded as
+    /// filtered when there is a version to record, done.
+    Filtered {
+        /// Absent when there is no object version (a removal, a foreign event, another
+        /// bucket).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        object: Option<ObjectVersion>,
+        detail: String,
+    },
+    /// Already seen: finished, or a live claim another execution holds.
+    Duplicate {
+        object: ObjectVersion,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        /// The state the ledger already holds.
+        ledger_state: StateName,
+        /// For a live claim: who holds it, until when.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// Belongs to a table (or has a key nothing may read) but cannot be read: quarantine
+    /// with `reason`.
+    Rejected {
+        object: ObjectVersion,
+        /// Absent for an unacceptable key under no table's prefix.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        reason: QuarantineReason,
+        detail: String,
+    },
 }
 
 impl FilterOutput {
     /// Not for any table (or not an object at all): nothing to do, and why.
     pub fn filtered(detail: impl Into<String>) -> Self {
-        FilterOutput {
-            status: FilterStatus::Filtered,
+        FilterOutput::Filtered {
             object: None,
-            table: None,
-            manifest_key: None,
-            reason: None,
-            ledger_state: None,
-            detail: Some(detail.into()),
+            detail: detail.into(),
+        }
+    }
+
+    /// The status as the definition's Choice compares it.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Accepted { .. } => "accepted",
+            Self::ResumeCommit { .. } => "resume_commit",
+            Self::Filtered { .. } => "filtered",
+            Self::Duplicate { .. } => "duplicate",
+            Self::Rejected { .. } => "rejected",
+        }
+    }
+
+    /// The object version, when the output names one.
+    pub fn object(&self) -> Option<&ObjectVersion> {
+        match self {
+            Self::Accepted { object, .. }
+            | Self::ResumeCommit { object, .. }
+            | Self::Duplicate { object, .. }
+            | Self::Rejected { object, .. } => Some(object),
+            Self::Filtered { object, .. } => object.as_ref(),
+        }
+    }
+
+    /// The table, when the output names one.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            Self::Accepted { table, .. } => Some(table),
+            Self::ResumeCommit { table, .. }
+            | Self::Duplicate { table, .. }
+            | Self::Rejected { table, .. } => table.as_deref(),
+            Self::Filtered { .. } => None,
         }
     }
 }
@@ -125,19 +172,29 @@ impl FilterOutput {
 pub struct ObjectTask {
     pub object: ObjectVersion,
     pub table: String,
-    /// How the object got here: `accepted` (from Filter) or `replay` (a replay execution,
-    /// which reopens the quarantined ledger record before anything else).
+    /// How the object got here (the definition passes `$.status`): from Filter, or a replay
+    /// execution, which reopens the quarantined ledger record before anything else.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
+    pub status: Option<Origin>,
+}
+
+/// How an object reached DetectDrift: the `status` of the state at that point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// Filter accepted a new version.
+    Accepted,
+    /// A replay execution's input (the `Route` Choice sent it past Filter).
+    Replay,
 }
 
 /// The input of a replay execution: a quarantined object version sent through the
-/// definition again. `status` is always `replay`; the state machine's first Choice sends it
-/// straight to DetectDrift.
+/// definition again. `status` is always [`Origin::Replay`]; the state machine's first Choice
+/// sends it straight to DetectDrift.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayInput {
-    pub status: String,
+    pub status: Origin,
     pub object: ObjectVersion,
     pub table: String,
     /// The quarantine record being replayed.
@@ -155,46 +212,6 @@ pub struct CaughtError {
     pub cause: String,
 }
 
-/// What the Quarantine state receives: the whole state at the point something went wrong,
-/// which is one of
-/// - a Filter output with `status: rejected` and a `reason`;
-/// - a Validate output with `status: too_many_invalid_rows`;
-/// - any state input plus a caught `error` (BadInput, DriftBlocked), whose `Cause` is the
-///   step's [`ErrorCause`](crate::error::ErrorCause) JSON (or a Lambda error document
-///   carrying it as `errorMessage`).
-///
-/// Unknown fields are ignored on purpose: the state carries whatever came before.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct QuarantineRequest {
-    #[serde(default)]
-    pub object: Option<ObjectVersion>,
-    #[serde(default)]
-    pub table: Option<String>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub reason: Option<QuarantineReason>,
-    #[serde(default)]
-    pub detail: Option<String>,
-    #[serde(default)]
-    pub rejects_key: Option<String>,
-    #[serde(default)]
-    pub error: Option<CaughtError>,
-    /// Arrival fields, for an error caught before Filter produced an object identity.
-    #[serde(default)]
-    pub bucket: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub version_id: Option<String>,
-    #[serde(default)]
-    pub etag: Option<String>,
-    /// The id of an event that names no object at all (an S3 event whose detail has no
-    /// bucket or key): the event itself is what gets quarantined, so the execution ends.
-    #[serde(default)]
-    pub event_id: Option<String>,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DriftOutput {
@@ -210,43 +227,90 @@ pub struct DriftOutput {
     pub schema_id: i32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ValidateStatus {
+/// What validate decided, tagged by `status` (the field the `Valid?` Choice reads). Every
+/// variant names the object, its table and the row counts of the read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ValidateOutput {
     /// Valid rows are staged; go on to commit.
-    Staged,
+    Staged {
+        object: ObjectVersion,
+        table: String,
+        rows: RowCounts,
+        /// rejected / total.
+        invalid_ratio: f64,
+        manifest_key: String,
+        /// Set when any row was rejected.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejects_key: Option<String>,
+        /// Columns (dotted paths) this file's accepted rows added to the table.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        evolved: Vec<String>,
+    },
     /// More rows were rejected than `max_invalid_ratio` allows: quarantine the file.
-    TooManyInvalidRows,
+    TooManyInvalidRows {
+        object: ObjectVersion,
+        table: String,
+        rows: RowCounts,
+        invalid_ratio: f64,
+        rejects_key: String,
+        detail: String,
+    },
     /// Nothing to load (no rows at all, or the object was overwritten meanwhile): recorded
     /// as filtered.
-    Filtered,
+    Filtered {
+        object: ObjectVersion,
+        table: String,
+        rows: RowCounts,
+        /// Always 0: nothing is loaded.
+        invalid_ratio: f64,
+        detail: String,
+    },
     /// Another execution finished the object meanwhile (its ledger record is committed,
     /// filtered or quarantined, named in `ledger_state`): nothing left to do. A redrive of
     /// an execution that crashed while a duplicate delivery of its event went on ends here.
-    Duplicate,
+    Duplicate {
+        object: ObjectVersion,
+        table: String,
+        rows: RowCounts,
+        /// Always 0: nothing is loaded.
+        invalid_ratio: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rejects_key: Option<String>,
+        detail: String,
+        /// The ledger state another execution left.
+        ledger_state: StateName,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ValidateOutput {
-    pub status: ValidateStatus,
-    pub object: ObjectVersion,
-    pub table: String,
-    pub rows: RowCounts,
-    /// rejected / total.
-    pub invalid_ratio: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub manifest_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rejects_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// With [`ValidateStatus::Duplicate`]: the ledger state another execution left.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ledger_state: Option<String>,
-    /// Columns (dotted paths) this file's accepted rows added to the table.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evolved: Vec<String>,
+impl ValidateOutput {
+    /// The status as the definition's Choice compares it.
+    pub fn status(&self) -> &'static str {
+        match self {
+            Self::Staged { .. } => "staged",
+            Self::TooManyInvalidRows { .. } => "too_many_invalid_rows",
+            Self::Filtered { .. } => "filtered",
+            Self::Duplicate { .. } => "duplicate",
+        }
+    }
+
+    /// The row counts of the read.
+    pub fn rows(&self) -> &RowCounts {
+        match self {
+            Self::Staged { rows, .. }
+            | Self::TooManyInvalidRows { rows, .. }
+            | Self::Filtered { rows, .. }
+            | Self::Duplicate { rows, .. } => rows,
+        }
+    }
+
+    /// The staged batch manifest, for [`ValidateOutput::Staged`].
+    pub fn manifest_key(&self) -> Option<&str> {
+        match self {
+            Self::Staged { manifest_key, .. } => Some(manifest_key),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -304,4 +368,212 @@ pub struct CommitOutput {
     /// when it added none.
     #[serde(default)]
     pub group: usize,
+}
+
+/// The JSON the definition's Choices, the Lambdas and the CDK tests read: one of each output
+/// with the fields the steps set, pinned byte for byte (field order included), so that a
+/// change of the Rust types never changes the wire.
+#[cfg(test)]
+mod wire {
+    use super::*;
+
+    fn object() -> ObjectVersion {
+        ObjectVersion {
+            bucket: "landing".into(),
+            key: "orders/a.ndjson".into(),
+            version_id: None,
+            etag: "e1".into(),
+            size: 42,
+            sequencer: None,
+            last_modified: "2026-03-01T00:00:00Z".into(),
+        }
+    }
+
+    const OBJECT: &str = r#"{"bucket":"landing","key":"orders/a.ndjson","etag":"e1","size":42,"last_modified":"2026-03-01T00:00:00Z"}"#;
+
+    fn pinned<T>(value: &T, expected: &str)
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let expected = expected.replace("$OBJECT", OBJECT);
+        assert_eq!(serde_json::to_string(value).unwrap(), expected);
+        assert_eq!(&serde_json::from_str::<T>(&expected).unwrap(), value);
+        // A Value (what dispatch hands the engine and the Lambda runtime) keeps the order.
+        assert_eq!(serde_json::to_value(value).unwrap().to_string(), expected);
+    }
+
+    fn rows() -> RowCounts {
+        RowCounts {
+            total: 10,
+            valid: 8,
+            rejected: 2,
+        }
+    }
+
+    #[test]
+    fn filter_outputs_keep_their_json() {
+        pinned(
+            &FilterOutput::Accepted {
+                object: object(),
+                table: "orders".into(),
+                ledger_state: None,
+            },
+            r#"{"status":"accepted","object":$OBJECT,"table":"orders"}"#,
+        );
+        // A claim taken over: the duplicate's fields, accepted.
+        pinned(
+            &FilterOutput::Accepted {
+                object: object(),
+                table: "orders".into(),
+                ledger_state: Some(StateName::Claimed),
+            },
+            r#"{"status":"accepted","object":$OBJECT,"table":"orders","ledger_state":"claimed"}"#,
+        );
+        pinned(
+            &FilterOutput::ResumeCommit {
+                object: object(),
+                table: Some("orders".into()),
+                manifest_key: "_sluice/staging/orders/b1/manifest.json".into(),
+                ledger_state: StateName::Staged,
+            },
+            r#"{"status":"resume_commit","object":$OBJECT,"table":"orders","manifest_key":"_sluice/staging/orders/b1/manifest.json","ledger_state":"staged"}"#,
+        );
+        pinned(
+            &FilterOutput::filtered("bucket \"x\" is not the landing bucket"),
+            r#"{"status":"filtered","detail":"bucket \"x\" is not the landing bucket"}"#,
+        );
+        pinned(
+            &FilterOutput::Filtered {
+                object: Some(object()),
+                detail: "orders/a.ndjson is under no table's prefix".into(),
+            },
+            r#"{"status":"filtered","object":$OBJECT,"detail":"orders/a.ndjson is under no table's prefix"}"#,
+        );
+        pinned(
+            &FilterOutput::Duplicate {
+                object: object(),
+                table: Some("orders".into()),
+                ledger_state: StateName::Committed,
+                detail: None,
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"table":"orders","ledger_state":"committed"}"#,
+        );
+        // A live claim held by another execution; an unacceptable key routed to no table.
+        pinned(
+            &FilterOutput::Duplicate {
+                object: object(),
+                table: None,
+                ledger_state: StateName::Claimed,
+                detail: Some("execution x holds the claim".into()),
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"ledger_state":"claimed","detail":"execution x holds the claim"}"#,
+        );
+        pinned(
+            &FilterOutput::Rejected {
+                object: object(),
+                table: Some("orders".into()),
+                reason: QuarantineReason::TooLarge,
+                detail: "too big".into(),
+            },
+            r#"{"status":"rejected","object":$OBJECT,"table":"orders","reason":"too_large","detail":"too big"}"#,
+        );
+        pinned(
+            &FilterOutput::Rejected {
+                object: object(),
+                table: None,
+                reason: QuarantineReason::UnacceptableKey,
+                detail: "bad key".into(),
+            },
+            r#"{"status":"rejected","object":$OBJECT,"reason":"unacceptable_key","detail":"bad key"}"#,
+        );
+    }
+
+    #[test]
+    fn validate_outputs_keep_their_json() {
+        pinned(
+            &ValidateOutput::Staged {
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.2,
+                manifest_key: "m.json".into(),
+                rejects_key: Some("r.ndjson".into()),
+                evolved: vec!["coupon".into()],
+            },
+            r#"{"status":"staged","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.2,"manifest_key":"m.json","rejects_key":"r.ndjson","evolved":["coupon"]}"#,
+        );
+        pinned(
+            &ValidateOutput::Staged {
+                object: object(),
+                table: "orders".into(),
+                rows: RowCounts::default(),
+                invalid_ratio: 0.0,
+                manifest_key: "m.json".into(),
+                rejects_key: None,
+                evolved: vec![],
+            },
+            r#"{"status":"staged","object":$OBJECT,"table":"orders","rows":{"total":0,"valid":0,"rejected":0},"invalid_ratio":0.0,"manifest_key":"m.json"}"#,
+        );
+        pinned(
+            &ValidateOutput::TooManyInvalidRows {
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.2,
+                rejects_key: "r.ndjson".into(),
+                detail: "2 of 10 rows rejected".into(),
+            },
+            r#"{"status":"too_many_invalid_rows","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.2,"rejects_key":"r.ndjson","detail":"2 of 10 rows rejected"}"#,
+        );
+        pinned(
+            &ValidateOutput::Filtered {
+                object: object(),
+                table: "orders".into(),
+                rows: RowCounts::default(),
+                invalid_ratio: 0.0,
+                detail: "holds no rows".into(),
+            },
+            r#"{"status":"filtered","object":$OBJECT,"table":"orders","rows":{"total":0,"valid":0,"rejected":0},"invalid_ratio":0.0,"detail":"holds no rows"}"#,
+        );
+        pinned(
+            &ValidateOutput::Duplicate {
+                object: object(),
+                table: "orders".into(),
+                rows: rows(),
+                invalid_ratio: 0.0,
+                rejects_key: Some("r.ndjson".into()),
+                detail: "already committed".into(),
+                ledger_state: StateName::Committed,
+            },
+            r#"{"status":"duplicate","object":$OBJECT,"table":"orders","rows":{"total":10,"valid":8,"rejected":2},"invalid_ratio":0.0,"rejects_key":"r.ndjson","detail":"already committed","ledger_state":"committed"}"#,
+        );
+    }
+
+    #[test]
+    fn task_and_replay_inputs_keep_their_json() {
+        let task = |status: Option<Origin>| ObjectTask {
+            object: object(),
+            table: "orders".into(),
+            status,
+        };
+        pinned(
+            &task(Some(Origin::Accepted)),
+            r#"{"object":$OBJECT,"table":"orders","status":"accepted"}"#,
+        );
+        pinned(
+            &task(Some(Origin::Replay)),
+            r#"{"object":$OBJECT,"table":"orders","status":"replay"}"#,
+        );
+        pinned(&task(None), r#"{"object":$OBJECT,"table":"orders"}"#);
+        pinned(
+            &ReplayInput {
+                status: Origin::Replay,
+                object: object(),
+                table: "orders".into(),
+                quarantine_key: "q.json".into(),
+                attempt: 1,
+            },
+            r#"{"status":"replay","object":$OBJECT,"table":"orders","quarantine_key":"q.json","attempt":1}"#,
+        );
+    }
 }

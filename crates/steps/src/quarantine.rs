@@ -13,29 +13,37 @@ use sluice_core::{ObjectVersion, QuarantineReason};
 
 use crate::context::{keys, now, Context};
 use crate::error::{truncate, ErrorCause, StepError, StepErrorKind};
-use crate::payload::{CaughtError, QuarantineInput, QuarantineOutput, QuarantineRequest};
+use crate::payload::{CaughtError, QuarantineInput, QuarantineOutput};
+use crate::state::{IngestState, StateStatus};
 
-/// The Quarantine state's entry point: works out the reason from whatever state arrived
-/// (see [`QuarantineRequest`]) and quarantines.
+/// The Quarantine state's entry point: works out the reason from the state it ran on and
+/// quarantines.
 pub async fn quarantine_request(
     ctx: &Context,
-    req: QuarantineRequest,
+    req: IngestState,
 ) -> Result<QuarantineOutput, StepError> {
     let input = normalize(req)?;
     quarantine(ctx, input).await
 }
 
-/// Turns the state the Quarantine state received into a reason, a detail and an object.
-pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
+/// Turns the state the Quarantine state received into a reason, a detail and an object. The
+/// state is one of
+/// - a Filter output with `status: rejected` and a `reason`;
+/// - a Validate output with `status: too_many_invalid_rows`;
+/// - any state plus a caught `error` (BadInput, DriftBlocked), whose `Cause` is the step's
+///   [`ErrorCause`] JSON (or a Lambda error document carrying it as `errorMessage`); before
+///   Filter named the object, the arrival's `bucket`, `key`, `version_id`, `etag` (or an
+///   `event_id`) identify it.
+pub fn normalize(req: IngestState) -> Result<QuarantineInput, StepError> {
     let (reason, detail) = if let Some(err) = &req.error {
         from_error(err)
     } else {
-        match req.status.as_deref() {
-            Some("too_many_invalid_rows") => (
+        match req.status {
+            Some(StateStatus::TooManyInvalidRows) => (
                 QuarantineReason::TooManyInvalidRows,
                 req.detail.clone().unwrap_or_default(),
             ),
-            Some("rejected") => (
+            Some(StateStatus::Rejected) => (
                 req.reason.unwrap_or(QuarantineReason::Internal),
                 req.detail.clone().unwrap_or_default(),
             ),
@@ -88,14 +96,7 @@ pub fn normalize(req: QuarantineRequest) -> Result<QuarantineInput, StepError> {
 /// Reads a caught error's cause: the step's `ErrorCause` JSON, directly (in-process) or as
 /// a Lambda error document's `errorMessage`; otherwise the error name decides the reason.
 fn from_error(err: &CaughtError) -> (QuarantineReason, String) {
-    let direct = serde_json::from_str::<ErrorCause>(&err.cause).ok();
-    let lambda = || {
-        serde_json::from_str::<serde_json::Value>(&err.cause)
-            .ok()
-            .and_then(|v| v.get("errorMessage")?.as_str().map(str::to_string))
-            .and_then(|m| serde_json::from_str::<ErrorCause>(&m).ok())
-    };
-    if let Some(c) = direct.or_else(lambda) {
+    if let Some(c) = ErrorCause::from_cause(&err.cause) {
         return (c.reason, c.detail);
     }
     let reason = if err.error == StepErrorKind::DriftBlocked.name() {
@@ -197,7 +198,7 @@ mod tests {
             detail: "quantity became text".into(),
         })
         .unwrap();
-        let req = QuarantineRequest {
+        let req = IngestState {
             object: Some(object()),
             error: Some(CaughtError {
                 error: "DriftBlocked".into(),
@@ -211,7 +212,7 @@ mod tests {
         // The same cause wrapped in a Lambda error document.
         let lambda =
             serde_json::json!({"errorType": "DriftBlocked", "errorMessage": cause}).to_string();
-        let req = QuarantineRequest {
+        let req = IngestState {
             object: Some(object()),
             error: Some(CaughtError {
                 error: "DriftBlocked".into(),
@@ -224,8 +225,8 @@ mod tests {
 
     #[test]
     fn statuses_give_the_reason_and_arrival_fields_the_object() {
-        let req = QuarantineRequest {
-            status: Some("too_many_invalid_rows".into()),
+        let req = IngestState {
+            status: Some(StateStatus::TooManyInvalidRows),
             bucket: Some("landing".into()),
             key: Some("orders/x.ndjson".into()),
             detail: Some("9 of 10 rows rejected".into()),
@@ -234,7 +235,7 @@ mod tests {
         let input = normalize(req).unwrap();
         assert_eq!(input.reason, QuarantineReason::TooManyInvalidRows);
         assert_eq!(input.object.key, "orders/x.ndjson");
-        let e = normalize(QuarantineRequest::default()).unwrap_err();
+        let e = normalize(IngestState::default()).unwrap_err();
         assert_eq!(e.kind, StepErrorKind::Internal);
     }
 }

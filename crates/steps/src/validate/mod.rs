@@ -16,12 +16,12 @@
 mod evolve;
 mod pass;
 
-use sluice_core::ledger::{LedgerState, RowCounts};
+use sluice_core::ledger::{FilteredReason, LedgerState, RowCounts};
 use sluice_lake::schema::from_iceberg_schema;
 
 use crate::context::{keys, now, Context};
 use crate::error::StepError;
-use crate::payload::{ObjectTask, ValidateOutput, ValidateStatus};
+use crate::payload::{ObjectTask, ValidateOutput};
 use pass::{discard, read_and_stage, Pass, ReadEnd};
 
 pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput, StepError> {
@@ -42,16 +42,13 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             // Validated before (a retry after the ledger update): the staged batch stands.
             ctx.flow.staged(&task.table, &batch_id, 0);
             let rows = record.record.rows.clone().unwrap_or_default();
-            return Ok(ValidateOutput {
-                status: ValidateStatus::Staged,
+            return Ok(ValidateOutput::Staged {
                 invalid_ratio: ratio(&rows),
                 rows,
                 object: task.object,
                 table: task.table,
-                manifest_key: Some(manifest_key.clone()),
+                manifest_key: manifest_key.clone(),
                 rejects_key: record.record.rejects_key.clone(),
-                detail: None,
-                ledger_state: None,
                 evolved: vec![],
             });
         }
@@ -59,21 +56,18 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         done => {
             // Another execution of this version (a duplicate delivery) finished it while
             // this one was stopped: a redrive of this one has nothing left to do.
-            return Ok(ValidateOutput {
-                status: ValidateStatus::Duplicate,
+            return Ok(ValidateOutput::Duplicate {
                 rows: record.record.rows.clone().unwrap_or_default(),
                 invalid_ratio: 0.0,
                 object: task.object,
                 table: task.table,
-                manifest_key: None,
                 rejects_key: record.record.rejects_key.clone(),
-                detail: Some(format!(
+                detail: format!(
                     "{} is already {}: another execution finished it",
                     object.key,
                     done.name()
-                )),
-                ledger_state: Some(done.name().to_string()),
-                evolved: vec![],
+                ),
+                ledger_state: done.kind(),
             });
         }
     }
@@ -139,16 +133,13 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         .staged(&table_cfg.name, &batch_id, pass.staged.bytes);
     crate::failpoint::hit("validate.after_staged", &object.key)?;
     tracing::info!(key = %object.key, valid = counts.valid, rejected = counts.rejected, files = pass.staged.paths.len(), "rows staged");
-    Ok(ValidateOutput {
-        status: ValidateStatus::Staged,
+    Ok(ValidateOutput::Staged {
         object: task.object,
         table: task.table,
         invalid_ratio: ratio(&counts),
         rows: counts,
-        manifest_key: Some(manifest_key),
+        manifest_key,
         rejects_key,
-        detail: None,
-        ledger_state: None,
         evolved,
     })
 }
@@ -172,7 +163,7 @@ async fn not_loaded(
             record,
             task.clone(),
             counts.clone(),
-            "superseded",
+            FilteredReason::Superseded,
             detail,
         )
         .await
@@ -181,9 +172,16 @@ async fn not_loaded(
     if counts.total == 0 {
         let detail = format!("{} holds no rows", object.key);
         discard(table, &pass.staged).await;
-        return filtered(ctx, record, task.clone(), counts.clone(), "empty", detail)
-            .await
-            .map(Some);
+        return filtered(
+            ctx,
+            record,
+            task.clone(),
+            counts.clone(),
+            FilteredReason::Empty,
+            detail,
+        )
+        .await
+        .map(Some);
     }
     let invalid_ratio = ratio(counts);
     let table_cfg = ctx.table(&task.table)?;
@@ -204,17 +202,13 @@ async fn not_loaded(
         table_cfg.max_invalid_ratio,
         object.key.escape_debug(),
     );
-    Ok(Some(ValidateOutput {
-        status: ValidateStatus::TooManyInvalidRows,
+    Ok(Some(ValidateOutput::TooManyInvalidRows {
         object: task.object.clone(),
         table: task.table.clone(),
         rows: counts.clone(),
         invalid_ratio,
-        manifest_key: None,
-        rejects_key: Some(rejects_key),
-        detail: Some(detail),
-        ledger_state: None,
-        evolved: vec![],
+        rejects_key,
+        detail,
     }))
 }
 
@@ -231,28 +225,23 @@ async fn filtered(
     record: &sluice_store::VersionedRecord,
     task: ObjectTask,
     counts: RowCounts,
-    reason: &str,
+    reason: FilteredReason,
     detail: String,
 ) -> Result<ValidateOutput, StepError> {
     ctx.ledger
         .transition(record, &now(), |r| {
             r.state = LedgerState::Filtered {
-                reason: reason.to_string(),
+                reason: reason.clone(),
             };
             r.table = Some(task.table.clone());
             r.detail = Some(detail.clone());
         })
         .await?;
-    Ok(ValidateOutput {
-        status: ValidateStatus::Filtered,
+    Ok(ValidateOutput::Filtered {
         object: task.object,
         table: task.table,
         rows: counts,
         invalid_ratio: 0.0,
-        manifest_key: None,
-        rejects_key: None,
-        detail: Some(detail),
-        ledger_state: None,
-        evolved: vec![],
+        detail,
     })
 }
