@@ -17,18 +17,15 @@ pub mod report;
 
 use std::path::Path;
 
-use sluice_core::ledger::LedgerState;
 use sluice_core::quarantine::QuarantineRecord;
-use sluice_core::QuarantineReason;
 use sluice_states::{Engine, EngineError, Execution, StartRequest};
-use sluice_steps::context::keys;
-use sluice_steps::payload::{Arrival, ReplayInput};
+use sluice_steps::payload::Arrival;
 use sluice_steps::Context;
-use sluice_store::{Ledger, ObjectStore};
 
 pub use bind::{DEFINITION, STATE_MACHINE};
 pub use report::{ArrivalReport, Outcome};
 pub use sluice_steps::reconcile::{arrival_name, replay_name};
+pub use sluice_steps::replay::{plan_replay, quarantined, Selection, Skipped};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LocalError {
@@ -43,33 +40,6 @@ pub enum LocalError {
     Step(#[from] sluice_steps::StepError),
     #[error("quarantine record {key}: {message}")]
     Record { key: String, message: String },
-}
-
-/// Which quarantined objects to replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    /// One object: its key, its file name or its batch id.
-    Id(String),
-    Reason(QuarantineReason),
-    Table(String),
-}
-
-impl std::fmt::Display for Selection {
-    /// As a person typed it: `nope`, `--reason drift_blocked`, `--table orders`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Selection::Id(id) => write!(f, "{}", id.escape_debug()),
-            Selection::Reason(reason) => write!(f, "--reason {reason}"),
-            Selection::Table(table) => write!(f, "--table {}", table.escape_debug()),
-        }
-    }
-}
-
-/// A quarantined object not replayed, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
-    pub key: String,
-    pub why: String,
 }
 
 /// The steps' context and the engine that runs the definition over them.
@@ -188,7 +158,7 @@ impl Local {
 
     /// Quarantine records under the control prefix, by key.
     pub async fn quarantined(&self) -> Result<Vec<(String, QuarantineRecord)>, LocalError> {
-        quarantined(self.ctx.store.as_ref()).await
+        Ok(quarantined(self.ctx.store.as_ref()).await?)
     }
 
     /// Starts a replay execution for every quarantined object the selection names (see
@@ -206,98 +176,6 @@ impl Local {
         }
         Ok((reports, skipped))
     }
-}
-
-/// Quarantine records under the control prefix of `store`, by key.
-pub async fn quarantined(
-    store: &dyn ObjectStore,
-) -> Result<Vec<(String, QuarantineRecord)>, LocalError> {
-    let mut out = vec![];
-    let metas = store
-        .list(&keys::quarantine_prefix())
-        .await
-        .map_err(|e| LocalError::Store(e.to_string()))?;
-    for meta in metas {
-        let Some((bytes, _)) = store
-            .get_bytes(&meta.key)
-            .await
-            .map_err(|e| LocalError::Store(e.to_string()))?
-        else {
-            continue;
-        };
-        let record: QuarantineRecord =
-            serde_json::from_slice(&bytes).map_err(|e| LocalError::Record {
-                key: meta.key.clone(),
-                message: e.to_string(),
-            })?;
-        out.push((meta.key, record));
-    }
-    Ok(out)
-}
-
-/// The replay executions to start for the quarantined objects `selection` names: each with
-/// its deterministic name ([`replay_name`]) and input. Only objects the ledger still holds
-/// as quarantined are chosen; the rest are skipped with the reason. Needs only the store
-/// and the ledger, so the same plan is started on sluice's engine or on AWS Step Functions.
-pub async fn plan_replay(
-    ledger: &Ledger,
-    selection: &Selection,
-) -> Result<(Vec<(String, ReplayInput)>, Vec<Skipped>), LocalError> {
-    let mut planned = vec![];
-    let mut skipped = vec![];
-    for (record_key, record) in quarantined(ledger.store().as_ref()).await? {
-        let o = &record.object;
-        let chosen = match selection {
-            Selection::Id(id) => o.key == *id || o.file_name() == id || o.batch_id().as_str() == id,
-            Selection::Reason(r) => record.reason == *r,
-            Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
-        };
-        if !chosen {
-            continue;
-        }
-        let skip = |why: String| Skipped {
-            key: o.key.clone(),
-            why,
-        };
-        if record.reason == QuarantineReason::UnacceptableKey {
-            skipped.push(skip(
-                "no object can be read under its key; copy it to an acceptable key, where it arrives as a new object".into(),
-            ));
-            continue;
-        }
-        let Some(table) = record.table.clone() else {
-            skipped.push(skip(
-                "it was quarantined before it was routed to a table; land it again under a table's prefix".into(),
-            ));
-            continue;
-        };
-        let current = ledger
-            .get(o)
-            .await
-            .map_err(|e| LocalError::Store(e.to_string()))?;
-        let replays = match current.as_ref().map(|r| &r.record.state) {
-            Some(LedgerState::Quarantined { .. }) => {
-                current.as_ref().map(|r| r.record.replays).unwrap_or(0)
-            }
-            Some(other) => {
-                skipped.push(skip(format!("it is {} now, not quarantined", other.name())));
-                continue;
-            }
-            None => {
-                skipped.push(skip("the ledger has no record of it".into()));
-                continue;
-            }
-        };
-        let input = ReplayInput {
-            status: sluice_steps::payload::Origin::Replay,
-            object: o.clone(),
-            table,
-            quarantine_key: record_key,
-            attempt: replays + 1,
-        };
-        planned.push((replay_name(&input), input));
-    }
-    Ok((planned, skipped))
 }
 
 #[cfg(test)]

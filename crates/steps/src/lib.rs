@@ -13,6 +13,7 @@
 //! - [`quarantine`]: record a file that waits for a person
 //! - [`commit`]: idempotent commit of a staged batch
 //! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
+//! - [`replay`]: which quarantined versions a selection replays, under which names
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
 //! - [`state`]: `IngestState`, the document the definition accumulates
@@ -34,6 +35,7 @@ pub mod gc;
 pub mod payload;
 pub mod quarantine;
 pub mod reconcile;
+pub mod replay;
 mod source;
 pub mod state;
 pub mod validate;
