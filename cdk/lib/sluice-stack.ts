@@ -401,6 +401,8 @@ export class SluiceStack extends Stack {
       SLUICE_WAREHOUSE_PREFIX: warehouse,
       SLUICE_CONFIG: CONFIG_PATH_IN_LAMBDA,
       SLUICE_CATALOG: 'glue',
+      // The `Stack` dimension of the functions' metrics: two stacks in one account never mix.
+      SLUICE_STACK: this.stackName,
       SLUICE_LOG_FORMAT: 'json',
       RUST_LOG: 'info',
     };
@@ -565,8 +567,16 @@ export class SluiceStack extends Stack {
         evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
+    // The functions publish by `Stack` and by `Stack` and `Table` (EMF); the alarms and the
+    // dashboard read this stack's, every table together.
     const sluiceMetric = (metricName: string, statistic: string) =>
-      new cloudwatch.Metric({ namespace: 'sluice', metricName, statistic, period: five });
+      new cloudwatch.Metric({
+        namespace: 'sluice',
+        metricName,
+        statistic,
+        period: five,
+        dimensionsMap: { Stack: this.stackName },
+      });
     const freshness = props.freshnessThreshold ?? Duration.hours(1);
     const alarms = [
       anyOf(

@@ -337,13 +337,14 @@ describe('functions', () => {
     }
   });
 
-  it('know the bucket, the warehouse prefix and the config, and log JSON', () => {
+  it('know the bucket, the warehouse prefix, the config and their stack, and log JSON', () => {
     for (const name of FUNCTIONS) {
       const p = props(example, name);
       const env = p.Environment.Variables;
       expect(env.SLUICE_BUCKET).toEqual({ Ref: bucketId(example) });
       expect(env.SLUICE_WAREHOUSE_PREFIX).toBe('warehouse/');
       expect(env.SLUICE_CONFIG).toBe('/opt/sluice/sluice.toml');
+      expect(env.SLUICE_STACK).toBe(example.stack.stackName);
       expect(p.LoggingConfig.LogFormat).toBe('JSON');
       expect(p.Layers).toHaveLength(1);
     }
@@ -433,6 +434,8 @@ describe('alarms', () => {
     expect(quarantined.Namespace).toBe('sluice');
     expect(quarantined.Statistic).toBe('Sum');
     expect(quarantined.Period).toBe(300);
+    // The functions' metrics carry the stack's name (EMF dimension `Stack`, from SLUICE_STACK).
+    expect(quarantined.Dimensions).toEqual([{ Name: 'Stack', Value: example.stack.stackName }]);
     const fresh = byMetric(example, 'EventToCommitLag');
     expect(fresh.Statistic).toBe('Maximum');
     expect(fresh.Threshold).toBe(3600_000);

@@ -33,11 +33,10 @@ pub async fn handle(
                     ms = started.elapsed().as_millis() as u64,
                     "step done"
                 );
-                metrics::emit(&metrics::of_output(
-                    out,
-                    started.elapsed(),
-                    chrono::Utc::now(),
-                ));
+                metrics::emit(
+                    &metrics::of_output(out, started.elapsed(), chrono::Utc::now()),
+                    &metrics::Dimensions::from_env(metrics::table_of(out)),
+                );
             }
             Err(e) => tracing::warn!(kind = e.kind.name(), error = %e.chain(), "step failed"),
         }

@@ -1,6 +1,9 @@
 //! Metrics as CloudWatch embedded metric format (EMF) documents: one JSON line on stdout,
-//! which CloudWatch Logs turns into metrics in namespace `sluice` with no dimensions (the CDK
-//! app's `FilesQuarantined` alarm reads exactly that). No client, no API call, no row data.
+//! which CloudWatch Logs turns into metrics in namespace `sluice`, by dimension `Stack` (the
+//! stack's name, `SLUICE_STACK`; what the CDK app's alarms and dashboard read) and, for the
+//! metrics of one table, by `Stack` and `Table` too, so two stacks or two tables in one account
+//! never share a metric. Without `SLUICE_STACK` (a binary run outside the stack) the metrics
+//! have no dimensions. No client, no API call, no row data.
 //!
 //! Which step emits what: commit `RowsCommitted`, `CommitLatency` and `EventToCommitLag`
 //! (the object's last-modified time to now), validate `RowsRejected`, quarantine
@@ -39,9 +42,37 @@ pub struct Metric {
     pub value: f64,
 }
 
+/// Where the metrics are from: the stack (`SLUICE_STACK`) and, for a table's metrics, the
+/// table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dimensions {
+    pub stack: Option<String>,
+    pub table: Option<String>,
+}
+
+impl Dimensions {
+    /// The stack from `SLUICE_STACK`, and `table`.
+    pub fn from_env(table: Option<&str>) -> Self {
+        Dimensions {
+            stack: std::env::var("SLUICE_STACK").ok().filter(|s| !s.is_empty()),
+            table: table.map(str::to_string),
+        }
+    }
+
+    /// EMF's dimension sets: `[["Stack"], ["Stack", "Table"]]`, `[["Stack"]]`, or `[[]]`.
+    fn sets(&self) -> Value {
+        match (&self.stack, &self.table) {
+            (Some(_), Some(_)) => json!([["Stack"], ["Stack", "Table"]]),
+            (Some(_), None) => json!([["Stack"]]),
+            (None, _) => json!([[]]),
+        }
+    }
+}
+
 /// The EMF document for `metrics` at `at`: `{"_aws": {"Timestamp", "CloudWatchMetrics":
-/// [{"Namespace", "Dimensions": [[]], "Metrics": [{"Name", "Unit"}]}]}, "<Name>": value}`.
-pub fn document(metrics: &[Metric], at: DateTime<Utc>) -> Value {
+/// [{"Namespace", "Dimensions": [["Stack"], ["Stack", "Table"]], "Metrics": [{"Name",
+/// "Unit"}]}]}, "Stack": …, "Table": …, "<Name>": value}`.
+pub fn document(metrics: &[Metric], dims: &Dimensions, at: DateTime<Utc>) -> Value {
     let mut root = Map::new();
     let definitions: Vec<Value> = metrics
         .iter()
@@ -53,11 +84,17 @@ pub fn document(metrics: &[Metric], at: DateTime<Utc>) -> Value {
             "Timestamp": at.timestamp_millis(),
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
-                "Dimensions": [[]],
+                "Dimensions": dims.sets(),
                 "Metrics": definitions,
             }],
         }),
     );
+    if let Some(stack) = &dims.stack {
+        root.insert("Stack".into(), json!(stack));
+        if let Some(table) = &dims.table {
+            root.insert("Table".into(), json!(table));
+        }
+    }
     for m in metrics {
         root.insert(m.name.into(), json!(m.value));
     }
@@ -65,11 +102,20 @@ pub fn document(metrics: &[Metric], at: DateTime<Utc>) -> Value {
 }
 
 /// Prints the metrics as one EMF line on stdout; nothing when there are none.
-pub fn emit(metrics: &[Metric]) {
+pub fn emit(metrics: &[Metric], dims: &Dimensions) {
     if metrics.is_empty() {
         return;
     }
-    println!("{}", document(metrics, Utc::now()));
+    println!("{}", document(metrics, dims, Utc::now()));
+}
+
+/// The table a step's output is about, when its metrics are a table's.
+pub fn table_of(output: &StepOutput) -> Option<&str> {
+    match output {
+        StepOutput::Commit(c) => Some(&c.table),
+        StepOutput::Validate(v) => Some(v.table()),
+        _ => None,
+    }
 }
 
 /// The metrics a step's successful output stands for. `took` is the invocation's duration,
@@ -129,8 +175,8 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    /// The shape the CDK alarm relies on: namespace `sluice`, one empty dimension set (no
-    /// dimensions), the metric's value at the root under its name.
+    /// Outside a stack: namespace `sluice`, one empty dimension set (no dimensions), the
+    /// metric's value at the root under its name.
     #[test]
     fn files_quarantined_is_a_dimensionless_count_in_the_sluice_namespace() {
         let quarantined = StepOutput::Quarantine(QuarantineOutput {
@@ -139,7 +185,7 @@ mod tests {
             record_key: "q.json".into(),
         });
         let metrics = of_output(&quarantined, Duration::ZERO, at());
-        let doc = document(&metrics, at());
+        let doc = document(&metrics, &Dimensions::default(), at());
         assert_eq!(
             doc,
             json!({
@@ -158,6 +204,49 @@ mod tests {
         assert!(!doc.to_string().contains('\n'));
     }
 
+    /// In a stack: by `Stack` (what the CDK app's alarms read) and by `Stack` and `Table`,
+    /// with both values at the root; a quarantine's metric has no table.
+    #[test]
+    fn in_a_stack_metrics_carry_the_stack_and_the_table() {
+        let dims = Dimensions {
+            stack: Some("Sluice".into()),
+            table: Some("orders".into()),
+        };
+        let doc = document(
+            &[Metric {
+                name: "RowsCommitted",
+                unit: Unit::Count,
+                value: 3.0,
+            }],
+            &dims,
+            at(),
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stack"], ["Stack", "Table"]])
+        );
+        assert_eq!(doc["Stack"], "Sluice");
+        assert_eq!(doc["Table"], "orders");
+        let stack_only = Dimensions {
+            stack: Some("Sluice".into()),
+            table: None,
+        };
+        let doc = document(
+            &[Metric {
+                name: "FilesQuarantined",
+                unit: Unit::Count,
+                value: 1.0,
+            }],
+            &stack_only,
+            at(),
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stack"]])
+        );
+        assert!(doc.get("Table").is_none());
+    }
+
     #[test]
     fn commit_reports_rows_latency_and_lag() {
         let output = StepOutput::Commit(CommitOutput {
@@ -170,7 +259,7 @@ mod tests {
             group: 1,
         });
         let metrics = of_output(&output, Duration::from_millis(850), at());
-        let doc = document(&metrics, at());
+        let doc = document(&metrics, &Dimensions::default(), at());
         assert_eq!(doc["RowsCommitted"], 20.0);
         assert_eq!(doc["CommitLatency"], 850.0);
         assert_eq!(doc["EventToCommitLag"], 30_000.0);

@@ -294,6 +294,16 @@ impl ValidateOutput {
         }
     }
 
+    /// The table the object was validated for.
+    pub fn table(&self) -> &str {
+        match self {
+            Self::Staged { table, .. }
+            | Self::TooManyInvalidRows { table, .. }
+            | Self::Filtered { table, .. }
+            | Self::Duplicate { table, .. } => table,
+        }
+    }
+
     /// The row counts of the read.
     pub fn rows(&self) -> &RowCounts {
         match self {
