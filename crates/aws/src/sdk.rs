@@ -24,22 +24,10 @@ pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf.build())
 }
 
-/// An error and its sources as one line of words, `outer: inner: innermost`, each message
-/// once. The SDK's own `DisplayErrorContext` ends with the error's `Debug` form (Rust structs
-/// a person cannot act on); this is what a person reads instead.
-pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![];
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let text = err.to_string();
-        let text = text.trim();
-        if !text.is_empty() && !parts.last().is_some_and(|last| last.contains(text)) {
-            parts.push(text.to_string());
-        }
-        next = err.source();
-    }
-    parts.join(": ")
-}
+/// An error and its sources as one line of words (`sluice_core::error_text`): the SDK's own
+/// `DisplayErrorContext` ends with the error's `Debug` form, Rust structs a person cannot act
+/// on.
+pub use sluice_core::error_text;
 
 #[cfg(test)]
 mod error_text_tests {

@@ -92,7 +92,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         t.add_row([
             r.object.key.escape_debug().to_string(),
             r.object.version_id.clone().unwrap_or_else(|| "-".into()),
-            short_etag(&r.object.etag),
+            crate::print::short_etag(&r.object.etag),
             table_of(r).unwrap_or_default(),
             state,
             rows,
@@ -112,11 +112,4 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         counts.join(", ")
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The first 12 hex digits of an etag: enough to tell versions apart in a table (`--json`
-/// has the whole of it).
-fn short_etag(etag: &str) -> String {
-    let bare = etag.trim_matches('"');
-    bare.chars().take(12).collect()
 }

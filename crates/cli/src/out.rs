@@ -44,18 +44,9 @@ fn ended(e: &io::Error) -> ! {
 }
 
 /// `e` and its causes as one line, `outer: inner: innermost`, leaving out a cause whose text
-/// the message before it already carries.
+/// the message before it already carries (`sluice_core::error_text` over anyhow's chain).
 pub fn chain(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = vec![];
-    for cause in e.chain() {
-        let text = cause.to_string();
-        let text = text.trim();
-        if text.is_empty() || parts.last().is_some_and(|last| last.contains(text)) {
-            continue;
-        }
-        parts.push(text.to_string());
-    }
-    parts.join(": ")
+    sluice_core::error_text(e.as_ref())
 }
 
 #[cfg(test)]

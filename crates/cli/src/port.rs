@@ -125,8 +125,7 @@ impl Executions for LocalExecutions {
             .collect())
     }
 
-    async fn footer(&self, shown: usize) -> anyhow::Result<Vec<String>> {
-        let _ = shown;
+    async fn footer(&self, _shown: usize) -> anyhow::Result<Vec<String>> {
         let counts = self.engine.store().counts().await?;
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let parts: Vec<String> = counts

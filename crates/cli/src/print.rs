@@ -279,3 +279,10 @@ pub fn replay_inputs(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The first 12 hex digits of an etag: enough to tell versions apart in a table (`--json`
+/// has the whole of it).
+pub fn short_etag(etag: &str) -> String {
+    let bare = etag.trim_matches('"');
+    bare.chars().take(12).collect()
+}

@@ -45,11 +45,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         .iter()
         .filter(|r| match &args.batch {
             Some(b) => r.batch_id.as_str() == b,
-            None => {
-                r.object.key == wanted
-                    || r.object.file_name() == wanted
-                    || r.batch_id.as_str() == wanted
-            }
+            None => r.object.is_named(wanted),
         })
         .collect();
     if wanted.trim().is_empty() {
@@ -98,12 +94,7 @@ fn version_of(r: &LedgerRecord) -> String {
         None => format!(
             "batch {}, etag {}",
             r.batch_id.as_str(),
-            r.object
-                .etag
-                .trim_matches('"')
-                .chars()
-                .take(12)
-                .collect::<String>()
+            crate::print::short_etag(&r.object.etag)
         ),
     }
 }

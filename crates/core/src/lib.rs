@@ -31,4 +31,22 @@ pub mod reader;
 pub mod schema;
 
 pub use object::{BatchId, ObjectVersion};
+
+/// An error and its sources as one line of words, `outer: inner: innermost`, each message
+/// once: a cause whose text the message before it already carries (a wrapper that repeats its
+/// source, an `io::Error` said twice) is left out. What a person reads, on the CLI and in the
+/// AWS adapters' messages, instead of `Debug` forms or repeated sentences.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![];
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        let text = text.trim();
+        if !text.is_empty() && !parts.last().is_some_and(|last| last.contains(text)) {
+            parts.push(text.to_string());
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
 pub use quarantine::QuarantineReason;

@@ -47,6 +47,12 @@ impl ObjectVersion {
     pub fn file_name(&self) -> &str {
         self.key.rsplit('/').next().unwrap_or(&self.key)
     }
+
+    /// Whether a person naming a file as `name` means this version: its whole key, its file
+    /// name or its batch id (the three ways `replay` and `rejects` accept).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.key == name || self.file_name() == name || self.batch_id().as_str() == name
+    }
 }
 
 /// A batch of staged rows that one commit makes visible, named after its object version.

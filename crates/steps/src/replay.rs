@@ -70,7 +70,7 @@ pub async fn plan_replay(
     for (record_key, record) in quarantined(ledger.store().as_ref()).await? {
         let o = &record.object;
         let chosen = match selection {
-            Selection::Id(id) => o.key == *id || o.file_name() == id || o.batch_id().as_str() == id,
+            Selection::Id(id) => o.is_named(id),
             Selection::Reason(r) => record.reason == *r,
             Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
         };
