@@ -15,7 +15,8 @@
 //! - [`s3`]: [`S3Store`], an S3 bucket as an `ObjectStore`
 //! - `s3_error`: which failed S3 requests are worth retrying
 //! - [`glue`]: [`open_glue_lake`], the Glue catalog with S3 FileIO
-//! - [`emulator`] (feature `emulator`, tests only): [`emulator::Ministack`], a local AWS
+//! - [`emulator`] (feature `emulator`, tests only): [`emulator::Ministack`], a local AWS, and
+//!   [`emulator::Stack`], the deployed stack on it
 
 #[cfg(feature = "emulator")]
 pub mod emulator;

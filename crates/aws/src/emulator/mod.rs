@@ -25,6 +25,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
+pub mod stack;
+pub use stack::{Binaries, Stack};
+
 /// The variable naming the ministack executable.
 pub const MINISTACK_ENV: &str = "SLUICE_TEST_MINISTACK";
 

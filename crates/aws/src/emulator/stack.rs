@@ -1,0 +1,376 @@
+//! The deployed shape on the emulator, as the CDK app deploys it on AWS: a versioned bucket
+//! that sends its events to EventBridge, one rule per table prefix (`Object Created` and
+//! `Object Deleted`) starting the Standard state machine of `statemachine/ingest.asl.json`
+//! (its placeholders substituted with the function ARNs), and the six functions running
+//! this machine's builds of the Lambda binaries as `provided.al2023` functions with the
+//! environment the CDK app gives them.
+//!
+//! Tests of several crates deploy it: each [`Stack::deploy`] makes resources of its own
+//! (names carry the process id and a counter), so the tests of one binary share one
+//! ministack. The emulator runs a function's `bootstrap` as a local process, so each
+//! function's code is a one-line `bootstrap` that executes the binary cargo built (the
+//! arm64 binaries of `make lambdas` are for AWS). The emulator does not enforce IAM, so
+//! every function runs under one role here; the CDK test checks the per-function roles.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_eventbridge::types::{RetryPolicy, Target};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, FunctionCode, Runtime};
+use aws_sdk_sfn::types::{ExecutionListItem, ExecutionStatus};
+use sluice_core::config::Config;
+
+use super::{EmulatorError, Ministack, REGION};
+
+/// The role every function and the state machine run under (the emulator ignores it).
+pub const ROLE: &str = "arn:aws:iam::000000000000:role/sluice-test";
+
+/// The six functions: name, the definition's placeholder (none for reconcile).
+pub const FUNCTIONS: [(&str, Option<&str>); 6] = [
+    ("filter", Some("FilterFunctionArn")),
+    ("schema-drift-detect", Some("SchemaDriftDetectFunctionArn")),
+    ("validate", Some("ValidateFunctionArn")),
+    ("quarantine", Some("QuarantineFunctionArn")),
+    ("commit", Some("CommitFunctionArn")),
+    ("reconcile", None),
+];
+
+/// Where this machine's builds of the six Lambda binaries are, by function name.
+#[derive(Debug, Clone)]
+pub struct Binaries(pub BTreeMap<String, PathBuf>);
+
+impl Binaries {
+    /// The binaries in the directory cargo builds the running test's package binaries
+    /// into (`target/<profile>/`), where `cargo test --workspace` builds them before any
+    /// test runs. A missing one is named, with the command that builds it.
+    pub fn beside_this_test() -> Result<Binaries, EmulatorError> {
+        let exe = std::env::current_exe()?;
+        // target/<profile>/deps/<test>-<hash>
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or_else(|| setup("the Lambda binaries", "the test's path has no parent"))?;
+        let mut found = BTreeMap::new();
+        for (name, _) in FUNCTIONS {
+            let path = dir.join(name);
+            if !path.is_file() {
+                return Err(setup(
+                    "the Lambda binaries",
+                    format!(
+                        "{} is missing: `cargo build -p sluice-lambdas` builds it \
+                         (`cargo test --workspace` does too)",
+                        path.display()
+                    ),
+                ));
+            }
+            found.insert(name.to_string(), path);
+        }
+        Ok(Binaries(found))
+    }
+}
+
+/// One deployed stack on the emulator.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    /// A name unique in this process (`sluice-<pid>-<n>`), the prefix of every resource's.
+    pub name: String,
+    pub sdk: SdkConfig,
+    pub endpoint: String,
+    pub bucket: String,
+    /// `s3://bucket/warehouse/`, as the functions' `SLUICE_WAREHOUSE`.
+    pub warehouse: String,
+    pub config_path: PathBuf,
+    pub config: Config,
+    /// The ingest state machine's ARN.
+    pub state_machine: String,
+    /// Function name (`filter` …) to its deployed name.
+    pub functions: BTreeMap<String, String>,
+    /// Function name to its ARN.
+    pub function_arns: BTreeMap<String, String>,
+}
+
+static DEPLOYED: AtomicUsize = AtomicUsize::new(0);
+
+fn setup(what: &str, message: impl std::fmt::Display) -> EmulatorError {
+    EmulatorError::Setup {
+        what: what.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// An SDK error with its context, for [`EmulatorError::Setup`].
+fn sdk_error<E: std::error::Error>(e: E) -> String {
+    aws_smithy_types::error::display::DisplayErrorContext(e).to_string()
+}
+
+impl Stack {
+    /// Deploys the stack for the configuration at `config_path` (its contracts are read by
+    /// the functions from there), with `binaries` as the functions' code.
+    pub async fn deploy(
+        ministack: &Ministack,
+        config_path: &Path,
+        binaries: &Binaries,
+    ) -> Result<Stack, EmulatorError> {
+        let n = DEPLOYED.fetch_add(1, Ordering::SeqCst);
+        let name = format!("sluice-{}-{n}", std::process::id());
+        let sdk = ministack.sdk_config().await;
+        let endpoint = ministack.endpoint();
+        let config =
+            Config::load(config_path).map_err(|e| setup(&config_path.display().to_string(), e))?;
+        let bucket = format!("landing-{}-{n}", std::process::id());
+        ministack.create_bucket(&bucket, true).await?;
+        let s3 = crate::s3_client(&sdk);
+        s3.put_bucket_notification_configuration()
+            .bucket(&bucket)
+            .notification_configuration(
+                aws_sdk_s3::types::NotificationConfiguration::builder()
+                    .event_bridge_configuration(
+                        aws_sdk_s3::types::EventBridgeConfiguration::builder().build(),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| setup("the bucket's notifications", sdk_error(e)))?;
+        let warehouse = format!("s3://{bucket}/warehouse/");
+        let mut stack = Stack {
+            name,
+            sdk,
+            endpoint,
+            bucket,
+            warehouse,
+            config_path: config_path.to_path_buf(),
+            config,
+            state_machine: String::new(),
+            functions: BTreeMap::new(),
+            function_arns: BTreeMap::new(),
+        };
+
+        // The five step functions first: the definition names them.
+        for (function, _) in FUNCTIONS.iter().filter(|(_, p)| p.is_some()) {
+            stack.create_function(function, binaries, None).await?;
+        }
+        let mut definition = std::fs::read_to_string(repo().join("statemachine/ingest.asl.json"))?;
+        for (function, placeholder) in FUNCTIONS {
+            if let Some(p) = placeholder {
+                definition =
+                    definition.replace(&format!("${{{p}}}"), &stack.function_arns[function]);
+            }
+        }
+        if definition.contains("${") {
+            return Err(setup("the definition", "a placeholder is left unbound"));
+        }
+        let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
+        stack.state_machine = sfn
+            .create_state_machine()
+            .name(format!("{}-ingest", stack.name))
+            .definition(definition)
+            .role_arn(ROLE)
+            .send()
+            .await
+            .map_err(|e| setup("the state machine", sdk_error(e)))?
+            .state_machine_arn;
+        let arn = stack.state_machine.clone();
+        stack
+            .create_function("reconcile", binaries, Some(&arn))
+            .await?;
+
+        // A rule per table prefix, as the CDK app makes them.
+        let events = aws_sdk_eventbridge::Client::new(&stack.sdk);
+        for table in &stack.config.tables {
+            let rule = format!("{}-{}", stack.name, table.name);
+            let pattern = serde_json::json!({
+                "source": ["aws.s3"],
+                "detail-type": ["Object Created", "Object Deleted"],
+                "detail": {
+                    "bucket": {"name": [stack.bucket]},
+                    "object": {"key": [{"prefix": table.prefix}]}
+                }
+            });
+            events
+                .put_rule()
+                .name(&rule)
+                .event_pattern(pattern.to_string())
+                .send()
+                .await
+                .map_err(|e| setup(&rule, sdk_error(e)))?;
+            let target = Target::builder()
+                .id("ingest")
+                .arn(&stack.state_machine)
+                .role_arn(ROLE)
+                .retry_policy(RetryPolicy::builder().maximum_retry_attempts(3).build())
+                .build()
+                .map_err(|e| setup(&rule, e))?;
+            events
+                .put_targets()
+                .rule(&rule)
+                .targets(target)
+                .send()
+                .await
+                .map_err(|e| setup(&rule, sdk_error(e)))?;
+        }
+        Ok(stack)
+    }
+
+    /// The environment the CDK app gives each function (and the emulator's endpoint).
+    pub fn function_env(&self, function: &str) -> Vec<(String, String)> {
+        [
+            ("SLUICE_CATALOG", "glue".to_string()),
+            ("SLUICE_BUCKET", self.bucket.clone()),
+            ("SLUICE_WAREHOUSE", self.warehouse.clone()),
+            ("SLUICE_CONFIG", self.config_path.display().to_string()),
+            ("SLUICE_FUNCTION", function.to_string()),
+            ("SLUICE_STACK", self.name.clone()),
+            ("SLUICE_LOG_FORMAT", "json".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .chain(self.client_env())
+        .collect()
+    }
+
+    /// What a process needs to reach the emulator as the AWS SDK's default chain would
+    /// reach AWS: endpoint, static credentials, region.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+            ("AWS_REGION", REGION.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    async fn create_function(
+        &mut self,
+        function: &str,
+        binaries: &Binaries,
+        state_machine: Option<&str>,
+    ) -> Result<(), EmulatorError> {
+        let binary = binaries
+            .0
+            .get(function)
+            .ok_or_else(|| setup(function, "no binary given for it"))?;
+        let deployed = format!("{}-{function}", self.name);
+        let mut env = Environment::builder();
+        for (k, v) in self.function_env(function) {
+            env = env.variables(k, v);
+        }
+        if let Some(arn) = state_machine {
+            env = env.variables("SLUICE_STATE_MACHINE_ARN", arn);
+        }
+        let lambda = aws_sdk_lambda::Client::new(&self.sdk);
+        let created = lambda
+            .create_function()
+            .function_name(&deployed)
+            .runtime(Runtime::Providedal2023)
+            .architectures(Architecture::X8664)
+            .handler("bootstrap")
+            .role(ROLE)
+            .timeout(300)
+            .memory_size(1024)
+            .environment(env.build())
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(code_zip(binary)?))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| setup(&deployed, sdk_error(e)))?;
+        let arn = created
+            .function_arn
+            .ok_or_else(|| setup(&deployed, "no ARN in the answer"))?;
+        self.functions.insert(function.to_string(), deployed);
+        self.function_arns.insert(function.to_string(), arn);
+        Ok(())
+    }
+
+    /// Puts `body` at `key` in the bucket; returns the version id.
+    pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<Option<String>, EmulatorError> {
+        let out = crate::s3_client(&self.sdk)
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| setup(key, sdk_error(e)))?;
+        Ok(out.version_id)
+    }
+
+    /// Every execution of the ingest state machine, once at least `at_least` exist and none
+    /// is running; an error after `timeout` names the emulator's log.
+    pub async fn wait_for_executions(
+        &self,
+        ministack: &Ministack,
+        at_least: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ExecutionListItem>, EmulatorError> {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut listed = vec![];
+            let mut token = None;
+            loop {
+                let page = sfn
+                    .list_executions()
+                    .state_machine_arn(&self.state_machine)
+                    .set_next_token(token)
+                    .max_results(1000)
+                    .send()
+                    .await
+                    .map_err(|e| setup("the executions", sdk_error(e)))?;
+                listed.extend(page.executions);
+                token = page.next_token;
+                if token.is_none() {
+                    break;
+                }
+            }
+            let running = listed
+                .iter()
+                .filter(|e| e.status == ExecutionStatus::Running)
+                .count();
+            if listed.len() >= at_least && running == 0 {
+                return Ok(listed);
+            }
+            if Instant::now() > deadline {
+                return Err(setup(
+                    "the executions",
+                    format!(
+                        "{} of {at_least} started, {running} still running after {:?}; \
+                         emulator log: {}",
+                        listed.len(),
+                        timeout,
+                        ministack.log_path().display()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+/// The repository root (this crate is `crates/aws`).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A zip holding one executable `bootstrap` that runs `binary`.
+fn code_zip(binary: &Path) -> Result<Vec<u8>, EmulatorError> {
+    let zipped = |e: zip::result::ZipError| setup("a function's code", e);
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .unix_permissions(0o755);
+    zip.start_file("bootstrap", options).map_err(zipped)?;
+    writeln!(zip, "#!/bin/sh\nexec '{}' \"$@\"", binary.display())?;
+    Ok(zip.finish().map_err(zipped)?.into_inner())
+}
