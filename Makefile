@@ -15,9 +15,9 @@ SHELL := /bin/bash
 #               BENCH_ROWS=N (default 1000000), BENCH_RUNS=N (3), BENCH_JOBS=N (-j of the small
 #               files, 8), BENCH_BIG=1 adds a 2 GB file
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
-#   make lambdas  the six Lambda binaries for the CDK app, release, arm64, into
-#               target/lambda/<name>/bootstrap (cargo-lambda and zig from PyPI), and each
-#               function's zipped size
+#   make lambdas  the six Lambda binaries for the CDK app, arm64, profile `lambda` (release,
+#               stripped, thin LTO), into target/lambda/<name>/bootstrap (cargo-lambda and zig
+#               from PyPI), and each function's zipped size
 #   make synth  the AWS CDK app in cdk/ to CloudFormation (cdk/cdk.out), offline, no credentials;
 #               needs the Lambda binaries in target/lambda, or LAMBDA_CODE_DIR=DIR
 #   make deploy the CDK app to an AWS account (credentials, a region, `cdk bootstrap` once)
@@ -92,6 +92,8 @@ lint-asl: $(ASL_VALIDATOR)
 LAMBDA_VENV := target/lambda-venv
 CARGO_LAMBDA := $(LAMBDA_VENV)/bin/cargo-lambda
 LAMBDA_DIR := target/lambda
+# The zipped size each function should stay under (bytes): a small package starts cold fast.
+LAMBDA_ZIP_LIMIT := 8000000
 
 $(CARGO_LAMBDA):
 	$(PYTHON) -m venv $(LAMBDA_VENV)
@@ -99,13 +101,14 @@ $(CARGO_LAMBDA):
 
 lambdas: $(CARGO_LAMBDA)
 	rustup target add aarch64-unknown-linux-gnu
-	PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --release --arm64 -p sluice-lambdas --lambda-dir $(LAMBDA_DIR)
+	@start=$$(date +%s); \
+	PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --profile lambda --arm64 -p sluice-lambdas --no-default-features --lambda-dir $(LAMBDA_DIR) || exit 1; \
+	echo "built in $$(( $$(date +%s) - start )) s"
 	@for d in $(LAMBDA_DIR)/*/; do \
 	  n=$$(basename $$d); z=$(CURDIR)/target/lambda-$$n.zip; rm -f $$z; \
 	  (cd $$d && $(PYTHON) -m zipfile -c $$z bootstrap) || exit 1; \
-	  printf '%-20s bootstrap %5s MiB, zipped %5s MiB\n' $$n \
-	    $$(numfmt --to-unit=Mi --format=%.1f $$(stat -c %s $$d/bootstrap)) \
-	    $$(numfmt --to-unit=Mi --format=%.1f $$(stat -c %s $$z)); \
+	  awk -v n=$$n -v b=$$(stat -c %s $$d/bootstrap) -v z=$$(stat -c %s $$z) -v lim=$(LAMBDA_ZIP_LIMIT) \
+	    'BEGIN {printf "%-20s bootstrap %5.1f MB, zipped %4.1f MB%s\n", n, b/1e6, z/1e6, (z > lim ? "  (over the 8 MB target)" : "")}'; \
 	done
 
 # The AWS CDK app (cdk/): its npm packages, pinned in cdk/package.json, installed without a

@@ -110,6 +110,15 @@ impl Lake {
         }
     }
 
+    /// A lake with no catalog, for a process that never touches a table (see
+    /// [`crate::no_catalog`]): every call that needs the catalog fails, naming why.
+    pub fn without_catalog() -> Lake {
+        Lake::from_catalog(
+            Arc::new(crate::no_catalog::NoCatalog),
+            "(no catalog)".to_string(),
+        )
+    }
+
     /// The same lake, its tables guarded by the identity records and ledger kept in `store`
     /// (the bucket's control prefix): see [`crate::identity`].
     pub fn guarded(mut self, store: Arc<dyn ObjectStore>) -> Lake {

@@ -14,6 +14,7 @@
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
 //! - [`commit`]: idempotent group commit of staged batches
 //! - [`identity`]: the guard that refuses a catalog which lost or replaced a table
+//! - [`no_catalog`]: the catalog of a process that never touches a table
 //! - [`register`]: registering a table's metadata file again (`sluice doctor --repair`)
 //! - [`files`]: referenced and stored data files, for garbage collection
 //! - [`read`]: table description and read-back scans
@@ -23,6 +24,7 @@ pub mod commit;
 pub mod error;
 pub mod files;
 pub mod identity;
+pub mod no_catalog;
 pub mod read;
 pub mod register;
 pub mod schema;

@@ -1,12 +1,12 @@
 //! One invocation of a step's function: the payload read (an EventBridge event made an
-//! arrival first), the step run through `sluice_steps::dispatch` exactly as the local engine
-//! runs it, the outcome logged in the invocation's span and its metrics printed.
+//! arrival first), the step run through its function in `sluice_steps::dispatch` exactly as
+//! the local engine runs it, the outcome logged in the invocation's span and its metrics printed.
 
 use std::time::Instant;
 
 use lambda_runtime::LambdaEvent;
 use serde_json::Value;
-use sluice_steps::dispatch::{self, Step, StepOutput};
+use sluice_steps::dispatch::{Step, StepOutput};
 use sluice_steps::{Context, StepError};
 use tracing::Instrument;
 
@@ -14,18 +14,26 @@ use crate::error::StepFailure;
 use crate::logs::{invocation_span, Identity};
 use crate::{event, metrics};
 
-/// Runs `step` on one invocation's payload.
+/// A step's run on a task input: `sluice_steps::dispatch::filter` and its siblings, each of
+/// which reaches its own step's code only.
+pub type Runner = for<'a> fn(&'a Context, Value) -> BoxFuture<'a, Result<StepOutput, StepError>>;
+
+/// A boxed future of a [`Runner`].
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Runs `step` on one invocation's payload, with `runner` (the step's own function).
 pub async fn handle(
     ctx: &Context,
     function: &str,
     step: Step,
+    runner: Runner,
     event: LambdaEvent<Value>,
 ) -> Result<Value, StepFailure> {
     let (payload, lambda) = event.into_parts();
     let span = invocation_span(function, &lambda.request_id, &Identity::of(&payload));
     async move {
         let started = Instant::now();
-        let result = run(ctx, step, payload).await;
+        let result = run_with(ctx, step, runner, payload).await;
         match &result {
             Ok(out) => {
                 tracing::info!(
@@ -46,9 +54,14 @@ pub async fn handle(
     .await
 }
 
-/// The step on `payload`, with the Lambda-only adaptations of the input: the filter's
+/// `runner` on `payload`, with the Lambda-only adaptations of the input: the filter's
 /// EventBridge event, the Quarantine state's EventBridge identity.
-pub async fn run(ctx: &Context, step: Step, payload: Value) -> Result<StepOutput, StepError> {
+pub async fn run_with(
+    ctx: &Context,
+    step: Step,
+    runner: Runner,
+    payload: Value,
+) -> Result<StepOutput, StepError> {
     let input = match step {
         Step::Filter => match event::filter_input(payload)? {
             Ok(input) => input,
@@ -57,5 +70,5 @@ pub async fn run(ctx: &Context, step: Step, payload: Value) -> Result<StepOutput
         Step::Quarantine => event::quarantine_input(payload),
         _ => payload,
     };
-    dispatch::invoke(ctx, step, input).await
+    runner(ctx, input).await
 }

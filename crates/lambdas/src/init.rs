@@ -4,7 +4,10 @@
 //! The backend is `SLUICE_CATALOG`'s choice: `local` opens a workspace directory laid out as
 //! the `sluice` command lays it out (`landing/` the bucket, `warehouse/`, `catalog.db` the
 //! SQLite catalog), for tests and for running a Lambda binary on a laptop; `glue` is the AWS
-//! deployment (S3 and the Glue catalog), which needs the `sluice-aws` adapters.
+//! deployment (S3 and the Glue catalog), which needs the `sluice-aws` adapters. The local
+//! backend is the cargo feature `local` (on by default, for the tests); `make lambdas`
+//! builds without it, so no SQLite catalog is linked into what AWS runs. A function whose
+//! step never touches a table opens no catalog ([`Catalog::None`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use sluice_core::config::Config;
 use sluice_lake::Lake;
 use sluice_steps::context::ContextError;
 use sluice_steps::Context;
-use sluice_store::{LocalStore, ObjectStore};
+use sluice_store::ObjectStore;
 
 /// Name of the local workspace's landing bucket (as the `sluice` command names it).
 pub const LOCAL_BUCKET: &str = "landing";
@@ -130,26 +133,60 @@ impl Settings {
 
 /// Loads the configuration and opens the bucket, the ledger and the catalog.
 pub async fn open_context(settings: &Settings) -> Result<Context, InitError> {
+    open(settings, Catalog::Open).await
+}
+
+/// Whether a function opens the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Catalog {
+    Open,
+    /// Its step never touches a table (filter, quarantine): no catalog client, and none of
+    /// the catalog's code in its binary.
+    None,
+}
+
+/// Loads the configuration and opens the bucket, the ledger and, if `catalog` says so, the
+/// catalog.
+pub async fn open(settings: &Settings, catalog: Catalog) -> Result<Context, InitError> {
     let config = Config::load(&settings.config).map_err(|e| InitError::Config {
         path: settings.config.clone(),
         message: e.to_string(),
     })?;
     let (store, lake): (Arc<dyn ObjectStore>, Lake) = match &settings.backend {
+        #[cfg(feature = "local")]
         Backend::Local { root } => {
             let landing = root.join(LOCAL_BUCKET);
             let store =
-                LocalStore::new(landing.clone(), LOCAL_BUCKET).map_err(|e| InitError::Store {
-                    path: landing,
-                    message: e.to_string(),
+                sluice_store::LocalStore::new(landing.clone(), LOCAL_BUCKET).map_err(|e| {
+                    InitError::Store {
+                        path: landing,
+                        message: e.to_string(),
+                    }
                 })?;
-            let lake = Lake::open_local(&root.join("catalog.db"), &root.join("warehouse")).await?;
+            let lake = match catalog {
+                Catalog::Open => {
+                    Lake::open_local(&root.join("catalog.db"), &root.join("warehouse")).await?
+                }
+                Catalog::None => Lake::without_catalog(),
+            };
             (Arc::new(store), lake)
         }
         Backend::Glue { bucket, warehouse } => {
             let sdk = sluice_aws::sdk_config().await;
             let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
-            let lake = sluice_aws::open_glue_lake(&sdk, warehouse).await?;
+            let lake = match catalog {
+                Catalog::Open => sluice_aws::open_glue_lake(&sdk, warehouse).await?,
+                Catalog::None => Lake::without_catalog(),
+            };
             (Arc::new(store), lake)
+        }
+        #[cfg(not(feature = "local"))]
+        Backend::Local { .. } => {
+            return Err(InitError::Invalid {
+                name: "SLUICE_CATALOG",
+                value: "local".into(),
+                expected: "`glue` (this build has no local backend: feature `local`)",
+            })
         }
     };
     Ok(Context::new(config, store, lake)?)

@@ -36,12 +36,17 @@ pub use init::{open_context, InitError, Settings};
 
 /// The whole life of a step's function: start up (reporting a failure to Lambda), then
 /// serve invocations until Lambda ends the process.
-pub async fn run_step(step: Step) -> Result<(), lambda_runtime::Error> {
-    let (settings, ctx) = start(step.function_name()).await?;
+pub async fn run_step(step: Step, runner: handler::Runner) -> Result<(), lambda_runtime::Error> {
+    let catalog = if step.uses_tables() {
+        init::Catalog::Open
+    } else {
+        init::Catalog::None
+    };
+    let (settings, ctx) = start(step.function_name(), catalog).await?;
     let function = settings.function.as_str();
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler::handle(ctx, function, step, event).await
+        handler::handle(ctx, function, step, runner, event).await
     }))
     .await
 }
@@ -49,7 +54,7 @@ pub async fn run_step(step: Step) -> Result<(), lambda_runtime::Error> {
 /// The whole life of the reconcile function: as [`run_step`], with a Step Functions client
 /// for `SLUICE_STATE_MACHINE_ARN`.
 pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
-    let (settings, ctx) = start("reconcile").await?;
+    let (settings, ctx) = start("reconcile", init::Catalog::Open).await?;
     let Some(arn) = std::env::var("SLUICE_STATE_MACHINE_ARN")
         .ok()
         .filter(|a| !a.is_empty())
@@ -86,7 +91,10 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
 
 /// Settings, logs and context, once per cold start; a failure is reported to Lambda's
 /// init-error endpoint before it is returned.
-async fn start(binary: &str) -> Result<(Settings, sluice_steps::Context), lambda_runtime::Error> {
+async fn start(
+    binary: &str,
+    catalog: init::Catalog,
+) -> Result<(Settings, sluice_steps::Context), lambda_runtime::Error> {
     let settings = match Settings::from_env(binary) {
         Ok(s) => s,
         Err(e) => {
@@ -96,7 +104,7 @@ async fn start(binary: &str) -> Result<(Settings, sluice_steps::Context), lambda
         }
     };
     logs::init(settings.json_logs);
-    match open_context(&settings).await {
+    match init::open(&settings, catalog).await {
         Ok(ctx) => {
             tracing::info!(function = settings.function, "sluice started");
             Ok((settings, ctx))

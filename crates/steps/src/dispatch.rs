@@ -49,6 +49,12 @@ impl Step {
     }
 
     /// The step whose Lambda function is called `name`.
+    /// Whether the step reads or writes tables (needs the catalog). Filter and Quarantine
+    /// read the bucket and the ledger only; their Lambda functions open no catalog.
+    pub fn uses_tables(self) -> bool {
+        matches!(self, Step::DetectDrift | Step::Validate | Step::Commit)
+    }
+
     pub fn from_function_name(name: &str) -> Option<Step> {
         Step::ALL.into_iter().find(|s| s.function_name() == name)
     }
@@ -104,31 +110,55 @@ impl StepOutput {
 /// An input that does not fit the payload is `Internal`: a broken definition or a bug, not a
 /// bad object, so the execution fails at the step and is redriven after the fix.
 pub async fn invoke(ctx: &Context, step: Step, input: Value) -> Result<StepOutput, StepError> {
-    Ok(match step {
-        Step::Filter => {
-            let f: FilterInput = decode(step, input)?;
-            StepOutput::Filter(crate::filter::filter(ctx, f).await?)
-        }
-        Step::DetectDrift => {
-            let t: ObjectTask = decode(step, input)?;
-            StepOutput::DetectDrift(crate::drift::detect_drift(ctx, t).await?)
-        }
-        Step::Validate => {
-            let t: ObjectTask = decode(step, input)?;
-            StepOutput::Validate(crate::validate::validate(ctx, t).await?)
-        }
-        Step::Quarantine => {
-            let r: IngestState = decode(step, input)?;
-            StepOutput::Quarantine(crate::quarantine::quarantine_request(ctx, r).await?)
-        }
-        Step::Commit => {
-            let c: CommitInput = decode(step, input)?;
-            StepOutput::Commit(crate::commit::commit(ctx, c).await?)
-        }
-    })
+    match step {
+        Step::Filter => filter(ctx, input).await,
+        Step::DetectDrift => detect_drift(ctx, input).await,
+        Step::Validate => validate(ctx, input).await,
+        Step::Quarantine => quarantine(ctx, input).await,
+        Step::Commit => commit(ctx, input).await,
+    }
 }
 
-/// `input` as `step`'s payload, or the `Internal` error [`invoke`] documents.
+// Each step on its own, as [`invoke`] runs it. A binary that runs one step (a Lambda
+// function) calls its function here rather than `invoke`, so that the other steps' code,
+// unreachable from it, is left out of the binary.
+
+/// The filter step on a task input.
+pub async fn filter(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    let f: FilterInput = decode(Step::Filter, input)?;
+    Ok(StepOutput::Filter(crate::filter::filter(ctx, f).await?))
+}
+
+/// The detect-drift step on a task input.
+pub async fn detect_drift(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    let t: ObjectTask = decode(Step::DetectDrift, input)?;
+    Ok(StepOutput::DetectDrift(
+        crate::drift::detect_drift(ctx, t).await?,
+    ))
+}
+
+/// The validate step on a task input.
+pub async fn validate(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    let t: ObjectTask = decode(Step::Validate, input)?;
+    Ok(StepOutput::Validate(
+        crate::validate::validate(ctx, t).await?,
+    ))
+}
+
+/// The quarantine step on a task input.
+pub async fn quarantine(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    let r: IngestState = decode(Step::Quarantine, input)?;
+    Ok(StepOutput::Quarantine(
+        crate::quarantine::quarantine_request(ctx, r).await?,
+    ))
+}
+
+/// The commit step on a task input.
+pub async fn commit(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    let c: CommitInput = decode(Step::Commit, input)?;
+    Ok(StepOutput::Commit(crate::commit::commit(ctx, c).await?))
+}
+
 pub fn decode<T: DeserializeOwned>(step: Step, input: Value) -> Result<T, StepError> {
     serde_json::from_value(input).map_err(|e| {
         StepError::internal(format!(

@@ -1,8 +1,12 @@
 //! The `commit` Lambda: the commit step of statemachine/ingest.asl.json.
 
-use sluice_steps::dispatch::Step;
+use sluice_steps::dispatch::{self, Step};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sluice_lambdas::run_step(Step::Commit).await
+    // The step's own function, not `dispatch::invoke`: the other steps stay out of the binary.
+    sluice_lambdas::run_step(Step::Commit, |ctx, input| {
+        Box::pin(dispatch::commit(ctx, input))
+    })
+    .await
 }

@@ -1,8 +1,12 @@
 //! The `validate` Lambda: the validate step of statemachine/ingest.asl.json.
 
-use sluice_steps::dispatch::Step;
+use sluice_steps::dispatch::{self, Step};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    sluice_lambdas::run_step(Step::Validate).await
+    // The step's own function, not `dispatch::invoke`: the other steps stay out of the binary.
+    sluice_lambdas::run_step(Step::Validate, |ctx, input| {
+        Box::pin(dispatch::validate(ctx, input))
+    })
+    .await
 }
