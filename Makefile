@@ -18,6 +18,8 @@ SHELL := /bin/bash
 #   make lambdas  the six Lambda binaries for the CDK app, arm64, profile `lambda` (release,
 #               stripped, thin LTO), into target/lambda/<name>/bootstrap (cargo-lambda and zig
 #               from PyPI), and each function's zipped size
+#   make lambda-coldstart  each function's cold start on the emulator (x86_64 builds of the
+#               same profile, since the emulator runs them as local processes)
 #   make synth  the AWS CDK app in cdk/ to CloudFormation (cdk/cdk.out), offline, no credentials;
 #               needs the Lambda binaries in target/lambda, or LAMBDA_CODE_DIR=DIR
 #   make deploy the CDK app to an AWS account (credentials, a region, `cdk bootstrap` once)
@@ -36,7 +38,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas
+.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -110,6 +112,15 @@ lambdas: $(CARGO_LAMBDA)
 	  awk -v n=$$n -v b=$$(stat -c %s $$d/bootstrap) -v z=$$(stat -c %s $$z) -v lim=$(LAMBDA_ZIP_LIMIT) \
 	    'BEGIN {printf "%-20s bootstrap %5.1f MB, zipped %4.1f MB%s\n", n, b/1e6, z/1e6, (z > lim ? "  (over the 8 MB target)" : "")}'; \
 	done
+
+# The cold start of each function, measured on the emulator (which runs every invocation of a
+# `provided` function as a new process) with the `lambda` profile's builds for this machine:
+# the emulator runs local binaries, so these are x86_64 builds of what `make lambdas` builds.
+HOST_TRIPLE = $(shell rustc -vV | sed -n 's/^host: //p')
+lambda-coldstart: venv
+	$(CARGO) build --profile lambda --target $(HOST_TRIPLE) -p sluice-lambdas --no-default-features
+	SLUICE_LAMBDA_BIN_DIR=$(CURDIR)/target/$(HOST_TRIPLE)/lambda SLUICE_TEST_MINISTACK=$(CURDIR)/$(VENV)/bin/ministack \
+	  $(CARGO) test -p sluice-lambdas --test emulator every_function -- --nocapture 2>&1 | grep -E '^cold start|^test result'
 
 # The AWS CDK app (cdk/): its npm packages, pinned in cdk/package.json, installed without a
 # lock file into cdk/node_modules; reinstalled when package.json changes.

@@ -20,8 +20,18 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// This package's builds of the six functions.
+/// This package's builds of the six functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
+/// is set (`make lambda-coldstart`: the `lambda` profile's builds for this machine).
 pub fn binaries() -> Binaries {
+    if let Some(dir) = std::env::var_os("SLUICE_LAMBDA_BIN_DIR") {
+        let dir = PathBuf::from(dir);
+        return Binaries(
+            sluice_aws::emulator::stack::FUNCTIONS
+                .iter()
+                .map(|(n, _)| (n.to_string(), dir.join(n)))
+                .collect(),
+        );
+    }
     Binaries(
         [
             ("filter", env!("CARGO_BIN_EXE_filter")),
@@ -140,4 +150,57 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
             "orders/orders-2026-03-07-quantity-as-text.ndjson: drift_blocked",
         ]
     );
+}
+
+/// The emulator runs every invocation of a `provided` function as a new process, so each
+/// invocation is a cold start: the process starts, loads the config, opens the bucket (and,
+/// for the steps that touch tables, the catalog), and answers. A payload no function takes
+/// must come back as that function's error (never a timeout or a crash), and the time each
+/// takes is printed: the cold start per function (`make lambda-coldstart` measures the
+/// `lambda` profile's builds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_function_starts_cold_and_answers_a_payload_it_cannot_take_with_its_error() {
+    let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
+    let stack = Stack::deploy(
+        ministack,
+        &repo().join("examples/orders/sluice.toml"),
+        &binaries(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let lambda = aws_sdk_lambda::Client::new(&stack.sdk);
+    for (function, deployed) in &stack.functions {
+        let mut times = vec![];
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let out = lambda
+                .invoke()
+                .function_name(deployed)
+                .payload(aws_sdk_lambda::primitives::Blob::new(
+                    r#"{"not": "a payload of sluice"}"#,
+                ))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("invoking {function}: {e:?}"));
+            times.push(started.elapsed());
+            let body = String::from_utf8_lossy(out.payload().map(|b| b.as_ref()).unwrap_or(b""))
+                .to_string();
+            assert!(
+                out.function_error().is_some(),
+                "{function} accepted a foreign payload: {body}"
+            );
+            let error: serde_json::Value = serde_json::from_str(&body)
+                .unwrap_or_else(|e| panic!("{function}'s error is not JSON ({e}): {body}"));
+            let kind = error["errorType"].as_str().unwrap_or_default();
+            assert!(
+                !kind.starts_with("Runtime.") && !kind.starts_with("Sandbox."),
+                "{function} failed to start or crashed instead of refusing the payload: {body}"
+            );
+        }
+        times.sort();
+        eprintln!(
+            "cold start {function:<20} {:>5} ms (median of 3 invocations, each a new process)",
+            times[1].as_millis()
+        );
+    }
 }
