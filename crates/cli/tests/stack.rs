@@ -216,6 +216,17 @@ async fn the_stack_shows_what_the_workspace_shows_for_the_same_files() {
     let listed = stdout(&aws(&["files"]));
     assert!(listed.contains("7 object versions"), "{listed}");
 
+    // replay and executions find the bucket and the state machine in the stack's outputs.
+    let planned = stdout(&aws(&["replay", "--print-input", file]));
+    let planned: Value = serde_json::from_str(planned.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        planned["input"]["object"]["key"],
+        format!("orders/{file}"),
+        "{planned}"
+    );
+    let executions = stdout(&aws(&["executions", "list", "--json"]));
+    assert_eq!(executions.lines().count(), files.len(), "{executions}");
+
     // A deleted object: its Object Deleted event runs the definition, which records the
     // removal in the ledger.
     let removed = "orders/orders-2026-03-01.ndjson";
