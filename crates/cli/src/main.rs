@@ -97,7 +97,12 @@ outputs; a flag naming one of them (--bucket, --state-machine-arn, --warehouse, 
 --function) wins over the output. --config is still the configuration the stack was deployed
 with (tables, prefixes, contracts). Credentials and region come from the AWS SDK's chain
 (AWS_PROFILE, AWS_REGION, SSO, instance role). Each command's --help names the IAM actions
-it needs; every one with --stack needs cloudformation:DescribeStacks.
+it needs; every one with --stack needs cloudformation:DescribeStacks. For instance:
+  sluice --aws --stack sluice-prod quarantine list
+  sluice --aws --stack sluice-prod files --state quarantined
+  sluice --aws --stack sluice-prod reconcile --table orders
+  sluice --stack sluice-prod dlq list
+  sluice --stack sluice-prod archive replay --table orders --since 2026-03-01 --wait
 
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
@@ -125,11 +130,6 @@ Examples (from a clone of the repository; the configuration named once for all o
   sluice reconcile --table orders
   sluice gc --dry-run
   sluice doctor --repair
-  sluice --aws --stack sluice-prod quarantine list
-  sluice --aws --stack sluice-prod files --state quarantined
-  sluice --aws --stack sluice-prod reconcile --table orders
-  sluice --stack sluice-prod dlq list
-  sluice --stack sluice-prod archive replay --table orders --since 2026-03-01 --wait
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
 /// sluice lands files in Apache Iceberg tables exactly once: it routes each arrived file to
