@@ -17,8 +17,8 @@ use crate::stack::{sdk_error, Resource, Target, DEAD_LETTER_QUEUE};
 pub enum Command {
     /// Show the messages in the queue without consuming any: when each was sent, how often
     /// it was received, whether it is an arrival (`replay` starts it) or foreign (kept, with
-    /// the reason). IAM: sqs:ReceiveMessage, sqs:GetQueueAttributes (and
-    /// cloudformation:DescribeStacks with --stack).
+    /// the reason). IAM: sqs:ReceiveMessage (and cloudformation:DescribeStacks with
+    /// --stack).
     List(ListArgs),
     /// Start an execution for every dead-lettered event, each with a name derived from the
     /// event (a repeated replay starts nothing twice), deleting a message only after its
