@@ -1,10 +1,8 @@
-//! `--aws`: the operator's commands against a deployed stack instead of the local workspace.
+//! `--aws`: Step Functions behind the operator's commands on a deployed stack.
 //!
-//! `sluice executions --aws list|describe|history`, `sluice redrive --aws NAME` and
-//! `sluice dlq replay` call Step Functions and SQS with the AWS SDK; credentials and region
-//! come from the SDK's usual chain (environment, profile, SSO, instance role), and
-//! `AWS_ENDPOINT_URL` points them at an emulator. The state machine is the stack's output
-//! `StateMachineArn` (`--state-machine-arn` or `SLUICE_STATE_MACHINE_ARN`).
+//! `sluice executions --aws list|describe|history`, `sluice redrive --aws NAME`,
+//! `sluice replay --aws` and `sluice dlq replay` call Step Functions and SQS with the AWS SDK;
+//! where the stack's resources are (`--stack NAME`, or one flag each) is stack.rs's business.
 //!
 //! Every start is idempotent: an execution's name is derived from what it ingests, and Step
 //! Functions refuses a second execution of one name (`ExecutionAlreadyExists`), which these
@@ -14,67 +12,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use aws_sdk_sfn::error::ProvideErrorMetadata;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 
 use crate::port::{Executions, HistoryRow, Listed};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-/// Where the deployed stack is: the flags every `--aws` command shares.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Target {
-    /// Operate the deployed stack on AWS (Step Functions, SQS) instead of the local
-    /// workspace. Credentials and region come from the AWS SDK's usual chain;
-    /// AWS_ENDPOINT_URL points it at an emulator.
-    #[arg(long, global = true)]
-    pub aws: bool,
-    /// The ingest state machine on AWS: the stack output `StateMachineArn`.
-    #[arg(
-        long,
-        global = true,
-        env = "SLUICE_STATE_MACHINE_ARN",
-        value_name = "ARN"
-    )]
-    pub state_machine_arn: Option<String>,
-}
-
-impl Target {
-    fn state_machine(&self) -> anyhow::Result<&str> {
-        self.state_machine_arn.as_deref().ok_or_else(|| {
-            anyhow!(
-                "--aws needs the state machine: pass --state-machine-arn ARN or set \
-                 SLUICE_STATE_MACHINE_ARN (the stack output StateMachineArn)"
-            )
-        })
-    }
-}
-
-/// An SDK error in one line: the service's code and message, or (no response) what failed.
-fn sdk_error<E, R>(e: aws_sdk_sfn::error::SdkError<E, R>) -> anyhow::Error
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
-{
-    match e.code() {
-        Some(code) => anyhow!("{code}: {}", e.message().unwrap_or("(no message)")),
-        None => {
-            let text = sluice_aws::sdk::error_text(&e);
-            if text.contains("loading credentials") || text.contains("no providers in chain") {
-                anyhow!(
-                    "{text} (no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and \
-                     AWS_SECRET_ACCESS_KEY, or run `aws sso login`)"
-                )
-            } else {
-                anyhow!("{text}")
-            }
-        }
-    }
-}
-
-async fn sdk() -> aws_config::SdkConfig {
-    sluice_aws::sdk_config().await
-}
+use crate::stack::{sdk_error, Target, DEAD_LETTER_QUEUE};
 
 /// The ARN of execution `name` of `state_machine`; a full execution ARN is kept as it is.
 pub fn execution_arn(state_machine: &str, name: &str) -> anyhow::Result<String> {
@@ -147,9 +91,10 @@ pub struct SfnExecutions {
 
 impl SfnExecutions {
     pub async fn open(target: &Target) -> anyhow::Result<Self> {
+        let deployed = target.resolve().await?;
         Ok(SfnExecutions {
-            state_machine: target.state_machine()?.to_string(),
-            client: aws_sdk_sfn::Client::new(&sdk().await),
+            state_machine: deployed.state_machine()?,
+            client: aws_sdk_sfn::Client::new(&deployed.sdk),
         })
     }
 }
@@ -308,8 +253,9 @@ fn event_json(e: &HistoryEvent) -> Value {
 
 /// `sluice redrive --aws NAME`: RedriveExecution, then (with `wait`) poll until it ends.
 pub async fn redrive(target: &Target, name: &str, wait: bool) -> anyhow::Result<ExitCode> {
-    let arn = execution_arn(target.state_machine()?, name)?;
-    let client = aws_sdk_sfn::Client::new(&sdk().await);
+    let deployed = target.resolve().await?;
+    let arn = execution_arn(&deployed.state_machine()?, name)?;
+    let client = aws_sdk_sfn::Client::new(&deployed.sdk);
     let before = describe_execution(&client, &arn).await?;
     // One client token per redrive of this execution: a retried command does not redrive
     // twice.
@@ -368,15 +314,12 @@ pub enum ReplayHow {
 
 pub async fn replay(
     target: &Target,
-    bucket: Option<&str>,
     selection: &sluice_local::Selection,
     how: ReplayHow,
 ) -> anyhow::Result<ExitCode> {
-    let state_machine = target.state_machine()?;
-    let bucket = bucket.ok_or_else(|| {
-        anyhow!("replay --aws needs the bucket: pass --bucket NAME or set SLUICE_BUCKET (the stack output BucketName)")
-    })?;
-    let sdk = sdk().await;
+    let deployed = target.resolve().await?;
+    let bucket = deployed.bucket()?;
+    let sdk = deployed.sdk.clone();
     let store: std::sync::Arc<dyn sluice_store::ObjectStore> =
         std::sync::Arc::new(sluice_aws::S3Store::from_conf(&sdk, bucket));
     let ledger = sluice_store::Ledger::new(store);
@@ -388,12 +331,13 @@ pub async fn replay(
     if let Some(code) = crate::print::nothing_to_replay(planned.is_empty(), &skipped, selection) {
         return Ok(code);
     }
+    let state_machine = deployed.state_machine()?;
     let client = aws_sdk_sfn::Client::new(&sdk);
     let mut t = crate::print::table(["file", "execution", "result"]);
     let (mut started, mut already) = (0, 0);
     for (name, input) in &planned {
         let value = serde_json::to_value(input)?;
-        let result = match start_execution(&client, state_machine, name, &value).await? {
+        let result = match start_execution(&client, &state_machine, name, &value).await? {
             Started::New(_) => {
                 started += 1;
                 "started"
@@ -427,10 +371,7 @@ pub async fn replay(
 pub struct DlqReplayArgs {
     /// The dead-letter queue (the stack output DeadLetterQueueUrl).
     #[arg(long, env = "SLUICE_DLQ_URL", value_name = "URL")]
-    queue_url: String,
-    /// The ingest state machine (the stack output StateMachineArn).
-    #[arg(long, env = "SLUICE_STATE_MACHINE_ARN", value_name = "ARN")]
-    state_machine_arn: String,
+    queue_url: Option<String>,
     /// Stop after this many messages.
     #[arg(long, default_value_t = 10_000)]
     max: usize,
@@ -502,17 +443,19 @@ pub fn dlq_name(body: &str) -> String {
 
 /// `sluice dlq replay`: an execution per dead-lettered event; a message is deleted only
 /// after its execution started (or already existed).
-pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
-    let sdk = sdk().await;
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let sfn = aws_sdk_sfn::Client::new(&sdk);
+pub async fn dlq_replay(target: &Target, args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
+    let deployed = target.resolve().await?;
+    let queue_url = deployed.value(DEAD_LETTER_QUEUE, args.queue_url.as_deref())?;
+    let state_machine = deployed.state_machine()?;
+    let sqs = aws_sdk_sqs::Client::new(&deployed.sdk);
+    let sfn = aws_sdk_sfn::Client::new(&deployed.sdk);
     let mut t = crate::print::table(["message", "object", "execution", "result"]);
     let (mut started, mut already, mut failed, mut seen) = (0, 0, 0, 0);
     while seen < args.max {
         let batch = (args.max - seen).min(10) as i32;
         let received = sqs
             .receive_message()
-            .queue_url(&args.queue_url)
+            .queue_url(&queue_url)
             .max_number_of_messages(batch)
             .wait_time_seconds(if args.dry_run { 0 } else { 1 })
             // Long enough to start an execution; a message whose start failed comes back.
@@ -520,7 +463,7 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
             .send()
             .await
             .map_err(sdk_error)
-            .with_context(|| format!("receiving from {}", args.queue_url))?;
+            .with_context(|| format!("receiving from {}", queue_url))?;
         let messages = received.messages();
         if messages.is_empty() {
             break;
@@ -559,7 +502,7 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
                 t.add_row([id, key, name, "would start".into()]);
                 continue;
             }
-            let result = match start_execution(&sfn, &args.state_machine_arn, &name, &input).await {
+            let result = match start_execution(&sfn, &state_machine, &name, &input).await {
                 Ok(s) => {
                     match s {
                         Started::New(_) => started += 1,
@@ -567,7 +510,7 @@ pub async fn dlq_replay(args: DlqReplayArgs) -> anyhow::Result<ExitCode> {
                     }
                     let deleted = sqs
                         .delete_message()
-                        .queue_url(&args.queue_url)
+                        .queue_url(&queue_url)
                         .set_receipt_handle(m.receipt_handle().map(str::to_string))
                         .send()
                         .await;

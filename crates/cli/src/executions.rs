@@ -10,8 +10,6 @@ use crate::port::{Executions, LocalExecutions};
 
 #[derive(Debug, clap::Args)]
 pub struct ExecutionsArgs {
-    #[command(flatten)]
-    target: crate::aws::Target,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,10 +39,14 @@ pub enum Command {
     },
 }
 
-pub async fn run(root: &Path, args: ExecutionsArgs) -> anyhow::Result<ExitCode> {
-    let ExecutionsArgs { target, command } = args;
+pub async fn run(
+    root: &Path,
+    target: &crate::stack::Target,
+    args: ExecutionsArgs,
+) -> anyhow::Result<ExitCode> {
+    let ExecutionsArgs { command } = args;
     let port: Box<dyn Executions> = if target.aws {
-        Box::new(crate::aws::SfnExecutions::open(&target).await?)
+        Box::new(crate::aws::SfnExecutions::open(target).await?)
     } else {
         Box::new(LocalExecutions::open(root).await?)
     };

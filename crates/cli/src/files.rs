@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use sluice_core::ledger::{LedgerState, STATE_NAMES};
 
-use crate::workspace;
+use crate::stack::Target;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,8 +22,13 @@ pub struct Args {
     json: bool,
 }
 
-pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = workspace::open(root, config).await?;
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    let ctx = crate::remote::open(target, root, config).await?;
     if let Some(name) = &args.table {
         if ctx.config.table(name).is_none() {
             let names: Vec<&str> = ctx.config.tables.iter().map(|t| t.name.as_str()).collect();

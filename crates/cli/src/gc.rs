@@ -13,7 +13,8 @@ use comfy_table::CellAlignment;
 use sluice_steps::{GcOptions, GcReport};
 use sluice_store::LocalStore;
 
-use crate::workspace::{self, Workspace, BUCKET};
+use crate::stack::Target;
+use crate::workspace::{Workspace, BUCKET};
 
 pub const AFTER_HELP: &str = "\
 What goes, per table:
@@ -57,8 +58,21 @@ pub struct Args {
     json: bool,
 }
 
-pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = workspace::open(root, config).await?;
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    if target.aws {
+        // Before anything is removed: the step lists each table's data location, and
+        // sluice-lake lists only local warehouses so far (crates/lake/src/files.rs).
+        anyhow::bail!(
+            "gc --aws is not available yet: collecting a Glue table's files needs a listing of \
+             its S3 data location, which sluice-lake does not have; nothing was removed"
+        );
+    }
+    let ctx = crate::remote::open(target, root, config).await?;
     let tables: Vec<_> = match &args.table {
         Some(name) => vec![ctx
             .config
@@ -82,6 +96,10 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         }
     }
     // Not a table's: temporary copies in the bucket that a killed process never renamed.
+    // Only a local bucket has them: an S3 write is whole or absent.
+    if target.aws {
+        return Ok(ExitCode::SUCCESS);
+    }
     let landing = Workspace::new(root).landing();
     let temporaries = LocalStore::new(landing.clone(), BUCKET)
         .with_context(|| format!("opening the landing bucket {}", landing.display()))?

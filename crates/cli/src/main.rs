@@ -25,14 +25,22 @@
 //!   executions checked against each other; `--repair`)
 //! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
 //! - `task.rs`: `sluice task success|failure|heartbeat TOKEN` (callback tasks)
+//! - `stack.rs`: `--aws`, `--stack NAME` (the deployed stack's outputs) and the flags that
+//!   name its resources one by one; `remote.rs`: the steps' context on S3 and Glue, which
+//!   `quarantine`, `files`, `table` and `gc` open with `--aws`
+//! - `aws.rs`: Step Functions behind `executions`, `redrive` and `replay --aws`, and
+//!   `dlq replay`; `dlq.rs`: `sluice dlq list|replay`
+//! - `archive.rs`: `sluice archive replay` (EventBridge's archive of a table's arrivals)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
 
 #[macro_use]
 mod out;
 
+mod archive;
 mod asl;
 mod aws;
 mod completions;
+mod dlq;
 mod doctor;
 mod executions;
 mod files;
@@ -44,8 +52,10 @@ mod quarantine;
 mod reconcile;
 mod redrive;
 mod rejects;
+mod remote;
 mod replay;
 mod sources;
+mod stack;
 mod table;
 mod task;
 mod threads;
@@ -78,9 +88,27 @@ error, retries exhausted, the process killed) keeps its history: fix the cause, 
 `sluice redrive NAME` resumes it at the state that failed without re-running what succeeded
 (`sluice redrive --all`: every one). An execution whose process stopped shows ABORTED.
 
+The deployed stack (--aws): quarantine list|show, files, table show, gc, reconcile,
+executions, redrive and replay take --aws and then operate the stack the CDK app deployed
+instead of the workspace: the bucket on S3, the tables in Glue, Step Functions, the
+reconcile function; dlq and archive always do. --stack NAME (or SLUICE_STACK) reads the
+bucket, state machine, warehouse, queues and function from the CloudFormation stack's
+outputs; a flag naming one of them (--bucket, --state-machine-arn, --warehouse, --queue-url,
+--function) wins over the output. --config is still the configuration the stack was deployed
+with (tables, prefixes, contracts). Credentials and region come from the AWS SDK's chain
+(AWS_PROFILE, AWS_REGION, SSO, instance role). Each command's --help names the IAM actions
+it needs; every one with --stack needs cloudformation:DescribeStacks. For instance:
+  sluice --aws --stack sluice-prod quarantine list
+  sluice --aws --stack sluice-prod files --state quarantined
+  sluice --aws --stack sluice-prod reconcile --table orders
+  sluice --stack sluice-prod dlq list
+  sluice --stack sluice-prod archive replay --table orders --since 2026-03-01 --wait
+
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
-  1  bad usage, configuration or contract, or an operation failed
+  1  bad usage, configuration or contract, or an operation failed; with --aws also: the
+     stack does not exist (in this region), no credentials, an output or flag missing, a
+     resource in another region, a message kept in the dead-letter queue
   2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
   3  `ingest`: every execution finished, but some paths given were not landed (a name no
      object key can hold, a symbolic link not followed, a second file for one key, not a
@@ -130,6 +158,8 @@ pub(crate) struct Cli {
     /// More log output (-v info, -vv debug); logs go to stderr. RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    target: stack::Target,
     #[command(subcommand)]
     command: Command,
 }
@@ -138,22 +168,27 @@ pub(crate) struct Cli {
 enum Command {
     /// Land files and ingest them: each file is an arrival under its table's prefix.
     Ingest(ingest::Args),
-    /// Inspect a table.
+    /// Inspect a table (--aws: the Glue table; IAM glue:GetTable, s3:GetObject on the
+    /// warehouse and .sluice/watermarks/).
     #[command(subcommand)]
     Table(table::Command),
-    /// Files waiting in quarantine, and why.
+    /// Files waiting in quarantine, and why (--aws: the records in the stack's bucket; IAM
+    /// s3:ListBucket, s3:GetObject on .sluice/).
     #[command(subcommand)]
     Quarantine(quarantine::Command),
-    /// Every object version the ledger knows, and its state.
+    /// Every object version the ledger knows, and its state (--aws: the stack's bucket's
+    /// ledger; IAM s3:ListBucket, s3:GetObject on .sluice/).
     Files(files::Args),
     /// The rejected rows of a file, committed or quarantined: line, reason, JSON pointer,
     /// message and the row as it came.
     Rejects(rejects::Args),
     /// Find object versions whose events were lost: list each table's prefix, run what the
-    /// ledger never saw, and record the table's watermark.
+    /// ledger never saw, and record the table's watermark (--aws: invoke the stack's
+    /// reconcile function once per table and print what it did; IAM lambda:InvokeFunction).
     Reconcile(reconcile::Args),
     /// Remove staged files that will never commit and manifests of committed batches;
-    /// never a file a snapshot references, nor anything younger than --min-age.
+    /// never a file a snapshot references, nor anything younger than --min-age (--aws: not
+    /// yet; it says so and removes nothing).
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
@@ -164,17 +199,24 @@ enum Command {
     /// from snapshot summaries).
     Doctor(doctor::Args),
     /// The engine's executions (or, with --aws, Step Functions'): list, describe one, show
-    /// its history.
+    /// its history (IAM states:ListExecutions, states:DescribeExecution,
+    /// states:GetExecutionHistory).
     Executions(executions::ExecutionsArgs),
     /// Resume a FAILED, TIMED_OUT or ABORTED execution at the state that failed, or every one
-    /// with --all (--aws: RedriveExecution on Step Functions).
+    /// with --all (--aws: RedriveExecution on Step Functions; IAM states:DescribeExecution,
+    /// states:RedriveExecution).
     Redrive(redrive::RedriveArgs),
     /// Send quarantined files through the definition again (after fixing the contract,
-    /// the policy or the file's cause); the ledger keeps them exactly once.
+    /// the policy or the file's cause); the ledger keeps them exactly once (--aws: started on
+    /// Step Functions; IAM s3:ListBucket, s3:GetObject on .sluice/, states:StartExecution).
     Replay(replay::ReplayArgs),
-    /// The deployed stack's dead-letter queue: events EventBridge could not deliver.
+    /// The deployed stack's dead-letter queue: events EventBridge could not deliver. List
+    /// them, or start them; a message that is not an arrival is kept, with its reason.
     #[command(subcommand)]
-    Dlq(DlqCommand),
+    Dlq(dlq::Command),
+    /// The deployed stack's EventBridge archives: replay a table's arrivals of a time window.
+    #[command(subcommand)]
+    Archive(archive::Command),
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
@@ -188,12 +230,23 @@ enum Command {
     Man(completions::ManArgs),
 }
 
-#[derive(Debug, Subcommand)]
-enum DlqCommand {
-    /// Start an execution for every dead-lettered event, each with a name derived from the
-    /// event (a repeated replay starts nothing twice), deleting a message only after its
-    /// execution started.
-    Replay(aws::DlqReplayArgs),
+impl Command {
+    /// Whether the command can operate the deployed stack (`--aws`).
+    fn takes_aws(&self) -> bool {
+        matches!(
+            self,
+            Command::Table(_)
+                | Command::Quarantine(_)
+                | Command::Files(_)
+                | Command::Reconcile(_)
+                | Command::Gc(_)
+                | Command::Executions(_)
+                | Command::Redrive(_)
+                | Command::Replay(_)
+                | Command::Dlq(_)
+                | Command::Archive(_)
+        )
+    }
 }
 
 fn main() -> ExitCode {
@@ -208,23 +261,32 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.target.aws && !cli.command.takes_aws() {
+        eprintln!(
+            "sluice: this command runs on the local workspace only; --aws is for quarantine, \
+             files, table, gc, reconcile, executions, redrive, replay, dlq and archive"
+        );
+        return ExitCode::from(1);
+    }
+    let (ws, config, target) = (&cli.workspace, &cli.config, &cli.target);
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Ingest(args) => ingest::run(&cli.workspace, &cli.config, args).await,
-            Command::Table(cmd) => table::run(&cli.workspace, &cli.config, cmd).await,
-            Command::Quarantine(cmd) => quarantine::run(&cli.workspace, &cli.config, cmd).await,
-            Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
-            Command::Rejects(args) => rejects::run(&cli.workspace, &cli.config, args).await,
-            Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
-            Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
-            Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
-            Command::Doctor(args) => doctor::run(&cli.workspace, &cli.config, args).await,
-            Command::Executions(args) => executions::run(&cli.workspace, args).await,
-            Command::Dlq(DlqCommand::Replay(args)) => aws::dlq_replay(args).await,
-            Command::Redrive(args) => redrive::redrive(&cli.workspace, &cli.config, args).await,
-            Command::Replay(args) => replay::replay(&cli.workspace, &cli.config, args).await,
-            Command::RunAsl(args) => asl::run(&cli.workspace, args).await,
-            Command::Task(cmd) => task::run(&cli.workspace, cmd).await,
+            Command::Ingest(args) => ingest::run(ws, config, args).await,
+            Command::Table(cmd) => table::run(ws, config, target, cmd).await,
+            Command::Quarantine(cmd) => quarantine::run(ws, config, target, cmd).await,
+            Command::Files(args) => files::run(ws, config, target, args).await,
+            Command::Rejects(args) => rejects::run(ws, config, args).await,
+            Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
+            Command::Gc(args) => gc::run(ws, config, target, args).await,
+            Command::Watch(args) => watch::run(ws, config, args).await,
+            Command::Doctor(args) => doctor::run(ws, config, args).await,
+            Command::Executions(args) => executions::run(ws, target, args).await,
+            Command::Dlq(cmd) => dlq::run(target, cmd).await,
+            Command::Archive(cmd) => archive::run(target, config, cmd).await,
+            Command::Redrive(args) => redrive::redrive(ws, config, target, args).await,
+            Command::Replay(args) => replay::replay(ws, config, target, args).await,
+            Command::RunAsl(args) => asl::run(ws, args).await,
+            Command::Task(cmd) => task::run(ws, cmd).await,
             Command::Completions(args) => completions::completions(args),
             Command::Man(args) => completions::man(args),
         }

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_steps::context::keys;
 
-use crate::workspace;
+use crate::stack::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -31,8 +31,13 @@ pub enum Command {
     },
 }
 
-pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
-    let ctx = workspace::open(root, config).await?;
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    cmd: Command,
+) -> anyhow::Result<ExitCode> {
+    let ctx = crate::remote::open(target, root, config).await?;
     let mut records = vec![];
     for meta in ctx.store.list(&keys::quarantine_prefix()).await? {
         let Some((bytes, _)) = ctx.store.get_bytes(&meta.key).await? else {

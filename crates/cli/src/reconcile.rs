@@ -1,26 +1,47 @@
 //! `sluice reconcile [--table T]`: for lost events. Lists each table's prefix in the bucket,
 //! runs every object version the ledger never saw (one execution each, as `ingest` does),
 //! and records the table's watermark, which `sluice table show` prints.
+//!
+//! With `--aws` the deployed stack's reconcile function does it (the one its schedule runs):
+//! one synchronous Lambda Invoke per table, `{"table": name}`, and what it did is printed:
+//! versions listed, executions started now and started before, the watermark.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
+use anyhow::{bail, Context as _};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde::{Deserialize, Serialize};
+use sluice_steps::reconcile::Watermark;
 
 use crate::ingest::open_with_progress;
 use crate::print::{exit_code, print_table, summary};
+use crate::stack::{sdk_error, Target, RECONCILE_FUNCTION};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this table (default: every table in the configuration).
     #[arg(long)]
     table: Option<String>,
-    /// Print the per-file results and the watermarks as JSON lines.
+    /// Print the per-file results and the watermarks as JSON lines (with --aws: the
+    /// function's answer per table).
     #[arg(long)]
     json: bool,
+    /// With --aws: the reconcile function (the stack output ReconcileFunctionName).
+    #[arg(long, env = "SLUICE_RECONCILE_FUNCTION", value_name = "NAME")]
+    function: Option<String>,
 }
 
-pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    if target.aws {
+        return run_aws(config, target, args).await;
+    }
     let local = open_with_progress(root, config, None).await?;
     let tables: Vec<_> = match &args.table {
         Some(name) => vec![local
@@ -62,4 +83,89 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         outln!("{}", summary(&all));
     }
     Ok(exit_code(&all))
+}
+
+/// What the reconcile function answers (crates/lambdas' `ReconcileOutput`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Reconciled {
+    table: String,
+    listed: u64,
+    started: Vec<String>,
+    already_started: Vec<String>,
+    watermark: Watermark,
+}
+
+/// `sluice reconcile --aws`: the stack's reconcile function, invoked once per table.
+async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<ExitCode> {
+    let tables: Vec<String> = match &args.table {
+        Some(name) => vec![name.clone()],
+        None => crate::workspace::load_config(config)?
+            .tables
+            .iter()
+            .map(|t| t.name.clone())
+            .collect(),
+    };
+    let deployed = target.resolve().await?;
+    let function = deployed.value(RECONCILE_FUNCTION, args.function.as_deref())?;
+    let lambda = aws_sdk_lambda::Client::new(&deployed.sdk);
+    for table in &tables {
+        let request = serde_json::json!({ "table": table });
+        let answer = lambda
+            .invoke()
+            .function_name(&function)
+            .invocation_type(InvocationType::RequestResponse)
+            .payload(Blob::new(request.to_string()))
+            .send()
+            .await
+            .map_err(sdk_error)
+            .with_context(|| {
+                format!("invoking {function} for table {table} (lambda:InvokeFunction)")
+            })?;
+        let payload = answer.payload().map(|b| b.as_ref()).unwrap_or_default();
+        if let Some(kind) = answer.function_error() {
+            let error: serde_json::Value = serde_json::from_slice(payload).unwrap_or_default();
+            bail!(
+                "{function} failed for table {table}: {kind}: {} {}",
+                error["errorType"].as_str().unwrap_or(""),
+                error["errorMessage"].as_str().unwrap_or("")
+            );
+        }
+        let r: Reconciled = serde_json::from_slice(payload).with_context(|| {
+            format!(
+                "reading {function}'s answer for table {table}: {}",
+                String::from_utf8_lossy(payload)
+            )
+        })?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&r)?);
+            continue;
+        }
+        if !r.started.is_empty() || !r.already_started.is_empty() {
+            let mut t = crate::print::table(["execution", "result"]);
+            for name in &r.started {
+                t.add_row([name.as_str(), "started"]);
+            }
+            for name in &r.already_started {
+                t.add_row([name.as_str(), "already started"]);
+            }
+            outln!("{t}");
+        }
+        let w = &r.watermark;
+        outln!(
+            "{}: {} objects listed, {} started, {} already started, {} not finished; watermark {}",
+            r.table,
+            r.listed,
+            r.started.len(),
+            r.already_started.len(),
+            w.unfinished,
+            match &w.watermark {
+                Some(t) => format!("{t}: every object that landed at or before it is committed, filtered or quarantined"),
+                None => "none: the oldest object is not finished".into(),
+            }
+        );
+    }
+    if !args.json {
+        outln!("follow what started with `sluice executions --aws list`");
+    }
+    Ok(ExitCode::SUCCESS)
 }

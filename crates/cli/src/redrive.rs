@@ -11,6 +11,7 @@ use sluice_states::{Engine, Execution, Status};
 
 use crate::port::{parse_status, LocalExecutions};
 use crate::print::{exit_code, print_table, summary};
+use crate::stack::Target;
 use crate::workspace::{self, Workspace};
 
 #[derive(Debug, clap::Args)]
@@ -27,24 +28,27 @@ pub struct RedriveArgs {
     /// With --all: only executions in this status (FAILED, TIMED_OUT or ABORTED).
     #[arg(long, requires = "all", value_name = "STATUS")]
     status: Option<String>,
-    #[command(flatten)]
-    target: crate::aws::Target,
     /// With --aws: wait until the redriven execution ends, and exit 1 unless it succeeded.
     #[arg(long)]
     wait: bool,
 }
 
-pub async fn redrive(root: &Path, config: &Path, args: RedriveArgs) -> anyhow::Result<ExitCode> {
+pub async fn redrive(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: RedriveArgs,
+) -> anyhow::Result<ExitCode> {
     let name = match (&args.name, args.all) {
         (Some(name), false) => name.clone(),
-        (None, true) if args.target.aws => {
+        (None, true) if target.aws => {
             bail!("--all redrives the local executions; with --aws, name one execution")
         }
         (None, true) => return redrive_all(root, config, args.status.as_deref()).await,
         _ => bail!("name an execution, or pass --all"),
     };
-    if args.target.aws {
-        return crate::aws::redrive(&args.target, &name, args.wait).await;
+    if target.aws {
+        return crate::aws::redrive(target, &name, args.wait).await;
     }
     let ws = Workspace::new(root);
     let store = ExecutionStore::open(&ws.executions()).await?;

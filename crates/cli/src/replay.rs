@@ -10,6 +10,7 @@ use sluice_core::QuarantineReason;
 use sluice_local::Selection;
 
 use crate::print::{exit_code, nothing_to_replay, print_table, summary};
+use crate::stack::Target;
 use crate::workspace;
 
 #[derive(Debug, clap::Args)]
@@ -33,15 +34,14 @@ pub struct ReplayArgs {
     /// Functions console or `aws stepfunctions start-execution` by hand.
     #[arg(long)]
     print_input: bool,
-    #[command(flatten)]
-    target: crate::aws::Target,
-    /// With --aws: the landing bucket, where the ledger and quarantine records are (the stack
-    /// output BucketName).
-    #[arg(long, env = "SLUICE_BUCKET", value_name = "NAME")]
-    bucket: Option<String>,
 }
 
-pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Result<ExitCode> {
+pub async fn replay(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: ReplayArgs,
+) -> anyhow::Result<ExitCode> {
     let selection = match (args.id, args.reason, args.table) {
         (Some(id), _, _) => Selection::Id(id),
         (_, Some(r), _) => Selection::Reason(
@@ -51,13 +51,13 @@ pub async fn replay(root: &Path, config: &Path, args: ReplayArgs) -> anyhow::Res
         (_, _, Some(t)) => Selection::Table(t),
         _ => bail!("name a quarantined file, --reason or --table"),
     };
-    if args.target.aws {
+    if target.aws {
         let how = if args.print_input {
             crate::aws::ReplayHow::PrintInput
         } else {
             crate::aws::ReplayHow::Start { json: args.json }
         };
-        return crate::aws::replay(&args.target, args.bucket.as_deref(), &selection, how).await;
+        return crate::aws::replay(target, &selection, how).await;
     }
     if args.print_input {
         let ctx = workspace::open(root, config).await?;

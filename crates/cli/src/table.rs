@@ -11,7 +11,7 @@ use sluice_steps::context::keys;
 use sluice_steps::reconcile::Watermark;
 use sluice_steps::Context;
 
-use crate::workspace;
+use crate::stack::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -25,10 +25,15 @@ pub enum Command {
     },
 }
 
-pub async fn run(root: &Path, config: &Path, cmd: Command) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    cmd: Command,
+) -> anyhow::Result<ExitCode> {
     let Command::Show { table, json } = cmd;
     // Only the store and the catalog: `table show` reads, so it works on a read-only workspace.
-    let ctx = &workspace::open(root, config).await?;
+    let ctx = &crate::remote::open(target, root, config).await?;
     let cfg = ctx
         .config
         .table(&table)

@@ -293,6 +293,68 @@ impl Stack {
         Ok(())
     }
 
+    /// Registers this stack's values as a CloudFormation stack of the same name whose outputs
+    /// are named as the CDK app names them (`BucketName`, `StateMachineArn`,
+    /// `WarehouseLocation`, `ReconcileFunctionName`), plus `extra` (a test's own queue as
+    /// `DeadLetterQueueUrl`, say), so that `sluice --aws --stack NAME` resolves them as it
+    /// does on AWS. The template's one resource is a `WaitConditionHandle`, which does
+    /// nothing: CloudFormation wants a resource, the outputs are literals. Returns the
+    /// stack's name once it is `CREATE_COMPLETE`.
+    pub async fn register_outputs(&self, extra: &[(&str, &str)]) -> Result<String, EmulatorError> {
+        let mut outputs = serde_json::Map::new();
+        let own = [
+            ("BucketName", self.bucket.as_str()),
+            ("StateMachineArn", self.state_machine.as_str()),
+            ("WarehouseLocation", self.warehouse.as_str()),
+            (
+                "ReconcileFunctionName",
+                self.functions["reconcile"].as_str(),
+            ),
+        ];
+        for (name, value) in own.iter().chain(extra) {
+            outputs.insert(name.to_string(), serde_json::json!({ "Value": value }));
+        }
+        let template = serde_json::json!({
+            "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": outputs,
+        });
+        let cfn = aws_sdk_cloudformation::Client::new(&self.sdk);
+        cfn.create_stack()
+            .stack_name(&self.name)
+            .template_body(template.to_string())
+            .send()
+            .await
+            .map_err(|e| setup("the CloudFormation stack", sdk_error(e)))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let described = cfn
+                .describe_stacks()
+                .stack_name(&self.name)
+                .send()
+                .await
+                .map_err(|e| setup("the CloudFormation stack", sdk_error(e)))?;
+            let status = described
+                .stacks()
+                .first()
+                .and_then(|s| s.stack_status())
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default();
+            if status == "CREATE_COMPLETE" {
+                return Ok(self.name.clone());
+            }
+            if status.ends_with("FAILED")
+                || status.contains("ROLLBACK")
+                || Instant::now() > deadline
+            {
+                return Err(setup(
+                    "the CloudFormation stack",
+                    format!("{} is {status}", self.name),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// Puts `body` at `key` in the bucket; returns the version id.
     pub async fn put(&self, key: &str, body: Vec<u8>) -> Result<Option<String>, EmulatorError> {
         let out = crate::s3_client(&self.sdk)

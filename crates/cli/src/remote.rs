@@ -1,0 +1,41 @@
+//! The steps' context on the deployed stack: the landing bucket on S3 (`S3Store`) and the
+//! Glue catalog (`open_glue_lake` on the stack's warehouse), as the Lambdas open it, so that
+//! `quarantine`, `files`, `table show` and `gc` run their local code unchanged with `--aws`.
+//!
+//! The configuration (`--config`) is still read from a file: it holds the tables, their
+//! prefixes and contracts, and must be the one the stack was deployed with.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sluice_steps::Context;
+use sluice_store::ObjectStore;
+
+use crate::stack::Target;
+use crate::workspace;
+
+/// The steps' context: on the deployed stack with `--aws`, else on the local workspace.
+pub async fn open(target: &Target, root: &Path, config_path: &Path) -> anyhow::Result<Context> {
+    if target.aws {
+        open_aws(target, config_path).await
+    } else {
+        workspace::open(root, config_path).await
+    }
+}
+
+/// The steps' context on S3 and Glue.
+pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Context> {
+    let config = workspace::load_config(config_path).context(
+        "--aws reads the tables and contracts from the configuration the stack was deployed with",
+    )?;
+    let deployed = target.resolve().await?;
+    let bucket = deployed.bucket()?;
+    let warehouse = deployed.warehouse()?;
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(sluice_aws::S3Store::from_conf(&deployed.sdk, bucket));
+    let lake = sluice_aws::open_glue_lake(&deployed.sdk, &warehouse)
+        .await
+        .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?;
+    Ok(Context::new(config, store, lake)?)
+}

@@ -1,0 +1,307 @@
+//! Where the deployed stack is: `--aws`, `--stack NAME` and the explicit flags that name one
+//! resource each.
+//!
+//! `--stack` reads the CloudFormation stack's outputs once (DescribeStacks), named as the CDK
+//! app names them: `BucketName`, `StateMachineArn`, `WarehouseLocation`,
+//! `ReconcileFunctionName`, `DeadLetterQueueUrl`, ... An explicit flag (`--bucket`,
+//! `--state-machine-arn`, ...) or its environment variable wins over the output, so a stack
+//! deployed by an older CDK app can still be operated, and no stack is needed at all when
+//! every flag a command uses is given. What is missing is said in one line that names the flag,
+//! its variable and the output; exit code 1.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail};
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+
+/// The flags every command that can operate the deployed stack shares (global: they may
+/// stand before or after the subcommand).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Target {
+    /// Operate the deployed stack on AWS instead of the local workspace: the bucket (S3),
+    /// the catalog (Glue), Step Functions, SQS. Credentials and region come from the AWS
+    /// SDK's usual chain (environment, AWS_PROFILE, SSO, instance role); AWS_ENDPOINT_URL
+    /// points it at an emulator.
+    #[arg(long, global = true)]
+    pub aws: bool,
+    /// The CloudFormation stack the CDK app deployed: every resource below is read from its
+    /// outputs (needs cloudformation:DescribeStacks). An explicit flag wins over the output.
+    #[arg(long, global = true, env = "SLUICE_STACK", value_name = "NAME")]
+    pub stack: Option<String>,
+    /// The ingest state machine (the stack output StateMachineArn).
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_STATE_MACHINE_ARN",
+        value_name = "ARN"
+    )]
+    pub state_machine_arn: Option<String>,
+    /// The landing bucket, where objects, the ledger and quarantine records are (the stack
+    /// output BucketName).
+    #[arg(long, global = true, env = "SLUICE_BUCKET", value_name = "NAME")]
+    pub bucket: Option<String>,
+    /// The Iceberg warehouse, s3://bucket/prefix (the stack output WarehouseLocation).
+    #[arg(long, global = true, env = "SLUICE_WAREHOUSE", value_name = "URI")]
+    pub warehouse: Option<String>,
+}
+
+/// One resource of the stack: the flag that names it, its variable, its output.
+#[derive(Debug, Clone, Copy)]
+pub struct Resource {
+    pub what: &'static str,
+    pub flag: &'static str,
+    pub env: &'static str,
+    pub output: &'static str,
+}
+
+pub const STATE_MACHINE: Resource = Resource {
+    what: "the ingest state machine",
+    flag: "--state-machine-arn ARN",
+    env: "SLUICE_STATE_MACHINE_ARN",
+    output: "StateMachineArn",
+};
+pub const BUCKET: Resource = Resource {
+    what: "the landing bucket",
+    flag: "--bucket NAME",
+    env: "SLUICE_BUCKET",
+    output: "BucketName",
+};
+pub const WAREHOUSE: Resource = Resource {
+    what: "the Iceberg warehouse",
+    flag: "--warehouse s3://BUCKET/PREFIX",
+    env: "SLUICE_WAREHOUSE",
+    output: "WarehouseLocation",
+};
+pub const DEAD_LETTER_QUEUE: Resource = Resource {
+    what: "the dead-letter queue",
+    flag: "--queue-url URL",
+    env: "SLUICE_DLQ_URL",
+    output: "DeadLetterQueueUrl",
+};
+pub const RECONCILE_FUNCTION: Resource = Resource {
+    what: "the reconcile function",
+    flag: "--function NAME",
+    env: "SLUICE_RECONCILE_FUNCTION",
+    output: "ReconcileFunctionName",
+};
+
+/// The deployed stack as far as a command needs it: the SDK configuration, and the
+/// stack's outputs when `--stack` was given.
+pub struct Deployed {
+    pub sdk: SdkConfig,
+    pub target: Target,
+    outputs: BTreeMap<String, String>,
+}
+
+/// An SDK error in one line: the service's code and message, or (no response) what failed,
+/// with the fix for missing credentials.
+pub fn sdk_error<E, R>(e: aws_sdk_sfn::error::SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match e.code() {
+        Some(code) => anyhow!("{code}: {}", e.message().unwrap_or("(no message)")),
+        None => {
+            let text = sluice_aws::sdk::error_text(&e);
+            // The chain lists every provider it tried, a line each: one line says it.
+            if text.contains("loading credentials")
+                || text.contains("no providers in chain")
+                || text.contains("no credentials found in chain")
+            {
+                anyhow!(
+                    "no AWS credentials found (environment, profile, web identity, container, \
+                     instance): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                     or run `aws sso login`"
+                )
+            } else {
+                anyhow!("{}", text.split_whitespace().collect::<Vec<_>>().join(" "))
+            }
+        }
+    }
+}
+
+impl Target {
+    /// The SDK configuration, and the stack's outputs if `--stack` names one.
+    pub async fn resolve(&self) -> anyhow::Result<Deployed> {
+        let sdk = sluice_aws::sdk_config().await;
+        let mut outputs = BTreeMap::new();
+        if let Some(name) = &self.stack {
+            outputs = stack_outputs(&sdk, name).await?;
+        }
+        Ok(Deployed {
+            sdk,
+            target: self.clone(),
+            outputs,
+        })
+    }
+}
+
+/// The outputs of stack `name`, by output key.
+async fn stack_outputs(sdk: &SdkConfig, name: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| anyhow!("no AWS region: set AWS_REGION, or a region in the profile"))?;
+    let described = aws_sdk_cloudformation::Client::new(sdk)
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await;
+    let described = match described {
+        Ok(d) => d,
+        Err(e) if e.message().is_some_and(|m| m.contains("does not exist")) => bail!(
+            "no stack {name:?} in region {region}: check --stack (SLUICE_STACK) and the region \
+             (AWS_REGION, or the profile's); `aws cloudformation list-stacks` lists them"
+        ),
+        Err(e) => {
+            return Err(sdk_error(e).context(format!(
+                "reading the outputs of stack {name:?} in {region} (cloudformation:DescribeStacks)"
+            )))
+        }
+    };
+    let Some(stack) = described.stacks().first() else {
+        bail!("no stack {name:?} in region {region}: check --stack (SLUICE_STACK) and the region");
+    };
+    Ok(stack
+        .outputs()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
+}
+
+/// The region of an ARN (`arn:PARTITION:SERVICE:REGION:...`), if it names one.
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+impl Deployed {
+    /// `resource`'s value: the explicit flag (or its variable), else the stack's output.
+    pub fn value(&self, resource: Resource, flag: Option<&str>) -> anyhow::Result<String> {
+        if let Some(v) = flag.filter(|v| !v.is_empty()) {
+            return Ok(v.to_string());
+        }
+        if let Some(v) = self.outputs.get(resource.output) {
+            return Ok(v.clone());
+        }
+        let Resource {
+            what,
+            flag,
+            env,
+            output,
+        } = resource;
+        match &self.target.stack {
+            Some(stack) => bail!(
+                "stack {stack:?} has no output {output} ({what}): deploy it with this version of \
+                 the CDK app, or pass {flag} (or set {env})"
+            ),
+            None => bail!(
+                "--aws needs {what}: pass --stack NAME (or set SLUICE_STACK) to read it from the \
+                 stack's outputs, or pass {flag} (or set {env}; the stack output {output})"
+            ),
+        }
+    }
+
+    /// The ingest state machine's ARN, in the SDK's region.
+    pub fn state_machine(&self) -> anyhow::Result<String> {
+        let arn = self.value(STATE_MACHINE, self.target.state_machine_arn.as_deref())?;
+        self.same_region(&arn)?;
+        Ok(arn)
+    }
+
+    pub fn bucket(&self) -> anyhow::Result<String> {
+        self.value(BUCKET, self.target.bucket.as_deref())
+    }
+
+    pub fn warehouse(&self) -> anyhow::Result<String> {
+        self.value(WAREHOUSE, self.target.warehouse.as_deref())
+    }
+
+    /// An ARN in another region than the SDK's: every call would fail with a message about
+    /// something else (a resource that does not exist, a signature).
+    pub fn same_region(&self, arn: &str) -> anyhow::Result<()> {
+        let (Some(theirs), Some(ours)) = (arn_region(arn), self.sdk.region()) else {
+            return Ok(());
+        };
+        if theirs != ours.as_ref() {
+            bail!(
+                "{arn} is in region {theirs}, but the AWS region is {ours}: set AWS_REGION={theirs} \
+                 (or choose a profile of that region)"
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployed(target: Target, outputs: &[(&str, &str)]) -> Deployed {
+        Deployed {
+            sdk: SdkConfig::builder()
+                .region(aws_config::Region::new("eu-west-1"))
+                .build(),
+            target,
+            outputs: outputs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_explicit_flag_wins_over_the_stack_output() {
+        let d = deployed(
+            Target {
+                bucket: Some("mine".into()),
+                ..Target::default()
+            },
+            &[
+                ("BucketName", "theirs"),
+                ("WarehouseLocation", "s3://theirs/wh/"),
+            ],
+        );
+        assert_eq!(d.bucket().unwrap(), "mine");
+        assert_eq!(d.warehouse().unwrap(), "s3://theirs/wh/");
+    }
+
+    #[test]
+    fn a_missing_output_names_the_stack_the_output_and_the_flag() {
+        let d = deployed(
+            Target {
+                stack: Some("sluice-prod".into()),
+                ..Target::default()
+            },
+            &[],
+        );
+        let e = d.bucket().unwrap_err().to_string();
+        assert!(
+            e.contains("\"sluice-prod\" has no output BucketName"),
+            "{e}"
+        );
+        assert!(e.contains("--bucket NAME"), "{e}");
+        let e = deployed(Target::default(), &[])
+            .bucket()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--stack NAME") && e.contains("SLUICE_BUCKET"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_state_machine_of_another_region_is_refused_with_the_fix() {
+        let d = deployed(
+            Target {
+                state_machine_arn: Some("arn:aws:states:us-east-1:1:stateMachine:s".into()),
+                ..Target::default()
+            },
+            &[],
+        );
+        let e = d.state_machine().unwrap_err().to_string();
+        assert!(e.contains("set AWS_REGION=us-east-1"), "{e}");
+    }
+}
