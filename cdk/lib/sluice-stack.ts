@@ -4,58 +4,15 @@
 // databases of the tables' namespaces; dead-letter queues by purpose (arrivals, schedules);
 // lifecycle rules; alarms and a dashboard; optionally a customer-managed KMS key.
 //
-// IAM matrix: one role per function, no action `*` or `service:*`, every S3 resource an object
-// ARN of the one bucket. The control keys come from cdk/lib/control-layout.json, which
-// crates/core/src/layout.rs writes. T = each configured table (namespace NS, name N); wh = the warehouse
-// prefix (default `warehouse/`); ledger = .sluice/ledger/*.
-//
-//   filter               read   T.prefix*, ledger, .sluice/keys/*
-//                        write  ledger, .sluice/keys/*
-//   schema-drift-detect  read   T.prefix*, ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
-//                        write  ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
-//                        glue   GetDatabase GetTable CreateTable UpdateTable
-//   validate             read   T.prefix*, ledger, wh NS/N/metadata/*, .sluice/tables/NS.N.json
-//                        write  ledger, wh NS/N/data/*, .sluice/staged/NS.N/*, .sluice/rejects/NS.N/*
-//                        delete wh NS/N/data/* (the staged files of a batch it quarantines)
-//                        glue   GetDatabase GetTable
-//   quarantine           read   ledger
-//                        write  ledger, .sluice/quarantine/N/*, .sluice/quarantine/_unrouted/*,
-//                               .sluice/quarantine/_events/* (events that named no object)
-//   commit               read   ledger, .sluice/staged/NS.N/*, wh NS/N/*, .sluice/tables/NS.N.json
-//                        write  ledger, wh NS/N/metadata/*
-//                        delete .sluice/staged/NS.N/* (spent manifests), .sluice/quarantine/N/*
-//                        glue   GetDatabase GetTable UpdateTable
-//   reconcile            read   ledger, .sluice/watermarks/NS.N.json
-//                        write  .sluice/watermarks/NS.N.json
-//                        other  s3:ListBucketVersions under T.prefix; states:StartExecution on
-//                               this state machine; sqs:SendMessage to the schedule dead-letter
-//                               queue (its on-failure destination)
-//
-// With a customer-managed key, every role may also use that key (kms:Decrypt, Encrypt,
-// GenerateDataKey*, ReEncrypt*), and the key policy lets EventBridge (dead letters),
-// CloudWatch (the alarm topic) and CloudWatch Logs use it.
-//
-// Glue grants name the catalog, the database NS and the table NS/N. Read is s3:GetObject and
-// s3:GetObjectVersion; write is s3:PutObject and s3:AbortMultipartUpload.
-//
-// Every function also has s3:ListBucket on the bucket, without a prefix condition: without it
-// S3 answers a GetObject of an absent key with 403 instead of 404, and an absent ledger record,
-// key head or manifest is an ordinary answer in sluice. It reveals key names, not contents. And
-// each writes only to its own log group (logs:CreateLogStream, logs:PutLogEvents).
-//
-// Two grants come from reading crates/steps: the drift step reads and moves the ledger record
-// of a replay (quarantined -> claimed), and validate loads the table (GetTable) to write
-// Parquet with the table's field ids. Validate's load-or-create never creates on AWS because
-// DetectDrift, which may create, always runs before it.
-//
-// The state machine's role may only invoke the five step functions, plus the log-delivery and
-// X-Ray actions that AWS only grants on `*`.
+// IAM: one role per function and per state machine, each granted exactly its row of the table
+// in cdk/lib/access.ts (which says what each may touch and why). With a customer-managed key,
+// the key policy lets EventBridge (dead letters), CloudWatch (the alarm topic) and CloudWatch
+// Logs use it.
 
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import {
-  Arn,
   CfnOutput,
   Duration,
   RemovalPolicy,
@@ -80,30 +37,10 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { AccessTargets, CONTROL_LAYOUT, FunctionName, grantAccess } from './access';
 import { CONTROL_PREFIX, SluiceConfig, TableSpec, stageConfig } from './config';
 
-/**
- * Every family of control keys sluice writes, as `crates/core/src/layout.rs` builds them
- * (`{namespace}`, `{table}`, a trailing `*`). A Rust test keeps the file equal to that module.
- */
-export const CONTROL_LAYOUT: Record<string, string> = Object.fromEntries(
-  (
-    JSON.parse(fs.readFileSync(path.join(__dirname, 'control-layout.json'), 'utf8')) as {
-      name: string;
-      pattern: string;
-    }[]
-  ).map((f) => [f.name, f.pattern]),
-);
-type ControlFamily =
-  | 'ledger'
-  | 'key_heads'
-  | 'staged'
-  | 'rejects'
-  | 'quarantine'
-  | 'quarantine_unrouted'
-  | 'quarantine_events'
-  | 'watermark'
-  | 'identity';
+export { CONTROL_LAYOUT };
 
 /** The repository root: this file is cdk/lib/sluice-stack.ts. */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -118,7 +55,7 @@ export const STEP_FUNCTIONS = {
 } as const;
 
 export type StepName = keyof typeof STEP_FUNCTIONS;
-export type FunctionName = StepName | 'reconcile';
+export type { FunctionName };
 
 /** Where the config lands in the Lambda layer (layers unpack under /opt). */
 export const CONFIG_PATH_IN_LAMBDA = '/opt/sluice/sluice.toml';
@@ -206,6 +143,8 @@ export class SluiceStack extends Stack {
   readonly functions: Record<FunctionName, lambda.Function>;
   readonly roles: Record<FunctionName, iam.Role>;
   readonly warehousePrefix: string;
+  /** The configured tables. */
+  readonly tables: TableSpec[];
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -214,6 +153,7 @@ export class SluiceStack extends Stack {
     const warehouse = props.warehousePrefix ?? 'warehouse/';
     checkWarehousePrefix(warehouse, tables);
     this.warehousePrefix = warehouse;
+    this.tables = tables;
     const repoRoot = props.repoRoot ?? REPO_ROOT;
     const codeDir = props.lambdaCodeDir ?? path.join(repoRoot, 'target', 'lambda');
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
@@ -294,7 +234,6 @@ export class SluiceStack extends Stack {
       eventBridgeConfiguration: { eventBridgeEnabled: true },
     };
     const bucket = this.bucket;
-    const obj = (pattern: string) => bucket.arnForObjects(pattern);
 
     // ---- The config, shipped as a layer: /opt/sluice/sluice.toml and its contracts --------
     // A path in SLUICE_CONFIG, not the text in a variable: the contracts are files relative
@@ -309,7 +248,7 @@ export class SluiceStack extends Stack {
       description: 'sluice.toml and its contracts, under /opt/sluice',
     });
 
-    // ---- Roles and the IAM matrix ------------------------------------------------------
+    // ---- Roles: one per function; their grants come from the table in access.ts ------
     const roles = Object.fromEntries(
       names.map((name) => [
         name,
@@ -320,79 +259,6 @@ export class SluiceStack extends Stack {
       ]),
     ) as Record<FunctionName, iam.Role>;
     this.roles = roles;
-    if (key) {
-      for (const role of Object.values(roles)) key.grantEncryptDecrypt(role);
-    }
-
-    const allow = (name: FunctionName, sid: string, actions: string[], resources: string[]) =>
-      roles[name].addToPrincipalPolicy(
-        new iam.PolicyStatement({ sid, actions, resources }),
-      );
-    const READ = ['s3:GetObject', 's3:GetObjectVersion'];
-    const WRITE = ['s3:PutObject', 's3:AbortMultipartUpload'];
-    const DELETE = ['s3:DeleteObject'];
-    // Control keys from the one map Rust builds them with (cdk/lib/control-layout.json).
-    const control = (family: ControlFamily, perTable = true) => {
-      const pattern = CONTROL_LAYOUT[family];
-      if (!pattern.includes('{')) return [obj(pattern)];
-      if (!perTable) throw new Error(`sluice: control family ${family} is per table`);
-      return tables.map((t) => obj(pattern.replace('{namespace}', t.namespace).replace('{table}', t.name)));
-    };
-    const ledger = control('ledger');
-    const keyHeads = control('key_heads');
-    const identities = control('identity');
-    const sources = tables.map((t) => obj(`${t.prefix}*`));
-    const tableDir = (t: TableSpec) => `${warehouse}${t.namespace}/${t.name}/`;
-    const metadata = tables.map((t) => obj(`${tableDir(t)}metadata/*`));
-    const data = tables.map((t) => obj(`${tableDir(t)}data/*`));
-    const wholeTables = tables.map((t) => obj(`${tableDir(t)}*`));
-    const staged = control('staged');
-    const rejects = control('rejects');
-    const quarantined = control('quarantine');
-    const watermarks = control('watermark');
-    const glueArns = this.glueArns(tables);
-
-    for (const name of names) {
-      allow(name, 'AbsentKeysAre404', ['s3:ListBucket'], [bucket.bucketArn]);
-    }
-    allow('filter', 'ReadArrivals', READ, sources);
-    allow('filter', 'ReadWriteLedgerAndKeyHeads', [...READ, ...WRITE], [...ledger, ...keyHeads]);
-
-    allow('schema-drift-detect', 'ReadArrivals', READ, sources);
-    allow('schema-drift-detect', 'ReadWriteLedgerAndTableMetadata', [...READ, ...WRITE], [...ledger, ...metadata]);
-    // The identity record a table gets when DetectDrift creates it, read back on every load.
-    allow('schema-drift-detect', 'ReadWriteTableIdentities', [...READ, ...WRITE], identities);
-    allow('schema-drift-detect', 'EvolveTables', [
-      'glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable',
-    ], glueArns);
-
-    allow('validate', 'ReadArrivalsLedgerAndTableMetadata', READ, [...sources, ...ledger, ...metadata, ...identities]);
-    allow('validate', 'WriteLedgerDataStagedRejects', WRITE, [...ledger, ...data, ...staged, ...rejects]);
-    allow('validate', 'DropFilesOfQuarantinedBatch', DELETE, data);
-    allow('validate', 'LoadTables', ['glue:GetDatabase', 'glue:GetTable'], glueArns);
-
-    allow('quarantine', 'ReadWriteLedger', [...READ, ...WRITE], ledger);
-    allow('quarantine', 'WriteQuarantineRecords', WRITE, [
-      ...quarantined,
-      ...control('quarantine_unrouted'),
-      ...control('quarantine_events'),
-    ]);
-
-    allow('commit', 'ReadLedgerStagedAndTables', READ, [...ledger, ...staged, ...wholeTables, ...identities]);
-    allow('commit', 'WriteLedgerAndTableMetadata', WRITE, [...ledger, ...metadata]);
-    allow('commit', 'RemoveSpentManifestsAndSettledQuarantine', DELETE, [...staged, ...quarantined]);
-    allow('commit', 'CommitSnapshots', ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'], glueArns);
-
-    allow('reconcile', 'ReadLedgerAndWatermarks', READ, [...ledger, ...watermarks]);
-    allow('reconcile', 'WriteWatermarks', WRITE, watermarks);
-    roles.reconcile.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListVersionsOfTablePrefixes',
-        actions: ['s3:ListBucketVersions'],
-        resources: [bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': tables.map((t) => `${t.prefix}*`) } },
-      }),
-    );
 
     // ---- The functions ---------------------------------------------------------------
     const commonEnv = {
@@ -406,13 +272,14 @@ export class SluiceStack extends Stack {
       SLUICE_LOG_FORMAT: 'json',
       RUST_LOG: 'info',
     };
+    const logGroups = {} as Record<FunctionName, logs.LogGroup>;
     const make = (name: FunctionName, extra: Record<string, string> = {}) => {
       const logGroup = new logs.LogGroup(this, `${pascal(name)}Logs`, {
         retention,
         encryptionKey: key,
         removalPolicy: RemovalPolicy.RETAIN,
       });
-      logGroup.grantWrite(roles[name]);
+      logGroups[name] = logGroup;
       const sizing = SIZING[name];
       return new lambda.Function(this, `${pascal(name)}Function`, {
         description: `sluice ${name}`,
@@ -462,14 +329,10 @@ export class SluiceStack extends Stack {
       logs: { destination: smLogs, level: sfn.LogLevel.ERROR, includeExecutionData: false },
       tracingEnabled: true,
     });
-    for (const fn of Object.values(steps)) {
-      fn.grantInvoke(this.stateMachine);
-    }
 
     const reconcile = make('reconcile', {
       SLUICE_STATE_MACHINE_ARN: this.stateMachine.stateMachineArn,
     });
-    this.stateMachine.grantStartExecution(reconcile);
     this.functions = { ...steps, reconcile };
 
     // ---- Events: one rule and one archive per table; dead letters by purpose ----------
@@ -685,23 +548,28 @@ export class SluiceStack extends Stack {
       ],
     });
 
+    // ---- The IAM matrix (access.ts) -------------------------------------------------
+    const access: AccessTargets = {
+      bucket,
+      tables,
+      warehousePrefix: warehouse,
+      key,
+      functions: this.functions,
+      logGroups,
+      queues: { schedule_dead_letters: this.scheduleDeadLetterQueue },
+      workflows: {
+        ingest: { arn: this.stateMachine.stateMachineArn, name: this.stateMachine.stateMachineName },
+      },
+    };
+    for (const name of names) grantAccess(this, name, roles[name], access);
+    grantAccess(this, 'ingest', this.stateMachine.role, access);
+
     // ---- Outputs ---------------------------------------------------------------------
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.scheduleDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
-  }
-
-  /** The Glue catalog, the tables' databases and the tables themselves. */
-  private glueArns(tables: TableSpec[]): string[] {
-    const arn = (resource: string, resourceName?: string) =>
-      Arn.format({ service: 'glue', resource, resourceName }, this);
-    return [
-      arn('catalog'),
-      ...namespaces(tables).map((ns) => arn('database', ns)),
-      ...tables.map((t) => arn('table', `${t.namespace}/${t.name}`)),
-    ];
   }
 }
 
