@@ -698,6 +698,33 @@ describe('iam', () => {
   });
 });
 
+describe('updates', () => {
+  it('keep the logical IDs of the stateful resources, so that an update never replaces one', () => {
+    // A new logical ID makes CloudFormation create a new resource and drop the old one; the
+    // bucket, the key and the log groups are retained, so the stack would go on without them.
+    const k = synth({ customerManagedKey: true, alarmEmail: 'ops@example.com' });
+    const ids = (type: string) => resourcesOfType(k.json, type).map(([id]) => id).sort();
+    expect(ids('AWS::S3::Bucket')).toEqual(['Bucket83908E77']);
+    expect(ids('AWS::KMS::Key')).toEqual(['Key961B73FD']);
+    expect(ids('AWS::SQS::Queue')).toEqual(['DeadLettersBBF8BAAB', 'ScheduleDeadLetters0406ECBC']);
+    expect(ids('AWS::Glue::Database')).toEqual(['ShopDatabase']);
+    expect(ids('AWS::Events::Archive')).toEqual(['ShopOrdersArrivalsArchiveB727E8B2']);
+    expect(ids('AWS::SNS::Topic')).toEqual(['AlarmTopicD01E77F9']);
+    expect(ids('AWS::Logs::LogGroup')).toEqual(
+      expect.arrayContaining([
+        'CommitLogs1BC2AF62',
+        'FilterLogs9B436022',
+        'QuarantineLogs465CD247',
+        'ReconcileLogs36C88C19',
+        'SchemaDriftDetectLogs9829AD95',
+        'StateMachineLogs3CB16D3C',
+        'ValidateLogsF7D9B5E6',
+      ]),
+    );
+    expect(ids('AWS::StepFunctions::StateMachine')).toContain('Ingest4069586C');
+  });
+});
+
 describe('lifecycle', () => {
   const rules = (s: Synth): Record<string, any> => {
     const [, bucket] = resourcesOfType(s.json, 'AWS::S3::Bucket')[0];
