@@ -58,7 +58,8 @@ export type ControlFamily =
   | 'quarantine_unrouted'
   | 'quarantine_events'
   | 'watermark'
-  | 'identity';
+  | 'identity'
+  | 'backfill';
 
 /**
  * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
@@ -79,6 +80,8 @@ export type DataPrefix = keyof typeof DATA_PREFIXES;
 /** What a row may do to objects, and the S3 actions each use stands for. */
 export const S3_ACTIONS = {
   read: ['s3:GetObject', 's3:GetObjectVersion'],
+  /** The current version only. */
+  readLatest: ['s3:GetObject'],
   write: ['s3:PutObject', 's3:AbortMultipartUpload'],
   delete: ['s3:DeleteObject'],
 } as const;
@@ -93,17 +96,31 @@ export type FunctionName =
   | 'commit'
   | 'reconcile';
 /** The state machines. */
-export type WorkflowName = 'ingest';
+export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
 
 export type GlueAction = 'glue:GetDatabase' | 'glue:GetTable' | 'glue:CreateTable' | 'glue:UpdateTable';
 export type StatesAction = 'states:StartExecution' | 'states:DescribeExecution' | 'states:StopExecution';
 
-/** A state machine (`machine`) or every execution of one (`executions`). */
+/**
+ * A state machine (`machine`), every execution of one (`executionsOf`, ARN
+ * `execution:<name>:*`), or every child execution a Distributed Map of one starts
+ * (`mapRunExecutionsOf`, ARN `execution:<name>/*`).
+ */
 export interface StatesGrant {
   readonly actions: readonly StatesAction[];
-  readonly on: { readonly machine: WorkflowName } | { readonly executionsOf: WorkflowName };
+  readonly on:
+    | { readonly machine: WorkflowName }
+    | { readonly executionsOf: WorkflowName }
+    | { readonly mapRunExecutionsOf: WorkflowName };
 }
+
+/**
+ * The rule Step Functions manages in the account to learn that an execution started with
+ * `startExecution.sync` has ended; the starting role must be able to make and read it.
+ */
+export const SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
+export const SYNC_RULE_ACTIONS = ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'] as const;
 
 /** The queues a role may send to. */
 export type QueueName = 'schedule_dead_letters';
@@ -111,6 +128,7 @@ export type QueueName = 'schedule_dead_letters';
 /** The actions behind each `key` use of the customer-managed key. */
 export const KMS_ACTIONS = {
   encrypt_decrypt: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+  decrypt: ['kms:Decrypt'],
 } as const;
 
 /** A function's writes to its own log group. */
@@ -150,6 +168,8 @@ export interface Access {
   /** lambda:InvokeFunction on these functions (unqualified ARNs). */
   readonly invoke?: readonly FunctionName[];
   readonly states?: readonly StatesGrant[];
+  /** SYNC_RULE_ACTIONS on SYNC_RULE: what `startExecution.sync` needs besides states. */
+  readonly syncRule?: boolean;
   /** sqs:SendMessage (and GetQueueAttributes, GetQueueUrl, as CDK grants it) on these. */
   readonly sendTo?: readonly QueueName[];
   /** logs:CreateLogStream and PutLogEvents on the function's own log group. */
@@ -206,15 +226,37 @@ export const ACCESS: Record<Principal, Access> = {
   },
   reconcile: {
     ...EVERY_FUNCTION,
-    control: { read: ['ledger', 'watermark'], write: ['watermark'] },
+    // backfill: the manifest of arrivals a backfill starts, which it plans.
+    control: { read: ['ledger', 'watermark'], write: ['watermark', 'backfill'] },
     listVersionsUnderTablePrefixes: true,
-    // Starts an ingest execution for each version whose event was lost.
-    states: [{ actions: ['states:StartExecution'], on: { machine: 'ingest' } }],
+    states: [
+      // An ingest execution for each version whose event was lost; a backfill when a prefix
+      // holds too many for one invocation.
+      { actions: ['states:StartExecution'], on: { machine: 'ingest' } },
+      { actions: ['states:StartExecution'], on: { machine: 'backfill' } },
+    ],
     // Its on-failure destination (it runs asynchronously, from the schedule).
     sendTo: ['schedule_dead_letters'],
   },
   ingest: {
     invoke: ['filter', 'schema-drift-detect', 'validate', 'quarantine', 'commit'],
+    logDeliveryAndTracing: true,
+  },
+  backfill: {
+    // Plan: reconcile lists the prefix and writes the manifest.
+    invoke: ['reconcile'],
+    // The Distributed Map's ItemReader reads the manifest (the key is that object's KMS data key).
+    control: { readLatest: ['backfill'] },
+    key: 'decrypt',
+    states: [
+      // Each item starts one ingest execution and waits for it (startExecution.sync:2).
+      { actions: ['states:StartExecution'], on: { machine: 'ingest' } },
+      { actions: ['states:DescribeExecution', 'states:StopExecution'], on: { executionsOf: 'ingest' } },
+      // The Distributed Map runs its items as child executions of this state machine.
+      { actions: ['states:StartExecution'], on: { machine: 'backfill' } },
+      { actions: ['states:DescribeExecution', 'states:StopExecution'], on: { mapRunExecutionsOf: 'backfill' } },
+    ],
+    syncRule: true,
     logDeliveryAndTracing: true,
   },
 };
@@ -229,7 +271,11 @@ export interface AccessTargets {
   readonly functions: Record<FunctionName, lambda.IFunction>;
   readonly logGroups: Record<FunctionName, logs.ILogGroup>;
   readonly queues: Record<QueueName, sqs.IQueue>;
-  /** Each state machine's ARN and name (the name builds its executions' ARNs). */
+  /**
+   * Each state machine's ARN and name (the name builds its executions' ARNs). The backfill
+   * machine's ARN is built from its fixed name: its own role and the reconcile function's
+   * name it, and a reference would be a circular dependency.
+   */
   readonly workflows: Record<WorkflowName, { readonly arn: string; readonly name: string }>;
 }
 
@@ -245,12 +291,23 @@ export function keyPatterns(pattern: string, tables: readonly TableSpec[], wareh
   );
 }
 
-/** The ARN of a state machine of this stack, or of its executions, from its name. */
+/**
+ * The ARN of a state machine of this stack, or of its executions, from its name: a state
+ * machine's role cannot name the machine by reference (the machine depends on its role).
+ */
 export function statesArn(scope: Stack, target: StatesGrant['on'], name: string): string {
-  if ('machine' in target) {
-    return scope.formatArn({ service: 'states', resource: 'stateMachine', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
-  }
-  return scope.formatArn({ service: 'states', resource: 'execution', resourceName: `${name}:*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const arn = (resource: string, resourceName: string) =>
+    scope.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  if ('machine' in target) return arn('stateMachine', name);
+  if ('executionsOf' in target) return arn('execution', `${name}:*`);
+  return arn('execution', `${name}/*`);
+}
+
+/** The workflow a grant names. */
+function workflowOf(target: StatesGrant['on']): WorkflowName {
+  if ('machine' in target) return target.machine;
+  if ('executionsOf' in target) return target.executionsOf;
+  return target.mapRunExecutionsOf;
 }
 
 /** Adds the statements of `principal`'s row to `role`. */
@@ -293,9 +350,13 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
     allow('InvokeFunctions', ['lambda:InvokeFunction'], row.invoke.map((f) => targets.functions[f].functionArn));
   }
   for (const grant of row.states ?? []) {
-    const w = 'machine' in grant.on ? grant.on.machine : grant.on.executionsOf;
-    const resource = 'machine' in grant.on ? targets.workflows[w].arn : statesArn(scope, grant.on, targets.workflows[w].name);
-    allow(undefined, grant.actions, [resource]);
+    const w = targets.workflows[workflowOf(grant.on)];
+    allow(undefined, grant.actions, ['machine' in grant.on ? w.arn : statesArn(scope, grant.on, w.name)]);
+  }
+  if (row.syncRule) {
+    allow('StartExecutionSync', SYNC_RULE_ACTIONS, [
+      scope.formatArn({ service: 'events', resource: 'rule', resourceName: SYNC_RULE }),
+    ]);
   }
   for (const queue of row.sendTo ?? []) targets.queues[queue].grantSendMessages(role);
 }
@@ -310,6 +371,7 @@ function glueArns(scope: Stack, tables: readonly TableSpec[]): string[] {
   ];
 }
 
+/** `readLatest` -> `ReadLatest`, for Sids. */
 function pascal(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }

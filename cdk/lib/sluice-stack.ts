@@ -1,8 +1,10 @@
 // The sluice stack: a landing bucket whose Object Created and Object Deleted events (through
 // EventBridge) start one execution of statemachine/ingest.asl.json per object version; the
-// five step Lambdas that definition calls; a scheduled reconcile Lambda per table; the Glue
-// databases of the tables' namespaces; dead-letter queues by purpose (arrivals, schedules);
-// lifecycle rules; alarms and a dashboard; optionally a customer-managed KMS key.
+// five step Lambdas that definition calls; a scheduled reconcile Lambda per table, which also
+// plans the backfills of statemachine/backfill.asl.json (a Distributed Map of ingest
+// executions over the versions under a prefix); the Glue databases of the tables' namespaces;
+// dead-letter queues by purpose (arrivals, schedules); lifecycle rules; alarms and a
+// dashboard; optionally a customer-managed KMS key.
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
 // its parts, each a file: functions.ts (roles, log groups, the six functions, the config
@@ -39,6 +41,7 @@ import {
   TASK_HEADROOM_SECONDS,
   lambdaCodeDirs,
   pascal,
+  warehouseLocation,
 } from './functions';
 import { Workflow } from './workflow';
 
@@ -96,8 +99,9 @@ export interface SluiceStackProps extends StackProps {
    */
   readonly freshnessThreshold?: Duration;
   /**
-   * The repository, from which the defaults `target/lambda` and
-   * `statemachine/ingest.asl.json` are taken. Default: the one this file is in.
+   * The repository, from which `target/lambda` (the default code dir) and the definitions
+   * `statemachine/ingest.asl.json` and `statemachine/backfill.asl.json` are taken. Default:
+   * the one this file is in.
    */
   readonly repoRoot?: string;
 }
@@ -107,7 +111,9 @@ export class SluiceStack extends Stack {
   readonly scheduleDeadLetterQueue: sqs.Queue;
   readonly encryptionKey?: kms.Key;
   readonly dashboard: cloudwatch.Dashboard;
+  /** The ingest state machine. */
   readonly stateMachine: sfn.StateMachine;
+  readonly backfillStateMachine: sfn.StateMachine;
   readonly deadLetterQueue: sqs.Queue;
   readonly functions: Record<FunctionName, lambda.Function>;
   readonly roles: Record<FunctionName, iam.Role>;
@@ -220,11 +226,16 @@ export class SluiceStack extends Stack {
     const workflow = new Workflow(this, {
       repoRoot,
       steps: fns.functions,
+      reconcile,
       key,
       logRetention: retention,
     });
     this.stateMachine = workflow.ingest;
+    this.backfillStateMachine = workflow.backfill;
+    // What reconcile starts: ingest executions, and a backfill for a prefix too large for one
+    // invocation (by the ARN built from the fixed name: the backfill machine calls reconcile).
     reconcile.addEnvironment('SLUICE_STATE_MACHINE_ARN', workflow.ingest.stateMachineArn);
+    reconcile.addEnvironment('SLUICE_BACKFILL_STATE_MACHINE_ARN', workflow.backfillArn);
 
     const arrivals = new Arrivals(this, {
       bucket,
@@ -264,7 +275,11 @@ export class SluiceStack extends Stack {
     }).dashboard;
 
     // ---- The IAM matrix (access.ts) -------------------------------------------------
-    const principals: Record<Principal, iam.IRole> = { ...fns.roles, ingest: workflow.ingest.role };
+    const principals: Record<Principal, iam.IRole> = {
+      ...fns.roles,
+      ingest: workflow.ingest.role,
+      backfill: workflow.backfill.role,
+    };
     for (const [principal, role] of Object.entries(principals) as [Principal, iam.IRole][]) {
       grantAccess(this, principal, role, {
         bucket,
@@ -276,16 +291,21 @@ export class SluiceStack extends Stack {
         queues: { schedule_dead_letters: arrivals.scheduleDeadLetterQueue },
         workflows: {
           ingest: { arn: workflow.ingest.stateMachineArn, name: workflow.ingest.stateMachineName },
+          backfill: { arn: workflow.backfillArn, name: workflow.backfillName },
         },
       });
     }
 
     // ---- Outputs ---------------------------------------------------------------------
+    // The CLI's `--stack NAME` finds the stack's resources by these names: never rename one.
     new CfnOutput(this, 'BucketName', { value: bucket.bucketName });
     new CfnOutput(this, 'StateMachineArn', { value: this.stateMachine.stateMachineArn });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'ScheduleDeadLetterQueueUrl', { value: this.scheduleDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
+    new CfnOutput(this, 'BackfillStateMachineArn', { value: workflow.backfill.stateMachineArn });
+    new CfnOutput(this, 'ReconcileFunctionName', { value: reconcile.functionName });
+    new CfnOutput(this, 'WarehouseLocation', { value: warehouseLocation(bucket, warehouse) });
   }
 }
 

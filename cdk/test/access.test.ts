@@ -15,6 +15,7 @@ import {
   LOG_WRITE_ACTIONS,
   Principal,
   S3_ACTIONS,
+  SYNC_RULE_ACTIONS,
 } from '../lib/access';
 import { TableSpec } from '../lib/config';
 import { ACCOUNT, FUNCTIONS, REGION, Synth, allStatements, logicalIdOf, synth, writeConfig } from './helpers';
@@ -45,7 +46,7 @@ function roleOf(s: Synth, p: Principal): string {
 }
 
 function workflowId(s: Synth, w: Exclude<Principal, FunctionName>): string {
-  const machines = { ingest: s.stack.stateMachine };
+  const machines = { ingest: s.stack.stateMachine, backfill: s.stack.backfillStateMachine };
   return logicalIdOf(s.stack, machines[w]);
 }
 
@@ -98,12 +99,21 @@ function expectedPairs(s: Synth, p: Principal, withKey: boolean): string[] {
   if (row.logDeliveryAndTracing) add(LOG_DELIVERY_AND_TRACING_ACTIONS, ['*']);
   if (row.invoke) add(['lambda:InvokeFunction'], row.invoke.map((f) => `arn:${logicalIdOf(s.stack, s.stack.functions[f])}`));
   for (const g of row.states ?? []) {
-    if ('machine' in g.on) {
-      add(g.actions, [`ref:${workflowId(s, g.on.machine)}`]);
+    const states = `arn:aws:states:${REGION}:${ACCOUNT}`;
+    if ('machine' in g.on && g.on.machine === 'ingest') {
+      add(g.actions, [`ref:${workflowId(s, 'ingest')}`]);
+    } else if ('machine' in g.on) {
+      // The backfill machine, by its fixed name (see workflow.ts).
+      add(g.actions, [`${states}:stateMachine:SluiceTest-${g.on.machine}`]);
+    } else if ('executionsOf' in g.on) {
+      expect(g.on.executionsOf).toBe('ingest');
+      add(g.actions, [`${states}:execution:Name:${workflowId(s, 'ingest')}:*`]);
     } else {
-      const id = workflowId(s, g.on.executionsOf);
-      add(g.actions, [`arn:aws:states:${REGION}:${ACCOUNT}:execution:Name:${id}:*`]);
+      add(g.actions, [`${states}:execution:SluiceTest-${g.on.mapRunExecutionsOf}/*`]);
     }
+  }
+  if (row.syncRule) {
+    add(SYNC_RULE_ACTIONS, [`arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`]);
   }
   for (const q of row.sendTo ?? []) {
     const queue = { schedule_dead_letters: s.stack.scheduleDeadLetterQueue }[q];
@@ -150,7 +160,7 @@ describe('the IAM matrix (access.ts)', () => {
   });
 
   it('has a row for each function and state machine, each role its own', () => {
-    expect(Object.keys(ACCESS).sort()).toEqual([...FUNCTIONS, 'ingest'].sort());
+    expect(Object.keys(ACCESS).sort()).toEqual([...FUNCTIONS, 'ingest', 'backfill'].sort());
     const roles = (Object.keys(ACCESS) as Principal[]).map((p) => roleOf(example, p));
     expect(new Set(roles).size).toBe(roles.length);
   });

@@ -14,6 +14,7 @@ import {
   allStatements,
   dummyCodeDir,
   logicalIdOf,
+  render,
   resourcesOfType,
   roleAllows,
   synth,
@@ -50,6 +51,7 @@ const bucketId = (s: Synth) => logicalIdOf(s.stack, s.stack.bucket);
 const fnId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.functions[name]);
 const roleId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.roles[name]);
 const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
+const backfillId = (s: Synth) => logicalIdOf(s.stack, s.stack.backfillStateMachine);
 const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
 const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 
@@ -232,9 +234,11 @@ describe('archive', () => {
 
 describe('state machine', () => {
   const machine = (s: Synth) => {
-    const machines = resourcesOfType(s.json, 'AWS::StepFunctions::StateMachine');
-    expect(machines).toHaveLength(1);
-    return machines[0][1].Properties;
+    // Two: ingest and backfill (describe('backfill state machine')).
+    expect(resourcesOfType(s.json, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
+    const ingest = s.json.Resources[smId(s)];
+    expect(ingest.Type).toBe('AWS::StepFunctions::StateMachine');
+    return ingest.Properties;
   };
 
   /** The definition as Step Functions will see it, with each substitution an `arn:<logical id>`. */
@@ -313,6 +317,181 @@ describe('state machine', () => {
   });
 });
 
+describe('backfill state machine', () => {
+  const BACKFILL = path.join(REPO_ROOT, 'statemachine', 'backfill.asl.json');
+  const machine = (s: Synth) => s.json.Resources[backfillId(s)].Properties;
+  const backfillArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:SluiceTest-backfill`;
+
+  /** The definition as Step Functions will see it: a function `arn:<id>`, a machine `ref:<id>`. */
+  const rendered = (s: Synth): { text: string; definition: any } => {
+    const p = machine(s);
+    const subs = p.DefinitionSubstitutions as Record<string, any>;
+    const text = (p.DefinitionString as string).replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => {
+      const v = subs[name];
+      if (!v) return whole;
+      return v.Ref ? `ref:${v.Ref}` : `arn:${v['Fn::GetAtt'][0]}`;
+    });
+    return { text, definition: JSON.parse(text) };
+  };
+
+  it('is STANDARD, named after the stack, logs errors without execution data to its own group, traces', () => {
+    const p = machine(example);
+    expect(p.StateMachineName).toBe('SluiceTest-backfill');
+    expect(p.StateMachineType).toBe('STANDARD');
+    expect(p.LoggingConfiguration.Level).toBe('ERROR');
+    expect(p.LoggingConfiguration.IncludeExecutionData).toBe(false);
+    const lg = p.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    const ingestLg = example.json.Resources[smId(example)].Properties.LoggingConfiguration.Destinations[0]
+      .CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
+    expect(example.json.Resources[lg].Type).toBe('AWS::Logs::LogGroup');
+    expect(lg).not.toBe(ingestLg);
+    expect(example.json.Resources[lg].Properties.LogGroupName).toBe('/aws/vendedlogs/states/SluiceTest-backfill');
+    expect(p.TracingConfiguration).toEqual({ Enabled: true });
+  });
+
+  it('deploys statemachine/backfill.asl.json as it is in the repository, every placeholder filled', () => {
+    expect(machine(example).DefinitionString).toBe(fs.readFileSync(BACKFILL, 'utf8'));
+    const { text } = rendered(example);
+    expect(text).not.toContain('${');
+  });
+
+  it('plans with the reconcile function, then starts one ingest execution per manifest line in a Distributed Map', () => {
+    const { definition } = rendered(example);
+    const plan = definition.States[definition.StartAt];
+    expect(plan.Type).toBe('Task');
+    expect(plan.Resource).toBe(`arn:${fnId(example, 'reconcile')}`);
+    expect(plan.Parameters.backfill['execution.$']).toBe('$$.Execution.Name');
+    const map = definition.States[plan.Next];
+    expect(map.Type).toBe('Map');
+    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
+    expect(map.ItemReader).toEqual({
+      Resource: 'arn:aws:states:::s3:getObject',
+      ReaderConfig: { InputType: 'JSONL' },
+      Parameters: { 'Bucket.$': '$.bucket', 'Key.$': '$.manifest' },
+    });
+    expect(map.MaxConcurrency).toBeGreaterThan(0);
+    expect(map.ToleratedFailurePercentage).toBeGreaterThanOrEqual(0);
+    const tasks = Object.values(map.ItemProcessor.States as Record<string, any>).filter((st) => st.Type === 'Task');
+    expect(tasks).toHaveLength(1);
+    const [start] = tasks;
+    expect(start.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
+    expect(start.Parameters).toEqual({
+      StateMachineArn: `ref:${smId(example)}`,
+      'Name.$': '$.name',
+      'Input.$': '$.input',
+    });
+    // Started before (same name): that arrival is done, not failed.
+    const caught = (start.Catch as any[]).find((c) =>
+      c.ErrorEquals.includes('StepFunctions.ExecutionAlreadyExistsException'),
+    );
+    expect(map.ItemProcessor.States[caught.Next].Type).toBe('Succeed');
+  });
+
+  it('has a role that does what the definition needs and nothing wider', () => {
+    const statements = allStatements(example.json);
+    const role = example.json.Resources[backfillId(example)].Properties.RoleArn['Fn::GetAtt'][0];
+    const can = (action: string, resource: string) => roleAllows(statements, role, action, resource);
+    const bucket = `arn:${bucketId(example)}`;
+    const ingest = `ref:${smId(example)}`;
+    const ingestExecution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Name:${smId(example)}:abc`;
+    const childExecution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:SluiceTest-backfill/Arrivals:abc`;
+    const syncRule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
+    // Plan
+    expect(can('lambda:InvokeFunction', `arn:${fnId(example, 'reconcile')}`)).toBe(true);
+    for (const fn of FUNCTIONS.filter((f) => f !== 'reconcile')) {
+      expect(can('lambda:InvokeFunction', `arn:${fnId(example, fn)}`), fn).toBe(false);
+    }
+    // The manifest, and nothing else in the bucket
+    expect(can('s3:GetObject', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(true);
+    expect(can('s3:GetObjectVersion', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(false);
+    expect(can('s3:PutObject', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(false);
+    expect(can('s3:GetObject', `${bucket}/.sluice/ledger/ab/record.json`)).toBe(false);
+    expect(can('s3:GetObject', `${bucket}/orders/2026/03/01.ndjson`)).toBe(false);
+    // startExecution.sync:2 of ingest
+    expect(can('states:StartExecution', ingest)).toBe(true);
+    expect(can('states:DescribeExecution', ingestExecution)).toBe(true);
+    expect(can('states:StopExecution', ingestExecution)).toBe(true);
+    for (const a of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) expect(can(a, syncRule), a).toBe(true);
+    expect(can('events:PutRule', `arn:aws:events:${REGION}:${ACCOUNT}:rule/Other`)).toBe(false);
+    // The Distributed Map's child workflows
+    expect(can('states:StartExecution', backfillArn)).toBe(true);
+    expect(can('states:DescribeExecution', childExecution)).toBe(true);
+    expect(can('states:StopExecution', childExecution)).toBe(true);
+    expect(can('states:StartExecution', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Other`)).toBe(false);
+    // Nothing wider: the actions on named resources are exactly these.
+    const named = statements.filter((s) => s.roles.includes(role) && !s.resources.includes('*'));
+    expect([...new Set(named.flatMap((s) => s.actions))].sort()).toEqual(
+      [
+        'events:DescribeRule',
+        'events:PutRule',
+        'events:PutTargets',
+        'lambda:InvokeFunction',
+        's3:GetObject',
+        'states:DescribeExecution',
+        'states:StartExecution',
+        'states:StopExecution',
+      ].sort(),
+    );
+  });
+
+  // Built from the fixed name, not a reference: the backfill machine calls reconcile, so a
+  // reference would be a dependency cycle (Template.fromStack, in synth(), refuses one).
+  it('is what reconcile starts: its ARN in SLUICE_BACKFILL_STATE_MACHINE_ARN, which the role allows', () => {
+    const env = example.json.Resources[fnId(example, 'reconcile')].Properties.Environment.Variables;
+    expect(render(env.SLUICE_BACKFILL_STATE_MACHINE_ARN)).toBe(backfillArn);
+    expect(backfillArn.endsWith(`:stateMachine:${machine(example).StateMachineName}`)).toBe(true);
+    const statements = allStatements(example.json);
+    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', backfillArn)).toBe(true);
+    example.template.hasOutput('BackfillStateMachineArn', { Value: { Ref: backfillId(example) } });
+  });
+
+  it('refuses a stack name that would make its name longer than Step Functions allows', () => {
+    expect(() =>
+      new SluiceStack(new App({ outdir: tempDir('out') }), 'S'.repeat(72), {
+        config: loadConfig(path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml')),
+        lambdaCodeDir: dummyCodeDir(),
+      }),
+    ).toThrow(/longer than 80 characters; choose a stack name of at most 71/);
+  });
+});
+
+describe('outputs', () => {
+  // The CLI's `--stack NAME` resolves the stack's resources from these.
+  it('are exactly the ones the CLI reads, each naming its resource', () => {
+    expect(Object.keys(example.json.Outputs).sort()).toEqual(
+      [
+        'BucketName',
+        'StateMachineArn',
+        'BackfillStateMachineArn',
+        'DeadLetterQueueUrl',
+        'ScheduleDeadLetterQueueUrl',
+        'DashboardName',
+        'ReconcileFunctionName',
+        'WarehouseLocation',
+      ].sort(),
+    );
+    example.template.hasOutput('BucketName', { Value: { Ref: bucketId(example) } });
+    example.template.hasOutput('StateMachineArn', { Value: { Ref: smId(example) } });
+    example.template.hasOutput('BackfillStateMachineArn', { Value: { Ref: backfillId(example) } });
+    example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
+    example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
+    example.template.hasOutput('ReconcileFunctionName', { Value: { Ref: fnId(example, 'reconcile') } });
+    const dashboard = resourcesOfType(example.json, 'AWS::CloudWatch::Dashboard')[0][0];
+    example.template.hasOutput('DashboardName', { Value: { Ref: dashboard } });
+  });
+
+  it('give the warehouse as the functions see it (SLUICE_WAREHOUSE)', () => {
+    const custom = synth({ warehousePrefix: 'lake/' });
+    for (const s of [example, custom]) {
+      const warehouse = s.json.Outputs.WarehouseLocation.Value;
+      expect(render(warehouse)).toBe(`s3://ref:${bucketId(s)}/${s.stack.warehousePrefix}`);
+      for (const fn of FUNCTIONS) {
+        expect(s.json.Resources[fnId(s, fn)].Properties.Environment.Variables.SLUICE_WAREHOUSE, fn).toEqual(warehouse);
+      }
+    }
+  });
+});
+
 describe('functions', () => {
   const props = (s: Synth, name: (typeof FUNCTIONS)[number]) => s.json.Resources[fnId(s, name)].Properties;
 
@@ -368,7 +547,9 @@ describe('functions', () => {
     // A repository without target/lambda: the default code dir.
     const repo = tempDir('repo');
     fs.mkdirSync(path.join(repo, 'statemachine'));
-    fs.copyFileSync(DEFINITION, path.join(repo, 'statemachine', 'ingest.asl.json'));
+    for (const name of ['ingest.asl.json', 'backfill.asl.json']) {
+      fs.copyFileSync(path.join(REPO_ROOT, 'statemachine', name), path.join(repo, 'statemachine', name));
+    }
     const make = (props: { lambdaCodeDir?: string }) => () =>
       new SluiceStack(new App({ outdir: tempDir('out') }), 'S', {
         config: loadConfig(path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml')),
@@ -481,9 +662,9 @@ describe('alarms', () => {
 });
 
 describe('logs', () => {
-  it('keep every log group for 30 days, one group per function and one for the state machine', () => {
+  it('keep every log group for 30 days, one group per function and one per state machine', () => {
     const groups = resourcesOfType(example.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(7);
+    expect(groups).toHaveLength(8);
     for (const [, g] of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('Retain');
@@ -515,10 +696,12 @@ describe('iam', () => {
 
   let statements: Statement[];
   let smRole: string;
+  let backfillRole: string;
   beforeAll(() => {
     statements = allStatements(example.json);
     const sm = example.json.Resources[smId(example)];
     smRole = sm.Properties.RoleArn['Fn::GetAtt'][0];
+    backfillRole = example.json.Resources[backfillId(example)].Properties.RoleArn['Fn::GetAtt'][0];
   });
 
   it('allows no `*` action and no service-wide `service:*` action', () => {
@@ -543,11 +726,12 @@ describe('iam', () => {
     for (const d of denies) expect(d.condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
   });
 
-  it('grants a bare `*` resource only for the listed X-Ray and log-delivery actions, to the state machine', () => {
+  it('grants a bare `*` resource only for the listed X-Ray and log-delivery actions, to the state machines', () => {
     const star = statements.filter((x) => x.effect === 'Allow' && x.resources.includes('*'));
     expect(star.length).toBeGreaterThan(0);
     for (const s of star) {
-      expect(s.roles, s.source).toEqual([smRole]);
+      expect(s.roles.length, s.source).toBe(1);
+      expect([smRole, backfillRole], s.source).toContain(s.roles[0]);
       for (const a of s.actions) expect(STAR_RESOURCE_EXCEPTIONS.has(a), a).toBe(true);
     }
   });
@@ -581,6 +765,7 @@ describe('iam', () => {
     events: '.sluice/quarantine/_events/7d1f2b9e.json',
     watermark: '.sluice/watermarks/shop.orders.json',
     identity: '.sluice/tables/shop.orders.json',
+    backfillManifest: '.sluice/backfill/7d1f2b9e/arrivals.jsonl',
     otherIdentity: '.sluice/tables/shop.other.json',
   } as const;
   type Key = keyof typeof KEYS;
@@ -601,7 +786,7 @@ describe('iam', () => {
       put: ['ledger', 'metadata'],
       delete: ['staged', 'quarantine'],
     },
-    reconcile: { get: ['ledger', 'watermark'], put: ['watermark'] },
+    reconcile: { get: ['ledger', 'watermark'], put: ['watermark', 'backfillManifest'] },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
@@ -670,15 +855,27 @@ describe('iam', () => {
     }
   });
 
-  it('lets reconcile (and the rules) start executions of this state machine only', () => {
+  it('lets reconcile (and the rules) start executions of this stack\'s state machines only', () => {
     const sm = `ref:${smId(example)}`;
-    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', sm)).toBe(true);
-    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', 'ref:Other')).toBe(false);
+    const backfill = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:SluiceTest-backfill`;
+    const reconcile = roleId(example, 'reconcile');
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', sm)).toBe(true);
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', backfill)).toBe(true);
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', 'ref:Other')).toBe(false);
+    expect(roleAllows(statements, reconcile, 'states:StopExecution', `${sm}:x`)).toBe(false);
     for (const fn of FUNCTIONS.filter((f) => f !== 'reconcile')) {
       expect(roleAllows(statements, roleId(example, fn), 'states:StartExecution', sm), fn).toBe(false);
+      expect(roleAllows(statements, roleId(example, fn), 'states:StartExecution', backfill), fn).toBe(false);
     }
-    const starters = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
-    for (const s of starters) expect(s.resources, s.source).toEqual([sm]);
+    // The backfill state machine's own grants are in describe('backfill state machine').
+    const starters = statements.filter(
+      (s) => !s.roles.includes(backfillRole) && s.actions.some((a) => a.startsWith('states:')),
+    );
+    for (const s of starters) {
+      expect(s.actions, s.source).toEqual(['states:StartExecution']);
+      if (s.roles.includes(reconcile)) expect([[sm], [backfill]], s.source).toContainEqual(s.resources);
+      else expect(s.resources, s.source).toEqual([sm]);
+    }
   });
 
   it('lets reconcile list versions only under the table prefixes', () => {
@@ -786,7 +983,7 @@ describe('customer-managed key', () => {
       expect(t.Properties.KmsMasterKeyId).toEqual(ref);
     }
     const groups = resourcesOfType(k.json, 'AWS::Logs::LogGroup');
-    expect(groups.length).toBe(7);
+    expect(groups.length).toBe(8);
     for (const [, g] of groups) expect(g.Properties.KmsKeyId).toEqual(ref);
   });
 
