@@ -18,22 +18,7 @@ import {
   SYNC_RULE_ACTIONS,
 } from '../lib/access';
 import { TableSpec } from '../lib/config';
-import { ACCOUNT, FUNCTIONS, REGION, Synth, allStatements, logicalIdOf, synth, writeConfig } from './helpers';
-
-const TWO_TABLES = `
-[[table]]
-name = "orders"
-namespace = "shop"
-prefix = "orders/"
-format = "ndjson"
-contract = "orders.schema.json"
-
-[[table]]
-name = "returns"
-prefix = "returns/incoming/"
-format = "csv"
-contract = "schemas/returns.schema.json"
-`;
+import { ACCOUNT, FUNCTIONS, REGION, Synth, allStatements, logicalIdOf, synth, twoTablesConfig } from './helpers';
 
 type FunctionName = (typeof FUNCTIONS)[number];
 const isFunction = (p: Principal): p is FunctionName => (FUNCTIONS as readonly string[]).includes(p);
@@ -145,7 +130,7 @@ describe('the IAM matrix (access.ts)', () => {
     example = synth();
   });
   beforeAll(() => {
-    two = synth({ configPath: writeConfig(TWO_TABLES, ['orders.schema.json', 'schemas/returns.schema.json']) });
+    two = synth({ configPath: twoTablesConfig() });
   });
   beforeAll(() => {
     withKey = synth({ customerManagedKey: true });

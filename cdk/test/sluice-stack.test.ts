@@ -4,56 +4,37 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { CONTROL_LAYOUT, REPO_ROOT, STEP_FUNCTIONS, SluiceStack, TASK_HEADROOM_SECONDS } from '../lib/sluice-stack';
+import { CONTROL_LAYOUT, REPO_ROOT, SluiceStack } from '../lib/sluice-stack';
 import {
   ACCOUNT,
   FUNCTIONS,
   REGION,
   Statement,
   Synth,
+  TWO_TABLES,
   allStatements,
+  backfillId,
+  bucketId,
+  dlqId,
   dummyCodeDir,
+  fnId,
   logicalIdOf,
-  render,
   resourcesOfType,
   roleAllows,
+  roleId,
+  scheduleDlqId,
+  smId,
   synth,
   tempDir,
-  writeConfig,
+  twoTablesConfig,
 } from './helpers';
-
-const DEFINITION = path.join(REPO_ROOT, 'statemachine', 'ingest.asl.json');
-
-// Two tables in two namespaces, to see "one per table" and "one per namespace".
-const TWO_TABLES = `
-[[table]]
-name = "orders"
-namespace = "shop"
-prefix = "orders/"
-format = "ndjson"
-contract = "orders.schema.json"
-
-[[table]]
-name = "returns"
-prefix = "returns/incoming/"
-format = "csv"
-contract = "schemas/returns.schema.json"
-`;
 
 let example: Synth;
 let two: Synth;
 beforeAll(() => {
   example = synth();
-  two = synth({ configPath: writeConfig(TWO_TABLES, ['orders.schema.json', 'schemas/returns.schema.json']) });
+  two = synth({ configPath: twoTablesConfig() });
 });
-
-const bucketId = (s: Synth) => logicalIdOf(s.stack, s.stack.bucket);
-const fnId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.functions[name]);
-const roleId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.roles[name]);
-const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
-const backfillId = (s: Synth) => logicalIdOf(s.stack, s.stack.backfillStateMachine);
-const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
-const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 
 function arrivalPattern(s: Synth, prefix: string) {
   return {
@@ -229,266 +210,6 @@ describe('archive', () => {
     expect(archives.map(([, a]) => a.Properties.EventPattern)).toEqual(
       expect.arrayContaining([arrivalPattern(two, 'orders/'), arrivalPattern(two, 'returns/incoming/')]),
     );
-  });
-});
-
-describe('state machine', () => {
-  const machine = (s: Synth) => {
-    // Two: ingest and backfill (describe('backfill state machine')).
-    expect(resourcesOfType(s.json, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
-    const ingest = s.json.Resources[smId(s)];
-    expect(ingest.Type).toBe('AWS::StepFunctions::StateMachine');
-    return ingest.Properties;
-  };
-
-  /** The definition as Step Functions will see it, with each substitution an `arn:<logical id>`. */
-  const rendered = (s: Synth): { text: string; definition: any } => {
-    const p = machine(s);
-    expect(typeof p.DefinitionString).toBe('string');
-    const subs = p.DefinitionSubstitutions as Record<string, any>;
-    const text = (p.DefinitionString as string).replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => {
-      const v = subs[name];
-      if (!v) return whole;
-      expect(v['Fn::GetAtt'][1]).toBe('Arn');
-      return `arn:${v['Fn::GetAtt'][0]}`;
-    });
-    return { text, definition: JSON.parse(text) };
-  };
-
-  it('is STANDARD, logs errors without execution data, traces with X-Ray', () => {
-    const p = machine(example);
-    expect(p.StateMachineType).toBe('STANDARD');
-    expect(['ERROR', 'ALL']).toContain(p.LoggingConfiguration.Level);
-    expect(p.LoggingConfiguration.IncludeExecutionData).toBe(false);
-    const lg = p.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
-    expect(example.json.Resources[lg].Type).toBe('AWS::Logs::LogGroup');
-    expect(p.TracingConfiguration).toEqual({ Enabled: true });
-    example.template.hasOutput('StateMachineArn', { Value: { Ref: smId(example) } });
-  });
-
-  it('deploys statemachine/ingest.asl.json as it is in the repository', () => {
-    expect(machine(example).DefinitionString).toBe(fs.readFileSync(DEFINITION, 'utf8'));
-  });
-
-  it('leaves no ${ in the rendered definition, and every Task calls one of the five step functions', () => {
-    const { text, definition } = rendered(example);
-    expect(text).not.toContain('${');
-    const tasks = Object.entries(definition.States as Record<string, any>).filter(([, st]) => st.Type === 'Task');
-    expect(tasks.length).toBeGreaterThanOrEqual(5);
-    const stepArns = (Object.keys(STEP_FUNCTIONS) as (keyof typeof STEP_FUNCTIONS)[]).map(
-      (n) => `arn:${fnId(example, n)}`,
-    );
-    for (const [, st] of tasks) expect(stepArns).toContain(st.Resource);
-    const byState = Object.fromEntries(tasks.map(([name, st]) => [name, st.Resource]));
-    expect(byState).toEqual({
-      Filter: `arn:${fnId(example, 'filter')}`,
-      DetectDrift: `arn:${fnId(example, 'schema-drift-detect')}`,
-      Validate: `arn:${fnId(example, 'validate')}`,
-      Commit: `arn:${fnId(example, 'commit')}`,
-      Quarantine: `arn:${fnId(example, 'quarantine')}`,
-    });
-  });
-
-  it('gives each function a timeout at least 30 s shorter than its Task\'s, so its own timeout is what the Task sees', () => {
-    const { definition } = rendered(example);
-    for (const [, st] of Object.entries(definition.States as Record<string, any>)) {
-      if (st.Type !== 'Task') continue;
-      const id = (st.Resource as string).slice('arn:'.length);
-      const fn = example.json.Resources[id];
-      expect(TASK_HEADROOM_SECONDS).toBeGreaterThanOrEqual(30);
-      expect(fn.Properties.Timeout + TASK_HEADROOM_SECONDS).toBeLessThanOrEqual(st.TimeoutSeconds);
-    }
-  });
-
-  it('handles a crashed or timed-out invocation deliberately: retried for the small steps, not for the readers', () => {
-    const { definition } = rendered(example);
-    const retried = (state: string) =>
-      (definition.States[state].Retry as any[]).some((r) => r.ErrorEquals.includes('Sandbox.Timedout'));
-    for (const state of ['Filter', 'Commit', 'Quarantine']) expect(retried(state)).toBe(true);
-    for (const state of ['DetectDrift', 'Validate']) {
-      expect(retried(state)).toBe(false);
-      expect(definition.States[state].Comment).toContain('Sandbox.Timedout');
-    }
-    // Throttling of a capped validate is waited out, not failed after a minute.
-    const throttled = (definition.States.Validate.Retry as any[]).find((r) =>
-      r.ErrorEquals.includes('Lambda.TooManyRequestsException'),
-    );
-    expect(throttled.MaxAttempts).toBeGreaterThanOrEqual(20);
-  });
-});
-
-describe('backfill state machine', () => {
-  const BACKFILL = path.join(REPO_ROOT, 'statemachine', 'backfill.asl.json');
-  const machine = (s: Synth) => s.json.Resources[backfillId(s)].Properties;
-  const backfillArn = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:SluiceTest-backfill`;
-
-  /** The definition as Step Functions will see it: a function `arn:<id>`, a machine `ref:<id>`. */
-  const rendered = (s: Synth): { text: string; definition: any } => {
-    const p = machine(s);
-    const subs = p.DefinitionSubstitutions as Record<string, any>;
-    const text = (p.DefinitionString as string).replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => {
-      const v = subs[name];
-      if (!v) return whole;
-      return v.Ref ? `ref:${v.Ref}` : `arn:${v['Fn::GetAtt'][0]}`;
-    });
-    return { text, definition: JSON.parse(text) };
-  };
-
-  it('is STANDARD, named after the stack, logs errors without execution data to its own group, traces', () => {
-    const p = machine(example);
-    expect(p.StateMachineName).toBe('SluiceTest-backfill');
-    expect(p.StateMachineType).toBe('STANDARD');
-    expect(p.LoggingConfiguration.Level).toBe('ERROR');
-    expect(p.LoggingConfiguration.IncludeExecutionData).toBe(false);
-    const lg = p.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
-    const ingestLg = example.json.Resources[smId(example)].Properties.LoggingConfiguration.Destinations[0]
-      .CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
-    expect(example.json.Resources[lg].Type).toBe('AWS::Logs::LogGroup');
-    expect(lg).not.toBe(ingestLg);
-    expect(example.json.Resources[lg].Properties.LogGroupName).toBe('/aws/vendedlogs/states/SluiceTest-backfill');
-    expect(p.TracingConfiguration).toEqual({ Enabled: true });
-  });
-
-  it('deploys statemachine/backfill.asl.json as it is in the repository, every placeholder filled', () => {
-    expect(machine(example).DefinitionString).toBe(fs.readFileSync(BACKFILL, 'utf8'));
-    const { text } = rendered(example);
-    expect(text).not.toContain('${');
-  });
-
-  it('plans with the reconcile function, then starts one ingest execution per manifest line in a Distributed Map', () => {
-    const { definition } = rendered(example);
-    const plan = definition.States[definition.StartAt];
-    expect(plan.Type).toBe('Task');
-    expect(plan.Resource).toBe(`arn:${fnId(example, 'reconcile')}`);
-    expect(plan.Parameters.backfill['execution.$']).toBe('$$.Execution.Name');
-    const map = definition.States[plan.Next];
-    expect(map.Type).toBe('Map');
-    expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
-    expect(map.ItemReader).toEqual({
-      Resource: 'arn:aws:states:::s3:getObject',
-      ReaderConfig: { InputType: 'JSONL' },
-      Parameters: { 'Bucket.$': '$.bucket', 'Key.$': '$.manifest' },
-    });
-    expect(map.MaxConcurrency).toBeGreaterThan(0);
-    expect(map.ToleratedFailurePercentage).toBeGreaterThanOrEqual(0);
-    const tasks = Object.values(map.ItemProcessor.States as Record<string, any>).filter((st) => st.Type === 'Task');
-    expect(tasks).toHaveLength(1);
-    const [start] = tasks;
-    expect(start.Resource).toBe('arn:aws:states:::states:startExecution.sync:2');
-    expect(start.Parameters).toEqual({
-      StateMachineArn: `ref:${smId(example)}`,
-      'Name.$': '$.name',
-      'Input.$': '$.input',
-    });
-    // Started before (same name): that arrival is done, not failed.
-    const caught = (start.Catch as any[]).find((c) =>
-      c.ErrorEquals.includes('StepFunctions.ExecutionAlreadyExistsException'),
-    );
-    expect(map.ItemProcessor.States[caught.Next].Type).toBe('Succeed');
-  });
-
-  it('has a role that does what the definition needs and nothing wider', () => {
-    const statements = allStatements(example.json);
-    const role = example.json.Resources[backfillId(example)].Properties.RoleArn['Fn::GetAtt'][0];
-    const can = (action: string, resource: string) => roleAllows(statements, role, action, resource);
-    const bucket = `arn:${bucketId(example)}`;
-    const ingest = `ref:${smId(example)}`;
-    const ingestExecution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:Name:${smId(example)}:abc`;
-    const childExecution = `arn:aws:states:${REGION}:${ACCOUNT}:execution:SluiceTest-backfill/Arrivals:abc`;
-    const syncRule = `arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`;
-    // Plan
-    expect(can('lambda:InvokeFunction', `arn:${fnId(example, 'reconcile')}`)).toBe(true);
-    for (const fn of FUNCTIONS.filter((f) => f !== 'reconcile')) {
-      expect(can('lambda:InvokeFunction', `arn:${fnId(example, fn)}`), fn).toBe(false);
-    }
-    // The manifest, and nothing else in the bucket
-    expect(can('s3:GetObject', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(true);
-    expect(can('s3:GetObjectVersion', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(false);
-    expect(can('s3:PutObject', `${bucket}/.sluice/backfill/exec-1/arrivals.jsonl`)).toBe(false);
-    expect(can('s3:GetObject', `${bucket}/.sluice/ledger/ab/record.json`)).toBe(false);
-    expect(can('s3:GetObject', `${bucket}/orders/2026/03/01.ndjson`)).toBe(false);
-    // startExecution.sync:2 of ingest
-    expect(can('states:StartExecution', ingest)).toBe(true);
-    expect(can('states:DescribeExecution', ingestExecution)).toBe(true);
-    expect(can('states:StopExecution', ingestExecution)).toBe(true);
-    for (const a of ['events:PutTargets', 'events:PutRule', 'events:DescribeRule']) expect(can(a, syncRule), a).toBe(true);
-    expect(can('events:PutRule', `arn:aws:events:${REGION}:${ACCOUNT}:rule/Other`)).toBe(false);
-    // The Distributed Map's child workflows
-    expect(can('states:StartExecution', backfillArn)).toBe(true);
-    expect(can('states:DescribeExecution', childExecution)).toBe(true);
-    expect(can('states:StopExecution', childExecution)).toBe(true);
-    expect(can('states:StartExecution', `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:Other`)).toBe(false);
-    // Nothing wider: the actions on named resources are exactly these.
-    const named = statements.filter((s) => s.roles.includes(role) && !s.resources.includes('*'));
-    expect([...new Set(named.flatMap((s) => s.actions))].sort()).toEqual(
-      [
-        'events:DescribeRule',
-        'events:PutRule',
-        'events:PutTargets',
-        'lambda:InvokeFunction',
-        's3:GetObject',
-        'states:DescribeExecution',
-        'states:StartExecution',
-        'states:StopExecution',
-      ].sort(),
-    );
-  });
-
-  // Built from the fixed name, not a reference: the backfill machine calls reconcile, so a
-  // reference would be a dependency cycle (Template.fromStack, in synth(), refuses one).
-  it('is what reconcile starts: its ARN in SLUICE_BACKFILL_STATE_MACHINE_ARN, which the role allows', () => {
-    const env = example.json.Resources[fnId(example, 'reconcile')].Properties.Environment.Variables;
-    expect(render(env.SLUICE_BACKFILL_STATE_MACHINE_ARN)).toBe(backfillArn);
-    expect(backfillArn.endsWith(`:stateMachine:${machine(example).StateMachineName}`)).toBe(true);
-    const statements = allStatements(example.json);
-    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', backfillArn)).toBe(true);
-    example.template.hasOutput('BackfillStateMachineArn', { Value: { Ref: backfillId(example) } });
-  });
-
-  it('refuses a stack name that would make its name longer than Step Functions allows', () => {
-    expect(() =>
-      new SluiceStack(new App({ outdir: tempDir('out') }), 'S'.repeat(72), {
-        config: loadConfig(path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml')),
-        lambdaCodeDir: dummyCodeDir(),
-      }),
-    ).toThrow(/longer than 80 characters; choose a stack name of at most 71/);
-  });
-});
-
-describe('outputs', () => {
-  // The CLI's `--stack NAME` resolves the stack's resources from these.
-  it('are exactly the ones the CLI reads, each naming its resource', () => {
-    expect(Object.keys(example.json.Outputs).sort()).toEqual(
-      [
-        'BucketName',
-        'StateMachineArn',
-        'BackfillStateMachineArn',
-        'DeadLetterQueueUrl',
-        'ScheduleDeadLetterQueueUrl',
-        'DashboardName',
-        'ReconcileFunctionName',
-        'WarehouseLocation',
-      ].sort(),
-    );
-    example.template.hasOutput('BucketName', { Value: { Ref: bucketId(example) } });
-    example.template.hasOutput('StateMachineArn', { Value: { Ref: smId(example) } });
-    example.template.hasOutput('BackfillStateMachineArn', { Value: { Ref: backfillId(example) } });
-    example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
-    example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
-    example.template.hasOutput('ReconcileFunctionName', { Value: { Ref: fnId(example, 'reconcile') } });
-    const dashboard = resourcesOfType(example.json, 'AWS::CloudWatch::Dashboard')[0][0];
-    example.template.hasOutput('DashboardName', { Value: { Ref: dashboard } });
-  });
-
-  it('give the warehouse as the functions see it (SLUICE_WAREHOUSE)', () => {
-    const custom = synth({ warehousePrefix: 'lake/' });
-    for (const s of [example, custom]) {
-      const warehouse = s.json.Outputs.WarehouseLocation.Value;
-      expect(render(warehouse)).toBe(`s3://ref:${bucketId(s)}/${s.stack.warehousePrefix}`);
-      for (const fn of FUNCTIONS) {
-        expect(s.json.Resources[fnId(s, fn)].Properties.Environment.Variables.SLUICE_WAREHOUSE, fn).toEqual(warehouse);
-      }
-    }
   });
 });
 
@@ -892,33 +613,6 @@ describe('iam', () => {
       );
       expect(logStatements.flatMap((s) => s.resources), fn).toEqual([`arn:${own}`]);
     }
-  });
-});
-
-describe('updates', () => {
-  it('keep the logical IDs of the stateful resources, so that an update never replaces one', () => {
-    // A new logical ID makes CloudFormation create a new resource and drop the old one; the
-    // bucket, the key and the log groups are retained, so the stack would go on without them.
-    const k = synth({ customerManagedKey: true, alarmEmail: 'ops@example.com' });
-    const ids = (type: string) => resourcesOfType(k.json, type).map(([id]) => id).sort();
-    expect(ids('AWS::S3::Bucket')).toEqual(['Bucket83908E77']);
-    expect(ids('AWS::KMS::Key')).toEqual(['Key961B73FD']);
-    expect(ids('AWS::SQS::Queue')).toEqual(['DeadLettersBBF8BAAB', 'ScheduleDeadLetters0406ECBC']);
-    expect(ids('AWS::Glue::Database')).toEqual(['ShopDatabase']);
-    expect(ids('AWS::Events::Archive')).toEqual(['ShopOrdersArrivalsArchiveB727E8B2']);
-    expect(ids('AWS::SNS::Topic')).toEqual(['AlarmTopicD01E77F9']);
-    expect(ids('AWS::Logs::LogGroup')).toEqual(
-      expect.arrayContaining([
-        'CommitLogs1BC2AF62',
-        'FilterLogs9B436022',
-        'QuarantineLogs465CD247',
-        'ReconcileLogs36C88C19',
-        'SchemaDriftDetectLogs9829AD95',
-        'StateMachineLogs3CB16D3C',
-        'ValidateLogsF7D9B5E6',
-      ]),
-    );
-    expect(ids('AWS::StepFunctions::StateMachine')).toContain('Ingest4069586C');
   });
 });
 
