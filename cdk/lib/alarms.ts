@@ -1,5 +1,5 @@
-// What an on-call engineer watches: alarms on a failed execution, dead letters, quarantined
-// files, freshness, and each function and rule; optionally an SNS topic they notify; and one
+// What an on-call engineer watches: alarms on a failed ingest or backfill execution, dead
+// letters, quarantined files, freshness, and each function and rule; optionally an SNS topic they notify; and one
 // dashboard. Every alarm fires on any occurrence within five minutes (freshness: on a lag above
 // its threshold), and missing data is not a breach.
 
@@ -16,6 +16,7 @@ import { FUNCTION_NAMES, FunctionName, pascal } from './functions';
 
 export interface AlarmsProps {
   readonly ingest: sfn.StateMachine;
+  readonly backfill: sfn.StateMachine;
   readonly functions: Record<FunctionName, lambda.IFunction>;
   readonly deadLetterQueue: sqs.IQueue;
   readonly scheduleDeadLetterQueue: sqs.IQueue;
@@ -34,7 +35,7 @@ export class Alarms {
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Stack, props: AlarmsProps) {
-    const { ingest, functions, deadLetterQueue, scheduleDeadLetterQueue } = props;
+    const { ingest, backfill, functions, deadLetterQueue, scheduleDeadLetterQueue } = props;
     const five = Duration.minutes(5);
     const anyOf = (id: string, description: string, metric: cloudwatch.IMetric) =>
       new cloudwatch.Alarm(scope, id, {
@@ -61,6 +62,11 @@ export class Alarms {
         'ExecutionsFailedAlarm',
         'sluice: an ingest execution failed (Internal error or retries spent); redrive it after a fix',
         ingest.metricFailed({ period: five, statistic: 'Sum' }),
+      ),
+      anyOf(
+        'BackfillExecutionsFailedAlarm',
+        'sluice: a backfill failed (its plan, or more of its ingest executions than it tolerates); start it again after a fix: executions that already ran count as done',
+        backfill.metricFailed({ period: five, statistic: 'Sum' }),
       ),
       anyOf(
         'DeadLettersAlarm',
@@ -130,6 +136,10 @@ export class Alarms {
               ingest.metricStarted({ period: five }),
               ingest.metricSucceeded({ period: five }),
               ingest.metricFailed({ period: five }),
+            ],
+            right: [
+              backfill.metricStarted({ period: five, label: 'backfills started' }),
+              backfill.metricFailed({ period: five, label: 'backfills failed' }),
             ],
           }),
           new cloudwatch.GraphWidget({

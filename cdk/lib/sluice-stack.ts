@@ -265,6 +265,7 @@ export class SluiceStack extends Stack {
     // ---- Alarms and the dashboard ---------------------------------------------------
     this.dashboard = new Alarms(this, {
       ingest: workflow.ingest,
+      backfill: workflow.backfill,
       functions: fns.functions,
       deadLetterQueue: arrivals.deadLetterQueue,
       scheduleDeadLetterQueue: arrivals.scheduleDeadLetterQueue,

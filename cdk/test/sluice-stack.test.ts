@@ -316,18 +316,25 @@ describe('glue', () => {
 
 describe('alarms', () => {
   const alarms = (s: Synth) => resourcesOfType(s.json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-  const byMetric = (s: Synth, name: string) => {
+  const byMetric = (s: Synth, name: string, count = 1) => {
     const found = alarms(s).filter((a) => a.MetricName === name);
-    expect(found).toHaveLength(1);
+    expect(found).toHaveLength(count);
     return found[0];
   };
 
-  it('fire on a failed execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
+  it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
     // One table: 2 rules; 6 functions with errors and throttles each.
-    expect(alarms(example)).toHaveLength(5 + 6 * 2 + 2);
-    const failed = byMetric(example, 'ExecutionsFailed');
-    expect(failed.Namespace).toBe('AWS/States');
-    expect(failed.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: smId(example) } }]);
+    expect(alarms(example)).toHaveLength(6 + 6 * 2 + 2);
+    // One per state machine: ingest and backfill.
+    byMetric(example, 'ExecutionsFailed', 2);
+    const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
+    for (const a of failed) expect(a.Namespace).toBe('AWS/States');
+    expect(failed.map((a) => a.Dimensions)).toEqual(
+      expect.arrayContaining([
+        [{ Name: 'StateMachineArn', Value: { Ref: smId(example) } }],
+        [{ Name: 'StateMachineArn', Value: { Ref: backfillId(example) } }],
+      ]),
+    );
     const dlqs = alarms(example).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(dlqs.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(
       [dlqId(example), scheduleDlqId(example)].sort(),
