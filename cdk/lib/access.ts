@@ -1,14 +1,17 @@
 // The IAM matrix as one table: for each of the six functions and the two state machines, what
 // its role may do, and the one function (`grantAccess`) that turns a row into policy
-// statements. No grant is written anywhere else; a test reads the synthesised template back
-// and checks that every row became statements and that no statement exists the table does not
-// explain.
+// statements. A test (test/access.test.ts) reads the synthesised template back and checks that
+// every row became statements on its role and that no statement on those roles exists the
+// table does not explain. Two rows hold grants CDK also makes by itself, identically: the
+// log-delivery and X-Ray actions of a state machine that logs and traces, and reconcile's
+// SendMessage to its on-failure destination.
 //
 // Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
 // control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
 // writes) or a data prefix (DATA_PREFIXES) of the one bucket, per configured table; Glue grants
 // name the catalog, the tables' databases and the tables themselves; Step Functions grants
-// name one state machine or its executions.
+// name one state machine or its executions; the one EventBridge grant names the rule Step
+// Functions manages for `.sync`.
 //
 // Two grants come from reading crates/steps: the drift step reads and moves the ledger record
 // of a replay (quarantined -> claimed), and validate loads the table (GetTable) to write
@@ -245,7 +248,8 @@ export const ACCESS: Record<Principal, Access> = {
   backfill: {
     // Plan: reconcile lists the prefix and writes the manifest.
     invoke: ['reconcile'],
-    // The Distributed Map's ItemReader reads the manifest (the key is that object's KMS data key).
+    // The Distributed Map's ItemReader reads the manifest, which a customer-managed key
+    // encrypts (hence kms:Decrypt, with one).
     control: { readLatest: ['backfill'] },
     key: 'decrypt',
     states: [
