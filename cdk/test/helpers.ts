@@ -47,6 +47,27 @@ export function writeConfig(toml: string, contracts: string[] = ['orders.schema.
   return file;
 }
 
+// Two tables in two namespaces, to see "one per table" and "one per namespace".
+export const TWO_TABLES = `
+[[table]]
+name = "orders"
+namespace = "shop"
+prefix = "orders/"
+format = "ndjson"
+contract = "orders.schema.json"
+
+[[table]]
+name = "returns"
+prefix = "returns/incoming/"
+format = "csv"
+contract = "schemas/returns.schema.json"
+`;
+
+/** A sluice.toml of TWO_TABLES, with its contracts. */
+export function twoTablesConfig(): string {
+  return writeConfig(TWO_TABLES, ['orders.schema.json', 'schemas/returns.schema.json']);
+}
+
 export interface Synth {
   stack: SluiceStack;
   template: Template;
@@ -78,6 +99,17 @@ export function resourcesOfType(json: Record<string, any>, type: string): [strin
 export function logicalIdOf(stack: SluiceStack, construct: { node: { defaultChild?: unknown } }): string {
   return stack.getLogicalId(construct.node.defaultChild as any);
 }
+
+// ---- Logical ids ---------------------------------------------------------------------
+
+export const bucketId = (s: Synth) => logicalIdOf(s.stack, s.stack.bucket);
+export const fnId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.functions[name]);
+export const roleId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.roles[name]);
+/** The ingest state machine. */
+export const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
+export const backfillId = (s: Synth) => logicalIdOf(s.stack, s.stack.backfillStateMachine);
+export const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
+export const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 
 // ---- IAM -------------------------------------------------------------------------------
 

@@ -4,54 +4,37 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { CONTROL_LAYOUT, REPO_ROOT, STEP_FUNCTIONS, SluiceStack, TASK_HEADROOM_SECONDS } from '../lib/sluice-stack';
+import { CONTROL_LAYOUT, REPO_ROOT, SluiceStack } from '../lib/sluice-stack';
 import {
   ACCOUNT,
   FUNCTIONS,
   REGION,
   Statement,
   Synth,
+  TWO_TABLES,
   allStatements,
+  backfillId,
+  bucketId,
+  dlqId,
   dummyCodeDir,
+  fnId,
   logicalIdOf,
   resourcesOfType,
   roleAllows,
+  roleId,
+  scheduleDlqId,
+  smId,
   synth,
   tempDir,
-  writeConfig,
+  twoTablesConfig,
 } from './helpers';
-
-const DEFINITION = path.join(REPO_ROOT, 'statemachine', 'ingest.asl.json');
-
-// Two tables in two namespaces, to see "one per table" and "one per namespace".
-const TWO_TABLES = `
-[[table]]
-name = "orders"
-namespace = "shop"
-prefix = "orders/"
-format = "ndjson"
-contract = "orders.schema.json"
-
-[[table]]
-name = "returns"
-prefix = "returns/incoming/"
-format = "csv"
-contract = "schemas/returns.schema.json"
-`;
 
 let example: Synth;
 let two: Synth;
 beforeAll(() => {
   example = synth();
-  two = synth({ configPath: writeConfig(TWO_TABLES, ['orders.schema.json', 'schemas/returns.schema.json']) });
+  two = synth({ configPath: twoTablesConfig() });
 });
-
-const bucketId = (s: Synth) => logicalIdOf(s.stack, s.stack.bucket);
-const fnId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.functions[name]);
-const roleId = (s: Synth, name: (typeof FUNCTIONS)[number]) => logicalIdOf(s.stack, s.stack.roles[name]);
-const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
-const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
-const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 
 function arrivalPattern(s: Synth, prefix: string) {
   return {
@@ -230,89 +213,6 @@ describe('archive', () => {
   });
 });
 
-describe('state machine', () => {
-  const machine = (s: Synth) => {
-    const machines = resourcesOfType(s.json, 'AWS::StepFunctions::StateMachine');
-    expect(machines).toHaveLength(1);
-    return machines[0][1].Properties;
-  };
-
-  /** The definition as Step Functions will see it, with each substitution an `arn:<logical id>`. */
-  const rendered = (s: Synth): { text: string; definition: any } => {
-    const p = machine(s);
-    expect(typeof p.DefinitionString).toBe('string');
-    const subs = p.DefinitionSubstitutions as Record<string, any>;
-    const text = (p.DefinitionString as string).replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => {
-      const v = subs[name];
-      if (!v) return whole;
-      expect(v['Fn::GetAtt'][1]).toBe('Arn');
-      return `arn:${v['Fn::GetAtt'][0]}`;
-    });
-    return { text, definition: JSON.parse(text) };
-  };
-
-  it('is STANDARD, logs errors without execution data, traces with X-Ray', () => {
-    const p = machine(example);
-    expect(p.StateMachineType).toBe('STANDARD');
-    expect(['ERROR', 'ALL']).toContain(p.LoggingConfiguration.Level);
-    expect(p.LoggingConfiguration.IncludeExecutionData).toBe(false);
-    const lg = p.LoggingConfiguration.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0];
-    expect(example.json.Resources[lg].Type).toBe('AWS::Logs::LogGroup');
-    expect(p.TracingConfiguration).toEqual({ Enabled: true });
-    example.template.hasOutput('StateMachineArn', { Value: { Ref: smId(example) } });
-  });
-
-  it('deploys statemachine/ingest.asl.json as it is in the repository', () => {
-    expect(machine(example).DefinitionString).toBe(fs.readFileSync(DEFINITION, 'utf8'));
-  });
-
-  it('leaves no ${ in the rendered definition, and every Task calls one of the five step functions', () => {
-    const { text, definition } = rendered(example);
-    expect(text).not.toContain('${');
-    const tasks = Object.entries(definition.States as Record<string, any>).filter(([, st]) => st.Type === 'Task');
-    expect(tasks.length).toBeGreaterThanOrEqual(5);
-    const stepArns = (Object.keys(STEP_FUNCTIONS) as (keyof typeof STEP_FUNCTIONS)[]).map(
-      (n) => `arn:${fnId(example, n)}`,
-    );
-    for (const [, st] of tasks) expect(stepArns).toContain(st.Resource);
-    const byState = Object.fromEntries(tasks.map(([name, st]) => [name, st.Resource]));
-    expect(byState).toEqual({
-      Filter: `arn:${fnId(example, 'filter')}`,
-      DetectDrift: `arn:${fnId(example, 'schema-drift-detect')}`,
-      Validate: `arn:${fnId(example, 'validate')}`,
-      Commit: `arn:${fnId(example, 'commit')}`,
-      Quarantine: `arn:${fnId(example, 'quarantine')}`,
-    });
-  });
-
-  it('gives each function a timeout at least 30 s shorter than its Task\'s, so its own timeout is what the Task sees', () => {
-    const { definition } = rendered(example);
-    for (const [, st] of Object.entries(definition.States as Record<string, any>)) {
-      if (st.Type !== 'Task') continue;
-      const id = (st.Resource as string).slice('arn:'.length);
-      const fn = example.json.Resources[id];
-      expect(TASK_HEADROOM_SECONDS).toBeGreaterThanOrEqual(30);
-      expect(fn.Properties.Timeout + TASK_HEADROOM_SECONDS).toBeLessThanOrEqual(st.TimeoutSeconds);
-    }
-  });
-
-  it('handles a crashed or timed-out invocation deliberately: retried for the small steps, not for the readers', () => {
-    const { definition } = rendered(example);
-    const retried = (state: string) =>
-      (definition.States[state].Retry as any[]).some((r) => r.ErrorEquals.includes('Sandbox.Timedout'));
-    for (const state of ['Filter', 'Commit', 'Quarantine']) expect(retried(state)).toBe(true);
-    for (const state of ['DetectDrift', 'Validate']) {
-      expect(retried(state)).toBe(false);
-      expect(definition.States[state].Comment).toContain('Sandbox.Timedout');
-    }
-    // Throttling of a capped validate is waited out, not failed after a minute.
-    const throttled = (definition.States.Validate.Retry as any[]).find((r) =>
-      r.ErrorEquals.includes('Lambda.TooManyRequestsException'),
-    );
-    expect(throttled.MaxAttempts).toBeGreaterThanOrEqual(20);
-  });
-});
-
 describe('functions', () => {
   const props = (s: Synth, name: (typeof FUNCTIONS)[number]) => s.json.Resources[fnId(s, name)].Properties;
 
@@ -368,7 +268,9 @@ describe('functions', () => {
     // A repository without target/lambda: the default code dir.
     const repo = tempDir('repo');
     fs.mkdirSync(path.join(repo, 'statemachine'));
-    fs.copyFileSync(DEFINITION, path.join(repo, 'statemachine', 'ingest.asl.json'));
+    for (const name of ['ingest.asl.json', 'backfill.asl.json']) {
+      fs.copyFileSync(path.join(REPO_ROOT, 'statemachine', name), path.join(repo, 'statemachine', name));
+    }
     const make = (props: { lambdaCodeDir?: string }) => () =>
       new SluiceStack(new App({ outdir: tempDir('out') }), 'S', {
         config: loadConfig(path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml')),
@@ -414,18 +316,25 @@ describe('glue', () => {
 
 describe('alarms', () => {
   const alarms = (s: Synth) => resourcesOfType(s.json, 'AWS::CloudWatch::Alarm').map(([, a]) => a.Properties);
-  const byMetric = (s: Synth, name: string) => {
+  const byMetric = (s: Synth, name: string, count = 1) => {
     const found = alarms(s).filter((a) => a.MetricName === name);
-    expect(found).toHaveLength(1);
+    expect(found).toHaveLength(count);
     return found[0];
   };
 
-  it('fire on a failed execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
+  it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
     // One table: 2 rules; 6 functions with errors and throttles each.
-    expect(alarms(example)).toHaveLength(5 + 6 * 2 + 2);
-    const failed = byMetric(example, 'ExecutionsFailed');
-    expect(failed.Namespace).toBe('AWS/States');
-    expect(failed.Dimensions).toEqual([{ Name: 'StateMachineArn', Value: { Ref: smId(example) } }]);
+    expect(alarms(example)).toHaveLength(6 + 6 * 2 + 2);
+    // One per state machine: ingest and backfill.
+    byMetric(example, 'ExecutionsFailed', 2);
+    const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
+    for (const a of failed) expect(a.Namespace).toBe('AWS/States');
+    expect(failed.map((a) => a.Dimensions)).toEqual(
+      expect.arrayContaining([
+        [{ Name: 'StateMachineArn', Value: { Ref: smId(example) } }],
+        [{ Name: 'StateMachineArn', Value: { Ref: backfillId(example) } }],
+      ]),
+    );
     const dlqs = alarms(example).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(dlqs.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(
       [dlqId(example), scheduleDlqId(example)].sort(),
@@ -481,9 +390,9 @@ describe('alarms', () => {
 });
 
 describe('logs', () => {
-  it('keep every log group for 30 days, one group per function and one for the state machine', () => {
+  it('keep every log group for 30 days, one group per function and one per state machine', () => {
     const groups = resourcesOfType(example.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(7);
+    expect(groups).toHaveLength(8);
     for (const [, g] of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('Retain');
@@ -515,10 +424,12 @@ describe('iam', () => {
 
   let statements: Statement[];
   let smRole: string;
+  let backfillRole: string;
   beforeAll(() => {
     statements = allStatements(example.json);
     const sm = example.json.Resources[smId(example)];
     smRole = sm.Properties.RoleArn['Fn::GetAtt'][0];
+    backfillRole = example.json.Resources[backfillId(example)].Properties.RoleArn['Fn::GetAtt'][0];
   });
 
   it('allows no `*` action and no service-wide `service:*` action', () => {
@@ -543,11 +454,12 @@ describe('iam', () => {
     for (const d of denies) expect(d.condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
   });
 
-  it('grants a bare `*` resource only for the listed X-Ray and log-delivery actions, to the state machine', () => {
+  it('grants a bare `*` resource only for the listed X-Ray and log-delivery actions, to the state machines', () => {
     const star = statements.filter((x) => x.effect === 'Allow' && x.resources.includes('*'));
     expect(star.length).toBeGreaterThan(0);
     for (const s of star) {
-      expect(s.roles, s.source).toEqual([smRole]);
+      expect(s.roles.length, s.source).toBe(1);
+      expect([smRole, backfillRole], s.source).toContain(s.roles[0]);
       for (const a of s.actions) expect(STAR_RESOURCE_EXCEPTIONS.has(a), a).toBe(true);
     }
   });
@@ -581,6 +493,7 @@ describe('iam', () => {
     events: '.sluice/quarantine/_events/7d1f2b9e.json',
     watermark: '.sluice/watermarks/shop.orders.json',
     identity: '.sluice/tables/shop.orders.json',
+    backfillManifest: '.sluice/backfill/7d1f2b9e/arrivals.jsonl',
     otherIdentity: '.sluice/tables/shop.other.json',
   } as const;
   type Key = keyof typeof KEYS;
@@ -601,7 +514,7 @@ describe('iam', () => {
       put: ['ledger', 'metadata'],
       delete: ['staged', 'quarantine'],
     },
-    reconcile: { get: ['ledger', 'watermark'], put: ['watermark'] },
+    reconcile: { get: ['ledger', 'watermark'], put: ['watermark', 'backfillManifest'] },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
@@ -670,15 +583,27 @@ describe('iam', () => {
     }
   });
 
-  it('lets reconcile (and the rules) start executions of this state machine only', () => {
+  it('lets reconcile (and the rules) start executions of this stack\'s state machines only', () => {
     const sm = `ref:${smId(example)}`;
-    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', sm)).toBe(true);
-    expect(roleAllows(statements, roleId(example, 'reconcile'), 'states:StartExecution', 'ref:Other')).toBe(false);
+    const backfill = `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:SluiceTest-backfill`;
+    const reconcile = roleId(example, 'reconcile');
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', sm)).toBe(true);
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', backfill)).toBe(true);
+    expect(roleAllows(statements, reconcile, 'states:StartExecution', 'ref:Other')).toBe(false);
+    expect(roleAllows(statements, reconcile, 'states:StopExecution', `${sm}:x`)).toBe(false);
     for (const fn of FUNCTIONS.filter((f) => f !== 'reconcile')) {
       expect(roleAllows(statements, roleId(example, fn), 'states:StartExecution', sm), fn).toBe(false);
+      expect(roleAllows(statements, roleId(example, fn), 'states:StartExecution', backfill), fn).toBe(false);
     }
-    const starters = statements.filter((s) => s.actions.some((a) => a.startsWith('states:')));
-    for (const s of starters) expect(s.resources, s.source).toEqual([sm]);
+    // The backfill state machine's own grants are in describe('backfill state machine').
+    const starters = statements.filter(
+      (s) => !s.roles.includes(backfillRole) && s.actions.some((a) => a.startsWith('states:')),
+    );
+    for (const s of starters) {
+      expect(s.actions, s.source).toEqual(['states:StartExecution']);
+      if (s.roles.includes(reconcile)) expect([[sm], [backfill]], s.source).toContainEqual(s.resources);
+      else expect(s.resources, s.source).toEqual([sm]);
+    }
   });
 
   it('lets reconcile list versions only under the table prefixes', () => {
@@ -759,7 +684,7 @@ describe('customer-managed key', () => {
       expect(t.Properties.KmsMasterKeyId).toEqual(ref);
     }
     const groups = resourcesOfType(k.json, 'AWS::Logs::LogGroup');
-    expect(groups.length).toBe(7);
+    expect(groups.length).toBe(8);
     for (const [, g] of groups) expect(g.Properties.KmsKeyId).toEqual(ref);
   });
 

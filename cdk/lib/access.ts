@@ -1,0 +1,381 @@
+// The IAM matrix as one table: for each of the six functions and the two state machines, what
+// its role may do, and the one function (`grantAccess`) that turns a row into policy
+// statements. A test (test/access.test.ts) reads the synthesised template back and checks that
+// every row became statements on its role and that no statement on those roles exists the
+// table does not explain. Two rows hold grants CDK also makes by itself, identically: the
+// log-delivery and X-Ray actions of a state machine that logs and traces, and reconcile's
+// SendMessage to its on-failure destination.
+//
+// Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
+// control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
+// writes) or a data prefix (DATA_PREFIXES) of the one bucket, per configured table; Glue grants
+// name the catalog, the tables' databases and the tables themselves; Step Functions grants
+// name one state machine or its executions; the one EventBridge grant names the rule Step
+// Functions manages for `.sync`.
+//
+// Two grants come from reading crates/steps: the drift step reads and moves the ledger record
+// of a replay (quarantined -> claimed), and validate loads the table (GetTable) to write
+// Parquet with the table's field ids. Validate's load-or-create never creates on AWS because
+// DetectDrift, which may create, always runs before it.
+//
+// Every function also has s3:ListBucket on the bucket, without a prefix condition: without it
+// S3 answers a GetObject of an absent key with 403 instead of 404, and an absent ledger record,
+// key head or manifest is an ordinary answer in sluice. It reveals key names, not contents.
+//
+// Not in the table: the roles EventBridge assumes to start the ingest state machine (one per
+// arrival rule, made by the rule target with states:StartExecution on that state machine
+// only), and the key policy of the customer-managed key (EventBridge, CloudWatch and
+// CloudWatch Logs may use it).
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { TableSpec } from './config';
+
+/**
+ * Every family of control keys sluice writes, as `crates/core/src/layout.rs` builds them
+ * (`{namespace}`, `{table}`, a trailing `*`). A Rust test keeps the file equal to that module.
+ */
+export const CONTROL_LAYOUT: Record<string, string> = Object.fromEntries(
+  (
+    JSON.parse(fs.readFileSync(path.join(__dirname, 'control-layout.json'), 'utf8')) as {
+      name: string;
+      pattern: string;
+    }[]
+  ).map((f) => [f.name, f.pattern]),
+);
+
+/** The control families the table grants, by their `name` in control-layout.json. */
+export type ControlFamily =
+  | 'ledger'
+  | 'key_heads'
+  | 'staged'
+  | 'rejects'
+  | 'quarantine'
+  | 'quarantine_unrouted'
+  | 'quarantine_events'
+  | 'watermark'
+  | 'identity'
+  | 'backfill';
+
+/**
+ * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
+ * prefix, default `warehouse/`), in the patterns' syntax of control-layout.json.
+ */
+export const DATA_PREFIXES = {
+  /** The objects that land: a table's own prefix. */
+  arrivals: '{prefix}*',
+  /** Iceberg metadata (metadata.json, manifests, manifest lists) of the table. */
+  table_metadata: '{warehouse}{namespace}/{table}/metadata/*',
+  /** Parquet data files of the table. */
+  table_data: '{warehouse}{namespace}/{table}/data/*',
+  /** Everything of the table in the warehouse: metadata and data. */
+  table_files: '{warehouse}{namespace}/{table}/*',
+} as const;
+export type DataPrefix = keyof typeof DATA_PREFIXES;
+
+/** What a row may do to objects, and the S3 actions each use stands for. */
+export const S3_ACTIONS = {
+  read: ['s3:GetObject', 's3:GetObjectVersion'],
+  /** The current version only. */
+  readLatest: ['s3:GetObject'],
+  write: ['s3:PutObject', 's3:AbortMultipartUpload'],
+  delete: ['s3:DeleteObject'],
+} as const;
+export type ObjectUse = keyof typeof S3_ACTIONS;
+
+/** The functions, by the name each has in target/lambda/<name>/bootstrap. */
+export type FunctionName =
+  | 'filter'
+  | 'schema-drift-detect'
+  | 'validate'
+  | 'quarantine'
+  | 'commit'
+  | 'reconcile';
+/** The state machines. */
+export type WorkflowName = 'ingest' | 'backfill';
+export type Principal = FunctionName | WorkflowName;
+
+export type GlueAction = 'glue:GetDatabase' | 'glue:GetTable' | 'glue:CreateTable' | 'glue:UpdateTable';
+export type StatesAction = 'states:StartExecution' | 'states:DescribeExecution' | 'states:StopExecution';
+
+/**
+ * A state machine (`machine`), every execution of one (`executionsOf`, ARN
+ * `execution:<name>:*`), or every child execution a Distributed Map of one starts
+ * (`mapRunExecutionsOf`, ARN `execution:<name>/*`).
+ */
+export interface StatesGrant {
+  readonly actions: readonly StatesAction[];
+  readonly on:
+    | { readonly machine: WorkflowName }
+    | { readonly executionsOf: WorkflowName }
+    | { readonly mapRunExecutionsOf: WorkflowName };
+}
+
+/**
+ * The rule Step Functions manages in the account to learn that an execution started with
+ * `startExecution.sync` has ended; the starting role must be able to make and read it.
+ */
+export const SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
+export const SYNC_RULE_ACTIONS = ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'] as const;
+
+/** The queues a role may send to. */
+export type QueueName = 'schedule_dead_letters';
+
+/** The actions behind each `key` use of the customer-managed key. */
+export const KMS_ACTIONS = {
+  encrypt_decrypt: ['kms:Decrypt', 'kms:Encrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*'],
+  decrypt: ['kms:Decrypt'],
+} as const;
+
+/** A function's writes to its own log group. */
+export const LOG_WRITE_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'] as const;
+
+/**
+ * What a state machine's role gets from CDK when the machine logs and traces: AWS defines
+ * these actions on no resource, so they are granted on `*`.
+ */
+export const LOG_DELIVERY_AND_TRACING_ACTIONS = [
+  'logs:CreateLogDelivery',
+  'logs:GetLogDelivery',
+  'logs:UpdateLogDelivery',
+  'logs:DeleteLogDelivery',
+  'logs:ListLogDeliveries',
+  'logs:PutResourcePolicy',
+  'logs:DescribeResourcePolicies',
+  'logs:DescribeLogGroups',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+  'xray:GetSamplingRules',
+  'xray:GetSamplingTargets',
+] as const;
+
+/** One row of the matrix. */
+export interface Access {
+  /** Control families by the use made of them. */
+  readonly control?: Partial<Record<ObjectUse, readonly ControlFamily[]>>;
+  /** Data prefixes by the use made of them. */
+  readonly data?: Partial<Record<ObjectUse, readonly DataPrefix[]>>;
+  /** s3:ListBucket on the bucket, so that an absent key reads as 404 (see the header). */
+  readonly listBucket?: boolean;
+  /** s3:ListBucketVersions on the bucket, only under the tables' prefixes. */
+  readonly listVersionsUnderTablePrefixes?: boolean;
+  /** On the catalog, the tables' databases and the tables. */
+  readonly glue?: readonly GlueAction[];
+  /** lambda:InvokeFunction on these functions (unqualified ARNs). */
+  readonly invoke?: readonly FunctionName[];
+  readonly states?: readonly StatesGrant[];
+  /** SYNC_RULE_ACTIONS on SYNC_RULE: what `startExecution.sync` needs besides states. */
+  readonly syncRule?: boolean;
+  /** sqs:SendMessage (and GetQueueAttributes, GetQueueUrl, as CDK grants it) on these. */
+  readonly sendTo?: readonly QueueName[];
+  /** logs:CreateLogStream and PutLogEvents on the function's own log group. */
+  readonly ownLogGroup?: boolean;
+  /** LOG_DELIVERY_AND_TRACING_ACTIONS on `*`, which CDK grants a logging, tracing machine. */
+  readonly logDeliveryAndTracing?: boolean;
+  /** The customer-managed key, when the stack has one. */
+  readonly key?: keyof typeof KMS_ACTIONS;
+}
+
+/** What every function gets besides its own row. */
+const EVERY_FUNCTION: Access = { listBucket: true, ownLogGroup: true, key: 'encrypt_decrypt' };
+
+/** The matrix. T = each configured table; the comments say why a grant exists. */
+export const ACCESS: Record<Principal, Access> = {
+  filter: {
+    ...EVERY_FUNCTION,
+    data: { read: ['arrivals'] },
+    // Claims the object version in the ledger; key heads order the versions of one key.
+    control: { read: ['ledger', 'key_heads'], write: ['ledger', 'key_heads'] },
+  },
+  'schema-drift-detect': {
+    ...EVERY_FUNCTION,
+    data: { read: ['arrivals', 'table_metadata'], write: ['table_metadata'] },
+    // The identity record a table gets when DetectDrift creates it, read back on every load.
+    control: { read: ['ledger', 'identity'], write: ['ledger', 'identity'] },
+    glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+  },
+  validate: {
+    ...EVERY_FUNCTION,
+    // Deletes the data files of a batch it quarantines.
+    data: { read: ['arrivals', 'table_metadata'], write: ['table_data'], delete: ['table_data'] },
+    control: { read: ['ledger', 'identity'], write: ['ledger', 'staged', 'rejects'] },
+    glue: ['glue:GetDatabase', 'glue:GetTable'],
+  },
+  quarantine: {
+    ...EVERY_FUNCTION,
+    // quarantine_events: records of events that named no object.
+    control: {
+      read: ['ledger'],
+      write: ['ledger', 'quarantine', 'quarantine_unrouted', 'quarantine_events'],
+    },
+  },
+  commit: {
+    ...EVERY_FUNCTION,
+    data: { read: ['table_files'], write: ['table_metadata'] },
+    // Deletes spent manifests and the quarantine records a commit settles.
+    control: {
+      read: ['ledger', 'staged', 'identity'],
+      write: ['ledger'],
+      delete: ['staged', 'quarantine'],
+    },
+    glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
+  },
+  reconcile: {
+    ...EVERY_FUNCTION,
+    // backfill: the manifest of arrivals a backfill starts, which it plans.
+    control: { read: ['ledger', 'watermark'], write: ['watermark', 'backfill'] },
+    listVersionsUnderTablePrefixes: true,
+    states: [
+      // An ingest execution for each version whose event was lost; a backfill when a prefix
+      // holds too many for one invocation.
+      { actions: ['states:StartExecution'], on: { machine: 'ingest' } },
+      { actions: ['states:StartExecution'], on: { machine: 'backfill' } },
+    ],
+    // Its on-failure destination (it runs asynchronously, from the schedule).
+    sendTo: ['schedule_dead_letters'],
+  },
+  ingest: {
+    invoke: ['filter', 'schema-drift-detect', 'validate', 'quarantine', 'commit'],
+    logDeliveryAndTracing: true,
+  },
+  backfill: {
+    // Plan: reconcile lists the prefix and writes the manifest.
+    invoke: ['reconcile'],
+    // The Distributed Map's ItemReader reads the manifest, which a customer-managed key
+    // encrypts (hence kms:Decrypt, with one).
+    control: { readLatest: ['backfill'] },
+    key: 'decrypt',
+    states: [
+      // Each item starts one ingest execution and waits for it (startExecution.sync:2).
+      { actions: ['states:StartExecution'], on: { machine: 'ingest' } },
+      { actions: ['states:DescribeExecution', 'states:StopExecution'], on: { executionsOf: 'ingest' } },
+      // The Distributed Map runs its items as child executions of this state machine.
+      { actions: ['states:StartExecution'], on: { machine: 'backfill' } },
+      { actions: ['states:DescribeExecution', 'states:StopExecution'], on: { mapRunExecutionsOf: 'backfill' } },
+    ],
+    syncRule: true,
+    logDeliveryAndTracing: true,
+  },
+};
+
+/** The resources the table's names stand for in one stack. */
+export interface AccessTargets {
+  readonly bucket: s3.IBucket;
+  readonly tables: readonly TableSpec[];
+  /** The warehouse prefix, ending in `/`. */
+  readonly warehousePrefix: string;
+  readonly key?: kms.IKey;
+  readonly functions: Record<FunctionName, lambda.IFunction>;
+  readonly logGroups: Record<FunctionName, logs.ILogGroup>;
+  readonly queues: Record<QueueName, sqs.IQueue>;
+  /**
+   * Each state machine's ARN and name (the name builds its executions' ARNs). The backfill
+   * machine's ARN is built from its fixed name: its own role and the reconcile function's
+   * name it, and a reference would be a circular dependency.
+   */
+  readonly workflows: Record<WorkflowName, { readonly arn: string; readonly name: string }>;
+}
+
+/** Expands a pattern of control-layout.json or DATA_PREFIXES into keys, one per table. */
+export function keyPatterns(pattern: string, tables: readonly TableSpec[], warehousePrefix: string): string[] {
+  if (!/[{]/.test(pattern)) return [pattern];
+  return tables.map((t) =>
+    pattern
+      .replace('{warehouse}', warehousePrefix)
+      .replace('{prefix}', t.prefix)
+      .replace('{namespace}', t.namespace)
+      .replace('{table}', t.name),
+  );
+}
+
+/**
+ * The ARN of a state machine of this stack, or of its executions, from its name: a state
+ * machine's role cannot name the machine by reference (the machine depends on its role).
+ */
+export function statesArn(scope: Stack, target: StatesGrant['on'], name: string): string {
+  const arn = (resource: string, resourceName: string) =>
+    scope.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  if ('machine' in target) return arn('stateMachine', name);
+  if ('executionsOf' in target) return arn('execution', `${name}:*`);
+  return arn('execution', `${name}/*`);
+}
+
+/** The workflow a grant names. */
+function workflowOf(target: StatesGrant['on']): WorkflowName {
+  if ('machine' in target) return target.machine;
+  if ('executionsOf' in target) return target.executionsOf;
+  return target.mapRunExecutionsOf;
+}
+
+/** Adds the statements of `principal`'s row to `role`. */
+export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole, targets: AccessTargets): void {
+  const row = ACCESS[principal];
+  const { bucket, tables, warehousePrefix } = targets;
+  const allow = (sid: string | undefined, actions: readonly string[], resources: string[], conditions?: Record<string, unknown>) =>
+    role.addToPrincipalPolicy(new iam.PolicyStatement({ sid, actions: [...actions], resources, conditions }));
+
+  const objects = (use: ObjectUse): string[] => {
+    const families = (row.control?.[use] ?? []).map((family) => {
+      const pattern = CONTROL_LAYOUT[family];
+      if (pattern === undefined) {
+        throw new Error(`sluice: access table: ${principal} names control family ${family}, which control-layout.json lacks`);
+      }
+      return pattern;
+    });
+    const data = (row.data?.[use] ?? []).map((prefix) => DATA_PREFIXES[prefix]);
+    return [...new Set([...data, ...families].flatMap((p) => keyPatterns(p, tables, warehousePrefix)))].map((k) =>
+      bucket.arnForObjects(k),
+    );
+  };
+
+  if (row.key && targets.key) targets.key.grant(role, ...KMS_ACTIONS[row.key]);
+  if (row.listBucket) allow('AbsentKeysAre404', ['s3:ListBucket'], [bucket.bucketArn]);
+  for (const use of Object.keys(S3_ACTIONS) as ObjectUse[]) {
+    const resources = objects(use);
+    if (resources.length > 0) allow(`${pascal(use)}Objects`, S3_ACTIONS[use], resources);
+  }
+  if (row.listVersionsUnderTablePrefixes) {
+    allow('ListVersionsOfTablePrefixes', ['s3:ListBucketVersions'], [bucket.bucketArn], {
+      StringLike: { 's3:prefix': tables.map((t) => `${t.prefix}*`) },
+    });
+  }
+  if (row.glue) allow('GlueTables', row.glue, glueArns(scope, tables));
+  if (row.ownLogGroup) {
+    allow('WriteOwnLogs', LOG_WRITE_ACTIONS, [targets.logGroups[principal as FunctionName].logGroupArn]);
+  }
+  if (row.invoke) {
+    allow('InvokeFunctions', ['lambda:InvokeFunction'], row.invoke.map((f) => targets.functions[f].functionArn));
+  }
+  for (const grant of row.states ?? []) {
+    const w = targets.workflows[workflowOf(grant.on)];
+    allow(undefined, grant.actions, ['machine' in grant.on ? w.arn : statesArn(scope, grant.on, w.name)]);
+  }
+  if (row.syncRule) {
+    allow('StartExecutionSync', SYNC_RULE_ACTIONS, [
+      scope.formatArn({ service: 'events', resource: 'rule', resourceName: SYNC_RULE }),
+    ]);
+  }
+  for (const queue of row.sendTo ?? []) targets.queues[queue].grantSendMessages(role);
+}
+
+/** The Glue catalog, the tables' databases and the tables themselves. */
+function glueArns(scope: Stack, tables: readonly TableSpec[]): string[] {
+  const arn = (resource: string, resourceName?: string) => scope.formatArn({ service: 'glue', resource, resourceName });
+  return [
+    arn('catalog'),
+    ...[...new Set(tables.map((t) => t.namespace))].map((ns) => arn('database', ns)),
+    ...tables.map((t) => arn('table', `${t.namespace}/${t.name}`)),
+  ];
+}
+
+/** `readLatest` -> `ReadLatest`, for Sids. */
+function pascal(s: string): string {
+  return s[0].toUpperCase() + s.slice(1);
+}

@@ -1,0 +1,177 @@
+// What an on-call engineer watches: alarms on a failed ingest or backfill execution, dead
+// letters, quarantined files, freshness, and each function and rule; optionally an SNS topic they notify; and one
+// dashboard. Every alarm fires on any occurrence within five minutes (freshness: on a lag above
+// its threshold), and missing data is not a breach.
+
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { FUNCTION_NAMES, FunctionName, pascal } from './functions';
+
+export interface AlarmsProps {
+  readonly ingest: sfn.StateMachine;
+  readonly backfill: sfn.StateMachine;
+  readonly functions: Record<FunctionName, lambda.IFunction>;
+  readonly deadLetterQueue: sqs.IQueue;
+  readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /** Every EventBridge rule of the stack, for their FailedInvocations. */
+  readonly ruleNames: readonly string[];
+  /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
+  readonly alarmEmail?: string;
+  /** Encrypts the topic. */
+  readonly key?: kms.IKey;
+  /** The freshness alarm's threshold. Default one hour. */
+  readonly freshnessThreshold?: Duration;
+}
+
+export class Alarms {
+  readonly alarms: cloudwatch.Alarm[];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Stack, props: AlarmsProps) {
+    const { ingest, backfill, functions, deadLetterQueue, scheduleDeadLetterQueue } = props;
+    const five = Duration.minutes(5);
+    const anyOf = (id: string, description: string, metric: cloudwatch.IMetric) =>
+      new cloudwatch.Alarm(scope, id, {
+        alarmDescription: description,
+        metric,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+    // The functions publish by `Stack` and by `Stack` and `Table` (EMF); the alarms and the
+    // dashboard read this stack's, every table together.
+    const sluiceMetric = (metricName: string, statistic: string) =>
+      new cloudwatch.Metric({
+        namespace: 'sluice',
+        metricName,
+        statistic,
+        period: five,
+        dimensionsMap: { Stack: scope.stackName },
+      });
+    const freshness = props.freshnessThreshold ?? Duration.hours(1);
+    const alarms = [
+      anyOf(
+        'ExecutionsFailedAlarm',
+        'sluice: an ingest execution failed (Internal error or retries spent); redrive it after a fix',
+        ingest.metricFailed({ period: five, statistic: 'Sum' }),
+      ),
+      anyOf(
+        'BackfillExecutionsFailedAlarm',
+        'sluice: a backfill failed (its plan, or more of its ingest executions than it tolerates); start it again after a fix: executions that already ran count as done',
+        backfill.metricFailed({ period: five, statistic: 'Sum' }),
+      ),
+      anyOf(
+        'DeadLettersAlarm',
+        'sluice: arrival events could not start an execution; `sluice dlq replay` starts them again',
+        deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'ScheduleDeadLettersAlarm',
+        'sluice: a reconcile run was not delivered or failed; see the reconcile log group, then run it again',
+        scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'FilesQuarantinedAlarm',
+        'sluice: files were quarantined and wait for a person (sluice quarantine list)',
+        sluiceMetric('FilesQuarantined', 'Sum'),
+      ),
+      new cloudwatch.Alarm(scope, 'FreshnessAlarm', {
+        alarmDescription: `sluice: rows took longer than ${freshness.toHumanString()} from their object's arrival to their commit`,
+        metric: sluiceMetric('EventToCommitLag', 'Maximum'),
+        threshold: freshness.toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+    for (const name of FUNCTION_NAMES) {
+      const fn = functions[name];
+      alarms.push(
+        anyOf(`${pascal(name)}ErrorsAlarm`, `sluice: the ${name} function failed (see its log group)`, fn.metricErrors({ period: five, statistic: 'Sum' })),
+        anyOf(`${pascal(name)}ThrottlesAlarm`, `sluice: the ${name} function was throttled (concurrency)`, fn.metricThrottles({ period: five, statistic: 'Sum' })),
+      );
+    }
+    props.ruleNames.forEach((ruleName, i) => {
+      alarms.push(
+        anyOf(
+          `Rule${i}FailedInvocationsAlarm`,
+          'sluice: EventBridge could not invoke a rule\'s target (see the dead-letter queues)',
+          new cloudwatch.Metric({
+            namespace: 'AWS/Events',
+            metricName: 'FailedInvocations',
+            dimensionsMap: { RuleName: ruleName },
+            statistic: 'Sum',
+            period: five,
+          }),
+        ),
+      );
+    });
+    if (props.alarmEmail) {
+      const topic = new sns.Topic(scope, 'AlarmTopic', {
+        displayName: 'sluice alarms',
+        enforceSSL: true,
+        masterKey: props.key,
+      });
+      topic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
+      for (const alarm of alarms) {
+        alarm.addAlarmAction(new cwActions.SnsAction(topic));
+      }
+    }
+    this.alarms = alarms;
+    this.dashboard = new cloudwatch.Dashboard(scope, 'Dashboard', {
+      dashboardName: `${scope.stackName}-sluice`,
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Executions',
+            left: [
+              ingest.metricStarted({ period: five }),
+              ingest.metricSucceeded({ period: five }),
+              ingest.metricFailed({ period: five }),
+            ],
+            right: [
+              backfill.metricStarted({ period: five, label: 'backfills started' }),
+              backfill.metricFailed({ period: five, label: 'backfills failed' }),
+            ],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Rows and files',
+            left: [sluiceMetric('RowsCommitted', 'Sum'), sluiceMetric('RowsRejected', 'Sum')],
+            right: [sluiceMetric('FilesQuarantined', 'Sum')],
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Freshness (ms)',
+            left: [sluiceMetric('EventToCommitLag', 'Maximum'), sluiceMetric('CommitLatency', 'Average')],
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Function errors and throttles',
+            left: FUNCTION_NAMES.map((n) => functions[n].metricErrors({ period: five, label: `${n} errors` })),
+            right: FUNCTION_NAMES.map((n) => functions[n].metricThrottles({ period: five, label: `${n} throttles` })),
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function duration (p99, ms)',
+            left: FUNCTION_NAMES.map((n) => functions[n].metricDuration({ period: five, statistic: 'p99', label: n })),
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead letters',
+            left: [
+              deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'arrivals' }),
+              scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'schedules' }),
+            ],
+          }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24 })],
+      ],
+    });
+  }
+}
