@@ -10,6 +10,7 @@
 //! - `sources.rs`: what PATHs and drop folders stand for: files, their landing keys, refusals
 //! - `watch.rs`: `sluice watch DIR`
 //! - `reconcile.rs`: `sluice reconcile` (lost events, watermarks)
+//! - `backfill.rs`: `sluice backfill PREFIX [--aws]` (statemachine/backfill.asl.json)
 //! - `executions.rs`: `sluice executions list|describe|history`, through `port.rs`'s
 //!   `Executions` (the engine locally, Step Functions with `--aws`)
 //! - `redrive.rs`: `sluice redrive NAME|--all`; `replay.rs`: `sluice replay …`
@@ -32,6 +33,7 @@ mod out;
 
 mod asl;
 mod aws;
+mod backfill;
 mod completions;
 mod doctor;
 mod executions;
@@ -152,6 +154,10 @@ enum Command {
     /// Find object versions whose events were lost: list each table's prefix, run what the
     /// ledger never saw, and record the table's watermark.
     Reconcile(reconcile::Args),
+    /// Replay a historical prefix exactly once: one ingest execution per object version the
+    /// ledger never saw, through statemachine/backfill.asl.json's Distributed Map (locally on
+    /// sluice's engine, with --aws on Step Functions).
+    Backfill(backfill::Args),
     /// Remove staged files that will never commit and manifests of committed batches;
     /// never a file a snapshot references, nor anything younger than --min-age.
     #[command(after_long_help = gc::AFTER_HELP)]
@@ -216,6 +222,7 @@ fn main() -> ExitCode {
             Command::Files(args) => files::run(&cli.workspace, &cli.config, args).await,
             Command::Rejects(args) => rejects::run(&cli.workspace, &cli.config, args).await,
             Command::Reconcile(args) => reconcile::run(&cli.workspace, &cli.config, args).await,
+            Command::Backfill(args) => backfill::run(&cli.workspace, &cli.config, args).await,
             Command::Gc(args) => gc::run(&cli.workspace, &cli.config, args).await,
             Command::Watch(args) => watch::run(&cli.workspace, &cli.config, args).await,
             Command::Doctor(args) => doctor::run(&cli.workspace, &cli.config, args).await,
