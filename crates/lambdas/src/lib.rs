@@ -17,7 +17,9 @@
 //! - [`logs`]: JSON logs and the invocation span
 //! - [`metrics`]: CloudWatch embedded metric format lines
 //! - [`reconcile`]: the reconcile function and Step Functions' `StartExecution`
+//! - [`backfill`]: the reconcile function's other request, a backfill's plan
 
+pub mod backfill;
 pub mod error;
 pub mod event;
 pub mod handler;
@@ -47,7 +49,8 @@ pub async fn run_step(step: Step) -> Result<(), lambda_runtime::Error> {
 }
 
 /// The whole life of the reconcile function: as [`run_step`], with a Step Functions client
-/// for `SLUICE_STATE_MACHINE_ARN`.
+/// for `SLUICE_STATE_MACHINE_ARN`. It answers `{"table": …}` (reconcile) and
+/// `{"backfill": {…}}` (a backfill's plan, see [`backfill`]).
 pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
     let (settings, ctx) = start("reconcile").await?;
     let Some(arn) = std::env::var("SLUICE_STATE_MACHINE_ARN")
@@ -68,14 +71,14 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
     };
     let (ctx, starter, function) = (&ctx, &starter, settings.function.as_str());
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<reconcile::ReconcileRequest>| async move {
+        move |event: LambdaEvent<backfill::Request>| async move {
             let span = tracing::info_span!(
                 "invocation",
                 function,
                 request_id = event.context.request_id.as_str(),
-                table = event.payload.table.as_str(),
+                table = event.payload.table(),
             );
-            reconcile::reconcile(ctx, starter, event.payload)
+            backfill::handle(ctx, starter, event.payload)
                 .instrument(span)
                 .await
                 .map_err(StepFailure)
