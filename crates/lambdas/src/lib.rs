@@ -65,10 +65,19 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
         return Err(e.into());
     };
     let sdk = sluice_aws::sdk_config().await;
+    let client = aws_sdk_sfn::Client::new(&sdk);
     let starter = reconcile::SfnStarter {
-        client: aws_sdk_sfn::Client::new(&sdk),
+        client: client.clone(),
         state_machine_arn: arn,
     };
+    let escalation = match escalation(client) {
+        Ok(e) => e,
+        Err(e) => {
+            init::report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    let escalation = escalation.as_ref();
     let (ctx, starter, function) = (&ctx, &starter, settings.function.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<backfill::Request>| async move {
@@ -78,13 +87,39 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
                 request_id = event.context.request_id.as_str(),
                 table = event.payload.table(),
             );
-            backfill::handle(ctx, starter, event.payload)
+            backfill::handle(ctx, starter, escalation, event.payload)
                 .instrument(span)
                 .await
                 .map_err(StepFailure)
         },
     ))
     .await
+}
+
+/// `SLUICE_BACKFILL_STATE_MACHINE_ARN` (optional): a reconciliation with more than
+/// `SLUICE_BACKFILL_ABOVE` (default 1000) versions to start starts a backfill of it instead.
+fn escalation(client: aws_sdk_sfn::Client) -> Result<Option<backfill::Escalation>, InitError> {
+    let Some(arn) = std::env::var("SLUICE_BACKFILL_STATE_MACHINE_ARN")
+        .ok()
+        .filter(|a| !a.is_empty())
+    else {
+        return Ok(None);
+    };
+    let above = match std::env::var("SLUICE_BACKFILL_ABOVE") {
+        Ok(v) if !v.is_empty() => v.parse().map_err(|_| InitError::Invalid {
+            name: "SLUICE_BACKFILL_ABOVE",
+            value: v,
+            expected: "a number of versions",
+        })?,
+        _ => backfill::DEFAULT_ABOVE,
+    };
+    Ok(Some(backfill::Escalation {
+        backfills: Box::new(reconcile::SfnStarter {
+            client,
+            state_machine_arn: arn,
+        }),
+        above,
+    }))
 }
 
 /// Settings, logs and context, once per cold start; a failure is reported to Lambda's
