@@ -153,3 +153,72 @@ fn a_backfill_keeps_to_its_prefix() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("lies within no table's prefix"), "{stderr}");
 }
+
+/// A child whose name an execution already holds (closed: here one that failed before the
+/// ledger heard of its version) meets `StepFunctions.ExecutionAlreadyExistsException`, as
+/// StartExecution answers on AWS, which the definition catches: the backfill succeeds, the
+/// others run, and that version waits for a redrive of its own execution.
+#[tokio::test]
+async fn an_execution_that_exists_already_is_caught_not_run_again() {
+    let h = sluice_tests::Harness::orders().await;
+    let store = &h.ctx.store;
+    let mut names = vec![];
+    for i in 1..=3u64 {
+        let meta = store
+            .put(
+                &format!("orders/2025/f{i}.ndjson"),
+                ndjson([order(i)]).into_bytes().into(),
+            )
+            .await
+            .unwrap();
+        names.push(sluice_local::arrival_name(
+            &h.arrival(&meta.key, &meta.etag),
+        ));
+    }
+    // The first version's execution exists and FAILED (say, a Filter that could not reach
+    // the ledger); the ledger has no record of the version, so the plan starts it.
+    let failing = r#"{"StartAt": "Filter", "States": {"Filter": {"Type": "Fail", "Error": "TransientError", "Cause": "the ledger was unreachable"}}}"#;
+    let (bytes, meta) = store
+        .get_bytes("orders/2025/f1.ndjson")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(bytes);
+    let failed = h
+        .local
+        .engine
+        .start(sluice_states::StartRequest {
+            state_machine: sluice_local::STATE_MACHINE.into(),
+            definition: failing.into(),
+            name: names[0].clone(),
+            input: serde_json::to_value(h.arrival(&meta.key, &meta.etag)).unwrap(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.execution.status, sluice_states::Status::Failed);
+
+    let done = h
+        .local
+        .backfill(
+            &h.dir.path().join("executions.db"),
+            "orders",
+            Some("orders/2025/"),
+            "backfill-orders-test",
+            std::sync::Arc::new(|_: &sluice_local::ArrivalReport| {}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        done.execution.status,
+        sluice_states::Status::Succeeded,
+        "{:?}",
+        done.execution.cause
+    );
+    let plan = done.plan.expect("the plan ran");
+    assert_eq!((plan.listed, plan.duplicates, plan.to_start), (3, 0, 3));
+    assert_eq!(done.already_started, vec![names[0].clone()]);
+    let mut ran: Vec<&str> = done.ran.iter().map(|r| r.execution.as_str()).collect();
+    ran.sort();
+    assert_eq!(ran, [names[1].as_str(), names[2].as_str()]);
+    assert_eq!(h.rows().await.len(), 2);
+}
