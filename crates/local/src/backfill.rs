@@ -6,6 +6,11 @@
 //! its end as `.sync:2` does. A name that exists already fails the task with
 //! `StepFunctions.ExecutionAlreadyExistsException`, as StartExecution does on AWS for a
 //! closed execution, which the definition catches.
+//!
+//! Limit: the engine keeps a Distributed Map's iterations in the backfill execution's own
+//! history (about 8 events per child), and a history holds at most 25,000 events, so one
+//! local backfill runs about 3,000 children; a larger prefix is backfilled in parts (by
+//! longer prefixes). On AWS each child workflow has its own history.
 
 use std::collections::HashMap;
 use std::path::Path;
