@@ -81,6 +81,7 @@ location = glue.get_table(DatabaseName=database, Name=name)["Table"]["Parameters
 table = StaticTable.from_metadata(location, properties={
     "s3.endpoint": endpoint, "s3.region": "us-east-1",
     "s3.access-key-id": "test", "s3.secret-access-key": "test",
+    "s3.connect-timeout": "60", "s3.request-timeout": "300",
 })
 ids = table.scan(selected_fields=("order_id",)).to_arrow().column("order_id").to_pylist()
 print(json.dumps({"rows": len(ids), "distinct": len(set(ids)), "snapshots": len(table.metadata.snapshots)}))
