@@ -10,6 +10,7 @@
 //! - `sources.rs`: what PATHs and drop folders stand for: files, their landing keys, refusals
 //! - `watch.rs`: `sluice watch DIR`
 //! - `reconcile.rs`: `sluice reconcile` (lost events, watermarks)
+//! - `backfill.rs`: `sluice backfill PREFIX [--aws]` (statemachine/backfill.asl.json)
 //! - `executions.rs`: `sluice executions list|describe|history`, through `port.rs`'s
 //!   `Executions` (the engine locally, Step Functions with `--aws`)
 //! - `redrive.rs`: `sluice redrive NAME|--all`; `replay.rs`: `sluice replay …`
@@ -39,6 +40,7 @@ mod out;
 mod archive;
 mod asl;
 mod aws;
+mod backfill;
 mod completions;
 mod dlq;
 mod doctor;
@@ -186,6 +188,10 @@ enum Command {
     /// ledger never saw, and record the table's watermark (--aws: invoke the stack's
     /// reconcile function once per table and print what it did; IAM lambda:InvokeFunction).
     Reconcile(reconcile::Args),
+    /// Replay a historical prefix exactly once: one ingest execution per object version the
+    /// ledger never saw, through statemachine/backfill.asl.json's Distributed Map (locally on
+    /// sluice's engine, with --aws on Step Functions).
+    Backfill(backfill::Args),
     /// Remove staged files that will never commit and manifests of committed batches;
     /// never a file a snapshot references, nor anything younger than --min-age (--aws: not
     /// yet; it says so and removes nothing).
@@ -239,6 +245,7 @@ impl Command {
                 | Command::Quarantine(_)
                 | Command::Files(_)
                 | Command::Reconcile(_)
+                | Command::Backfill(_)
                 | Command::Gc(_)
                 | Command::Executions(_)
                 | Command::Redrive(_)
@@ -264,7 +271,7 @@ fn main() -> ExitCode {
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
-             files, table, gc, reconcile, executions, redrive, replay, dlq and archive"
+             files, table, gc, reconcile, backfill, executions, redrive, replay, dlq and archive"
         );
         return ExitCode::from(1);
     }
@@ -277,6 +284,7 @@ fn main() -> ExitCode {
             Command::Files(args) => files::run(ws, config, target, args).await,
             Command::Rejects(args) => rejects::run(ws, config, args).await,
             Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
+            Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,

@@ -86,6 +86,13 @@ pub const RECONCILE_FUNCTION: Resource = Resource {
     output: "ReconcileFunctionName",
 };
 
+pub const BACKFILL_STATE_MACHINE: Resource = Resource {
+    what: "the backfill state machine",
+    flag: "--backfill-state-machine-arn ARN",
+    env: "SLUICE_BACKFILL_STATE_MACHINE_ARN",
+    output: "BackfillStateMachineArn",
+};
+
 /// The deployed stack as far as a command needs it: the SDK configuration, and the
 /// stack's outputs when `--stack` was given.
 pub struct Deployed {

@@ -113,6 +113,17 @@ pub fn watermark(table: &TableConfig) -> String {
     )
 }
 
+/// Where backfills keep their plans: one directory per backfill execution.
+pub fn backfill_prefix() -> String {
+    format!("{CONTROL_PREFIX}backfill/")
+}
+
+/// The JSON Lines manifest a backfill's Distributed Map reads: one line per object version
+/// to start, `.sluice/backfill/<execution>/arrivals.jsonl`.
+pub fn backfill_manifest(execution: &str) -> String {
+    format!("{}{execution}/arrivals.jsonl", backfill_prefix())
+}
+
 /// A table's identity record (which Iceberg table this is: uuid, location).
 pub fn identity(namespace: &str, table: &str) -> String {
     format!("{CONTROL_PREFIX}tables/{namespace}.{table}.json")
@@ -156,6 +167,7 @@ pub fn families() -> Vec<Family> {
         ),
         family("watermark", watermark(&table)),
         family("identity", identity("{namespace}", "{table}")),
+        family("backfill", format!("{}*", backfill_prefix())),
     ]
 }
 
@@ -209,6 +221,11 @@ mod tests {
         assert_eq!(
             by_name("identity"),
             ".sluice/tables/{namespace}.{table}.json"
+        );
+        assert_eq!(by_name("backfill"), ".sluice/backfill/*");
+        assert_eq!(
+            backfill_manifest("bf-1"),
+            ".sluice/backfill/bf-1/arrivals.jsonl"
         );
         for f in families() {
             assert!(f.pattern.starts_with(CONTROL_PREFIX), "{f:?}");

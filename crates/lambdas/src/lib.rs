@@ -17,7 +17,9 @@
 //! - [`logs`]: JSON logs and the invocation span
 //! - [`metrics`]: CloudWatch embedded metric format lines
 //! - [`reconcile`]: the reconcile function and Step Functions' `StartExecution`
+//! - [`backfill`]: the reconcile function's other request, a backfill's plan
 
+pub mod backfill;
 pub mod error;
 pub mod event;
 pub mod handler;
@@ -52,7 +54,8 @@ pub async fn run_step(step: Step, runner: handler::Runner) -> Result<(), lambda_
 }
 
 /// The whole life of the reconcile function: as [`run_step`], with a Step Functions client
-/// for `SLUICE_STATE_MACHINE_ARN`.
+/// for `SLUICE_STATE_MACHINE_ARN`. It answers `{"table": …}` (reconcile) and
+/// `{"backfill": {…}}` (a backfill's plan, see [`backfill`]).
 pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
     let (settings, ctx) = start("reconcile", init::Catalog::Open).await?;
     let Some(arn) = std::env::var("SLUICE_STATE_MACHINE_ARN")
@@ -67,26 +70,61 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
         return Err(e.into());
     };
     let sdk = sluice_aws::sdk_config().await;
+    let client = aws_sdk_sfn::Client::new(&sdk);
     let starter = reconcile::SfnStarter {
-        client: aws_sdk_sfn::Client::new(&sdk),
+        client: client.clone(),
         state_machine_arn: arn,
     };
+    let escalation = match escalation(client) {
+        Ok(e) => e,
+        Err(e) => {
+            init::report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    let escalation = escalation.as_ref();
     let (ctx, starter, function) = (&ctx, &starter, settings.function.as_str());
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<reconcile::ReconcileRequest>| async move {
+        move |event: LambdaEvent<backfill::Request>| async move {
             let span = tracing::info_span!(
                 "invocation",
                 function,
                 request_id = event.context.request_id.as_str(),
-                table = event.payload.table.as_str(),
+                table = event.payload.table(),
             );
-            reconcile::reconcile(ctx, starter, event.payload)
+            backfill::handle(ctx, starter, escalation, event.payload)
                 .instrument(span)
                 .await
                 .map_err(StepFailure)
         },
     ))
     .await
+}
+
+/// `SLUICE_BACKFILL_STATE_MACHINE_ARN` (optional): a reconciliation with more than
+/// `SLUICE_BACKFILL_ABOVE` (default 1000) versions to start starts a backfill of it instead.
+fn escalation(client: aws_sdk_sfn::Client) -> Result<Option<backfill::Escalation>, InitError> {
+    let Some(arn) = std::env::var("SLUICE_BACKFILL_STATE_MACHINE_ARN")
+        .ok()
+        .filter(|a| !a.is_empty())
+    else {
+        return Ok(None);
+    };
+    let above = match std::env::var("SLUICE_BACKFILL_ABOVE") {
+        Ok(v) if !v.is_empty() => v.parse().map_err(|_| InitError::Invalid {
+            name: "SLUICE_BACKFILL_ABOVE",
+            value: v,
+            expected: "a number of versions",
+        })?,
+        _ => backfill::DEFAULT_ABOVE,
+    };
+    Ok(Some(backfill::Escalation {
+        backfills: Box::new(reconcile::SfnStarter {
+            client,
+            state_machine_arn: arn,
+        }),
+        above,
+    }))
 }
 
 /// Settings, logs and context, once per cold start; a failure is reported to Lambda's

@@ -10,7 +10,10 @@
 //! - [`bind`]: the definition, its placeholders and the step handlers
 //! - [`report`]: an execution read back as what happened to the arrival
 //! - [`reconcile`]: lost events: list the bucket, run what the ledger never saw, watermark
+//! - [`backfill`]: `statemachine/backfill.asl.json` on the engine, its children ingest
+//!   executions on it too
 
+pub mod backfill;
 pub mod bind;
 pub mod reconcile;
 pub mod report;

@@ -12,6 +12,8 @@
 //! - [`validate`]: stream, validate, stage Parquet and rejects
 //! - [`quarantine`]: record a file that waits for a person
 //! - [`commit`]: idempotent commit of a staged batch
+//! - [`backfill`]: a historical prefix's plan: the manifest of versions a Distributed Map
+//!   starts
 //! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
 //! - [`replay`]: which quarantined versions a selection replays, under which names
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
@@ -23,6 +25,7 @@
 //! - [`dispatch`]: a task's JSON input to a step and its output back (engine and Lambdas)
 //! - [`failpoint`]: named crash points for fault injection
 
+pub mod backfill;
 pub mod commit;
 pub mod context;
 pub mod dispatch;
