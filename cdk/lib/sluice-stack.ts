@@ -25,8 +25,9 @@
 //                        write  ledger, wh NS/N/metadata/*
 //                        delete .sluice/staged/NS.N/* (spent manifests), .sluice/quarantine/N/*
 //                        glue   GetDatabase GetTable UpdateTable
-//   reconcile            read   ledger, .sluice/watermarks/NS.N.json
-//                        write  .sluice/watermarks/NS.N.json
+//   reconcile            read   ledger, key heads, .sluice/watermarks/NS.N.json
+//                        write  key heads (removals whose events were lost),
+//                               .sluice/watermarks/NS.N.json
 //                        other  s3:ListBucketVersions under T.prefix; states:StartExecution on
 //                               this state machine; sqs:SendMessage to the schedule dead-letter
 //                               queue (its on-failure destination)
@@ -383,8 +384,9 @@ export class SluiceStack extends Stack {
     allow('commit', 'RemoveSpentManifestsAndSettledQuarantine', DELETE, [...staged, ...quarantined]);
     allow('commit', 'CommitSnapshots', ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'], glueArns);
 
-    allow('reconcile', 'ReadLedgerAndWatermarks', READ, [...ledger, ...watermarks]);
-    allow('reconcile', 'WriteWatermarks', WRITE, watermarks);
+    allow('reconcile', 'ReadLedgerKeyHeadsAndWatermarks', READ, [...ledger, ...keyHeads, ...watermarks]);
+    // A delete marker whose Object Deleted event was lost is recorded in its key's head.
+    allow('reconcile', 'WriteKeyHeadsAndWatermarks', WRITE, [...keyHeads, ...watermarks]);
     roles.reconcile.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ListVersionsOfTablePrefixes',

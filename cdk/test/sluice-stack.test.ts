@@ -601,7 +601,7 @@ describe('iam', () => {
       put: ['ledger', 'metadata'],
       delete: ['staged', 'quarantine'],
     },
-    reconcile: { get: ['ledger', 'watermark'], put: ['watermark'] },
+    reconcile: { get: ['ledger', 'keyHead', 'watermark'], put: ['keyHead', 'watermark'] },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
