@@ -36,9 +36,10 @@ use crate::context::{keys, Context};
 use crate::error::StepError;
 use crate::payload::{Arrival, ArrivalEvent, ReplayInput};
 
-/// Ledger records (or key heads) read at once: enough to hide the latency of S3 `GET`s (a
-/// prefix of 10,000 versions in well under a minute), few enough to stay inside S3's request
-/// rate for one prefix and a Lambda's sockets.
+/// Ledger records (or key heads) read at once: enough to hide the latency of S3 `GET`s (on
+/// the emulator, a reconcile of 200 versions takes about a second, listing and starts
+/// included), few enough to stay inside S3's request rate for one prefix and a Lambda's
+/// sockets.
 pub const LOOKUPS_IN_FLIGHT: usize = 32;
 
 /// A table's reconciliation mark, kept under the control prefix.
