@@ -229,8 +229,16 @@ export const ACCESS: Record<Principal, Access> = {
   },
   reconcile: {
     ...EVERY_FUNCTION,
-    // backfill: the manifest of arrivals a backfill starts, which it plans.
-    control: { read: ['ledger', 'watermark'], write: ['watermark', 'backfill'] },
+    // It loads each table (through its identity record) before listing its prefix, so a table
+    // the catalog lost is refused rather than reported reconciled.
+    data: { read: ['table_metadata'] },
+    // key_heads: a delete marker whose Object Deleted event was lost is recorded in its key's
+    // head. backfill: the manifest of arrivals a backfill starts, which it plans.
+    control: {
+      read: ['ledger', 'key_heads', 'watermark', 'identity'],
+      write: ['key_heads', 'watermark', 'backfill'],
+    },
+    glue: ['glue:GetDatabase', 'glue:GetTable'],
     listVersionsUnderTablePrefixes: true,
     states: [
       // An ingest execution for each version whose event was lost; a backfill when a prefix

@@ -514,7 +514,10 @@ describe('iam', () => {
       put: ['ledger', 'metadata'],
       delete: ['staged', 'quarantine'],
     },
-    reconcile: { get: ['ledger', 'watermark'], put: ['watermark', 'backfillManifest'] },
+    reconcile: {
+      get: ['ledger', 'keyHead', 'watermark', 'metadata', 'identity'],
+      put: ['keyHead', 'watermark', 'backfillManifest'],
+    },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 

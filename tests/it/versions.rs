@@ -148,3 +148,80 @@ async fn under_ignore_a_version_replaces_a_first_one_that_was_quarantined() {
     assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
     assert_eq!(h.rows().await.len(), 3);
 }
+
+/// An object removed while its execution runs, between the filter's claim and the reading
+/// (on a store without versions the bytes are gone with it): the version ends in exactly one
+/// terminal state, filtered `removed`, and the key's head records the removal. Before, the
+/// read failed as an internal error and the claim stayed unfinished for good.
+#[tokio::test]
+async fn an_object_removed_while_its_execution_runs_ends_in_one_terminal_state() {
+    use sluice_steps::payload::{FilterInput, FilterOutput, ObjectTask, Origin, ValidateOutput};
+
+    let h = Harness::orders().await;
+    let arrival = put(&h, "orders/brief.ndjson", 1..=3, Some("30")).await;
+    let accepted = sluice_steps::filter::filter(
+        &h.ctx,
+        FilterInput {
+            arrival: arrival.clone(),
+            execution: Some("ex-created".into()),
+        },
+    )
+    .await
+    .unwrap();
+    let FilterOutput::Accepted { object, table, .. } = accepted else {
+        panic!("accepted: {accepted:?}");
+    };
+
+    // The object is deleted and its Object Deleted event runs, while the first execution
+    // is between Filter and DetectDrift.
+    h.ctx.store.delete(&arrival.key).await.unwrap();
+    let removal = Arrival {
+        event: ArrivalEvent::Removed,
+        sequencer: Some("31".into()),
+        ..arrival.clone()
+    };
+    let r = h.local.ingest(&removal).await.unwrap();
+    assert_eq!(r.outcome, Outcome::Filtered, "{r:?}");
+
+    // The first execution goes on.
+    let task = ObjectTask {
+        object: object.clone(),
+        table,
+        status: Some(Origin::Accepted),
+    };
+    sluice_steps::drift::detect_drift(&h.ctx, task.clone())
+        .await
+        .unwrap();
+    let validated = sluice_steps::validate::validate(&h.ctx, task)
+        .await
+        .unwrap();
+    assert!(
+        matches!(validated, ValidateOutput::Filtered { .. }),
+        "{validated:?}"
+    );
+
+    let record = h.ctx.ledger.get(&object).await.unwrap().unwrap().record;
+    match &record.state {
+        LedgerState::Filtered { reason } => assert_eq!(reason.to_string(), "removed"),
+        other => panic!("expected filtered, got {other:?}"),
+    }
+    let records: Vec<_> = h
+        .ctx
+        .ledger
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.object.key == arrival.key)
+        .collect();
+    assert_eq!(records.len(), 1, "one record of the version: {records:?}");
+    let head = h
+        .ctx
+        .ledger
+        .head("landing", &arrival.key)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.removals.len(), 1, "{head:?}");
+    assert!(h.rows().await.is_empty());
+}

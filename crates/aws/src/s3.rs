@@ -11,6 +11,13 @@
 //! the id `null` (an unversioned bucket's answer) is no version id. A `PUT`'s answer has no
 //! `Last-Modified`, so metadata returned by writes carries the writer's clock instead.
 //!
+//! Listings are `ListObjectVersions`, paged: every version under the prefix with its version
+//! id and etag, current or not, and the delete markers, because the ledger names a version
+//! by its id and reconciliation must account for each (see [`Listing`]). On an unversioned
+//! bucket every object is one version with the id `null`, so the same request serves both.
+//! Noncurrent versions cost listing pages: the CDK app's lifecycle rules expire them under
+//! the control prefix.
+//!
 //! Bodies stream both ways: `get` hands out the response body as an `AsyncRead`, and
 //! `put_file` sends a file from disk, in parts of [`DEFAULT_PART_SIZE`] through a multipart
 //! upload when it is larger than one part, a few parts in flight at once.
@@ -26,7 +33,9 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sluice_core::object::check_key;
-use sluice_store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
+use sluice_store::{
+    Conditional, DeleteMarker, GetObject, Listing, ObjectMeta, ObjectStore, StoreError,
+};
 
 use crate::s3_error::{status, store_error};
 
@@ -44,7 +53,8 @@ const MAX_PARTS: u64 = 10_000;
 /// a Lambda shares.
 const PARTS_IN_FLIGHT: usize = 4;
 
-/// Keys per `ListObjectsV2` page unless told otherwise: S3's maximum.
+/// Keys (versions and delete markers) per `ListObjectVersions` page unless told otherwise:
+/// S3's maximum.
 const LIST_PAGE: i32 = 1000;
 
 /// One S3 bucket. Cheap to clone (the client is shared).
@@ -427,39 +437,73 @@ impl ObjectStore for S3Store {
 
     async fn listing(&self, prefix: &str) -> Result<Listing, StoreError> {
         check_prefix(prefix)?;
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .max_keys(self.list_page)
-            .into_paginator()
-            .send();
         let mut found = Listing::default();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| store_error(prefix, e))?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                let listed = meta(
-                    key,
-                    object.size(),
-                    object.e_tag(),
-                    None,
-                    object.last_modified(),
-                )?;
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .max_keys(self.list_page)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+                .map_err(|e| store_error(prefix, e))?;
+            // The entry the request resumed after; a store that repeats it on the next page
+            // (the emulator does, for objects without a version id) is not believed twice.
+            let resumed = key_marker.take().map(|k| (k, version_marker.take()));
+            let repeated = |key: &str, id: Option<&str>| {
+                resumed
+                    .as_ref()
+                    .is_some_and(|(k, v)| k == key && v.as_deref() == id)
+            };
+            for v in page.versions() {
+                let Some(key) = v.key() else { continue };
+                if repeated(key, v.version_id()) {
+                    continue;
+                }
+                let listed = meta(key, v.size(), v.e_tag(), v.version_id(), v.last_modified())?;
                 // Legal on S3, but no key sluice can take: set apart, to be accounted for.
                 if let Err(e) = check_key(key) {
                     tracing::warn!(key, error = %e, "listed an object whose key sluice cannot take");
                     found.unacceptable.push(listed);
-                } else {
+                } else if v.is_latest() == Some(true) {
                     found.objects.push(listed);
+                } else {
+                    found.noncurrent.push(listed);
                 }
             }
+            for m in page.delete_markers() {
+                let (Some(key), Some(id)) = (m.key(), version(m.version_id())) else {
+                    continue;
+                };
+                if repeated(key, m.version_id()) {
+                    continue;
+                }
+                if check_key(key).is_ok() {
+                    found.removals.push(DeleteMarker {
+                        key: key.to_string(),
+                        version_id: id,
+                        last_modified: m.last_modified().map_or_else(now, rfc3339),
+                        is_latest: m.is_latest() == Some(true),
+                    });
+                }
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+            if key_marker.is_none() {
+                return Err(StoreError::Corrupt {
+                    key: prefix.to_string(),
+                    message: "a truncated ListObjectVersions page has no next key marker".into(),
+                });
+            }
         }
-        // S3 lists in UTF-8 byte order, which is `str` order; sorting keeps the promise
-        // whatever a compatible store does.
-        found.objects.sort_by(|a, b| a.key.cmp(&b.key));
-        found.unacceptable.sort_by(|a, b| a.key.cmp(&b.key));
+        sort_listing(&mut found);
         Ok(found)
     }
 
@@ -474,6 +518,18 @@ impl ObjectStore for S3Store {
             .map_err(|e| store_error(key, e))?;
         Ok(())
     }
+}
+
+/// Puts a listing in the order [`Listing`] promises: by key, newest version first within a
+/// key. S3 lists versions so already (keys in UTF-8 byte order, which is `str` order, and
+/// each key's versions newest first); a stable sort by key keeps the promise whatever a
+/// compatible store does with keys, and keeps each key's versions in the store's order,
+/// which times of one-second precision could not always restore.
+fn sort_listing(found: &mut Listing) {
+    found.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    found.noncurrent.sort_by(|a, b| a.key.cmp(&b.key));
+    found.unacceptable.sort_by(|a, b| a.key.cmp(&b.key));
+    found.removals.sort_by(|a, b| a.key.cmp(&b.key));
 }
 
 /// Refuses a listing prefix the way the local store does: the part up to its last `/` must

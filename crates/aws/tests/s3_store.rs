@@ -456,3 +456,123 @@ async fn the_ledger_runs_on_s3() {
         .unwrap();
     assert_eq!(ledger.get(&object).await.unwrap(), Some(committed));
 }
+
+/// The version id of a `PUT` of `body` at `key`.
+async fn put_version(store: &S3Store, key: &str, body: &'static [u8]) -> String {
+    let meta = store.put(key, Bytes::from_static(body)).await.unwrap();
+    meta.version_id
+        .expect("a versioned bucket names the version")
+}
+
+/// `DELETE` of `key` without a version id: the delete marker's version id.
+async fn delete_marker(store: &S3Store, key: &str) -> String {
+    let out = store
+        .client()
+        .delete_object()
+        .bucket(store.bucket())
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.delete_marker, Some(true));
+    out.version_id.expect("the marker's version id")
+}
+
+// See: the issue "`S3Store::list` uses ListObjectsV2, which has no version ids".
+#[tokio::test]
+async fn a_listing_names_every_version_and_delete_marker_page_by_page() {
+    // Two keys a page: every page boundary falls inside some key's versions.
+    let store = bucket(true).await.with_list_page_size(2);
+    let a1 = put_version(&store, "v/a.ndjson", b"a1").await;
+    let a2 = put_version(&store, "v/a.ndjson", b"a2-").await;
+    let b1 = put_version(&store, "v/b.ndjson", b"b1").await;
+    let b_gone = delete_marker(&store, "v/b.ndjson").await;
+    let c1 = put_version(&store, "v/c.ndjson", b"c1").await;
+    let c_gone = delete_marker(&store, "v/c.ndjson").await;
+    let c2 = put_version(&store, "v/c.ndjson", b"c2").await;
+    put_version(&store, "w/elsewhere.ndjson", b"w").await;
+
+    let listing = store.listing("v/").await.unwrap();
+    let ids = |metas: &[sluice_store::ObjectMeta]| -> Vec<(String, String)> {
+        metas
+            .iter()
+            .map(|m| (m.key.clone(), m.version_id.clone().unwrap()))
+            .collect()
+    };
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    assert_eq!(
+        ids(&listing.objects),
+        [pair("v/a.ndjson", &a2), pair("v/c.ndjson", &c2)],
+        "the current versions, with their ids"
+    );
+    assert_eq!(
+        ids(&listing.noncurrent),
+        [
+            pair("v/a.ndjson", &a1),
+            pair("v/b.ndjson", &b1),
+            pair("v/c.ndjson", &c1)
+        ],
+        "overwritten and deleted versions, newest first within a key"
+    );
+    let markers: Vec<(String, String, bool)> = listing
+        .removals
+        .iter()
+        .map(|m| (m.key.clone(), m.version_id.clone(), m.is_latest))
+        .collect();
+    assert_eq!(
+        markers,
+        [
+            ("v/b.ndjson".to_string(), b_gone, true),
+            ("v/c.ndjson".to_string(), c_gone, false)
+        ]
+    );
+    assert!(listing.unacceptable.is_empty());
+    // Each version's etag and size are its own, as a HEAD of that version says.
+    for meta in listing.objects.iter().chain(&listing.noncurrent) {
+        let head = store
+            .head_version(&meta.key, meta.version_id.as_deref())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((&head.etag, head.size), (&meta.etag, meta.size), "{meta:?}");
+    }
+    // `list` is the current objects only, and a page size of 1000 gives the same answer.
+    let keys: Vec<String> = store
+        .list("v/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.key)
+        .collect();
+    assert_eq!(keys, ["v/a.ndjson", "v/c.ndjson"]);
+    assert_eq!(
+        store
+            .clone()
+            .with_list_page_size(1000)
+            .listing("v/")
+            .await
+            .unwrap(),
+        listing
+    );
+}
+
+#[tokio::test]
+async fn an_unversioned_bucket_lists_objects_without_version_ids() {
+    let store = bucket(false).await.with_list_page_size(2);
+    for key in ["u/1.ndjson", "u/2.ndjson", "u/3.ndjson"] {
+        store.put(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    store
+        .put("u/1.ndjson", Bytes::from_static(b"xy"))
+        .await
+        .unwrap();
+    store.delete("u/2.ndjson").await.unwrap();
+    let listing = store.listing("u/").await.unwrap();
+    let found: Vec<(&str, Option<&str>, u64)> = listing
+        .objects
+        .iter()
+        .map(|m| (m.key.as_str(), m.version_id.as_deref(), m.size))
+        .collect();
+    assert_eq!(found, [("u/1.ndjson", None, 2), ("u/3.ndjson", None, 1)]);
+    assert!(listing.noncurrent.is_empty() && listing.removals.is_empty());
+}

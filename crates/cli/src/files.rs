@@ -1,23 +1,68 @@
 //! `sluice files`: the ledger, one line per object version: committed, filtered,
-//! quarantined, or (after a crash) claimed or staged. A ledger record that cannot be read is
-//! named with its reason and left out; it never hides the rest of the ledger.
+//! quarantined, or (after a crash) claimed or staged; and one line per removal a key's head
+//! records (an `Object Deleted` event, or a delete marker reconcile found), in the state
+//! `removed`. A removal is not a ledger state: it belongs to the key, not to a version, and
+//! takes nothing out of the table. A ledger record or key head that cannot be read is named
+//! with its reason and left out; it never hides the rest of the ledger.
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use sluice_core::ledger::{LedgerState, STATE_NAMES};
+use sluice_core::keyhead::Removal;
+use sluice_core::ledger::{LedgerRecord, LedgerState, STATE_NAMES};
 
 use crate::stack::Target;
+
+/// The state `files` gives a removal line, beside the ledger's [`STATE_NAMES`].
+const REMOVED: &str = "removed";
+
+/// One line of the listing.
+enum Line {
+    Version(Box<LedgerRecord>),
+    /// A removal of `key` in `bucket`, as the key's head records it.
+    Removal {
+        bucket: String,
+        key: String,
+        removal: Removal,
+    },
+}
+
+impl Line {
+    fn key(&self) -> &str {
+        match self {
+            Line::Version(r) => &r.object.key,
+            Line::Removal { key, .. } => key,
+        }
+    }
+
+    /// When it happened: a version's claim, a removal's recording.
+    fn at(&self) -> &str {
+        match self {
+            Line::Version(r) => &r.claimed_at,
+            Line::Removal { removal, .. } => &removal.recorded_at,
+        }
+    }
+
+    fn state(&self) -> &'static str {
+        match self {
+            Line::Version(r) => r.state.name(),
+            Line::Removal { .. } => REMOVED,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only this table's objects.
     #[arg(long)]
     table: Option<String>,
-    /// Only objects in this state.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(STATE_NAMES))]
+    /// Only objects in this state (`removed`: the removals the keys' heads record).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+        STATE_NAMES.iter().copied().chain([REMOVED])
+    ))]
     state: Option<String>,
-    /// Print JSON lines (the ledger records) instead of a table.
+    /// Print JSON lines (the ledger records, and for a removal an object of the same shape
+    /// with `"state": "removed"`) instead of a table.
     #[arg(long)]
     json: bool,
 }
@@ -53,27 +98,83 @@ pub async fn run(
             .clone()
             .or_else(|| ctx.config.route(&r.object.key).map(|t| t.name.clone()))
     };
-    let records: Vec<_> = listing
+    let (heads, unreadable) = ctx.ledger.removals().await?;
+    for c in &unreadable {
+        eprintln!(
+            "sluice: unreadable key head {} skipped: {} (its removals are not shown)",
+            c.key, c.reason
+        );
+    }
+    let removals = heads.into_iter().flat_map(|head| {
+        head.removals.into_iter().map(move |removal| Line::Removal {
+            bucket: head.bucket.clone(),
+            key: head.key.clone(),
+            removal,
+        })
+    });
+    let table_of_line = |l: &Line| -> Option<String> {
+        match l {
+            Line::Version(r) => table_of(r),
+            Line::Removal { key, .. } => ctx.config.route(key).map(|t| t.name.clone()),
+        }
+    };
+    let mut lines: Vec<Line> = listing
         .records
         .into_iter()
-        .filter(|r| {
+        .map(|r| Line::Version(Box::new(r)))
+        .chain(removals)
+        .filter(|l| {
             args.table
                 .as_ref()
-                .is_none_or(|t| table_of(r).as_ref() == Some(t))
+                .is_none_or(|t| table_of_line(l).as_ref() == Some(t))
         })
-        .filter(|r| args.state.as_ref().is_none_or(|s| r.state.name() == s))
+        .filter(|l| args.state.as_ref().is_none_or(|s| l.state() == s))
         .collect();
+    // By key, then in time; stable, so the ledger's order of a key's versions stays.
+    lines.sort_by(|a, b| a.key().cmp(b.key()).then_with(|| a.at().cmp(b.at())));
     if args.json {
-        for r in &records {
-            outln!("{}", serde_json::to_string(r)?);
+        for l in &lines {
+            let json = match l {
+                Line::Version(r) => serde_json::to_string(r)?,
+                Line::Removal {
+                    bucket,
+                    key,
+                    removal,
+                } => serde_json::to_string(&serde_json::json!({
+                    "object": {"bucket": bucket, "key": key, "version_id": removal.version_id},
+                    "table": ctx.config.route(key).map(|t| &t.name),
+                    "state": REMOVED,
+                    "sequencer": removal.sequencer,
+                    "updated_at": removal.recorded_at,
+                }))?,
+            };
+            outln!("{json}");
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // Version and etag tell two versions of one key apart (an overwritten object).
+    // Version and etag tell two versions of one key apart (an overwritten object); a
+    // removal's version is its delete marker's.
     let mut t = crate::print::table([
         "key", "version", "etag", "table", "state", "rows", "rejected", "detail", "updated",
     ]);
-    for r in &records {
+    for l in &lines {
+        let r = match l {
+            Line::Version(r) => r,
+            Line::Removal { key, removal, .. } => {
+                t.add_row([
+                    key.escape_debug().to_string(),
+                    removal.version_id.clone().unwrap_or_else(|| "-".into()),
+                    "-".into(),
+                    table_of_line(l).unwrap_or_default(),
+                    REMOVED.into(),
+                    String::new(),
+                    String::new(),
+                    "rows already loaded stay in the table".into(),
+                    removal.recorded_at.clone(),
+                ]);
+                continue;
+            }
+        };
         let state = match &r.state {
             LedgerState::Committed { snapshot_id } => format!("committed @{snapshot_id}"),
             LedgerState::Filtered { reason } => format!("filtered: {reason}"),
@@ -107,14 +208,22 @@ pub async fn run(
         ]);
     }
     let mut by_state = std::collections::BTreeMap::<&str, usize>::new();
-    for r in &records {
-        *by_state.entry(r.state.name()).or_default() += 1;
+    let mut versions = 0;
+    for l in &lines {
+        if let Line::Version(r) = l {
+            versions += 1;
+            *by_state.entry(r.state.name()).or_default() += 1;
+        }
     }
     let counts: Vec<String> = by_state.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let removed = lines.len() - versions;
+    let mut summary = format!("{versions} object versions: {}", counts.join(", "));
+    if removed > 0 {
+        summary.push_str(&format!("; {removed} removals"));
+    }
     outln!(
-        "{t}\n{} object versions: {}",
-        records.len(),
-        counts.join(", ")
+        "{t}
+{summary}"
     );
     Ok(ExitCode::SUCCESS)
 }

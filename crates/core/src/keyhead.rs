@@ -14,7 +14,7 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 /// Most removals a head remembers (the newest); older ones are only in the event archive.
-const MAX_REMOVALS: usize = 16;
+pub const MAX_REMOVALS: usize = 16;
 
 /// Compares two S3 sequencers: hexadecimal strings of varying length, compared as numbers
 /// (AWS: pad the shorter with leading zeros, then compare). `None` if either is not hex, so a

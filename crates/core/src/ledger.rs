@@ -136,6 +136,9 @@ pub enum FilteredReason {
     NewVersionIgnored,
     /// The object holds no rows.
     Empty,
+    /// The version was removed after it was claimed and before it was read (on a store
+    /// without versions, a delete takes the bytes with it): there is nothing to load.
+    Removed,
     /// A reason this release does not write, read from an older record.
     Other(String),
 }
@@ -148,6 +151,7 @@ impl FilteredReason {
             Self::Superseded => "superseded",
             Self::NewVersionIgnored => "new_version_ignored",
             Self::Empty => "empty",
+            Self::Removed => "removed",
             Self::Other(s) => s,
         }
     }
@@ -160,6 +164,7 @@ impl From<&str> for FilteredReason {
             "superseded" => Self::Superseded,
             "new_version_ignored" => Self::NewVersionIgnored,
             "empty" => Self::Empty,
+            "removed" => Self::Removed,
             other => Self::Other(other.to_string()),
         }
     }

@@ -1,7 +1,8 @@
 //! The reconcile function: `{"table": name}` in (the CDK app's schedule sends one per table),
 //! an execution of the state machine started for every object version under the table's
-//! prefix that needs one (`sluice_steps::reconcile` decides which, and names them), and the
-//! table's watermark recorded.
+//! prefix that needs one (`sluice_steps::reconcile` decides which, and names them: every
+//! version S3 keeps, current or not), removals whose events were lost recorded in their
+//! keys' heads, and the table's watermark recorded.
 //!
 //! Names are deterministic, so a version whose event arrives late, or a second
 //! reconciliation, meets the execution already started: Step Functions answers
@@ -26,6 +27,9 @@ pub struct ReconcileOutput {
     pub table: String,
     /// Versions listed under the prefix and routed to the table.
     pub listed: u64,
+    /// Keys whose delete marker this run recorded as a removal (its event was lost).
+    #[serde(default)]
+    pub removals: Vec<String>,
     /// Executions started now.
     pub started: Vec<String>,
     /// Executions that needed starting but existed already.
@@ -109,7 +113,9 @@ pub async fn reconcile(
 ) -> Result<ReconcileOutput, StepError> {
     let table = ctx.table(&request.table)?.clone();
     let bucket = ctx.store.bucket().to_string();
-    let listed = reconcile::list(ctx, &table).await?;
+    let survey = reconcile::list_under(ctx, &table, &table.prefix).await?;
+    let removals = reconcile::record_removals(ctx, &survey.unrecorded_removals).await?;
+    let listed = survey.listed;
     let mut started = vec![];
     let mut already_started = vec![];
     let mut fates = vec![];
@@ -146,6 +152,7 @@ pub async fn reconcile(
     Ok(ReconcileOutput {
         table: table.name.clone(),
         listed: listed.len() as u64,
+        removals,
         started,
         already_started,
         watermark: mark,

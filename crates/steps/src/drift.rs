@@ -66,7 +66,7 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
         )? {
             Opened::Rows(r) => r,
             // validate notices too and records it; nothing to infer here.
-            Opened::Superseded { .. } => return Ok(Sample::default()),
+            Opened::Superseded { .. } | Opened::Removed => return Ok(Sample::default()),
         };
         let mut sample = Sample::default();
         while sample.rows.len() < sample_rows {

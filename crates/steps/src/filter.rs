@@ -373,8 +373,9 @@ async fn filtered(
 }
 
 /// An `ObjectRemoved` event: recorded in the key's head (the newest removal makes older
-/// created events superseded); nothing is loaded or deleted from the table.
-async fn record_removal(ctx: &Context, arrival: &Arrival) -> Result<String, StepError> {
+/// created events superseded); nothing is loaded or deleted from the table. Reconciliation
+/// records a removal whose event was lost through here too.
+pub(crate) async fn record_removal(ctx: &Context, arrival: &Arrival) -> Result<String, StepError> {
     let at = now();
     let removal = Removal {
         sequencer: arrival.sequencer.clone(),

@@ -1,22 +1,47 @@
 //! Lost events, the decision part: which object versions under a table's prefix need an
-//! execution, with which deterministic name and input, and the table's watermark.
+//! execution, with which deterministic name and input, which removals the ledger has not
+//! recorded, and the table's watermark.
 //!
-//! The listing is the truth; events are only hints. A version the ledger never saw gets an
-//! arrival execution named as its event's would be ([`arrival_name`]), so a late event and the
-//! reconciliation find one another; a version whose claim was abandoned (not terminal, lease
-//! expired) gets a resumption named after its last transition ([`resume_name`]). Who starts
-//! the executions is the caller's business: the local engine runs them in process
-//! (`sluice-local`), the reconcile Lambda starts them on Step Functions.
+//! The listing is the truth; events are only hints. It lists every version the store keeps
+//! (`ObjectStore::listing`), not only the current ones: a version overwritten before its
+//! event was processed, or hidden by a delete marker, was still an arrival with rows, and
+//! sluice accounts for it like any other. So each version that is not a delete marker is
+//! looked up in the ledger by its version id (by its etag on a store without versions, as
+//! the filter records it). A version the ledger never saw gets an arrival execution named as
+//! its event's would be ([`arrival_name`]), so a late event and the reconciliation find one
+//! another; a version whose claim was abandoned (not terminal, lease expired) gets a
+//! resumption named after its last transition ([`resume_name`]). Who starts the executions
+//! is the caller's business: the local engine runs them in process (`sluice-local`), the
+//! reconcile Lambda starts them on Step Functions.
+//!
+//! A delete marker is no arrival: nothing is loaded or retracted for it. It is a removal the
+//! key's head must know of (`sluice files` shows removals from there); one whose event was
+//! lost is recorded by [`record_removals`] through the filter's own code path, as if its
+//! `Object Deleted` event had arrived without a sequencer. A version removed for good (a
+//! `DELETE` with a version id, or any delete on a bucket without versions) leaves nothing to
+//! list: what the ledger recorded of it stays, nothing more is recorded.
+//!
+//! Ledger records (and key heads) are read [`LOOKUPS_IN_FLIGHT`] at a time, each a small
+//! `GET`, in the listing's order.
 
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sluice_core::config::TableConfig;
+use sluice_core::keyhead::{KeyHead, MAX_REMOVALS};
 use sluice_core::ledger::LedgerRecord;
-use sluice_store::{LedgerError, ObjectMeta};
+use sluice_store::{DeleteMarker, LedgerError, ObjectMeta};
 
 use crate::context::{keys, Context};
 use crate::error::StepError;
-use crate::payload::{Arrival, ReplayInput};
+use crate::payload::{Arrival, ArrivalEvent, ReplayInput};
+
+/// Ledger records (or key heads) read at once: a `GET` from a Lambda to S3 takes tens of
+/// milliseconds, so one at a time a prefix of 10,000 versions spends minutes waiting; 32 at
+/// once hide that, and stay inside S3's request rate for one prefix and a Lambda's sockets.
+/// (The emulator answers in about a millisecond: there, 200 versions reconcile in 0.4 s one
+/// at a time or 32 at once.)
+pub const LOOKUPS_IN_FLIGHT: usize = 32;
 
 /// A table's reconciliation mark, kept under the control prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,16 +50,17 @@ pub struct Watermark {
     /// Last-modified time (RFC 3339) at or before which every listed object is committed,
     /// filtered or quarantined; `None` when the oldest object is not finished.
     pub watermark: Option<String>,
-    /// Objects listed under the table's prefix.
+    /// Object versions listed under the table's prefix (current or not; delete markers are
+    /// no versions here).
     pub objects: u64,
-    /// Listed objects not in a terminal state after the run (waiting for a redrive).
+    /// Listed versions not in a terminal state after the run (waiting for a redrive).
     pub unfinished: u64,
     /// When the reconciliation ran.
     pub at: String,
 }
 
-/// One object listed under a table's prefix and routed to that table, with the ledger's
-/// record of its version as the listing found it.
+/// One object version listed under a table's prefix and routed to that table, with the
+/// ledger's record of it as the listing found it.
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub meta: ObjectMeta,
@@ -62,40 +88,166 @@ pub struct Start {
     pub why: Why,
 }
 
+/// What reconciliation found under a table's prefix.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    /// Every version routed to the table, with its ledger record, in [`list`]'s order.
+    pub listed: Vec<Listed>,
+    /// Delete markers of keys routed to the table whose removal the key's head does not
+    /// record: their events were lost (or are on their way). By key, newest first.
+    pub unrecorded_removals: Vec<DeleteMarker>,
+}
+
 /// Lists `table`'s prefix and reads the ledger record of every version routed to it (a
-/// longer prefix of another table wins). First loads the table through the identity guard:
-/// a table the catalog lost is refused here, not reported as reconciled. Objects whose key
-/// sluice cannot take are listed too: their execution records them as quarantined
-/// `unacceptable_key` (see the filter step), so the watermark counts every object there is,
-/// not only those sluice can read.
+/// longer prefix of another table wins): current versions, then older ones and versions of
+/// deleted keys, each group by key and newest first within a key. First loads the table
+/// through the identity guard: a table the catalog lost is refused here, not reported as
+/// reconciled. Objects whose key sluice cannot take are listed too: their execution records
+/// them as quarantined `unacceptable_key` (see the filter step), so the watermark counts
+/// every object there is, not only those sluice can read.
 pub async fn list(ctx: &Context, table: &TableConfig) -> Result<Vec<Listed>, StepError> {
+    Ok(list_under(ctx, table, &table.prefix).await?.listed)
+}
+
+/// [`list`], and the removals to record, under `prefix` (the table's prefix, or a longer
+/// one within it: a part of a large prefix).
+pub async fn list_under(
+    ctx: &Context,
+    table: &TableConfig,
+    prefix: &str,
+) -> Result<Survey, StepError> {
     ctx.lake.load(table).await?;
-    let store = &ctx.store;
-    let listing = store.listing(&table.prefix).await?;
-    let mut out = vec![];
-    for meta in listing.objects.into_iter().chain(listing.unacceptable) {
-        if ctx.config.route(&meta.key).map(|t| &t.name) != Some(&table.name) {
+    let listing = ctx.store.listing(prefix).await?;
+    let routed = |key: &str| ctx.config.route(key).map(|t| &t.name) == Some(&table.name);
+    let versions: Vec<ObjectMeta> = listing
+        .objects
+        .into_iter()
+        .chain(listing.noncurrent)
+        .chain(listing.unacceptable)
+        .filter(|meta| routed(&meta.key))
+        .collect();
+    let listed = futures::stream::iter(versions)
+        .map(|meta| look_up(ctx, meta))
+        .buffered(LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut markers: Vec<Vec<DeleteMarker>> = vec![];
+    for marker in listing.removals.into_iter().filter(|m| routed(&m.key)) {
+        match markers.last_mut() {
+            Some(of_key) if of_key[0].key == marker.key => of_key.push(marker),
+            _ => markers.push(vec![marker]),
+        }
+    }
+    let unrecorded: Vec<Vec<DeleteMarker>> = futures::stream::iter(markers)
+        .map(|of_key| async move {
+            let head = ctx.ledger.head(ctx.store.bucket(), &of_key[0].key).await?;
+            Ok::<_, StepError>(unrecorded_removals(head.as_ref(), of_key))
+        })
+        .buffered(LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    Ok(Survey {
+        listed,
+        unrecorded_removals: unrecorded.into_iter().flatten().collect(),
+    })
+}
+
+/// The ledger's record of one listed version.
+async fn look_up(ctx: &Context, meta: ObjectMeta) -> Result<Listed, StepError> {
+    let version = meta.to_version(ctx.store.bucket());
+    let (record, corrupt) = match ctx.ledger.get(&version).await {
+        Ok(r) => (r.map(|r| r.record), None),
+        Err(LedgerError::Corrupt { key, message }) => {
+            tracing::warn!(key = %meta.key, record = %key, reason = %message, "corrupt ledger record: not reconciled");
+            (
+                None,
+                Some(format!("ledger record {key} is corrupt: {message}")),
+            )
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Listed {
+        meta,
+        record,
+        corrupt,
+    })
+}
+
+/// The delete markers of one key (newest first) that `head` does not record. A removal
+/// recorded with the marker's version id records it; one recorded without a version id (an
+/// event that named none) records the oldest marker it may stand for: one made at or before
+/// the removal was recorded, each removal standing for one marker. Only the newest
+/// `MAX_REMOVALS` markers count, as many as a head keeps, so that recording them never pushes
+/// out one recorded before and the next run finds the same answer.
+pub fn unrecorded_removals(
+    head: Option<&KeyHead>,
+    markers: Vec<DeleteMarker>,
+) -> Vec<DeleteMarker> {
+    let recorded = head.map(|h| h.removals.as_slice()).unwrap_or_default();
+    let mut unnamed: Vec<Option<chrono::DateTime<chrono::Utc>>> = recorded
+        .iter()
+        .filter(|r| r.version_id.is_none())
+        .map(|r| time(&r.recorded_at))
+        .collect();
+    unnamed.sort();
+    let mut left = vec![];
+    // Oldest first, so that an unnamed removal stands for the marker just before it.
+    for marker in markers.into_iter().take(MAX_REMOVALS).rev() {
+        if recorded
+            .iter()
+            .any(|r| r.version_id.as_deref() == Some(marker.version_id.as_str()))
+        {
             continue;
         }
-        let version = meta.to_version(store.bucket());
-        let (record, corrupt) = match ctx.ledger.get(&version).await {
-            Ok(r) => (r.map(|r| r.record), None),
-            Err(LedgerError::Corrupt { key, message }) => {
-                tracing::warn!(key = %meta.key, record = %key, reason = %message, "corrupt ledger record: not reconciled");
-                (
-                    None,
-                    Some(format!("ledger record {key} is corrupt: {message}")),
-                )
+        let made = time(&marker.last_modified);
+        let standing_for = unnamed
+            .iter()
+            .position(|at| matches!((at, made), (Some(at), Some(made)) if *at >= made));
+        match standing_for {
+            Some(i) => {
+                unnamed.remove(i);
             }
-            Err(e) => return Err(e.into()),
-        };
-        out.push(Listed {
-            meta,
-            record,
-            corrupt,
-        });
+            None => left.push(marker),
+        }
     }
-    Ok(out)
+    left.reverse();
+    left
+}
+
+/// An RFC 3339 time, or `None` if it is not one (it then matches nothing).
+fn time(at: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Records each of `markers` in its key's head, as the filter records an `Object Deleted`
+/// event (without a sequencer: a listing has none, so the removal orders nothing). Returns
+/// the keys, in order. Recording one twice is harmless: the next survey finds it recorded.
+pub async fn record_removals(
+    ctx: &Context,
+    markers: &[DeleteMarker],
+) -> Result<Vec<String>, StepError> {
+    let bucket = ctx.store.bucket().to_string();
+    futures::stream::iter(markers)
+        .map(|marker| {
+            let arrival = Arrival {
+                bucket: bucket.clone(),
+                key: marker.key.clone(),
+                version_id: Some(marker.version_id.clone()),
+                etag: None,
+                sequencer: None,
+                event: ArrivalEvent::Removed,
+            };
+            async move {
+                crate::filter::record_removal(ctx, &arrival).await?;
+                tracing::info!(key = %marker.key, marker = %marker.version_id, "reconcile: lost removal recorded");
+                Ok::<_, StepError>(marker.key.clone())
+            }
+        })
+        .buffered(LOOKUPS_IN_FLIGHT)
+        .try_collect()
+        .await
 }
 
 /// The execution `listed` needs at `now` (RFC 3339), if any.
@@ -271,5 +423,78 @@ mod tests {
             corrupt: Some("ledger record k is corrupt: EOF".into()),
         };
         assert_eq!(start_for(&listed, "landing", "2026-01-02T00:00:00Z"), None);
+    }
+
+    fn marker(id: &str, at: &str) -> DeleteMarker {
+        DeleteMarker {
+            key: "t/a.ndjson".into(),
+            version_id: id.into(),
+            last_modified: at.into(),
+            is_latest: false,
+        }
+    }
+
+    fn head_with(removals: &[(Option<&str>, &str)]) -> KeyHead {
+        let mut head = KeyHead::new("landing", "t/a.ndjson", "2026-01-01T00:00:00Z");
+        for (id, at) in removals {
+            head.saw_removed(sluice_core::keyhead::Removal {
+                sequencer: None,
+                version_id: id.map(str::to_string),
+                recorded_at: at.to_string(),
+            });
+        }
+        head
+    }
+
+    #[test]
+    fn a_marker_the_head_names_is_recorded_and_one_it_does_not_is_not() {
+        let markers = vec![
+            marker("m2", "2026-01-02T00:00:00Z"),
+            marker("m1", "2026-01-01T00:00:00Z"),
+        ];
+        let ids = |left: Vec<DeleteMarker>| -> Vec<String> {
+            left.into_iter().map(|m| m.version_id).collect()
+        };
+        assert_eq!(
+            ids(unrecorded_removals(None, markers.clone())),
+            ["m2", "m1"]
+        );
+        let head = head_with(&[(Some("m1"), "2026-01-01T00:00:01.000Z")]);
+        assert_eq!(
+            ids(unrecorded_removals(Some(&head), markers.clone())),
+            ["m2"]
+        );
+    }
+
+    #[test]
+    fn a_removal_recorded_without_a_version_stands_for_one_marker_made_before_it() {
+        let markers = vec![
+            marker("m2", "2026-01-02T00:00:00Z"),
+            marker("m1", "2026-01-01T00:00:00Z"),
+        ];
+        // Recorded after m2 was made: it may stand for either, and stands for one only.
+        let late = head_with(&[(None, "2026-01-02T00:00:00.500Z")]);
+        let left = unrecorded_removals(Some(&late), markers.clone());
+        assert_eq!(left.len(), 1, "{left:?}");
+        // Recorded before m2 was made: it cannot be m2's event.
+        let early = head_with(&[(None, "2026-01-01T12:00:00.000Z")]);
+        let left = unrecorded_removals(Some(&early), markers);
+        let ids: Vec<&str> = left.iter().map(|m| m.version_id.as_str()).collect();
+        assert_eq!(ids, ["m2"]);
+    }
+
+    #[test]
+    fn only_as_many_markers_as_a_head_keeps_are_recorded() {
+        let markers: Vec<DeleteMarker> = (0..MAX_REMOVALS + 5)
+            .rev()
+            .map(|i| marker(&format!("m{i:02}"), &format!("2026-01-01T00:00:{i:02}Z")))
+            .collect();
+        let left = unrecorded_removals(None, markers);
+        assert_eq!(left.len(), MAX_REMOVALS);
+        assert_eq!(
+            left[0].version_id,
+            format!("m{:02}", MAX_REMOVALS + 4),
+            "newest first"
+        );
     }
 }

@@ -13,7 +13,7 @@ use sluice_core::config::{Format, Limits, TableConfig};
 use sluice_core::reader::{detect_compression, RowReader};
 use sluice_core::schema::TableSchema;
 use sluice_core::ObjectVersion;
-use sluice_store::ObjectStore;
+use sluice_store::{ObjectStore, StoreError};
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
 
@@ -86,6 +86,8 @@ pub(crate) enum Opened {
     Superseded {
         current_etag: String,
     },
+    /// The claimed version is gone: removed since it was claimed.
+    Removed,
 }
 
 /// Opens `object` for reading rows. Must run on a thread that may block (inside
@@ -101,7 +103,11 @@ pub(crate) fn open_rows(
 ) -> Result<Opened, StepError> {
     // Exactly the claimed version: on a versioned bucket, later writes to the key are other
     // versions with their own events.
-    let got = handle.block_on(store.get_version(&object.key, object.version_id.as_deref()))?;
+    let got = match handle.block_on(store.get_version(&object.key, object.version_id.as_deref())) {
+        Ok(got) => got,
+        Err(StoreError::NotFound { .. }) => return Ok(Opened::Removed),
+        Err(e) => return Err(e.into()),
+    };
     if got.meta.etag != object.etag && object.version_id.is_none() {
         return Ok(Opened::Superseded {
             current_etag: got.meta.etag,

@@ -265,6 +265,33 @@ impl Ledger {
         Err(LedgerError::Conflict { key: record })
     }
 
+    /// Every key head that records at least one removal, sorted by bucket and key; a head
+    /// that cannot be read is left out and named in the second list (its store key and why),
+    /// as [`Ledger::listing`] does with records.
+    pub async fn removals(&self) -> Result<(Vec<KeyHead>, Vec<CorruptRecord>), LedgerError> {
+        let (mut heads, mut corrupt) = (vec![], vec![]);
+        let prefix = sluice_core::layout::key_heads_prefix();
+        for meta in self.store.list(&prefix).await? {
+            if !meta.key.ends_with(".json") {
+                continue;
+            }
+            let Some((bytes, _)) = self.store.get_bytes(&meta.key).await? else {
+                continue;
+            };
+            match decode_head(&meta.key, &bytes) {
+                Ok(head) if !head.removals.is_empty() => heads.push(head),
+                Ok(_) => {}
+                Err(LedgerError::Corrupt { key, message }) => corrupt.push(CorruptRecord {
+                    key,
+                    reason: message,
+                }),
+                Err(e) => return Err(e),
+            }
+        }
+        heads.sort_by(|a, b| (&a.bucket, &a.key).cmp(&(&b.bucket, &b.key)));
+        Ok((heads, corrupt))
+    }
+
     /// All readable records, as [`Ledger::listing`] sorts them; a record that cannot be read is
     /// skipped (with a warning), never fatal for the ledger.
     pub async fn list(&self) -> Result<Vec<LedgerRecord>, LedgerError> {

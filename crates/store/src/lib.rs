@@ -23,4 +23,6 @@ pub mod store;
 pub use identity::{Identities, IdentityError, TableIdentity, VersionedIdentity};
 pub use ledger::{Claim, CorruptRecord, Ledger, LedgerError, LedgerListing, VersionedRecord};
 pub use local::LocalStore;
-pub use store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
+pub use store::{
+    Conditional, DeleteMarker, GetObject, Listing, ObjectMeta, ObjectStore, StoreError,
+};

@@ -51,17 +51,44 @@ impl ObjectMeta {
     }
 }
 
-/// What a listing found under a prefix.
+/// What a listing found under a prefix: every version the store keeps, so that a caller
+/// that must account for every arrival (reconciliation) sees the versions an overwrite hid
+/// and the removals a delete left, not only what is current.
+///
+/// A store without versions (the local directory) has one version per key, its current
+/// bytes, identified by their etag: `noncurrent` and `removals` are empty there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
-    /// Objects whose key passes `sluice_core::object::check_key`, sorted by key.
+    /// The current version of every key that passes `sluice_core::object::check_key` and is
+    /// not deleted (its newest version is no delete marker), sorted by key; with its version
+    /// id where the store has versions.
     pub objects: Vec<ObjectMeta>,
-    /// Objects whose key sluice cannot take, sorted by key: legal on S3 (`a//b`, `./x`, a
-    /// backslash, a control character) or, in a local directory, a file name that is not
-    /// UTF-8 (its bytes escaped as `\xNN`, so the key still fails the check). No operation
-    /// of the store reads them; reconciliation records each as quarantined
-    /// `unacceptable_key`, so that every object is accounted for.
+    /// Older versions of those keys, and every version of a key whose newest version is a
+    /// delete marker: bytes that were in the bucket and are not current any more. Sorted by
+    /// key, newest first within a key.
+    pub noncurrent: Vec<ObjectMeta>,
+    /// Delete markers (removals a versioned bucket remembers) of keys sluice can take, sorted
+    /// by key, newest first within a key.
+    pub removals: Vec<DeleteMarker>,
+    /// Every version of an object whose key sluice cannot take, sorted by key: legal on S3
+    /// (`a//b`, `./x`, a backslash, a control character) or, in a local directory, a file
+    /// name that is not UTF-8 (its bytes escaped as `\xNN`, so the key still fails the
+    /// check). No operation of the store reads them; reconciliation records each as
+    /// quarantined `unacceptable_key`, so that every object is accounted for.
     pub unacceptable: Vec<ObjectMeta>,
+}
+
+/// A delete marker: the version a `DELETE` without a version id leaves on a versioned bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteMarker {
+    /// The key deleted.
+    pub key: String,
+    /// The marker's own version id (the `version-id` of its `Object Deleted` event).
+    pub version_id: String,
+    /// When the delete happened, RFC 3339 (UTC).
+    pub last_modified: String,
+    /// Whether it is the key's newest version (the key reads as absent).
+    pub is_latest: bool,
 }
 
 /// An object being read: its metadata and a streaming body, so a 10 GiB file is never held
@@ -149,14 +176,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         etag: &str,
     ) -> Result<Conditional, StoreError>;
 
-    /// Every object whose key starts with `prefix` (a plain string prefix, as in S3),
-    /// recursively, sorted by key; objects whose key sluice cannot take are set apart in
+    /// Every version under `prefix` (a plain string prefix, as in S3), recursively, as
+    /// [`Listing`] sorts them; objects whose key sluice cannot take are set apart in
     /// [`Listing::unacceptable`], never dropped.
     async fn listing(&self, prefix: &str) -> Result<Listing, StoreError>;
 
-    /// The objects of [`ObjectStore::listing`] that can be addressed, sorted by key. Leaves
-    /// out objects whose key sluice cannot take: callers that must account for every object
-    /// (reconciliation) use `listing`.
+    /// The current objects of [`ObjectStore::listing`] that can be addressed, sorted by key.
+    /// Leaves out older versions, delete markers and objects whose key sluice cannot take:
+    /// callers that must account for every object version (reconciliation) use `listing`.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         Ok(self.listing(prefix).await?.objects)
     }

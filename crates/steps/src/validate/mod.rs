@@ -145,7 +145,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
 }
 
 /// The output for a pass whose rows are not to be loaded: the object was overwritten
-/// meanwhile, holds no rows, or has more rejected rows than the table allows. `None` when
+/// meanwhile or removed, holds no rows, or has more rejected rows than the table allows. `None` when
 /// the rows may be loaded.
 async fn not_loaded(
     ctx: &Context,
@@ -164,6 +164,23 @@ async fn not_loaded(
             task.clone(),
             counts.clone(),
             FilteredReason::Superseded,
+            detail,
+        )
+        .await
+        .map(Some);
+    }
+    if let ReadEnd::Removed = &pass.end {
+        let detail = format!(
+            "{} was removed after it was claimed and before it was read; nothing to load",
+            object.key
+        );
+        discard(table, &pass.staged).await;
+        return filtered(
+            ctx,
+            record,
+            task.clone(),
+            counts.clone(),
+            FilteredReason::Removed,
             detail,
         )
         .await

@@ -75,6 +75,8 @@ pub(super) enum ReadEnd {
     Done,
     /// The object now has other bytes than the claimed version (etag given).
     Superseded(String),
+    /// The claimed version was removed before it was read.
+    Removed,
 }
 
 /// What one pass produced.
@@ -148,6 +150,7 @@ pub(super) async fn read_and_stage(
                     Opened::Superseded { current_etag } => {
                         return Ok((ReadEnd::Superseded(current_etag), None))
                     }
+                    Opened::Removed => return Ok((ReadEnd::Removed, None)),
                 };
                 // Every sender gone means the writer stopped.
                 let next_chunk = || match pool_rx.recv() {
