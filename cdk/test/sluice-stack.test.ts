@@ -571,7 +571,10 @@ describe('iam', () => {
     expect(can('schema-drift-detect', 'glue:CreateTable', 'database/shop')).toBe(true);
     expect(can('validate', 'glue:GetTable', 'table/shop/orders')).toBe(true);
     expect(can('validate', 'glue:UpdateTable', 'table/shop/orders')).toBe(false);
-    for (const fn of ['filter', 'quarantine', 'reconcile'] as const) {
+    // Reconcile loads each table (the identity guard) before it lists the table's prefix.
+    expect(can('reconcile', 'glue:GetTable', 'table/shop/orders')).toBe(true);
+    expect(can('reconcile', 'glue:UpdateTable', 'table/shop/orders')).toBe(false);
+    for (const fn of ['filter', 'quarantine'] as const) {
       expect(can(fn, 'glue:GetTable', 'table/shop/orders'), fn).toBe(false);
     }
   });

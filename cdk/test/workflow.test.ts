@@ -159,11 +159,14 @@ describe('backfill state machine', () => {
 
   it('plans with the reconcile function, then starts one ingest execution per manifest line in a Distributed Map', () => {
     const { definition } = rendered(example);
-    const plan = definition.States[definition.StartAt];
+    // Request and WholeTable give the input a prefix; AnythingToStart skips an empty manifest.
+    const plan = definition.States.Plan;
     expect(plan.Type).toBe('Task');
     expect(plan.Resource).toBe(`arn:${fnId(example, 'reconcile')}`);
     expect(plan.Parameters.backfill['execution.$']).toBe('$$.Execution.Name');
-    const map = definition.States[plan.Next];
+    const anything = definition.States[plan.Next];
+    expect(anything.Type).toBe('Choice');
+    const map = definition.States[anything.Choices[0].Next];
     expect(map.Type).toBe('Map');
     expect(map.ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
     expect(map.ItemReader).toEqual({

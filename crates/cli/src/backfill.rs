@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
 use sluice_core::config::{Config, TableConfig};
 use sluice_local::backfill::{backfill_name, Backfilled};

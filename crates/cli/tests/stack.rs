@@ -243,11 +243,12 @@ async fn the_stack_shows_what_the_workspace_shows_for_the_same_files() {
         .unwrap_or_else(|e| panic!("{e}"));
     let listed = stdout(&aws(&["files"]));
     assert!(listed.contains(removed), "{listed}");
-    // Depends on the removal display in files.rs (S3 reconcile branch); enable after merging:
-    // assert!(
-    //     listed.lines().any(|l| l.contains(removed) && l.contains("removed")),
-    //     "{listed}"
-    // );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains(removed) && l.contains("removed")),
+        "the removal is shown: {listed}"
+    );
 
     // reconcile --aws: the stack's function lists the prefix and records the watermark,
     // which table show --aws prints.
