@@ -94,6 +94,9 @@ lint-asl: $(ASL_VALIDATOR)
 LAMBDA_VENV := target/lambda-venv
 CARGO_LAMBDA := $(LAMBDA_VENV)/bin/cargo-lambda
 LAMBDA_DIR := target/lambda
+# The functions, by name: target/lambda also holds what cargo builds for this machine while
+# cross-compiling with the profile `lambda` (build scripts, proc macros: deps/, build/).
+LAMBDA_FUNCTIONS := filter schema-drift-detect validate quarantine commit reconcile
 # The zipped size each function should stay under (bytes): a small package starts cold fast.
 LAMBDA_ZIP_LIMIT := 8000000
 
@@ -106,8 +109,8 @@ lambdas: $(CARGO_LAMBDA)
 	@start=$$(date +%s); \
 	PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH $(CARGO) lambda build --profile lambda --arm64 -p sluice-lambdas --no-default-features --lambda-dir $(LAMBDA_DIR) || exit 1; \
 	echo "built in $$(( $$(date +%s) - start )) s"
-	@for d in $(LAMBDA_DIR)/*/; do \
-	  n=$$(basename $$d); z=$(CURDIR)/target/lambda-$$n.zip; rm -f $$z; \
+	@for n in $(LAMBDA_FUNCTIONS); do \
+	  d=$(LAMBDA_DIR)/$$n; z=$(CURDIR)/target/lambda-$$n.zip; rm -f $$z; \
 	  (cd $$d && $(PYTHON) -m zipfile -c $$z bootstrap) || exit 1; \
 	  awk -v n=$$n -v b=$$(stat -c %s $$d/bootstrap) -v z=$$(stat -c %s $$z) -v lim=$(LAMBDA_ZIP_LIMIT) \
 	    'BEGIN {printf "%-20s bootstrap %5.1f MB, zipped %4.1f MB%s\n", n, b/1e6, z/1e6, (z > lim ? "  (over the 8 MB target)" : "")}'; \
