@@ -12,39 +12,16 @@
 //! one Python process, rewrites the table's growing metadata for every commit, and the
 //! commits queue on the one table; `make test` runs 200.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use futures::StreamExt;
-use sluice_aws::emulator::{Binaries, Ministack, Stack};
+use sluice_aws::emulator::{Ministack, Stack};
 use sluice_core::ledger::{LedgerRecord, LedgerState};
 use sluice_store::ObjectStore;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// This package's builds of the six functions.
-fn binaries() -> Binaries {
-    Binaries(
-        [
-            ("filter", env!("CARGO_BIN_EXE_filter")),
-            (
-                "schema-drift-detect",
-                env!("CARGO_BIN_EXE_schema-drift-detect"),
-            ),
-            ("validate", env!("CARGO_BIN_EXE_validate")),
-            ("quarantine", env!("CARGO_BIN_EXE_quarantine")),
-            ("commit", env!("CARGO_BIN_EXE_commit")),
-            ("reconcile", env!("CARGO_BIN_EXE_reconcile")),
-        ]
-        .into_iter()
-        .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
-        .collect(),
-    )
-}
 
 /// Rows per file.
 const ROWS: u64 = 3;
@@ -101,8 +78,8 @@ async fn a_backfill_runs_through_distributed_map_and_lands_every_row_once() {
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
     let stack = Stack::deploy(
         ministack,
-        &repo().join("examples/orders/sluice.toml"),
-        &binaries(),
+        &common::repo().join("examples/orders/sluice.toml"),
+        &common::binaries(),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
@@ -148,7 +125,7 @@ async fn a_backfill_runs_through_distributed_map_and_lands_every_row_once() {
     );
 
     // The backfill state machine, from the very definition CDK deploys.
-    let definition = std::fs::read_to_string(repo().join("statemachine/backfill.asl.json"))
+    let definition = std::fs::read_to_string(common::repo().join("statemachine/backfill.asl.json"))
         .unwrap()
         .replace("${ReconcileFunctionArn}", &stack.function_arns["reconcile"])
         .replace("${IngestStateMachineArn}", &stack.state_machine);

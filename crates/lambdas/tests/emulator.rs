@@ -9,16 +9,14 @@
 //! Emulator gaps, covered by the local engine's tests instead: it has no
 //! `RedriveExecution`, and it does not enforce IAM.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::time::Duration;
 
 use aws_sdk_sfn::types::ExecutionStatus;
 use sluice_aws::emulator::{Binaries, Ministack, Stack};
 use sluice_store::ObjectStore;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 /// This package's builds of the six functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
 /// is set (`make lambda-coldstart`: the `lambda` profile's builds for this machine).
@@ -32,22 +30,7 @@ pub fn binaries() -> Binaries {
                 .collect(),
         );
     }
-    Binaries(
-        [
-            ("filter", env!("CARGO_BIN_EXE_filter")),
-            (
-                "schema-drift-detect",
-                env!("CARGO_BIN_EXE_schema-drift-detect"),
-            ),
-            ("validate", env!("CARGO_BIN_EXE_validate")),
-            ("quarantine", env!("CARGO_BIN_EXE_quarantine")),
-            ("commit", env!("CARGO_BIN_EXE_commit")),
-            ("reconcile", env!("CARGO_BIN_EXE_reconcile")),
-        ]
-        .into_iter()
-        .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
-        .collect(),
-    )
+    common::binaries()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,7 +38,7 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
     let stack = Stack::deploy(
         ministack,
-        &repo().join("examples/orders/sluice.toml"),
+        &common::repo().join("examples/orders/sluice.toml"),
         &binaries(),
     )
     .await
@@ -64,7 +47,7 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
     let sfn = aws_sdk_sfn::Client::new(sdk);
 
     // The example lands.
-    let data = repo().join("examples/orders/data");
+    let data = common::repo().join("examples/orders/data");
     let mut files: Vec<_> = std::fs::read_dir(&data)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -163,7 +146,7 @@ async fn every_function_starts_cold_and_answers_a_payload_it_cannot_take_with_it
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
     let stack = Stack::deploy(
         ministack,
-        &repo().join("examples/orders/sluice.toml"),
+        &common::repo().join("examples/orders/sluice.toml"),
         &binaries(),
     )
     .await

@@ -7,12 +7,13 @@
 //! listed object looked unseen, the watermark was never set and every run started one
 //! execution per object.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use sluice_aws::emulator::{Binaries, Ministack, Stack};
+use sluice_aws::emulator::{Ministack, Stack};
 use sluice_aws::S3Store;
 use sluice_lambdas::reconcile::ReconcileOutput;
 use sluice_steps::payload::Arrival;
@@ -24,30 +25,6 @@ const OBJECTS: usize = 200;
 const LOST: usize = 60;
 /// Rows per object.
 const ROWS: usize = 3;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// This package's builds of the six functions.
-fn binaries() -> Binaries {
-    Binaries(
-        [
-            ("filter", env!("CARGO_BIN_EXE_filter")),
-            (
-                "schema-drift-detect",
-                env!("CARGO_BIN_EXE_schema-drift-detect"),
-            ),
-            ("validate", env!("CARGO_BIN_EXE_validate")),
-            ("quarantine", env!("CARGO_BIN_EXE_quarantine")),
-            ("commit", env!("CARGO_BIN_EXE_commit")),
-            ("reconcile", env!("CARGO_BIN_EXE_reconcile")),
-        ]
-        .into_iter()
-        .map(|(n, p)| (n.to_string(), PathBuf::from(p)))
-        .collect(),
-    )
-}
 
 /// `ROWS` orders that pass `examples/orders/orders.schema.json`, ids unique per object.
 fn orders(object: usize) -> Vec<u8> {
@@ -161,8 +138,8 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
     let stack = Stack::deploy(
         ministack,
-        &repo().join("examples/orders/sluice.toml"),
-        &binaries(),
+        &common::repo().join("examples/orders/sluice.toml"),
+        &common::binaries(),
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));
