@@ -11,7 +11,7 @@
 //   rejectsRetentionDays    SLUICE_REJECTS_DAYS         rejected rows kept (default 30)
 //   warehouseVersionsDays   SLUICE_WAREHOUSE_VERSIONS_DAYS noncurrent warehouse versions kept (default 7)
 //   kms                     SLUICE_KMS                  `true`: a customer-managed key for bucket, queues, topic, logs
-//   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    the freshness alarm's threshold (default 60)
+//   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    freshness of tables that set none in sluice.toml (default 60)
 //   stackName               SLUICE_STACK_NAME           default Sluice
 //
 // Relative paths are relative to the repository root.

@@ -1,7 +1,14 @@
 // What an on-call engineer watches: alarms on a failed ingest or backfill execution, dead
-// letters, quarantined files, freshness, and each function and rule; optionally an SNS topic they notify; and one
-// dashboard. Every alarm fires on any occurrence within five minutes (freshness: on a lag above
-// its threshold), and missing data is not a breach.
+// letters, quarantined files, each table's freshness, and each function and rule; optionally
+// an SNS topic they notify; and one dashboard. Every alarm fires on any occurrence within five
+// minutes (freshness: on a time above the table's threshold), and missing data is not a breach.
+//
+// Freshness is two alarms per table, both by the `Stack` and `Table` dimensions the functions
+// publish, over the table's `freshness` (sluice.toml) or the stack's threshold: rows that took
+// longer from their object's landing to their commit (`EventToCommitLag`, from commit), and an
+// object that has waited longer and is still not done (`OldestUnfinishedAge`, from each
+// reconcile run: a stuck or lost arrival, which commits nothing and so never shows as a lag).
+// The second is read over the reconcile period: it is published once a run.
 
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -12,6 +19,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { TableSpec } from './config';
 import { FUNCTION_NAMES, FunctionName, pascal } from './functions';
 
 export interface AlarmsProps {
@@ -26,8 +34,12 @@ export interface AlarmsProps {
   readonly alarmEmail?: string;
   /** Encrypts the topic. */
   readonly key?: kms.IKey;
-  /** The freshness alarm's threshold. Default one hour. */
+  /** The tables, for their freshness alarms. */
+  readonly tables: readonly TableSpec[];
+  /** The freshness threshold of a table that sets none. Default one hour. */
   readonly freshnessThreshold?: Duration;
+  /** How often reconcile runs (the period of `OldestUnfinishedAge`). Default one hour. */
+  readonly reconcileEvery?: Duration;
 }
 
 export class Alarms {
@@ -56,7 +68,16 @@ export class Alarms {
         period: five,
         dimensionsMap: { Stack: scope.stackName },
       });
-    const freshness = props.freshnessThreshold ?? Duration.hours(1);
+    const stackFreshness = props.freshnessThreshold ?? Duration.hours(1);
+    const above = (id: string, description: string, metric: cloudwatch.IMetric, threshold: Duration) =>
+      new cloudwatch.Alarm(scope, id, {
+        alarmDescription: description,
+        metric,
+        threshold: threshold.toMilliseconds(),
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
     const alarms = [
       anyOf(
         'ExecutionsFailedAlarm',
@@ -83,15 +104,33 @@ export class Alarms {
         'sluice: files were quarantined and wait for a person (sluice quarantine list)',
         sluiceMetric('FilesQuarantined', 'Sum'),
       ),
-      new cloudwatch.Alarm(scope, 'FreshnessAlarm', {
-        alarmDescription: `sluice: rows took longer than ${freshness.toHumanString()} from their object's arrival to their commit`,
-        metric: sluiceMetric('EventToCommitLag', 'Maximum'),
-        threshold: freshness.toMilliseconds(),
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
     ];
+    for (const t of props.tables) {
+      const freshness = t.freshness ?? stackFreshness;
+      const id = pascal(`${t.namespace}-${t.name}`);
+      const tableMetric = (metricName: string, period: Duration) =>
+        new cloudwatch.Metric({
+          namespace: 'sluice',
+          metricName,
+          statistic: 'Maximum',
+          period,
+          dimensionsMap: { Stack: scope.stackName, Table: t.name },
+        });
+      alarms.push(
+        above(
+          `${id}FreshnessAlarm`,
+          `sluice: rows of ${t.namespace}.${t.name} took longer than ${freshness.toHumanString()} from their object's arrival to their commit`,
+          tableMetric('EventToCommitLag', five),
+          freshness,
+        ),
+        above(
+          `${id}WaitingAlarm`,
+          `sluice: an object of ${t.namespace}.${t.name} has waited longer than ${freshness.toHumanString()} and is not done (stuck, or its event lost); \`sluice reconcile --aws --table ${t.name}\` names it`,
+          tableMetric('OldestUnfinishedAge', props.reconcileEvery ?? Duration.hours(1)),
+          freshness,
+        ),
+      );
+    }
     for (const name of FUNCTION_NAMES) {
       const fn = functions[name];
       alarms.push(
@@ -149,7 +188,11 @@ export class Alarms {
           }),
           new cloudwatch.GraphWidget({
             title: 'Freshness (ms)',
-            left: [sluiceMetric('EventToCommitLag', 'Maximum'), sluiceMetric('CommitLatency', 'Average')],
+            left: [
+              sluiceMetric('EventToCommitLag', 'Maximum'),
+              sluiceMetric('CommitLatency', 'Average'),
+              sluiceMetric('OldestUnfinishedAge', 'Maximum'),
+            ],
           }),
         ],
         [

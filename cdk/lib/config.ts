@@ -5,6 +5,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { Duration } from 'aws-cdk-lib';
 import { parse } from 'smol-toml';
 
 /** Prefix under which sluice keeps its own objects; no table prefix may start with it. */
@@ -18,6 +19,11 @@ export interface TableSpec {
   readonly prefix: string;
   /** Contract path as written in the file, relative to the config's directory. */
   readonly contract: string;
+  /**
+   * How long an object may take from landing to a final state (`freshness = "1h"`): the
+   * table's freshness alarms' threshold. Unset: the stack's.
+   */
+  readonly freshness?: Duration;
 }
 
 export interface SluiceConfig {
@@ -86,7 +92,18 @@ export function loadConfig(file: string): SluiceConfig {
     if (/[*?\s]/.test(prefix) || prefix.split('/').some((seg) => seg === '.' || seg === '..')) {
       throw new ConfigError(file, `table[${i}].prefix: ${JSON.stringify(prefix)} is not a safe key prefix`);
     }
-    return { name, namespace, prefix, contract };
+    const freshnessText = t['freshness'];
+    let freshness: Duration | undefined;
+    if (freshnessText !== undefined) {
+      freshness = typeof freshnessText === 'string' ? parseAge(freshnessText) : undefined;
+      if (freshness === undefined || freshness.toSeconds() === 0) {
+        throw new ConfigError(
+          file,
+          `table[${i}].freshness: ${JSON.stringify(freshnessText)}: expected a positive whole number and a unit, s, m, h or d (30s, 15m, 1h, 2d)`,
+        );
+      }
+    }
+    return { name, namespace, prefix, contract, freshness };
   });
   tables.forEach((t, i) => {
     tables.slice(0, i).forEach((other, j) => {
@@ -102,6 +119,27 @@ export function loadConfig(file: string): SluiceConfig {
     });
   });
   return { path: path.resolve(file), text, tables };
+}
+
+/**
+ * A span of time in sluice's one form, a whole number and a unit (`30s`, `15m`, `1h`, `2d`),
+ * as `crates/core/src/age.rs` parses it; `undefined` for anything else.
+ */
+export function parseAge(text: string): Duration | undefined {
+  const m = /^\s*(\d+)([smhd])\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (!Number.isSafeInteger(n)) return undefined;
+  switch (m[2]) {
+    case 's':
+      return Duration.seconds(n);
+    case 'm':
+      return Duration.minutes(n);
+    case 'h':
+      return Duration.hours(n);
+    default:
+      return Duration.days(n);
+  }
 }
 
 /**

@@ -94,8 +94,10 @@ export interface SluiceStackProps extends StackProps {
    */
   readonly customerManagedKey?: boolean;
   /**
-   * Freshness: the alarm fires when an object's rows took longer than this from its arrival
-   * to their commit (the `EventToCommitLag` metric). Default one hour.
+   * Freshness of a table whose sluice.toml entry sets no `freshness`: its alarms fire when
+   * an object's rows took longer than this from its arrival to their commit
+   * (`EventToCommitLag`) or an object has waited longer and is not done
+   * (`OldestUnfinishedAge`, from reconcile). Default one hour.
    */
   readonly freshnessThreshold?: Duration;
   /**
@@ -272,7 +274,9 @@ export class SluiceStack extends Stack {
       ruleNames: arrivals.ruleNames,
       alarmEmail: props.alarmEmail,
       key,
+      tables,
       freshnessThreshold: props.freshnessThreshold,
+      reconcileEvery: props.reconcileEvery,
     }).dashboard;
 
     // ---- The IAM matrix (access.ts) -------------------------------------------------

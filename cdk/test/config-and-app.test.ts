@@ -1,8 +1,9 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { Duration } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, stageConfig } from '../lib/config';
+import { loadConfig, parseAge, stageConfig } from '../lib/config';
 import { EXAMPLE_CONFIG, dummyCodeDir, synth, tempDir, writeConfig } from './helpers';
 
 const CDK_DIR = path.resolve(__dirname, '..');
@@ -13,8 +14,27 @@ describe('sluice.toml', () => {
   it('reads the example: one table, namespace shop, prefix orders/', () => {
     const c = loadConfig(EXAMPLE_CONFIG);
     expect(c.tables).toEqual([
-      { name: 'orders', namespace: 'shop', prefix: 'orders/', contract: 'orders.schema.json' },
+      {
+        name: 'orders',
+        namespace: 'shop',
+        prefix: 'orders/',
+        contract: 'orders.schema.json',
+        freshness: Duration.hours(1),
+      },
     ]);
+  });
+
+  it('reads ages in the one form Rust reads (crates/core/src/age.rs)', () => {
+    expect(parseAge('30s')?.toSeconds()).toBe(30);
+    expect(parseAge('90m')?.toSeconds()).toBe(5400);
+    expect(parseAge(' 1h ')?.toSeconds()).toBe(3600);
+    expect(parseAge('2d')?.toSeconds()).toBe(172_800);
+    for (const bad of ['', 'h', '1', '1x', '1.5h', '-1h', '1h30m', '1 h', '1H']) {
+      expect(parseAge(bad), bad).toBeUndefined();
+    }
+    const c = loadConfig(writeConfig(table('name = "t"\nprefix = "t/"\nfreshness = "15m"')));
+    expect(c.tables[0].freshness?.toSeconds()).toBe(900);
+    expect(loadConfig(writeConfig(table('name = "t"\nprefix = "t/"'))).tables[0].freshness).toBeUndefined();
   });
 
   it('defaults the namespace to sluice', () => {
@@ -36,6 +56,9 @@ describe('sluice.toml', () => {
     ],
     ['a table twice', table('name = "a"\nprefix = "a/"') + table('name = "a"\nprefix = "b/"'), /same table/],
     ['bad TOML', '[[table]\n', /not valid TOML/],
+    ['a freshness not in the one form', table('name = "t"\nprefix = "t/"\nfreshness = "an hour"'), /table\[0\]\.freshness: "an hour"/],
+    ['a freshness of zero', table('name = "t"\nprefix = "t/"\nfreshness = "0m"'), /table\[0\]\.freshness/],
+    ['a freshness as a number', table('name = "t"\nprefix = "t/"\nfreshness = 60'), /table\[0\]\.freshness: 60/],
   ])('refuses %s', (_, text, message) => {
     expect(() => loadConfig(writeConfig(text))).toThrow(message);
   });

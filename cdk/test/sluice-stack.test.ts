@@ -27,6 +27,7 @@ import {
   synth,
   tempDir,
   twoTablesConfig,
+  writeConfig,
 } from './helpers';
 
 let example: Synth;
@@ -323,8 +324,8 @@ describe('alarms', () => {
   };
 
   it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
-    // One table: 2 rules; 6 functions with errors and throttles each.
-    expect(alarms(example)).toHaveLength(6 + 6 * 2 + 2);
+    // One table: 2 rules and 2 freshness alarms; 6 functions with errors and throttles each.
+    expect(alarms(example)).toHaveLength(5 + 2 + 6 * 2 + 2);
     // One per state machine: ingest and backfill.
     byMetric(example, 'ExecutionsFailed', 2);
     const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
@@ -345,9 +346,24 @@ describe('alarms', () => {
     expect(quarantined.Period).toBe(300);
     // The functions' metrics carry the stack's name (EMF dimension `Stack`, from SLUICE_STACK).
     expect(quarantined.Dimensions).toEqual([{ Name: 'Stack', Value: example.stack.stackName }]);
+    // Freshness per table, by Stack and Table, over the table's own `freshness` (1h in the
+    // example): rows that took too long to commit, and an object still waiting (reconcile's).
     const fresh = byMetric(example, 'EventToCommitLag');
     expect(fresh.Statistic).toBe('Maximum');
     expect(fresh.Threshold).toBe(3600_000);
+    expect(fresh.Period).toBe(300);
+    const tableDims = [
+      { Name: 'Stack', Value: example.stack.stackName },
+      { Name: 'Table', Value: 'orders' },
+    ];
+    expect(fresh.Dimensions).toEqual(tableDims);
+    const waiting = byMetric(example, 'OldestUnfinishedAge');
+    expect(waiting.Namespace).toBe('sluice');
+    expect(waiting.Statistic).toBe('Maximum');
+    expect(waiting.Threshold).toBe(3600_000);
+    expect(waiting.Period).toBe(3600); // published once per reconcile run, hourly
+    expect(waiting.Dimensions).toEqual(tableDims);
+    expect(waiting.AlarmDescription).toContain('sluice reconcile --aws --table orders');
     for (const metric of ['Errors', 'Throttles']) {
       const per = alarms(example).filter((a) => a.MetricName === metric);
       expect(per.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(FUNCTIONS.map((f) => fnId(example, f)).sort());
@@ -356,13 +372,29 @@ describe('alarms', () => {
     expect(failedInvocations).toHaveLength(2);
     for (const a of failedInvocations) expect(a.Namespace).toBe('AWS/Events');
     for (const a of alarms(example)) {
-      if (a.MetricName !== 'EventToCommitLag') expect(a.Threshold).toBe(0);
+      if (!['EventToCommitLag', 'OldestUnfinishedAge'].includes(a.MetricName)) expect(a.Threshold).toBe(0);
       expect(a.ComparisonOperator).toBe('GreaterThanThreshold');
       expect(a.TreatMissingData).toBe('notBreaching');
       expect(a.AlarmActions).toBeUndefined();
     }
     expect(resourcesOfType(example.json, 'AWS::SNS::Topic')).toHaveLength(0);
-    expect(byMetric(synth({ freshnessThreshold: Duration.minutes(10) }), 'EventToCommitLag').Threshold).toBe(600_000);
+    // A table's own freshness wins; one without takes the stack's.
+    const mixed = synth({
+      configPath: writeConfig(TWO_TABLES.replace('contract = "orders.schema.json"', 'contract = "orders.schema.json"\nfreshness = "15m"'), [
+        'orders.schema.json',
+        'schemas/returns.schema.json',
+      ]),
+      freshnessThreshold: Duration.minutes(10),
+      reconcileEvery: Duration.minutes(30),
+    });
+    const thresholds = (metric: string) =>
+      Object.fromEntries(
+        alarms(mixed)
+          .filter((a) => a.MetricName === metric)
+          .map((a) => [a.Dimensions[1].Value, [a.Threshold, a.Period]]),
+      );
+    expect(thresholds('EventToCommitLag')).toEqual({ orders: [900_000, 300], returns: [600_000, 300] });
+    expect(thresholds('OldestUnfinishedAge')).toEqual({ orders: [900_000, 1800], returns: [600_000, 1800] });
   });
 
   it('are on one dashboard with the metrics an on-call engineer reads', () => {

@@ -159,8 +159,10 @@ describe('backfill state machine', () => {
 
   it('plans with the reconcile function, then starts one ingest execution per manifest line in a Distributed Map', () => {
     const { definition } = rendered(example);
-    // Request and WholeTable give the input a prefix; AnythingToStart skips an empty manifest.
+    // Request, FromPrefix and WholeTable give the input a prefix and no continuation;
+    // AnythingToStart skips an empty part; More plans the next part while there is one.
     const plan = definition.States.Plan;
+    expect(plan.Parameters.backfill['continuation.$']).toBe('$.continuation');
     expect(plan.Type).toBe('Task');
     expect(plan.Resource).toBe(`arn:${fnId(example, 'reconcile')}`);
     expect(plan.Parameters.backfill['execution.$']).toBe('$$.Execution.Name');
@@ -190,6 +192,15 @@ describe('backfill state machine', () => {
       c.ErrorEquals.includes('StepFunctions.ExecutionAlreadyExistsException'),
     );
     expect(map.ItemProcessor.States[caught.Next].Type).toBe('Succeed');
+    // Part after part: the Map keeps the plan as its state and More loops to Plan.
+    expect(map.ResultPath).toBeNull();
+    const more = definition.States[map.Next];
+    expect(more.Choices).toEqual([{ Variable: '$.continuation', IsNull: false, Next: 'Plan' }]);
+    expect(anything.Default).toBe(map.Next);
+    for (const first of ['FromPrefix', 'WholeTable']) {
+      expect(definition.States[first].Parameters.continuation).toBeNull();
+      expect(definition.States[first].Next).toBe('Plan');
+    }
   });
 
   it('has a role that does what the definition needs and nothing wider', () => {

@@ -34,7 +34,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sluice_core::object::check_key;
 use sluice_store::{
-    Conditional, DeleteMarker, GetObject, Listing, ObjectMeta, ObjectStore, StoreError,
+    Conditional, DeleteMarker, GetObject, Listing, ListingMark, ObjectMeta, ObjectStore, StoreError,
 };
 
 use crate::s3_error::{status, store_error};
@@ -436,16 +436,35 @@ impl ObjectStore for S3Store {
     }
 
     async fn listing(&self, prefix: &str) -> Result<Listing, StoreError> {
+        Ok(self.listing_part(prefix, None, usize::MAX).await?.0)
+    }
+
+    /// ListObjectVersions pages from `from` (S3's own key and version-id markers) until
+    /// `at_least` entries are listed (the last page asks for no more than are missing) or the
+    /// listing ends.
+    async fn listing_part(
+        &self,
+        prefix: &str,
+        from: Option<&ListingMark>,
+        at_least: usize,
+    ) -> Result<(Listing, Option<ListingMark>), StoreError> {
         check_prefix(prefix)?;
         let mut found = Listing::default();
-        let (mut key_marker, mut version_marker) = (None, None);
+        let (mut key_marker, mut version_marker) = match from {
+            Some(m) => (Some(m.key.clone()), m.version_id.clone()),
+            None => (None, None),
+        };
+        let mut next = None;
         loop {
             let page = self
                 .client
                 .list_object_versions()
                 .bucket(&self.bucket)
                 .prefix(prefix)
-                .max_keys(self.list_page)
+                .max_keys(
+                    self.list_page
+                        .min(page_for(at_least.saturating_sub(found.len()))),
+                )
                 .set_key_marker(key_marker.clone())
                 .set_version_id_marker(version_marker.clone())
                 .send()
@@ -496,15 +515,22 @@ impl ObjectStore for S3Store {
             }
             key_marker = page.next_key_marker().map(str::to_string);
             version_marker = page.next_version_id_marker().map(str::to_string);
-            if key_marker.is_none() {
+            let Some(key) = key_marker.clone() else {
                 return Err(StoreError::Corrupt {
                     key: prefix.to_string(),
                     message: "a truncated ListObjectVersions page has no next key marker".into(),
                 });
+            };
+            if found.len() >= at_least {
+                next = Some(ListingMark {
+                    key,
+                    version_id: version_marker.clone(),
+                });
+                break;
             }
         }
         sort_listing(&mut found);
-        Ok(found)
+        Ok((found, next))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -518,6 +544,12 @@ impl ObjectStore for S3Store {
             .map_err(|e| store_error(key, e))?;
         Ok(())
     }
+}
+
+/// The `MaxKeys` that asks for `missing` entries: at least one, at most what an `i32` holds
+/// (S3 itself answers at most 1,000).
+fn page_for(missing: usize) -> i32 {
+    i32::try_from(missing.max(1)).unwrap_or(i32::MAX)
 }
 
 /// Puts a listing in the order [`Listing`] promises: by key, newest version first within a

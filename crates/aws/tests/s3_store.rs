@@ -554,6 +554,34 @@ async fn a_listing_names_every_version_and_delete_marker_page_by_page() {
             .unwrap(),
         listing
     );
+
+    // In parts of three entries (a backfill's plan, a part per invocation), each resumed from
+    // S3's own markers: every version and marker once, in the same order.
+    let whole = store.clone().with_list_page_size(1000);
+    let mut joined = sluice_store::Listing::default();
+    let (mut from, mut parts) = (None, 0);
+    loop {
+        let (part, next) = whole.listing_part("v/", from.as_ref(), 3).await.unwrap();
+        parts += 1;
+        if next.is_some() {
+            assert_eq!(
+                part.len(),
+                3,
+                "a part that is not the last holds what was asked"
+            );
+        }
+        joined.objects.extend(part.objects);
+        joined.noncurrent.extend(part.noncurrent);
+        joined.removals.extend(part.removals);
+        joined.unacceptable.extend(part.unacceptable);
+        match next {
+            Some(mark) => from = Some(mark),
+            None => break,
+        }
+        assert!(parts < 10, "the parts do not end");
+    }
+    assert_eq!(parts, 3, "7 entries in parts of 3");
+    assert_eq!(joined, listing);
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! `sluice backfill PREFIX [--table T] [--aws]`: replays a historical prefix exactly once.
 //! Runs `statemachine/backfill.asl.json`: its Plan lists the object versions under PREFIX,
 //! keeps those the ledger never saw, and writes them as a manifest; its Distributed Map
-//! starts one child ingest execution per version under the name its event would get.
+//! starts one child ingest execution per version under the name its event would get. A
+//! prefix larger than one part (`--part-versions`) is planned and run part by part.
 //! Everything the ledger already has is a duplicate, so a second backfill starts nothing.
 //!
 //! Locally the definition runs on sluice's engine, each child an ingest execution in this
@@ -44,6 +45,16 @@ pub struct Args {
     /// Print the per-file results as JSON lines instead of a table (local).
     #[arg(long)]
     json: bool,
+    /// Locally: object versions each part of the plan lists at least (the stack's reconcile
+    /// function takes SLUICE_BACKFILL_PART_VERSIONS). A prefix with more is planned and run
+    /// part after part, each part's executions started before the next part is listed.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = sluice_steps::backfill::DEFAULT_PART_VERSIONS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    part_versions: usize,
 }
 
 pub async fn run(
@@ -82,6 +93,7 @@ pub async fn run(
             &table.name,
             Some(&args.prefix),
             &name,
+            args.part_versions,
             on_child,
         )
         .await

@@ -4,7 +4,11 @@
 //!
 //! With `--aws` the deployed stack's reconcile function does it (the one its schedule runs):
 //! one synchronous Lambda Invoke per table, `{"table": name}`, and what it did is printed:
-//! versions listed, executions started now and started before, the watermark.
+//! versions listed, executions started now and started before (or the backfill it handed
+//! them to, when there were too many), the watermark.
+//!
+//! A table with `freshness` set whose oldest unfinished object had waited longer than that
+//! gets a `late:` line naming the object (what the stack's per-table alarm fires on).
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,11 +75,11 @@ pub async fn run(
                 w.objects,
                 r.ran.len(),
                 w.unfinished,
-                match &w.watermark {
-                    Some(t) => format!("{t}: every object that landed at or before it is committed, filtered or quarantined"),
-                    None => "none: the oldest object is not finished".into(),
-                }
+                describe(w)
             );
+            if let Some(late) = w.lateness(table.freshness) {
+                outln!("{}: {late}", w.table);
+            }
         }
         all.extend(r.ran);
     }
@@ -85,7 +89,26 @@ pub async fn run(
     Ok(exit_code(&all))
 }
 
-/// What the reconcile function answers (crates/lambdas' `ReconcileOutput`).
+/// The watermark's clause of the summary line.
+fn describe(w: &Watermark) -> String {
+    match &w.watermark {
+        Some(t) => format!(
+            "{t}: every object that landed at or before it is committed, filtered or quarantined"
+        ),
+        None => "none: the oldest object is not finished".into(),
+    }
+}
+
+/// What the reconcile function answers (crates/lambdas' `Response`): what it started, or
+/// the backfill it handed the versions to.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Answer {
+    Reconciled(Reconciled),
+    Escalated(Escalated),
+}
+
+/// crates/lambdas' `ReconcileOutput`.
 #[derive(Debug, Serialize, Deserialize)]
 struct Reconciled {
     table: String,
@@ -95,15 +118,35 @@ struct Reconciled {
     watermark: Watermark,
 }
 
+/// crates/lambdas' `Escalated`: more versions to start than one invocation starts one by one.
+#[derive(Debug, Serialize, Deserialize)]
+struct Escalated {
+    table: String,
+    listed: u64,
+    to_start: u64,
+    backfill: String,
+    started: bool,
+    watermark: Watermark,
+}
+
 /// `sluice reconcile --aws`: the stack's reconcile function, invoked once per table.
 async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<ExitCode> {
+    // The configuration says which tables there are and how fresh each should be; with
+    // --table it may be missing (the stack's function has its own copy).
+    let loaded = crate::workspace::load_config(config);
+    let freshness = |table: &str| {
+        loaded
+            .as_ref()
+            .ok()
+            .and_then(|c| c.table(table))
+            .and_then(|t| t.freshness)
+    };
     let tables: Vec<String> = match &args.table {
         Some(name) => vec![name.clone()],
-        None => crate::workspace::load_config(config)?
-            .tables
-            .iter()
-            .map(|t| t.name.clone())
-            .collect(),
+        None => match &loaded {
+            Ok(c) => c.tables.iter().map(|t| t.name.clone()).collect(),
+            Err(e) => bail!("{e:#}"),
+        },
     };
     let deployed = target.resolve().await?;
     let function = deployed.value(RECONCILE_FUNCTION, args.function.as_deref())?;
@@ -130,39 +173,60 @@ async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<E
                 error["errorMessage"].as_str().unwrap_or("")
             );
         }
-        let r: Reconciled = serde_json::from_slice(payload).with_context(|| {
+        let answer: Answer = serde_json::from_slice(payload).with_context(|| {
             format!(
                 "reading {function}'s answer for table {table}: {}",
                 String::from_utf8_lossy(payload)
             )
         })?;
         if args.json {
-            outln!("{}", serde_json::to_string(&r)?);
+            outln!("{}", serde_json::to_string(&answer)?);
             continue;
         }
-        if !r.started.is_empty() || !r.already_started.is_empty() {
-            let mut t = crate::print::table(["execution", "result"]);
-            for name in &r.started {
-                t.add_row([name.as_str(), "started"]);
+        let w = match &answer {
+            Answer::Reconciled(r) => {
+                if !r.started.is_empty() || !r.already_started.is_empty() {
+                    let mut t = crate::print::table(["execution", "result"]);
+                    for name in &r.started {
+                        t.add_row([name.as_str(), "started"]);
+                    }
+                    for name in &r.already_started {
+                        t.add_row([name.as_str(), "already started"]);
+                    }
+                    outln!("{t}");
+                }
+                outln!(
+                    "{}: {} objects listed, {} started, {} already started, {} not finished; watermark {}",
+                    r.table,
+                    r.listed,
+                    r.started.len(),
+                    r.already_started.len(),
+                    r.watermark.unfinished,
+                    describe(&r.watermark)
+                );
+                &r.watermark
             }
-            for name in &r.already_started {
-                t.add_row([name.as_str(), "already started"]);
+            Answer::Escalated(e) => {
+                outln!(
+                    "{}: {} objects listed, {} to start: too many for one invocation, so backfill \
+                     execution {} {} them (`sluice executions --aws list`); watermark {}",
+                    e.table,
+                    e.listed,
+                    e.to_start,
+                    e.backfill,
+                    if e.started {
+                        "starts"
+                    } else {
+                        "(started earlier) starts"
+                    },
+                    describe(&e.watermark)
+                );
+                &e.watermark
             }
-            outln!("{t}");
+        };
+        if let Some(late) = w.lateness(freshness(table)) {
+            outln!("{table}: {late}");
         }
-        let w = &r.watermark;
-        outln!(
-            "{}: {} objects listed, {} started, {} already started, {} not finished; watermark {}",
-            r.table,
-            r.listed,
-            r.started.len(),
-            r.already_started.len(),
-            w.unfinished,
-            match &w.watermark {
-                Some(t) => format!("{t}: every object that landed at or before it is committed, filtered or quarantined"),
-                None => "none: the oldest object is not finished".into(),
-            }
-        );
     }
     if !args.json {
         outln!("follow what started with `sluice executions --aws list`");

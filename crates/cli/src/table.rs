@@ -81,6 +81,9 @@ pub async fn run(
         ),
         None => outln!("watermark  none yet (`sluice reconcile` lists the prefix and sets it)"),
     }
+    if let Some(late) = watermark.as_ref().and_then(|w| w.lateness(cfg.freshness)) {
+        outln!("           {late}");
+    }
     outln!("\nschema");
     for f in &d.schema.fields {
         print_field(f, 1);

@@ -73,12 +73,47 @@ fn a_backfill_starts_only_what_the_ledger_never_saw_and_lands_every_row_once() {
         std::fs::copy(p, landing.join(p.file_name().unwrap())).unwrap();
     }
 
-    let out = run_ok(&mut sluice(&ws, &["backfill", "orders/"]));
+    // In parts of 8 versions, as a prefix too large for one plan is run: 7 parts, the first
+    // two all duplicates (no Map Run), the counts of all of them in the summary.
+    let out = run_ok(&mut sluice(
+        &ws,
+        &["backfill", "orders/", "--part-versions", "8"],
+    ));
     let summary = line(&out, "backfill backfill-orders-");
     assert!(
         summary.contains(" SUCCEEDED: 50 versions listed under orders/, 20 duplicates"),
         "{out}"
     );
+    let name = summary.split_whitespace().nth(1).unwrap();
+    let plans = ws.join("landing/.sluice/backfill").join(name);
+    let mut manifests: Vec<String> = std::fs::read_dir(&plans)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    manifests.sort();
+    assert_eq!(
+        manifests,
+        [
+            "arrivals-1.jsonl",
+            "arrivals-2.jsonl",
+            "arrivals-3.jsonl",
+            "arrivals-4.jsonl",
+            "arrivals-5.jsonl",
+            "arrivals-6.jsonl",
+            "arrivals.jsonl"
+        ],
+        "one manifest per part"
+    );
+    let lines: usize = manifests
+        .iter()
+        .map(|m| {
+            std::fs::read_to_string(plans.join(m))
+                .unwrap()
+                .lines()
+                .count()
+        })
+        .sum();
+    assert_eq!(lines, 30, "each version to start in one part's manifest");
     assert!(
         summary.contains("30 to start: 30 ran now, 0 already started elsewhere"),
         "{out}"
@@ -204,6 +239,7 @@ async fn an_execution_that_exists_already_is_caught_not_run_again() {
             "orders",
             Some("orders/2025/"),
             "backfill-orders-test",
+            sluice_steps::backfill::DEFAULT_PART_VERSIONS,
             std::sync::Arc::new(|_: &sluice_local::ArrivalReport| {}),
         )
         .await

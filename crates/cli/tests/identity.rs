@@ -324,6 +324,48 @@ fn a_corrupt_ledger_record_is_reported_and_skipped_never_fatal() {
     assert!(finding["detail"].as_str().unwrap().contains(&name));
 }
 
+// See: #17
+#[test]
+fn an_object_unfinished_past_the_tables_freshness_is_named_as_late() {
+    let ws = tempfile::tempdir().unwrap();
+    ingest_two(ws.path());
+    let out = run_ok(ws.path(), &["reconcile"]);
+    assert!(!out.contains("late:"), "everything is done: {out}");
+    // A record nobody can read keeps its object unfinished; it landed two hours ago, and
+    // the example's table wants everything done within the hour.
+    std::fs::write(
+        record_of(ws.path(), "orders-2026-03-01.ndjson"),
+        b"{\"object\": trunc",
+    )
+    .unwrap();
+    let landed = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600 + 60);
+    std::fs::File::options()
+        .write(true)
+        .open(ws.path().join("landing/orders/orders-2026-03-01.ndjson"))
+        .unwrap()
+        .set_modified(landed)
+        .unwrap();
+    let out = run_ok(ws.path(), &["reconcile"]);
+    let late = out
+        .lines()
+        .find(|l| l.contains("late:"))
+        .unwrap_or_else(|| panic!("no late line: {out}"));
+    assert!(
+        late.contains("orders/orders-2026-03-01.ndjson")
+            && late.contains("2h 1m")
+            && late.contains("freshness of 1h"),
+        "{late}"
+    );
+    let show = run_ok(ws.path(), &["table", "show", "orders"]);
+    assert!(show.contains(late.trim_start_matches("orders: ")), "{show}");
+    let w: serde_json::Value =
+        serde_json::from_str(&run_ok(ws.path(), &["table", "show", "orders", "--json"])).unwrap();
+    assert_eq!(
+        w["watermark"]["oldest_unfinished_key"],
+        "orders/orders-2026-03-01.ndjson"
+    );
+}
+
 // See: #15
 #[test]
 fn doctor_reports_a_missing_data_file() {

@@ -29,6 +29,7 @@
 //! partition = { field = "ordered_at", transform = "day" }   # optional
 //! new_version = "append"         # append | ignore: a new version of a committed key
 //! on_delete = "keep"             # keep: a removed object's rows stay (it is recorded)
+//! freshness = "1h"               # optional: an object unfinished this long after it landed is late
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
@@ -42,6 +43,8 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use crate::age::Age;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,6 +265,12 @@ pub struct TableConfig {
     /// What a removed object does to its rows.
     #[serde(default)]
     pub on_delete: OnDeletePolicy,
+    /// How long an object may take from landing to a final state before it is late: the
+    /// stack alarms, per table, when an object's rows took longer to commit or one still
+    /// waits longer (reconcile's `OldestUnfinishedAge`), and `sluice reconcile` and `sluice
+    /// table show` say which object is late. Unset: the stack's own threshold (an hour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Age>,
 }
 
 fn default_namespace() -> String {
@@ -483,6 +492,9 @@ impl Config {
                         .into(),
                 ));
             }
+            if t.freshness.is_some_and(Age::is_zero) {
+                return Err(invalid(key("freshness"), "must be positive".into()));
+            }
             if t.drift.sample_rows == 0 {
                 return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
             }
@@ -569,6 +581,27 @@ contract = "orders.schema.json"
             .to_string();
         assert!(e.contains("table[0].on_delete"), "{e}");
         assert!(e.contains("overwrite commit"), "{e}");
+    }
+
+    #[test]
+    fn freshness_is_an_age_per_table_and_none_by_default() {
+        assert_eq!(parse(MINIMAL).unwrap().tables[0].freshness, None);
+        let t = parse(&format!("{MINIMAL}freshness = \"90m\"\n")).unwrap();
+        let age = t.tables[0].freshness.expect("set");
+        assert_eq!(age.as_secs(), 5400);
+        assert_eq!(age.to_string(), "90m");
+        let e = parse(&format!("{MINIMAL}freshness = \"an hour\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("freshness") && e.contains("15m, 1h"), "{e}");
+        assert!(e.contains("line"), "the line is named: {e}");
+        let e = parse(&format!("{MINIMAL}freshness = \"0m\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("table[0].freshness") && e.contains("positive"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -118,10 +118,14 @@ pub fn backfill_prefix() -> String {
     format!("{CONTROL_PREFIX}backfill/")
 }
 
-/// The JSON Lines manifest a backfill's Distributed Map reads: one line per object version
-/// to start, `.sluice/backfill/<execution>/arrivals.jsonl`.
-pub fn backfill_manifest(execution: &str) -> String {
-    format!("{}{execution}/arrivals.jsonl", backfill_prefix())
+/// The JSON Lines manifest a backfill's Distributed Map reads for one part of its prefix: one
+/// line per object version to start, `.sluice/backfill/<execution>/arrivals.jsonl` for the
+/// first part, `arrivals-<part>.jsonl` for the others.
+pub fn backfill_manifest(execution: &str, part: u32) -> String {
+    match part {
+        0 => format!("{}{execution}/arrivals.jsonl", backfill_prefix()),
+        n => format!("{}{execution}/arrivals-{n}.jsonl", backfill_prefix()),
+    }
 }
 
 /// A table's identity record (which Iceberg table this is: uuid, location).
@@ -224,8 +228,12 @@ mod tests {
         );
         assert_eq!(by_name("backfill"), ".sluice/backfill/*");
         assert_eq!(
-            backfill_manifest("bf-1"),
+            backfill_manifest("bf-1", 0),
             ".sluice/backfill/bf-1/arrivals.jsonl"
+        );
+        assert_eq!(
+            backfill_manifest("bf-1", 12),
+            ".sluice/backfill/bf-1/arrivals-12.jsonl"
         );
         for f in families() {
             assert!(f.pattern.starts_with(CONTROL_PREFIX), "{f:?}");

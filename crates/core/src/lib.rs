@@ -6,6 +6,7 @@
 //! transitions are legal. Fast unit tests and property tests live beside the code.
 //!
 //! # Layout
+//! - [`age`]: spans of time as written in the config and on the command line (`15m`, `1h`)
 //! - [`object`]: object versions, batch ids, key safety checks
 //! - [`schema`]: the table schema model and its mapping from JSON Schema
 //! - [`config`]: the `sluice.toml` configuration
@@ -18,6 +19,7 @@
 //!   CDK app's IAM
 //! - [`ledger`]: ledger states, records and the transition rule book
 
+pub mod age;
 pub mod config;
 pub mod contract;
 pub mod drift;

@@ -9,9 +9,10 @@
 use serde::{Deserialize, Serialize};
 use sluice_steps::backfill::{self, BackfillPlan, BackfillRequest};
 use sluice_steps::context::now;
-use sluice_steps::reconcile::slug;
+use sluice_steps::reconcile::{self as steps_reconcile, slug, Fate, Watermark};
 use sluice_steps::{Context, StepError, StepErrorKind};
 
+use crate::metrics;
 use crate::reconcile::{self, ExecutionStarter, ReconcileOutput, ReconcileRequest, Started};
 
 /// What the reconcile function accepts.
@@ -58,6 +59,8 @@ pub struct Escalated {
     pub backfill: String,
     /// False when an execution of that name existed already (a run earlier in the hour).
     pub started: bool,
+    /// The table's watermark as listed, before the backfill runs (recorded).
+    pub watermark: Watermark,
 }
 
 /// The reconcile function's way out of a large prefix: above `above` versions to start it
@@ -89,21 +92,34 @@ pub async fn handle(
     ctx: &Context,
     starter: &dyn ExecutionStarter,
     escalation: Option<&Escalation>,
+    part_versions: usize,
     request: Request,
 ) -> Result<Response, StepError> {
     match request {
-        Request::Backfill(b) => Ok(Response::Plan(backfill::plan(ctx, &b.backfill).await?)),
+        Request::Backfill(b) => Ok(Response::Plan(
+            backfill::plan(ctx, &b.backfill, part_versions).await?,
+        )),
         Request::Reconcile(r) => {
             if let Some(e) = escalation {
                 if let Some(escalated) = escalate(ctx, e, &r).await? {
+                    emit(&escalated.watermark, escalated.to_start as usize);
                     return Ok(Response::Escalated(escalated));
                 }
             }
-            Ok(Response::Reconciled(
-                reconcile::reconcile(ctx, starter, r).await?,
-            ))
+            let out = reconcile::reconcile(ctx, starter, r).await?;
+            emit(&out.watermark, out.started.len());
+            Ok(Response::Reconciled(out))
         }
     }
+}
+
+/// The reconciliation's metrics, by the stack and the table (the per-table freshness alarms'
+/// `OldestUnfinishedAge`).
+fn emit(mark: &Watermark, started: usize) {
+    metrics::emit(
+        &metrics::of_reconciliation(mark, started),
+        &metrics::Dimensions::from_env(Some(&mark.table)),
+    );
 }
 
 /// Starts a backfill of the table when more than `e.above` of its versions need starting.
@@ -136,12 +152,25 @@ async fn escalate(
         ?started,
         "reconcile: too many versions to start one by one; a backfill starts them"
     );
+    // What is true now: every version to start is unfinished until its execution ends.
+    let fates = listed
+        .iter()
+        .map(|l| {
+            Fate::of(
+                &l.meta,
+                l.record.as_ref().is_some_and(|r| r.state.is_terminal()),
+            )
+        })
+        .collect();
+    let watermark = steps_reconcile::watermark(&table, fates, now());
+    steps_reconcile::record_watermark(ctx, &table, &watermark).await?;
     Ok(Some(Escalated {
         table: table.name.clone(),
         listed: d.listed,
         to_start: d.starts.len() as u64,
         backfill: name,
         started: started == Started::New,
+        watermark,
     }))
 }
 
@@ -154,6 +183,8 @@ mod tests {
     use crate::init::{open_context, Backend, Settings};
     use crate::reconcile::StartError;
     use serde_json::json;
+
+    const PARTS: usize = sluice_steps::backfill::DEFAULT_PART_VERSIONS;
 
     /// Records every start; a name started before exists already.
     #[derive(Default, Clone)]
@@ -208,7 +239,7 @@ mod tests {
                 table: "orders".into(),
             })
         };
-        let out = handle(&ctx, &ingests, Some(&escalation), request())
+        let out = handle(&ctx, &ingests, Some(&escalation), PARTS, request())
             .await
             .unwrap();
         let Response::Escalated(e) = out else {
@@ -226,9 +257,10 @@ mod tests {
         let (_, input) = backfills.0.lock().unwrap()[0].clone();
         assert_eq!(input, r#"{"table":"orders"}"#);
         // The same hour again: the same backfill, which exists already.
-        let Response::Escalated(again) = handle(&ctx, &ingests, Some(&escalation), request())
-            .await
-            .unwrap()
+        let Response::Escalated(again) =
+            handle(&ctx, &ingests, Some(&escalation), PARTS, request())
+                .await
+                .unwrap()
         else {
             panic!()
         };
@@ -239,7 +271,7 @@ mod tests {
             backfills: Box::new(backfills.clone()),
             above: 4,
         };
-        let out = handle(&ctx, &ingests, Some(&small), request())
+        let out = handle(&ctx, &ingests, Some(&small), PARTS, request())
             .await
             .unwrap();
         assert!(

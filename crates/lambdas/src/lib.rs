@@ -83,6 +83,13 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
         }
     };
     let escalation = escalation.as_ref();
+    let part_versions = match part_versions() {
+        Ok(n) => n,
+        Err(e) => {
+            init::report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     let (ctx, starter, function) = (&ctx, &starter, settings.function.as_str());
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<backfill::Request>| async move {
@@ -92,13 +99,29 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
                 request_id = event.context.request_id.as_str(),
                 table = event.payload.table(),
             );
-            backfill::handle(ctx, starter, escalation, event.payload)
+            backfill::handle(ctx, starter, escalation, part_versions, event.payload)
                 .instrument(span)
                 .await
                 .map_err(StepFailure)
         },
     ))
     .await
+}
+
+/// `SLUICE_BACKFILL_PART_VERSIONS` (optional): versions one backfill plan lists at least,
+/// default [`sluice_steps::backfill::DEFAULT_PART_VERSIONS`].
+fn part_versions() -> Result<usize, InitError> {
+    match std::env::var("SLUICE_BACKFILL_PART_VERSIONS") {
+        Ok(v) if !v.is_empty() => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(InitError::Invalid {
+                name: "SLUICE_BACKFILL_PART_VERSIONS",
+                value: v,
+                expected: "a positive number of versions",
+            }),
+        },
+        _ => Ok(sluice_steps::backfill::DEFAULT_PART_VERSIONS),
+    }
 }
 
 /// `SLUICE_BACKFILL_STATE_MACHINE_ARN` (optional): a reconciliation with more than

@@ -7,13 +7,17 @@
 //!
 //! Which step emits what: commit `RowsCommitted`, `CommitLatency` and `EventToCommitLag`
 //! (the object's last-modified time to now), validate `RowsRejected`, quarantine
-//! `FilesQuarantined`.
+//! `FilesQuarantined`; the reconcile function, per table and run, `OldestUnfinishedAge` (how
+//! long the oldest version not yet committed, filtered or quarantined had waited since it
+//! landed; zero when none waits), `UnfinishedObjects` and `ReconcileStarted` (executions it
+//! had to start: events lost, or not yet delivered).
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Map, Value};
 use sluice_steps::dispatch::StepOutput;
+use sluice_steps::reconcile::Watermark;
 
 /// The namespace every sluice metric is published in.
 pub const NAMESPACE: &str = "sluice";
@@ -148,6 +152,28 @@ pub fn of_output(output: &StepOutput, took: Duration, now: DateTime<Utc>) -> Vec
         StepOutput::Quarantine(_) => vec![count("FilesQuarantined", 1.0)],
         StepOutput::Filter(_) | StepOutput::DetectDrift(_) => vec![],
     }
+}
+
+/// The metrics of one reconciliation of a table: `mark` as it left it, and how many
+/// executions it started (or handed to a backfill).
+pub fn of_reconciliation(mark: &Watermark, started: usize) -> Vec<Metric> {
+    vec![
+        Metric {
+            name: "OldestUnfinishedAge",
+            unit: Unit::Milliseconds,
+            value: mark.waiting().as_millis() as f64,
+        },
+        Metric {
+            name: "UnfinishedObjects",
+            unit: Unit::Count,
+            value: mark.unfinished as f64,
+        },
+        Metric {
+            name: "ReconcileStarted",
+            unit: Unit::Count,
+            value: started as f64,
+        },
+    ]
 }
 
 #[cfg(test)]
@@ -305,5 +331,45 @@ mod tests {
         );
         let filtered = StepOutput::Filter(FilterOutput::filtered("not for us"));
         assert!(of_output(&filtered, Duration::ZERO, at()).is_empty());
+    }
+
+    #[test]
+    fn a_reconciliation_reports_how_long_its_oldest_unfinished_object_waited_by_table() {
+        let mark = Watermark {
+            table: "orders".into(),
+            watermark: Some("2026-03-01T09:00:00Z".into()),
+            objects: 5,
+            unfinished: 2,
+            oldest_unfinished: Some("2026-03-01T10:30:00Z".into()),
+            oldest_unfinished_key: Some("orders/b.ndjson".into()),
+            at: "2026-03-01T12:00:00.000Z".into(),
+        };
+        let dims = Dimensions {
+            stack: Some("Prod".into()),
+            table: Some("orders".into()),
+        };
+        let doc = document(&of_reconciliation(&mark, 3), &dims, at());
+        assert_eq!(doc["OldestUnfinishedAge"], 90.0 * 60_000.0);
+        assert_eq!(doc["UnfinishedObjects"], 2.0);
+        assert_eq!(doc["ReconcileStarted"], 3.0);
+        assert_eq!(
+            (doc["Stack"].as_str(), doc["Table"].as_str()),
+            (Some("Prod"), Some("orders"))
+        );
+        assert_eq!(
+            doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([["Stack"], ["Stack", "Table"]])
+        );
+        // All done: nothing waits, however old the watermark.
+        let quiet = Watermark {
+            unfinished: 0,
+            oldest_unfinished: None,
+            oldest_unfinished_key: None,
+            ..mark
+        };
+        assert_eq!(
+            document(&of_reconciliation(&quiet, 0), &dims, at())["OldestUnfinishedAge"],
+            0.0
+        );
     }
 }

@@ -145,7 +145,7 @@ pub async fn reconcile(
             // Started, not finished: the next reconciliation moves the mark past it.
             done = false;
         }
-        fates.push((l.meta.last_modified.clone(), done));
+        fates.push(reconcile::Fate::of(&l.meta, done));
     }
     let mark = reconcile::watermark(&table, fates, now());
     reconcile::record_watermark(ctx, &table, &mark).await?;

@@ -86,6 +86,35 @@ async fn a_backfill_runs_through_distributed_map_and_lands_every_row_once() {
     let table = stack.config.tables[0].clone();
     let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
 
+    // Plans of a third of the prefix each: the definition's loop runs three parts (a part is
+    // 100,000 versions on a real stack).
+    let part = count.div_ceil(3);
+    let lambda = aws_sdk_lambda::Client::new(&stack.sdk);
+    let reconcile = &stack.function_arns["reconcile"];
+    let current = lambda
+        .get_function_configuration()
+        .function_name(reconcile)
+        .send()
+        .await
+        .unwrap();
+    let mut variables = current
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default();
+    variables.insert("SLUICE_BACKFILL_PART_VERSIONS".into(), part.to_string());
+    lambda
+        .update_function_configuration()
+        .function_name(reconcile)
+        .environment(
+            aws_sdk_lambda::types::Environment::builder()
+                .set_variables(Some(variables))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
     // The table's events are lost: its rule is disabled.
     aws_sdk_eventbridge::Client::new(&stack.sdk)
         .disable_rule()
@@ -192,6 +221,12 @@ async fn a_backfill_runs_through_distributed_map_and_lands_every_row_once() {
     assert_eq!(plan["listed"], count, "{plan}");
     assert_eq!(plan["duplicates"], 0, "{plan}");
     assert_eq!(plan["to_start"], count, "{plan}");
+    assert_eq!(
+        plan["part"],
+        count.div_ceil(part) - 1,
+        "the last of the parts: {plan}"
+    );
+    assert!(plan["continuation"].is_null(), "{plan}");
 
     // One ingest execution per version, each SUCCEEDED.
     let executions = stack

@@ -79,7 +79,7 @@ pub fn backfill_name(table: &str, now: &str) -> String {
 pub struct Backfilled {
     /// The backfill execution as it ended.
     pub execution: Execution,
-    /// The plan's counts, when the plan ran.
+    /// The last plan's counts (of every part), when the plan ran.
     pub plan: Option<BackfillPlan>,
     /// The child ingest executions it ran, in the order they ended.
     pub ran: Vec<ArrivalReport>,
@@ -98,7 +98,9 @@ struct Tally {
 
 impl Local {
     /// Backfills `prefix` (default: the table's) of `table`: runs the backfill definition as
-    /// execution `name` on an engine over the same execution store `db` (see the module docs).
+    /// execution `name` on an engine over the same execution store `db` (see the module docs),
+    /// planning `part_versions` versions at a time
+    /// ([`sluice_steps::backfill::DEFAULT_PART_VERSIONS`] is the stack's default).
     /// `on_child` is called as every child ends (progress).
     pub async fn backfill(
         &self,
@@ -106,6 +108,7 @@ impl Local {
         table: &str,
         prefix: Option<&str>,
         name: &str,
+        part_versions: usize,
         on_child: Arc<dyn Fn(&ArrivalReport) + Send + Sync>,
     ) -> Result<Backfilled, LocalError> {
         let tally = Arc::new(Mutex::new(Tally::default()));
@@ -115,6 +118,7 @@ impl Local {
             Arc::new(PlanHandler {
                 local: self.clone(),
                 tally: tally.clone(),
+                part_versions,
             }),
         );
         registry.bind(
@@ -151,10 +155,11 @@ impl Local {
     }
 }
 
-/// `${ReconcileFunctionArn}` with `{"backfill": {...}}`: the plan.
+/// `${ReconcileFunctionArn}` with `{"backfill": {...}}`: the plan of one part.
 struct PlanHandler {
     local: Local,
     tally: Arc<Mutex<Tally>>,
+    part_versions: usize,
 }
 
 #[async_trait::async_trait]
@@ -167,7 +172,7 @@ impl TaskHandler for PlanHandler {
             .ok_or_else(|| "the input has no \"backfill\"".to_string())
             .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string()))
             .map_err(|e| StatesError::new("BadInput", format!("backfill plan input: {e}")))?;
-        let plan = backfill::plan(&self.local.ctx, &request)
+        let plan = backfill::plan(&self.local.ctx, &request, self.part_versions)
             .await
             .map_err(to_states_error)?;
         let out = serde_json::to_value(&plan).map_err(|e| StatesError::runtime(e.to_string()))?;

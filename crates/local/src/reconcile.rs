@@ -28,7 +28,7 @@ impl Local {
         let bucket = self.ctx.store.bucket().to_string();
         let listed = reconcile::list(&self.ctx, table).await.map_err(err)?;
         let mut ran = vec![];
-        // (last modified, finished) of every object routed to this table, after the run.
+        // What became of every object routed to this table, after the run.
         let mut fates = vec![];
         for l in &listed {
             let mut record = l.record.clone();
@@ -44,7 +44,7 @@ impl Local {
                     .map(|r| r.record);
             }
             let done = record.is_some_and(|r| r.state.is_terminal());
-            fates.push((l.meta.last_modified.clone(), done));
+            fates.push(reconcile::Fate::of(&l.meta, done));
         }
         let mark = reconcile::watermark(table, fates, now());
         reconcile::record_watermark(&self.ctx, table, &mark)

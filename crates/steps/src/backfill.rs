@@ -11,10 +11,17 @@
 //!
 //! Who starts the executions is the definition's business: Step Functions' Distributed Map
 //! on AWS, the same definition on sluice's engine locally.
+//!
+//! A prefix of any size: one plan lists and looks up one part of the prefix, at least
+//! `part_versions` versions ([`DEFAULT_PART_VERSIONS`]; the listing resumes from the mark the
+//! part before left, [`Continuation`]), so that no invocation has more to do than it can in
+//! its time. The definition runs a Map Run per part and plans the next part until the
+//! listing ends; the counts in each plan are of all the parts so far.
 
 use serde::{Deserialize, Serialize};
 use sluice_core::config::TableConfig;
 use sluice_core::layout;
+use sluice_store::ListingMark;
 
 use crate::context::{now, Context};
 use crate::error::{StepError, StepErrorKind};
@@ -33,17 +40,50 @@ pub struct BackfillRequest {
     /// The backfill execution's name (`$$.Execution.Name`): the manifest lives under it, so
     /// a retried plan rewrites its own manifest and no other.
     pub execution: String,
+    /// Where the part before stopped; `None` (or `null`, as the definition passes it) for
+    /// the first part.
+    #[serde(default)]
+    pub continuation: Option<Continuation>,
 }
 
-/// The plan's output, the input of the definition's Distributed Map.
+/// Where the next part of a plan starts, and the counts of the parts before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Continuation {
+    /// The listing resumes after this entry.
+    pub from: ListingMark,
+    /// The next part's number (the first part is 0).
+    pub part: u32,
+    pub listed: u64,
+    pub duplicates: u64,
+    pub unreadable: u64,
+    pub to_start: u64,
+}
+
+/// Versions one plan lists and looks up at least, when the prefix has that many: a listing
+/// of 100,000 versions is about 100 pages and its ledger lookups, 32 at a time, about a
+/// minute on S3, far inside a Lambda's 15 minutes; the manifest about 30 MB.
+pub const DEFAULT_PART_VERSIONS: usize = 100_000;
+
+/// The plan's output, the input of the definition's Distributed Map. The counts are of every
+/// part so far.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackfillPlan {
     pub table: String,
     pub prefix: String,
     /// The bucket the manifest is in (the landing bucket).
     pub bucket: String,
-    /// The manifest's key: one [`ManifestLine`] per version to start.
+    /// This part's manifest key: one [`ManifestLine`] per version to start.
     pub manifest: String,
+    /// This part's number (0 for the first).
+    #[serde(default)]
+    pub part: u32,
+    /// Lines in this part's manifest: what its Map Run starts.
+    #[serde(default)]
+    pub part_to_start: u64,
+    /// Where the next part starts; `null` when this part was the last.
+    #[serde(default)]
+    pub continuation: Option<Continuation>,
     /// Versions listed under the prefix and routed to the table.
     pub listed: u64,
     /// Listed versions the ledger already has (committed, filtered, quarantined, replayed, or
@@ -52,7 +92,7 @@ pub struct BackfillPlan {
     /// Listed versions whose ledger record cannot be read: nothing is started for them
     /// (it would stop at the same record); `sluice doctor` reports them.
     pub unreadable: u64,
-    /// Lines in the manifest: executions the Map starts.
+    /// Lines in the manifests: executions the Map Runs start.
     pub to_start: u64,
 }
 
@@ -124,38 +164,71 @@ pub fn manifest_body(starts: &[Start]) -> Result<Vec<u8>, StepError> {
     Ok(body)
 }
 
-/// Plans a backfill: lists the table's prefix, decides, writes the manifest under
-/// `.sluice/backfill/<execution>/` and returns where it is with the counts.
-pub async fn plan(ctx: &Context, request: &BackfillRequest) -> Result<BackfillPlan, StepError> {
+/// Plans one part of a backfill: lists at least `part_versions` versions of the prefix from
+/// where the part before stopped, decides, writes the part's manifest under
+/// `.sluice/backfill/<execution>/` and returns where it is, the counts so far and where the
+/// next part starts.
+pub async fn plan(
+    ctx: &Context,
+    request: &BackfillRequest,
+    part_versions: usize,
+) -> Result<BackfillPlan, StepError> {
     check_execution_name(&request.execution)?;
     let table = ctx.table(&request.table)?.clone();
     let prefix = prefix_of(&table, request.prefix.as_deref())?;
     let bucket = ctx.store.bucket().to_string();
-    let listed = reconcile::list(ctx, &table).await?;
-    let d = decide(&listed, &prefix, &bucket, &now());
-    let manifest = layout::backfill_manifest(&request.execution);
+    let before = request.continuation.as_ref();
+    let (survey, next) = reconcile::list_part(
+        ctx,
+        &table,
+        &prefix,
+        before.map(|c| &c.from),
+        part_versions.max(1),
+    )
+    .await?;
+    let d = decide(&survey.listed, &prefix, &bucket, &now());
+    let part = before.map_or(0, |c| c.part);
+    let manifest = layout::backfill_manifest(&request.execution, part);
     ctx.store
         .put(&manifest, manifest_body(&d.starts)?.into())
         .await?;
+    let (listed, duplicates, unreadable, to_start) = (
+        before.map_or(0, |c| c.listed) + d.listed,
+        before.map_or(0, |c| c.duplicates) + d.duplicates,
+        before.map_or(0, |c| c.unreadable) + d.unreadable,
+        before.map_or(0, |c| c.to_start) + d.starts.len() as u64,
+    );
     tracing::info!(
         table = table.name,
         prefix,
+        part,
         listed = d.listed,
         duplicates = d.duplicates,
         unreadable = d.unreadable,
         to_start = d.starts.len(),
         manifest,
-        "backfill planned"
+        last = next.is_none(),
+        "backfill part planned"
     );
     Ok(BackfillPlan {
         table: table.name.clone(),
         prefix,
         bucket,
         manifest,
-        listed: d.listed,
-        duplicates: d.duplicates,
-        unreadable: d.unreadable,
-        to_start: d.starts.len() as u64,
+        part,
+        part_to_start: d.starts.len() as u64,
+        continuation: next.map(|from| Continuation {
+            from,
+            part: part + 1,
+            listed,
+            duplicates,
+            unreadable,
+            to_start,
+        }),
+        listed,
+        duplicates,
+        unreadable,
+        to_start,
     })
 }
 

@@ -24,13 +24,16 @@
 //! Ledger records (and key heads) are read [`LOOKUPS_IN_FLIGHT`] at a time, each a small
 //! `GET`, in the listing's order.
 
+use std::time::Duration;
+
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use sluice_core::age::{human, Age};
 use sluice_core::config::TableConfig;
 use sluice_core::keyhead::{KeyHead, MAX_REMOVALS};
 use sluice_core::ledger::LedgerRecord;
-use sluice_store::{DeleteMarker, LedgerError, ObjectMeta};
+use sluice_store::{DeleteMarker, LedgerError, Listing, ListingMark, ObjectMeta};
 
 use crate::context::{keys, Context};
 use crate::error::StepError;
@@ -55,8 +58,47 @@ pub struct Watermark {
     pub objects: u64,
     /// Listed versions not in a terminal state after the run (waiting for a redrive).
     pub unfinished: u64,
+    /// Last-modified time of the oldest of those: the object the watermark waits on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_unfinished: Option<String>,
+    /// Its key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_unfinished_key: Option<String>,
     /// When the reconciliation ran.
     pub at: String,
+}
+
+impl Watermark {
+    /// How long the oldest unfinished version had waited since it landed when the
+    /// reconciliation ran; zero when every version is finished (or a time does not parse).
+    /// The stack's `OldestUnfinishedAge` metric: unlike the watermark's own age, it stays at
+    /// zero on a quiet table whose every object is done.
+    pub fn waiting(&self) -> Duration {
+        let parse = |t: &str| chrono::DateTime::parse_from_rfc3339(t).ok();
+        match (
+            self.oldest_unfinished.as_deref().and_then(parse),
+            parse(&self.at),
+        ) {
+            (Some(landed), Some(at)) => (at - landed).to_std().unwrap_or_default(),
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// A sentence for a person when the oldest unfinished version has waited longer than
+    /// `freshness`, the table's setting; `None` otherwise.
+    pub fn lateness(&self, freshness: Option<Age>) -> Option<String> {
+        let freshness = freshness?;
+        let waiting = self.waiting();
+        (waiting > freshness.as_duration()).then(|| {
+            format!(
+                "late: {} landed {} and had waited {} when reconciled, longer than the \
+                 table's freshness of {freshness} (`sluice files` shows its state)",
+                self.oldest_unfinished_key.as_deref().unwrap_or("an object"),
+                self.oldest_unfinished.as_deref().unwrap_or("?"),
+                human(waiting),
+            )
+        })
+    }
 }
 
 /// One object version listed under a table's prefix and routed to that table, with the
@@ -118,6 +160,28 @@ pub async fn list_under(
 ) -> Result<Survey, StepError> {
     ctx.lake.load(table).await?;
     let listing = ctx.store.listing(prefix).await?;
+    survey(ctx, table, listing).await
+}
+
+/// [`list_under`] for one part of the listing ([`sluice_store::ObjectStore::listing_part`]): the versions
+/// after `from`, at least `at_least` of them, and where the next part starts. A backfill
+/// plans a prefix too large for one invocation this way, a part per invocation. (Removals of
+/// a key whose markers straddle two parts are judged per part; a backfill records none.)
+pub async fn list_part(
+    ctx: &Context,
+    table: &TableConfig,
+    prefix: &str,
+    from: Option<&ListingMark>,
+    at_least: usize,
+) -> Result<(Survey, Option<ListingMark>), StepError> {
+    ctx.lake.load(table).await?;
+    let (listing, next) = ctx.store.listing_part(prefix, from, at_least).await?;
+    Ok((survey(ctx, table, listing).await?, next))
+}
+
+/// The ledger's view of `listing`: each version routed to `table` with its record, and the
+/// delete markers its keys' heads do not record.
+async fn survey(ctx: &Context, table: &TableConfig, listing: Listing) -> Result<Survey, StepError> {
     let routed = |key: &str| ctx.config.route(key).map(|t| &t.name) == Some(&table.name);
     let versions: Vec<ObjectMeta> = listing
         .objects
@@ -283,23 +347,45 @@ pub fn abandoned(record: &LedgerRecord, now: &str) -> bool {
     !record.state.is_terminal() && record.lease.as_ref().is_none_or(|l| l.expired(now))
 }
 
-/// The watermark of `table` from the `(last modified, finished)` of every listed object:
-/// the newest time before the oldest unfinished object (a group of equal times counts only
-/// if all of it is finished).
-pub fn watermark(table: &TableConfig, mut fates: Vec<(String, bool)>, at: String) -> Watermark {
+/// What one listed version came to after a reconciliation, for [`watermark`].
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Fate {
+    /// Its last-modified time (RFC 3339), when it landed.
+    pub landed: String,
+    pub key: String,
+    /// Committed, filtered or quarantined.
+    pub done: bool,
+}
+
+impl Fate {
+    pub fn of(meta: &ObjectMeta, done: bool) -> Self {
+        Fate {
+            landed: meta.last_modified.clone(),
+            key: meta.key.clone(),
+            done,
+        }
+    }
+}
+
+/// The watermark of `table` from the fate of every listed version: the newest time before
+/// the oldest unfinished version (a group of equal times counts only if all of it is
+/// finished), and that version.
+pub fn watermark(table: &TableConfig, mut fates: Vec<Fate>, at: String) -> Watermark {
     fates.sort();
-    let unfinished = fates.iter().filter(|(_, done)| !done).count() as u64;
-    let first_unfinished = fates.iter().find(|(_, done)| !done).map(|(t, _)| t.clone());
+    let unfinished = fates.iter().filter(|f| !f.done).count() as u64;
+    let first_unfinished = fates.iter().find(|f| !f.done);
     let watermark = fates
         .iter()
-        .filter(|(t, _)| first_unfinished.as_ref().is_none_or(|u| t < u))
-        .map(|(t, _)| t.clone())
+        .filter(|f| first_unfinished.is_none_or(|u| f.landed < u.landed))
+        .map(|f| f.landed.clone())
         .next_back();
     Watermark {
         table: table.name.clone(),
         watermark,
         objects: fates.len() as u64,
         unfinished,
+        oldest_unfinished: first_unfinished.map(|f| f.landed.clone()),
+        oldest_unfinished_key: first_unfinished.map(|f| f.key.clone()),
         at,
     }
 }
@@ -373,19 +459,70 @@ mod tests {
             .expect("a minimal table")
     }
 
+    fn fate(landed: &str, key: &str, done: bool) -> Fate {
+        Fate {
+            landed: landed.into(),
+            key: key.into(),
+            done,
+        }
+    }
+
     #[test]
     fn the_watermark_stops_before_the_oldest_unfinished_object() {
         let fates = vec![
-            ("2026-01-03".to_string(), true),
-            ("2026-01-01".to_string(), true),
-            ("2026-01-02".to_string(), false),
-            ("2026-01-02".to_string(), true),
+            fate("2026-01-03", "t/d", true),
+            fate("2026-01-01", "t/a", true),
+            fate("2026-01-02", "t/c", false),
+            fate("2026-01-02", "t/b", true),
         ];
         let w = watermark(&table(), fates, "now".into());
         assert_eq!(w.watermark.as_deref(), Some("2026-01-01"));
         assert_eq!((w.objects, w.unfinished), (4, 1));
-        let all_done = watermark(&table(), vec![("2026-01-05".into(), true)], "now".into());
+        assert_eq!(w.oldest_unfinished.as_deref(), Some("2026-01-02"));
+        assert_eq!(w.oldest_unfinished_key.as_deref(), Some("t/c"));
+        let all_done = watermark(
+            &table(),
+            vec![fate("2026-01-05", "t/e", true)],
+            "now".into(),
+        );
         assert_eq!(all_done.watermark.as_deref(), Some("2026-01-05"));
+        assert_eq!(all_done.oldest_unfinished, None);
+        assert_eq!(all_done.waiting(), Duration::ZERO);
+    }
+
+    #[test]
+    fn an_object_waiting_past_the_tables_freshness_is_late_and_a_quiet_table_never_is() {
+        let at = "2026-01-01T03:00:00.000Z";
+        let waiting = watermark(
+            &table(),
+            vec![
+                fate("2026-01-01T00:30:00Z", "t/old", true),
+                fate("2026-01-01T01:00:00Z", "t/stuck", false),
+                fate("2026-01-01T02:59:00Z", "t/new", false),
+            ],
+            at.into(),
+        );
+        assert_eq!(waiting.waiting(), Duration::from_secs(2 * 3600));
+        let hour: Age = "1h".parse().unwrap();
+        let late = waiting.lateness(Some(hour)).expect("two hours is late");
+        assert!(
+            late.contains("t/stuck") && late.contains("2h") && late.contains("1h"),
+            "{late}"
+        );
+        assert_eq!(waiting.lateness(Some("3h".parse().unwrap())), None);
+        assert_eq!(
+            waiting.lateness(None),
+            None,
+            "no freshness set, nothing is late"
+        );
+        // Everything done a day ago: the watermark is old, nothing waits.
+        let quiet = watermark(
+            &table(),
+            vec![fate("2025-12-31T00:00:00Z", "t/a", true)],
+            at.into(),
+        );
+        assert_eq!(quiet.waiting(), Duration::ZERO);
+        assert_eq!(quiet.lateness(Some(hour)), None);
     }
 
     #[test]

@@ -24,5 +24,5 @@ pub use identity::{Identities, IdentityError, TableIdentity, VersionedIdentity};
 pub use ledger::{Claim, CorruptRecord, Ledger, LedgerError, LedgerListing, VersionedRecord};
 pub use local::LocalStore;
 pub use store::{
-    Conditional, DeleteMarker, GetObject, Listing, ObjectMeta, ObjectStore, StoreError,
+    Conditional, DeleteMarker, GetObject, Listing, ListingMark, ObjectMeta, ObjectStore, StoreError,
 };

@@ -78,6 +78,72 @@ pub struct Listing {
     pub unacceptable: Vec<ObjectMeta>,
 }
 
+/// Where a part of a listing ends and the next begins ([`ObjectStore::listing_part`]): the
+/// last entry listed, as S3's `KeyMarker` and `VersionIdMarker` name it. Travels in a
+/// backfill's state between invocations, hence serde.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListingMark {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+}
+
+impl Listing {
+    /// Entries in all four groups.
+    pub fn len(&self) -> usize {
+        self.objects.len() + self.noncurrent.len() + self.removals.len() + self.unacceptable.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The part of a whole listing after `from` (by key: a key's versions stay together)
+    /// holding at least `at_least` entries, whole keys, and the mark of its last key when
+    /// more follow; see [`ObjectStore::listing_part`].
+    pub fn cut(
+        mut self,
+        from: Option<&ListingMark>,
+        at_least: usize,
+    ) -> (Listing, Option<ListingMark>) {
+        if let Some(from) = from {
+            let after = |key: &str| key > from.key.as_str();
+            self.objects.retain(|o| after(&o.key));
+            self.noncurrent.retain(|o| after(&o.key));
+            self.removals.retain(|m| after(&m.key));
+            self.unacceptable.retain(|o| after(&o.key));
+        }
+        let mut keys: Vec<&str> = self
+            .objects
+            .iter()
+            .chain(&self.noncurrent)
+            .chain(&self.unacceptable)
+            .map(|o| o.key.as_str())
+            .chain(self.removals.iter().map(|m| m.key.as_str()))
+            .collect();
+        keys.sort_unstable();
+        let Some(last) = keys.get(at_least.max(1) - 1).map(|k| k.to_string()) else {
+            return (self, None);
+        };
+        if keys.last().is_some_and(|k| *k == last) {
+            return (self, None);
+        }
+        let within = |key: &str| key <= last.as_str();
+        self.objects.retain(|o| within(&o.key));
+        self.noncurrent.retain(|o| within(&o.key));
+        self.removals.retain(|m| within(&m.key));
+        self.unacceptable.retain(|o| within(&o.key));
+        (
+            self,
+            Some(ListingMark {
+                key: last,
+                version_id: None,
+            }),
+        )
+    }
+}
+
 /// A delete marker: the version a `DELETE` without a version id leaves on a versioned bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteMarker {
@@ -180,6 +246,22 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// [`Listing`] sorts them; objects whose key sluice cannot take are set apart in
     /// [`Listing::unacceptable`], never dropped.
     async fn listing(&self, prefix: &str) -> Result<Listing, StoreError>;
+
+    /// One part of [`ObjectStore::listing`], for a prefix too large to list and act on at
+    /// once: the versions after `from` (everything when `None`), at least `at_least` of them
+    /// when there are that many (delete markers and unacceptable keys count too), and where
+    /// the next part starts, `None` once the listing is complete. The parts of one listing
+    /// together hold each version exactly once. This default lists everything and cuts at
+    /// key boundaries, for stores that list cheaply (a local directory); S3 resumes from its
+    /// own markers, a page at a time.
+    async fn listing_part(
+        &self,
+        prefix: &str,
+        from: Option<&ListingMark>,
+        at_least: usize,
+    ) -> Result<(Listing, Option<ListingMark>), StoreError> {
+        Ok(self.listing(prefix).await?.cut(from, at_least))
+    }
 
     /// The current objects of [`ObjectStore::listing`] that can be addressed, sorted by key.
     /// Leaves out older versions, delete markers and objects whose key sluice cannot take:
@@ -289,6 +371,84 @@ impl StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn meta(key: &str, version: &str) -> ObjectMeta {
+        ObjectMeta {
+            key: key.into(),
+            size: 1,
+            etag: format!("e-{key}-{version}"),
+            version_id: Some(version.into()),
+            last_modified: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    /// Nine entries over six keys, every group used, a key with three versions.
+    fn whole() -> Listing {
+        Listing {
+            objects: vec![meta("p/a", "2"), meta("p/c", "1"), meta("p/e", "1")],
+            noncurrent: vec![meta("p/a", "1"), meta("p/b", "1"), meta("p/c", "0")],
+            removals: vec![DeleteMarker {
+                key: "p/b".into(),
+                version_id: "m".into(),
+                last_modified: "2026-01-02T00:00:00Z".into(),
+                is_latest: true,
+            }],
+            unacceptable: vec![meta("p//d", "1"), meta("p/f\\", "1")],
+        }
+    }
+
+    #[test]
+    fn parts_of_a_listing_hold_every_entry_once_and_keep_a_keys_versions_together() {
+        for at_least in 0..=10 {
+            let mut joined = Listing::default();
+            let (mut from, mut parts) = (None, 0);
+            loop {
+                let (part, next) = whole().cut(from.as_ref(), at_least);
+                parts += 1;
+                assert!(parts <= 9, "at_least {at_least}: does not end");
+                if next.is_some() {
+                    assert!(
+                        part.len() >= at_least.max(1),
+                        "at_least {at_least}: {part:?}"
+                    );
+                }
+                // No key is in two parts.
+                let keys = |l: &Listing| -> std::collections::BTreeSet<String> {
+                    l.objects
+                        .iter()
+                        .chain(&l.noncurrent)
+                        .chain(&l.unacceptable)
+                        .map(|o| o.key.clone())
+                        .chain(l.removals.iter().map(|m| m.key.clone()))
+                        .collect()
+                };
+                assert!(
+                    keys(&joined).is_disjoint(&keys(&part)),
+                    "at_least {at_least}"
+                );
+                joined.objects.extend(part.objects);
+                joined.noncurrent.extend(part.noncurrent);
+                joined.removals.extend(part.removals);
+                joined.unacceptable.extend(part.unacceptable);
+                match next {
+                    Some(mark) => from = Some(mark),
+                    None => break,
+                }
+            }
+            assert_eq!(joined, whole(), "at_least {at_least}");
+            if at_least >= 9 {
+                assert_eq!(parts, 1);
+            }
+        }
+        let (rest, next) = whole().cut(
+            Some(&ListingMark {
+                key: "p/e".into(),
+                version_id: None,
+            }),
+            2,
+        );
+        assert_eq!((rest.len(), next), (1, None), "only p/f\\ is after p/e");
+    }
 
     #[test]
     fn io_errors_are_transient_unless_the_request_is_wrong() {
