@@ -593,3 +593,23 @@ async fn a_format_v1_table_is_refused() {
     assert!(err.to_string().contains("format v2"), "{err}");
     assert_eq!(table(&lake, &cfg).await.metadata().snapshots().count(), 0);
 }
+
+#[tokio::test]
+async fn the_summary_counts_the_partitions_an_overwrite_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    let day = |id: i64, d: u32| json!({"id": id, "at": format!("2026-01-0{d}T10:00:00Z")});
+    let a = stage(&lake, &cfg, "b-a", &[day(1, 1), day(2, 2)]).await;
+    let c = stage(&lake, &cfg, "b-c", &[day(3, 3)]).await;
+    lake.commit_batches(&cfg, std::slice::from_ref(&a))
+        .await
+        .unwrap();
+    lake.overwrite(&cfg, &a.paths, &[c], RowChange::Changed, HashMap::new())
+        .await
+        .unwrap();
+    let s = summary(&table(&lake, &cfg).await);
+    assert_eq!(s["changed-partition-count"], "3", "{s:?}");
+    assert_eq!(s["deleted-data-files"], "2");
+    assert_eq!(ids(&lake, &cfg).await, vec![3]);
+}
