@@ -613,3 +613,55 @@ async fn the_summary_counts_the_partitions_an_overwrite_changed() {
     assert_eq!(s["deleted-data-files"], "2");
     assert_eq!(ids(&lake, &cfg).await, vec![3]);
 }
+
+/// Appends and overwrites racing for real: every append lands (retried once after a
+/// conflict, as the state machine would), every overwrite lands (rebasing when it lost), and
+/// the table ends with exactly the rows the model says.
+#[tokio::test]
+async fn racing_appends_and_overwrites_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let other = crate::tests::lake(&dir).await;
+    let cfg = table_config(false);
+    let first = batch(&lake, &cfg, "b-first", &[0]).await;
+    lake.commit_batches(&cfg, std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let mut expected = vec![];
+    let mut previous = first;
+    for round in 1..=5i64 {
+        let appended = batch(&lake, &cfg, &format!("b-append-{round}"), &[round * 10]).await;
+        let replacement = batch(
+            &lake,
+            &cfg,
+            &format!("b-replace-{round}"),
+            &[round * 10 + 1],
+        )
+        .await;
+        let (append, overwrite) = tokio::join!(
+            other.commit_batches(&cfg, std::slice::from_ref(&appended)),
+            lake.overwrite(
+                &cfg,
+                &previous.paths,
+                std::slice::from_ref(&replacement),
+                RowChange::Changed,
+                HashMap::new()
+            ),
+        );
+        overwrite.unwrap();
+        if let Err(e) = append {
+            assert_eq!(e.kind, LakeErrorKind::CommitConflict, "{e}");
+            other
+                .commit_batches(&cfg, std::slice::from_ref(&appended))
+                .await
+                .unwrap();
+        }
+        expected.push(round * 10);
+        previous = replacement;
+    }
+    expected.push(51);
+    expected.sort();
+    assert_eq!(ids(&lake, &cfg).await, expected);
+    let t = table(&lake, &cfg).await;
+    assert_eq!(summary(&t)["total-data-files"], expected.len().to_string());
+}
