@@ -20,7 +20,7 @@ use iceberg::table::Table;
 use iceberg::{Catalog, Error, ErrorKind, Result};
 use uuid::Uuid;
 
-use super::snapshot::{produce, OverwriteRequest};
+use super::snapshot::{discard, produce, OverwriteRequest};
 
 /// Rebases after a lost race before the conflict goes back to the caller.
 pub const DEFAULT_MAX_REBASES: u32 = 3;
@@ -187,15 +187,5 @@ impl OverwriteFiles {
 impl Default for OverwriteFiles {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-/// Deletes the metadata files of a try the catalog refused (best effort: an orphan manifest
-/// costs a few bytes and is never read).
-async fn discard(table: &Table, written: Vec<String>) {
-    for path in written {
-        if let Err(e) = table.file_io().delete(&path).await {
-            tracing::warn!(path, error = %e, "could not delete an unused manifest");
-        }
     }
 }

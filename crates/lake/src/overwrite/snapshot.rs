@@ -65,6 +65,31 @@ pub(crate) async fn produce(
     base: &Table,
     request: &OverwriteRequest<'_>,
 ) -> Result<ProducedSnapshot> {
+    let mut files = MetadataFiles::new(base, request.commit_uuid, request.attempt);
+    match write_snapshot(base, request, &mut files).await {
+        Ok(produced) => Ok(produced),
+        Err(e) => {
+            discard(base, std::mem::take(&mut files.written)).await;
+            Err(e)
+        }
+    }
+}
+
+/// Deletes metadata files nothing will reference: those of a try that failed or that the
+/// catalog refused (best effort: an orphan manifest costs a few bytes and is never read).
+pub(crate) async fn discard(table: &Table, written: Vec<String>) {
+    for path in written {
+        if let Err(e) = table.file_io().delete(&path).await {
+            tracing::warn!(path, error = %e, "could not delete an unused manifest");
+        }
+    }
+}
+
+async fn write_snapshot(
+    base: &Table,
+    request: &OverwriteRequest<'_>,
+    files: &mut MetadataFiles<'_>,
+) -> Result<ProducedSnapshot> {
     let metadata = base.metadata();
     if metadata.format_version() != FormatVersion::V2 {
         return Err(Error::new(
@@ -77,7 +102,6 @@ pub(crate) async fn produce(
         ));
     }
     let snapshot_id = unique_snapshot_id(base);
-    let mut files = MetadataFiles::new(base, request.commit_uuid, request.attempt);
     let mut manifests = vec![];
     let mut removed = vec![];
     let mut live_added = BTreeSet::new();
@@ -154,8 +178,7 @@ pub(crate) async fn produce(
         ));
     }
     if !request.added_files.is_empty() {
-        manifests
-            .push(write_added_manifest(base, &mut files, snapshot_id, request.added_files).await?);
+        manifests.push(write_added_manifest(base, files, snapshot_id, request.added_files).await?);
     }
 
     let summary = summary(base, request, &removed);
@@ -205,7 +228,7 @@ pub(crate) async fn produce(
     Ok(ProducedSnapshot {
         commit,
         snapshot_id,
-        written: files.written,
+        written: std::mem::take(&mut files.written),
     })
 }
 

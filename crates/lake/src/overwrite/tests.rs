@@ -357,9 +357,10 @@ async fn removing_a_file_that_is_not_live_is_an_error_naming_it() {
     let lake = lake(&dir).await;
     let cfg = table_config(false);
     let a = batch(&lake, &cfg, "b-a", &[1]).await;
+    let b = batch(&lake, &cfg, "b-b", &[2]).await;
     let c = batch(&lake, &cfg, "b-c", &[3]).await;
     let x = batch(&lake, &cfg, "b-x", &[9]).await;
-    lake.commit_batches(&cfg, std::slice::from_ref(&a))
+    lake.commit_batches(&cfg, &[a.clone(), b.clone()])
         .await
         .unwrap();
     let nowhere = format!("{}/never-written.parquet", dir.path().display());
@@ -367,13 +368,24 @@ async fn removing_a_file_that_is_not_live_is_an_error_naming_it() {
         .await
         .unwrap();
     let snapshots = table(&lake, &cfg).await.metadata().snapshots().count();
+    let metadata_dir = format!("{}/metadata", lake.location(&cfg));
+    let metadata_files = || {
+        let mut names: Vec<_> = std::fs::read_dir(&metadata_dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = metadata_files();
 
-    // Never in the table, and removed by an earlier snapshot: both are refused by name.
+    // Never in the table, and removed by an earlier snapshot: both are refused by name,
+    // also beside a live file whose manifest had been rewritten by then.
     for gone in [nowhere, a.paths[0].clone()] {
         let err = lake
             .overwrite(
                 &cfg,
-                std::slice::from_ref(&gone),
+                &[b.paths[0].clone(), gone.clone()],
                 std::slice::from_ref(&c),
                 RowChange::Changed,
                 HashMap::new(),
@@ -387,7 +399,12 @@ async fn removing_a_file_that_is_not_live_is_an_error_naming_it() {
         table(&lake, &cfg).await.metadata().snapshots().count(),
         snapshots
     );
-    assert_eq!(ids(&lake, &cfg).await, vec![9]);
+    assert_eq!(
+        metadata_files(),
+        before,
+        "a refused overwrite leaves no manifests behind"
+    );
+    assert_eq!(ids(&lake, &cfg).await, vec![2, 9]);
 }
 
 #[tokio::test]
