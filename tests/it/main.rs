@@ -8,6 +8,7 @@ mod gc;
 mod group_commit;
 mod hostile;
 mod interop;
+mod overwrite;
 mod reconcile;
 mod replay;
 mod versions;

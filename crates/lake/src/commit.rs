@@ -78,7 +78,7 @@ impl StagedBatch {
         })
     }
 
-    fn to_data_files(&self, table: &Table) -> Result<Vec<DataFile>> {
+    pub(crate) fn to_data_files(&self, table: &Table) -> Result<Vec<DataFile>> {
         let metadata = table.metadata();
         let spec = metadata
             .partition_spec_by_id(self.partition_spec_id)

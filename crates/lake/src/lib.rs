@@ -3,7 +3,8 @@
 //! The steps see a [`Lake`]: load or create a table from its contract, add nullable columns
 //! when the drift policy says evolve, write a batch of rows as staged zstd Parquet data files
 //! with deterministic names, commit staged batches in one fast-append snapshot whose summary
-//! carries their batch ids, and read a table back through an Iceberg scan. Locally the catalog
+//! carries their batch ids, remove and add data files in one overwrite snapshot, and read a
+//! table back through an Iceberg scan. Locally the catalog
 //! is Iceberg's SQL catalog on a SQLite file with a local-filesystem warehouse; any engine that
 //! reads Iceberg metadata (pyiceberg, DuckDB, Spark) reads the tables it writes.
 //!
@@ -13,6 +14,8 @@
 //! - [`catalog`]: the [`Lake`] handle: open, load/create, evolve
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
 //! - [`commit`]: idempotent group commit of staged batches
+//! - [`overwrite`]: one snapshot that removes live data files and adds others (`overwrite`,
+//!   `replace`), with rebase on a lost race
 //! - [`identity`]: the guard that refuses a catalog which lost or replaced a table
 //! - [`no_catalog`]: the catalog of a process that never touches a table
 //! - [`register`]: registering a table's metadata file again (`sluice doctor --repair`)
@@ -25,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod identity;
 pub mod no_catalog;
+pub mod overwrite;
 pub mod read;
 pub mod register;
 pub mod schema;
@@ -34,6 +38,7 @@ pub use catalog::Lake;
 pub use commit::{CommitOutcome, StagedBatch};
 pub use error::{LakeError, LakeErrorKind};
 pub use files::StoredDataFile;
+pub use overwrite::{OverwriteOutcome, RowChange};
 
 /// Snapshot summary property that lists the batch ids a snapshot committed, comma-separated.
 pub const BATCH_IDS_PROPERTY: &str = "sluice.batch-ids";

@@ -8,7 +8,7 @@ use sluice_core::BatchId;
 use crate::writer::BatchWriter;
 use crate::Lake;
 
-fn table_config(partitioned: bool) -> TableConfig {
+pub(crate) fn table_config(partitioned: bool) -> TableConfig {
     let part = if partitioned {
         "partition = { field = \"at\", transform = \"day\" }\n"
     } else {
@@ -27,7 +27,7 @@ fn table_config(partitioned: bool) -> TableConfig {
         .clone()
 }
 
-fn schema() -> TableSchema {
+pub(crate) fn schema() -> TableSchema {
     TableSchema {
         fields: vec![
             Field {
@@ -53,7 +53,7 @@ fn schema() -> TableSchema {
     }
 }
 
-async fn lake(dir: &tempfile::TempDir) -> Lake {
+pub(crate) async fn lake(dir: &tempfile::TempDir) -> Lake {
     Lake::open_local(
         &dir.path().join("catalog.db"),
         &dir.path().join("warehouse"),
@@ -62,7 +62,7 @@ async fn lake(dir: &tempfile::TempDir) -> Lake {
     .unwrap()
 }
 
-async fn stage(
+pub(crate) async fn stage(
     lake: &Lake,
     cfg: &TableConfig,
     batch: &str,
