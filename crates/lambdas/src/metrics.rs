@@ -7,7 +7,7 @@
 //!
 //! Which step emits what: commit `RowsCommitted`, `CommitLatency` and `EventToCommitLag`
 //! (the object's last-modified time to now), validate `RowsRejected`, quarantine
-//! `FilesQuarantined`; the reconcile function, per table and run, `OldestUnfinishedAge` (how
+//! `FilesQuarantined` (by `Table` too when the object was routed to one); the reconcile function, per table and run, `OldestUnfinishedAge` (how
 //! long the oldest version not yet committed, filtered or quarantined had waited since it
 //! landed; zero when none waits), `UnfinishedObjects` and `ReconcileStarted` (executions it
 //! had to start: events lost, or not yet delivered).
@@ -118,6 +118,7 @@ pub fn table_of(output: &StepOutput) -> Option<&str> {
     match output {
         StepOutput::Commit(c) => Some(&c.table),
         StepOutput::Validate(v) => Some(v.table()),
+        StepOutput::Quarantine(q) => q.table.as_deref(),
         _ => None,
     }
 }
@@ -207,6 +208,7 @@ mod tests {
     fn files_quarantined_is_a_dimensionless_count_in_the_sluice_namespace() {
         let quarantined = StepOutput::Quarantine(QuarantineOutput {
             object: object(""),
+            table: None,
             reason: QuarantineReason::ParseError,
             record_key: "q.json".into(),
         });
@@ -303,6 +305,24 @@ mod tests {
             doc["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Unit"],
             "Milliseconds"
         );
+    }
+
+    #[test]
+    fn a_quarantined_file_routed_to_a_table_counts_by_that_table() {
+        let routed = StepOutput::Quarantine(QuarantineOutput {
+            object: object(""),
+            table: Some("orders".into()),
+            reason: QuarantineReason::ContractViolation,
+            record_key: "q.json".into(),
+        });
+        assert_eq!(table_of(&routed), Some("orders"));
+        let dims = Dimensions {
+            stack: Some("Prod".into()),
+            table: table_of(&routed).map(str::to_string),
+        };
+        let doc = document(&of_output(&routed, Duration::ZERO, at()), &dims, at());
+        assert_eq!(doc["Table"], "orders");
+        assert_eq!(doc["FilesQuarantined"], 1.0);
     }
 
     #[test]

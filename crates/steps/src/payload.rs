@@ -345,6 +345,9 @@ pub struct QuarantineInput {
 #[serde(deny_unknown_fields)]
 pub struct QuarantineOutput {
     pub object: ObjectVersion,
+    /// The table the object was routed to, when it was (the metrics' `Table` dimension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
     pub reason: QuarantineReason,
     /// Key of the quarantine record under the control prefix.
     pub record_key: String,

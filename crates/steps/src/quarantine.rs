@@ -135,6 +135,7 @@ pub async fn quarantine(
         tracing::warn!(event = %id, reason = %input.reason, "event that names no object quarantined");
         return Ok(QuarantineOutput {
             object,
+            table: input.table,
             reason: input.reason,
             record_key,
         });
@@ -170,6 +171,7 @@ pub async fn quarantine(
     tracing::info!(key = %object.key, reason = %input.reason, "object quarantined");
     Ok(QuarantineOutput {
         object,
+        table: input.table,
         reason: input.reason,
         record_key,
     })

@@ -348,6 +348,7 @@ mod tests {
             }),
             quarantine: Some(QuarantineOutput {
                 object: object(),
+                table: Some("orders".into()),
                 reason: QuarantineReason::ParseError,
                 record_key: "q.json".into(),
             }),
