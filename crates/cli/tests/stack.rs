@@ -301,7 +301,8 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
         async move { store.head(&key).await.unwrap().is_some() }
     };
 
-    // What an interrupted write and a quarantined batch leave behind.
+    // What an interrupted write leaves, and a batch that will never commit (no ledger
+    // record, in no snapshot).
     let orphan = format!("{data}/ordered_at_day=2026-03-01/00000-0-interrupted.parquet");
     let batch = sluice_core::BatchId("b-gc-abandoned".into());
     let abandoned = format!("{data}/ordered_at_day=2026-03-01/{batch}-00000.parquet");
@@ -326,7 +327,6 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
         .put(&manifest, serde_json::to_vec(&staged).unwrap())
         .await
         .unwrap();
-    let planted = [orphan.clone(), abandoned.clone(), manifest.clone()];
     let paths = |report: &Value, category: &str| -> Vec<String> {
         let mut v: Vec<String> = report[category]["files"]
             .as_array()
@@ -337,6 +337,15 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
         v.sort();
         v
     };
+    // What gc removes of them, and what it should: each in its category.
+    let removed = |report: &Value| {
+        ["orphan_files", "abandoned_files", "abandoned_manifests"].map(|c| paths(report, c))
+    };
+    let to_remove = [
+        vec![orphan.clone()],
+        vec![abandoned.clone()],
+        vec![manifest.clone()],
+    ];
     let gc = |args: &[&str]| -> Value {
         let mut all = vec!["gc", "--table", "orders", "--json"];
         all.extend_from_slice(args);
@@ -345,7 +354,7 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
 
     // Young (the default --min-age of an hour): kept, and said so.
     let young = gc(&[]);
-    let mut planted = planted.to_vec();
+    let mut planted = vec![orphan.clone(), abandoned.clone(), manifest.clone()];
     planted.sort();
     assert_eq!(paths(&young, "too_young"), planted, "{young}");
     assert_eq!(paths(&young, "orphan_files"), Vec::<String>::new());
@@ -356,9 +365,7 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
     // A dry run lists them and removes nothing.
     let dry = gc(&["--dry-run", "--min-age", "0s"]);
     assert_eq!(dry["dry_run"], true);
-    assert_eq!(paths(&dry, "orphan_files"), [orphan.clone()], "{dry}");
-    assert_eq!(paths(&dry, "abandoned_files"), [abandoned.clone()], "{dry}");
-    assert_eq!(paths(&dry, "abandoned_manifests"), [manifest.clone()], "{dry}");
+    assert_eq!(removed(&dry), to_remove, "{dry}");
     for path in [&orphan, &abandoned] {
         assert!(exists(path.clone()).await, "{path} is still there");
     }
@@ -366,9 +373,7 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
 
     // The run removes them, and only them.
     let run = gc(&["--min-age", "0s"]);
-    assert_eq!(paths(&run, "orphan_files"), [orphan.clone()], "{run}");
-    assert_eq!(paths(&run, "abandoned_files"), [abandoned.clone()], "{run}");
-    assert_eq!(paths(&run, "abandoned_manifests"), [manifest.clone()], "{run}");
+    assert_eq!(removed(&run), to_remove, "{run}");
     for path in [&orphan, &abandoned] {
         assert!(!exists(path.clone()).await, "{path} removed");
     }
@@ -377,9 +382,9 @@ async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) 
         assert!(exists(path.clone()).await, "referenced {path} kept");
     }
     let again = gc(&["--min-age", "0s"]);
-    for category in ["spent_manifests", "abandoned_files", "abandoned_manifests", "orphan_files"] {
-        assert_eq!(paths(&again, category), Vec::<String>::new(), "{again}");
-    }
+    let nothing: [Vec<String>; 3] = Default::default();
+    assert_eq!(removed(&again), nothing, "{again}");
+    assert_eq!(paths(&again, "spent_manifests"), Vec::<String>::new());
     let shown = stdout(&aws(&["table", "show", "orders"]));
     assert!(shown.lines().any(|l| l == "rows       73"), "{shown}");
 }

@@ -124,7 +124,7 @@ impl Lake {
     }
 
     /// The warehouse's bucket, if the data files of this lake's tables are in one.
-    pub fn data_store(&self) -> Option<&Arc<dyn ObjectStore>> {
+    pub(crate) fn data_store(&self) -> Option<&Arc<dyn ObjectStore>> {
         self.data_store.as_ref()
     }
 

@@ -148,7 +148,9 @@ mod tests {
             "t/shop/orders/metadata/snap-1.avro",
         ])
         .await;
-        let found = list(&store, "s3://warehouse/t/shop/orders/data").await.unwrap();
+        let found = list(&store, "s3://warehouse/t/shop/orders/data")
+            .await
+            .unwrap();
         let paths: Vec<_> = found.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -164,9 +166,16 @@ mod tests {
     async fn a_stat_reads_the_object_and_a_gone_object_is_none() {
         let (_dir, store) = bucket_with(&["t/data/a.parquet"]).await;
         let listed = list(&store, "s3://warehouse/t/data").await.unwrap();
-        let now = stat(&store, "s3://warehouse/t/data/a.parquet").await.unwrap();
+        let now = stat(&store, "s3://warehouse/t/data/a.parquet")
+            .await
+            .unwrap();
         assert_eq!(now.as_ref(), listed.first(), "listed and stat'ed alike");
-        assert_eq!(stat(&store, "s3://warehouse/t/data/b.parquet").await.unwrap(), None);
+        assert_eq!(
+            stat(&store, "s3://warehouse/t/data/b.parquet")
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -174,9 +183,13 @@ mod tests {
         let (_dir, store) = bucket_with(&["t/data/a.parquet"]).await;
         let e = list(&store, "s3://landing/t/data").await.unwrap_err();
         assert!(e.to_string().contains("is in bucket landing"), "{e}");
-        let e = stat(&store, "s3://landing/t/data/a.parquet").await.unwrap_err();
+        let e = stat(&store, "s3://landing/t/data/a.parquet")
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("refusing"), "{e}");
-        let e = stat(&store, "gs://warehouse/t/data/a.parquet").await.unwrap_err();
+        let e = stat(&store, "gs://warehouse/t/data/a.parquet")
+            .await
+            .unwrap_err();
         assert!(e.to_string().contains("not an s3://bucket/key"), "{e}");
     }
 
