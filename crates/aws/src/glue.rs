@@ -14,6 +14,10 @@
 //! the same chain [`crate::sdk_config`] uses. Table data and metadata are read and written
 //! by iceberg's OpenDAL S3 storage, which asks the `SdkConfig`'s credentials provider for
 //! every signature, so rotated credentials are picked up there too.
+//!
+//! The lake also gets an [`S3Store`] of the warehouse's bucket as its data store: FileIO
+//! cannot list a location nor tell a file's modification time, and garbage collection
+//! (`sluice gc --aws`) needs both; it still deletes through FileIO.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ use iceberg_catalog_glue::{
 use iceberg_storage_opendal::{AwsCredential, CustomAwsCredentialLoader, OpenDalStorageFactory};
 use reqsign_core::time::Timestamp;
 use sluice_lake::{Lake, LakeError, LakeErrorKind};
+
+use crate::S3Store;
 
 /// The catalog's name inside iceberg-rust (it appears in no table or path).
 pub const GLUE_CATALOG_NAME: &str = "sluice";
@@ -86,8 +92,17 @@ pub async fn open_glue_lake(sdk: &SdkConfig, warehouse: &str) -> Result<Lake, La
         .load(GLUE_CATALOG_NAME, props)
         .await
         .map_err(|e| LakeError::iceberg("opening the Glue catalog", e))?;
+    // The warehouse's bucket, where gc lists the tables' data files: FileIO cannot list.
+    let bucket = warehouse_bucket(&warehouse);
+    let data_store = Arc::new(S3Store::from_conf(sdk, bucket));
     tracing::debug!(warehouse, "Glue catalog opened");
-    Ok(Lake::from_catalog(Arc::new(catalog), warehouse))
+    Ok(Lake::from_catalog(Arc::new(catalog), warehouse).with_data_store(data_store))
+}
+
+/// The bucket of a warehouse `s3://bucket/prefix` (checked to start with `s3://`).
+fn warehouse_bucket(warehouse: &str) -> &str {
+    let rest = warehouse.strip_prefix("s3://").unwrap_or(warehouse);
+    rest.split('/').next().unwrap_or(rest)
 }
 
 /// The SDK's credentials provider as a credential source for OpenDAL's request signer.
@@ -116,5 +131,17 @@ impl reqsign_core::ProvideCredential for SdkCredentials {
             session_token: credentials.session_token().map(str::to_string),
             expires_in,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_warehouse_bucket_is_the_first_segment() {
+        assert_eq!(warehouse_bucket("s3://landing/warehouse"), "landing");
+        assert_eq!(warehouse_bucket("s3://landing/a/b"), "landing");
+        assert_eq!(warehouse_bucket("s3://landing"), "landing");
     }
 }

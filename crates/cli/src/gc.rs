@@ -3,6 +3,10 @@
 //! writes) and the manifests of committed batches; never a file a snapshot references. Then,
 //! once for the workspace, the temporary copies a killed ingest left in the bucket's
 //! `.sluice/tmp/` (a copy is renamed into place only when complete).
+//!
+//! With `--aws` the same step runs on the deployed stack: the ledger and staged manifests in
+//! the stack's bucket, the Glue tables, their data files listed in the warehouse's bucket
+//! (see sluice-lake's `files`). Stale temporaries are a local directory's only.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -37,9 +41,18 @@ And for the whole bucket:
 Deleting is idempotent and ordered (data files, then the manifest that lists them): after a
 crash, run it again.
 
+On the deployed stack (--aws): the same rules, on the stack bucket's ledger and staged
+manifests and on the Glue tables, whose data files are the objects under each table's data
+location in the warehouse's bucket (an object's age is its last-modified time). A versioned
+bucket keeps what gc deleted as noncurrent versions until its lifecycle expires them. There
+are no stale temporary copies on S3 (a write is whole or absent). IAM: glue:GetTable;
+s3:ListBucket and s3:ListBucketVersions on the bucket; s3:GetObject on .sluice/ and the
+warehouse; s3:DeleteObject on .sluice/staged/ and the tables' data locations.
+
 Examples:
   sluice gc --dry-run
-  sluice gc --table orders --min-age 2d";
+  sluice gc --table orders --min-age 2d
+  sluice --aws --stack sluice-prod gc --dry-run";
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,14 +77,6 @@ pub async fn run(
     target: &Target,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
-    if target.aws {
-        // Before anything is removed: the step lists each table's data location, and
-        // sluice-lake lists only local warehouses so far (crates/lake/src/files.rs).
-        anyhow::bail!(
-            "gc --aws is not available yet: collecting a Glue table's files needs a listing of \
-             its S3 data location, which sluice-lake does not have; nothing was removed"
-        );
-    }
     let ctx = crate::remote::open(target, root, config).await?;
     let tables: Vec<_> = match &args.table {
         Some(name) => vec![ctx

@@ -193,8 +193,8 @@ enum Command {
     /// sluice's engine, with --aws on Step Functions).
     Backfill(backfill::Args),
     /// Remove staged files that will never commit and manifests of committed batches;
-    /// never a file a snapshot references, nor anything younger than --min-age (--aws: not
-    /// yet; it says so and removes nothing).
+    /// never a file a snapshot references, nor anything younger than --min-age (--aws: the
+    /// Glue tables' data files in S3 and the stack bucket's staged manifests; IAM below).
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.

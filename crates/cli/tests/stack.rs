@@ -5,7 +5,8 @@
 //! the CDK app names them, so the command resolves them as it does on AWS.
 //!
 //! The operator's commands show on the stack what they show on a workspace for the same
-//! files; a foreign message in the dead-letter queue is kept with its reason; an archive
+//! files, and `gc` removes what no snapshot needs there as it does locally; a foreign
+//! message in the dead-letter queue is kept with its reason; an archive
 //! replay is started from the table's archive through the table's rule; a stack that does
 //! not exist is one line and exit code 1.
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sluice_aws::emulator::{Binaries, Ministack, Stack};
+use sluice_store::ObjectStore;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -271,12 +273,120 @@ async fn the_stack_shows_what_the_workspace_shows_for_the_same_files() {
         "{shown}"
     );
 
-    // gc --aws refuses before it removes anything: sluice-lake cannot list an S3 data
-    // location yet.
-    let collected = aws(&["gc", "--dry-run"]);
-    let said = String::from_utf8_lossy(&collected.stderr);
-    assert_eq!(collected.status.code(), Some(1), "{said}");
-    assert!(said.contains("gc --aws is not available yet"), "{said}");
+    // gc --aws: on the same deployment, what no snapshot needs goes, and nothing else.
+    gc_removes_what_no_snapshot_needs(&stack, &aws).await;
+}
+
+/// `sluice gc --aws` on a stack whose files were ingested: an orphan Parquet object and an
+/// abandoned staged batch (manifest and data file, no ledger record, in no snapshot), planted
+/// in the warehouse and the control prefix, are kept while young, listed by a dry run, then
+/// removed; every file a snapshot references stays and the table reads the same rows.
+async fn gc_removes_what_no_snapshot_needs(stack: &Stack, aws: &dyn Fn(&[&str]) -> Output) {
+    let cfg = &stack.config.tables[0];
+    let lake = sluice_aws::open_glue_lake(&stack.sdk, &stack.warehouse)
+        .await
+        .unwrap();
+    let table = lake.load(cfg).await.unwrap().expect("the table exists");
+    let data = sluice_lake::files::data_location(&table).unwrap();
+    let referenced = sluice_lake::files::referenced_files(&table).await.unwrap();
+    assert!(!referenced.is_empty());
+    let store = sluice_aws::S3Store::from_conf(&stack.sdk, &stack.bucket);
+    let key_of = |path: &str| {
+        let prefix = format!("s3://{}/", stack.bucket);
+        path.strip_prefix(&prefix).unwrap_or(path).to_string()
+    };
+    let exists = |path: String| {
+        let store = &store;
+        let key = key_of(&path);
+        async move { store.head(&key).await.unwrap().is_some() }
+    };
+
+    // What an interrupted write leaves, and a batch that will never commit (no ledger
+    // record, in no snapshot).
+    let orphan = format!("{data}/ordered_at_day=2026-03-01/00000-0-interrupted.parquet");
+    let batch = sluice_core::BatchId("b-gc-abandoned".into());
+    let abandoned = format!("{data}/ordered_at_day=2026-03-01/{batch}-00000.parquet");
+    let manifest = sluice_core::layout::manifest(cfg, &batch);
+    let staged = sluice_lake::StagedBatch {
+        batch_id: batch.clone(),
+        object: None,
+        schema_id: 0,
+        partition_spec_id: 0,
+        rows: 1,
+        bytes: 20,
+        paths: vec![abandoned.clone()],
+        data_files: vec![],
+    };
+    for path in [&orphan, &abandoned] {
+        stack
+            .put(&key_of(path), b"PAR1\x15\x00\x15interrupted".to_vec())
+            .await
+            .unwrap();
+    }
+    stack
+        .put(&manifest, serde_json::to_vec(&staged).unwrap())
+        .await
+        .unwrap();
+    let paths = |report: &Value, category: &str| -> Vec<String> {
+        let mut v: Vec<String> = report[category]["files"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {category} in {report}"))
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    // What gc removes of them, and what it should: each in its category.
+    let removed = |report: &Value| {
+        ["orphan_files", "abandoned_files", "abandoned_manifests"].map(|c| paths(report, c))
+    };
+    let to_remove = [
+        vec![orphan.clone()],
+        vec![abandoned.clone()],
+        vec![manifest.clone()],
+    ];
+    let gc = |args: &[&str]| -> Value {
+        let mut all = vec!["gc", "--table", "orders", "--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(stdout(&aws(&all)).trim()).unwrap()
+    };
+
+    // Young (the default --min-age of an hour): kept, and said so.
+    let young = gc(&[]);
+    let mut planted = vec![orphan.clone(), abandoned.clone(), manifest.clone()];
+    planted.sort();
+    assert_eq!(paths(&young, "too_young"), planted, "{young}");
+    assert_eq!(paths(&young, "orphan_files"), Vec::<String>::new());
+    for path in [&orphan, &abandoned] {
+        assert!(exists(path.clone()).await, "{path} kept");
+    }
+
+    // A dry run lists them and removes nothing.
+    let dry = gc(&["--dry-run", "--min-age", "0s"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(removed(&dry), to_remove, "{dry}");
+    for path in [&orphan, &abandoned] {
+        assert!(exists(path.clone()).await, "{path} is still there");
+    }
+    assert!(store.head(&manifest).await.unwrap().is_some());
+
+    // The run removes them, and only them.
+    let run = gc(&["--min-age", "0s"]);
+    assert_eq!(removed(&run), to_remove, "{run}");
+    for path in [&orphan, &abandoned] {
+        assert!(!exists(path.clone()).await, "{path} removed");
+    }
+    assert!(store.head(&manifest).await.unwrap().is_none());
+    for path in &referenced {
+        assert!(exists(path.clone()).await, "referenced {path} kept");
+    }
+    let again = gc(&["--min-age", "0s"]);
+    let nothing: [Vec<String>; 3] = Default::default();
+    assert_eq!(removed(&again), nothing, "{again}");
+    assert_eq!(paths(&again, "spent_manifests"), Vec::<String>::new());
+    let shown = stdout(&aws(&["table", "show", "orders"]));
+    assert!(shown.lines().any(|l| l == "rows       73"), "{shown}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,10 @@ pub struct Lake {
     /// The identity records and ledger the catalog's answers are checked against; `None`
     /// for a bare lake (tests, other engines' checks).
     guard: Option<IdentityGuard>,
+    /// The warehouse's bucket, where the data files of a table in an object store are
+    /// listed and stat'ed for garbage collection (iceberg's FileIO can do neither); `None`
+    /// for a local warehouse, whose files are read from the filesystem.
+    data_store: Option<Arc<dyn ObjectStore>>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -97,6 +101,7 @@ impl Lake {
             catalog: Arc::new(catalog),
             warehouse: warehouse.display().to_string(),
             guard: None,
+            data_store: None,
         })
     }
 
@@ -107,7 +112,20 @@ impl Lake {
             catalog,
             warehouse,
             guard: None,
+            data_store: None,
         }
+    }
+
+    /// The same lake, listing the data files of tables in an object store through `store`,
+    /// the warehouse's bucket (see [`crate::files`]).
+    pub fn with_data_store(mut self, store: Arc<dyn ObjectStore>) -> Lake {
+        self.data_store = Some(store);
+        self
+    }
+
+    /// The warehouse's bucket, if the data files of this lake's tables are in one.
+    pub(crate) fn data_store(&self) -> Option<&Arc<dyn ObjectStore>> {
+        self.data_store.as_ref()
     }
 
     /// A lake with no catalog, for a process that never touches a table (see

@@ -5,13 +5,17 @@
 //! manifest list and manifests, with any entry status (added, existing or deleted: a deleted
 //! entry still belongs to an older snapshot that time travel can read). Everything here
 //! compares paths in one canonical form ([`canonical_path`]): a local `file:` URI is written
-//! as its plain path, other locations are left as they are.
+//! as its plain path, the S3 aliases `s3a://` and `s3n://` as `s3://`, other locations are
+//! left as they are.
 //!
-//! The listing of a table's data location sits behind one function,
-//! [`list_data_files`], which today knows the local filesystem (the warehouse is a
-//! directory) and refuses other schemes with an error; an object store listing fits there.
-//! Only data files are ever listed or deleted: `.parquet` files under the data location,
-//! never the table's metadata directory (metadata JSON, manifest lists, manifests).
+//! Listing a table's data location, and reading one file's size and modification time, are
+//! [`Lake::list_data_files`] and [`Lake::stat_data_file`]: a local warehouse is a directory,
+//! walked here; a warehouse in S3 is listed through the lake's data store, an `ObjectStore`
+//! of the warehouse's bucket (`bucket`), because iceberg's FileIO cannot list, and its file
+//! metadata has a size but no modification time. Deleting goes through the table's FileIO,
+//! the I/O that wrote the file ([`delete_data_file`]). Only data files are ever listed or
+//! deleted: `.parquet` files under the data location, never the table's metadata directory
+//! (metadata JSON, manifest lists, manifests), never a path with a `..` segment.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -22,9 +26,12 @@ use iceberg::writer::file_writer::location_generator::{
     DefaultLocationGenerator, LocationGenerator,
 };
 use sluice_core::config::TableConfig;
+use sluice_store::ObjectStore;
 
 use crate::error::{LakeError, LakeErrorKind, Result};
 use crate::Lake;
+
+mod bucket;
 
 /// File name extension of the data files sluice writes (`write.format.default = parquet`).
 const DATA_FILE_EXTENSION: &str = ".parquet";
@@ -41,8 +48,15 @@ pub struct StoredDataFile {
 }
 
 /// The canonical form of a file path: a local `file:` URI (`file:///a/b`, `file:/a/b`) as its
-/// plain path (`/a/b`); any other path or URI unchanged.
+/// plain path (`/a/b`); `s3a://` and `s3n://` (Hadoop's names for S3, which iceberg's S3
+/// storage reads as `s3://`) as `s3://`; any other path or URI unchanged.
 pub fn canonical_path(path: &str) -> String {
+    if let Some(rest) = ["s3a://", "s3n://"]
+        .iter()
+        .find_map(|alias| path.strip_prefix(alias))
+    {
+        return format!("s3://{rest}");
+    }
     let stripped = path
         .strip_prefix("file://")
         .or_else(|| path.strip_prefix("file:"));
@@ -112,47 +126,6 @@ pub async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
     Ok(files)
 }
 
-/// Every data file (`*.parquet`) under the table's data location, referenced or not.
-pub async fn list_data_files(table: &Table) -> Result<Vec<StoredDataFile>> {
-    let location = data_location(table)?;
-    let Some(root) = local_dir(&location) else {
-        return Err(LakeError::internal(format!(
-            "listing data files at {location} is not supported: only local warehouses are"
-        )));
-    };
-    tokio::task::spawn_blocking(move || list_local(&location, &root))
-        .await
-        .map_err(|e| LakeError::internal(format!("listing data files: {e}")))?
-}
-
-/// The data file at `path` as it is now, or `None` if it is gone (or not a data file of the
-/// table's data location).
-pub async fn stat_data_file(table: &Table, path: &str) -> Result<Option<StoredDataFile>> {
-    let path = canonical_path(path);
-    if !is_data_file_of(table, &path)? {
-        return Ok(None);
-    }
-    let Some(local) = local_dir(&path) else {
-        return Err(LakeError::internal(format!(
-            "reading {path} is not supported: only local warehouses are"
-        )));
-    };
-    let found = tokio::task::spawn_blocking(move || match std::fs::symlink_metadata(&local) {
-        Ok(md) if md.is_file() => Ok(Some((md.len(), md.modified()?))),
-        Ok(_) => Ok(None),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    })
-    .await
-    .map_err(|e| LakeError::internal(format!("reading {path}: {e}")))?
-    .map_err(|e| transient(format!("reading {path}: {e}")))?;
-    Ok(found.map(|(bytes, modified)| StoredDataFile {
-        path,
-        bytes,
-        modified,
-    }))
-}
-
 /// Deletes one data file through the table's FileIO (the same I/O that wrote it). Deleting an
 /// absent file succeeds, so a re-run after a crash converges. Refuses anything that is not a
 /// `.parquet` file under the table's data location: metadata files are never touched here.
@@ -186,6 +159,24 @@ fn is_data_file_of(table: &Table, path: &str) -> Result<bool> {
 /// The local directory of a canonical location, or `None` for a URI with a scheme.
 fn local_dir(location: &str) -> Option<PathBuf> {
     location.starts_with('/').then(|| PathBuf::from(location))
+}
+
+/// The local file at `path` (canonical) as it is now, or `None` if there is no file there.
+async fn stat_local(path: String, local: PathBuf) -> Result<Option<StoredDataFile>> {
+    let found = tokio::task::spawn_blocking(move || match std::fs::symlink_metadata(&local) {
+        Ok(md) if md.is_file() => Ok(Some((md.len(), md.modified()?))),
+        Ok(_) => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    })
+    .await
+    .map_err(|e| LakeError::internal(format!("reading {path}: {e}")))?
+    .map_err(|e| transient(format!("reading {path}: {e}")))?;
+    Ok(found.map(|(bytes, modified)| StoredDataFile {
+        path,
+        bytes,
+        modified,
+    }))
 }
 
 /// Walks `root` (the local directory of `location`) without following symbolic links.
@@ -239,6 +230,46 @@ fn transient(message: String) -> LakeError {
 }
 
 impl Lake {
+    /// Every data file (`*.parquet`) under the table's data location, referenced or not:
+    /// walked in a local warehouse, listed through the data store (the warehouse's bucket)
+    /// in an object store.
+    pub async fn list_data_files(&self, table: &Table) -> Result<Vec<StoredDataFile>> {
+        let location = data_location(table)?;
+        match local_dir(&location) {
+            Some(root) => tokio::task::spawn_blocking(move || list_local(&location, &root))
+                .await
+                .map_err(|e| LakeError::internal(format!("listing data files: {e}")))?,
+            None => bucket::list(self.data_store_for(&location)?.as_ref(), &location).await,
+        }
+    }
+
+    /// The data file at `path` as it is now, or `None` if it is gone (or not a data file of
+    /// the table's data location).
+    pub async fn stat_data_file(
+        &self,
+        table: &Table,
+        path: &str,
+    ) -> Result<Option<StoredDataFile>> {
+        let path = canonical_path(path);
+        if !is_data_file_of(table, &path)? {
+            return Ok(None);
+        }
+        match local_dir(&path) {
+            Some(local) => stat_local(path, local).await,
+            None => bucket::stat(self.data_store_for(&path)?.as_ref(), &path).await,
+        }
+    }
+
+    /// The data store, to read `location` (not local) through; an error if there is none.
+    fn data_store_for(&self, location: &str) -> Result<&std::sync::Arc<dyn ObjectStore>> {
+        self.data_store().ok_or_else(|| {
+            LakeError::internal(format!(
+                "reading the data files at {location} needs the object store of its bucket, \
+                 and this lake was opened without one"
+            ))
+        })
+    }
+
     /// Every file the table's snapshots reference ([`referenced_files`]); empty when the
     /// table does not exist yet.
     pub async fn referenced_files(&self, table_cfg: &TableConfig) -> Result<HashSet<String>> {
@@ -252,7 +283,7 @@ impl Lake {
     /// table does not exist yet.
     pub async fn data_files(&self, table_cfg: &TableConfig) -> Result<Vec<StoredDataFile>> {
         match self.load(table_cfg).await? {
-            Some(table) => list_data_files(&table).await,
+            Some(table) => self.list_data_files(&table).await,
             None => Ok(vec![]),
         }
     }
@@ -277,6 +308,13 @@ mod tests {
             canonical_path("s3://b/t/data/a.parquet"),
             "s3://b/t/data/a.parquet"
         );
+    }
+
+    #[test]
+    fn s3_aliases_have_the_s3_form() {
+        assert_eq!(canonical_path("s3a://b/t/a.parquet"), "s3://b/t/a.parquet");
+        assert_eq!(canonical_path("s3n://b/t/a.parquet"), "s3://b/t/a.parquet");
+        assert_eq!(canonical_path("gs://b/t/a.parquet"), "gs://b/t/a.parquet");
     }
 
     #[test]

@@ -285,10 +285,7 @@ async fn referenced_and_stored_files_of_a_table() {
         .await
         .unwrap();
     assert!(!std::path::Path::new(&crate::files::canonical_path(victim)).exists());
-    assert!(crate::files::stat_data_file(&table, victim)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(lake.stat_data_file(&table, victim).await.unwrap().is_none());
     let metadata_file = table.metadata_location().unwrap().to_string();
     assert!(crate::files::delete_data_file(&table, &metadata_file)
         .await

@@ -28,8 +28,9 @@
 //! or staged when the ledger is read keeps its files; one committed by then is in the table
 //! read after; one claimed later writes files younger than `min_age`. Just before removing
 //! an abandoned batch its ledger record is read again, and just before removing any file its
-//! modification time is checked again. Deleting is idempotent and ordered (data files, then
-//! the manifest that lists them), so a crash half-way leaves a state the next run finishes.
+//! modification time is checked again (in an S3 warehouse, the object's last-modified time,
+//! in whole seconds). Deleting is idempotent and ordered (data files, then the manifest that
+//! lists them), so a crash half-way leaves a state the next run finishes.
 //! Metadata files (metadata JSON, manifest lists, manifests) are never touched.
 
 use std::collections::{HashMap, HashSet};
@@ -43,6 +44,7 @@ use sluice_core::{BatchId, ObjectVersion};
 use sluice_lake::commit::committed_batches;
 use sluice_lake::files::{self, canonical_path, StoredDataFile};
 use sluice_lake::writer::batch_of_data_file;
+use sluice_lake::Lake;
 use sluice_store::{CorruptRecord, ObjectMeta};
 
 use crate::context::{keys, Context};
@@ -260,7 +262,7 @@ async fn read_state(ctx: &Context, table_cfg: &TableConfig) -> Result<Observed, 
         Some(t) => (
             files::referenced_files(t).await?,
             committed_batches(t).into_keys().collect(),
-            files::list_data_files(t).await?,
+            ctx.lake.list_data_files(t).await?,
         ),
         None => Default::default(),
     };
@@ -438,7 +440,9 @@ async fn execute(
         ..Default::default()
     };
     for f in &plan.orphans {
-        if remove_if_unchanged(table, f, &mut report.too_young).await? == Removal::Removed {
+        if remove_if_unchanged(&ctx.lake, table, f, &mut report.too_young).await?
+            == Removal::Removed
+        {
             report.orphan_files.push(&f.path, f.bytes);
         }
     }
@@ -459,7 +463,7 @@ async fn execute(
         }
         let mut all_removed = true;
         for f in &a.files {
-            match remove_if_unchanged(table, f, &mut report.too_young).await? {
+            match remove_if_unchanged(&ctx.lake, table, f, &mut report.too_young).await? {
                 Removal::Removed => report.abandoned_files.push(&f.path, f.bytes),
                 Removal::Gone => {}
                 Removal::Changed => all_removed = false,
@@ -521,11 +525,12 @@ enum Removal {
 /// Removes `f` if it is still as listed (same modification time); a changed file is kept
 /// and reported in `kept`.
 async fn remove_if_unchanged(
+    lake: &Lake,
     table: &Table,
     f: &StoredDataFile,
     kept: &mut GcCategory,
 ) -> Result<Removal, StepError> {
-    match files::stat_data_file(table, &f.path).await? {
+    match lake.stat_data_file(table, &f.path).await? {
         Some(now) if now.modified != f.modified => {
             kept.push(&f.path, now.bytes);
             Ok(Removal::Changed)
