@@ -439,6 +439,44 @@ impl ObjectStore for S3Store {
         Ok(self.listing_part(prefix, None, usize::MAX).await?.0)
     }
 
+    /// ListObjectsV2, not the versions: current objects are all these callers want (the
+    /// ledger, staged manifests, quarantine records, a table's data files), a page of them
+    /// is never padded with the noncurrent versions every ledger transition leaves, and it
+    /// needs `s3:ListBucket` only, which every role has; `s3:ListBucketVersions` is granted
+    /// to reconcile alone, under the tables' prefixes. No version ids: callers read by key.
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        check_prefix(prefix)?;
+        let mut found = vec![];
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(self.list_page)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| store_error(prefix, e))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                if check_key(key).is_err() {
+                    continue;
+                }
+                found.push(meta(
+                    key,
+                    object.size(),
+                    object.e_tag(),
+                    None,
+                    object.last_modified(),
+                )?);
+            }
+        }
+        // S3 lists in UTF-8 byte order, which is `str` order; sorting keeps the promise
+        // whatever a compatible store does.
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
     /// ListObjectVersions pages from `from` (S3's own key and version-id markers) until
     /// `at_least` entries are listed (the last page asks for no more than are missing) or the
     /// listing ends.

@@ -46,8 +46,8 @@ manifests and on the Glue tables, whose data files are the objects under each ta
 location in the warehouse's bucket (an object's age is its last-modified time). A versioned
 bucket keeps what gc deleted as noncurrent versions until its lifecycle expires them. There
 are no stale temporary copies on S3 (a write is whole or absent). IAM: glue:GetTable;
-s3:ListBucket and s3:ListBucketVersions on the bucket; s3:GetObject on .sluice/ and the
-warehouse; s3:DeleteObject on .sluice/staged/ and the tables' data locations.
+s3:ListBucket on the bucket; s3:GetObject on .sluice/ and the warehouse; s3:DeleteObject on
+.sluice/staged/ and the tables' data locations.
 
 Examples:
   sluice gc --dry-run
