@@ -209,15 +209,16 @@ async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<E
             Answer::Escalated(e) => {
                 outln!(
                     "{}: {} objects listed, {} to start: too many for one invocation, so backfill \
-                     execution {} {} them (`sluice executions --aws list`); watermark {}",
+                     execution {}{} starts them (their ingest executions show in `sluice \
+                     executions --aws list`); watermark {}",
                     e.table,
                     e.listed,
                     e.to_start,
                     e.backfill,
                     if e.started {
-                        "starts"
+                        ""
                     } else {
-                        "(started earlier) starts"
+                        ", started earlier this hour,"
                     },
                     describe(&e.watermark)
                 );
