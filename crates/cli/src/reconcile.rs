@@ -234,3 +234,42 @@ async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<E
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The function's two answers as crates/lambdas serialises them: a reconciliation, and
+    /// one handed to a backfill (which this command once failed to read).
+    #[test]
+    fn both_answers_of_the_reconcile_function_are_read() {
+        let watermark = serde_json::json!({
+            "table": "orders", "watermark": null, "objects": 1500, "unfinished": 1500,
+            "oldest_unfinished": "2026-03-01T10:00:00Z",
+            "oldest_unfinished_key": "orders/a.ndjson", "at": "2026-03-01T12:00:00.000Z"
+        });
+        let reconciled = serde_json::json!({
+            "table": "orders", "listed": 2, "removals": [], "started": ["ingest-a"],
+            "already_started": [], "watermark": watermark
+        });
+        let escalated = serde_json::json!({
+            "table": "orders", "listed": 1500, "to_start": 1500,
+            "backfill": "backfill-orders-reconcile-2026030112", "started": true,
+            "watermark": watermark
+        });
+        let r: Answer = serde_json::from_value(reconciled).unwrap();
+        assert!(
+            matches!(r, Answer::Reconciled(ref r) if r.started == ["ingest-a"]),
+            "{r:?}"
+        );
+        let e: Answer = serde_json::from_value(escalated).unwrap();
+        let Answer::Escalated(e) = e else {
+            panic!("read as a reconciliation: {e:?}")
+        };
+        assert_eq!((e.to_start, e.started), (1500, true));
+        assert_eq!(
+            e.watermark.waiting(),
+            std::time::Duration::from_secs(2 * 3600)
+        );
+    }
+}
