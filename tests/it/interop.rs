@@ -4,6 +4,7 @@
 //! `make test` installs pyiceberg in a venv and passes its interpreter in
 //! `SLUICE_TEST_PYTHON`; without it this test fails and says how to set it up.
 
+use std::path::Path;
 use std::process::Command;
 
 use sluice_tests::{orders_files, Harness};
@@ -24,19 +25,16 @@ print(json.dumps({
 }))
 "#;
 
-#[tokio::test]
-async fn pyiceberg_reads_the_table_sluice_wrote() {
+/// Runs the Python `script` with pyiceberg from `SLUICE_TEST_PYTHON`, the workspace `root`
+/// as its argument, and reads the one JSON document it prints.
+pub(crate) fn pyiceberg(script: &str, root: &Path) -> serde_json::Value {
     let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| {
         panic!("SLUICE_TEST_PYTHON is not set: run `make test`, which installs pyiceberg in .venv")
     });
-    let h = Harness::orders().await;
-    for file in orders_files() {
-        h.ingest(&file).await;
-    }
     let out = Command::new(&python)
         .arg("-c")
-        .arg(READ_WITH_PYICEBERG)
-        .arg(h.dir.path())
+        .arg(script)
+        .arg(root)
         .output()
         .expect("run python");
     assert!(
@@ -44,7 +42,16 @@ async fn pyiceberg_reads_the_table_sluice_wrote() {
         "pyiceberg failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn pyiceberg_reads_the_table_sluice_wrote() {
+    let h = Harness::orders().await;
+    for file in orders_files() {
+        h.ingest(&file).await;
+    }
+    let report = pyiceberg(READ_WITH_PYICEBERG, h.dir.path());
     assert_eq!(report["rows"], 73, "{report}");
     assert_eq!(report["coupons"], 10, "{report}");
     assert_eq!(report["snapshots"], 5, "{report}");

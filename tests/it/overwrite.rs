@@ -2,10 +2,9 @@
 //! overwrite that removes A's data files and adds C's, pyiceberg scans exactly B ∪ C and
 //! reads the operation sluice recorded.
 //!
-//! Like `interop`, it runs pyiceberg from `SLUICE_TEST_PYTHON` (`make test` sets it).
+//! It runs pyiceberg as `interop` does (`interop::pyiceberg`, from `SLUICE_TEST_PYTHON`).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::process::Command;
 
 use serde_json::Value;
 use sluice_core::BatchId;
@@ -38,9 +37,6 @@ fn order_ids(rows: &[Value]) -> BTreeSet<i64> {
 
 #[tokio::test]
 async fn pyiceberg_reads_an_overwrite_as_the_rows_it_kept_and_added() {
-    let python = std::env::var("SLUICE_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("SLUICE_TEST_PYTHON is not set: run `make test`, which installs pyiceberg in .venv")
-    });
     let h = Harness::orders().await;
     let cfg = h.ctx.config.tables[0].clone();
     let lake = &h.ctx.lake;
@@ -81,18 +77,7 @@ async fn pyiceberg_reads_an_overwrite_as_the_rows_it_kept_and_added() {
         .unwrap();
     assert!(outcome.new_snapshot_id.is_some());
 
-    let out = Command::new(&python)
-        .arg("-c")
-        .arg(READ_WITH_PYICEBERG)
-        .arg(h.dir.path())
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "pyiceberg failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = crate::interop::pyiceberg(READ_WITH_PYICEBERG, h.dir.path());
     let expected: BTreeSet<i64> = b_ids.union(&order_ids(&c_rows)).copied().collect();
     let read: BTreeSet<i64> = report["order_ids"]
         .as_array()
