@@ -30,7 +30,7 @@ What goes, per table:
                         references and no staged batch lists (an interrupted write)
 
 What stays:
-  every file any snapshot references (all snapshots, all manifest entries), metadata files,
+  every file any snapshot references (all snapshots, every live manifest entry), metadata files,
   manifests and files of batches claimed or staged (an execution to finish or redrive), and
   unreferenced files younger than --min-age: a validation may be writing them right now.
 

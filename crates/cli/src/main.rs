@@ -45,6 +45,7 @@ mod completions;
 mod dlq;
 mod doctor;
 mod executions;
+mod expire;
 mod files;
 mod gc;
 mod ingest;
@@ -197,6 +198,12 @@ enum Command {
     /// Glue tables' data files in S3 and the stack bucket's staged manifests; IAM below).
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
+    /// Remove old snapshots from each table's metadata (default: older than 7 days, all but
+    /// the current one), never one exactly-once still needs; then `gc` removes the data files
+    /// only they read (--aws: the Glue tables; IAM glue:GetTable, glue:UpdateTable,
+    /// s3:GetObject, s3:PutObject and s3:DeleteObject on the tables' metadata).
+    #[command(after_long_help = expire::AFTER_HELP)]
+    Expire(expire::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
     /// Check catalog, table identities, ledger, data files and executions against each
@@ -247,6 +254,7 @@ impl Command {
                 | Command::Reconcile(_)
                 | Command::Backfill(_)
                 | Command::Gc(_)
+                | Command::Expire(_)
                 | Command::Executions(_)
                 | Command::Redrive(_)
                 | Command::Replay(_)
@@ -271,7 +279,7 @@ fn main() -> ExitCode {
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
-             files, table, gc, reconcile, backfill, executions, redrive, replay, dlq and archive"
+             files, table, gc, expire, reconcile, backfill, executions, redrive, replay, dlq and archive"
         );
         return ExitCode::from(1);
     }
@@ -286,6 +294,7 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
             Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
+            Command::Expire(args) => expire::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,
             Command::Executions(args) => executions::run(ws, target, args).await,

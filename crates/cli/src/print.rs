@@ -282,6 +282,14 @@ pub fn replay_inputs(
 
 /// The first 12 hex digits of an etag: enough to tell versions apart in a table (`--json`
 /// has the whole of it).
+/// A time in milliseconds since the epoch as RFC 3339 UTC to the second (the number itself
+/// if it is out of range).
+pub fn time_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
 pub fn short_etag(etag: &str) -> String {
     let bare = etag.trim_matches('"');
     bare.chars().take(12).collect()

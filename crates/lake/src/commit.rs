@@ -118,8 +118,9 @@ pub struct CommitOutcome {
 }
 
 /// Batch ids recorded in the table's snapshot summaries, with the snapshot that holds them.
-/// Reads every snapshot still in the metadata; snapshot expiry (not done by sluice) would
-/// shorten this memory, and the ledger covers what it forgets.
+/// Reads every snapshot still in the metadata. Expiry shortens this memory, so it removes
+/// only snapshots whose batches the ledger records as committed (crates/steps' expire): the
+/// ledger covers what it forgets.
 pub fn committed_batches(table: &Table) -> HashMap<BatchId, i64> {
     let mut found = HashMap::new();
     for snapshot in table.metadata().snapshots() {

@@ -1,9 +1,11 @@
 //! The files of a table, for garbage collection: which data files its snapshots reference,
 //! which sit in its data location, and deleting one of them.
 //!
-//! A data file is referenced when any snapshot still in the metadata lists it, through its
-//! manifest list and manifests, with any entry status (added, existing or deleted: a deleted
-//! entry still belongs to an older snapshot that time travel can read). Everything here
+//! A data file is referenced when any snapshot still in the metadata lists it live, through
+//! its manifest list and manifests: an added or existing entry. A deleted entry only records
+//! that this snapshot removed the file; while an older snapshot that read it remains (time
+//! travel), that snapshot's manifests list it live, and once those have expired nothing
+//! needs it (as Iceberg's own expiry reads it). Everything here
 //! compares paths in one canonical form ([`canonical_path`]): a local `file:` URI is written
 //! as its plain path, the S3 aliases `s3a://` and `s3n://` as `s3://`, other locations are
 //! left as they are.
@@ -21,6 +23,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use iceberg::spec::ManifestStatus;
 use iceberg::table::Table;
 use iceberg::writer::file_writer::location_generator::{
     DefaultLocationGenerator, LocationGenerator,
@@ -85,8 +88,8 @@ fn metadata_location(table: &Table) -> String {
     )
 }
 
-/// Every file that a snapshot still in the table's metadata references, in canonical form:
-/// each snapshot's manifest list, each of its manifests, each entry whatever its status.
+/// Every data file that a snapshot still in the table's metadata reads, in canonical form:
+/// each snapshot's manifests, each added or existing entry (see the module docs).
 pub async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
     let mut files = HashSet::new();
     let mut manifests_read = HashSet::new();
@@ -119,6 +122,9 @@ pub async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
                     )
                 })?;
             for entry in manifest.entries() {
+                if entry.status() == ManifestStatus::Deleted {
+                    continue;
+                }
                 files.insert(canonical_path(entry.file_path()));
             }
         }

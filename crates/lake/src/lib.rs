@@ -16,6 +16,7 @@
 //! - [`commit`]: idempotent group commit of staged batches
 //! - [`overwrite`]: one snapshot that removes live data files and adds others (`overwrite`,
 //!   `replace`), with rebase on a lost race
+//! - [`expire`]: snapshot expiry: which snapshots a policy selects, and removing them
 //! - [`identity`]: the guard that refuses a catalog which lost or replaced a table
 //! - [`no_catalog`]: the catalog of a process that never touches a table
 //! - [`register`]: registering a table's metadata file again (`sluice doctor --repair`)
@@ -25,6 +26,7 @@
 pub mod catalog;
 pub mod commit;
 pub mod error;
+pub mod expire;
 pub mod files;
 pub mod identity;
 pub mod no_catalog;
@@ -37,6 +39,7 @@ pub mod writer;
 pub use catalog::Lake;
 pub use commit::{CommitOutcome, StagedBatch};
 pub use error::{LakeError, LakeErrorKind};
+pub use expire::{ExpiryCandidate, ExpiryOutcome, ExpiryPolicy};
 pub use files::StoredDataFile;
 pub use overwrite::{OverwriteOutcome, RowChange};
 

@@ -17,7 +17,7 @@
 //!   the manifest.
 //!
 //! Then every data file in the table's data location that no snapshot references (every
-//! snapshot, every manifest entry whatever its status), that no kept manifest lists and
+//! snapshot, every live manifest entry), that no kept manifest lists and
 //! whose name is not that of a batch in flight is an **orphan** (say, a Parquet file a
 //! crashed validation was writing), removed once it is older than `min_age`. A younger file,
 //! and an abandoned batch with a younger file or manifest, is reported and kept: a
@@ -371,7 +371,7 @@ async fn plan(
 }
 
 /// The batch id of a manifest key (`…/<batch id>.json`).
-fn manifest_batch(key: &str) -> Option<BatchId> {
+pub(crate) fn manifest_batch(key: &str) -> Option<BatchId> {
     let name = key.rsplit('/').next()?.strip_suffix(".json")?;
     (!name.is_empty()).then(|| BatchId(name.to_string()))
 }

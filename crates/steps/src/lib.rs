@@ -16,6 +16,7 @@
 //!   starts
 //! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
 //! - [`replay`]: which quarantined versions a selection replays, under which names
+//! - [`expire`]: snapshot expiry that keeps what exactly-once still needs
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
 //! - [`state`]: `IngestState`, the document the definition accumulates
@@ -31,6 +32,7 @@ pub mod context;
 pub mod dispatch;
 pub mod drift;
 pub mod error;
+pub mod expire;
 pub mod failpoint;
 pub mod filter;
 pub mod flow;
@@ -45,4 +47,5 @@ pub mod validate;
 
 pub use context::{Context, Progress};
 pub use error::{StepError, StepErrorKind};
+pub use expire::{expire, ExpireOptions, ExpireReport};
 pub use gc::{gc, GcOptions, GcReport};
