@@ -350,13 +350,22 @@ impl Doctor<'_> {
         let in_table = committed_batches(t);
         let snapshot_ids: HashSet<i64> =
             t.metadata().snapshots().map(|s| s.snapshot_id()).collect();
+        // Once `sluice expire` has removed the snapshot that committed a batch, its summary is
+        // gone; the batch's data files, still read by the table, say its rows are there.
+        let referenced = sluice_lake::files::referenced_files(t).await?;
+        let with_files: HashSet<BatchId> = referenced
+            .iter()
+            .filter_map(|p| sluice_lake::writer::batch_of_data_file(p))
+            .collect();
         let mut lost = 0;
         for r in &committed {
             let LedgerState::Committed { snapshot_id } = r.state else {
                 continue;
             };
             let has_rows = r.rows.as_ref().is_none_or(|c| c.valid > 0);
-            if in_table.contains_key(&r.batch_id) || !has_rows {
+            let expired_but_there =
+                !snapshot_ids.contains(&snapshot_id) && with_files.contains(&r.batch_id);
+            if in_table.contains_key(&r.batch_id) || !has_rows || expired_but_there {
                 continue;
             }
             lost += 1;
@@ -414,7 +423,7 @@ impl Doctor<'_> {
         self.missing_records(cfg, &in_table, listing).await?;
 
         // Data files every live snapshot reads.
-        for path in sluice_lake::files::referenced_files(t).await? {
+        for path in referenced {
             if path.starts_with('/') && !Path::new(&path).exists() {
                 self.find(
                     Some(name),
