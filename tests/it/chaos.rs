@@ -424,6 +424,7 @@ fn outcome_text(r: &ArrivalReport) -> String {
             format!("committed{}", if *already { " (already)" } else { "" })
         }
         Outcome::Filtered => "filtered".into(),
+        Outcome::Superseded { .. } => "superseded".into(),
         Outcome::Duplicate { state } => format!("duplicate ({state})"),
         Outcome::Quarantined { reason } => format!("quarantined ({reason})"),
         Outcome::Failed { .. } => format!("FAILED: {}", r.detail.as_deref().unwrap_or("-")),

@@ -225,3 +225,277 @@ async fn an_object_removed_while_its_execution_runs_ends_in_one_terminal_state()
     assert_eq!(head.removals.len(), 1, "{head:?}");
     assert!(h.rows().await.is_empty());
 }
+
+/// The ids of the table's rows, sorted.
+async fn ids(h: &Harness) -> Vec<u64> {
+    let mut ids: Vec<u64> = h
+        .rows()
+        .await
+        .iter()
+        .map(|r| r["order_id"].as_u64().unwrap())
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn state_of(h: &Harness, arrival: &Arrival) -> LedgerState {
+    let object = sluice_core::ObjectVersion {
+        etag: arrival.etag.clone().unwrap(),
+        ..h.ctx
+            .store
+            .head(&arrival.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .to_version("landing")
+    };
+    h.ctx
+        .ledger
+        .get(&object)
+        .await
+        .unwrap()
+        .unwrap()
+        .record
+        .state
+}
+
+/// The current snapshot's operation and summary properties.
+async fn current_summary(h: &Harness) -> (String, std::collections::HashMap<String, String>) {
+    let table = h
+        .ctx
+        .lake
+        .load(&h.ctx.config.tables[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let s = table
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .clone();
+    (s.operation.as_str().to_string(), s.additional_properties)
+}
+
+#[tokio::test]
+async fn replace_leaves_only_the_newest_versions_rows_in_one_snapshot_each() {
+    let h = Harness::with_config_text(&orders_with_policy("replace")).await;
+    let other = put(&h, "orders/other.ndjson", 100..=101, None).await;
+    h.local.ingest(&other).await.unwrap();
+    let first = put(&h, "orders/v.ndjson", 1..=5, None).await;
+    let r = h.local.ingest(&first).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    assert_eq!(ids(&h).await, [1, 2, 3, 4, 5, 100, 101]);
+
+    let second = put(&h, "orders/v.ndjson", 6..=8, None).await;
+    let r = h.local.ingest(&second).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    assert_eq!(
+        r.detail.as_deref(),
+        Some("replaced the rows of 1 earlier version of the key")
+    );
+    assert_eq!(
+        ids(&h).await,
+        [6, 7, 8, 100, 101],
+        "the old rows left, the new came"
+    );
+    let (operation, summary) = current_summary(&h).await;
+    assert_eq!(operation, "overwrite");
+    let first_batch = first_version(&h, &first).await.batch_id();
+    assert_eq!(
+        summary[sluice_steps::commit::RETRACTED_PROPERTY],
+        first_batch.as_str()
+    );
+    assert!(matches!(
+        state_of(&h, &first).await,
+        LedgerState::Retracted {
+            cause: sluice_core::ledger::RetractCause::Replaced,
+            ..
+        }
+    ));
+    assert!(matches!(
+        state_of(&h, &second).await,
+        LedgerState::Committed { .. }
+    ));
+    assert_eq!(h.snapshots().await, 3);
+
+    // And again: each new version takes out the one before it.
+    let third = put(&h, "orders/v.ndjson", 9..=9, None).await;
+    h.local.ingest(&third).await.unwrap();
+    assert_eq!(ids(&h).await, [9, 100, 101]);
+    let head = h
+        .ctx
+        .ledger
+        .head("landing", "orders/v.ndjson")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.live.len(), 1);
+    assert_eq!(head.pending, None);
+
+    // Another engine reads the same rows.
+    let read = crate::interop::pyiceberg(
+        r#"
+import json, sys
+from pyiceberg.catalog.sql import SqlCatalog
+root = sys.argv[1]
+catalog = SqlCatalog("sluice", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse")
+rows = catalog.load_table("shop.orders").scan().to_arrow()
+print(json.dumps(sorted(rows.column("order_id").to_pylist())))
+"#,
+        h.dir.path(),
+    );
+    assert_eq!(read, serde_json::json!([9, 100, 101]));
+}
+
+/// The object version the ledger knows for an arrival made by [`put`] (the local store
+/// keeps one version per key, so a later `put` replaced its bytes).
+async fn first_version(h: &Harness, arrival: &Arrival) -> sluice_core::ObjectVersion {
+    let listing = h.ctx.ledger.list().await.unwrap();
+    listing
+        .into_iter()
+        .find(|r| r.object.key == arrival.key && Some(&r.object.etag) == arrival.etag.as_ref())
+        .unwrap()
+        .object
+}
+
+/// A version staged before a newer one of its key was loaded, committed after it: its rows
+/// never enter, and the newer version's stay.
+#[tokio::test]
+async fn under_replace_an_older_version_committed_late_stays_out() {
+    let h = Harness::with_config_text(&orders_with_policy("replace")).await;
+    let key = "orders/late.ndjson";
+    let older = put(&h, key, 1..=4, None).await;
+    // The older version's execution stops once staged, before its commit.
+    sluice_steps::failpoint::inject("validate.after_staged", key);
+    let stopped = h.local.ingest_as(&older, "older-1".into()).await.unwrap();
+    assert!(
+        matches!(stopped.outcome, Outcome::Failed { .. }),
+        "{stopped:?}"
+    );
+    sluice_steps::failpoint::clear_injected();
+
+    let newer = put(&h, key, 5..=6, None).await;
+    let r = h.local.ingest(&newer).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    assert_eq!(ids(&h).await, [5, 6]);
+
+    let redriven = h.local.redrive("older-1").await.unwrap();
+    assert!(
+        matches!(redriven.outcome, Outcome::Superseded { .. }),
+        "{redriven:?}"
+    );
+    assert_eq!(ids(&h).await, [5, 6], "the older version's rows stay out");
+    let older_object = first_version(&h, &older).await;
+    let record = h.ctx.ledger.get(&older_object).await.unwrap().unwrap();
+    assert!(
+        matches!(record.record.state, LedgerState::Retracted { .. }),
+        "{:?}",
+        record.record.state
+    );
+}
+
+/// A commit killed between the catalog commit and its ledger and head updates: the redrive
+/// (or the next commit of the key, whichever comes first) settles the change, and no row is
+/// there twice or missing.
+#[tokio::test]
+async fn a_replace_killed_after_the_catalog_commit_converges() {
+    let h = Harness::with_config_text(&orders_with_policy("replace")).await;
+    let key = "orders/crash.ndjson";
+    let first = put(&h, key, 1..=3, None).await;
+    h.local.ingest(&first).await.unwrap();
+    let second = put(&h, key, 4..=7, None).await;
+    sluice_steps::failpoint::inject("commit.after_catalog", key);
+    let crashed = h.local.ingest_as(&second, "second-1".into()).await.unwrap();
+    assert!(
+        matches!(crashed.outcome, Outcome::Failed { .. }),
+        "{crashed:?}"
+    );
+    sluice_steps::failpoint::clear_injected();
+    assert_eq!(ids(&h).await, [4, 5, 6, 7], "the snapshot landed");
+
+    // A third version arrives before the redrive: it settles the second's change first.
+    let third = put(&h, key, 8..=8, None).await;
+    let r = h.local.ingest(&third).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    assert_eq!(ids(&h).await, [8]);
+
+    let redriven = h.local.redrive("second-1").await.unwrap();
+    assert!(
+        matches!(redriven.outcome, Outcome::Superseded { .. }),
+        "committed, then replaced by the third: {redriven:?}"
+    );
+    assert_eq!(ids(&h).await, [8]);
+    for arrival in [&first, &second] {
+        let object = first_version(&h, arrival).await;
+        let state = h
+            .ctx
+            .ledger
+            .get(&object)
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .state;
+        assert!(matches!(state, LedgerState::Retracted { .. }), "{state:?}");
+    }
+}
+
+/// Two versions of one key committed at the same moment by two processes (each its own
+/// context, flow and commit turn, as two Lambdas): whichever wins the key's head, the table
+/// ends with the newer version's rows only, and each version in one terminal state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_committing_two_versions_of_a_key_at_once_leave_the_newer() {
+    let text = orders_with_policy("replace");
+    for round in 0..6 {
+        let h = Harness::with_config_text(&text).await;
+        let other = sluice_local::Local::open(
+            sluice_tests::open_context(h.dir.path(), sluice_tests::parse_config(&text)).await,
+            &h.dir.path().join("executions-other.db"),
+        )
+        .await
+        .unwrap();
+        let key = "orders/raced.ndjson";
+        sluice_steps::failpoint::inject("validate.after_staged", key);
+        let older = put(&h, key, 1..=3, None).await;
+        h.local.ingest_as(&older, "older".into()).await.unwrap();
+        let newer = put(&h, key, 4..=6, None).await;
+        // A fail point fires once: armed again for the second execution.
+        sluice_steps::failpoint::inject("validate.after_staged", key);
+        other.ingest_as(&newer, "newer".into()).await.unwrap();
+        sluice_steps::failpoint::clear_injected();
+
+        let (a, b) = tokio::join!(h.local.redrive("older"), other.redrive("newer"));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // The older one either committed first and was replaced, or came second and stayed
+        // out; the newer one committed either way.
+        assert!(
+            matches!(
+                a.outcome,
+                Outcome::Superseded { .. } | Outcome::Committed { .. }
+            ),
+            "round {round}: {a:?}"
+        );
+        assert!(
+            matches!(b.outcome, Outcome::Committed { .. }),
+            "round {round}: {b:?}"
+        );
+        assert_eq!(ids(&h).await, [4, 5, 6], "round {round}");
+        let older_state = h
+            .ctx
+            .ledger
+            .get(&first_version(&h, &older).await)
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .state;
+        assert!(
+            matches!(older_state, LedgerState::Retracted { .. }),
+            "round {round}: {older_state:?}"
+        );
+        let head = h.ctx.ledger.head("landing", key).await.unwrap().unwrap();
+        assert_eq!(head.live.len(), 1, "round {round}: {head:?}");
+        assert_eq!(head.pending, None, "round {round}");
+    }
+}

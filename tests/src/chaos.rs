@@ -104,6 +104,8 @@ pub enum Terminal {
     Committed,
     Filtered,
     Quarantined(QuarantineReason),
+    /// Replaced by a newer version of its key, or removed with its object.
+    Retracted,
 }
 
 impl std::fmt::Display for Terminal {
@@ -112,6 +114,7 @@ impl std::fmt::Display for Terminal {
             Terminal::Committed => f.write_str("committed"),
             Terminal::Filtered => f.write_str("filtered"),
             Terminal::Quarantined(r) => write!(f, "quarantined ({r})"),
+            Terminal::Retracted => f.write_str("retracted"),
         }
     }
 }
@@ -539,6 +542,7 @@ pub fn check_ledger(records: &[LedgerRecord], prefix: &str, files: &[FileSpec]) 
             LedgerState::Committed { .. } => Some(Terminal::Committed),
             LedgerState::Filtered { .. } => Some(Terminal::Filtered),
             LedgerState::Quarantined { reason } => Some(Terminal::Quarantined(*reason)),
+            LedgerState::Retracted { .. } => Some(Terminal::Retracted),
             LedgerState::Claimed | LedgerState::Staged { .. } => None,
         };
         match actual {

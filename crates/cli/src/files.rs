@@ -179,6 +179,9 @@ pub async fn run(
             LedgerState::Committed { snapshot_id } => format!("committed @{snapshot_id}"),
             LedgerState::Filtered { reason } => format!("filtered: {reason}"),
             LedgerState::Quarantined { reason } => format!("quarantined: {reason}"),
+            LedgerState::Retracted { snapshot_id, cause } => {
+                format!("retracted ({}) @{snapshot_id}", cause.as_str())
+            }
             // Not finished: who holds it, and from when another execution may take it over.
             s => match &r.lease {
                 Some(lease) => format!(

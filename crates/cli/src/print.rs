@@ -101,6 +101,10 @@ pub fn print_table(reports: &[ArrivalReport]) {
                 snapshot_id.to_string(),
             ),
             Outcome::Filtered => ("filtered".to_string(), String::new()),
+            Outcome::Superseded { snapshot_id } => (
+                "superseded (a newer version is loaded)".to_string(),
+                snapshot_id.to_string(),
+            ),
             Outcome::Duplicate { state } => (format!("duplicate ({state})"), String::new()),
             Outcome::Quarantined { reason } => (format!("quarantined: {reason}"), String::new()),
             // The execution's own status: ABORTED (its process stopped) is not FAILED, and
@@ -136,6 +140,7 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     let mut quarantined = 0;
     let mut duplicates = 0;
     let mut filtered = 0;
+    let mut superseded = 0;
     let mut failed = 0;
     let mut rows = 0;
     let mut rejected = 0;
@@ -173,6 +178,7 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
             }
             Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Filtered => filtered += 1,
+            Outcome::Superseded { .. } => superseded += 1,
             Outcome::Failed { .. } => failed += 1,
         }
     }
@@ -182,8 +188,13 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     } else {
         format!("{rejected} rows rejected")
     };
+    let superseded_text = if superseded > 0 {
+        format!(", {superseded} superseded")
+    } else {
+        String::new()
+    };
     let mut line = format!(
-        "{} file{}: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered; \
+        "{} file{}: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered{superseded_text}; \
          {rows} rows committed, {rejected_text}, {} snapshot{} added",
         reports.len(),
         if reports.len() == 1 { "" } else { "s" },

@@ -27,7 +27,7 @@
 //! contract = "orders.schema.json"  # JSON Schema, relative to this file
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional
-//! new_version = "append"         # append | ignore: a new version of a committed key
+//! new_version = "append"         # append | ignore | replace: a new version of a committed key
 //! on_delete = "keep"             # keep: a removed object's rows stay (it is recorded)
 //! freshness = "1h"               # optional: an object unfinished this long after it landed is late
 //! [table.drift]                  # optional; these are the defaults
@@ -220,6 +220,11 @@ pub enum NewVersionPolicy {
     Append,
     /// Filter the new version with reason `new_version_ignored`; the first loaded version stays.
     Ignore,
+    /// The new version's rows replace the previous version's in one snapshot (an overwrite
+    /// that removes the old version's data files and adds the new ones); a version older
+    /// than the one loaded never enters the table. The replaced version's ledger record
+    /// becomes `retracted`.
+    Replace,
 }
 
 /// What a removed source object does to the rows it brought. The removal itself is always
@@ -271,6 +276,15 @@ pub struct TableConfig {
     /// table show` say which object is late. Unset: the stack's own threshold (an hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Age>,
+}
+
+impl TableConfig {
+    /// Whether the table's policy may take a committed version's rows out again (`replace`,
+    /// `on_delete = "delete"`): then the key heads keep each key's live versions, and every
+    /// commit to the table is an overwrite that settles them.
+    pub fn tracks_versions(&self) -> bool {
+        self.new_version == NewVersionPolicy::Replace || self.on_delete == OnDeletePolicy::Delete
+    }
 }
 
 fn default_namespace() -> String {

@@ -27,6 +27,32 @@ pub enum LedgerState {
     Filtered { reason: FilteredReason },
     /// The object waits for a person.
     Quarantined { reason: QuarantineReason },
+    /// The version's rows left the table in this snapshot (or, staged after a newer version
+    /// of its key was loaded, never entered it): a newer version replaced them (`new_version
+    /// = "replace"`) or the object was removed (`on_delete = "delete"`).
+    Retracted {
+        snapshot_id: i64,
+        cause: RetractCause,
+    },
+}
+
+/// Why a version's rows left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetractCause {
+    /// A newer version of the key took its place (`new_version = "replace"`).
+    Replaced,
+    /// The object was removed from the bucket (`on_delete = "delete"`).
+    Removed,
+}
+
+impl RetractCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Replaced => "replaced",
+            Self::Removed => "removed",
+        }
+    }
 }
 
 impl LedgerState {
@@ -34,7 +60,10 @@ impl LedgerState {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self,
-            Self::Committed { .. } | Self::Filtered { .. } | Self::Quarantined { .. }
+            Self::Committed { .. }
+                | Self::Filtered { .. }
+                | Self::Quarantined { .. }
+                | Self::Retracted { .. }
         )
     }
 
@@ -46,6 +75,7 @@ impl LedgerState {
             Self::Committed { .. } => StateName::Committed,
             Self::Filtered { .. } => StateName::Filtered,
             Self::Quarantined { .. } => StateName::Quarantined,
+            Self::Retracted { .. } => StateName::Retracted,
         }
     }
 
@@ -65,20 +95,32 @@ impl LedgerState {
                 Staged { .. } | Filtered { .. } | Quarantined { .. } | Claimed
             ) | (
                 Staged { .. },
-                Staged { .. } | Committed { .. } | Quarantined { .. }
+                Staged { .. } | Committed { .. } | Quarantined { .. } | Retracted { .. }
             ) | (Quarantined { .. }, Claimed)
+                | (Committed { .. }, Retracted { .. })
         )
     }
 
-    /// Committed and filtered are final for ever; quarantined is final until a person
-    /// replays the object (quarantined → claimed, counted in [`LedgerRecord::replays`]).
+    /// Filtered and retracted are final for ever, committed too (but for its rows' retraction
+    /// by a newer version or a removal); quarantined is final until a person replays the
+    /// object (quarantined → claimed, counted in [`LedgerRecord::replays`]).
     pub fn is_final(&self) -> bool {
-        matches!(self, Self::Committed { .. } | Self::Filtered { .. })
+        matches!(
+            self,
+            Self::Committed { .. } | Self::Filtered { .. } | Self::Retracted { .. }
+        )
     }
 }
 
 /// All state names, for CLI validation and help.
-pub const STATE_NAMES: [&str; 5] = ["claimed", "staged", "committed", "filtered", "quarantined"];
+pub const STATE_NAMES: [&str; 6] = [
+    "claimed",
+    "staged",
+    "committed",
+    "filtered",
+    "quarantined",
+    "retracted",
+];
 
 /// A ledger state's name without its data: what a payload reports as `ledger_state` (a
 /// duplicate's "the ledger already says committed"). Serialized as [`STATE_NAMES`] spells it.
@@ -90,16 +132,18 @@ pub enum StateName {
     Committed,
     Filtered,
     Quarantined,
+    Retracted,
 }
 
 impl StateName {
     /// Every name, in the order of [`STATE_NAMES`].
-    pub const ALL: [StateName; 5] = [
+    pub const ALL: [StateName; 6] = [
         StateName::Claimed,
         StateName::Staged,
         StateName::Committed,
         StateName::Filtered,
         StateName::Quarantined,
+        StateName::Retracted,
     ];
 
     /// The name as [`STATE_NAMES`] spells it.
@@ -110,6 +154,7 @@ impl StateName {
             Self::Committed => "committed",
             Self::Filtered => "filtered",
             Self::Quarantined => "quarantined",
+            Self::Retracted => "retracted",
         }
     }
 }
@@ -222,6 +267,11 @@ pub struct LedgerRecord {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows: Option<RowCounts>,
+    /// The data files the version's rows were committed in (its staged batch's), once
+    /// committed: where a replacement or a removal finds them (compaction may since have
+    /// merged them into others, whose footers say which rows are whose).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_files: Vec<String>,
     /// Key of the rejected-rows object, when any row was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
@@ -247,6 +297,7 @@ impl LedgerRecord {
             state: LedgerState::Claimed,
             detail: None,
             rows: None,
+            data_files: vec![],
             rejects_key: None,
             replays: 0,
             lease: None,
@@ -340,13 +391,18 @@ mod tests {
             Just(LedgerState::Quarantined {
                 reason: QuarantineReason::ParseError
             }),
+            (0i64..5).prop_map(|snapshot_id| LedgerState::Retracted {
+                snapshot_id,
+                cause: RetractCause::Replaced
+            }),
         ]
     }
 
     proptest! {
         /// Applying any sequence of attempted transitions, skipping the refused ones, never
-        /// reaches two final states (committed, filtered), never commits twice, and never
-        /// leaves a terminal state except by a replay of a quarantined version.
+        /// reaches two final states (committed, filtered, retracted) but for the retraction
+        /// of committed rows, never commits twice, and never leaves a terminal state except by
+        /// a replay of a quarantined version or that retraction.
         #[test]
         fn no_sequence_reaches_two_terminal_states(steps in proptest::collection::vec(any_state(), 0..20)) {
             let mut state = LedgerState::Claimed;
@@ -356,15 +412,23 @@ mod tests {
                 if check_transition(&state, &next).is_ok() {
                     if state.is_terminal() {
                         prop_assert!(
-                            matches!((&state, &next), (LedgerState::Quarantined { .. }, LedgerState::Claimed)),
+                            matches!(
+                                (&state, &next),
+                                (LedgerState::Quarantined { .. }, LedgerState::Claimed)
+                                    | (LedgerState::Committed { .. }, LedgerState::Retracted { .. })
+                            ),
                             "left terminal state {state:?} for {next:?}"
                         );
                     }
+                    let retraction = matches!(
+                        (&state, &next),
+                        (LedgerState::Committed { .. }, LedgerState::Retracted { .. })
+                    );
                     state = next;
                     if state.is_terminal() {
                         last_terminal = Some(state.clone());
                     }
-                    if state.is_final() {
+                    if state.is_final() && !retraction {
                         finals += 1;
                         prop_assert_eq!(finals, 1, "second final state {:?} after {:?}", state, last_terminal);
                     }

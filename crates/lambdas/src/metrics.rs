@@ -285,6 +285,8 @@ mod tests {
             already_committed: false,
             snapshot_ms: None,
             group: 1,
+            superseded: false,
+            replaced: 0,
         });
         let metrics = of_output(&output, Duration::from_millis(850), at());
         let doc = document(&metrics, &Dimensions::default(), at());

@@ -24,6 +24,11 @@ pub enum Outcome {
         already: bool,
     },
     Filtered,
+    /// Under `new_version = "replace"`: a newer version of the key is loaded, so this one's
+    /// rows did not enter the table (its ledger record says retracted).
+    Superseded {
+        snapshot_id: i64,
+    },
     /// The ledger already had this object version (or this very execution already ran),
     /// in `state`.
     Duplicate {
@@ -137,10 +142,23 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         let taken_meanwhile = c
             .snapshot_ms
             .is_some_and(|ms| ms >= began.timestamp_millis());
-        report.outcome = Outcome::Committed {
-            snapshot_id: c.snapshot_id,
-            already: c.already_committed && !taken_meanwhile,
+        report.outcome = if c.superseded {
+            Outcome::Superseded {
+                snapshot_id: c.snapshot_id,
+            }
+        } else {
+            Outcome::Committed {
+                snapshot_id: c.snapshot_id,
+                already: c.already_committed && !taken_meanwhile,
+            }
         };
+        if c.replaced > 0 && report.detail.is_none() {
+            report.detail = Some(format!(
+                "replaced the rows of {} earlier version{} of the key",
+                c.replaced,
+                if c.replaced == 1 { "" } else { "s" }
+            ));
+        }
     } else if out.status == Some(StateStatus::Duplicate) {
         report.outcome = Outcome::Duplicate {
             state: out.ledger_state.map(|s| s.to_string()).unwrap_or_default(),

@@ -381,6 +381,18 @@ pub struct CommitOutput {
     /// when it added none.
     #[serde(default)]
     pub group: usize,
+    /// Under `new_version = "replace"`: a newer version of the key is loaded, so this
+    /// version's rows did not enter the table (its ledger record says retracted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub superseded: bool,
+    /// Under `new_version = "replace"`: earlier versions of the key whose rows this
+    /// version's snapshot took out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replaced: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// The JSON the definition's Choices, the Lambdas and the CDK tests read: one of each output

@@ -345,6 +345,8 @@ mod tests {
                 already_committed: false,
                 snapshot_ms: None,
                 group: 1,
+                superseded: false,
+                replaced: 0,
             }),
             quarantine: Some(QuarantineOutput {
                 object: object(),

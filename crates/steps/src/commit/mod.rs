@@ -27,13 +27,18 @@ use std::time::Duration;
 use rand::Rng;
 use sluice_core::config::TableConfig;
 use sluice_core::ledger::LedgerState;
-use sluice_lake::{CommitOutcome, LakeErrorKind, StagedBatch};
+use sluice_lake::{CommitOutcome, StagedBatch};
 use sluice_store::{LedgerError, VersionedRecord};
 
 use crate::context::{keys, now, Context};
-use crate::error::StepError;
+use crate::error::{StepError, StepErrorKind};
 use crate::failpoint;
 use crate::payload::{CommitInput, CommitOutput};
+
+mod versions;
+
+use versions::Versions;
+pub use versions::RETRACTED_PROPERTY;
 
 /// Lost races retried inside one step before `CommitConflict` goes to the definition.
 const QUICK_ATTEMPTS: u32 = 4;
@@ -83,6 +88,24 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
                 already_committed: true,
                 snapshot_ms: snapshot_ms(ctx, &table_cfg, *snapshot_id).await,
                 group: 0,
+                superseded: false,
+                replaced: 0,
+            });
+        }
+        // Committed and then replaced by a newer version, or superseded when another
+        // execution's group took it: nothing left to do.
+        LedgerState::Retracted { snapshot_id, .. } => {
+            ctx.flow.committed(&input.table, [&object.batch_id()]);
+            return Ok(CommitOutput {
+                object,
+                table: input.table,
+                snapshot_id: *snapshot_id,
+                rows: 0,
+                already_committed: true,
+                snapshot_ms: snapshot_ms(ctx, &table_cfg, *snapshot_id).await,
+                group: 0,
+                superseded: true,
+                replaced: 0,
             });
         }
         LedgerState::Staged { .. } => {}
@@ -98,6 +121,10 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
         // Staged, yet the manifest is gone: another committer took the batch and removed the
         // manifest after its ledger update, which happened after our read. Read again.
         let now_record = ledger_record(ctx, &input).await?;
+        if let LedgerState::Retracted { .. } = now_record.record.state {
+            // Taken by another committer's group and superseded: the retracted arm above.
+            return Box::pin(commit_turn(ctx, input)).await;
+        }
         if let LedgerState::Committed { snapshot_id } = now_record.record.state {
             ctx.flow.committed(&input.table, [&object.batch_id()]);
             return Ok(CommitOutput {
@@ -108,6 +135,8 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
                 already_committed: true,
                 snapshot_ms: snapshot_ms(ctx, &table_cfg, snapshot_id).await,
                 group: 0,
+                superseded: false,
+                replaced: 0,
             });
         }
         return Err(StepError::internal(format!(
@@ -116,17 +145,26 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
         )));
     };
     let mut attempt = 0;
-    let (group, outcome) = loop {
+    let (group, outcome, versions) = loop {
         attempt += 1;
         let group = gather(ctx, &table_cfg, &own).await?;
-        match ctx.lake.commit_batches(&table_cfg, &group).await {
-            Ok(outcome) => break (group, outcome),
-            Err(e) if e.kind == LakeErrorKind::CommitConflict && attempt < QUICK_ATTEMPTS => {
+        let committed = if table_cfg.tracks_versions() {
+            versions::commit_group(ctx, &table_cfg, group, &own.batch_id).await
+        } else {
+            ctx.lake
+                .commit_batches(&table_cfg, &group)
+                .await
+                .map(|outcome| (group, outcome, Versions::default()))
+                .map_err(StepError::from)
+        };
+        match committed {
+            Ok(done) => break done,
+            Err(e) if e.kind == StepErrorKind::CommitConflict && attempt < QUICK_ATTEMPTS => {
                 let pause = rand::rng().random_range(5..=40u64) * u64::from(attempt);
                 tracing::info!(table = %table_cfg.name, attempt, pause_ms = pause, "commit race lost; gathering again");
                 tokio::time::sleep(Duration::from_millis(pause)).await;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     };
     ctx.flow
@@ -144,11 +182,13 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
             .unwrap_or(0),
     };
     // Our own record first: it is the one this execution answers for. Another committer whose
-    // group found our batch in the snapshot we just added may have marked it already.
+    // group found our batch in the snapshot we just added may have marked it already (or,
+    // under `replace`, a newer version's commit retracted it since).
+    let superseded = versions.superseded.contains(&own.batch_id);
     match ctx
         .ledger
         .transition(&record, &now(), |r| {
-            r.state = LedgerState::Committed { snapshot_id }
+            settle_record(r, snapshot_id, &own, superseded)
         })
         .await
     {
@@ -157,11 +197,14 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
             if matches!(
                 ledger_record(ctx, &input).await?.record.state,
                 LedgerState::Committed { snapshot_id: s } if s == snapshot_id
+            ) || matches!(
+                ledger_record(ctx, &input).await?.record.state,
+                LedgerState::Retracted { .. }
             ) => {}
         Err(e) => return Err(e.into()),
     }
     failpoint::hit("commit.after_ledger", &object.key)?;
-    settle_group(ctx, &input.table, &group, &outcome, &own).await?;
+    settle_group(ctx, &input.table, &group, &outcome, &own, &versions).await?;
     if record.record.replays > 0 {
         settle_quarantine(ctx, &input.table, &object).await?;
     }
@@ -174,7 +217,7 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
         object,
         table: input.table,
         snapshot_id,
-        rows: own.rows,
+        rows: if superseded { 0 } else { own.rows },
         already_committed: already,
         snapshot_ms: snapshot_ms(ctx, &table_cfg, snapshot_id).await,
         group: if outcome.new_snapshot_id.is_some() {
@@ -182,7 +225,33 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
         } else {
             0
         },
+        superseded,
+        replaced: versions.replaced.get(&own.batch_id).copied().unwrap_or(0),
     })
+}
+
+/// The ledger's record of a batch the group commit took: committed with its data files, or,
+/// when a newer version of its key is loaded (`replace`), retracted.
+fn settle_record(
+    r: &mut sluice_core::ledger::LedgerRecord,
+    snapshot_id: i64,
+    batch: &StagedBatch,
+    superseded: bool,
+) {
+    if superseded {
+        r.state = LedgerState::Retracted {
+            snapshot_id,
+            cause: sluice_core::ledger::RetractCause::Replaced,
+        };
+        r.detail = Some(format!(
+            "{}: a newer version of the key is loaded (new_version = \"replace\"); this \
+             version's rows did not enter the table",
+            r.object.key
+        ));
+    } else {
+        r.state = LedgerState::Committed { snapshot_id };
+        r.data_files = batch.paths.clone();
+    }
 }
 
 /// The commit time of `snapshot_id`, for the report; `None` if the table cannot say.
@@ -274,6 +343,7 @@ async fn settle_group(
     group: &[StagedBatch],
     outcome: &CommitOutcome,
     own: &StagedBatch,
+    versions: &Versions,
 ) -> Result<(), StepError> {
     let table_cfg = ctx.table(table)?;
     for batch in group.iter().filter(|b| b.batch_id != own.batch_id) {
@@ -291,9 +361,12 @@ async fn settle_group(
         match ctx
             .ledger
             .transition(&record, &now(), |r| {
-                r.state = LedgerState::Committed {
-                    snapshot_id: *snapshot_id,
-                }
+                settle_record(
+                    r,
+                    *snapshot_id,
+                    batch,
+                    versions.superseded.contains(&batch.batch_id),
+                )
             })
             .await
         {

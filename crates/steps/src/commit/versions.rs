@@ -1,0 +1,303 @@
+//! Commits to a table whose policy takes rows out again (`new_version = "replace"`, `on_delete
+//! = "delete"`): each key's live versions are kept in its head (`sluice_core::keyhead`), and
+//! every commit is one overwrite snapshot that adds the group's new versions and removes the
+//! data files of the versions they replace, so a reader sees the old rows or the new ones,
+//! never both or neither.
+//!
+//! Per batch of the group, under a compare-and-swap of its key's head:
+//!
+//! 1. the head's pending change is settled against the table (applied if its batch is in a
+//!    snapshot summary, void once its lease expired, busy otherwise: a busy key's batch waits
+//!    for a later group, or, if it is ours, the step answers `CommitConflict` and the
+//!    definition retries it);
+//! 2. the batch's change is planned and written as the head's pending change, under the
+//!    ledger lease: under `replace`, it retracts every live version older than itself, or,
+//!    older than a live version, it adds nothing (its rows never enter the table);
+//!
+//! then one overwrite removes the retracted versions' data files and adds the new batches'
+//! (a superseded batch adds only its id to the summary, so a re-run recognises it), and each
+//! head's change is applied, and the retracted versions' ledger records become `retracted`.
+//!
+//! A crash anywhere converges: before the catalog commit the pending changes are void once
+//! their lease passes (or planned again by the redriven commit of the same batch); after it,
+//! whoever reads a head next applies its change, because the batch is in the table. A version
+//! is live while its key's head lists it; the ledger follows: `committed` for a live version,
+//! `retracted` for one whose rows left (or never entered).
+
+use std::collections::{HashMap, HashSet};
+
+use sluice_core::config::{NewVersionPolicy, TableConfig};
+use sluice_core::keyhead::{KeyHead, LiveVersion, PendingChange, Settled};
+use sluice_core::ledger::{Lease, LedgerState, RetractCause};
+use sluice_core::{BatchId, ObjectVersion};
+use sluice_lake::commit::committed_batches;
+use sluice_lake::writer::batch_of_data_file;
+use sluice_lake::{files, CommitOutcome, LakeErrorKind, RowChange, StagedBatch};
+use sluice_store::LedgerError;
+
+use crate::context::{now, Context};
+use crate::error::{StepError, StepErrorKind};
+
+/// Snapshot summary property listing the batch ids whose rows a snapshot took out.
+pub const RETRACTED_PROPERTY: &str = "sluice.retracted-batch-ids";
+
+/// What a commit to a table that tracks versions did, beyond the plain outcome.
+#[derive(Debug, Default)]
+pub(crate) struct Versions {
+    /// Batches of the group whose rows are not in the table after the commit: older than a
+    /// live version of their key (or retracted since).
+    pub superseded: HashSet<BatchId>,
+    /// Per batch of the group, how many earlier versions of its key it replaced.
+    pub replaced: HashMap<BatchId, usize>,
+}
+
+/// The version a staged batch is, as its key's head keeps it.
+fn version_of(object: &ObjectVersion) -> LiveVersion {
+    LiveVersion {
+        ledger_key: object.ledger_key(),
+        batch_id: object.batch_id(),
+        sequencer: object.sequencer.clone(),
+        last_modified: object.last_modified.clone(),
+    }
+}
+
+/// One batch of the group, planned.
+struct Planned {
+    batch: StagedBatch,
+    object: ObjectVersion,
+    change: Option<PendingChange>,
+}
+
+/// Commits `group` (our batch `own` first) to a table that tracks versions; see the module
+/// docs. Returns the batches actually taken (a busy key's batch is left for later), the
+/// outcome as [`sluice_lake::Lake::commit_batches`] gives it, and what happened to versions.
+pub(crate) async fn commit_group(
+    ctx: &Context,
+    table_cfg: &TableConfig,
+    group: Vec<StagedBatch>,
+    own: &BatchId,
+) -> Result<(Vec<StagedBatch>, CommitOutcome, Versions), StepError> {
+    let table =
+        ctx.lake.load(table_cfg).await?.ok_or_else(|| {
+            StepError::internal(format!("table {} does not exist", table_cfg.name))
+        })?;
+    let done = committed_batches(&table);
+    let at = now();
+    let lease = Lease::new("", &at, ctx.config.ledger.lease_seconds);
+    let replace = table_cfg.new_version == NewVersionPolicy::Replace;
+
+    let mut planned: Vec<Planned> = vec![];
+    let mut keys = HashSet::new();
+    let mut applied = vec![];
+    for batch in group {
+        let is_own = batch.batch_id == *own;
+        let Some(object) = batch.object.clone() else {
+            if is_own {
+                return Err(StepError::internal(format!(
+                    "staged batch {} names no object version",
+                    batch.batch_id
+                )));
+            }
+            continue;
+        };
+        // One version of a key per snapshot: a second one waits for the next group.
+        if !keys.insert((object.bucket.clone(), object.key.clone())) {
+            continue;
+        }
+        let version = version_of(&object);
+        let expires_at = lease.expires_at.clone();
+        let (_, (settled, change)) = ctx
+            .ledger
+            .update_head(&object.bucket, &object.key, &at, |head: &mut KeyHead| {
+                let settled = head.settle(|b| done.contains_key(b), &at, Some(&version.batch_id));
+                if matches!(settled, Settled::Busy(_)) || done.contains_key(&version.batch_id) {
+                    return (settled, None);
+                }
+                let (add, retract) = if replace {
+                    head.replace_with(&version)
+                } else {
+                    head.append(&version)
+                };
+                let change = PendingChange {
+                    batch_id: version.batch_id.clone(),
+                    add,
+                    retract,
+                    expires_at: expires_at.clone(),
+                };
+                head.pending = Some(change.clone());
+                (settled, Some(change))
+            })
+            .await?;
+        match settled {
+            Settled::Busy(other) if is_own => {
+                return Err(StepError::new(
+                    StepErrorKind::CommitConflict,
+                    format!(
+                        "{}: batch {} is committing a version of the same key; this one \
+                         follows it",
+                        object.key, other.batch_id
+                    ),
+                ))
+            }
+            Settled::Busy(_) => continue,
+            Settled::Applied(change) => applied.push(change),
+            Settled::Nothing | Settled::Void(_) | Settled::Own => {}
+        }
+        planned.push(Planned {
+            batch,
+            object,
+            change,
+        });
+    }
+    // Changes a crashed committer left in the table: their retracted versions' records.
+    for change in &applied {
+        let snapshot_id = done.get(&change.batch_id).copied().unwrap_or_default();
+        mark_retracted(ctx, change, snapshot_id).await?;
+    }
+
+    // The data files of every version whose rows leave.
+    let leaving: HashSet<&BatchId> = planned
+        .iter()
+        .filter_map(|p| p.change.as_ref())
+        .flat_map(|c| c.retract.iter().map(|v| &v.batch_id))
+        .collect();
+    let remove: Vec<String> = if leaving.is_empty() {
+        vec![]
+    } else {
+        files::live_data_files(&table)
+            .await?
+            .into_iter()
+            .filter(|p| batch_of_data_file(p).is_some_and(|b| leaving.contains(&b)))
+            .collect()
+    };
+    let mut versions = Versions::default();
+    let mut add = vec![];
+    for p in &planned {
+        let Some(change) = &p.change else {
+            continue; // in the table already
+        };
+        if !change.retract.is_empty() {
+            versions
+                .replaced
+                .insert(p.batch.batch_id.clone(), change.retract.len());
+        }
+        let mut batch = p.batch.clone();
+        if change.add.is_none() {
+            // Its rows never enter; its id still goes into the summary.
+            batch.data_files.clear();
+            batch.paths.clear();
+        }
+        add.push(batch);
+    }
+    let mut summary = HashMap::new();
+    if !leaving.is_empty() {
+        let mut ids: Vec<&str> = leaving.iter().map(|b| b.as_str()).collect();
+        ids.sort();
+        summary.insert(RETRACTED_PROPERTY.to_string(), ids.join(","));
+    }
+    if lease.expired(&now()) {
+        return Err(StepError::new(
+            StepErrorKind::CommitConflict,
+            "the commit's plan outlived its lease before the catalog commit; planning again",
+        ));
+    }
+    let written = ctx
+        .lake
+        .overwrite(table_cfg, &remove, &add, RowChange::Changed, summary)
+        .await
+        .map_err(|e| match e.kind {
+            LakeErrorKind::CommitConflict => {
+                StepError::new(StepErrorKind::CommitConflict, e.message)
+            }
+            _ => e.into(),
+        })?;
+
+    // Settle every head: the batches are in the table now (or were already).
+    let mut outcome = CommitOutcome {
+        new_snapshot_id: written.new_snapshot_id,
+        ..CommitOutcome::default()
+    };
+    for p in &planned {
+        let id = &p.batch.batch_id;
+        let snapshot_id = written
+            .snapshots
+            .get(id)
+            .or_else(|| done.get(id))
+            .copied()
+            .or(written.new_snapshot_id)
+            .unwrap_or_default();
+        outcome.snapshots.insert(id.clone(), snapshot_id);
+        if done.contains_key(id) || written.already_committed.contains(id) {
+            outcome.already_committed.push(id.clone());
+        }
+        let (head, settled) = ctx
+            .ledger
+            .update_head(&p.object.bucket, &p.object.key, &now(), |head| {
+                head.settle(|b| b == id || done.contains_key(b), &at, None)
+            })
+            .await?;
+        if let Settled::Applied(change) = settled {
+            mark_retracted(ctx, &change, snapshot_id).await?;
+        }
+        let live = head.live.iter().any(|v| v.batch_id == *id);
+        if !live {
+            versions.superseded.insert(id.clone());
+        }
+    }
+    let taken = planned.into_iter().map(|p| p.batch).collect();
+    Ok((taken, outcome, versions))
+}
+
+/// Marks the ledger records of the versions `change` retracted (committed, or staged after a
+/// crash before their own ledger update) as retracted in `snapshot_id`. Idempotent.
+async fn mark_retracted(
+    ctx: &Context,
+    change: &PendingChange,
+    snapshot_id: i64,
+) -> Result<(), StepError> {
+    let cause = if change.add.is_some() {
+        RetractCause::Replaced
+    } else {
+        RetractCause::Removed
+    };
+    for version in &change.retract {
+        let Some(record) = ctx.ledger.get_by_ledger_key(&version.ledger_key).await? else {
+            continue;
+        };
+        for _ in 0..3 {
+            let Some(current) = ctx.ledger.get(&record.object).await? else {
+                break;
+            };
+            if !matches!(
+                current.record.state,
+                LedgerState::Committed { .. } | LedgerState::Staged { .. }
+            ) {
+                break;
+            }
+            let detail = match &change.add {
+                Some(by) => format!(
+                    "{}: replaced by a newer version of the key ({}) in snapshot {snapshot_id}",
+                    record.object.key, by.ledger_key
+                ),
+                None => format!(
+                    "{}: the object was removed; its rows left the table in snapshot \
+                     {snapshot_id}",
+                    record.object.key
+                ),
+            };
+            match ctx
+                .ledger
+                .transition(&current, &now(), |r| {
+                    r.state = LedgerState::Retracted { snapshot_id, cause };
+                    r.detail = Some(detail.clone());
+                })
+                .await
+            {
+                Ok(_) => break,
+                Err(LedgerError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
