@@ -87,6 +87,8 @@ describe('state machine', () => {
       DetectDrift: `arn:${fnId(example, 'schema-drift-detect')}`,
       Validate: `arn:${fnId(example, 'validate')}`,
       Commit: `arn:${fnId(example, 'commit')}`,
+      // A removal under on_delete = "delete": the commit function retracts its rows.
+      Retract: `arn:${fnId(example, 'commit')}`,
       Quarantine: `arn:${fnId(example, 'quarantine')}`,
     });
   });

@@ -186,6 +186,7 @@ impl Schedule {
                 etag: Some(meta.etag.clone()),
                 sequencer: None,
                 event: Default::default(),
+                time: None,
             });
         }
         stats.schedules += 1;
@@ -425,6 +426,7 @@ fn outcome_text(r: &ArrivalReport) -> String {
         }
         Outcome::Filtered => "filtered".into(),
         Outcome::Superseded { .. } => "superseded".into(),
+        Outcome::Removed { versions, .. } => format!("removed ({versions} retracted)"),
         Outcome::Duplicate { state } => format!("duplicate ({state})"),
         Outcome::Quarantined { reason } => format!("quarantined ({reason})"),
         Outcome::Failed { .. } => format!("FAILED: {}", r.detail.as_deref().unwrap_or("-")),

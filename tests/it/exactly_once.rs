@@ -63,6 +63,7 @@ async fn crash_after_commit_before_ledger_is_not_committed_twice() {
         etag: Some(meta.etag.clone()),
         sequencer: None,
         event: Default::default(),
+        time: None,
     };
     let f = sluice_steps::filter::filter(&h.ctx, arrival.into())
         .await
@@ -223,6 +224,7 @@ async fn redrive_after_a_duplicate_delivery_finished_the_object_succeeds_as_dupl
         etag: Some(meta.etag.clone()),
         sequencer: None,
         event: Default::default(),
+        time: None,
     };
     sluice_steps::failpoint::inject("validate.after_staged", key);
     let first = h

@@ -350,6 +350,7 @@ async fn a_commit_interrupted_before_the_ledger_update_keeps_its_manifest() {
             etag: Some(meta.etag.clone()),
             sequencer: None,
             event: Default::default(),
+            time: None,
         }
         .into(),
     )

@@ -88,6 +88,7 @@ async fn an_unfinished_object_holds_the_watermark_back() {
             etag: Some(meta.etag.clone()),
             sequencer: None,
             event: Default::default(),
+            time: None,
         }
         .into(),
     )

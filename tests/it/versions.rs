@@ -373,7 +373,6 @@ async fn under_replace_an_older_version_committed_late_stays_out() {
         matches!(stopped.outcome, Outcome::Failed { .. }),
         "{stopped:?}"
     );
-    sluice_steps::failpoint::clear_injected();
 
     let newer = put(&h, key, 5..=6, None).await;
     let r = h.local.ingest(&newer).await.unwrap();
@@ -411,7 +410,6 @@ async fn a_replace_killed_after_the_catalog_commit_converges() {
         matches!(crashed.outcome, Outcome::Failed { .. }),
         "{crashed:?}"
     );
-    sluice_steps::failpoint::clear_injected();
     assert_eq!(ids(&h).await, [4, 5, 6, 7], "the snapshot landed");
 
     // A third version arrives before the redrive: it settles the second's change first.
@@ -463,7 +461,6 @@ async fn two_processes_committing_two_versions_of_a_key_at_once_leave_the_newer(
         // A fail point fires once: armed again for the second execution.
         sluice_steps::failpoint::inject("validate.after_staged", key);
         other.ingest_as(&newer, "newer".into()).await.unwrap();
-        sluice_steps::failpoint::clear_injected();
 
         let (a, b) = tokio::join!(h.local.redrive("older"), other.redrive("newer"));
         let (a, b) = (a.unwrap(), b.unwrap());
@@ -498,4 +495,135 @@ async fn two_processes_committing_two_versions_of_a_key_at_once_leave_the_newer(
         assert_eq!(head.live.len(), 1, "round {round}: {head:?}");
         assert_eq!(head.pending, None, "round {round}");
     }
+}
+
+fn orders_deleting(extra: &str) -> String {
+    let text = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml")).unwrap();
+    text.replace(
+        "max_invalid_ratio = 0.2",
+        &format!("max_invalid_ratio = 0.2\non_delete = \"delete\"\n{extra}"),
+    )
+}
+
+#[tokio::test]
+async fn on_delete_delete_takes_a_removed_objects_rows_out_in_one_snapshot() {
+    let h = Harness::with_config_text(&orders_deleting("")).await;
+    let kept = put(&h, "orders/kept.ndjson", 10..=11, Some("01")).await;
+    h.local.ingest(&kept).await.unwrap();
+    let gone = put(&h, "orders/gone.ndjson", 1..=3, Some("10")).await;
+    h.local.ingest(&gone).await.unwrap();
+    assert_eq!(ids(&h).await, [1, 2, 3, 10, 11]);
+    let snapshots = h.snapshots().await;
+
+    let removal = Arrival {
+        event: ArrivalEvent::Removed,
+        sequencer: Some("11".into()),
+        etag: None,
+        ..gone.clone()
+    };
+    let r = h.local.ingest(&removal).await.unwrap();
+    assert!(
+        matches!(
+            r.outcome,
+            Outcome::Removed {
+                versions: 1,
+                snapshot_id: Some(_)
+            }
+        ),
+        "{r:?}"
+    );
+    assert_eq!(ids(&h).await, [10, 11]);
+    assert_eq!(h.snapshots().await, snapshots + 1);
+    let (operation, summary) = current_summary(&h).await;
+    assert_eq!(operation, "delete");
+    let gone_batch = first_version(&h, &gone).await.batch_id();
+    assert_eq!(
+        summary[sluice_steps::commit::RETRACTED_PROPERTY],
+        gone_batch.as_str()
+    );
+    let state = h
+        .ctx
+        .ledger
+        .get(&first_version(&h, &gone).await)
+        .await
+        .unwrap()
+        .unwrap()
+        .record
+        .state;
+    assert!(
+        matches!(
+            state,
+            LedgerState::Retracted {
+                cause: sluice_core::ledger::RetractCause::Removed,
+                ..
+            }
+        ),
+        "{state:?}"
+    );
+
+    // The same event delivered again (its own execution, as EventBridge would start it)
+    // takes nothing out and adds no snapshot.
+    let again = h
+        .local
+        .ingest_as(&removal, "redelivered".into())
+        .await
+        .unwrap();
+    assert!(
+        matches!(again.outcome, Outcome::Removed { .. }),
+        "{again:?}"
+    );
+    assert_eq!(ids(&h).await, [10, 11]);
+    assert_eq!(h.snapshots().await, snapshots + 1);
+}
+
+/// A removal delivered after a version created later than it: only the versions it removed
+/// leave (S3 orders them by sequencer); the later version's rows stay.
+#[tokio::test]
+async fn a_late_removal_leaves_the_version_created_after_it() {
+    let h = Harness::with_config_text(&orders_deleting("")).await;
+    let key = "orders/again.ndjson";
+    let v1 = put(&h, key, 1..=2, Some("10")).await;
+    h.local.ingest(&v1).await.unwrap();
+    let v2 = put(&h, key, 3..=4, Some("12")).await;
+    h.local.ingest(&v2).await.unwrap();
+    assert_eq!(ids(&h).await, [1, 2, 3, 4], "append loads both");
+
+    let removal = Arrival {
+        event: ArrivalEvent::Removed,
+        sequencer: Some("11".into()),
+        etag: None,
+        ..v1.clone()
+    };
+    let r = h.local.ingest(&removal).await.unwrap();
+    assert!(
+        matches!(r.outcome, Outcome::Removed { versions: 1, .. }),
+        "{r:?}"
+    );
+    assert_eq!(ids(&h).await, [3, 4]);
+}
+
+/// Replace and delete together: the replaced version is gone, and the removal takes the
+/// version that replaced it.
+#[tokio::test]
+async fn replace_then_remove_leaves_nothing_of_the_key() {
+    let h = Harness::with_config_text(&orders_deleting("new_version = \"replace\"")).await;
+    let key = "orders/both.ndjson";
+    let v1 = put(&h, key, 1..=2, None).await;
+    h.local.ingest(&v1).await.unwrap();
+    let v2 = put(&h, key, 3..=5, None).await;
+    h.local.ingest(&v2).await.unwrap();
+    assert_eq!(ids(&h).await, [3, 4, 5]);
+    let removal = Arrival {
+        event: ArrivalEvent::Removed,
+        etag: None,
+        ..v2.clone()
+    };
+    let r = h.local.ingest(&removal).await.unwrap();
+    assert!(
+        matches!(r.outcome, Outcome::Removed { versions: 1, .. }),
+        "{r:?}"
+    );
+    assert!(ids(&h).await.is_empty());
+    let head = h.ctx.ledger.head("landing", key).await.unwrap().unwrap();
+    assert!(head.live.is_empty() && head.pending.is_none(), "{head:?}");
 }

@@ -133,6 +133,7 @@ impl Harness {
             etag: Some(etag.into()),
             sequencer: None,
             event: Default::default(),
+            time: None,
         }
     }
 

@@ -247,6 +247,7 @@ pub async fn land_and_run(
         etag: Some(meta.etag.clone()),
         sequencer: None,
         event: Default::default(),
+        time: None,
     };
     let report = local
         .ingest_counted(&arrival)

@@ -101,6 +101,13 @@ pub fn print_table(reports: &[ArrivalReport]) {
                 snapshot_id.to_string(),
             ),
             Outcome::Filtered => ("filtered".to_string(), String::new()),
+            Outcome::Removed {
+                snapshot_id,
+                versions,
+            } => (
+                format!("removed ({versions} versions retracted)"),
+                snapshot_id.map(|s| s.to_string()).unwrap_or_default(),
+            ),
             Outcome::Superseded { snapshot_id } => (
                 "superseded (a newer version is loaded)".to_string(),
                 snapshot_id.to_string(),
@@ -141,6 +148,7 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     let mut duplicates = 0;
     let mut filtered = 0;
     let mut superseded = 0;
+    let mut removed = 0;
     let mut failed = 0;
     let mut rows = 0;
     let mut rejected = 0;
@@ -179,6 +187,7 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
             Outcome::Duplicate { .. } => duplicates += 1,
             Outcome::Filtered => filtered += 1,
             Outcome::Superseded { .. } => superseded += 1,
+            Outcome::Removed { .. } => removed += 1,
             Outcome::Failed { .. } => failed += 1,
         }
     }
@@ -188,11 +197,13 @@ pub fn summary(reports: &[ArrivalReport]) -> String {
     } else {
         format!("{rejected} rows rejected")
     };
-    let superseded_text = if superseded > 0 {
-        format!(", {superseded} superseded")
-    } else {
-        String::new()
-    };
+    let mut superseded_text = String::new();
+    if superseded > 0 {
+        superseded_text.push_str(&format!(", {superseded} superseded"));
+    }
+    if removed > 0 {
+        superseded_text.push_str(&format!(", {removed} removed"));
+    }
     let mut line = format!(
         "{} file{}: {committed} committed, {quarantined} quarantined, {duplicates} duplicates, {filtered} filtered{superseded_text}; \
          {rows} rows committed, {rejected_text}, {} snapshot{} added",

@@ -322,6 +322,9 @@ fn line(r: &ArrivalReport) -> String {
         sluice_local::Outcome::Quarantined { reason } => format!("quarantined: {reason}"),
         sluice_local::Outcome::Duplicate { state } => format!("duplicate ({state})"),
         sluice_local::Outcome::Filtered => "filtered".into(),
+        sluice_local::Outcome::Removed { versions, .. } => {
+            format!("removed: {versions} versions' rows retracted")
+        }
         sluice_local::Outcome::Superseded { snapshot_id } => {
             format!("superseded: a newer version is loaded (snapshot {snapshot_id})")
         }

@@ -28,7 +28,7 @@
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional
 //! new_version = "append"         # append | ignore | replace: a new version of a committed key
-//! on_delete = "keep"             # keep: a removed object's rows stay (it is recorded)
+//! on_delete = "keep"             # keep | delete: a removed object's rows stay, or leave
 //! freshness = "1h"               # optional: an object unfinished this long after it landed is late
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
@@ -235,8 +235,8 @@ pub enum OnDeletePolicy {
     /// The rows stay in the table.
     #[default]
     Keep,
-    /// The rows leave the table in one snapshot. Needs the overwrite commit, not built yet:
-    /// refused when the configuration loads.
+    /// The rows of the key's versions loaded before the removal leave the table in one
+    /// snapshot (their ledger records become `retracted`).
     Delete,
 }
 
@@ -497,15 +497,6 @@ impl Config {
                     format!("{} is not between 0.0 and 1.0", t.max_invalid_ratio),
                 ));
             }
-            if t.on_delete == OnDeletePolicy::Delete {
-                return Err(invalid(
-                    key("on_delete"),
-                    "\"delete\" (a removed object's rows leave the table) needs an overwrite \
-                     commit, which sluice does not make yet; use \"keep\" (the default: the \
-                     removal is recorded, the rows stay)"
-                        .into(),
-                ));
-            }
             if t.freshness.is_some_and(Age::is_zero) {
                 return Err(invalid(key("freshness"), "must be positive".into()));
             }
@@ -583,18 +574,20 @@ contract = "orders.schema.json"
     }
 
     #[test]
-    fn on_delete_keeps_by_default_and_delete_is_refused_until_it_is_built() {
-        assert_eq!(
-            parse(MINIMAL).unwrap().tables[0].on_delete,
-            OnDeletePolicy::Keep
-        );
+    fn on_delete_keeps_by_default_and_replace_and_delete_track_versions() {
+        let minimal = parse(MINIMAL).unwrap();
+        assert_eq!(minimal.tables[0].on_delete, OnDeletePolicy::Keep);
+        assert!(!minimal.tables[0].tracks_versions());
         let keep = parse(&format!("{MINIMAL}on_delete = \"keep\"\n")).unwrap();
         assert_eq!(keep.tables[0].on_delete, OnDeletePolicy::Keep);
-        let e = parse(&format!("{MINIMAL}on_delete = \"delete\"\n"))
+        let delete = parse(&format!("{MINIMAL}on_delete = \"delete\"\n")).unwrap();
+        assert!(delete.tables[0].tracks_versions());
+        let replace = parse(&format!("{MINIMAL}new_version = \"replace\"\n")).unwrap();
+        assert!(replace.tables[0].tracks_versions());
+        let e = parse(&format!("{MINIMAL}on_delete = \"drop\"\n"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("table[0].on_delete"), "{e}");
-        assert!(e.contains("overwrite commit"), "{e}");
+        assert!(e.contains("on_delete"), "{e}");
     }
 
     #[test]

@@ -151,6 +151,9 @@ pub fn from_eventbridge(value: Value) -> Result<Incoming, StepError> {
         etag: detail.object.etag,
         sequencer: detail.object.sequencer,
         event: kind,
+        time: event
+            .time
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
     }))
 }
 

@@ -117,6 +117,7 @@ pub fn emit(metrics: &[Metric], dims: &Dimensions) {
 pub fn table_of(output: &StepOutput) -> Option<&str> {
     match output {
         StepOutput::Commit(c) => Some(&c.table),
+        StepOutput::Retract(r) => Some(&r.table),
         StepOutput::Validate(v) => Some(v.table()),
         StepOutput::Quarantine(q) => q.table.as_deref(),
         _ => None,
@@ -151,6 +152,7 @@ pub fn of_output(output: &StepOutput, took: Duration, now: DateTime<Utc>) -> Vec
         }
         StepOutput::Validate(v) => vec![count("RowsRejected", v.rows().rejected as f64)],
         StepOutput::Quarantine(_) => vec![count("FilesQuarantined", 1.0)],
+        StepOutput::Retract(r) => vec![count("VersionsRetracted", r.versions as f64)],
         StepOutput::Filter(_) | StepOutput::DetectDrift(_) => vec![],
     }
 }

@@ -10,6 +10,7 @@
 //! execution), and both mean "already started".
 
 use serde::{Deserialize, Serialize};
+use sluice_core::config::OnDeletePolicy;
 use sluice_steps::context::now;
 use sluice_steps::reconcile::{self, Start, Watermark};
 use sluice_steps::{Context, StepError, StepErrorKind};
@@ -105,6 +106,27 @@ impl ExecutionStarter for SfnStarter {
     }
 }
 
+/// Starts one execution reconcile planned, by its deterministic name.
+async fn start_one(starter: &dyn ExecutionStarter, start: &Start) -> Result<Started, StepError> {
+    let input =
+        serde_json::to_string(&start.arrival).map_err(|e| StepError::internal(e.to_string()))?;
+    let outcome = starter.start(&start.name, &input).await.map_err(|e| {
+        let kind = if e.transient {
+            StepErrorKind::TransientError
+        } else {
+            StepErrorKind::Internal
+        };
+        StepError::new(kind, e.to_string())
+    })?;
+    tracing::info!(
+        execution = start.name,
+        why = ?start.why,
+        ?outcome,
+        "reconcile: execution started"
+    );
+    Ok(outcome)
+}
+
 /// Reconciles `request.table` (see the module docs).
 pub async fn reconcile(
     ctx: &Context,
@@ -114,33 +136,32 @@ pub async fn reconcile(
     let table = ctx.table(&request.table)?.clone();
     let bucket = ctx.store.bucket().to_string();
     let survey = reconcile::list_under(ctx, &table, &table.prefix).await?;
-    let removals = reconcile::record_removals(ctx, &survey.unrecorded_removals).await?;
     let listed = survey.listed;
     let mut started = vec![];
     let mut already_started = vec![];
     let mut fates = vec![];
+    // A lost removal is recorded; under `on_delete = "delete"` its rows must leave too, so it
+    // goes through the definition as its event would have.
+    let removals = if table.on_delete == OnDeletePolicy::Delete {
+        let mut keys = vec![];
+        for marker in &survey.unrecorded_removals {
+            let start = reconcile::removal_start(marker, &bucket);
+            match start_one(starter, &start).await? {
+                Started::New => started.push(start.name),
+                Started::AlreadyExists => already_started.push(start.name),
+            }
+            keys.push(marker.key.clone());
+        }
+        keys
+    } else {
+        reconcile::record_removals(ctx, &survey.unrecorded_removals).await?
+    };
     for l in &listed {
         let mut done = l.record.as_ref().is_some_and(|r| r.state.is_terminal());
-        if let Some(Start { name, arrival, why }) = reconcile::start_for(l, &bucket, &now()) {
-            let input =
-                serde_json::to_string(&arrival).map_err(|e| StepError::internal(e.to_string()))?;
-            let outcome = starter.start(&name, &input).await.map_err(|e| {
-                let kind = if e.transient {
-                    StepErrorKind::TransientError
-                } else {
-                    StepErrorKind::Internal
-                };
-                StepError::new(kind, e.to_string())
-            })?;
-            tracing::info!(
-                execution = name,
-                ?why,
-                ?outcome,
-                "reconcile: execution for a listed version"
-            );
-            match outcome {
-                Started::New => started.push(name),
-                Started::AlreadyExists => already_started.push(name),
+        if let Some(start) = reconcile::start_for(l, &bucket, &now()) {
+            match start_one(starter, &start).await? {
+                Started::New => started.push(start.name),
+                Started::AlreadyExists => already_started.push(start.name),
             }
             // Started, not finished: the next reconciliation moves the mark past it.
             done = false;
@@ -225,6 +246,7 @@ mod tests {
             etag: None,
             sequencer: None,
             event: Default::default(),
+            time: None,
         };
         let claimed = sluice_steps::filter::filter(
             &ctx,

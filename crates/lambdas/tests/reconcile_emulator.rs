@@ -198,6 +198,7 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
                 etag: Some(etag.trim_matches('"').to_string()),
                 sequencer: None,
                 event: Default::default(),
+                time: None,
             })
         })
         .collect();

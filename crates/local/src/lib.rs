@@ -194,6 +194,7 @@ mod tests {
             etag: Some("e1".into()),
             sequencer: None,
             event: Default::default(),
+            time: None,
         };
         let n = arrival_name(&a);
         sluice_states::engine::check_name(&n).unwrap();

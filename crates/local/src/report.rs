@@ -29,6 +29,12 @@ pub enum Outcome {
     Superseded {
         snapshot_id: i64,
     },
+    /// A removal under `on_delete = "delete"`: the rows of `versions` versions of the key
+    /// left the table in `snapshot_id` (none when no version of it was loaded).
+    Removed {
+        snapshot_id: Option<i64>,
+        versions: usize,
+    },
     /// The ledger already had this object version (or this very execution already ran),
     /// in `state`.
     Duplicate {
@@ -134,6 +140,26 @@ pub fn report(execution: &Execution, history: &[Event]) -> ArrivalReport {
         }
         report.object = Some(q.object);
         report.outcome = Outcome::Quarantined { reason: q.reason };
+    } else if let Some(r) = out.retract {
+        report.outcome = Outcome::Removed {
+            snapshot_id: r.snapshot_id,
+            versions: r.versions,
+        };
+        if report.detail.is_none() {
+            report.detail = Some(match r.versions {
+                0 => format!("{} was removed; no version of it was in the table", r.key),
+                n => format!(
+                    "{} was removed: the rows of {n} version{} left the table{}",
+                    r.key,
+                    if n == 1 { "" } else { "s" },
+                    if r.already_retracted {
+                        " (earlier run)"
+                    } else {
+                        ""
+                    }
+                ),
+            });
+        }
     } else if let Some(c) = out.commit {
         // Found committed, but in a snapshot made after this execution (or its last redrive)
         // started: another execution's group commit took the batch, in this very run; not an

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::StepError;
 use crate::payload::{
     CommitInput, CommitOutput, DriftOutput, FilterInput, FilterOutput, ObjectTask,
-    QuarantineOutput, ValidateOutput,
+    QuarantineOutput, RetractInput, RetractOutput, ValidateOutput,
 };
 use crate::state::IngestState;
 use crate::Context;
@@ -76,6 +76,8 @@ pub enum StepOutput {
     Validate(ValidateOutput),
     Quarantine(QuarantineOutput),
     Commit(CommitOutput),
+    /// The commit function's answer to a Retract task.
+    Retract(RetractOutput),
 }
 
 impl StepOutput {
@@ -86,7 +88,7 @@ impl StepOutput {
             Self::DetectDrift(_) => Step::DetectDrift,
             Self::Validate(_) => Step::Validate,
             Self::Quarantine(_) => Step::Quarantine,
-            Self::Commit(_) => Step::Commit,
+            Self::Commit(_) | Self::Retract(_) => Step::Commit,
         }
     }
 
@@ -95,7 +97,7 @@ impl StepOutput {
         match self {
             Self::Filter(f) => Some(f.status()),
             Self::Validate(v) => Some(v.status()),
-            Self::DetectDrift(_) | Self::Quarantine(_) | Self::Commit(_) => None,
+            Self::DetectDrift(_) | Self::Quarantine(_) | Self::Commit(_) | Self::Retract(_) => None,
         }
     }
 
@@ -154,7 +156,13 @@ pub async fn quarantine(ctx: &Context, input: Value) -> Result<StepOutput, StepE
 }
 
 /// The commit step on a task input.
+/// The commit function serves two Tasks: Commit (a staged batch) and Retract (a removal,
+/// `on_delete = "delete"`), told apart by the input's `removal` field.
 pub async fn commit(ctx: &Context, input: Value) -> Result<StepOutput, StepError> {
+    if input.get("removal").is_some() {
+        let r: RetractInput = decode(Step::Commit, input)?;
+        return Ok(StepOutput::Retract(crate::commit::retract(ctx, r).await?));
+    }
     let c: CommitInput = decode(Step::Commit, input)?;
     Ok(StepOutput::Commit(crate::commit::commit(ctx, c).await?))
 }

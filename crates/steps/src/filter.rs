@@ -10,7 +10,7 @@
 //! ignored new version as `new_version_ignored`.
 
 use sluice_core::config::CONTROL_PREFIX;
-use sluice_core::config::{NewVersionPolicy, TableConfig};
+use sluice_core::config::{NewVersionPolicy, OnDeletePolicy, TableConfig};
 use sluice_core::keyhead::{KeyHead, Order, Removal};
 use sluice_core::ledger::{FilteredReason, Lease, LedgerState};
 use sluice_core::object::{check_key, KeyError};
@@ -21,7 +21,7 @@ use sluice_store::{Claim, LedgerError, VersionedRecord};
 
 use crate::context::{now, Context};
 use crate::error::StepError;
-use crate::payload::{Arrival, ArrivalEvent, FilterInput, FilterOutput};
+use crate::payload::{self, Arrival, ArrivalEvent, FilterInput, FilterOutput};
 
 /// The lease holder for a claim made without an execution name (a direct call of the step,
 /// as in tests): all such callers count as one holder.
@@ -47,7 +47,20 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
         return unacceptable_key(ctx, &arrival, owner, e).await;
     }
     if arrival.event == ArrivalEvent::Removed {
-        return record_removal(ctx, &arrival).await.map(skip);
+        let detail = record_removal(ctx, &arrival).await?;
+        return Ok(match ctx.config.route(&arrival.key) {
+            Some(table) if table.on_delete == OnDeletePolicy::Delete => FilterOutput::Removed {
+                table: table.name.clone(),
+                removal: payload::Removal {
+                    bucket: arrival.bucket.clone(),
+                    key: arrival.key.clone(),
+                    version_id: arrival.version_id.clone(),
+                    sequencer: arrival.sequencer.clone(),
+                    at: arrival.time.clone().unwrap_or_else(now),
+                },
+            },
+            _ => skip(detail),
+        });
     }
     // The version the event names (on a versioned bucket), not whatever is current now.
     let Some(meta) = ctx
@@ -389,7 +402,8 @@ pub(crate) async fn record_removal(ctx: &Context, arrival: &Arrival) -> Result<S
         .await?;
     tracing::info!(key = %arrival.key, "removal recorded");
     Ok(format!(
-        "removal of {} recorded in the ledger; rows already loaded stay in the table",
+        "removal of {} recorded in the ledger; rows already loaded stay in the table \
+         (on_delete = \"keep\")",
         arrival.key
     ))
 }

@@ -25,6 +25,11 @@ pub struct Arrival {
     /// What happened to the object: created (the default) or removed.
     #[serde(default, skip_serializing_if = "ArrivalEvent::is_created")]
     pub event: ArrivalEvent,
+    /// When it happened (RFC 3339), when the source says: a delete marker's time, for a
+    /// removal reconcile found. It orders a removal without a sequencer among the key's
+    /// versions (`on_delete = "delete"`); without it, the time the filter saw the removal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 /// The S3 event an arrival stands for.
@@ -111,6 +116,9 @@ pub enum FilterOutput {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A removal of an object under a table whose policy is `on_delete = "delete"`: go on
+    /// to retract the rows of the key's versions it removed.
+    Removed { table: String, removal: Removal },
     /// Belongs to a table (or has a key nothing may read) but cannot be read: quarantine
     /// with `reason`.
     Rejected {
@@ -140,6 +148,7 @@ impl FilterOutput {
             Self::Filtered { .. } => "filtered",
             Self::Duplicate { .. } => "duplicate",
             Self::Rejected { .. } => "rejected",
+            Self::Removed { .. } => "removed",
         }
     }
 
@@ -151,6 +160,7 @@ impl FilterOutput {
             | Self::Duplicate { object, .. }
             | Self::Rejected { object, .. } => Some(object),
             Self::Filtered { object, .. } => object.as_ref(),
+            Self::Removed { .. } => None,
         }
     }
 
@@ -161,6 +171,7 @@ impl FilterOutput {
             Self::ResumeCommit { table, .. }
             | Self::Duplicate { table, .. }
             | Self::Rejected { table, .. } => table.as_deref(),
+            Self::Removed { table, .. } => Some(table),
             Self::Filtered { .. } => None,
         }
     }
@@ -359,6 +370,65 @@ pub struct CommitInput {
     pub object: ObjectVersion,
     pub table: String,
     pub manifest_key: String,
+}
+
+/// A removal of a key (an S3 `Object Deleted` event, or a delete marker reconcile found), on
+/// its way to retract the rows of the versions it removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Removal {
+    pub bucket: String,
+    pub key: String,
+    /// The delete marker's version id (or the version deleted for good), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The event's sequencer, when it had one: it orders the removal among the key's
+    /// versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequencer: Option<String>,
+    /// When the removal happened, as well as sluice knows (RFC 3339): it orders the removal
+    /// against versions without a sequencer.
+    pub at: String,
+}
+
+impl Removal {
+    /// The id its retraction records in the snapshot summary: one per removal, so a
+    /// redelivered event retracts nothing twice.
+    pub fn batch_id(&self) -> sluice_core::BatchId {
+        let which = self
+            .version_id
+            .as_deref()
+            .or(self.sequencer.as_deref())
+            .unwrap_or(&self.at);
+        sluice_core::BatchId::for_ledger_key(&format!(
+            "removal\u{0}{}/{}#{which}",
+            self.bucket, self.key
+        ))
+    }
+}
+
+/// The Retract task's input: a removal and its table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetractInput {
+    pub removal: Removal,
+    pub table: String,
+}
+
+/// What a removal's retraction did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetractOutput {
+    pub table: String,
+    pub key: String,
+    /// The snapshot that took the rows out (or had, for a re-run); absent when no version of
+    /// the key was in the table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<i64>,
+    /// Versions of the key whose rows left the table.
+    pub versions: usize,
+    /// True when a run before this one had done it.
+    pub already_retracted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -302,6 +302,7 @@ pub async fn record_removals(
                 etag: None,
                 sequencer: None,
                 event: ArrivalEvent::Removed,
+                time: Some(marker.last_modified.clone()),
             };
             async move {
                 crate::filter::record_removal(ctx, &arrival).await?;
@@ -314,6 +315,28 @@ pub async fn record_removals(
         .await
 }
 
+/// The execution that retracts a lost removal's rows (`on_delete = "delete"`): the removal
+/// goes through the definition like its event would have (the filter records it, Retract
+/// takes the rows out), under a name of its own, so reconciling again finds it started.
+pub fn removal_start(marker: &DeleteMarker, bucket: &str) -> Start {
+    let arrival = Arrival {
+        bucket: bucket.to_string(),
+        key: marker.key.clone(),
+        version_id: Some(marker.version_id.clone()),
+        etag: None,
+        sequencer: None,
+        event: ArrivalEvent::Removed,
+        time: Some(marker.last_modified.clone()),
+    };
+    let digest = Sha256::digest(format!("{}#{}", marker.key, marker.version_id).as_bytes());
+    let stem = marker.key.rsplit('/').next().unwrap_or(&marker.key);
+    Start {
+        name: format!("removal-{}-{}", slug(stem, 48), &hex::encode(digest)[..16]),
+        arrival,
+        why: Why::Unseen,
+    }
+}
+
 /// The execution `listed` needs at `now` (RFC 3339), if any.
 pub fn start_for(listed: &Listed, bucket: &str, now: &str) -> Option<Start> {
     let arrival = Arrival {
@@ -323,6 +346,7 @@ pub fn start_for(listed: &Listed, bucket: &str, now: &str) -> Option<Start> {
         etag: Some(listed.meta.etag.clone()),
         sequencer: None,
         event: Default::default(),
+        time: None,
     };
     if listed.corrupt.is_some() {
         return None;

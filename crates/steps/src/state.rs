@@ -24,8 +24,8 @@ use sluice_core::ledger::{RowCounts, StateName};
 use sluice_core::{ObjectVersion, QuarantineReason};
 
 use crate::payload::{
-    ArrivalEvent, CaughtError, CommitOutput, DriftOutput, FilterOutput, QuarantineOutput,
-    ValidateOutput,
+    ArrivalEvent, CaughtError, CommitOutput, DriftOutput, FilterOutput, QuarantineOutput, Removal,
+    RetractOutput, ValidateOutput,
 };
 
 /// Every `status` the head of the state can have: the filter's, the replay input's and
@@ -38,6 +38,8 @@ pub enum StateStatus {
     Filtered,
     Duplicate,
     Rejected,
+    /// Filter's answer to a removal under `on_delete = "delete"`: go on to Retract.
+    Removed,
     Replay,
     Staged,
     TooManyInvalidRows,
@@ -108,6 +110,9 @@ pub struct IngestState {
     /// A replay input's attempt number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// Filter's removal to retract (`status` `removed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<Removal>,
 
     /// DetectDrift's output (`ResultPath: $.drift`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -115,6 +120,9 @@ pub struct IngestState {
     /// Commit's output (`ResultPath: $.commit`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitOutput>,
+    /// Retract's output (`ResultPath: $.retract`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retract: Option<RetractOutput>,
     /// Quarantine's output (`ResultPath: $.quarantine`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<QuarantineOutput>,
@@ -184,6 +192,12 @@ impl From<FilterOutput> for IngestState {
                 table,
                 ledger_state: Some(ledger_state),
                 detail,
+                ..Default::default()
+            },
+            FilterOutput::Removed { table, removal } => IngestState {
+                status: Some(StateStatus::Removed),
+                table: Some(table),
+                removal: Some(removal),
                 ..Default::default()
             },
             FilterOutput::Rejected {
@@ -330,6 +344,20 @@ mod tests {
             evolved: vec!["coupon".into()],
             quarantine_key: Some("q.json".into()),
             attempt: Some(1),
+            removal: Some(Removal {
+                bucket: "landing".into(),
+                key: "orders/a.ndjson".into(),
+                version_id: None,
+                sequencer: None,
+                at: "2026-03-01T00:00:00Z".into(),
+            }),
+            retract: Some(RetractOutput {
+                table: "orders".into(),
+                key: "orders/a.ndjson".into(),
+                snapshot_id: Some(7),
+                versions: 1,
+                already_retracted: false,
+            }),
             drift: Some(DriftOutput {
                 object: object(),
                 table: "orders".into(),

@@ -33,7 +33,7 @@ use sluice_store::{LedgerError, VersionedRecord};
 use crate::context::{keys, now, Context};
 use crate::error::{StepError, StepErrorKind};
 use crate::failpoint;
-use crate::payload::{CommitInput, CommitOutput};
+use crate::payload::{CommitInput, CommitOutput, RetractInput, RetractOutput};
 
 mod versions;
 
@@ -42,6 +42,14 @@ pub use versions::RETRACTED_PROPERTY;
 
 /// Lost races retried inside one step before `CommitConflict` goes to the definition.
 const QUICK_ATTEMPTS: u32 = 4;
+
+/// The Retract task: takes a removed object's rows out of its table (`on_delete =
+/// "delete"`); see [`versions`].
+pub async fn retract(ctx: &Context, input: RetractInput) -> Result<RetractOutput, StepError> {
+    let table_cfg = ctx.table(&input.table)?.clone();
+    let _turn = ctx.flow.commit_lock(&input.table).await;
+    versions::retract_removal(ctx, &table_cfg, &input.removal).await
+}
 
 pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
     let record = ledger_record(ctx, &input).await?;

@@ -37,6 +37,7 @@ use sluice_store::LedgerError;
 
 use crate::context::{now, Context};
 use crate::error::{StepError, StepErrorKind};
+use crate::payload::{Removal, RetractOutput};
 
 /// Snapshot summary property listing the batch ids whose rows a snapshot took out.
 pub const RETRACTED_PROPERTY: &str = "sluice.retracted-batch-ids";
@@ -300,4 +301,151 @@ async fn mark_retracted(
         }
     }
     Ok(())
+}
+
+/// Takes the rows of the versions `removal` removed out of the table (`on_delete =
+/// "delete"`), in one snapshot whose summary records the removal's own id, so a redelivered
+/// event retracts nothing twice. The versions removed are the key's live versions older than
+/// the removal (by sequencer, else by time): a removal delivered late does not take out a
+/// version created after it.
+pub(crate) async fn retract_removal(
+    ctx: &Context,
+    table_cfg: &TableConfig,
+    removal: &Removal,
+) -> Result<RetractOutput, StepError> {
+    let table =
+        ctx.lake.load(table_cfg).await?.ok_or_else(|| {
+            StepError::internal(format!("table {} does not exist", table_cfg.name))
+        })?;
+    let done = committed_batches(&table);
+    let id = removal.batch_id();
+    let at = now();
+    let lease = Lease::new("", &at, ctx.config.ledger.lease_seconds);
+    let stamp = LiveVersion {
+        ledger_key: format!("{}/{}#removal", removal.bucket, removal.key),
+        batch_id: id.clone(),
+        sequencer: removal.sequencer.clone(),
+        last_modified: removal.at.clone(),
+    };
+    let expires_at = lease.expires_at.clone();
+    let (_, (settled, change)) = ctx
+        .ledger
+        .update_head(&removal.bucket, &removal.key, &at, |head: &mut KeyHead| {
+            let settled = head.settle(|b| done.contains_key(b), &at, Some(&id));
+            if matches!(settled, Settled::Busy(_)) || done.contains_key(&id) {
+                return (settled, None);
+            }
+            let retract: Vec<LiveVersion> = head
+                .live
+                .iter()
+                .filter(|v| !v.is_newer_than(&stamp))
+                .cloned()
+                .collect();
+            if retract.is_empty() {
+                return (settled, None);
+            }
+            let change = PendingChange {
+                batch_id: id.clone(),
+                add: None,
+                retract,
+                expires_at: expires_at.clone(),
+            };
+            head.pending = Some(change.clone());
+            (settled, Some(change))
+        })
+        .await?;
+    match settled {
+        Settled::Busy(other) => {
+            return Err(StepError::new(
+                StepErrorKind::CommitConflict,
+                format!(
+                    "{}: batch {} is committing a version of the same key; the removal \
+                     follows it",
+                    removal.key, other.batch_id
+                ),
+            ))
+        }
+        Settled::Applied(change) => {
+            let snapshot_id = done.get(&change.batch_id).copied().unwrap_or_default();
+            mark_retracted(ctx, &change, snapshot_id).await?;
+            if change.batch_id == id {
+                // Our own retraction, committed by a run that stopped before settling it.
+                return Ok(RetractOutput {
+                    table: table_cfg.name.clone(),
+                    key: removal.key.clone(),
+                    snapshot_id: Some(snapshot_id),
+                    versions: change.retract.len(),
+                    already_retracted: true,
+                });
+            }
+        }
+        Settled::Nothing | Settled::Void(_) | Settled::Own => {}
+    }
+    let Some(change) = change else {
+        return Ok(RetractOutput {
+            table: table_cfg.name.clone(),
+            key: removal.key.clone(),
+            snapshot_id: done.get(&id).copied(),
+            versions: 0,
+            already_retracted: done.contains_key(&id),
+        });
+    };
+    let leaving: HashSet<&BatchId> = change.retract.iter().map(|v| &v.batch_id).collect();
+    let remove: Vec<String> = files::live_data_files(&table)
+        .await?
+        .into_iter()
+        .filter(|p| batch_of_data_file(p).is_some_and(|b| leaving.contains(&b)))
+        .collect();
+    let marker = StagedBatch {
+        batch_id: id.clone(),
+        object: None,
+        schema_id: table.metadata().current_schema_id(),
+        partition_spec_id: table.metadata().default_partition_spec_id(),
+        rows: 0,
+        bytes: 0,
+        paths: vec![],
+        data_files: vec![],
+    };
+    let mut ids: Vec<&str> = leaving.iter().map(|b| b.as_str()).collect();
+    ids.sort();
+    let summary = HashMap::from([(RETRACTED_PROPERTY.to_string(), ids.join(","))]);
+    if lease.expired(&now()) {
+        return Err(StepError::new(
+            StepErrorKind::CommitConflict,
+            "the removal's plan outlived its lease before the catalog commit; planning again",
+        ));
+    }
+    let written = ctx
+        .lake
+        .overwrite(table_cfg, &remove, &[marker], RowChange::Changed, summary)
+        .await
+        .map_err(|e| match e.kind {
+            LakeErrorKind::CommitConflict => {
+                StepError::new(StepErrorKind::CommitConflict, e.message)
+            }
+            _ => e.into(),
+        })?;
+    let snapshot_id = written
+        .snapshots
+        .get(&id)
+        .copied()
+        .or(written.new_snapshot_id)
+        .unwrap_or_default();
+    let (_, settled) = ctx
+        .ledger
+        .update_head(&removal.bucket, &removal.key, &now(), |head| {
+            head.settle(|b| *b == id || done.contains_key(b), &now(), None)
+        })
+        .await?;
+    if let Settled::Applied(applied) = settled {
+        mark_retracted(ctx, &applied, snapshot_id).await?;
+    }
+    tracing::info!(key = %removal.key, snapshot_id, versions = change.retract.len(), "removed object's rows retracted");
+    Ok(RetractOutput {
+        table: table_cfg.name.clone(),
+        key: removal.key.clone(),
+        snapshot_id: Some(snapshot_id),
+        versions: change.retract.len(),
+        already_retracted: !written.already_committed.is_empty(),
+    })
 }
