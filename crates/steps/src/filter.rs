@@ -68,14 +68,19 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
         .head_version(&arrival.key, arrival.version_id.as_deref())
         .await?
     else {
-        return Ok(skip(format!("{} no longer exists", arrival.key)));
+        let detail = format!("{} no longer exists", arrival.key);
+        settle_unreadable_claim(ctx, &arrival, owner, FilteredReason::Removed, &detail).await?;
+        return Ok(skip(detail));
     };
     if let Some(etag) = &arrival.etag {
         if *etag != meta.etag && arrival.version_id.is_none() {
-            return Ok(skip(format!(
+            let detail = format!(
                 "{} has been overwritten since this event; the newer version has its own event",
                 arrival.key
-            )));
+            );
+            settle_unreadable_claim(ctx, &arrival, owner, FilteredReason::Superseded, &detail)
+                .await?;
+            return Ok(skip(detail));
         }
     }
     let mut object = meta.to_version(ctx.store.bucket());
@@ -298,6 +303,42 @@ async fn place(
             ))
         }
     })
+}
+
+/// The version the event names can no longer be read (removed, or overwritten on a bucket
+/// without versions): a claim an earlier run of this event left (it crashed after claiming)
+/// would stay claimed for ever, since nothing will read those bytes again. It ends filtered,
+/// if this execution may take the claim over (its own redrive, or the holder's lease expired).
+async fn settle_unreadable_claim(
+    ctx: &Context,
+    arrival: &Arrival,
+    owner: &str,
+    reason: FilteredReason,
+    detail: &str,
+) -> Result<(), StepError> {
+    let Some(etag) = arrival.etag.clone() else {
+        return Ok(());
+    };
+    let named = ObjectVersion {
+        bucket: arrival.bucket.clone(),
+        key: arrival.key.clone(),
+        version_id: arrival.version_id.clone(),
+        etag,
+        size: 0,
+        sequencer: arrival.sequencer.clone(),
+        last_modified: String::new(),
+    };
+    let Some(record) = ctx.ledger.get(&named).await? else {
+        return Ok(());
+    };
+    if record.record.state != LedgerState::Claimed {
+        return Ok(());
+    }
+    if let Ok(taken) = take_over(ctx, &record, owner).await? {
+        let object = taken.record.object.clone();
+        filtered(ctx, &taken, object, reason, detail.to_string()).await?;
+    }
+    Ok(())
 }
 
 /// What the key's head says about a version.
