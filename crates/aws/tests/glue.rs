@@ -180,3 +180,52 @@ async fn two_lakes_committing_from_one_base_one_conflicts_and_its_retry_lands() 
         committed
     );
 }
+
+/// The overwrite commit and snapshot expiry through Glue's optimistic locking: a batch's
+/// files replaced by another's, the older snapshots expired, the rows read back, and the
+/// expired manifest lists gone from the warehouse bucket.
+#[tokio::test]
+async fn an_overwrite_and_an_expiry_commit_through_glue() {
+    let (lake, _warehouse, namespace) = lake().await;
+    let (table, schema) = orders(&namespace);
+    let first = stage(&lake, &table, &schema, "b-glue-first").await;
+    lake.commit_batches(&table, std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let second = stage(&lake, &table, &schema, "b-glue-second").await;
+    lake.commit_batches(&table, std::slice::from_ref(&second))
+        .await
+        .unwrap();
+    let third = stage(&lake, &table, &schema, "b-glue-third").await;
+    let replaced = lake
+        .overwrite(
+            &table,
+            &first.paths,
+            std::slice::from_ref(&third),
+            sluice_lake::RowChange::Changed,
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert!(replaced.new_snapshot_id.is_some());
+    assert_eq!(lake.scan_json(&table).await.unwrap().len(), 40);
+
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let policy = sluice_lake::ExpiryPolicy {
+        older_than: std::time::Duration::ZERO,
+        retain_last: 1,
+    };
+    let candidates = lake.expiry_candidates(&table, policy).await.unwrap();
+    assert_eq!(candidates.len(), 2, "{candidates:?}");
+    let ids: Vec<i64> = candidates.iter().map(|c| c.snapshot_id).collect();
+    let outcome = lake.expire_snapshots(&table, &ids).await.unwrap();
+    assert_eq!(outcome.snapshots, ids);
+    assert!(outcome.metadata_files_deleted >= 2, "{outcome:?}");
+    assert_eq!(outcome.metadata_files_left, 0);
+    let described = lake.describe(&table).await.unwrap().unwrap();
+    assert_eq!(described.snapshots.len(), 1);
+    assert_eq!(lake.scan_json(&table).await.unwrap().len(), 40);
+    // The first batch's data file is referenced by no snapshot now: gc's to remove.
+    let referenced = lake.referenced_files(&table).await.unwrap();
+    assert!(!referenced.contains(&sluice_lake::files::canonical_path(&first.paths[0])));
+}
