@@ -5,9 +5,9 @@
 //! document is whatever last did: the execution input (an [`Arrival`](crate::payload::Arrival),
 //! a [`ReplayInput`](crate::payload::ReplayInput), or on AWS an EventBridge event), Filter's
 //! [`FilterOutput`] or Validate's [`ValidateOutput`]. The other Tasks and the Catches add one
-//! field each: DetectDrift `$.drift`, Commit `$.commit`, Quarantine `$.quarantine`, a caught
-//! error `$.error`. So the head fields are optional and the union of those shapes; `status`
-//! says which shape the head is.
+//! field each: DetectDrift `$.drift`, Commit `$.commit`, Retract `$.retract`, Quarantine
+//! `$.quarantine`, a caught error `$.error`. So the head fields are optional and the union
+//! of those shapes; `status` says which shape the head is.
 //!
 //! The Quarantine step takes this document as its input (it runs on whatever state something
 //! went wrong in), and `sluice-local`'s report reads an execution's output through it. A test

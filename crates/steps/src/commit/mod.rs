@@ -18,6 +18,10 @@
 //! commit turn, so the process's committers do not race one another (see [`crate::flow`]):
 //! `sluice ingest` of a thousand small files makes a handful of snapshots.
 //!
+//! On a table whose policy takes rows out again (`new_version = "replace"`, `on_delete =
+//! "delete"`) the group is committed by [`versions`] as one overwrite that also removes the
+//! replaced versions' files, and a removal's Retract task comes here too ([`retract`]).
+//!
 //! A lost optimistic-concurrency race is retried here a few times at once, gathering the group
 //! again (the winner may have taken our batch); if the races keep being lost it surfaces as
 //! `CommitConflict`, which the definition retries with backoff and jitter.
