@@ -643,3 +643,106 @@ fn local_only_commands_refuse_aws() {
     assert_eq!(out.status.code(), Some(1), "{said}");
     assert!(said.contains("local workspace only"), "{said}");
 }
+
+/// `new_version = "replace"` and `on_delete = "delete"` on the deployed stack: an overwritten
+/// object's rows take the old ones' place, and deleting it (an `Object Deleted` event through
+/// EventBridge, the definition's Retract state, the commit function) takes them out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/orders");
+    std::fs::copy(
+        example.join("orders.schema.json"),
+        dir.path().join("orders.schema.json"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        text.replace(
+            "max_invalid_ratio = 0.2",
+            "max_invalid_ratio = 0.2\nnew_version = \"replace\"\non_delete = \"delete\"",
+        ),
+    )
+    .unwrap();
+    let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
+    let binaries = Binaries::beside_this_test().unwrap_or_else(|e| panic!("{e}"));
+    let stack = Stack::deploy(ministack, &config, &binaries)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = stack
+        .register_outputs(&[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let env = stack.client_env();
+    let total = || -> u64 {
+        let shown = stdout(&sluice(
+            &env,
+            &[
+                "--aws",
+                "--stack",
+                &name,
+                "--config",
+                config.to_str().unwrap(),
+                "table",
+                "show",
+                "orders",
+                "--json",
+            ],
+        ));
+        let v: Value = serde_json::from_str(&shown).unwrap();
+        v["total_records"].as_u64().unwrap()
+    };
+    let lines: Vec<String> = std::fs::read_to_string(example.join("data/orders-2026-03-01.ndjson"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let key = "orders/changing.ndjson";
+    stack
+        .put(key, (lines[..5].join("\n") + "\n").into_bytes())
+        .await
+        .unwrap();
+    stack
+        .wait_for_executions(ministack, 1, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total(), 5);
+    stack
+        .put(key, (lines[5..8].join("\n") + "\n").into_bytes())
+        .await
+        .unwrap();
+    stack
+        .wait_for_executions(ministack, 2, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(total(), 3, "the second version's rows replaced the first's");
+    stack.delete(key).await.unwrap();
+    let executions = stack
+        .wait_for_executions(ministack, 3, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        executions
+            .iter()
+            .all(|e| e.status == aws_sdk_sfn::types::ExecutionStatus::Succeeded),
+        "{executions:?}"
+    );
+    assert_eq!(total(), 0, "the removal took the rows out");
+    let retracted = stdout(&sluice(
+        &env,
+        &[
+            "--aws",
+            "--stack",
+            &name,
+            "--config",
+            config.to_str().unwrap(),
+            "files",
+            "--state",
+            "retracted",
+            "--json",
+        ],
+    ));
+    assert_eq!(retracted.lines().count(), 2, "{retracted}");
+}

@@ -368,6 +368,19 @@ impl Stack {
         Ok(out.version_id)
     }
 
+    /// Deletes `key` (on the versioned bucket: a delete marker, and an `Object Deleted`
+    /// event); returns the marker's version id.
+    pub async fn delete(&self, key: &str) -> Result<Option<String>, EmulatorError> {
+        let out = crate::s3_client(&self.sdk)
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| setup(key, sdk_error(e)))?;
+        Ok(out.version_id)
+    }
+
     /// Every execution of the ingest state machine, once at least `at_least` exist and none
     /// is running; an error after `timeout` names the emulator's log.
     pub async fn wait_for_executions(
