@@ -238,20 +238,11 @@ async fn ids(h: &Harness) -> Vec<u64> {
     ids
 }
 
+/// The ledger state of the version an arrival made by [`put`] named.
 async fn state_of(h: &Harness, arrival: &Arrival) -> LedgerState {
-    let object = sluice_core::ObjectVersion {
-        etag: arrival.etag.clone().unwrap(),
-        ..h.ctx
-            .store
-            .head(&arrival.key)
-            .await
-            .unwrap()
-            .unwrap()
-            .to_version("landing")
-    };
     h.ctx
         .ledger
-        .get(&object)
+        .get(&first_version(h, arrival).await)
         .await
         .unwrap()
         .unwrap()
@@ -385,13 +376,8 @@ async fn under_replace_an_older_version_committed_late_stays_out() {
         "{redriven:?}"
     );
     assert_eq!(ids(&h).await, [5, 6], "the older version's rows stay out");
-    let older_object = first_version(&h, &older).await;
-    let record = h.ctx.ledger.get(&older_object).await.unwrap().unwrap();
-    assert!(
-        matches!(record.record.state, LedgerState::Retracted { .. }),
-        "{:?}",
-        record.record.state
-    );
+    let state = state_of(&h, &older).await;
+    assert!(matches!(state, LedgerState::Retracted { .. }), "{state:?}");
 }
 
 /// A commit killed between the catalog commit and its ledger and head updates: the redrive
@@ -425,16 +411,7 @@ async fn a_replace_killed_after_the_catalog_commit_converges() {
     );
     assert_eq!(ids(&h).await, [8]);
     for arrival in [&first, &second] {
-        let object = first_version(&h, arrival).await;
-        let state = h
-            .ctx
-            .ledger
-            .get(&object)
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .state;
+        let state = state_of(&h, arrival).await;
         assert!(matches!(state, LedgerState::Retracted { .. }), "{state:?}");
     }
 }
@@ -478,15 +455,7 @@ async fn two_processes_committing_two_versions_of_a_key_at_once_leave_the_newer(
             "round {round}: {b:?}"
         );
         assert_eq!(ids(&h).await, [4, 5, 6], "round {round}");
-        let older_state = h
-            .ctx
-            .ledger
-            .get(&first_version(&h, &older).await)
-            .await
-            .unwrap()
-            .unwrap()
-            .record
-            .state;
+        let older_state = state_of(&h, &older).await;
         assert!(
             matches!(older_state, LedgerState::Retracted { .. }),
             "round {round}: {older_state:?}"
@@ -541,15 +510,7 @@ async fn on_delete_delete_takes_a_removed_objects_rows_out_in_one_snapshot() {
         summary[sluice_steps::commit::RETRACTED_PROPERTY],
         gone_batch.as_str()
     );
-    let state = h
-        .ctx
-        .ledger
-        .get(&first_version(&h, &gone).await)
-        .await
-        .unwrap()
-        .unwrap()
-        .record
-        .state;
+    let state = state_of(&h, &gone).await;
     assert!(
         matches!(
             state,

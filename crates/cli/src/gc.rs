@@ -78,14 +78,7 @@ pub async fn run(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let ctx = crate::remote::open(target, root, config).await?;
-    let tables: Vec<_> = match &args.table {
-        Some(name) => vec![ctx
-            .config
-            .table(name)
-            .with_context(|| format!("no table {name:?} in {}", config.display()))?
-            .clone()],
-        None => ctx.config.tables.clone(),
-    };
+    let tables = crate::remote::selected_tables(&ctx.config, args.table.as_deref(), config)?;
     let opts = GcOptions {
         dry_run: args.dry_run,
         min_age: args.min_age,

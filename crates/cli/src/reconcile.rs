@@ -47,15 +47,7 @@ pub async fn run(
         return run_aws(config, target, args).await;
     }
     let local = open_with_progress(root, config, None).await?;
-    let tables: Vec<_> = match &args.table {
-        Some(name) => vec![local
-            .ctx
-            .config
-            .table(name)
-            .with_context(|| format!("no table {name:?} in {}", config.display()))?
-            .clone()],
-        None => local.ctx.config.tables.clone(),
-    };
+    let tables = crate::remote::selected_tables(&local.ctx.config, args.table.as_deref(), config)?;
     let mut all = vec![];
     for table in &tables {
         let r = local.reconcile(table).await?;

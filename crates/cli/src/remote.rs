@@ -39,3 +39,19 @@ pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Con
         .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?;
     Ok(Context::new(config, store, lake)?)
 }
+
+/// The tables a command works on: the one `--table` names, else every table of the
+/// configuration. An unknown name is an error naming the configuration file.
+pub fn selected_tables(
+    config: &sluice_core::config::Config,
+    name: Option<&str>,
+    config_path: &Path,
+) -> anyhow::Result<Vec<sluice_core::config::TableConfig>> {
+    match name {
+        Some(name) => Ok(vec![config
+            .table(name)
+            .with_context(|| format!("no table {name:?} in {}", config_path.display()))?
+            .clone()]),
+        None => Ok(config.tables.clone()),
+    }
+}

@@ -676,22 +676,19 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let env = stack.client_env();
+    let aws = |args: &[&str]| {
+        let mut all = vec![
+            "--aws",
+            "--stack",
+            &name,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        stdout(&sluice(&env, &all))
+    };
     let total = || -> u64 {
-        let shown = stdout(&sluice(
-            &env,
-            &[
-                "--aws",
-                "--stack",
-                &name,
-                "--config",
-                config.to_str().unwrap(),
-                "table",
-                "show",
-                "orders",
-                "--json",
-            ],
-        ));
-        let v: Value = serde_json::from_str(&shown).unwrap();
+        let v: Value = serde_json::from_str(&aws(&["table", "show", "orders", "--json"])).unwrap();
         v["total_records"].as_u64().unwrap()
     };
     let lines: Vec<String> = std::fs::read_to_string(example.join("data/orders-2026-03-01.ndjson"))
@@ -730,19 +727,6 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
         "{executions:?}"
     );
     assert_eq!(total(), 0, "the removal took the rows out");
-    let retracted = stdout(&sluice(
-        &env,
-        &[
-            "--aws",
-            "--stack",
-            &name,
-            "--config",
-            config.to_str().unwrap(),
-            "files",
-            "--state",
-            "retracted",
-            "--json",
-        ],
-    ));
+    let retracted = aws(&["files", "--state", "retracted", "--json"]);
     assert_eq!(retracted.lines().count(), 2, "{retracted}");
 }

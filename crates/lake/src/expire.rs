@@ -206,19 +206,7 @@ async fn metadata_files(table: &Table) -> Result<HashSet<String>> {
     let mut files = HashSet::new();
     for snapshot in table.metadata().snapshots() {
         files.insert(snapshot.manifest_list().to_string());
-        let list = table
-            .manifest_list_reader(snapshot)
-            .load()
-            .await
-            .map_err(|e| {
-                LakeError::iceberg(
-                    format!(
-                        "reading the manifest list of snapshot {}",
-                        snapshot.snapshot_id()
-                    ),
-                    e,
-                )
-            })?;
+        let list = crate::files::manifest_list(table, snapshot).await?;
         files.extend(list.entries().iter().map(|m| m.manifest_path.clone()));
     }
     Ok(files)

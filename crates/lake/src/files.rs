@@ -23,7 +23,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use iceberg::spec::ManifestStatus;
+use iceberg::spec::{Manifest, ManifestFile, ManifestStatus, SnapshotRef};
 use iceberg::table::Table;
 use iceberg::writer::file_writer::location_generator::{
     DefaultLocationGenerator, LocationGenerator,
@@ -88,40 +88,45 @@ fn metadata_location(table: &Table) -> String {
     )
 }
 
+/// The manifest list of `snapshot`, with an error that names it.
+pub(crate) async fn manifest_list(
+    table: &Table,
+    snapshot: &SnapshotRef,
+) -> Result<iceberg::spec::ManifestList> {
+    table
+        .manifest_list_reader(snapshot)
+        .load()
+        .await
+        .map_err(|e| {
+            LakeError::iceberg(
+                format!(
+                    "reading the manifest list of snapshot {}",
+                    snapshot.snapshot_id()
+                ),
+                e,
+            )
+        })
+}
+
+/// One manifest a manifest list names, with an error that names it.
+pub(crate) async fn manifest(table: &Table, file: &ManifestFile) -> Result<Manifest> {
+    file.load_manifest(table.file_io())
+        .await
+        .map_err(|e| LakeError::iceberg(format!("reading manifest {}", file.manifest_path), e))
+}
+
 /// Every data file that a snapshot still in the table's metadata reads, in canonical form:
 /// each snapshot's manifests, each added or existing entry (see the module docs).
 pub async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
     let mut files = HashSet::new();
     let mut manifests_read = HashSet::new();
     for snapshot in table.metadata().snapshots() {
-        let list = table
-            .manifest_list_reader(snapshot)
-            .load()
-            .await
-            .map_err(|e| {
-                LakeError::iceberg(
-                    format!(
-                        "reading the manifest list of snapshot {}",
-                        snapshot.snapshot_id()
-                    ),
-                    e,
-                )
-            })?;
-        for manifest_file in list.entries() {
+        for manifest_file in manifest_list(table, snapshot).await?.entries() {
             // Snapshots share manifests: read each once.
             if !manifests_read.insert(manifest_file.manifest_path.clone()) {
                 continue;
             }
-            let manifest = manifest_file
-                .load_manifest(table.file_io())
-                .await
-                .map_err(|e| {
-                    LakeError::iceberg(
-                        format!("reading manifest {}", manifest_file.manifest_path),
-                        e,
-                    )
-                })?;
-            for entry in manifest.entries() {
+            for entry in manifest(table, manifest_file).await?.entries() {
                 if entry.status() == ManifestStatus::Deleted {
                     continue;
                 }
@@ -139,31 +144,10 @@ pub async fn live_data_files(table: &Table) -> Result<Vec<String>> {
     let Some(snapshot) = table.metadata().current_snapshot() else {
         return Ok(files);
     };
-    let list = table
-        .manifest_list_reader(snapshot)
-        .load()
-        .await
-        .map_err(|e| {
-            LakeError::iceberg(
-                format!(
-                    "reading the manifest list of snapshot {}",
-                    snapshot.snapshot_id()
-                ),
-                e,
-            )
-        })?;
-    for manifest_file in list.entries() {
-        let manifest = manifest_file
-            .load_manifest(table.file_io())
-            .await
-            .map_err(|e| {
-                LakeError::iceberg(
-                    format!("reading manifest {}", manifest_file.manifest_path),
-                    e,
-                )
-            })?;
+    for manifest_file in manifest_list(table, snapshot).await?.entries() {
         files.extend(
-            manifest
+            manifest(table, manifest_file)
+                .await?
                 .entries()
                 .iter()
                 .filter(|e| e.status() != ManifestStatus::Deleted)
