@@ -89,7 +89,7 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(report: &ExpireReport) {
+pub(crate) fn print_report(report: &ExpireReport) {
     let verb = if report.dry_run {
         "would expire"
     } else {

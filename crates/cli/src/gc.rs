@@ -129,7 +129,7 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(report: &GcReport) {
+pub(crate) fn print_report(report: &GcReport) {
     let mut t = crate::print::table(["category", "files", "bytes"]);
     for (name, category) in report.removed().into_iter().chain(report.kept()) {
         t.add_row([

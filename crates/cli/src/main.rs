@@ -49,6 +49,7 @@ mod expire;
 mod files;
 mod gc;
 mod ingest;
+mod maintain;
 mod port;
 mod print;
 mod quarantine;
@@ -204,6 +205,10 @@ enum Command {
     /// s3:GetObject, s3:PutObject and s3:DeleteObject on the tables' metadata).
     #[command(after_long_help = expire::AFTER_HELP)]
     Expire(expire::Args),
+    /// Keep each table healthy in one run: expire old snapshots, then collect garbage
+    /// (--aws: the Glue tables; the IAM of expire and gc together).
+    #[command(after_long_help = maintain::AFTER_HELP)]
+    Maintain(maintain::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
     /// Check catalog, table identities, ledger, data files and executions against each
@@ -255,6 +260,7 @@ impl Command {
                 | Command::Backfill(_)
                 | Command::Gc(_)
                 | Command::Expire(_)
+                | Command::Maintain(_)
                 | Command::Executions(_)
                 | Command::Redrive(_)
                 | Command::Replay(_)
@@ -279,7 +285,7 @@ fn main() -> ExitCode {
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
-             files, table, gc, expire, reconcile, backfill, executions, redrive, replay, dlq and archive"
+             files, table, gc, expire, maintain, reconcile, backfill, executions, redrive, replay, dlq and archive"
         );
         return ExitCode::from(1);
     }
@@ -295,6 +301,7 @@ fn main() -> ExitCode {
             Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
             Command::Expire(args) => expire::run(ws, config, target, args).await,
+            Command::Maintain(args) => maintain::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,
             Command::Executions(args) => executions::run(ws, target, args).await,

@@ -174,3 +174,88 @@ fn an_age_shorter_than_the_ledger_lease_is_refused_with_the_reason() {
         .unwrap();
     assert!(String::from_utf8_lossy(&zero.stderr).contains("retain-last must be 1 or more"));
 }
+
+/// `sluice maintain` on a `replace` table: a file overwritten and ingested again replaces
+/// its rows; maintenance then expires the older snapshots and gc removes the data file only
+/// they read, so the warehouse holds the live version's file alone.
+#[test]
+fn maintain_expires_and_collects_the_files_a_replaced_version_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = short_lease_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "max_invalid_ratio = 0.2",
+            "max_invalid_ratio = 0.2\nnew_version = \"replace\"",
+        ),
+    )
+    .unwrap();
+    let ws = dir.path().join("ws");
+    let lines: Vec<String> = std::fs::read_to_string(data("orders-2026-03-01.ndjson"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let file = dir.path().join("daily.ndjson");
+    std::fs::write(&file, lines[..12].join("\n") + "\n").unwrap();
+    run_ok(&mut sluice(
+        &config,
+        &ws,
+        &["ingest", file.to_str().unwrap()],
+    ));
+    std::fs::write(&file, lines[12..].join("\n") + "\n").unwrap();
+    let second = run_ok(&mut sluice(
+        &config,
+        &ws,
+        &["ingest", file.to_str().unwrap()],
+    ));
+    assert!(
+        second.contains("replaced the rows of 1 earlier version"),
+        "{second}"
+    );
+    assert_eq!(show(&config, &ws)["total_records"].as_u64().unwrap(), 8);
+    let parquet = |ws: &Path| -> usize {
+        walk(&ws.join("warehouse"))
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .count()
+    };
+    let before = parquet(&ws);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let out = run_ok(&mut sluice(
+        &config,
+        &ws,
+        &["maintain", "--older-than", "1s", "--min-age", "0s"],
+    ));
+    assert!(out.contains("expired 1 snapshots"), "{out}");
+    assert_eq!(show(&config, &ws)["snapshots"].as_array().unwrap().len(), 1);
+    assert_eq!(show(&config, &ws)["total_records"].as_u64().unwrap(), 8);
+    let after = parquet(&ws);
+    assert!(
+        after < before,
+        "{before} data files before, {after} after:\n{out}"
+    );
+    let files = run_ok(&mut sluice(
+        &config,
+        &ws,
+        &["files", "--state", "retracted"],
+    ));
+    assert!(files.contains("retracted (replaced)"), "{files}");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -17,6 +17,7 @@
 //! - [`reconcile`]: lost events: which listed versions need an execution, and the watermark
 //! - [`replay`]: which quarantined versions a selection replays, under which names
 //! - [`expire`]: snapshot expiry that keeps what exactly-once still needs
+//! - [`maintain`]: expiry then garbage collection of a table, as one run
 //! - [`gc`]: remove staged files that will never commit, and spent manifests
 //! - [`payload`]: the step inputs and outputs
 //! - [`state`]: `IngestState`, the document the definition accumulates
@@ -37,6 +38,7 @@ pub mod failpoint;
 pub mod filter;
 pub mod flow;
 pub mod gc;
+pub mod maintain;
 pub mod payload;
 pub mod quarantine;
 pub mod reconcile;
@@ -49,3 +51,4 @@ pub use context::{Context, Progress};
 pub use error::{StepError, StepErrorKind};
 pub use expire::{expire, ExpireOptions, ExpireReport};
 pub use gc::{gc, GcOptions, GcReport};
+pub use maintain::{maintain, MaintainOptions, MaintainReport};

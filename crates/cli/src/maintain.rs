@@ -1,0 +1,89 @@
+//! `sluice maintain [--table T] [--older-than 7d] [--retain-last 1] [--min-age 1h]
+//! [--dry-run] [--json]`: keep each table healthy in one run: expire the snapshots
+//! exactly-once no longer needs, then remove what nothing references (sluice-steps'
+//! `maintain`). Run it from cron or a systemd timer; on AWS the same rules apply with `--aws`.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sluice_lake::ExpiryPolicy;
+use sluice_steps::{ExpireOptions, GcOptions, MaintainOptions};
+
+use crate::gc::parse_age;
+use crate::stack::Target;
+
+pub const AFTER_HELP: &str = "\
+In order, per table:
+  1. expire   snapshots older than --older-than, all but the newest --retain-last, never one a
+              batch the ledger has not settled still needs (see `sluice expire --help`);
+  2. gc       staged files that will never commit, spent manifests, and data files no
+              snapshot reads any more: those only the expired snapshots read go now (see
+              `sluice gc --help`).
+
+Each step is safe beside running ingestions and after a crash: run it again.
+
+Examples:
+  sluice maintain --dry-run
+  sluice maintain --table orders --older-than 30d --retain-last 10
+  sluice --aws --stack sluice-prod maintain";
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only this table (default: every table in the configuration).
+    #[arg(long)]
+    table: Option<String>,
+    /// Expire snapshots older than this (30s, 15m, 1h, 2d); at least the ledger lease.
+    #[arg(long, default_value = "7d", value_parser = parse_age, value_name = "AGE")]
+    older_than: Duration,
+    /// Keep the newest N snapshots whatever their age (at least 1).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    retain_last: usize,
+    /// Keep unreferenced files younger than this (a validation may be writing them).
+    #[arg(long, default_value = "1h", value_parser = parse_age, value_name = "AGE")]
+    min_age: Duration,
+    /// Change nothing: print what each step would do.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON report per table instead of sentences and tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &Target,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    let ctx = crate::remote::open(target, root, config).await?;
+    let tables = crate::remote::selected_tables(&ctx.config, args.table.as_deref(), config)?;
+    let opts = MaintainOptions {
+        expire: ExpireOptions {
+            policy: ExpiryPolicy {
+                older_than: args.older_than,
+                retain_last: args.retain_last,
+            },
+            dry_run: args.dry_run,
+        },
+        gc: GcOptions {
+            dry_run: args.dry_run,
+            min_age: args.min_age,
+        },
+    };
+    if let Err(reason) = sluice_steps::expire::check_policy(&ctx, &opts.expire.policy) {
+        anyhow::bail!("refusing to expire: {reason}");
+    }
+    for table in &tables {
+        let report = sluice_steps::maintain(&ctx, table, &opts)
+            .await
+            .map_err(|e| anyhow::anyhow!("maintaining table {}: {e}", table.name))?;
+        if args.json {
+            outln!("{}", serde_json::to_string(&report)?);
+        } else {
+            crate::expire::print_report(&report.expire);
+            crate::gc::print_report(&report.gc);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
