@@ -12,6 +12,7 @@
 //   warehouseVersionsDays   SLUICE_WAREHOUSE_VERSIONS_DAYS noncurrent warehouse versions kept (default 7)
 //   kms                     SLUICE_KMS                  `true`: a customer-managed key for bucket, queues, topic, logs
 //   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    freshness of tables that set none in sluice.toml (default 60)
+//   maintainHours           SLUICE_MAINTAIN_HOURS       how often each table is maintained: expiry, then gc (default 24)
 //   stackName               SLUICE_STACK_NAME           default Sluice
 //
 // Relative paths are relative to the repository root.
@@ -44,6 +45,8 @@ try {
     throw new Error(`sluice: kms ${JSON.stringify(kms)} is neither true nor false`);
   }
   const freshness = whole('freshnessMinutes', 'SLUICE_FRESHNESS_MINUTES');
+  const maintainHours = whole('maintainHours', 'SLUICE_MAINTAIN_HOURS');
+  if (maintainHours === 0) throw new Error('sluice: maintainHours must be at least 1');
 
   new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
     config: loadConfig(configPath),
@@ -56,6 +59,7 @@ try {
     warehouseVersionsDays: whole('warehouseVersionsDays', 'SLUICE_WAREHOUSE_VERSIONS_DAYS'),
     customerManagedKey: kms === 'true',
     freshnessThreshold: freshness === undefined ? undefined : Duration.minutes(freshness),
+    maintainEvery: maintainHours === undefined ? undefined : Duration.hours(maintainHours),
     alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
     env: {
       account: process.env.CDK_DEFAULT_ACCOUNT,

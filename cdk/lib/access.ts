@@ -1,10 +1,10 @@
-// The IAM matrix as one table: for each of the six functions and the two state machines, what
+// The IAM matrix as one table: for each of the seven functions and the two state machines, what
 // its role may do, and the one function (`grantAccess`) that turns a row into policy
 // statements. A test (test/access.test.ts) reads the synthesised template back and checks that
 // every row became statements on its role and that no statement on those roles exists the
 // table does not explain. Two rows hold grants CDK also makes by itself, identically: the
 // log-delivery and X-Ray actions of a state machine that logs and traces, and reconcile's
-// SendMessage to its on-failure destination.
+// and maintain's SendMessage to their on-failure destinations.
 //
 // Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
 // control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
@@ -97,7 +97,8 @@ export type FunctionName =
   | 'validate'
   | 'quarantine'
   | 'commit'
-  | 'reconcile';
+  | 'reconcile'
+  | 'maintain';
 /** The state machines. */
 export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
@@ -126,7 +127,7 @@ export const SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 export const SYNC_RULE_ACTIONS = ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'] as const;
 
 /** The queues a role may send to. */
-export type QueueName = 'schedule_dead_letters';
+export type QueueName = 'schedule_dead_letters' | 'maintenance_dead_letters';
 
 /** The actions behind each `key` use of the customer-managed key. */
 export const KMS_ACTIONS = {
@@ -248,6 +249,23 @@ export const ACCESS: Record<Principal, Access> = {
     ],
     // Its on-failure destination (it runs asynchronously, from the schedule).
     sendTo: ['schedule_dead_letters'],
+  },
+  maintain: {
+    ...EVERY_FUNCTION,
+    // Expiry rewrites the metadata and deletes the manifest lists and manifests no snapshot
+    // reads; gc deletes data files nothing references (table_files: both).
+    data: { read: ['table_files'], write: ['table_metadata'], delete: ['table_files'] },
+    // The ledger and the staged manifests say which batches are settled (expiry) or will
+    // never commit (gc); gc removes spent and abandoned manifests; the identity record is
+    // rewritten after the expiry's catalog commit.
+    control: {
+      read: ['ledger', 'staged', 'identity'],
+      write: ['identity'],
+      delete: ['staged'],
+    },
+    glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
+    // Its on-failure destination (it runs asynchronously, from the schedule).
+    sendTo: ['maintenance_dead_letters'],
   },
   ingest: {
     invoke: ['filter', 'schema-drift-detect', 'validate', 'quarantine', 'commit'],

@@ -1,6 +1,6 @@
 // What an on-call engineer watches: alarms on a failed ingest or backfill execution, dead
-// letters, quarantined files, each table's freshness, and each function and rule; optionally
-// an SNS topic they notify; and one dashboard. Every alarm fires on any occurrence within five
+// letters (arrivals, schedules, maintenance), quarantined files, each table's freshness, and
+// each function and rule; optionally an SNS topic they notify; and one dashboard. Every alarm fires on any occurrence within five
 // minutes (freshness: on a time above the table's threshold), and missing data is not a breach.
 //
 // Freshness is two alarms per table, both by the `Stack` and `Table` dimensions the functions
@@ -28,6 +28,8 @@ export interface AlarmsProps {
   readonly functions: Record<FunctionName, lambda.IFunction>;
   readonly deadLetterQueue: sqs.IQueue;
   readonly scheduleDeadLetterQueue: sqs.IQueue;
+  /** Maintenance runs that were not delivered or failed. */
+  readonly maintenanceDeadLetterQueue: sqs.IQueue;
   /** Every EventBridge rule of the stack, for their FailedInvocations. */
   readonly ruleNames: readonly string[];
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
@@ -47,7 +49,7 @@ export class Alarms {
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Stack, props: AlarmsProps) {
-    const { ingest, backfill, functions, deadLetterQueue, scheduleDeadLetterQueue } = props;
+    const { ingest, backfill, functions, deadLetterQueue, scheduleDeadLetterQueue, maintenanceDeadLetterQueue } = props;
     const five = Duration.minutes(5);
     const anyOf = (id: string, description: string, metric: cloudwatch.IMetric) =>
       new cloudwatch.Alarm(scope, id, {
@@ -98,6 +100,11 @@ export class Alarms {
         'ScheduleDeadLettersAlarm',
         'sluice: a reconcile run was not delivered or failed; see the reconcile log group, then run it again',
         scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'MaintenanceDeadLettersAlarm',
+        'sluice: a table maintenance run (snapshot expiry, gc) was not delivered or failed; see the maintain log group, then `sluice maintain --aws --table T`',
+        maintenanceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
       ),
       anyOf(
         'FilesQuarantinedAlarm',
@@ -210,6 +217,7 @@ export class Alarms {
             left: [
               deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'arrivals' }),
               scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'schedules' }),
+              maintenanceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'maintenance' }),
             ],
           }),
         ],

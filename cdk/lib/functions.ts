@@ -1,4 +1,4 @@
-// The six Lambda functions: a role each (granted its row of access.ts by the stack, once every
+// The seven Lambda functions: a role each (granted its row of access.ts by the stack, once every
 // resource the table names exists), a log group each, the config layer they share, and the
 // environment every function reads. The binaries come from `<code dir>/<name>/bootstrap`.
 //
@@ -31,7 +31,7 @@ export type StepName = keyof typeof STEP_FUNCTIONS;
 export type { FunctionName };
 
 /** Every function, the five steps first. */
-export const FUNCTION_NAMES: FunctionName[] = [...(Object.keys(STEP_FUNCTIONS) as StepName[]), 'reconcile'];
+export const FUNCTION_NAMES: FunctionName[] = [...(Object.keys(STEP_FUNCTIONS) as StepName[]), 'reconcile', 'maintain'];
 
 /** Where the config lands in the Lambda layer (layers unpack under /opt). */
 export const CONFIG_PATH_IN_LAMBDA = '/opt/sluice/sluice.toml';
@@ -53,6 +53,7 @@ const SIZING: Record<FunctionName, { memoryMiB: number; timeout: Duration; tmpMi
   quarantine: { memoryMiB: 256, timeout: Duration.seconds(60) },
   commit: { memoryMiB: 1024, timeout: Duration.seconds(300) },
   reconcile: { memoryMiB: 512, timeout: Duration.seconds(900) },
+  maintain: { memoryMiB: 1024, timeout: Duration.seconds(900) },
 };
 
 export interface FunctionsProps {

@@ -2,14 +2,16 @@
 // EventBridge) start one execution of statemachine/ingest.asl.json per object version; the
 // five step Lambdas that definition calls; a scheduled reconcile Lambda per table, which also
 // plans the backfills of statemachine/backfill.asl.json (a Distributed Map of ingest
-// executions over the versions under a prefix); the Glue databases of the tables' namespaces;
-// dead-letter queues by purpose (arrivals, schedules); lifecycle rules; alarms and a
-// dashboard; optionally a customer-managed KMS key.
+// executions over the versions under a prefix); a scheduled maintain Lambda per table
+// (snapshot expiry, then gc); the Glue databases of the tables' namespaces; dead-letter queues
+// by purpose (arrivals, schedules, maintenance); lifecycle rules; alarms and a dashboard;
+// optionally a customer-managed KMS key.
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
-// its parts, each a file: functions.ts (roles, log groups, the six functions, the config
+// its parts, each a file: functions.ts (roles, log groups, the seven functions, the config
 // layer), workflow.ts (the state machines), arrivals.ts (rules, archives, dead-letter queues,
-// the reconcile schedule) and alarms.ts (alarms, topic, dashboard). The parts add their
+// the reconcile schedule), maintenance.ts (the maintain schedule and its queue) and alarms.ts
+// (alarms, topic, dashboard). The parts add their
 // resources to the stack itself, so that logical IDs do not depend on the split.
 //
 // IAM: one role per function and per state machine, each granted exactly its row of the table
@@ -32,6 +34,7 @@ import { Construct } from 'constructs';
 import { CONTROL_LAYOUT, FunctionName, grantAccess, Principal } from './access';
 import { Alarms } from './alarms';
 import { Arrivals } from './arrivals';
+import { Maintenance } from './maintenance';
 import { CONTROL_PREFIX, SluiceConfig, TableSpec } from './config';
 import {
   CONFIG_PATH_IN_LAMBDA,
@@ -67,6 +70,8 @@ export interface SluiceStackProps extends StackProps {
   readonly logRetention?: logs.RetentionDays;
   /** How often each table is reconciled. Default every hour. */
   readonly reconcileEvery?: Duration;
+  /** How often each table is maintained (expiry, then gc). Default daily. */
+  readonly maintainEvery?: Duration;
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
   readonly alarmEmail?: string;
   /**
@@ -111,6 +116,8 @@ export interface SluiceStackProps extends StackProps {
 export class SluiceStack extends Stack {
   readonly bucket: s3.Bucket;
   readonly scheduleDeadLetterQueue: sqs.Queue;
+  /** Maintenance runs that were not delivered or failed. */
+  readonly maintenanceDeadLetterQueue: sqs.Queue;
   readonly encryptionKey?: kms.Key;
   readonly dashboard: cloudwatch.Dashboard;
   /** The ingest state machine. */
@@ -250,6 +257,14 @@ export class SluiceStack extends Stack {
     this.deadLetterQueue = arrivals.deadLetterQueue;
     this.scheduleDeadLetterQueue = arrivals.scheduleDeadLetterQueue;
 
+    const maintenance = new Maintenance(this, {
+      tables,
+      maintain: fns.functions.maintain,
+      key,
+      maintainEvery: props.maintainEvery,
+    });
+    this.maintenanceDeadLetterQueue = maintenance.deadLetterQueue;
+
     // ---- Glue: one database per namespace --------------------------------------------
     for (const ns of namespaces(tables)) {
       const db = new glue.CfnDatabase(this, `${pascal(ns)}Database`, {
@@ -271,7 +286,8 @@ export class SluiceStack extends Stack {
       functions: fns.functions,
       deadLetterQueue: arrivals.deadLetterQueue,
       scheduleDeadLetterQueue: arrivals.scheduleDeadLetterQueue,
-      ruleNames: arrivals.ruleNames,
+      maintenanceDeadLetterQueue: maintenance.deadLetterQueue,
+      ruleNames: [...arrivals.ruleNames, ...maintenance.ruleNames],
       alarmEmail: props.alarmEmail,
       key,
       tables,
@@ -293,7 +309,10 @@ export class SluiceStack extends Stack {
         key,
         functions: fns.functions,
         logGroups: fns.logGroups,
-        queues: { schedule_dead_letters: arrivals.scheduleDeadLetterQueue },
+        queues: {
+          schedule_dead_letters: arrivals.scheduleDeadLetterQueue,
+          maintenance_dead_letters: maintenance.deadLetterQueue,
+        },
         workflows: {
           ingest: { arn: workflow.ingest.stateMachineArn, name: workflow.ingest.stateMachineName },
           backfill: { arn: workflow.backfillArn, name: workflow.backfillName },
@@ -310,6 +329,8 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
     new CfnOutput(this, 'BackfillStateMachineArn', { value: workflow.backfill.stateMachineArn });
     new CfnOutput(this, 'ReconcileFunctionName', { value: reconcile.functionName });
+    new CfnOutput(this, 'MaintainFunctionName', { value: fns.functions.maintain.functionName });
+    new CfnOutput(this, 'MaintenanceDeadLetterQueueUrl', { value: this.maintenanceDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'WarehouseLocation', { value: warehouseLocation(bucket, warehouse) });
   }
 }

@@ -101,7 +101,10 @@ function expectedPairs(s: Synth, p: Principal, withKey: boolean): string[] {
     add(SYNC_RULE_ACTIONS, [`arn:aws:events:${REGION}:${ACCOUNT}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule`]);
   }
   for (const q of row.sendTo ?? []) {
-    const queue = { schedule_dead_letters: s.stack.scheduleDeadLetterQueue }[q];
+    const queue = {
+      schedule_dead_letters: s.stack.scheduleDeadLetterQueue,
+      maintenance_dead_letters: s.stack.maintenanceDeadLetterQueue,
+    }[q];
     add(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [`arn:${logicalIdOf(s.stack, queue)}`]);
   }
   if (row.key && withKey) add(KMS_ACTIONS[row.key], [`arn:${logicalIdOf(s.stack, s.stack.encryptionKey!)}`]);

@@ -16,6 +16,7 @@ export const FUNCTIONS = [
   'quarantine',
   'commit',
   'reconcile',
+  'maintain',
 ] as const;
 export const EXAMPLE_CONFIG = path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml');
 export const ACCOUNT = '123456789012';
@@ -110,6 +111,7 @@ export const smId = (s: Synth) => logicalIdOf(s.stack, s.stack.stateMachine);
 export const backfillId = (s: Synth) => logicalIdOf(s.stack, s.stack.backfillStateMachine);
 export const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
 export const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
+export const maintenanceDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.maintenanceDeadLetterQueue);
 
 // ---- IAM -------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ import {
   backfillId,
   render,
   resourcesOfType,
+  maintenanceDlqId,
   scheduleDlqId,
   smId,
   synth,
@@ -33,6 +34,8 @@ describe('outputs', () => {
         'ScheduleDeadLetterQueueUrl',
         'DashboardName',
         'ReconcileFunctionName',
+        'MaintainFunctionName',
+        'MaintenanceDeadLetterQueueUrl',
         'WarehouseLocation',
       ].sort(),
     );
@@ -42,6 +45,8 @@ describe('outputs', () => {
     example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
     example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
     example.template.hasOutput('ReconcileFunctionName', { Value: { Ref: fnId(example, 'reconcile') } });
+    example.template.hasOutput('MaintainFunctionName', { Value: { Ref: fnId(example, 'maintain') } });
+    example.template.hasOutput('MaintenanceDeadLetterQueueUrl', { Value: { Ref: maintenanceDlqId(example) } });
     const dashboard = resourcesOfType(example.json, 'AWS::CloudWatch::Dashboard')[0][0];
     example.template.hasOutput('DashboardName', { Value: { Ref: dashboard } });
   });
@@ -66,7 +71,11 @@ describe('updates', () => {
     const ids = (type: string) => resourcesOfType(k.json, type).map(([id]) => id).sort();
     expect(ids('AWS::S3::Bucket')).toEqual(['Bucket83908E77']);
     expect(ids('AWS::KMS::Key')).toEqual(['Key961B73FD']);
-    expect(ids('AWS::SQS::Queue')).toEqual(['DeadLettersBBF8BAAB', 'ScheduleDeadLetters0406ECBC']);
+    expect(ids('AWS::SQS::Queue')).toEqual([
+      'DeadLettersBBF8BAAB',
+      'MaintenanceDeadLettersD3820A3A',
+      'ScheduleDeadLetters0406ECBC',
+    ]);
     expect(ids('AWS::Glue::Database')).toEqual(['ShopDatabase']);
     expect(ids('AWS::Events::Archive')).toEqual(['ShopOrdersArrivalsArchiveB727E8B2']);
     expect(ids('AWS::SNS::Topic')).toEqual(['AlarmTopicD01E77F9']);

@@ -22,6 +22,7 @@ import {
   resourcesOfType,
   roleAllows,
   roleId,
+  maintenanceDlqId,
   scheduleDlqId,
   smId,
   synth,
@@ -133,15 +134,21 @@ describe('event rules', () => {
     }
   });
 
-  it('keeps dead letters by purpose: arrivals in one encrypted, TLS-only queue, schedules in another', () => {
+  it('keeps dead letters by purpose: arrivals, reconcile schedules and maintenance each in an encrypted, TLS-only queue', () => {
     const queues = resourcesOfType(two.json, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(2);
+    expect(queues).toHaveLength(3);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     const policies = resourcesOfType(two.json, 'AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(2);
+    expect(policies).toHaveLength(3);
     const rules = resourcesOfType(two.json, 'AWS::Events::Rule');
     const arrivalRuleIds = rules.filter(([, r]) => r.Properties.EventPattern).map(([id]) => id);
-    const scheduleRuleIds = rules.filter(([, r]) => r.Properties.ScheduleExpression).map(([id]) => id);
+    const targetOf = (r: any) => r.Properties.Targets[0].Arn['Fn::GetAtt']?.[0];
+    const scheduleRuleIds = rules
+      .filter(([, r]) => r.Properties.ScheduleExpression && targetOf(r) === fnId(two, 'reconcile'))
+      .map(([id]) => id);
+    const maintainRuleIds = rules
+      .filter(([, r]) => r.Properties.ScheduleExpression && targetOf(r) === fnId(two, 'maintain'))
+      .map(([id]) => id);
     const sendersOf = (queueId: string) => {
       const [, policy] = policies.find(([, p]) => p.Properties.Queues[0].Ref === queueId)!;
       const statements = policy.Properties.PolicyDocument.Statement as any[];
@@ -158,40 +165,57 @@ describe('event rules', () => {
     };
     expect(sendersOf(dlqId(two)).sort()).toEqual([...arrivalRuleIds].sort());
     expect(sendersOf(scheduleDlqId(two)).sort()).toEqual([...scheduleRuleIds].sort());
+    expect(sendersOf(maintenanceDlqId(two)).sort()).toEqual([...maintainRuleIds].sort());
+    expect(maintainRuleIds).toHaveLength(2);
     example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
     example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
   });
 
-  it('sends a failed reconcile run to the schedule queue, never to the arrivals queue', () => {
+  it('sends a failed reconcile run to the schedule queue and a failed maintenance run to its own, never to the arrivals queue', () => {
     const configs = resourcesOfType(example.json, 'AWS::Lambda::EventInvokeConfig');
-    expect(configs).toHaveLength(1);
-    const [, c] = configs[0];
-    expect(c.Properties.FunctionName).toEqual({ Ref: fnId(example, 'reconcile') });
-    expect(c.Properties.MaximumRetryAttempts).toBe(2);
-    expect(c.Properties.DestinationConfig.OnFailure.Destination).toEqual({
-      'Fn::GetAtt': [scheduleDlqId(example), 'Arn'],
-    });
+    expect(configs).toHaveLength(2);
+    const queueOf = { reconcile: scheduleDlqId(example), maintain: maintenanceDlqId(example) };
+    for (const fn of ['reconcile', 'maintain'] as const) {
+      const [, c] = configs.find(([, x]) => x.Properties.FunctionName.Ref === fnId(example, fn))!;
+      expect(c.Properties.MaximumRetryAttempts).toBe(2);
+      expect(c.Properties.DestinationConfig.OnFailure.Destination).toEqual({
+        'Fn::GetAtt': [queueOf[fn], 'Arn'],
+      });
+    }
     for (const [, r] of resourcesOfType(example.json, 'AWS::Events::Rule')) {
       const [target] = r.Properties.Targets;
       const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
-      expect(dlq).toBe(r.Properties.ScheduleExpression ? scheduleDlqId(example) : dlqId(example));
+      const fn = target.Arn['Fn::GetAtt']?.[0];
+      const expected = !r.Properties.ScheduleExpression
+        ? dlqId(example)
+        : fn === fnId(example, 'maintain')
+          ? maintenanceDlqId(example)
+          : scheduleDlqId(example);
+      expect(dlq).toBe(expected);
     }
   });
 
-  it('schedules the reconcile function once per table, with the table as input', () => {
+  it('schedules the reconcile function (hourly) and the maintain function (daily) once per table, with the table as input', () => {
     const schedules = resourcesOfType(two.json, 'AWS::Events::Rule').filter(
       ([, r]) => r.Properties.ScheduleExpression,
     );
-    expect(schedules).toHaveLength(2);
-    const inputs = schedules.map(([, r]) => {
-      expect(r.Properties.ScheduleExpression).toBe('rate(1 hour)');
-      expect(r.Properties.Targets).toHaveLength(1);
-      const [target] = r.Properties.Targets;
-      expect(target.Arn).toEqual({ 'Fn::GetAtt': [fnId(two, 'reconcile'), 'Arn'] });
-      expect(target.DeadLetterConfig).toBeDefined();
-      return JSON.parse(target.Input);
-    });
-    expect(inputs).toEqual(expect.arrayContaining([{ table: 'orders' }, { table: 'returns' }]));
+    expect(schedules).toHaveLength(4);
+    for (const [fn, rate] of [
+      ['reconcile', 'rate(1 hour)'],
+      ['maintain', 'rate(1 day)'],
+    ] as const) {
+      const mine = schedules.filter(
+        ([, r]) => r.Properties.Targets[0].Arn['Fn::GetAtt'][0] === fnId(two, fn),
+      );
+      expect(mine, fn).toHaveLength(2);
+      const inputs = mine.map(([, r]) => {
+        expect(r.Properties.ScheduleExpression).toBe(rate);
+        expect(r.Properties.Targets).toHaveLength(1);
+        expect(r.Properties.Targets[0].DeadLetterConfig).toBeDefined();
+        return JSON.parse(r.Properties.Targets[0].Input);
+      });
+      expect(inputs).toEqual(expect.arrayContaining([{ table: 'orders' }, { table: 'returns' }]));
+    }
   });
 });
 
@@ -217,8 +241,9 @@ describe('archive', () => {
 describe('functions', () => {
   const props = (s: Synth, name: (typeof FUNCTIONS)[number]) => s.json.Resources[fnId(s, name)].Properties;
 
-  it('are six arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
-    expect(resourcesOfType(example.json, 'AWS::Lambda::Function')).toHaveLength(6);
+  it('are seven arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
+    expect(resourcesOfType(example.json, 'AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
+    expect(FUNCTIONS).toHaveLength(7);
     for (const name of FUNCTIONS) {
       const p = props(example, name);
       expect(p.Architectures).toEqual(['arm64']);
@@ -324,8 +349,9 @@ describe('alarms', () => {
   };
 
   it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
-    // One table: 2 rules and 2 freshness alarms; 6 functions with errors and throttles each.
-    expect(alarms(example)).toHaveLength(5 + 2 + 6 * 2 + 2);
+    // One table: 3 rules (arrivals, reconcile, maintain) and 2 freshness alarms; 7 functions
+    // with errors and throttles each; 3 dead-letter queues.
+    expect(alarms(example)).toHaveLength(6 + 3 + 7 * 2 + 2);
     // One per state machine: ingest and backfill.
     byMetric(example, 'ExecutionsFailed', 2);
     const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
@@ -338,7 +364,7 @@ describe('alarms', () => {
     );
     const dlqs = alarms(example).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(dlqs.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(
-      [dlqId(example), scheduleDlqId(example)].sort(),
+      [dlqId(example), scheduleDlqId(example), maintenanceDlqId(example)].sort(),
     );
     const quarantined = byMetric(example, 'FilesQuarantined');
     expect(quarantined.Namespace).toBe('sluice');
@@ -368,8 +394,9 @@ describe('alarms', () => {
       const per = alarms(example).filter((a) => a.MetricName === metric);
       expect(per.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(FUNCTIONS.map((f) => fnId(example, f)).sort());
     }
+    // The arrival rule, the reconcile schedule and the maintain schedule.
     const failedInvocations = alarms(example).filter((a) => a.MetricName === 'FailedInvocations');
-    expect(failedInvocations).toHaveLength(2);
+    expect(failedInvocations).toHaveLength(3);
     for (const a of failedInvocations) expect(a.Namespace).toBe('AWS/Events');
     for (const a of alarms(example)) {
       if (!['EventToCommitLag', 'OldestUnfinishedAge'].includes(a.MetricName)) expect(a.Threshold).toBe(0);
@@ -424,13 +451,13 @@ describe('alarms', () => {
 describe('logs', () => {
   it('keep every log group for 30 days, one group per function and one per state machine', () => {
     const groups = resourcesOfType(example.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(8);
+    expect(groups).toHaveLength(FUNCTIONS.length + 2);
     for (const [, g] of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('Retain');
     }
     const used = FUNCTIONS.map((n) => example.json.Resources[fnId(example, n)].Properties.LoggingConfig.LogGroup.Ref);
-    expect(new Set(used).size).toBe(6);
+    expect(new Set(used).size).toBe(FUNCTIONS.length);
     for (const id of used) expect(example.json.Resources[id].Type).toBe('AWS::Logs::LogGroup');
   });
 });
@@ -498,7 +525,7 @@ describe('iam', () => {
 
   it('gives each function a role of its own, with no managed policies', () => {
     const roles = FUNCTIONS.map((n) => example.json.Resources[fnId(example, n)].Properties.Role['Fn::GetAtt'][0]);
-    expect(new Set(roles).size).toBe(6);
+    expect(new Set(roles).size).toBe(FUNCTIONS.length);
     for (const [i, r] of roles.entries()) {
       expect(r).toBe(roleId(example, FUNCTIONS[i]));
       const role = example.json.Resources[r].Properties;
@@ -549,6 +576,12 @@ describe('iam', () => {
     reconcile: {
       get: ['ledger', 'keyHead', 'watermark', 'metadata', 'identity'],
       put: ['keyHead', 'watermark', 'backfillManifest'],
+    },
+    // Expiry (metadata, identity) and gc (data files, staged manifests).
+    maintain: {
+      get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
+      put: ['metadata', 'identity'],
+      delete: ['staged', 'data', 'metadata'],
     },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
@@ -617,7 +650,9 @@ describe('iam', () => {
     expect([...actions]).toEqual(['lambda:InvokeFunction']);
     for (const fn of FUNCTIONS) {
       const arn = `arn:${fnId(example, fn)}`;
-      expect(roleAllows(statements, smRole, 'lambda:InvokeFunction', arn), fn).toBe(fn !== 'reconcile');
+      expect(roleAllows(statements, smRole, 'lambda:InvokeFunction', arn), fn).toBe(
+        fn !== 'reconcile' && fn !== 'maintain',
+      );
     }
   });
 
@@ -709,7 +744,7 @@ describe('customer-managed key', () => {
     expect(keys[0][1].DeletionPolicy).toBe('Retain');
   });
 
-  it('encrypts the bucket, both queues, the alarm topic and every log group', () => {
+  it('encrypts the bucket, the queues, the alarm topic and every log group', () => {
     const ref = { 'Fn::GetAtt': [keyId(), 'Arn'] };
     const [, bucket] = resourcesOfType(k.json, 'AWS::S3::Bucket')[0];
     const sse = bucket.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0];
@@ -722,7 +757,7 @@ describe('customer-managed key', () => {
       expect(t.Properties.KmsMasterKeyId).toEqual(ref);
     }
     const groups = resourcesOfType(k.json, 'AWS::Logs::LogGroup');
-    expect(groups.length).toBe(8);
+    expect(groups.length).toBe(FUNCTIONS.length + 2);
     for (const [, g] of groups) expect(g.Properties.KmsKeyId).toEqual(ref);
   });
 

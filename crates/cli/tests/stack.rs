@@ -663,7 +663,7 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
         text.replace(
             "max_invalid_ratio = 0.2",
             "max_invalid_ratio = 0.2\nnew_version = \"replace\"\non_delete = \"delete\"",
-        ),
+        ) + "\n[ledger]\nlease_seconds = 5\n",
     )
     .unwrap();
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
@@ -729,4 +729,35 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
     assert_eq!(total(), 0, "the removal took the rows out");
     let retracted = aws(&["files", "--state", "retracted", "--json"]);
     assert_eq!(retracted.lines().count(), 2, "{retracted}");
+
+    // The maintain function (the schedule's target): the snapshots older than the lease
+    // expire, and gc removes the data files only they read: both versions' files.
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    let out = aws_sdk_lambda::Client::new(&stack.sdk)
+        .invoke()
+        .function_name(&stack.functions["maintain"])
+        .payload(aws_sdk_lambda::primitives::Blob::new(
+            r#"{"table": "orders", "older_than": "5s", "min_age": "0s"}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body =
+        String::from_utf8_lossy(out.payload().map(|b| b.as_ref()).unwrap_or(b"")).to_string();
+    assert!(out.function_error().is_none(), "{body}");
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["table"], "orders", "{report}");
+    assert!(
+        report["expire"]["expired"].as_array().unwrap().len() >= 2,
+        "{report}"
+    );
+    assert_eq!(
+        report["gc"]["orphan_files"]["files"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "{report}"
+    );
+    assert_eq!(total(), 0);
 }

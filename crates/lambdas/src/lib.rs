@@ -1,5 +1,5 @@
 //! sluice-lambdas: sluice on AWS Lambda. One binary per function of the CDK app (`filter`,
-//! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`), each a few lines
+//! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`, `maintain`), each a few lines
 //! over this library; the steps themselves are `sluice-steps`, called through the same
 //! `dispatch` the local engine's Task bindings use, so a step behaves the same under sluice's
 //! engine and under Step Functions.
@@ -18,6 +18,7 @@
 //! - [`metrics`]: CloudWatch embedded metric format lines
 //! - [`reconcile`]: the reconcile function and Step Functions' `StartExecution`
 //! - [`backfill`]: the reconcile function's other request, a backfill's plan
+//! - [`maintain`]: the maintenance function (expiry, then gc, of one table)
 
 pub mod backfill;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod event;
 pub mod handler;
 pub mod init;
 pub mod logs;
+pub mod maintain;
 pub mod metrics;
 pub mod reconcile;
 
@@ -49,6 +51,29 @@ pub async fn run_step(step: Step, runner: handler::Runner) -> Result<(), lambda_
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler::handle(ctx, function, step, runner, event).await
+    }))
+    .await
+}
+
+/// The whole life of the maintenance function: as [`run_step`], for `{"table": …}`
+/// requests (see [`maintain`]).
+pub async fn run_maintain() -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start("maintain", init::Catalog::Open).await?;
+    let (ctx, function) = (&ctx, settings.function.as_str());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = tracing::info_span!(
+            "invocation",
+            function,
+            request_id = event.context.request_id.as_str(),
+            table = event
+                .payload
+                .get("table")
+                .and_then(serde_json::Value::as_str),
+        );
+        maintain::handle_value(ctx, event.payload)
+            .instrument(span)
+            .await
+            .map_err(StepFailure)
     }))
     .await
 }

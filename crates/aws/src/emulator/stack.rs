@@ -30,17 +30,18 @@ use super::{EmulatorError, Ministack, REGION};
 /// The role every function and the state machine run under (the emulator ignores it).
 pub const ROLE: &str = "arn:aws:iam::000000000000:role/sluice-test";
 
-/// The six functions: name, the definition's placeholder (none for reconcile).
-pub const FUNCTIONS: [(&str, Option<&str>); 6] = [
+/// The seven functions: name, the definition's placeholder (none for reconcile and maintain).
+pub const FUNCTIONS: [(&str, Option<&str>); 7] = [
     ("filter", Some("FilterFunctionArn")),
     ("schema-drift-detect", Some("SchemaDriftDetectFunctionArn")),
     ("validate", Some("ValidateFunctionArn")),
     ("quarantine", Some("QuarantineFunctionArn")),
     ("commit", Some("CommitFunctionArn")),
     ("reconcile", None),
+    ("maintain", None),
 ];
 
-/// Where this machine's builds of the six Lambda binaries are, by function name.
+/// Where this machine's builds of the seven Lambda binaries are, by function name.
 #[derive(Debug, Clone)]
 pub struct Binaries(pub BTreeMap<String, PathBuf>);
 
@@ -179,6 +180,7 @@ impl Stack {
         stack
             .create_function("reconcile", binaries, Some(&arn))
             .await?;
+        stack.create_function("maintain", binaries, None).await?;
 
         // A rule per table prefix, as the CDK app makes them.
         let events = aws_sdk_eventbridge::Client::new(&stack.sdk);
