@@ -11,6 +11,12 @@
 //! write-then-rename works; a directory moved in is walked. A file changed again later is a
 //! new version and runs again; the same bytes again are a duplicate and run nothing.
 //!
+//! Under `on_delete = "delete"`, a file removed from the folder (or renamed away) is a
+//! removal of the object it landed as: its landing copy is deleted and the removal runs
+//! through the definition, so the rows of the key's versions leave the table. Under the
+//! default `keep`, removals in the folder change nothing (the landing copy stays, for
+//! replays).
+//!
 //! Never taken: the workspace (a DIR inside it is refused) and `.sluice` directories;
 //! symbolic links unless `--follow-symlinks` (each skipped link is named once). A file that
 //! cannot be landed (a name no key can hold) is named once and the watch goes on.
@@ -21,9 +27,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
-use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
+use sluice_core::config::{OnDeletePolicy, TableConfig};
 use sluice_local::ArrivalReport;
+use sluice_steps::payload::{Arrival, ArrivalEvent};
 
 use crate::ingest::{land_and_run, open_with_progress, pick_table, Landed};
 use crate::print::{exit_code, summary};
@@ -160,6 +168,9 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     // stopped for good) is taken once it has not changed for this long.
     let writer_gone = (settle * 10).max(WRITER_GONE);
     let mut reports: Vec<ArrivalReport> = vec![];
+    // Under on_delete = "delete", a file removed from the folder is a removal of its object.
+    let deletes = table.on_delete == OnDeletePolicy::Delete;
+    let mut removed: Vec<PathBuf> = vec![];
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -168,12 +179,41 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             _ = &mut ctrl_c => break,
             event = rx.recv() => {
                 match event {
+                    Some(Ok(ev)) if deletes && is_removal(&ev.kind) => {
+                        for path in ev.paths {
+                            if watchable(&dir, &walker, &path) && !ignored_path(&dir, &path) {
+                                pending.remove(&path);
+                                removed.push(path);
+                            }
+                        }
+                    }
                     Some(Ok(ev)) => noticed(&dir, &walker, ev, &mut pending),
                     Some(Err(e)) => tracing::warn!(error = %e, "filesystem watcher"),
                     None => break,
                 }
             }
             _ = tick.tick() => {
+                // Files removed from the folder (on_delete = "delete"): the landing copy goes,
+                // and the removal runs as S3's Object Deleted event would.
+                for path in std::mem::take(&mut removed) {
+                    if path.exists() {
+                        continue; // replaced meanwhile: its new version is pending
+                    }
+                    done.remove(&path);
+                    let Some(report) = remove_and_run(&local, &table, &dir, &walker, &path).await? else {
+                        continue;
+                    };
+                    if args.json {
+                        outln!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        outln!("{}", line(&report));
+                    }
+                    reports.push(report);
+                    if args.stop_after.is_some_and(|n| reports.len() >= n) {
+                        outln!("{}", summary(&reports));
+                        return Ok(exit_code(&reports));
+                    }
+                }
                 let mut ready = vec![];
                 for (path, p) in pending.iter_mut() {
                     let now = fingerprint(path, args.follow_symlinks);
@@ -227,6 +267,61 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     }
     outln!("{}", summary(&reports));
     Ok(exit_code(&reports))
+}
+
+/// A file removed, or moved out of its name (a rename's old name).
+fn is_removal(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Remove(RemoveKind::File | RemoveKind::Any)
+            | EventKind::Modify(ModifyKind::Name(RenameMode::From))
+    )
+}
+
+/// Whether `path` is one the folder's rules leave alone (see [`ignored`]).
+fn ignored_path(dir: &Path, path: &Path) -> bool {
+    path.strip_prefix(dir).map_or(true, ignored)
+}
+
+/// The removal of the object a watched file landed as: its landing copy deleted, then a
+/// removal arrival run through the definition (Filter records it, Retract takes the rows of
+/// the key's versions out). `None` for a path no key can hold.
+async fn remove_and_run(
+    local: &sluice_local::Local,
+    table: &TableConfig,
+    dir: &Path,
+    walker: &Walker,
+    path: &Path,
+) -> anyhow::Result<Option<ArrivalReport>> {
+    let Ok(rel) = path.strip_prefix(dir) else {
+        return Ok(None);
+    };
+    let Ok(key) = walker.key_for(rel) else {
+        return Ok(None);
+    };
+    let store = &local.ctx.store;
+    if store.head(&key).await?.is_none() {
+        return Ok(None); // never landed (or removed already)
+    }
+    store
+        .delete(&key)
+        .await
+        .with_context(|| format!("removing {key} from the landing bucket"))?;
+    let arrival = Arrival {
+        bucket: store.bucket().to_string(),
+        key: key.clone(),
+        version_id: None,
+        etag: None,
+        sequencer: None,
+        event: ArrivalEvent::Removed,
+        time: Some(sluice_steps::context::now()),
+    };
+    let _running = local.ctx.flow.arrival(&table.name);
+    let report = local
+        .ingest_counted(&arrival)
+        .await
+        .with_context(|| format!("running the removal of {key}"))?;
+    Ok(Some(report))
 }
 
 /// Takes note of one filesystem event: which paths may have a new version, and whether a

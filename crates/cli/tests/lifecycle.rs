@@ -1,6 +1,7 @@
-//! `sluice expire` as a user runs it: old snapshots leave, the one a killed commit still
-//! needs stays until its execution is redriven, and an age shorter than the ledger lease is
-//! refused.
+//! A table's rows over time, as a user runs sluice: `sluice expire` (old snapshots leave, the
+//! one a killed commit still needs stays until its execution is redriven, an age shorter than
+//! the ledger lease is refused), `sluice maintain` after a replaced version, and `sluice
+//! watch` turning a removed file into a removal under `on_delete = "delete"`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -258,4 +259,75 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Under `on_delete = "delete"`, a file removed from the watched folder takes its rows out of
+/// the table; the landing copy goes with it.
+#[test]
+fn watch_turns_a_removed_file_into_a_removal_of_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = short_lease_config(dir.path());
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "max_invalid_ratio = 0.2",
+            "max_invalid_ratio = 0.2\non_delete = \"delete\"",
+        ),
+    )
+    .unwrap();
+    let (ws, inbox) = (dir.path().join("lake"), dir.path().join("inbox"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let child = sluice(
+        &config,
+        &ws,
+        &[
+            "watch",
+            inbox.to_str().unwrap(),
+            "--stop-after",
+            "3",
+            "--settle-ms",
+            "100",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    std::fs::copy(data("orders-2026-03-01.ndjson"), inbox.join("a.ndjson")).unwrap();
+    std::fs::copy(data("orders-2026-03-04.csv"), inbox.join("b.csv")).unwrap();
+    // Both committed before the removal: wait for the landing copies' ledger records.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while show_total(&config, &ws) != Some(30) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two files never committed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::fs::remove_file(inbox.join("a.ndjson")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("orders/a.ndjson → removed: 1 versions' rows retracted"),
+        "{stdout}"
+    );
+    assert_eq!(show_total(&config, &ws), Some(10), "b.csv's rows stay");
+    assert!(!ws.join("landing/orders/a.ndjson").exists());
+    assert!(ws.join("landing/orders/b.csv").exists());
+}
+
+/// The table's row count, once it exists.
+fn show_total(config: &Path, ws: &Path) -> Option<u64> {
+    let out = sluice(config, ws, &["table", "show", "orders", "--json"])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["total_records"].as_u64()
 }
