@@ -238,7 +238,13 @@ pub(crate) async fn commit_group(
             })
             .await?;
         if let Settled::Applied(change) = settled {
-            mark_retracted(ctx, &change, snapshot_id).await?;
+            let applied_in = written
+                .snapshots
+                .get(&change.batch_id)
+                .or_else(|| done.get(&change.batch_id))
+                .copied()
+                .unwrap_or(snapshot_id);
+            mark_retracted(ctx, &change, applied_in).await?;
         }
         let live = head.live.iter().any(|v| v.batch_id == *id);
         if !live {
