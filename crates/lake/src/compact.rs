@@ -287,6 +287,21 @@ impl Lake {
             )));
         }
         crash_point("compact.before_commit");
+        // `sluice gc` removes unreferenced files older than its --min-age: a compaction that
+        // ran longer could find an early output gone, and must not commit a missing file.
+        for path in &written.files {
+            let exists = table
+                .file_io()
+                .exists(path)
+                .await
+                .map_err(|e| LakeError::iceberg(format!("checking {path}"), e))?;
+            if !exists {
+                return Err(LakeError::internal(format!(
+                    "compaction {id}: its output {path} vanished before the commit (was \
+                     `sluice gc` run with a --min-age shorter than the compaction?); run it again"
+                )));
+            }
+        }
         let remove: Vec<String> = group.files.iter().map(|f| f.path.clone()).collect();
         let summary = HashMap::from([(COMPACTION_PROPERTY.to_string(), id.clone())]);
         let committed = self

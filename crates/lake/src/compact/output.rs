@@ -55,7 +55,6 @@ pub(crate) struct OutputFiles {
 }
 
 impl OutputFiles {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         table: &Table,
         arrow_schema: ArrowSchemaRef,
