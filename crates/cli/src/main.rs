@@ -22,6 +22,8 @@
 //! - `rejects.rs`: `sluice rejects FILE|--batch B` (rejected rows of any file)
 //! - `out.rs`: `outln!` (stdout that ends quietly on a closed pipe), errors printed once
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
+//! - `compact.rs`: `sluice compact` (small data files rewritten as few, one `replace`
+//!   snapshot per partition)
 //! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
 //!   executions checked against each other; `--repair`)
 //! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
@@ -41,6 +43,7 @@ mod archive;
 mod asl;
 mod aws;
 mod backfill;
+mod compact;
 mod completions;
 mod dlq;
 mod doctor;
@@ -197,6 +200,11 @@ enum Command {
     /// Glue tables' data files in S3 and the stack bucket's staged manifests; IAM below).
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
+    /// Rewrite each partition's small data files as few files of about the target size, in
+    /// one `replace` snapshot per partition: the same rows, fewer files, faster scans. Local
+    /// workspace only.
+    #[command(after_long_help = compact::AFTER_HELP)]
+    Compact(compact::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
     /// Check catalog, table identities, ledger, data files and executions against each
@@ -268,6 +276,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.target.aws && matches!(cli.command, Command::Compact(_)) {
+        eprintln!(
+            "sluice: compaction on AWS is not yet available; `sluice compact` compacts the \
+             tables of the local workspace"
+        );
+        return ExitCode::from(1);
+    }
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
@@ -286,6 +301,7 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
             Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
+            Command::Compact(args) => compact::run(ws, config, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,
             Command::Executions(args) => executions::run(ws, target, args).await,
