@@ -111,7 +111,8 @@ it needs; every one with --stack needs cloudformation:DescribeStacks. For instan
 
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
-  1  bad usage, configuration or contract, or an operation failed; with --aws also: the
+  1  bad usage, configuration or contract, or an operation failed (`compact`: a partition
+     conflicted with another commit); with --aws also: the
      stack does not exist (in this region), no credentials, an output or flag missing, a
      resource in another region, a message kept in the dead-letter queue
   2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
@@ -134,6 +135,7 @@ Examples (from a clone of the repository; the configuration named once for all o
   sluice watch inbox/
   sluice reconcile --table orders
   sluice gc --dry-run
+  sluice compact --table orders
   sluice doctor --repair
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
