@@ -36,13 +36,27 @@ const OUTPUT_BATCH_ROWS: usize = 8192;
 /// Inputs merged at once; more are merged in passes.
 const MERGE_FAN_IN: usize = 256;
 
+#[cfg(test)]
+thread_local! {
+    /// A smaller fan-in for one test's thread, so a few inputs take several passes.
+    pub(crate) static TEST_FAN_IN: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn fan_in() -> usize {
+    #[cfg(test)]
+    if let Some(n) = TEST_FAN_IN.with(|f| f.get()) {
+        return n;
+    }
+    MERGE_FAN_IN
+}
+
 /// A stream of rows (table columns, then the lineage column) sorted by the sort columns.
 pub(crate) type SortedRun = BoxStream<'static, Result<RecordBatch>>;
 
 /// Where merged rows go: the group's output files, or a spill file of a merge pass.
 enum Sink<'a> {
     Output(&'a mut OutputFiles),
-    Spill(AsyncArrowWriter<tokio::fs::File>),
+    Spill(Box<AsyncArrowWriter<tokio::fs::File>>),
 }
 
 impl Sink<'_> {
@@ -183,19 +197,20 @@ impl Sorter {
         mut runs: Vec<RunSource>,
         out: &mut OutputFiles,
     ) -> Result<()> {
-        while runs.len() > MERGE_FAN_IN {
+        let fan_in = fan_in();
+        while runs.len() > fan_in {
             let mut next = vec![];
             let mut rest = runs.into_iter().peekable();
             while rest.peek().is_some() {
-                let chunk: Vec<RunSource> = rest.by_ref().take(MERGE_FAN_IN).collect();
+                let chunk: Vec<RunSource> = rest.by_ref().take(fan_in).collect();
                 let streams = self.open_runs(chunk).await?;
                 let (path, writer) = self.new_spill().await?;
-                let mut sink = Sink::Spill(writer);
+                let mut sink = Sink::Spill(Box::new(writer));
                 self.merge(streams, &mut sink).await?;
                 let Sink::Spill(writer) = sink else {
                     unreachable!("a spill sink")
                 };
-                writer
+                (*writer)
                     .close()
                     .await
                     .map_err(|e| LakeError::internal(format!("closing a sort spill: {e}")))?;

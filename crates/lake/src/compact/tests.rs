@@ -302,6 +302,39 @@ async fn sorted_output_is_in_order_and_its_lineage_follows_the_rows() {
     }
 }
 
+/// More inputs than one merge takes: merged in passes through spills, still one sorted
+/// file with an exact lineage.
+#[tokio::test]
+async fn many_sorted_inputs_are_merged_in_passes() {
+    merge::TEST_FAN_IN.with(|f| f.set(Some(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(false);
+    for n in 0..7i64 {
+        let rows: Vec<Value> = (0..4)
+            .map(|i| json!({"id": n * 1000 + (3 - i) * 7 % 5, "at": "2026-01-01T10:00:00Z"}))
+            .collect();
+        let staged = stage(&lake, &cfg, &batch_name(n), &rows).await;
+        lake.commit_batches(&cfg, &[staged]).await.unwrap();
+    }
+    let before = all_rows(&lake, &cfg).await;
+    let opts = CompactOptions {
+        sort: vec!["id".into()],
+        ..options(5)
+    };
+
+    lake.compact(&cfg, &opts, &no_progress).await.unwrap();
+
+    assert_eq!(all_rows(&lake, &cfg).await, before);
+    let t = table(&lake, &cfg).await;
+    let paths = files_by_partition(&t).await.into_values().next().unwrap();
+    let ids = file_ids(&t, &paths[0]).await;
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert_lineage_exact(&lake, &t, &paths[0]).await;
+}
+
 #[tokio::test]
 async fn sorting_by_an_unknown_column_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
