@@ -8,7 +8,7 @@ SHELL := /bin/bash
 #               engines read our tables, and ministack, a local S3 and Glue for sluice-aws;
 #               asl-validator from npm, to lint the definitions) and run every test
 #   make lint   rustfmt check and clippy
-#   make bench  both benchmarks below, each printing its table and ratios
+#   make bench  the benchmarks below, each printing its table and ratios
 #   make bench-engine  engine throughput (transitions/s) beside aws-local-stepfunctions
 #   make bench-ingest  sluice's validated ingest beside DuckDB and pyarrow on the same generated
 #               files, small files, row validation beside Python jsonschema/fastjsonschema;
@@ -38,7 +38,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
+.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-compact bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
 
 build:
 	$(CARGO) build --release -p sluice-cli
@@ -190,7 +190,7 @@ chaos:
 $(LOCAL_SFN):
 	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-package-lock --silent aws-local-stepfunctions@3.0.0
 
-bench: bench-engine bench-ingest
+bench: bench-engine bench-ingest bench-compact
 
 bench-engine: $(LOCAL_SFN)
 	$(CARGO) bench -p sluice-states --bench engine -- 10000 | tee target/bench-engine.txt
@@ -228,6 +228,20 @@ bench-ingest: bench-venv
 	$(BENCH_VENV)/bin/python crates/bench/run.py --sluice $(BENCH_TARGET)/release/sluice \
 	  --data $(BENCH_DATA) --criterion $(BENCH_TARGET)/criterion --runs $(BENCH_RUNS) \
 	  --jobs $(BENCH_JOBS) --out target/bench-results $(if $(BENCH_BIG),--big)
+
+# The compaction benchmark (crates/bench/compact.py): sluice-gen's small files ingested into a
+# fresh workspace, then `sluice compact`; pyiceberg (make venv) times the scans through the
+# table's metadata, DuckDB (the bench venv) over its live Parquet files. Writes
+# target/bench-compact.md and .json.
+COMPACT_FILES ?= 1000
+COMPACT_FILE_BYTES ?= 16384
+bench-compact: venv bench-venv
+	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build --release -p sluice-bench --bin sluice-gen
+	$(VENV)/bin/python crates/bench/compact.py --sluice $(BENCH_TARGET)/release/sluice \
+	  --gen $(BENCH_TARGET)/release/sluice-gen --data target/bench-compact-data \
+	  --files $(COMPACT_FILES) --file-bytes $(COMPACT_FILE_BYTES) \
+	  --duckdb-python $(BENCH_VENV)/bin/python --out target/bench-compact
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -588,3 +588,67 @@ async fn replace_then_remove_leaves_nothing_of_the_key() {
     let head = h.ctx.ledger.head("landing", key).await.unwrap().unwrap();
     assert!(head.live.is_empty() && head.pending.is_none(), "{head:?}");
 }
+
+/// Replace and delete after compaction merged the versions' files: the retracted rows are
+/// taken out of the compacted file (rewritten without them), the other keys' rows stay, and
+/// another engine reads the result.
+#[tokio::test]
+async fn replace_and_delete_take_rows_out_of_compacted_files() {
+    let h = Harness::with_config_text(&orders_deleting("new_version = \"replace\"")).await;
+    let mut firsts = vec![];
+    for k in 0..4u64 {
+        let key = format!("orders/k{k}.ndjson");
+        let arrival = put(&h, &key, (k * 10 + 1)..=(k * 10 + 3), None).await;
+        h.local.ingest(&arrival).await.unwrap();
+        firsts.push(arrival);
+    }
+    let table = h.ctx.config.tables[0].clone();
+    let options = sluice_lake::CompactOptions {
+        target_file_size: 64 << 20,
+        min_input_files: 2,
+        sort: vec!["order_id".into()],
+    };
+    let report = h.ctx.lake.compact(&table, &options, &|_| {}).await.unwrap();
+    assert!(
+        report.groups.iter().any(|g| g.files_in >= 2 && g.files_out == 1),
+        "{report:?}"
+    );
+    let before = ids(&h).await;
+    assert_eq!(before, [1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33]);
+
+    // k1 replaced, k2 removed: their rows leave the compacted file.
+    let newer = put(&h, "orders/k1.ndjson", 100..=101, None).await;
+    let r = h.local.ingest(&newer).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Committed { .. }), "{r:?}");
+    assert_eq!(ids(&h).await, [1, 2, 3, 21, 22, 23, 31, 32, 33, 100, 101]);
+    let removal = Arrival {
+        event: ArrivalEvent::Removed,
+        etag: None,
+        ..firsts[2].clone()
+    };
+    let r = h.local.ingest(&removal).await.unwrap();
+    assert!(matches!(r.outcome, Outcome::Removed { versions: 1, .. }), "{r:?}");
+    assert_eq!(ids(&h).await, [1, 2, 3, 31, 32, 33, 100, 101]);
+
+    // The rewritten file's lineage no longer names the retracted batches.
+    let loaded = h.ctx.lake.load(&table).await.unwrap().unwrap();
+    let gone: std::collections::HashSet<sluice_core::BatchId> = [
+        first_version(&h, &firsts[1]).await.batch_id(),
+        first_version(&h, &firsts[2]).await.batch_id(),
+    ]
+    .into();
+    let located = h.ctx.lake.locate_batches(&loaded, &gone).await.unwrap();
+    assert_eq!(located, sluice_lake::compact::Located::default());
+    let read = crate::interop::pyiceberg(
+        r#"
+import json, sys
+from pyiceberg.catalog.sql import SqlCatalog
+root = sys.argv[1]
+catalog = SqlCatalog("sluice", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse")
+rows = catalog.load_table("shop.orders").scan().to_arrow()
+print(json.dumps(sorted(rows.column("order_id").to_pylist())))
+"#,
+        h.dir.path(),
+    );
+    assert_eq!(read, serde_json::json!([1, 2, 3, 31, 32, 33, 100, 101]));
+}

@@ -449,9 +449,10 @@ impl Doctor<'_> {
         let ctx = self.ctx;
         let known: HashSet<&BatchId> = listing.records.iter().map(|r| &r.batch_id).collect();
         let corrupt_keys: HashSet<&str> = listing.corrupt.iter().map(|c| c.key.as_str()).collect();
+        // Only arrivals have ledger records; a compaction's id names no object version.
         let mut missing: Vec<(&BatchId, i64)> = in_table
             .iter()
-            .filter(|(b, _)| !known.contains(b))
+            .filter(|(b, _)| b.is_arrival() && !known.contains(b))
             .map(|(b, s)| (b, *s))
             .collect();
         if missing.is_empty() {

@@ -22,6 +22,8 @@
 //! - `rejects.rs`: `sluice rejects FILE|--batch B` (rejected rows of any file)
 //! - `out.rs`: `outln!` (stdout that ends quietly on a closed pipe), errors printed once
 //! - `gc.rs`: `sluice gc` (staged files that will never commit, spent manifests)
+//! - `compact.rs`: `sluice compact` (small data files rewritten as few, one `replace`
+//!   snapshot per partition)
 //! - `doctor.rs`: `sluice doctor` (catalog, identity records, ledger, data files and
 //!   executions checked against each other; `--repair`)
 //! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
@@ -41,6 +43,7 @@ mod archive;
 mod asl;
 mod aws;
 mod backfill;
+mod compact;
 mod completions;
 mod dlq;
 mod doctor;
@@ -110,7 +113,8 @@ it needs; every one with --stack needs cloudformation:DescribeStacks. For instan
 
 Exit codes:
   0  the command ran (files that ended in quarantine are a result, not a failure)
-  1  bad usage, configuration or contract, or an operation failed; with --aws also: the
+  1  bad usage, configuration or contract, or an operation failed (`compact`: a partition
+     conflicted with another commit); with --aws also: the
      stack does not exist (in this region), no credentials, an output or flag missing, a
      resource in another region, a message kept in the dead-letter queue
   2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
@@ -133,6 +137,7 @@ Examples (from a clone of the repository; the configuration named once for all o
   sluice watch inbox/
   sluice reconcile --table orders
   sluice gc --dry-run
+  sluice compact --table orders
   sluice doctor --repair
   sluice run-asl machine.asl.json --input '{\"n\": 1}' --task 'Inc=jq .n+1'";
 
@@ -199,6 +204,11 @@ enum Command {
     /// Glue tables' data files in S3 and the stack bucket's staged manifests; IAM below).
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
+    /// Rewrite each partition's small data files as few files of about the target size, in
+    /// one `replace` snapshot per partition: the same rows, fewer files, faster scans. Local
+    /// workspace only.
+    #[command(after_long_help = compact::AFTER_HELP)]
+    Compact(compact::Args),
     /// Remove old snapshots from each table's metadata (default: older than 7 days, all but
     /// the current one), never one exactly-once still needs; then `gc` removes the data files
     /// only they read (--aws: the Glue tables; IAM glue:GetTable, glue:UpdateTable,
@@ -282,6 +292,13 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if cli.target.aws && matches!(cli.command, Command::Compact(_)) {
+        eprintln!(
+            "sluice: compaction on AWS is not yet available; `sluice compact` compacts the \
+             tables of the local workspace"
+        );
+        return ExitCode::from(1);
+    }
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
@@ -300,6 +317,7 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
             Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
+            Command::Compact(args) => compact::run(ws, config, args).await,
             Command::Expire(args) => expire::run(ws, config, target, args).await,
             Command::Maintain(args) => maintain::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,

@@ -30,6 +30,10 @@
 //! new_version = "append"         # append | ignore | replace: a new version of a committed key
 //! on_delete = "keep"             # keep | delete: a removed object's rows stay, or leave
 //! freshness = "1h"               # optional: an object unfinished this long after it landed is late
+//! [table.compaction]             # optional: `sluice compact`'s defaults; its flags override
+//! target_file_size = "256MB"     # bytes per output file, about (binary units); default 256MiB
+//! min_input_files = 5            # a partition with fewer small files is left alone
+//! sort = ["customer_id"]         # top-level contract columns to sort outputs by; default none
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
@@ -45,6 +49,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::age::Age;
+use crate::size::ByteSize;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -276,6 +281,32 @@ pub struct TableConfig {
     /// table show` say which object is late. Unset: the stack's own threshold (an hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<Age>,
+    /// Defaults of `sluice compact` for this table (its flags override them).
+    #[serde(default, skip_serializing_if = "CompactionConfig::is_default")]
+    pub compaction: CompactionConfig,
+}
+
+/// `[table.compaction]`: how `sluice compact` rewrites the table's small files, unless its
+/// flags say otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompactionConfig {
+    /// Bytes per output file, about (`256MB`, `1GiB`, or bytes); files under three quarters
+    /// of it are compacted. Unset: 256 MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_file_size: Option<ByteSize>,
+    /// A partition with fewer small files is left alone. Unset: 5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_input_files: Option<usize>,
+    /// Top-level columns of the contract to sort each output's rows by. Unset: input order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sort: Vec<String>,
+}
+
+impl CompactionConfig {
+    fn is_default(&self) -> bool {
+        self == &CompactionConfig::default()
+    }
 }
 
 impl TableConfig {
@@ -500,6 +531,23 @@ impl Config {
             if t.freshness.is_some_and(Age::is_zero) {
                 return Err(invalid(key("freshness"), "must be positive".into()));
             }
+            if t.compaction.min_input_files.is_some_and(|n| n < 2) {
+                return Err(invalid(
+                    key("compaction.min_input_files"),
+                    "must be at least 2: compacting one file into one changes nothing".into(),
+                ));
+            }
+            if let Some(name) = t
+                .compaction
+                .sort
+                .iter()
+                .find(|c| c.is_empty() || c.contains('.'))
+            {
+                return Err(invalid(
+                    key("compaction.sort"),
+                    format!("{name:?}: name a top-level column of the contract"),
+                ));
+            }
             if t.drift.sample_rows == 0 {
                 return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
             }
@@ -625,6 +673,37 @@ contract = "orders.schema.json"
             .unwrap_err()
             .to_string();
         assert!(e.contains("table[0].prefix"), "{e}");
+    }
+
+    #[test]
+    fn compaction_defaults_are_optional_and_checked() {
+        assert_eq!(
+            parse(MINIMAL).unwrap().tables[0].compaction,
+            CompactionConfig::default()
+        );
+        let c = parse(&format!(
+            "{MINIMAL}[table.compaction]\ntarget_file_size = \"64MB\"\nmin_input_files = 3\nsort = [\"id\"]\n"
+        ))
+        .unwrap();
+        let compaction = &c.tables[0].compaction;
+        assert_eq!(
+            compaction.target_file_size.map(|s| s.bytes()),
+            Some(64 << 20)
+        );
+        assert_eq!(compaction.min_input_files, Some(3));
+        assert_eq!(compaction.sort, vec!["id".to_string()]);
+        for (text, named) in [
+            ("target_file_size = \"0\"", "target_file_size"),
+            ("target_file_size = \"1 fortnight\"", "target_file_size"),
+            ("min_input_files = 1", "table[0].compaction.min_input_files"),
+            ("sort = [\"customer.email\"]", "table[0].compaction.sort"),
+            ("colour = \"red\"", "colour"),
+        ] {
+            let e = parse(&format!("{MINIMAL}[table.compaction]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`age`]: spans of time as written in the config and on the command line (`15m`, `1h`)
+//! - [`size`]: sizes in bytes as written in the config and on the command line (`256MB`)
 //! - [`object`]: object versions, batch ids, key safety checks
 //! - [`schema`]: the table schema model and its mapping from JSON Schema
 //! - [`config`]: the `sluice.toml` configuration
@@ -31,6 +32,7 @@ pub mod object;
 pub mod quarantine;
 pub mod reader;
 pub mod schema;
+pub mod size;
 
 pub use object::{BatchId, ObjectVersion};
 

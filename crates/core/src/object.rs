@@ -61,10 +61,24 @@ impl ObjectVersion {
 pub struct BatchId(pub String);
 
 impl BatchId {
+    /// What every object version's batch id starts with. Other writers that record ids in a
+    /// snapshot summary (compaction: `compact-…`) never use it, so an id names an arrival
+    /// exactly when it starts with this.
+    pub const ARRIVAL_PREFIX: &'static str = "b-";
+
     /// `b-` followed by the first 24 hex digits of SHA-256 of the ledger key.
     pub fn for_ledger_key(ledger_key: &str) -> Self {
         let digest = Sha256::digest(ledger_key.as_bytes());
-        BatchId(format!("b-{}", &hex::encode(digest)[..24]))
+        BatchId(format!(
+            "{}{}",
+            Self::ARRIVAL_PREFIX,
+            &hex::encode(digest)[..24]
+        ))
+    }
+
+    /// Whether this batch holds the rows of one object version (not a compaction's).
+    pub fn is_arrival(&self) -> bool {
+        self.0.starts_with(Self::ARRIVAL_PREFIX) && self.0.len() > Self::ARRIVAL_PREFIX.len()
     }
 
     pub fn as_str(&self) -> &str {

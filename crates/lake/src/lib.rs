@@ -3,8 +3,8 @@
 //! The steps see a [`Lake`]: load or create a table from its contract, add nullable columns
 //! when the drift policy says evolve, write a batch of rows as staged zstd Parquet data files
 //! with deterministic names, commit staged batches in one fast-append snapshot whose summary
-//! carries their batch ids, remove and add data files in one overwrite snapshot, and read a
-//! table back through an Iceberg scan. Locally the catalog
+//! carries their batch ids, remove and add data files in one overwrite snapshot, compact small
+//! files, and read a table back through an Iceberg scan. Locally the catalog
 //! is Iceberg's SQL catalog on a SQLite file with a local-filesystem warehouse; any engine that
 //! reads Iceberg metadata (pyiceberg, DuckDB, Spark) reads the tables it writes.
 //!
@@ -16,6 +16,8 @@
 //! - [`commit`]: idempotent group commit of staged batches
 //! - [`overwrite`]: one snapshot that removes live data files and adds others (`overwrite`,
 //!   `replace`), with rebase on a lost race
+//! - [`compact`]: rewriting a partition's small files as few large ones (one `replace`
+//!   snapshot per partition), with each output's row lineage in its footer
 //! - [`expire`]: snapshot expiry: which snapshots a policy selects, and removing them
 //! - [`identity`]: the guard that refuses a catalog which lost or replaced a table
 //! - [`no_catalog`]: the catalog of a process that never touches a table
@@ -25,6 +27,7 @@
 
 pub mod catalog;
 pub mod commit;
+pub mod compact;
 pub mod error;
 pub mod expire;
 pub mod files;
@@ -38,6 +41,7 @@ pub mod writer;
 
 pub use catalog::Lake;
 pub use commit::{CommitOutcome, StagedBatch};
+pub use compact::{CompactOptions, CompactReport, LineageSegment};
 pub use error::{LakeError, LakeErrorKind};
 pub use expire::{ExpiryCandidate, ExpiryOutcome, ExpiryPolicy};
 pub use files::StoredDataFile;

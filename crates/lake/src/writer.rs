@@ -39,14 +39,18 @@ type FileWriterBuilder =
 type FileWriter =
     DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
 
-/// The batch whose writer named this data file (`<batch id>-<counter>.parquet`, the counter
-/// at least five digits), from its path or file name; `None` for any other name.
+/// The arrival batch whose writer named this data file (`<batch id>-<counter>.parquet`, the
+/// batch id starting with `b-` ([`BatchId::ARRIVAL_PREFIX`]), the counter at least five
+/// digits), from its path or file name; `None` for any other name, a compaction's output
+/// (`compact-<id>-<counter>.parquet`) included: its rows belong to many batches (its footer's
+/// lineage, [`crate::compact::lineage_of`], names them).
 pub fn batch_of_data_file(path: &str) -> Option<BatchId> {
     let name = path.rsplit('/').next()?;
     let stem = name.strip_suffix(".parquet")?;
     let (batch, counter) = stem.rsplit_once('-')?;
     let counter_ok = counter.len() >= 5 && counter.bytes().all(|b| b.is_ascii_digit());
-    (counter_ok && !batch.is_empty()).then(|| BatchId(batch.to_string()))
+    let batch = BatchId(batch.to_string());
+    (counter_ok && batch.is_arrival()).then_some(batch)
 }
 
 // One per batch writer, for the writer's life: the size difference costs nothing.
@@ -84,6 +88,28 @@ const MAX_ROW_GROUP_BYTES: usize = 16 << 20;
 
 /// Bytes of one column's dictionary page, at most (the library's default is 1 MiB).
 const MAX_DICTIONARY_BYTES: usize = 128 << 10;
+
+/// The Parquet properties of every data file sluice writes (a batch's, a compaction's): zstd
+/// level 3, and row groups and dictionaries bounded so a writer's memory does not grow with
+/// its file.
+pub(crate) fn writer_properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).map_err(|e| LakeError::internal(format!("zstd level: {e}")))?,
+        ))
+        // A row group is buffered in memory until it is full, once per open partition:
+        // bounded by rows and by encoded bytes, it bounds the writer's memory whatever
+        // the file's size (the library's defaults, a million rows and no byte limit,
+        // keep a large file's partitions in memory almost whole).
+        .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
+        .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
+        // A column's dictionary is kept (with its hash table) per open partition until
+        // its row group closes; a column of mostly distinct values fills it to the limit
+        // before falling back to plain encoding. A smaller limit still catches the
+        // low-cardinality columns (statuses, enums) that dictionaries are for.
+        .set_dictionary_page_size_limit(MAX_DICTIONARY_BYTES)
+        .build())
+}
 
 /// Rows per record batch the decoder produces; larger inputs become several batches.
 const DECODE_BATCH_ROWS: usize = 8192;
@@ -192,23 +218,7 @@ impl BatchWriter {
             schema_to_arrow_schema(&schema)
                 .map_err(|e| LakeError::iceberg("mapping the table schema to Arrow", e))?,
         );
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(
-                ZstdLevel::try_new(3)
-                    .map_err(|e| LakeError::internal(format!("zstd level: {e}")))?,
-            ))
-            // A row group is buffered in memory until it is full, once per open partition:
-            // bounded by rows and by encoded bytes, it bounds the writer's memory whatever
-            // the file's size (the library's defaults, a million rows and no byte limit,
-            // keep a large file's partitions in memory almost whole).
-            .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
-            .set_max_row_group_bytes(Some(MAX_ROW_GROUP_BYTES))
-            // A column's dictionary is kept (with its hash table) per open partition until
-            // its row group closes; a column of mostly distinct values fills it to the limit
-            // before falling back to plain encoding. A smaller limit still catches the
-            // low-cardinality columns (statuses, enums) that dictionaries are for.
-            .set_dictionary_page_size_limit(MAX_DICTIONARY_BYTES)
-            .build();
+        let props = writer_properties()?;
         let location = DefaultLocationGenerator::new(metadata)
             .map_err(|e| LakeError::iceberg("choosing the data location", e))?;
         let names =

@@ -63,6 +63,9 @@ pub enum ContextError {
     },
     #[error("table {table}: key `partition.field`: {message}")]
     Partition { table: String, message: String },
+    /// A `compaction.sort` column the contract does not have at its top level.
+    #[error("table {table}: key `compaction.sort`: {column:?} is not a top-level property of the contract")]
+    CompactionSort { table: String, column: String },
     /// The contract's schema breaks a `[limits]` rule (nesting deeper than the table's own
     /// metadata could be read back with).
     #[error("table {table}: contract {path}: {message}")]
@@ -113,6 +116,17 @@ impl Context {
                         })
                     }
                 }
+            }
+            if let Some(column) = t
+                .compaction
+                .sort
+                .iter()
+                .find(|c| contract.table_schema.field(c).is_none())
+            {
+                return Err(ContextError::CompactionSort {
+                    table: t.name.clone(),
+                    column: column.clone(),
+                });
             }
             contracts.insert(t.name.clone(), Arc::new(contract));
         }

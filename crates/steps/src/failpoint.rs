@@ -18,6 +18,10 @@
 //! - `commit.after_catalog`: the snapshot is in the catalog, the ledger still says staged
 //! - `commit.after_ledger`: the ledger says committed
 //!
+//! Outside an ingestion, `SLUICE_FAILPOINTS=compact.before_commit` aborts `sluice compact` after
+//! a partition's new files are written and before its commit (sluice-lake's `compact`, which
+//! reads the same variable: the lake cannot depend on the steps).
+//!
 //! Each is a crash the definition recovers from: the execution shows ABORTED (or FAILED, for an
 //! injected crash), and a redrive (or the same event again) finishes the object exactly once.
 

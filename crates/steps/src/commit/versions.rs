@@ -31,8 +31,7 @@ use sluice_core::keyhead::{KeyHead, LiveVersion, PendingChange, Settled};
 use sluice_core::ledger::{Lease, LedgerState, RetractCause};
 use sluice_core::{BatchId, ObjectVersion};
 use sluice_lake::commit::committed_batches;
-use sluice_lake::writer::batch_of_data_file;
-use sluice_lake::{files, CommitOutcome, LakeErrorKind, RowChange, StagedBatch};
+use sluice_lake::{CommitOutcome, LakeErrorKind, RowChange, StagedBatch};
 use sluice_store::LedgerError;
 
 use crate::context::{now, Context};
@@ -162,17 +161,10 @@ pub(crate) async fn commit_group(
         .filter_map(|p| p.change.as_ref())
         .flat_map(|c| c.retract.iter().map(|v| &v.batch_id))
         .collect();
-    let remove: Vec<String> = if leaving.is_empty() {
-        vec![]
-    } else {
-        files::live_data_files(&table)
-            .await?
-            .into_iter()
-            .filter(|p| batch_of_data_file(p).is_some_and(|b| leaving.contains(&b)))
-            .collect()
-    };
+    let leaving_ids: HashSet<BatchId> = leaving.iter().map(|b| (*b).clone()).collect();
+    let (remove, rewritten) = take_out(ctx, &table, &leaving_ids).await?;
     let mut versions = Versions::default();
-    let mut add = vec![];
+    let mut add = rewritten;
     for p in &planned {
         let Some(change) = &p.change else {
             continue; // in the table already
@@ -253,6 +245,30 @@ pub(crate) async fn commit_group(
     }
     let taken = planned.into_iter().map(|p| p.batch).collect();
     Ok((taken, outcome, versions))
+}
+
+/// The files to remove so that the rows of `leaving` leave the table, and the rewritten
+/// compacted files to add in their place: a batch's own files go whole; a compacted file that
+/// also holds other batches' rows is written again without theirs (sluice-lake's
+/// `locate_batches`, `rewrite_without`).
+async fn take_out(
+    ctx: &Context,
+    table: &iceberg::table::Table,
+    leaving: &HashSet<BatchId>,
+) -> Result<(Vec<String>, Vec<StagedBatch>), StepError> {
+    if leaving.is_empty() {
+        return Ok((vec![], vec![]));
+    }
+    let located = ctx.lake.locate_batches(table, leaving).await?;
+    let mut remove = located.whole;
+    let mut add = vec![];
+    for path in located.partial {
+        if let Some(batch) = ctx.lake.rewrite_without(table, &path, leaving).await? {
+            add.push(batch);
+        }
+        remove.push(path);
+    }
+    Ok((remove, add))
 }
 
 /// Marks the ledger records of the versions `change` retracted (committed, or staged after a
@@ -397,11 +413,8 @@ pub(crate) async fn retract_removal(
         });
     };
     let leaving: HashSet<&BatchId> = change.retract.iter().map(|v| &v.batch_id).collect();
-    let remove: Vec<String> = files::live_data_files(&table)
-        .await?
-        .into_iter()
-        .filter(|p| batch_of_data_file(p).is_some_and(|b| leaving.contains(&b)))
-        .collect();
+    let leaving_ids: HashSet<BatchId> = leaving.iter().map(|b| (*b).clone()).collect();
+    let (remove, mut add) = take_out(ctx, &table, &leaving_ids).await?;
     let marker = StagedBatch {
         batch_id: id.clone(),
         object: None,
@@ -412,6 +425,7 @@ pub(crate) async fn retract_removal(
         paths: vec![],
         data_files: vec![],
     };
+    add.push(marker);
     let mut ids: Vec<&str> = leaving.iter().map(|b| b.as_str()).collect();
     ids.sort();
     let summary = HashMap::from([(RETRACTED_PROPERTY.to_string(), ids.join(","))]);
@@ -423,7 +437,7 @@ pub(crate) async fn retract_removal(
     }
     let written = ctx
         .lake
-        .overwrite(table_cfg, &remove, &[marker], RowChange::Changed, summary)
+        .overwrite(table_cfg, &remove, &add, RowChange::Changed, summary)
         .await
         .map_err(|e| match e.kind {
             LakeErrorKind::CommitConflict => {

@@ -27,7 +27,7 @@ use itertools::Itertools;
 use parquet::arrow::AsyncArrowWriter;
 use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::arrow::async_writer::AsyncFileWriter as ArrowAsyncFileWriter;
-use parquet::file::metadata::ParquetMetaData;
+use parquet::file::metadata::{KeyValue, ParquetMetaData};
 use parquet::file::properties::{CdcOptions, WriterProperties};
 use parquet::file::statistics::Statistics;
 
@@ -121,6 +121,7 @@ impl FileWriterBuilder for ParquetWriterBuilder {
             current_row_num: 0,
             output_file,
             nan_value_count_visitor: NanValueCountVisitor::new_with_match_mode(self.match_mode),
+            footer_key_values: vec![],
         })
     }
 }
@@ -251,6 +252,16 @@ pub struct ParquetWriter {
     writer_properties: WriterProperties,
     current_row_num: usize,
     nan_value_count_visitor: NanValueCountVisitor,
+    /// Key-value metadata to add to the file's footer when it is closed (sluice patch).
+    footer_key_values: Vec<KeyValue>,
+}
+
+impl ParquetWriter {
+    /// Adds a key-value pair to the footer this writer writes when it is closed, for metadata
+    /// known only once every row is written (sluice patch, not in iceberg 0.10.1).
+    pub fn append_key_value_metadata(&mut self, kv: KeyValue) {
+        self.footer_key_values.push(kv);
+    }
 }
 
 /// Used to aggregate min and max value of each column.
@@ -556,6 +567,9 @@ impl FileWriter for ParquetWriter {
             Some(writer) => writer,
             None => return Ok(vec![]),
         };
+        for kv in std::mem::take(&mut self.footer_key_values) {
+            writer.append_key_value_metadata(kv);
+        }
 
         let metadata = writer.finish().await.map_err(|err| {
             Error::new(ErrorKind::Unexpected, "Failed to finish parquet writer.").with_source(err)
