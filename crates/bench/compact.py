@@ -54,11 +54,16 @@ def load_table(ws):
 
 
 def live_files(table):
-    """Live data files: path, partition (as text), bytes."""
+    """Live data files: path, partition (as a path, `ordered_at_day=2026-03-01`), bytes."""
+    spec, schema = table.spec(), table.schema()
     files = []
     for task in table.scan().plan_files():
         f = task.file
-        files.append({"path": f.file_path, "partition": str(f.partition),
+        try:
+            partition = spec.partition_to_path(f.partition, schema)
+        except Exception:  # an older pyiceberg: its own text for the record
+            partition = str(f.partition)
+        files.append({"path": f.file_path, "partition": partition,
                       "bytes": f.file_size_in_bytes})
     return files
 
@@ -151,6 +156,7 @@ def main():
     p.add_argument("--target-file-size", default="256MB")
     p.add_argument("--duckdb-python", default=None)
     p.add_argument("--out", default="target/bench-compact")
+    p.add_argument("--build", default="release", help="how --sluice was built, for the record")
     args = p.parse_args()
 
     data = Path(args.data)
@@ -170,7 +176,7 @@ def main():
     report = json.loads(compact["stdout"].splitlines()[-1])
     after = state(ws, target, args.runs, args.duckdb_python)
 
-    result = {"files_ingested": args.files, "ingest_s": ingest["wall_s"],
+    result = {"build": args.build, "files_ingested": args.files, "ingest_s": ingest["wall_s"],
               "compact_s": compact["wall_s"], "compact_rss_mb": compact["rss_mb"],
               "before": before, "after": after, "report": report}
     lines = render(result, target)
@@ -201,6 +207,9 @@ def render(r, target):
         lines.append(f"| {part} | {pb.get('files', 0)} | {pa.get('files', 0)} | "
                      f"{pa.get('below_target', 0)} |")
     lines.append(f"| all | {b['files']} | {a['files']} | |")
+    lines += ["", f"rows: {b['pyiceberg']['count']:,} before, {a['pyiceberg']['count']:,} after; "
+              f"sum(amount) of paid orders {b['pyiceberg']['sum']} before, "
+              f"{a['pyiceberg']['sum']} after (sluice built {r['build']})"]
     lines += ["", "| scan | before s | after s | speed-up |", "|---|---:|---:|---:|"]
     ratios = []
     for engine in ("pyiceberg", "duckdb"):
