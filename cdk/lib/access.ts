@@ -252,9 +252,10 @@ export const ACCESS: Record<Principal, Access> = {
   },
   maintain: {
     ...EVERY_FUNCTION,
-    // Expiry rewrites the metadata and deletes the manifest lists and manifests no snapshot
-    // reads; gc deletes data files nothing references (table_files: both).
-    data: { read: ['table_files'], write: ['table_metadata'], delete: ['table_files'] },
+    // Compaction writes data files and commits them; expiry rewrites the metadata and deletes
+    // the manifest lists and manifests no snapshot reads; gc deletes data files nothing
+    // references (table_files: both).
+    data: { read: ['table_files'], write: ['table_files'], delete: ['table_files'] },
     // The ledger and the staged manifests say which batches are settled (expiry) or will
     // never commit (gc); gc removes spent and abandoned manifests; the identity record is
     // rewritten after the expiry's catalog commit.

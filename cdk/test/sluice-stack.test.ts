@@ -577,10 +577,11 @@ describe('iam', () => {
       get: ['ledger', 'keyHead', 'watermark', 'metadata', 'identity'],
       put: ['keyHead', 'watermark', 'backfillManifest'],
     },
-    // Expiry (metadata, identity) and gc (data files, staged manifests).
+    // Compaction (data, metadata), expiry (metadata, identity) and gc (data files, staged
+    // manifests).
     maintain: {
       get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
-      put: ['metadata', 'identity'],
+      put: ['data', 'metadata', 'identity'],
       delete: ['staged', 'data', 'metadata'],
     },
   };

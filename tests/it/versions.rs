@@ -610,7 +610,10 @@ async fn replace_and_delete_take_rows_out_of_compacted_files() {
     };
     let report = h.ctx.lake.compact(&table, &options, &|_| {}).await.unwrap();
     assert!(
-        report.groups.iter().any(|g| g.files_in >= 2 && g.files_out == 1),
+        report
+            .groups
+            .iter()
+            .any(|g| g.files_in >= 2 && g.files_out == 1),
         "{report:?}"
     );
     let before = ids(&h).await;
@@ -627,7 +630,10 @@ async fn replace_and_delete_take_rows_out_of_compacted_files() {
         ..firsts[2].clone()
     };
     let r = h.local.ingest(&removal).await.unwrap();
-    assert!(matches!(r.outcome, Outcome::Removed { versions: 1, .. }), "{r:?}");
+    assert!(
+        matches!(r.outcome, Outcome::Removed { versions: 1, .. }),
+        "{r:?}"
+    );
     assert_eq!(ids(&h).await, [1, 2, 3, 31, 32, 33, 100, 101]);
 
     // The rewritten file's lineage no longer names the retracted batches.

@@ -14,8 +14,6 @@ use sluice_core::size::ByteSize;
 use sluice_lake::compact::{CompactProgress, GroupOutcome};
 use sluice_lake::{CompactOptions, CompactReport};
 
-use crate::workspace;
-
 pub const AFTER_HELP: &str = "\
 Per partition of the table's current partitioning, the live data files smaller than three
 quarters of the target size are the small ones; a partition with at least --min-input-files
@@ -78,16 +76,14 @@ fn parse_size(text: &str) -> Result<ByteSize, String> {
         .map_err(|e: sluice_core::size::SizeError| e.to_string())
 }
 
-pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitCode> {
-    let ctx = workspace::open(root, config).await?;
-    let tables: Vec<TableConfig> = match &args.table {
-        Some(name) => vec![ctx
-            .config
-            .table(name)
-            .with_context(|| format!("no table {name:?} in {}", config.display()))?
-            .clone()],
-        None => ctx.config.tables.clone(),
-    };
+pub async fn run(
+    root: &Path,
+    config: &Path,
+    target: &crate::stack::Target,
+    args: Args,
+) -> anyhow::Result<ExitCode> {
+    let ctx = crate::remote::open(target, root, config).await?;
+    let tables = crate::remote::selected_tables(&ctx.config, args.table.as_deref(), config)?;
     let mut conflicts = 0;
     for table in &tables {
         if ctx.lake.load(table).await?.is_none() {
@@ -154,6 +150,23 @@ fn progress_bar(json: bool) -> ProgressBar {
         .progress_chars("=> "),
     );
     bar
+}
+
+/// One line: what a compaction did to a table (for `sluice maintain`).
+pub(crate) fn print_summary(report: &CompactReport) {
+    let compacted: Vec<_> = report
+        .groups
+        .iter()
+        .filter(|g| matches!(g.outcome, GroupOutcome::Compacted { .. }))
+        .collect();
+    let files_in: usize = compacted.iter().map(|g| g.files_in).sum();
+    let files_out: usize = compacted.iter().map(|g| g.files_out).sum();
+    outln!(
+        "{}: compacted {} partitions, {files_in} small files into {files_out}; {} conflicts",
+        report.table,
+        compacted.len(),
+        report.conflicts()
+    );
 }
 
 fn print_report(report: &CompactReport, options: &CompactOptions) {

@@ -205,8 +205,9 @@ enum Command {
     #[command(after_long_help = gc::AFTER_HELP)]
     Gc(gc::Args),
     /// Rewrite each partition's small data files as few files of about the target size, in
-    /// one `replace` snapshot per partition: the same rows, fewer files, faster scans. Local
-    /// workspace only.
+    /// one `replace` snapshot per partition: the same rows, fewer files, faster scans (--aws:
+    /// the Glue tables; IAM glue:GetTable, glue:UpdateTable, s3:GetObject and s3:PutObject on
+    /// the tables' files).
     #[command(after_long_help = compact::AFTER_HELP)]
     Compact(compact::Args),
     /// Remove old snapshots from each table's metadata (default: older than 7 days, all but
@@ -271,6 +272,7 @@ impl Command {
                 | Command::Gc(_)
                 | Command::Expire(_)
                 | Command::Maintain(_)
+                | Command::Compact(_)
                 | Command::Executions(_)
                 | Command::Redrive(_)
                 | Command::Replay(_)
@@ -292,17 +294,10 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    if cli.target.aws && matches!(cli.command, Command::Compact(_)) {
-        eprintln!(
-            "sluice: compaction on AWS is not yet available; `sluice compact` compacts the \
-             tables of the local workspace"
-        );
-        return ExitCode::from(1);
-    }
     if cli.target.aws && !cli.command.takes_aws() {
         eprintln!(
             "sluice: this command runs on the local workspace only; --aws is for quarantine, \
-             files, table, gc, expire, maintain, reconcile, backfill, executions, redrive, replay, dlq and archive"
+             files, table, gc, compact, expire, maintain, reconcile, backfill, executions, redrive, replay, dlq and archive"
         );
         return ExitCode::from(1);
     }
@@ -317,7 +312,7 @@ fn main() -> ExitCode {
             Command::Reconcile(args) => reconcile::run(ws, config, target, args).await,
             Command::Backfill(args) => backfill::run(ws, config, target, args).await,
             Command::Gc(args) => gc::run(ws, config, target, args).await,
-            Command::Compact(args) => compact::run(ws, config, args).await,
+            Command::Compact(args) => compact::run(ws, config, target, args).await,
             Command::Expire(args) => expire::run(ws, config, target, args).await,
             Command::Maintain(args) => maintain::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,

@@ -1,7 +1,7 @@
 //! `sluice maintain [--table T] [--older-than 7d] [--retain-last 1] [--min-age 1h]
-//! [--dry-run] [--json]`: keep each table healthy in one run: expire the snapshots
-//! exactly-once no longer needs, then remove what nothing references (sluice-steps'
-//! `maintain`). Run it from cron or a systemd timer; on AWS the same rules apply with `--aws`.
+//! [--no-compact] [--dry-run] [--json]`: keep each table healthy in one run: compact its small
+//! files, expire the snapshots exactly-once no longer needs, then remove what nothing
+//! references (sluice-steps' `maintain`). Run it from cron or a systemd timer; on AWS the same rules apply with `--aws`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -15,6 +15,9 @@ use crate::stack::Target;
 
 pub const AFTER_HELP: &str = "\
 In order, per table:
+  0. compact  each partition's small data files into few of about the target size, with the
+              table's [table.compaction] settings (see `sluice compact --help`); skipped with
+              --no-compact and with --dry-run;
   1. expire   snapshots older than --older-than, all but the newest --retain-last, never one a
               batch the ledger has not settled still needs (see `sluice expire --help`);
   2. gc       staged files that will never commit, spent manifests, and data files no
@@ -42,7 +45,10 @@ pub struct Args {
     /// Keep unreferenced files younger than this (a validation may be writing them).
     #[arg(long, default_value = "1h", value_parser = parse_age, value_name = "AGE")]
     min_age: Duration,
-    /// Change nothing: print what each step would do.
+    /// Skip the compaction step.
+    #[arg(long)]
+    no_compact: bool,
+    /// Change nothing: print what expiry and gc would do (compaction is skipped).
     #[arg(long)]
     dry_run: bool,
     /// Print one JSON report per table instead of sentences and tables.
@@ -59,6 +65,7 @@ pub async fn run(
     let ctx = crate::remote::open(target, root, config).await?;
     let tables = crate::remote::selected_tables(&ctx.config, args.table.as_deref(), config)?;
     let opts = MaintainOptions {
+        compact: !args.no_compact,
         expire: ExpireOptions {
             policy: ExpiryPolicy {
                 older_than: args.older_than,
@@ -81,6 +88,9 @@ pub async fn run(
         if args.json {
             outln!("{}", serde_json::to_string(&report)?);
         } else {
+            if let Some(c) = &report.compact {
+                crate::compact::print_summary(c);
+            }
             crate::expire::print_report(&report.expire);
             crate::gc::print_report(&report.gc);
         }

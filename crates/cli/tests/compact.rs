@@ -222,7 +222,7 @@ fn a_compaction_killed_before_its_commit_leaves_only_orphans_and_a_rerun_converg
 }
 
 #[test]
-fn nonsense_sizes_and_aws_are_refused_with_a_sentence() {
+fn nonsense_sizes_are_refused_with_a_sentence() {
     let ws = tempfile::tempdir().unwrap();
     for (args, says) in [
         (&["compact", "--target-file-size", "0"][..], "above zero"),
@@ -231,10 +231,6 @@ fn nonsense_sizes_and_aws_are_refused_with_a_sentence() {
         (
             &["compact", "--min-input-files", "1"][..],
             "min-input-files",
-        ),
-        (
-            &["--aws", "compact"][..],
-            "compaction on AWS is not yet available",
         ),
     ] {
         let out = sluice(ws.path(), args).output().unwrap();

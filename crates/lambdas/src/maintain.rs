@@ -1,10 +1,12 @@
 //! The maintenance function: `{"table": name}` in (the CDK app's schedule sends one per
-//! table, by default daily), `sluice_steps::maintain` run on it: snapshots expired under the
-//! ledger rule (never one exactly-once still needs), then garbage collected. What `sluice
+//! table, by default daily), `sluice_steps::maintain` run on it: small files compacted with
+//! the table's `[table.compaction]` settings, snapshots expired under the ledger rule (never
+//! one exactly-once still needs), then garbage collected. What `sluice
 //! maintain --aws` does from a laptop, on a schedule.
 //!
 //! The request may override the defaults: `older_than` and `min_age` in the age form of
-//! sluice.toml (`30s`, `15m`, `1h`, `2d`), `retain_last` a count. A policy the expiry rule
+//! sluice.toml (`30s`, `15m`, `1h`, `2d`), `retain_last` a count, `compact: false` to skip
+//! compaction. A policy the expiry rule
 //! refuses (an age shorter than the ledger lease) is an `Internal` error: the schedule's
 //! dead-letter queue and the function's error alarm say so.
 
@@ -31,12 +33,16 @@ pub struct MaintainRequest {
     pub retain_last: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_age: Option<Age>,
+    /// `false` skips compaction (default: compact with the table's settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact: Option<bool>,
 }
 
 impl MaintainRequest {
     /// The options this request asks for, the defaults filled in.
     pub fn options(&self) -> MaintainOptions {
         MaintainOptions {
+            compact: self.compact.unwrap_or(true),
             expire: ExpireOptions {
                 policy: ExpiryPolicy {
                     older_than: self.older_than.map_or(DEFAULT_OLDER_THAN, Age::as_duration),

@@ -1,10 +1,14 @@
-//! Table maintenance, in the order that keeps each step's work small and safe: expire the
-//! snapshots exactly-once no longer needs ([`crate::expire`]), then collect what nothing
-//! references any more ([`crate::gc`]): the data files only expired snapshots read go in the
-//! same run. `sluice maintain` runs it locally; on AWS the same function runs on a schedule.
+//! Table maintenance, in the order that keeps each step's work small and safe: compact the
+//! small data files (sluice-lake's `compact`, with the table's `[table.compaction]` settings),
+//! expire the snapshots exactly-once no longer needs ([`crate::expire`]), then collect what
+//! nothing references any more ([`crate::gc`]): the data files only expired snapshots read,
+//! those a compaction replaced among them, go in the same run. `sluice maintain` runs it
+//! locally; on AWS the same function runs on a schedule.
 
 use serde::Serialize;
 use sluice_core::config::TableConfig;
+
+use sluice_lake::{CompactOptions, CompactReport};
 
 use crate::context::Context;
 use crate::error::StepError;
@@ -14,6 +18,8 @@ use crate::gc::{gc, GcOptions, GcReport};
 /// How [`maintain`] runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MaintainOptions {
+    /// Compact first (the table's `[table.compaction]` settings); `false` skips it.
+    pub compact: bool,
     pub expire: ExpireOptions,
     pub gc: GcOptions,
 }
@@ -22,6 +28,8 @@ pub struct MaintainOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MaintainReport {
     pub table: String,
+    /// `None` when compaction was skipped, or with `dry_run` (a compaction writes files).
+    pub compact: Option<CompactReport>,
     pub expire: ExpireReport,
     pub gc: GcReport,
 }
@@ -32,11 +40,43 @@ pub async fn maintain(
     table: &TableConfig,
     opts: &MaintainOptions,
 ) -> Result<MaintainReport, StepError> {
+    let compacted = if opts.compact && !opts.expire.dry_run {
+        compact(ctx, table).await?
+    } else {
+        None
+    };
     let expired = expire(ctx, table, &opts.expire).await?;
     let collected = gc(ctx, table, &opts.gc).await?;
     Ok(MaintainReport {
         table: table.name.clone(),
+        compact: compacted,
         expire: expired,
         gc: collected,
     })
+}
+
+/// The table's compaction with its settings; `None` when the table does not exist yet.
+async fn compact(ctx: &Context, table: &TableConfig) -> Result<Option<CompactReport>, StepError> {
+    if ctx.lake.load(table).await?.is_none() {
+        return Ok(None);
+    }
+    let report = ctx
+        .lake
+        .compact(table, &compact_options(table), &|_| {})
+        .await?;
+    Ok(Some(report))
+}
+
+/// The compaction settings of a table (`[table.compaction]`), defaults filled in.
+pub fn compact_options(table: &TableConfig) -> CompactOptions {
+    let settings = &table.compaction;
+    let defaults = CompactOptions::default();
+    CompactOptions {
+        target_file_size: settings.target_file_size.map_or(
+            defaults.target_file_size,
+            sluice_core::size::ByteSize::bytes,
+        ),
+        min_input_files: settings.min_input_files.unwrap_or(defaults.min_input_files),
+        sort: settings.sort.clone(),
+    }
 }
