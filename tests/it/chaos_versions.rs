@@ -1,13 +1,14 @@
 //! The fault-injection suite for tables whose policy takes rows out again: `new_version =
-//! "replace"` and `on_delete = "delete"`, with snapshot expiry interleaved.
+//! "replace"` and `on_delete = "delete"`, with compaction and snapshot expiry interleaved.
 //!
 //! A schedule writes 2–4 keys, each in 1–3 versions (every version its own rows), in rounds:
 //! each round puts the next version of some keys and delivers its events 0–3 times (a lost
 //! event is left to reconcile), shuffled, in concurrent groups of 1–6, about a third of them
 //! crashing at a random fail point (redriven or delivered again later). Some keys are then
 //! removed (the object deleted and its removal delivered 1–2 times, also under crashes).
-//! Between groups, at random, snapshots are expired under the ledger rule alone (any age: every
-//! snapshot here is younger than a lease). Then recovery (redrive what failed, reconcile,
+//! Between groups, at random, the table is compacted (sorted or not: later replacements and
+//! removals must find their rows in the compacted files) and snapshots are expired under the
+//! ledger rule alone (any age: every snapshot here is younger than a lease). Then recovery (redrive what failed, reconcile,
 //! redrive again) and the checks:
 //!
 //! 1. the table holds exactly the rows of the newest version of every key not removed, once,
@@ -66,6 +67,8 @@ struct Figures {
     crashes: u64,
     expiries: u64,
     snapshots_expired: u64,
+    compactions: u64,
+    files_compacted: u64,
     superseded: u64,
 }
 
@@ -243,6 +246,41 @@ impl Schedule {
                     _ => {}
                 }
             }
+            // Compaction between groups: later replacements and removals must find their
+            // rows in the compacted files.
+            if rng.random_bool(0.3) {
+                let table = self.h.ctx.config.tables[0].clone();
+                let options = sluice_lake::CompactOptions {
+                    target_file_size: 64 << 20,
+                    min_input_files: 2,
+                    sort: if rng.random_bool(0.5) {
+                        vec!["order_id".into()]
+                    } else {
+                        vec![]
+                    },
+                };
+                if self.h.ctx.lake.load(&table).await.ok().flatten().is_some() {
+                    match self.h.ctx.lake.compact(&table, &options, &|_| {}).await {
+                        Ok(report) => {
+                            let merged: usize = report
+                                .groups
+                                .iter()
+                                .filter(|g| {
+                                    matches!(
+                                        g.outcome,
+                                        sluice_lake::compact::GroupOutcome::Compacted { .. }
+                                    )
+                                })
+                                .map(|g| g.files_in)
+                                .sum();
+                            figures.compactions += 1;
+                            figures.files_compacted += merged as u64;
+                            self.log.push(format!("  compact: {merged} files merged"));
+                        }
+                        Err(e) => self.log.push(format!("  compact: {e}")),
+                    }
+                }
+            }
             // Expiry between groups, under the ledger rule alone.
             if rng.random_bool(0.3) {
                 let table = self.h.ctx.config.tables[0].clone();
@@ -418,13 +456,16 @@ async fn chaos_replace_delete_and_expiry_keep_only_the_live_versions_rows() {
         }
     }
     let line = format!(
-        "chaos (replace, delete, expiry): {} schedules, {} versions, {} removals, {} deliveries, \
-         {} crashes armed, {} expiries ({} snapshots expired), {} superseded, {:.1}s",
+        "chaos (replace, delete, compaction, expiry): {} schedules, {} versions, {} removals, \
+         {} deliveries, {} crashes armed, {} compactions ({} files merged), {} expiries ({} \
+         snapshots expired), {} superseded, {:.1}s",
         figures.schedules,
         figures.versions,
         figures.removals,
         figures.deliveries,
         figures.crashes,
+        figures.compactions,
+        figures.files_compacted,
         figures.expiries,
         figures.snapshots_expired,
         figures.superseded,
