@@ -325,17 +325,7 @@ async fn replace_leaves_only_the_newest_versions_rows_in_one_snapshot_each() {
     assert_eq!(head.pending, None);
 
     // Another engine reads the same rows.
-    let read = crate::interop::pyiceberg(
-        r#"
-import json, sys
-from pyiceberg.catalog.sql import SqlCatalog
-root = sys.argv[1]
-catalog = SqlCatalog("sluice", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse")
-rows = catalog.load_table("shop.orders").scan().to_arrow()
-print(json.dumps(sorted(rows.column("order_id").to_pylist())))
-"#,
-        h.dir.path(),
-    );
+    let read = pyiceberg_ids(&h);
     assert_eq!(read, serde_json::json!([9, 100, 101]));
 }
 
@@ -645,7 +635,13 @@ async fn replace_and_delete_take_rows_out_of_compacted_files() {
     .into();
     let located = h.ctx.lake.locate_batches(&loaded, &gone).await.unwrap();
     assert_eq!(located, sluice_lake::compact::Located::default());
-    let read = crate::interop::pyiceberg(
+    let read = pyiceberg_ids(&h);
+    assert_eq!(read, serde_json::json!([1, 2, 3, 31, 32, 33, 100, 101]));
+}
+
+/// The order ids pyiceberg scans from the harness's table, sorted.
+fn pyiceberg_ids(h: &Harness) -> serde_json::Value {
+    crate::interop::pyiceberg(
         r#"
 import json, sys
 from pyiceberg.catalog.sql import SqlCatalog
@@ -655,6 +651,5 @@ rows = catalog.load_table("shop.orders").scan().to_arrow()
 print(json.dumps(sorted(rows.column("order_id").to_pylist())))
 "#,
         h.dir.path(),
-    );
-    assert_eq!(read, serde_json::json!([1, 2, 3, 31, 32, 33, 100, 101]));
+    )
 }

@@ -42,6 +42,19 @@ pub struct Args {
     /// Only this table (default: every table in the configuration).
     #[arg(long)]
     table: Option<String>,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Change nothing: print what would expire and what stays, and why.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print one JSON report per table instead of sentences.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which snapshots expire: `expire`'s and `maintain`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct PolicyArgs {
     /// Expire only snapshots older than this. A whole number and a unit: s, m, h or d (30s,
     /// 15m, 1h, 2d); at least the ledger lease.
     #[arg(long, default_value = "7d", value_parser = parse_age, value_name = "AGE")]
@@ -50,12 +63,15 @@ pub struct Args {
     /// the current snapshot).
     #[arg(long, default_value_t = 1, value_name = "N")]
     retain_last: usize,
-    /// Change nothing: print what would expire and what stays, and why.
-    #[arg(long)]
-    dry_run: bool,
-    /// Print one JSON report per table instead of sentences.
-    #[arg(long)]
-    json: bool,
+}
+
+impl PolicyArgs {
+    pub fn policy(&self) -> ExpiryPolicy {
+        ExpiryPolicy {
+            older_than: self.older_than,
+            retain_last: self.retain_last,
+        }
+    }
 }
 
 pub async fn run(
@@ -67,10 +83,7 @@ pub async fn run(
     let ctx = crate::remote::open(target, root, config).await?;
     let tables = crate::remote::selected_tables(&ctx.config, args.table.as_deref(), config)?;
     let opts = ExpireOptions {
-        policy: ExpiryPolicy {
-            older_than: args.older_than,
-            retain_last: args.retain_last,
-        },
+        policy: args.policy.policy(),
         dry_run: args.dry_run,
     };
     if let Err(reason) = sluice_steps::expire::check_policy(&ctx, &opts.policy) {

@@ -216,8 +216,8 @@ enum Command {
     /// s3:GetObject, s3:PutObject and s3:DeleteObject on the tables' metadata).
     #[command(after_long_help = expire::AFTER_HELP)]
     Expire(expire::Args),
-    /// Keep each table healthy in one run: expire old snapshots, then collect garbage
-    /// (--aws: the Glue tables; the IAM of expire and gc together).
+    /// Keep each table healthy in one run: compact small files, expire old snapshots, then
+    /// collect garbage (--aws: the Glue tables; the IAM of compact, expire and gc together).
     #[command(after_long_help = maintain::AFTER_HELP)]
     Maintain(maintain::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sluice_lake::ExpiryPolicy;
 use sluice_steps::{ExpireOptions, GcOptions, MaintainOptions};
 
 use crate::gc::parse_age;
@@ -36,12 +35,8 @@ pub struct Args {
     /// Only this table (default: every table in the configuration).
     #[arg(long)]
     table: Option<String>,
-    /// Expire snapshots older than this (30s, 15m, 1h, 2d); at least the ledger lease.
-    #[arg(long, default_value = "7d", value_parser = parse_age, value_name = "AGE")]
-    older_than: Duration,
-    /// Keep the newest N snapshots whatever their age (at least 1).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    retain_last: usize,
+    #[command(flatten)]
+    policy: crate::expire::PolicyArgs,
     /// Keep unreferenced files younger than this (a validation may be writing them).
     #[arg(long, default_value = "1h", value_parser = parse_age, value_name = "AGE")]
     min_age: Duration,
@@ -67,10 +62,7 @@ pub async fn run(
     let opts = MaintainOptions {
         compact: !args.no_compact,
         expire: ExpireOptions {
-            policy: ExpiryPolicy {
-                older_than: args.older_than,
-                retain_last: args.retain_last,
-            },
+            policy: args.policy.policy(),
             dry_run: args.dry_run,
         },
         gc: GcOptions {

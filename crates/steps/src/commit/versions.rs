@@ -31,7 +31,7 @@ use sluice_core::keyhead::{KeyHead, LiveVersion, PendingChange, Settled};
 use sluice_core::ledger::{Lease, LedgerState, RetractCause};
 use sluice_core::{BatchId, ObjectVersion};
 use sluice_lake::commit::committed_batches;
-use sluice_lake::{CommitOutcome, LakeErrorKind, RowChange, StagedBatch};
+use sluice_lake::{CommitOutcome, RowChange, StagedBatch};
 use sluice_store::LedgerError;
 
 use crate::context::{now, Context};
@@ -182,28 +182,7 @@ pub(crate) async fn commit_group(
         }
         add.push(batch);
     }
-    let mut summary = HashMap::new();
-    if !leaving.is_empty() {
-        let mut ids: Vec<&str> = leaving.iter().map(|b| b.as_str()).collect();
-        ids.sort();
-        summary.insert(RETRACTED_PROPERTY.to_string(), ids.join(","));
-    }
-    if lease.expired(&now()) {
-        return Err(StepError::new(
-            StepErrorKind::CommitConflict,
-            "the commit's plan outlived its lease before the catalog commit; planning again",
-        ));
-    }
-    let written = ctx
-        .lake
-        .overwrite(table_cfg, &remove, &add, RowChange::Changed, summary)
-        .await
-        .map_err(|e| match e.kind {
-            LakeErrorKind::CommitConflict => {
-                StepError::new(StepErrorKind::CommitConflict, e.message)
-            }
-            _ => e.into(),
-        })?;
+    let written = commit_planned(ctx, table_cfg, &lease, &remove, &add, &leaving_ids).await?;
 
     // Settle every head: the batches are in the table now (or were already).
     let mut outcome = CommitOutcome {
@@ -245,6 +224,35 @@ pub(crate) async fn commit_group(
     }
     let taken = planned.into_iter().map(|p| p.batch).collect();
     Ok((taken, outcome, versions))
+}
+
+/// The one overwrite of a planned change: `remove` out, `add` in, the retracted batch ids in
+/// the summary. Only while the plan's lease holds: past it, another committer may have voided
+/// the plan in the key's head, so the step plans again (`CommitConflict`).
+async fn commit_planned(
+    ctx: &Context,
+    table_cfg: &TableConfig,
+    lease: &Lease,
+    remove: &[String],
+    add: &[StagedBatch],
+    leaving: &HashSet<BatchId>,
+) -> Result<sluice_lake::OverwriteOutcome, StepError> {
+    if lease.expired(&now()) {
+        return Err(StepError::new(
+            StepErrorKind::CommitConflict,
+            "the plan outlived its lease before the catalog commit; planning again",
+        ));
+    }
+    let mut summary = HashMap::new();
+    if !leaving.is_empty() {
+        let mut ids: Vec<&str> = leaving.iter().map(BatchId::as_str).collect();
+        ids.sort_unstable();
+        summary.insert(RETRACTED_PROPERTY.to_string(), ids.join(","));
+    }
+    Ok(ctx
+        .lake
+        .overwrite(table_cfg, remove, add, RowChange::Changed, summary)
+        .await?)
 }
 
 /// The files to remove so that the rows of `leaving` leave the table, and the rewritten
@@ -426,25 +434,7 @@ pub(crate) async fn retract_removal(
         data_files: vec![],
     };
     add.push(marker);
-    let mut ids: Vec<&str> = leaving.iter().map(|b| b.as_str()).collect();
-    ids.sort();
-    let summary = HashMap::from([(RETRACTED_PROPERTY.to_string(), ids.join(","))]);
-    if lease.expired(&now()) {
-        return Err(StepError::new(
-            StepErrorKind::CommitConflict,
-            "the removal's plan outlived its lease before the catalog commit; planning again",
-        ));
-    }
-    let written = ctx
-        .lake
-        .overwrite(table_cfg, &remove, &add, RowChange::Changed, summary)
-        .await
-        .map_err(|e| match e.kind {
-            LakeErrorKind::CommitConflict => {
-                StepError::new(StepErrorKind::CommitConflict, e.message)
-            }
-            _ => e.into(),
-        })?;
+    let written = commit_planned(ctx, table_cfg, &lease, &remove, &add, &leaving_ids).await?;
     let snapshot_id = written
         .snapshots
         .get(&id)
