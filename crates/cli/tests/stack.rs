@@ -660,10 +660,14 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
     let config = dir.path().join("sluice.toml");
     std::fs::write(
         &config,
+        // A namespace of its own: the emulator's Glue catalog is shared by the stacks of
+        // the tests running beside this one.
         text.replace(
             "max_invalid_ratio = 0.2",
             "max_invalid_ratio = 0.2\nnew_version = \"replace\"\non_delete = \"delete\"",
-        ) + "\n[ledger]\nlease_seconds = 5\n",
+        )
+        .replace("namespace = \"shop\"", "namespace = \"shop_versions\"")
+            + "\n[ledger]\nlease_seconds = 5\n",
     )
     .unwrap();
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
