@@ -1,7 +1,7 @@
 //! The deployed shape on the emulator, as the CDK app deploys it on AWS: a versioned bucket
 //! that sends its events to EventBridge, one rule per table prefix (`Object Created` and
 //! `Object Deleted`) starting the Standard state machine of `statemachine/ingest.asl.json`
-//! (its placeholders substituted with the function ARNs), and the six functions running
+//! (its placeholders substituted with the function ARNs), and the seven functions running
 //! this machine's builds of the Lambda binaries as `provided.al2023` functions with the
 //! environment the CDK app gives them.
 //!
