@@ -164,8 +164,9 @@ synth: $(CDK_READY)
 deploy: $(CDK_READY)
 	cd $(CDK_DIR) && $(CDK_ENV) npx cdk deploy $(CDK_DEPLOY_ARGS)
 
-# The fault-injection suite (tests/it/chaos.rs) runs inside `cargo test` with its default
-# 500 schedules and writes its summary line to $(CHAOS_SUMMARY), printed after the totals.
+# The fault-injection suites run inside `cargo test`: tests/it/chaos.rs with its default 500
+# schedules, tests/it/chaos_versions.rs (replace, delete, compaction, expiry) with its 60;
+# each appends its summary line to $(CHAOS_SUMMARY), printed after the totals.
 # cdk-test runs first; its summary line is printed again beside the cargo total.
 test: venv lint-asl cdk-test
 	@mkdir -p target
