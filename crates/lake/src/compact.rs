@@ -53,11 +53,11 @@ use sha2::{Digest, Sha256};
 use sluice_core::config::TableConfig;
 use sluice_core::BatchId;
 
+pub use input::LiveFile;
 pub use lineage::{LineageSegment, LINEAGE_KEY};
 pub use merge::SORT_IN_MEMORY_MAX_BYTES;
 pub use retract::Located;
 
-use self::input::LiveFile;
 use self::lineage::{BatchTable, RowBatches};
 use self::merge::{RunSource, Sorter};
 use self::output::OutputFiles;

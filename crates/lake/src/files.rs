@@ -137,26 +137,6 @@ pub async fn referenced_files(table: &Table) -> Result<HashSet<String>> {
     Ok(files)
 }
 
-/// The data files the table's current snapshot reads (added or existing entries), as its
-/// manifests spell the paths (what an overwrite names to remove them).
-pub async fn live_data_files(table: &Table) -> Result<Vec<String>> {
-    let mut files = vec![];
-    let Some(snapshot) = table.metadata().current_snapshot() else {
-        return Ok(files);
-    };
-    for manifest_file in manifest_list(table, snapshot).await?.entries() {
-        files.extend(
-            manifest(table, manifest_file)
-                .await?
-                .entries()
-                .iter()
-                .filter(|e| e.status() != ManifestStatus::Deleted)
-                .map(|e| e.file_path().to_string()),
-        );
-    }
-    Ok(files)
-}
-
 /// Deletes one data file through the table's FileIO (the same I/O that wrote it). Deleting an
 /// absent file succeeds, so a re-run after a crash converges. Refuses anything that is not a
 /// `.parquet` file under the table's data location: metadata files are never touched here.

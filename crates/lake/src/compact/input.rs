@@ -23,8 +23,8 @@ use super::output::LINEAGE_COLUMN;
 use crate::error::{LakeError, Result};
 
 /// A live data file of the table's current snapshot.
-#[derive(Debug, Clone)]
-pub(crate) struct LiveFile {
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveFile {
     /// As the manifests spell it.
     pub path: String,
     pub bytes: u64,
@@ -39,17 +39,10 @@ pub(crate) async fn live_files(table: &Table) -> Result<Vec<LiveFile>> {
     let Some(snapshot) = table.metadata().current_snapshot() else {
         return Ok(vec![]);
     };
-    let list = table
-        .manifest_list_reader(snapshot)
-        .load()
-        .await
-        .map_err(|e| LakeError::iceberg("reading the manifest list", e))?;
+    let list = crate::files::manifest_list(table, snapshot).await?;
     let mut files = vec![];
     for manifest_file in list.entries() {
-        let manifest = manifest_file
-            .load_manifest(table.file_io())
-            .await
-            .map_err(|e| LakeError::iceberg("reading a manifest", e))?;
+        let manifest = crate::files::manifest(table, manifest_file).await?;
         let live = manifest.entries().iter().filter(|e| e.is_alive());
         if manifest_file.content == ManifestContentType::Deletes {
             if live.count() > 0 {

@@ -33,12 +33,12 @@ use crate::writer::batch_of_data_file;
 use crate::Lake;
 
 /// Where the rows of some batches are among a table's live data files.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Located {
     /// Files holding only rows of those batches (their own files): removed whole.
     pub whole: Vec<String>,
     /// Compacted files holding some of their rows among others': rewritten without them.
-    pub partial: Vec<String>,
+    pub partial: Vec<LiveFile>,
 }
 
 impl Lake {
@@ -67,27 +67,21 @@ impl Lake {
             if segments.iter().all(ours) && !segments.is_empty() {
                 found.whole.push(file.path);
             } else if segments.iter().any(ours) {
-                found.partial.push(file.path);
+                found.partial.push(file);
             }
         }
         Ok(found)
     }
 
-    /// The compacted live file `path` written again without the rows of `leaving`, as the
-    /// batch an overwrite adds; `None` when none of its rows stays.
+    /// The compacted live file `file` (one of [`Located::partial`]) written again without the
+    /// rows of `leaving`, as the batch an overwrite adds; `None` when none of its rows stays.
     pub async fn rewrite_without(
         &self,
         table: &Table,
-        path: &str,
+        file: &LiveFile,
         leaving: &HashSet<BatchId>,
     ) -> Result<Option<StagedBatch>> {
-        let file: LiveFile = input::live_files(table)
-            .await?
-            .into_iter()
-            .find(|f| f.path == path)
-            .ok_or_else(|| {
-                LakeError::internal(format!("{path} is not a live data file of the table"))
-            })?;
+        let path = file.path.as_str();
         let metadata = table.metadata();
         let schema: SchemaRef = metadata.current_schema().clone();
         let arrow_schema: ArrowSchemaRef = Arc::new(
@@ -117,7 +111,7 @@ impl Lake {
             table,
             &schema,
             &rows_schema,
-            &file,
+            file,
             sources,
             READ_BATCH_ROWS,
         )?;

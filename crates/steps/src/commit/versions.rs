@@ -270,11 +270,11 @@ async fn take_out(
     let located = ctx.lake.locate_batches(table, leaving).await?;
     let mut remove = located.whole;
     let mut add = vec![];
-    for path in located.partial {
-        if let Some(batch) = ctx.lake.rewrite_without(table, &path, leaving).await? {
+    for file in located.partial {
+        if let Some(batch) = ctx.lake.rewrite_without(table, &file, leaving).await? {
             add.push(batch);
         }
-        remove.push(path);
+        remove.push(file.path);
     }
     Ok((remove, add))
 }
