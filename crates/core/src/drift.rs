@@ -58,8 +58,11 @@ pub(crate) enum Seen {
     Unknown,
     Boolean,
     Long,
-    /// Numbers written with a fraction or exponent; `true` while every one of them was
-    /// integral (`2.0`, `1e3`), which JSON Schema counts as an integer.
+    /// Numbers written with a fraction or exponent, or integers too large for a long;
+    /// `true` while every one of them was integral (`2.0`, `1e3`, `99999999999999999999`),
+    /// which JSON Schema counts as an integer. An integral value a long cannot hold is still
+    /// no drift of a long column: it is that row's bad value, rejected when the row is
+    /// decoded, wherever in the file it stands.
     Double(bool),
     String,
     Struct(Members),
@@ -68,19 +71,13 @@ pub(crate) enum Seen {
     Conflict(Vec<String>),
 }
 
-/// Largest magnitude a double may have and still be taken as a long's integer.
-const I64_SAFE: f64 = 9_223_372_036_854_775_807.0;
-
 impl Seen {
     pub(crate) fn of(value: &Value) -> Seen {
         match value {
             Value::Null => Seen::Unknown,
             Value::Bool(_) => Seen::Boolean,
             Value::Number(n) if n.is_i64() || n.is_u64() => Seen::Long,
-            Value::Number(n) => Seen::Double(
-                n.as_f64()
-                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < I64_SAFE),
-            ),
+            Value::Number(n) => Seen::Double(n.as_f64().is_some_and(|f| f.fract() == 0.0)),
             Value::String(_) => Seen::String,
             Value::Array(items) => Seen::List(Box::new(
                 items
@@ -293,7 +290,8 @@ pub struct DriftChange {
 
 impl std::fmt::Display for DriftChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (path, file) = (&self.path, &self.file_type);
+        let path = bounded(self.path.clone());
+        let file = &self.file_type;
         match (self.class, &self.table_type) {
             (DriftClass::AdditiveOptional, _) => write!(f, "new column `{path}` ({file})"),
             (DriftClass::NestedAddition, _) => {
@@ -363,9 +361,23 @@ fn has_conflict_under(path: &str, inferred: &InferredSchema) -> bool {
 }
 
 fn file_type_name(ty: &FieldType, path: &str, inferred: &InferredSchema) -> String {
-    match inferred.conflict(path) {
+    let name = match inferred.conflict(path) {
         Some(c) => format!("mixed ({})", c.types.join(", ")),
         None => ty.name(),
+    };
+    bounded(name)
+}
+
+/// Longest type name or path a change carries into a payload or a quarantine record; a
+/// struct of thousands of members, or nested a hundred deep, is cut here, not carried whole
+/// into a state limited to 256 KiB.
+const MAX_DESCRIBED_CHARS: usize = 200;
+
+/// `text`, cut after [`MAX_DESCRIBED_CHARS`] characters with `…` when it was longer.
+fn bounded(text: String) -> String {
+    match text.char_indices().nth(MAX_DESCRIBED_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -525,7 +537,10 @@ pub fn decide(
 pub(crate) fn resolve<'a>(fields: &'a [Field], path: &str) -> Option<(Option<String>, &'a Field)> {
     let mut candidates: Vec<&Field> = fields
         .iter()
-        .filter(|f| path == f.name || path.starts_with(&format!("{}.", f.name)))
+        .filter(|f| {
+            path.strip_prefix(f.name.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+        })
         .collect();
     candidates.sort_by_key(|f| std::cmp::Reverse(f.name.len()));
     for field in candidates {
@@ -718,11 +733,30 @@ mod tests {
             vec![]
         );
         assert_eq!(changes(&[json!({"quantity": 1e3})]), vec![]);
+        // Too large for a long, but an integer: the row's bad value, not the file's drift.
+        let huge: Value = serde_json::from_str(r#"{"quantity": 99999999999999999999}"#).unwrap();
+        assert_eq!(changes(&[huge]), vec![]);
         let c = changes(&[json!({"quantity": 2.0}), json!({"quantity": 2.5})]);
         assert_eq!(c[0].class, DriftClass::Widening);
         // A new column of integral doubles is still a double column.
         let s = infer_schema(&[json!({"price2": 2.0})]);
         assert_eq!(s.schema.fields[0].ty, FieldType::Double);
+    }
+
+    #[test]
+    fn a_change_describes_a_huge_type_and_name_in_bounded_text() {
+        let mut deep = json!("x");
+        for _ in 0..100 {
+            deep = json!({ "member_with_a_long_name": deep });
+        }
+        let long_name = "n".repeat(10_000);
+        let c = changes(&[json!({ "note": deep, (long_name.as_str()): 1 })]);
+        assert_eq!(c.len(), 2, "{c:?}");
+        for change in &c {
+            let text = change.to_string();
+            assert!(text.chars().count() < 3 * MAX_DESCRIBED_CHARS, "{text}");
+            assert!(text.contains('…'), "{text}");
+        }
     }
 
     #[test]

@@ -3,9 +3,12 @@
 //!
 //! The table is created from the contract on first use. A bounded sample (the first
 //! `drift.sample_rows` rows) is read and its schema inferred; each difference is classified
-//! (DESIGN §6) and the table's policy decides. A changed type of an existing column counts
-//! from every sampled row; a new field only from rows the contract accepts, so a rejected
-//! row never shapes the table. A blocked change, or an evolution the `[limits]` refuse,
+//! (DESIGN §6) and the table's policy decides. A new field counts only from rows the
+//! contract accepts, so a rejected row never shapes the table. A changed type of an existing
+//! column counts from the accepted rows, and from the rejected ones only when they are more
+//! of the sample than the table's `max_invalid_ratio`: a source that changed a column's type
+//! is named as drift, while a few bad values are rejected rows wherever in the file they
+//! stand, in the sample or after it. A blocked change, or an evolution the `[limits]` refuse,
 //! stops the file here (`DriftBlocked`, the file goes to quarantine) before any row is
 //! written. An allowed evolution is only *planned*: validate adds the columns once the whole
 //! file has been read and accepted, from every accepted row, not from this sample (see
@@ -92,9 +95,13 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     .await?;
     drop(slot);
 
-    let (inferred, changes) = sample.changes(&current);
+    let (inferred, changes) = sample.changes(&current, table_cfg.max_invalid_ratio);
     let mut listed = changes.clone();
     listed.truncate(MAX_LISTED_CHANGES);
+    // Counted before each addition is resolved in the file's schema: a row of thousands of
+    // new fields is refused at once, not after resolving each of them.
+    sluice_core::evolution::precheck(&changes, &ctx.config.limits)
+        .map_err(|detail| drift_blocked(&task.object.key, &detail))?;
     let planned = match decide(&changes, &inferred, &table_cfg.drift) {
         DriftDecision::NoChange => vec![],
         DriftDecision::Evolve { additions } => {
@@ -123,12 +130,20 @@ struct Sample {
 }
 
 impl Sample {
-    /// The changes the sample shows, and the schema additions resolve against. A changed type
-    /// of an existing column counts from every row (rows rejected for it, `quantity` as text,
-    /// are what says the column's type changed; blocking changes nothing). A new field counts
-    /// only from rows the contract accepts: a rejected row never shapes the table.
-    fn changes(&self, table: &TableSchema) -> (InferredSchema, Vec<DriftChange>) {
-        let all = infer_schema(&self.rows);
+    /// The changes the sample shows, and the schema additions resolve against. A new field
+    /// counts only from rows the contract accepts: a rejected row never shapes the table. A
+    /// changed type of an existing column counts from the accepted rows, and from every row
+    /// when the rejected ones are more than `max_invalid_ratio` of the sample: rows rejected
+    /// for it (`quantity` as text in every row) are what says the column's type changed,
+    /// and such a file would be quarantined anyway, so blocking it names the cause. Fewer
+    /// rejected rows are just that, rejected rows, as they would be after the sample.
+    fn changes(
+        &self,
+        table: &TableSchema,
+        max_invalid_ratio: f64,
+    ) -> (InferredSchema, Vec<DriftChange>) {
+        let rejected = self.accepted.iter().filter(|ok| !**ok).count();
+        let systematic = rejected as f64 > max_invalid_ratio * self.rows.len() as f64;
         let accepted_rows: Vec<serde_json::Value> = self
             .rows
             .iter()
@@ -137,15 +152,15 @@ impl Sample {
             .map(|(row, _)| row.clone())
             .collect();
         let accepted = infer_schema(&accepted_rows);
-        let mut changes: Vec<DriftChange> = classify(table, &all)
-            .into_iter()
-            .filter(|c| c.table_type.is_some())
-            .collect();
-        changes.extend(
-            classify(table, &accepted)
+        let mut changes = classify(table, &accepted);
+        if systematic {
+            let typed = classify(table, &infer_schema(&self.rows))
                 .into_iter()
-                .filter(|c| c.table_type.is_none()),
-        );
+                .filter(|c| c.table_type.is_some());
+            changes = typed
+                .chain(changes.into_iter().filter(|c| c.table_type.is_none()))
+                .collect();
+        }
         (accepted, changes)
     }
 }

@@ -107,14 +107,7 @@ impl Lake {
             u64::MAX,
             Arc::new(batches.batches.clone()),
         )?;
-        let mut stream = input::read(
-            table,
-            &schema,
-            &rows_schema,
-            file,
-            sources,
-            READ_BATCH_ROWS,
-        )?;
+        let mut stream = input::read(table, &schema, &rows_schema, file, sources, READ_BATCH_ROWS)?;
         while let Some(batch) = stream.next().await {
             let batch = batch?;
             let index = batch.num_columns() - 1;
