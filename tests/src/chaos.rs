@@ -75,10 +75,20 @@ pub enum Kind {
     DeepDrift,
     /// No bytes at all: filtered (nothing to ingest).
     Empty,
+    /// A few rows (at most 20 %) carry a value of another type in an existing column
+    /// (`quantity` as text, `amount` as an object), inside the drift sample: rejected rows,
+    /// as they would be after it; the file commits without them and the table keeps its
+    /// schema.
+    StrayTypes,
+    /// A `.csv` file with a stray opening quote in one row's last field: that row is
+    /// rejected, the quote swallows no other row, the rest commit.
+    StrayQuoteCsv,
+    /// Valid rows after a UTF-8 byte order mark: every row commits, the first too.
+    ByteOrderMark,
 }
 
 /// Kinds with their weights in a schedule.
-const KINDS: [(Kind, u32); 9] = [
+const KINDS: [(Kind, u32); 12] = [
     (Kind::Valid, 6),
     (Kind::PartlyInvalid, 4),
     (Kind::MostlyInvalid, 2),
@@ -88,6 +98,9 @@ const KINDS: [(Kind, u32); 9] = [
     (Kind::IncompatibleDrift, 2),
     (Kind::DeepDrift, 1),
     (Kind::Empty, 1),
+    (Kind::StrayTypes, 2),
+    (Kind::StrayQuoteCsv, 1),
+    (Kind::ByteOrderMark, 1),
 ];
 
 /// The only column evolution may add in a schedule (by [`Kind::AdditiveDrift`] files): rejected
@@ -340,6 +353,66 @@ pub fn generate_file(rng: &mut Rng, name_stem: &str, kind: Kind, first_id: u64) 
             )
         }
         Kind::Empty => (vec![], Terminal::Filtered),
+        Kind::StrayTypes => {
+            let bad = rng.random_range(1..=max_bad_within(n, ratio).max(1));
+            let at = bad_positions(rng, n, bad);
+            let lines: Vec<String> = ids
+                .enumerate()
+                .map(|(i, id)| {
+                    let mut row = valid_row(rng, id);
+                    if at.contains(&i) {
+                        // A rejected row must never shape the table.
+                        row["rogue"] = json!(id);
+                        if rng.random_bool(0.5) {
+                            row["quantity"] = json!(format!("{} units", id % 9 + 1));
+                        } else {
+                            row["amount"] = json!({ "value": id });
+                        }
+                    } else {
+                        valid_ids.insert(id);
+                    }
+                    row.to_string()
+                })
+                .collect();
+            (text(&lines), Terminal::Committed)
+        }
+        Kind::StrayQuoteCsv => {
+            name = format!("{name_stem}.csv");
+            let stray = rng.random_range(0..n);
+            let mut lines =
+                vec!["order_id,ordered_at,customer_email,status,quantity,amount,note".to_string()];
+            for (i, id) in ids.enumerate() {
+                let row = valid_row(rng, id);
+                let note = if i == stray {
+                    "\"never closed"
+                } else {
+                    valid_ids.insert(id);
+                    ""
+                };
+                lines.push(format!(
+                    "{},{},{},{},{},{},{note}",
+                    row["order_id"],
+                    row["ordered_at"].as_str().unwrap_or_default(),
+                    row["customer_email"].as_str().unwrap_or_default(),
+                    row["status"].as_str().unwrap_or_default(),
+                    row["quantity"],
+                    row["amount"],
+                ));
+            }
+            // One bad row in 10 to 30 is within the 20 % the table allows.
+            (text(&lines), Terminal::Committed)
+        }
+        Kind::ByteOrderMark => {
+            let lines: Vec<String> = ids
+                .map(|id| {
+                    valid_ids.insert(id);
+                    valid_row(rng, id).to_string()
+                })
+                .collect();
+            let mut bytes = b"\xef\xbb\xbf".to_vec();
+            bytes.extend(text(&lines));
+            (bytes, Terminal::Committed)
+        }
     };
     let lines = if kind == Kind::Empty { 0 } else { n };
     FileSpec {
