@@ -870,6 +870,23 @@ impl CsvState {
         }))
     }
 
+    /// When the header is one field holding another common delimiter (a spreadsheet's `;`
+    /// export, a `.tsv` named `.csv`), the words that say so; otherwise nothing.
+    fn delimiter_hint(&self) -> String {
+        let [only] = self.headers.as_slice() else {
+            return String::new();
+        };
+        [(';', "`;`"), ('\t', "a tab"), ('|', "`|`")]
+            .iter()
+            .find(|(c, _)| only.contains(*c))
+            .map(|(_, name)| {
+                format!(
+                    " (the header is one field holding {name}: sluice reads CSV separated by `,`)"
+                )
+            })
+            .unwrap_or_default()
+    }
+
     /// A record as a row typed by the schema, or a bad item when its field count differs
     /// from the header's or a cell is not UTF-8.
     fn record_item(&self, first: u64, last: u64, cells: &[Vec<u8>], raw: &[u8]) -> RowItem {
@@ -886,9 +903,10 @@ impl CsvState {
                 format!("line {first}")
             };
             return bad(format!(
-                "{lines} has {} fields, the header has {}",
+                "{lines} has {} fields, the header has {}{}",
                 cells.len(),
-                self.headers.len()
+                self.headers.len(),
+                self.delimiter_hint()
             ));
         }
         let mut row = Map::with_capacity(self.headers.len());
@@ -1433,6 +1451,21 @@ mod tests {
     }
 
     // See: #15
+    #[test]
+    fn a_csv_separated_by_semicolons_is_named_as_such() {
+        let items = csv("order_id;amount\n1;2,5\n");
+        assert!(
+            matches!(&items[0], RowItem::Bad { line: 2, message, .. }
+                if message.contains("the header is one field holding `;`")),
+            "{items:?}"
+        );
+        let items = csv("order_id,amount\n1,2,3\n");
+        assert!(
+            matches!(&items[0], RowItem::Bad { message, .. } if !message.contains("holding")),
+            "{items:?}"
+        );
+    }
+
     #[test]
     fn csv_quoted_last_field_keeps_its_trailing_carriage_return() {
         let items = csv("id,note\r\n1,\"abc\r\"\r\n2,\"def\"\r\n3,ghi\r\n4,\"x\r\"");
