@@ -8,6 +8,15 @@
 //! first line is dropped in both formats. Decompressed output is metered, so a
 //! decompression bomb stops at `limits.max_expansion_ratio` times the compressed size.
 //!
+//! An object read as NDJSON whose first character (after a byte order mark and whitespace)
+//! is `[` is one JSON array document instead, as APIs and `json.dump` write it, pretty-printed
+//! or not: each element is a row, numbered by the line it starts on, framed by a scan that
+//! tracks strings and brackets and buffers one element at a time (bounded like a line by
+//! `limits.max_line_bytes`). An element that is not an object or not valid JSON is a bad
+//! row; a document that is not one well-formed array (no closing `]`, a missing or extra
+//! comma, text after the `]`) ends the file as a parse error, so a half-written document is
+//! never committed in part.
+//!
 //! What a reader yields:
 //! - [`RowItem::Row`]: a JSON object, with its 1-based line number in the decompressed file;
 //! - [`RowItem::Bad`]: a line that is not a row; the file goes on;
@@ -90,7 +99,8 @@ const REFUSED_EXTENSIONS: &[(&str, &str)] = &[
 ];
 
 /// Refuses keys whose extension says a format sluice does not read (`.parquet`, `.zip`,
-/// `.avro`, `.xlsx`, `.bz2`, `.xz`, `.tar`, …). Accepts `.ndjson`, `.jsonl`, `.json` (NDJSON),
+/// `.avro`, `.xlsx`, `.bz2`, `.xz`, `.tar`, …). Accepts `.ndjson`, `.jsonl`, `.json` (NDJSON,
+/// or one JSON array of rows),
 /// `.csv` (CSV), `.txt`, no extension and unknown extensions, each optionally followed by
 /// `.gz` or `.zst`, in a table of either format: the object's own extension picks how it
 /// is read. The `Err` is a sentence for the quarantine record.
@@ -161,6 +171,15 @@ pub enum ReadError {
     #[error("the CSV header cannot be read: {message}")]
     CsvHeader {
         /// What is wrong with it.
+        message: String,
+    },
+    /// A JSON array document is not one well-formed array: truncated, a comma missing or
+    /// extra, or text after its closing `]`.
+    #[error("the JSON array document is malformed at line {line}: {message}")]
+    JsonDocument {
+        /// Line where the scan found it.
+        line: u64,
+        /// What is wrong.
         message: String,
     },
 }
@@ -244,6 +263,9 @@ pub struct RowReader {
     meter: Arc<MeterState>,
     /// How a low-level I/O error becomes the error that ends the file.
     failure: Failure,
+    /// Whether an NDJSON object has been looked at for a JSON array document (at the first
+    /// [`RowReader::next_row`], so that opening reads nothing).
+    sniffed: bool,
 }
 
 /// What is needed to classify an I/O error from deep in the stack.
@@ -258,6 +280,7 @@ struct Failure {
 /// The per-format reading state.
 enum Inner {
     Ndjson(Lines),
+    JsonArray(ArrayDocument),
     Csv(CsvState),
 }
 
@@ -331,13 +354,27 @@ impl RowReader {
             inner,
             meter,
             failure,
+            sniffed: format != Format::Ndjson,
         })
     }
 
     /// The next row or bad line; `Ok(None)` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<RowItem>, ReadError> {
+        if !self.sniffed {
+            self.sniffed = true;
+            if let Inner::Ndjson(lines) = &mut self.inner {
+                let document =
+                    ArrayDocument::sniff(lines).map_err(|e| self.failure.classify(1, e))?;
+                if document {
+                    self.inner = Inner::JsonArray(
+                        ArrayDocument::open(lines).map_err(|e| self.failure.classify(1, e))?,
+                    );
+                }
+            }
+        }
         let result = match &mut self.inner {
             Inner::Ndjson(lines) => next_ndjson_item(lines),
+            Inner::JsonArray(doc) => return doc.next_item(self.failure),
             Inner::Csv(state) => state.next_item(),
         };
         result.map_err(|(line, e)| self.failure.classify(line, e))
@@ -345,11 +382,13 @@ impl RowReader {
 
     /// The JSON text of the row [`next_row`](Self::next_row) returned last, as it was read,
     /// so that a writer can decode it again without the parsed value being serialised:
-    /// `Some` for NDJSON (the line without its line ending), `None` for CSV, whose rows are
-    /// built from cells. Only meaningful right after a [`RowItem::Row`].
+    /// `Some` for NDJSON (the line without its line ending) and for an element of a JSON
+    /// array document (its text, line breaks and all), `None` for CSV, whose rows are built
+    /// from cells. Only meaningful right after a [`RowItem::Row`].
     pub fn row_text(&self) -> Option<&[u8]> {
         match &self.inner {
             Inner::Ndjson(lines) => Some(trim_line_end(&lines.buf)),
+            Inner::JsonArray(doc) => Some(&doc.element),
             Inner::Csv(_) => None,
         }
     }
@@ -468,6 +507,313 @@ impl Lines {
 
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Most bytes of an NDJSON object's head read to tell a JSON array document from NDJSON.
+const SNIFF_BYTES: usize = 64 << 10;
+
+/// Where the scan of a JSON array document stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArrayAt {
+    /// After the opening `[`: an element or `]`.
+    Open,
+    /// After an element: `,` or `]`.
+    Element,
+    /// After a `,`: an element.
+    Comma,
+    /// After the closing `]`: only whitespace.
+    Closed,
+}
+
+/// One JSON array document, read element by element (see the module's documentation).
+struct ArrayDocument {
+    /// The decompressed, metered bytes, past the opening `[`.
+    input: Box<dyn BufRead + Send>,
+    /// Line of the scan position (1-based).
+    line: u64,
+    /// The element last read; never grows past `max_element_bytes` (a longer element keeps
+    /// its first [`RAW_BYTES`]).
+    element: Vec<u8>,
+    /// Elements read so far.
+    count: u64,
+    /// `limits.max_line_bytes`, for one element.
+    max_element_bytes: usize,
+    at: ArrayAt,
+}
+
+impl ArrayDocument {
+    /// Whether the stream is a JSON array document. Its head (the first non-blank line, at
+    /// most [`SNIFF_BYTES`]) is read and put back in front of the rest, so nothing is lost and
+    /// line numbers stay right either way. A document starts with `[` (after a byte order
+    /// mark and whitespace) and is either pretty-printed (its first line is not a whole JSON
+    /// value), an array of objects longer than the head (`[{` …), or a one-line array of
+    /// objects. A first line that is a
+    /// whole array of anything else (`[1, 2]`), or no JSON at all, is an NDJSON file's first
+    /// row, rejected as such while the rows after it land.
+    fn sniff(lines: &mut Lines) -> io::Result<bool> {
+        let mut head = Vec::new();
+        let document = loop {
+            let chunk = match lines.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let end = chunk.is_empty();
+            let n = chunk.len().min(SNIFF_BYTES - head.len());
+            head.extend_from_slice(&chunk[..n]);
+            lines.input.consume(n);
+            let body = head.strip_prefix(UTF8_BOM).unwrap_or(&head);
+            let Some(start) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
+                if end || head.len() == SNIFF_BYTES {
+                    break false;
+                }
+                continue;
+            };
+            if body[start] != b'[' {
+                break false;
+            }
+            let first = &body[start..];
+            match first.iter().position(|b| *b == b'\n') {
+                Some(stop) => break Self::first_line_starts_a_document(&first[..stop]),
+                None if end => break Self::first_line_starts_a_document(first),
+                // Longer than the head: a minified array of objects, not a line of brackets.
+                None if head.len() == SNIFF_BYTES => {
+                    break first[1..]
+                        .iter()
+                        .find(|b| !b.is_ascii_whitespace())
+                        .is_some_and(|b| *b == b'{')
+                }
+                None => continue,
+            }
+        };
+        let rest = std::mem::replace(&mut lines.input, Box::new(io::empty()));
+        lines.input = Box::new(BufReader::with_capacity(
+            64 << 10,
+            io::Cursor::new(head).chain(rest),
+        ));
+        Ok(document)
+    }
+
+    /// See [`ArrayDocument::sniff`]: `line` starts with `[`.
+    fn first_line_starts_a_document(line: &[u8]) -> bool {
+        match serde_json::from_slice::<Value>(line) {
+            Ok(Value::Array(items)) => items.iter().all(Value::is_object),
+            Ok(_) => false,
+            Err(e) => e.is_eof(),
+        }
+    }
+
+    /// The document after [`ArrayDocument::sniff`] said yes: skips the byte order mark and
+    /// the whitespace before the `[`, counting lines, and the `[`.
+    fn open(lines: &mut Lines) -> io::Result<ArrayDocument> {
+        let mut doc = ArrayDocument {
+            input: std::mem::replace(&mut lines.input, Box::new(io::empty())),
+            line: 1,
+            element: Vec::new(),
+            count: 0,
+            max_element_bytes: lines.max_line_bytes,
+            at: ArrayAt::Open,
+        };
+        if doc.input.fill_buf()?.starts_with(UTF8_BOM) {
+            doc.input.consume(UTF8_BOM.len());
+        }
+        doc.skip_whitespace()?;
+        doc.bump(b'[');
+        Ok(doc)
+    }
+
+    fn malformed(&self, message: impl Into<String>) -> ReadError {
+        ReadError::JsonDocument {
+            line: self.line,
+            message: message.into(),
+        }
+    }
+
+    /// The next byte without consuming it; `None` at the end of the input.
+    fn peek(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.input.fill_buf() {
+                Ok(chunk) => return Ok(chunk.first().copied()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn bump(&mut self, byte: u8) {
+        if byte == b'\n' {
+            self.line += 1;
+        }
+        self.input.consume(1);
+    }
+
+    /// Skips whitespace; the next byte, not consumed.
+    fn skip_whitespace(&mut self) -> io::Result<Option<u8>> {
+        while let Some(byte) = self.peek()? {
+            if !byte.is_ascii_whitespace() {
+                return Ok(Some(byte));
+            }
+            self.bump(byte);
+        }
+        Ok(None)
+    }
+
+    fn next_item(&mut self, failure: Failure) -> Result<Option<RowItem>, ReadError> {
+        let line = self.line;
+        self.next_element().map_err(|e| match e {
+            Framing::Io(e) => failure.classify(line, e),
+            Framing::Malformed(e) => e,
+        })
+    }
+
+    fn next_element(&mut self) -> Result<Option<RowItem>, Framing> {
+        loop {
+            let next = self.skip_whitespace()?;
+            match (self.at, next) {
+                (ArrayAt::Closed, None) => return Ok(None),
+                (ArrayAt::Closed, Some(_)) => {
+                    return Err(self
+                        .malformed("text after the closing `]`; an object is one JSON array or NDJSON, not both")
+                        .into())
+                }
+                (_, None) => {
+                    return Err(self
+                        .malformed(format!(
+                            "the document ends after {} elements without its closing `]` (a truncated or half-written file)",
+                            self.count
+                        ))
+                        .into())
+                }
+                (ArrayAt::Open | ArrayAt::Element, Some(b']')) => {
+                    self.bump(b']');
+                    self.at = ArrayAt::Closed;
+                }
+                (ArrayAt::Element, Some(b',')) => {
+                    self.bump(b',');
+                    self.at = ArrayAt::Comma;
+                }
+                (ArrayAt::Element, Some(_)) => {
+                    return Err(self
+                        .malformed(format!("a `,` or `]` is missing after element {}", self.count))
+                        .into())
+                }
+                (ArrayAt::Comma, Some(b']')) => {
+                    return Err(self
+                        .malformed("a `,` before the closing `]` (JSON allows no trailing comma)")
+                        .into())
+                }
+                (ArrayAt::Open | ArrayAt::Comma, Some(b',')) => {
+                    return Err(self.malformed("a `,` where an element should be").into())
+                }
+                (ArrayAt::Open | ArrayAt::Comma, Some(_)) => {
+                    let line = self.line;
+                    let too_long = self.read_element()?;
+                    self.count += 1;
+                    self.at = ArrayAt::Element;
+                    return Ok(Some(self.element_item(line, too_long)));
+                }
+            }
+        }
+    }
+
+    /// Reads one element into `element`, tracking strings and brackets: a scalar ends before
+    /// whitespace, `,` or `]`; an object or array at its matching close. Returns whether it
+    /// was longer than the limit.
+    fn read_element(&mut self) -> Result<bool, Framing> {
+        self.element.clear();
+        let (mut depth, mut in_string, mut escaped, mut too_long) = (0u64, false, false, false);
+        let mut size = 0usize;
+        loop {
+            let Some(byte) = self.peek()? else {
+                // The end comes in the middle of an element: next_element reports it.
+                return Ok(too_long);
+            };
+            if !in_string
+                && depth == 0
+                && (byte.is_ascii_whitespace() || byte == b',' || byte == b']')
+            {
+                return Ok(too_long);
+            }
+            self.bump(byte);
+            size += 1;
+            if size > self.max_element_bytes {
+                if !too_long {
+                    self.element.truncate(RAW_BYTES);
+                    too_long = true;
+                }
+            } else {
+                self.element.push(byte);
+            }
+            if in_string {
+                match (escaped, byte) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return Ok(too_long);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn element_item(&self, line: u64, too_long: bool) -> RowItem {
+        let bad = |message: String| RowItem::Bad {
+            line,
+            message,
+            raw: raw_text(&self.element),
+            too_long,
+        };
+        let n = self.count;
+        if too_long {
+            return bad(format!(
+                "element {n} of the JSON array is longer than {} bytes (limits.max_line_bytes)",
+                self.max_element_bytes
+            ));
+        }
+        match serde_json::from_slice::<Value>(&self.element) {
+            Ok(value @ Value::Object(_)) => RowItem::Row { line, value },
+            Ok(other) => bad(format!(
+                "a row must be a JSON object, element {n} of the JSON array is {}",
+                json_kind(&other)
+            )),
+            Err(e) => {
+                let text = e.to_string();
+                let what = text.split(" at line ").next().unwrap_or(&text);
+                bad(format!(
+                    "invalid JSON in element {n} of the JSON array: {what}"
+                ))
+            }
+        }
+    }
+}
+
+/// Why the framing of a JSON array document stopped.
+enum Framing {
+    Io(io::Error),
+    Malformed(ReadError),
+}
+
+impl From<io::Error> for Framing {
+    fn from(e: io::Error) -> Self {
+        Framing::Io(e)
+    }
+}
+
+impl From<ReadError> for Framing {
+    fn from(e: ReadError) -> Self {
+        Framing::Malformed(e)
+    }
+}
 
 /// Strips one trailing `\n` and one `\r` before it.
 fn trim_line_end(line: &[u8]) -> &[u8] {
@@ -1016,6 +1362,147 @@ mod tests {
 
     fn row(line: u64, value: Value) -> RowItem {
         RowItem::Row { line, value }
+    }
+
+    fn document(text: &str) -> Result<Vec<RowItem>, ReadError> {
+        all(reader(text.as_bytes().to_vec(), Compression::None, Format::Ndjson).unwrap())
+    }
+
+    fn bad_line(item: &RowItem) -> Option<(u64, &str)> {
+        match item {
+            RowItem::Bad { line, message, .. } => Some((*line, message.as_str())),
+            RowItem::Row { .. } => None,
+        }
+    }
+
+    #[test]
+    fn a_pretty_printed_json_array_is_one_row_per_element_at_its_first_line() {
+        let text = "\u{feff}\n  [\n  {\n    \"id\": 1,\n    \"note\": \"a ] b, c } \\\" d\"\n  },\n  {\"id\": 2, \"tags\": [1, [2]]}\n]\n\n";
+        let items = document(text).unwrap();
+        assert_eq!(
+            items,
+            vec![
+                row(3, json!({"id": 1, "note": "a ] b, c } \" d"})),
+                row(7, json!({"id": 2, "tags": [1, [2]]})),
+            ]
+        );
+        assert_eq!(document("[]").unwrap(), vec![]);
+        assert_eq!(document(" [ ] \n").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn an_element_that_is_no_object_or_no_json_is_a_bad_row_and_the_rest_go_on() {
+        let items =
+            document("[\n{\"id\": 1},\n7,\n\"text\",\n{\"id\": tru},\n{\"id\": 2}\n]").unwrap();
+        assert_eq!(items[0], row(2, json!({"id": 1})));
+        let (line, message) = bad_line(&items[1]).unwrap();
+        assert_eq!(line, 3);
+        assert!(
+            message.contains("element 2 of the JSON array is a number"),
+            "{message}"
+        );
+        assert_eq!(bad_line(&items[2]).unwrap().0, 4);
+        let (line, message) = bad_line(&items[3]).unwrap();
+        assert_eq!(line, 5);
+        assert!(message.contains("invalid JSON in element 4"), "{message}");
+        assert_eq!(items[4], row(6, json!({"id": 2})));
+        assert_eq!(items.len(), 5);
+    }
+
+    #[test]
+    fn a_json_array_document_that_is_not_well_formed_ends_the_file() {
+        for (text, needle) in [
+            ("[\n{\"id\": 1},\n{\"id\": 2}", "without its closing `]`"),
+            ("[{\"id\": 1},\n{\"id\": 2", "without its closing `]`"),
+            ("[\n{\"id\": 1},\n]", "trailing comma"),
+            (
+                "[\n{\"id\": 1}\n{\"id\": 2}\n]",
+                "`,` or `]` is missing after element 1",
+            ),
+            ("[\n,{\"id\": 1}]", "where an element should be"),
+            ("[{\"id\": 1}]\n{\"id\": 2}\n", "text after the closing `]`"),
+        ] {
+            let err = document(text).unwrap_err();
+            assert!(
+                matches!(err, ReadError::JsonDocument { .. }),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+            assert_eq!(err.reason(), QuarantineReason::ParseError);
+        }
+        // On one line, a broken array is an NDJSON file's bad first row, and the rows after
+        // it land: `[1, 2]`, `[x`, `[{"id": 1},]`.
+        for first in ["[1, 2]", "[x", "[{\"id\": 1},]"] {
+            let items = document(&format!("{first}\n{{\"id\": 2}}\n")).unwrap();
+            assert_eq!(
+                bad_line(&items[0]).map(|(line, _)| line),
+                Some(1),
+                "{first}"
+            );
+            assert_eq!(items[1], row(2, json!({"id": 2})), "{first}");
+        }
+        // A one-line array of objects is a document (as `json.dumps` writes it).
+        assert_eq!(
+            document("[{\"id\": 1}, {\"id\": 2}]").unwrap(),
+            vec![row(1, json!({"id": 1})), row(1, json!({"id": 2}))]
+        );
+    }
+
+    #[test]
+    fn a_first_line_of_brackets_longer_than_the_head_is_an_ndjson_row() {
+        let text = format!("{}\n{{\"id\": 1}}\n", "[".repeat(100_000));
+        let items = document(&text).unwrap();
+        assert_eq!(bad_line(&items[0]).map(|(line, _)| line), Some(1));
+        assert_eq!(items[1], row(2, json!({"id": 1})));
+    }
+
+    #[test]
+    fn a_json_array_document_longer_than_the_head_is_still_a_document() {
+        let rows: Vec<String> = (0..5000).map(|i| format!("{{\"id\": {i}}}")).collect();
+        let items = document(&format!("[{}]", rows.join(", "))).unwrap();
+        assert_eq!(items.len(), 5000);
+        assert_eq!(items[4999], row(1, json!({"id": 4999})));
+        let gz = gzip(format!("[\n{}\n]\n", rows.join(",\n")).as_bytes());
+        let items = all(reader(gz, Compression::Gzip, Format::Ndjson).unwrap()).unwrap();
+        assert_eq!(items.len(), 5000);
+        assert_eq!(items[1], row(3, json!({"id": 1})));
+    }
+
+    #[test]
+    fn a_json_array_element_over_the_line_limit_is_a_bad_row_and_the_next_is_read() {
+        let long = "x".repeat(100);
+        let text = format!("[{{\"note\": \"{long}\"}}, {{\"id\": 1}}]");
+        let limits = Limits {
+            max_line_bytes: 50,
+            ..limits()
+        };
+        let items = all(RowReader::new(
+            Box::new(io::Cursor::new(text.into_bytes())),
+            Compression::None,
+            Format::Ndjson,
+            &limits,
+            &schema(),
+            0,
+        )
+        .unwrap())
+        .unwrap();
+        assert!(
+            matches!(&items[0], RowItem::Bad { too_long: true, message, .. } if message.contains("element 1")),
+            "{items:?}"
+        );
+        assert_eq!(items[1], row(1, json!({"id": 1})));
+    }
+
+    #[test]
+    fn ndjson_after_blank_lines_keeps_its_line_numbers() {
+        assert_eq!(
+            ndjson("\n\n  \n{\"id\": 1}\n"),
+            vec![row(4, json!({"id": 1}))]
+        );
+        assert_eq!(
+            ndjson("\u{feff}{\"id\": 1}\n{\"id\": 2}"),
+            vec![row(1, json!({"id": 1})), row(2, json!({"id": 2}))]
+        );
     }
 
     #[test]
