@@ -628,17 +628,6 @@ impl ArrayDocument {
         }
     }
 
-    /// The next byte without consuming it; `None` at the end of the input.
-    fn peek(&mut self) -> io::Result<Option<u8>> {
-        loop {
-            match self.input.fill_buf() {
-                Ok(chunk) => return Ok(chunk.first().copied()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
     fn bump(&mut self, byte: u8) {
         if byte == b'\n' {
             self.line += 1;
@@ -646,15 +635,28 @@ impl ArrayDocument {
         self.input.consume(1);
     }
 
-    /// Skips whitespace; the next byte, not consumed.
+    /// Skips whitespace, a buffered chunk at a time; the next byte, not consumed.
     fn skip_whitespace(&mut self) -> io::Result<Option<u8>> {
-        while let Some(byte) = self.peek()? {
-            if !byte.is_ascii_whitespace() {
-                return Ok(Some(byte));
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                return Ok(None);
             }
-            self.bump(byte);
+            let blank = chunk
+                .iter()
+                .position(|b| !b.is_ascii_whitespace())
+                .unwrap_or(chunk.len());
+            let next = chunk.get(blank).copied();
+            self.line += chunk[..blank].iter().filter(|b| **b == b'\n').count() as u64;
+            self.input.consume(blank);
+            if next.is_some() {
+                return Ok(next);
+            }
         }
-        Ok(None)
     }
 
     fn next_item(&mut self, failure: Failure) -> Result<Option<RowItem>, ReadError> {
@@ -717,51 +719,67 @@ impl ArrayDocument {
 
     /// Reads one element into `element`, tracking strings and brackets: a scalar ends before
     /// whitespace, `,` or `]`; an object or array at its matching close. Returns whether it
-    /// was longer than the limit.
+    /// was longer than the limit. Scans the buffered input a chunk at a time.
     fn read_element(&mut self) -> Result<bool, Framing> {
         self.element.clear();
         let (mut depth, mut in_string, mut escaped, mut too_long) = (0u64, false, false, false);
         let mut size = 0usize;
         loop {
-            let Some(byte) = self.peek()? else {
+            let chunk = match self.input.fill_buf() {
+                Ok(chunk) => chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if chunk.is_empty() {
                 // The end comes in the middle of an element: next_element reports it.
                 return Ok(too_long);
-            };
-            if !in_string
-                && depth == 0
-                && (byte.is_ascii_whitespace() || byte == b',' || byte == b']')
-            {
-                return Ok(too_long);
             }
-            self.bump(byte);
-            size += 1;
-            if size > self.max_element_bytes {
-                if !too_long {
-                    self.element.truncate(RAW_BYTES);
-                    too_long = true;
+            let (mut used, mut finished) = (0, false);
+            for &byte in chunk {
+                if in_string {
+                    used += 1;
+                    match (escaped, byte) {
+                        (true, _) => escaped = false,
+                        (false, b'\\') => escaped = true,
+                        (false, b'"') => in_string = false,
+                        _ => {}
+                    }
+                    continue;
                 }
-            } else {
-                self.element.push(byte);
-            }
-            if in_string {
-                match (escaped, byte) {
-                    (true, _) => escaped = false,
-                    (false, b'\\') => escaped = true,
-                    (false, b'"') => in_string = false,
+                if depth == 0 && (byte.is_ascii_whitespace() || byte == b',' || byte == b']') {
+                    finished = true;
+                    break;
+                }
+                used += 1;
+                match byte {
+                    b'"' => in_string = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            finished = true;
+                            break;
+                        }
+                    }
                     _ => {}
                 }
-                continue;
             }
-            match byte {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        return Ok(too_long);
-                    }
+            let part = &chunk[..used];
+            self.line += part.iter().filter(|b| **b == b'\n').count() as u64;
+            size += used;
+            if !too_long {
+                if size > self.max_element_bytes {
+                    let keep = RAW_BYTES.saturating_sub(self.element.len()).min(used);
+                    self.element.truncate(RAW_BYTES);
+                    self.element.extend_from_slice(&part[..keep]);
+                    too_long = true;
+                } else {
+                    self.element.extend_from_slice(part);
                 }
-                _ => {}
+            }
+            self.input.consume(used);
+            if finished {
+                return Ok(too_long);
             }
         }
     }
@@ -2063,7 +2081,56 @@ mod tests {
         assert!(check_extension("a.ndjson", Format::Csv).is_ok());
     }
 
+    /// JSON values whose strings hold the characters the framing scan must get right.
+    fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            "[\\[\\]{},\"\\\\ \\na-z]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map("[a-z\\]\\[,\"]{1,6}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
     proptest::proptest! {
+        /// Any array of objects, written compact or pretty by serde_json, reads back as the
+        /// same rows in order, each at the line its element starts on.
+        #[test]
+        fn a_json_array_document_reads_back_as_written(
+            rows in proptest::collection::vec(
+                proptest::collection::btree_map("[a-z\\]\\[,\"]{1,6}", arbitrary_json(), 0..5),
+                0..20,
+            ),
+            pretty: bool,
+        ) {
+            let rows: Vec<Value> = rows.into_iter().map(|m| Value::Object(m.into_iter().collect())).collect();
+            let text = if pretty {
+                serde_json::to_string_pretty(&rows).unwrap()
+            } else {
+                serde_json::to_string(&rows).unwrap()
+            };
+            let items = document(&text).unwrap();
+            let values: Vec<&Value> = items
+                .iter()
+                .map(|item| match item {
+                    RowItem::Row { value, .. } => value,
+                    RowItem::Bad { message, .. } => panic!("{message} in {text}"),
+                })
+                .collect();
+            proptest::prop_assert_eq!(values, rows.iter().collect::<Vec<_>>());
+            if !pretty {
+                let on_line_one = items.iter().all(|i| matches!(i, RowItem::Row { line: 1, .. }));
+                proptest::prop_assert!(on_line_one, "compact rows not all on line 1");
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..2048),
                                        csv_format: bool, compression in 0u8..3) {

@@ -152,8 +152,9 @@ impl JsonRows {
         out
     }
 
-    /// Appends one row given as the text of one JSON object, without a line break in it (a
-    /// JSON text never needs one outside strings, where it is escaped).
+    /// Appends one row given as the text of one JSON object: an NDJSON line, or an element
+    /// of a JSON array document, whose line breaks are whitespace to the decoder (rows are
+    /// told apart by where each ends, not by lines).
     pub fn push_text(&mut self, json: &[u8]) {
         self.text.extend_from_slice(json);
         self.ends.push(self.text.len());
