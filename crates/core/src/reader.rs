@@ -585,11 +585,9 @@ impl ArrayDocument {
                 None => continue,
             }
         };
+        // Both are buffered readers, so the chain is one too: no second buffer, no copy.
         let rest = std::mem::replace(&mut lines.input, Box::new(io::empty()));
-        lines.input = Box::new(BufReader::with_capacity(
-            64 << 10,
-            io::Cursor::new(head).chain(rest),
-        ));
+        lines.input = Box::new(io::Cursor::new(head).chain(rest));
         Ok(document)
     }
 
