@@ -449,11 +449,7 @@ impl Lines {
         let mut too_long = false;
         let mut any = false;
         loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let chunk = fill(&mut self.input)?;
             if chunk.is_empty() {
                 return Ok(any.then(|| self.check_length(too_long)));
             }
@@ -505,6 +501,20 @@ impl Lines {
     }
 }
 
+/// The buffered bytes of `input`, read again while the read is interrupted; empty at the
+/// end of the input.
+fn fill<R: BufRead + ?Sized>(input: &mut R) -> io::Result<&[u8]> {
+    loop {
+        match input.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    // Buffered now (or at the end): this returns what the call above filled.
+    input.fill_buf()
+}
+
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -552,11 +562,7 @@ impl ArrayDocument {
     fn sniff(lines: &mut Lines) -> io::Result<bool> {
         let mut head = Vec::new();
         let document = loop {
-            let chunk = match lines.input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let chunk = fill(&mut lines.input)?;
             let end = chunk.is_empty();
             let n = chunk.len().min(SNIFF_BYTES - head.len());
             head.extend_from_slice(&chunk[..n]);
@@ -636,11 +642,7 @@ impl ArrayDocument {
     /// Skips whitespace, a buffered chunk at a time; the next byte, not consumed.
     fn skip_whitespace(&mut self) -> io::Result<Option<u8>> {
         loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let chunk = fill(&mut self.input)?;
             if chunk.is_empty() {
                 return Ok(None);
             }
@@ -723,11 +725,7 @@ impl ArrayDocument {
         let (mut depth, mut in_string, mut escaped, mut too_long) = (0u64, false, false, false);
         let mut size = 0usize;
         loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(chunk) => chunk,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.into()),
-            };
+            let chunk = fill(&mut self.input)?;
             if chunk.is_empty() {
                 // The end comes in the middle of an element: next_element reports it.
                 return Ok(too_long);
