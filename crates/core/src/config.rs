@@ -30,6 +30,8 @@
 //! new_version = "append"         # append | ignore | replace: a new version of a committed key
 //! on_delete = "keep"             # keep | delete: a removed object's rows stay, or leave
 //! freshness = "1h"               # optional: an object unfinished this long after it landed is late
+//! lineage = false                # true: every row carries _source_key, _source_version,
+//!                                # _batch_id, _ingested_at and _source_line columns
 //! [table.compaction]             # optional: `sluice compact`'s defaults; its flags override
 //! target_file_size = "256MB"     # bytes per output file, about (binary units); default 256MiB
 //! min_input_files = 5            # a partition with fewer small files is left alone
@@ -284,6 +286,11 @@ pub struct TableConfig {
     /// Defaults of `sluice compact` for this table (its flags override them).
     #[serde(default, skip_serializing_if = "CompactionConfig::is_default")]
     pub compaction: CompactionConfig,
+    /// Lineage columns ([`crate::schema::LINEAGE_COLUMNS`]): every row says which object
+    /// version, batch and line brought it, and when. A table that had none gets them (null
+    /// in its older rows) at the next arrival.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lineage: bool,
 }
 
 /// `[table.compaction]`: how `sluice compact` rewrites the table's small files, unless its

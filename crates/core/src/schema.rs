@@ -68,6 +68,37 @@ pub struct Field {
     pub required: bool,
 }
 
+/// The lineage columns a table with `lineage = true` has, after the contract's, each written
+/// by sluice for every row (a row's own fields of these names are ignored): the object's
+/// key, its version (the S3 version id, or the etag where the bucket keeps no versions), the
+/// batch that committed it, when it was validated, and the line (of the decompressed
+/// object) the row starts on.
+pub const LINEAGE_COLUMNS: [(&str, FieldType); 5] = [
+    ("_source_key", FieldType::String),
+    ("_source_version", FieldType::String),
+    ("_batch_id", FieldType::String),
+    ("_ingested_at", FieldType::Timestamp),
+    ("_source_line", FieldType::Long),
+];
+
+/// Whether `name` is one of the [`LINEAGE_COLUMNS`].
+pub fn is_lineage_column(name: &str) -> bool {
+    LINEAGE_COLUMNS.iter().any(|(n, _)| *n == name)
+}
+
+/// The [`LINEAGE_COLUMNS`] as optional fields (a table that gains them later has rows
+/// without).
+pub fn lineage_fields() -> Vec<Field> {
+    LINEAGE_COLUMNS
+        .iter()
+        .map(|(name, ty)| Field {
+            name: (*name).to_string(),
+            ty: ty.clone(),
+            required: false,
+        })
+        .collect()
+}
+
 /// The columns of a table, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TableSchema {

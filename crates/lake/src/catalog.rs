@@ -203,15 +203,30 @@ impl Lake {
     }
 
     /// Loads the table, creating it from the contract's schema on first use. Two processes
-    /// creating at once: the loser loads the winner's table.
+    /// creating at once: the loser loads the winner's table. A table with `lineage = true`
+    /// has the lineage columns after the contract's; one made before gets them here.
     pub async fn load_or_create(
         &self,
         table: &TableConfig,
         contract: &TableSchema,
     ) -> Result<Table> {
         if let Some(t) = self.load(table).await? {
-            return Ok(t);
+            return self.with_lineage_columns(table, t).await;
         }
+        let with_lineage;
+        let contract = if table.lineage {
+            with_lineage = TableSchema {
+                fields: contract
+                    .fields
+                    .iter()
+                    .cloned()
+                    .chain(sluice_core::schema::lineage_fields())
+                    .collect(),
+            };
+            &with_lineage
+        } else {
+            contract
+        };
         let _creating = match &self.guard {
             Some(guard) => {
                 let lock = guard.creating().await;
@@ -273,6 +288,28 @@ impl Lake {
                 None => Err(LakeError::iceberg(format!("creating table {ident}"), e)),
             },
         }
+    }
+
+    /// The table, with the lineage columns it lacks added when `lineage = true` (in one schema
+    /// change; a racing writer's identical change is skipped by [`Lake::add_columns`]).
+    async fn with_lineage_columns(&self, table_cfg: &TableConfig, table: Table) -> Result<Table> {
+        if !table_cfg.lineage {
+            return Ok(table);
+        }
+        let current = table.metadata().current_schema();
+        let missing: Vec<ColumnAddition> = sluice_core::schema::lineage_fields()
+            .into_iter()
+            .filter(|f| current.field_by_name(&f.name).is_none())
+            .map(|field| ColumnAddition {
+                parent: None,
+                field,
+            })
+            .collect();
+        if missing.is_empty() {
+            return Ok(table);
+        }
+        tracing::info!(table = %table_cfg.name, columns = missing.len(), "lineage columns added");
+        self.add_columns(table_cfg, &missing).await
     }
 
     /// Adds nullable columns (top level or inside a struct) in one schema change. Columns

@@ -12,8 +12,10 @@
 
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef as ArrowSchemaRef;
+use arrow_array::{
+    new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
+use arrow_schema::{Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
 use iceberg::arrow::{schema_to_arrow_schema, RecordBatchPartitionSplitter};
 use iceberg::spec::{DataFile, DataFileFormat, PartitionSpecRef, SchemaRef, TableProperties};
 use iceberg::table::Table;
@@ -29,6 +31,7 @@ use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
+use sluice_core::schema::is_lineage_column;
 use sluice_core::BatchId;
 
 use crate::commit::StagedBatch;
@@ -63,12 +66,31 @@ enum Inner {
     },
 }
 
+/// What a table with lineage columns (`lineage = true`, see
+/// [`sluice_core::schema::LINEAGE_COLUMNS`]) records of where each row came from; the line
+/// is each row's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lineage {
+    /// The object's key.
+    pub key: String,
+    /// Its S3 version id, or its etag where the bucket keeps no versions.
+    pub version: String,
+    /// The batch the rows are committed in.
+    pub batch_id: String,
+    /// When the rows were validated: microseconds since the epoch, UTC.
+    pub ingested_at_micros: i64,
+}
+
 /// Writes one batch's rows as staged data files of one table.
 pub struct BatchWriter {
     batch_id: BatchId,
     schema: SchemaRef,
     spec: PartitionSpecRef,
     arrow_schema: ArrowSchemaRef,
+    /// What rows are decoded to: the table's columns, without the lineage columns when the
+    /// writer fills those itself (so a row's own field of such a name is ignored).
+    decode_schema: ArrowSchemaRef,
+    lineage: Option<Lineage>,
     /// Reused from batch to batch: its tape keeps its capacity, so a chunk of rows does not
     /// allocate (and fault in) fresh buffers. Rebuilt after an error, which leaves it midway.
     decoder: arrow_json::reader::Decoder,
@@ -256,11 +278,44 @@ impl BatchWriter {
             batch_id: batch_id.clone(),
             schema,
             spec,
+            decode_schema: arrow_schema.clone(),
             arrow_schema,
+            lineage: None,
             decoder,
             inner,
             rows: 0,
         })
+    }
+
+    /// The same writer, filling the table's lineage columns with `lineage` (and each row's
+    /// line, given to [`BatchWriter::write_rows_from`]). The table must have them all.
+    pub fn with_lineage(mut self, lineage: Lineage) -> Result<Self> {
+        let present = self
+            .arrow_schema
+            .fields()
+            .iter()
+            .filter(|f| is_lineage_column(f.name()))
+            .count();
+        if present != sluice_core::schema::LINEAGE_COLUMNS.len() {
+            return Err(LakeError::internal(format!(
+                "the table has {present} of the {} lineage columns",
+                sluice_core::schema::LINEAGE_COLUMNS.len()
+            )));
+        }
+        let fields: Vec<_> = self
+            .arrow_schema
+            .fields()
+            .iter()
+            .filter(|f| !is_lineage_column(f.name()))
+            .cloned()
+            .collect();
+        self.decode_schema = Arc::new(ArrowSchema::new_with_metadata(
+            fields,
+            self.arrow_schema.metadata().clone(),
+        ));
+        self.decoder = json_decoder(&self.decode_schema).map_err(LakeError::internal)?;
+        self.lineage = Some(lineage);
+        Ok(self)
     }
 
     /// The Arrow schema rows are converted to (with Iceberg field ids in field metadata).
@@ -271,6 +326,16 @@ impl BatchWriter {
     /// Converts and writes rows. Rows Arrow cannot convert are skipped and returned with the
     /// reason, so one bad value never loses its neighbours.
     pub async fn write_rows(&mut self, rows: &JsonRows) -> Result<Vec<ConversionFailure>> {
+        self.write_rows_from(rows, &[]).await
+    }
+
+    /// [`BatchWriter::write_rows`], with each row's line in the object (one per row, for the
+    /// `_source_line` lineage column; empty: unknown, null).
+    pub async fn write_rows_from(
+        &mut self,
+        rows: &JsonRows,
+        lines: &[u64],
+    ) -> Result<Vec<ConversionFailure>> {
         if rows.is_empty() {
             return Ok(vec![]);
         }
@@ -278,10 +343,64 @@ impl BatchWriter {
             Ok(batches) => (batches, vec![]),
             Err(_) => self.convert_row_by_row(rows)?,
         };
+        // The lines of the rows that converted, in order: the batches hold those.
+        let failed: std::collections::HashSet<usize> = failures.iter().map(|f| f.index).collect();
+        let lines: Vec<u64> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !failed.contains(i))
+            .map(|(_, line)| *line)
+            .collect();
+        let mut at = 0;
         for batch in batches {
+            let n = batch.num_rows();
+            let batch = self.add_lineage(batch, lines.get(at..at + n))?;
+            at += n;
             self.write_batch(batch).await?;
         }
         Ok(failures)
+    }
+
+    /// `batch` (decoded without the lineage columns) with them, in the table's column order.
+    fn add_lineage(&self, batch: RecordBatch, lines: Option<&[u64]>) -> Result<RecordBatch> {
+        let Some(lineage) = &self.lineage else {
+            return Ok(batch);
+        };
+        let n = batch.num_rows();
+        let text = |value: &str| -> ArrayRef {
+            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(value, n)))
+        };
+        let mut columns = Vec::with_capacity(self.arrow_schema.fields().len());
+        for field in self.arrow_schema.fields() {
+            let column: ArrayRef = match field.name().as_str() {
+                "_source_key" => text(&lineage.key),
+                "_source_version" => text(&lineage.version),
+                "_batch_id" => text(&lineage.batch_id),
+                "_ingested_at" => Arc::new(TimestampMicrosecondArray::from(vec![
+                    lineage.ingested_at_micros;
+                    n
+                ])),
+                "_source_line" => match lines {
+                    Some(lines) => Arc::new(Int64Array::from_iter_values(
+                        lines.iter().map(|l| i64::try_from(*l).unwrap_or(i64::MAX)),
+                    )),
+                    None => new_null_array(field.data_type(), n),
+                },
+                name => batch.column_by_name(name).cloned().ok_or_else(|| {
+                    LakeError::internal(format!("column {name} missing from the decoded rows"))
+                })?,
+            };
+            let column = if column.data_type() == field.data_type() {
+                column
+            } else {
+                arrow_cast::cast(&column, field.data_type()).map_err(|e| {
+                    LakeError::internal(format!("lineage column {}: {e}", field.name()))
+                })?
+            };
+            columns.push(column);
+        }
+        RecordBatch::try_new(self.arrow_schema.clone(), columns)
+            .map_err(|e| LakeError::internal(format!("adding the lineage columns: {e}")))
     }
 
     /// Decodes `rows` rows of newline-separated JSON objects into record batches.
@@ -293,7 +412,7 @@ impl BatchWriter {
         let result = self.decode_all(text, rows);
         if result.is_err() {
             // An error leaves the decoder midway through a row.
-            self.decoder = json_decoder(&self.arrow_schema)?;
+            self.decoder = json_decoder(&self.decode_schema)?;
         }
         result
     }

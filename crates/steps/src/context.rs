@@ -74,6 +74,10 @@ pub enum ContextError {
         path: String,
         message: String,
     },
+    /// With `lineage = true`, a contract property named like a lineage column: sluice writes
+    /// those columns itself.
+    #[error("table {table}: key `lineage`: the contract has a property {column:?}, a lineage column sluice writes itself; rename it or set lineage = false")]
+    LineageColumn { table: String, column: String },
 }
 
 impl Context {
@@ -127,6 +131,19 @@ impl Context {
                     table: t.name.clone(),
                     column: column.clone(),
                 });
+            }
+            if t.lineage {
+                if let Some(f) = contract
+                    .table_schema
+                    .fields
+                    .iter()
+                    .find(|f| sluice_core::schema::is_lineage_column(&f.name))
+                {
+                    return Err(ContextError::LineageColumn {
+                        table: t.name.clone(),
+                        column: f.name.clone(),
+                    });
+                }
             }
             contracts.insert(t.name.clone(), Arc::new(contract));
         }

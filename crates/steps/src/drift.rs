@@ -95,7 +95,11 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     .await?;
     drop(slot);
 
-    let (inferred, changes) = sample.changes(&current, table_cfg.max_invalid_ratio);
+    let (inferred, mut changes) = sample.changes(&current, table_cfg.max_invalid_ratio);
+    if table_cfg.lineage {
+        // sluice writes the lineage columns; a row's own fields of those names are ignored.
+        changes.retain(|c| !sluice_core::schema::is_lineage_column(&c.path));
+    }
     let mut listed = changes.clone();
     listed.truncate(MAX_LISTED_CHANGES);
     // Counted before each addition is resolved in the file's schema: a row of thousands of

@@ -17,7 +17,9 @@ mod evolve;
 mod pass;
 
 use sluice_core::ledger::{FilteredReason, LedgerState, RowCounts};
+use sluice_core::{BatchId, ObjectVersion};
 use sluice_lake::schema::from_iceberg_schema;
+use sluice_lake::writer::Lineage;
 
 use crate::context::{keys, now, Context};
 use crate::error::StepError;
@@ -78,7 +80,20 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         .lake
         .load_or_create(&table_cfg, &contract.table_schema)
         .await?;
-    let mut pass = read_and_stage(ctx, &object, &table_cfg, contract.clone(), &table, true).await?;
+    let lineage = match table_cfg.lineage {
+        true => Some(lineage(&object, &batch_id, &record.record.claimed_at)?),
+        false => None,
+    };
+    let mut pass = read_and_stage(
+        ctx,
+        &object,
+        &table_cfg,
+        contract.clone(),
+        &table,
+        lineage.as_ref(),
+        true,
+    )
+    .await?;
     if let Some(out) = not_loaded(ctx, &record, &task, &table, &pass).await? {
         return Ok(out);
     }
@@ -99,7 +114,16 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             table = evolve::apply(ctx, &table_cfg, &additions, &object.key).await?;
             evolved = additions.iter().map(|a| a.path()).collect();
             // Read again with the evolved schema, so the new columns hold their values.
-            pass = read_and_stage(ctx, &object, &table_cfg, contract, &table, false).await?;
+            pass = read_and_stage(
+                ctx,
+                &object,
+                &table_cfg,
+                contract,
+                &table,
+                lineage.as_ref(),
+                false,
+            )
+            .await?;
             if let Some(out) = not_loaded(ctx, &record, &task, &table, &pass).await? {
                 return Ok(out);
             }
@@ -260,5 +284,30 @@ async fn filtered(
         rows: counts,
         invalid_ratio: 0.0,
         detail,
+    })
+}
+
+/// What the lineage columns of `object`'s rows say. The time is the ledger's claim of the
+/// version, not the clock now: a validation run again (a retry, a takeover after the lease)
+/// writes the same bytes into the same files.
+fn lineage(
+    object: &ObjectVersion,
+    batch_id: &BatchId,
+    claimed_at: &str,
+) -> Result<Lineage, StepError> {
+    let claimed = chrono::DateTime::parse_from_rfc3339(claimed_at).map_err(|e| {
+        StepError::internal(format!(
+            "{}: the ledger's claim time {claimed_at:?} is not RFC 3339: {e}",
+            object.key
+        ))
+    })?;
+    Ok(Lineage {
+        key: object.key.clone(),
+        version: object
+            .version_id
+            .clone()
+            .unwrap_or_else(|| object.etag.clone()),
+        batch_id: batch_id.to_string(),
+        ingested_at_micros: claimed.timestamp_micros(),
     })
 }

@@ -28,7 +28,7 @@ use sluice_core::reader::RowItem;
 use sluice_core::{ObjectVersion, QuarantineReason};
 use sluice_lake::commit::StagedBatch;
 use sluice_lake::schema::from_iceberg_schema;
-use sluice_lake::writer::{BatchWriter, JsonRows};
+use sluice_lake::writer::{BatchWriter, JsonRows, Lineage};
 use tokio::sync::mpsc;
 
 use crate::context::{Context, Progress};
@@ -103,11 +103,15 @@ pub(super) async fn read_and_stage(
     table_cfg: &TableConfig,
     contract: Arc<Contract>,
     table: &Table,
+    lineage: Option<&Lineage>,
     collect_new: bool,
 ) -> Result<Pass, StepError> {
     let batch_id = object.batch_id();
     let schema = from_iceberg_schema(table.metadata().current_schema())?;
     let mut writer = BatchWriter::new(table, &batch_id, None).await?;
+    if let Some(lineage) = lineage {
+        writer = writer.with_lineage(lineage.clone())?;
+    }
 
     // The reading thread. It fills a chunk taken from `pool` (`None`: allocate one) and sends
     // it; the writer sends it back once written. With one chunk the two sides alternate.
@@ -242,7 +246,7 @@ pub(super) async fn read_and_stage(
         );
         let mut rejects = std::mem::take(&mut chunk.rejects);
         if !chunk.rows.is_empty() && write_error.is_none() {
-            match writer.write_rows(&chunk.rows).await {
+            match writer.write_rows_from(&chunk.rows, &chunk.lines).await {
                 Ok(failures) => {
                     crate::failpoint::hit("validate.mid_write", &object.key)?;
                     for f in &failures {
