@@ -204,10 +204,16 @@ export const ACCESS: Record<Principal, Access> = {
   },
   validate: {
     ...EVERY_FUNCTION,
-    // Deletes the data files of a batch it quarantines.
-    data: { read: ['arrivals', 'table_metadata'], write: ['table_data'], delete: ['table_data'] },
+    // Deletes the data files of a batch it quarantines. Evolves the schema of a table whose
+    // accepted rows bring new fields, and adds the lineage columns a table lacks: a new
+    // metadata file and a Glue UpdateTable.
+    data: {
+      read: ['arrivals', 'table_metadata'],
+      write: ['table_data', 'table_metadata'],
+      delete: ['table_data'],
+    },
     control: { read: ['ledger', 'identity'], write: ['ledger', 'staged', 'rejects'] },
-    glue: ['glue:GetDatabase', 'glue:GetTable'],
+    glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
   },
   quarantine: {
     ...EVERY_FUNCTION,
@@ -220,10 +226,11 @@ export const ACCESS: Record<Principal, Access> = {
   commit: {
     ...EVERY_FUNCTION,
     data: { read: ['table_files'], write: ['table_metadata'] },
-    // Deletes spent manifests and the quarantine records a commit settles.
+    // Deletes spent manifests and the quarantine records a commit settles. Records the
+    // table's newest metadata file in its identity record after every commit.
     control: {
       read: ['ledger', 'staged', 'identity'],
-      write: ['ledger'],
+      write: ['ledger', 'identity'],
       delete: ['staged', 'quarantine'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],

@@ -564,13 +564,13 @@ describe('iam', () => {
     },
     validate: {
       get: ['arrival', 'ledger', 'metadata', 'identity'],
-      put: ['ledger', 'data', 'staged', 'rejects'],
+      put: ['ledger', 'data', 'metadata', 'staged', 'rejects'],
       delete: ['data'],
     },
     quarantine: { get: ['ledger'], put: ['ledger', 'quarantine', 'unrouted', 'events'] },
     commit: {
       get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
-      put: ['ledger', 'metadata'],
+      put: ['ledger', 'metadata', 'identity'],
       delete: ['staged', 'quarantine'],
     },
     reconcile: {
@@ -636,7 +636,10 @@ describe('iam', () => {
     expect(can('schema-drift-detect', 'glue:CreateTable', 'table/shop/orders')).toBe(true);
     expect(can('schema-drift-detect', 'glue:CreateTable', 'database/shop')).toBe(true);
     expect(can('validate', 'glue:GetTable', 'table/shop/orders')).toBe(true);
-    expect(can('validate', 'glue:UpdateTable', 'table/shop/orders')).toBe(false);
+    // Validate evolves a table's schema (new fields of accepted rows, lineage columns).
+    expect(can('validate', 'glue:UpdateTable', 'table/shop/orders')).toBe(true);
+    expect(can('validate', 'glue:UpdateTable', 'table/shop/other')).toBe(false);
+    expect(can('validate', 'glue:CreateTable', 'table/shop/orders')).toBe(false);
     // Reconcile loads each table (the identity guard) before it lists the table's prefix.
     expect(can('reconcile', 'glue:GetTable', 'table/shop/orders')).toBe(true);
     expect(can('reconcile', 'glue:UpdateTable', 'table/shop/orders')).toBe(false);
