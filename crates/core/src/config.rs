@@ -23,7 +23,8 @@
 //! name = "orders"                # Iceberg table name, in namespace `namespace`
 //! namespace = "sluice"           # default "sluice"
 //! prefix = "orders/"             # objects under this key prefix belong to the table
-//! format = "ndjson"              # ndjson | csv (with header); .gz/.zst detected
+//! format = "ndjson"              # ndjson | csv (with header); .gz/.zst detected; an NDJSON
+//!                                # object holding one JSON array of rows is read as such
 //! contract = "orders.schema.json"  # JSON Schema, relative to this file
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional
