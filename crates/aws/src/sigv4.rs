@@ -16,7 +16,7 @@ use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettin
 use aws_sigv4::sign::v4;
 use iceberg::{Error, ErrorKind};
 use iceberg_catalog_rest::HttpRequestSigner;
-use reqwest_rest_catalog::header::{HeaderName, HeaderValue, HOST};
+use reqwest_rest_catalog::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
 use reqwest_rest_catalog::Request;
 
 /// Signs requests for one service (its signing name) in one region.
@@ -95,7 +95,10 @@ impl SigV4Signer {
             let name = HeaderName::from_bytes(header.name().as_bytes())
                 .map_err(|e| signing_error("a signature header", e))?;
             let mut value = header_value(header.value())?;
-            value.set_sensitive(header.sensitive());
+            // Kept out of Debug output and logs: the signature and the session token.
+            value.set_sensitive(
+                header.sensitive() || name == AUTHORIZATION || name == "x-amz-security-token",
+            );
             request.headers_mut().insert(name, value);
         }
         Ok(())
@@ -122,7 +125,7 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use aws_credential_types::Credentials;
-    use reqwest_rest_catalog::{Client, Method};
+    use reqwest_rest_catalog::{Body, Method, Url};
 
     use super::*;
 
@@ -136,15 +139,16 @@ mod tests {
     }
 
     fn request(body: &str) -> Request {
-        Client::new()
-            .request(
-                Method::POST,
-                "https://s3tables.eu-west-1.amazonaws.com/iceberg/v1/arn%3Aaws%3As3tables%3Aeu-west-1%3A111122223333%3Abucket%2Flake/namespaces",
-            )
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .build()
-            .unwrap()
+        let url = Url::parse(
+            "https://s3tables.eu-west-1.amazonaws.com/iceberg/v1/arn%3Aaws%3As3tables%3Aeu-west-1%3A111122223333%3Abucket%2Flake/namespaces",
+        )
+        .unwrap();
+        let mut request = Request::new(Method::POST, url);
+        request
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        *request.body_mut() = Some(Body::from(body.to_string()));
+        request
     }
 
     fn authorization(request: &Request) -> String {
@@ -168,6 +172,7 @@ mod tests {
         assert_eq!(req.headers()["x-amz-security-token"], "session");
         assert_eq!(req.headers()["host"], "s3tables.eu-west-1.amazonaws.com");
         assert!(req.headers()["authorization"].is_sensitive());
+        assert!(req.headers()["x-amz-security-token"].is_sensitive());
     }
 
     #[tokio::test]
