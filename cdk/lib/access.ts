@@ -9,7 +9,9 @@
 // Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
 // control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
 // writes) or a data prefix (DATA_PREFIXES) of the one bucket, per configured table; Glue grants
-// name the catalog, the tables' databases and the tables themselves; Step Functions grants
+// name the catalog, the tables' databases and the tables themselves (on S3 Tables, the
+// `s3tables` grants name the stack's table bucket and its tables instead, and no table files
+// in the bucket are granted); Step Functions grants
 // name one state machine or its executions; the one EventBridge grant names the rule Step
 // Functions manages for `.sync`.
 //

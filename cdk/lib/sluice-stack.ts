@@ -5,7 +5,9 @@
 // executions over the versions under a prefix); a scheduled maintain Lambda per table
 // (snapshot expiry, then gc); the Glue databases of the tables' namespaces; dead-letter queues
 // by purpose (arrivals, schedules, maintenance); lifecycle rules; alarms and a dashboard;
-// optionally a customer-managed KMS key.
+// optionally a customer-managed KMS key. With `catalog: 's3tables'` the tables are in an S3
+// Tables table bucket the stack makes instead of Glue, and there is no maintain schedule (S3
+// Tables compacts, expires and removes unreferenced files itself).
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
 // its parts, each a file: functions.ts (roles, log groups, the seven functions, the config
