@@ -31,6 +31,6 @@ pub mod sdk;
 pub mod sigv4;
 
 pub use glue::open_glue_lake;
-pub use s3tables::open_s3tables_lake;
 pub use s3::S3Store;
+pub use s3tables::open_s3tables_lake;
 pub use sdk::{s3_client, sdk_config};

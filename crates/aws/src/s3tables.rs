@@ -33,7 +33,9 @@ use iceberg::{
     Catalog, CatalogBuilder, Error, ErrorKind, Namespace, NamespaceIdent, TableCommit,
     TableCreation, TableIdent,
 };
-use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder, REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE};
+use iceberg_catalog_rest::{
+    RestCatalog, RestCatalogBuilder, REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE,
+};
 use iceberg_storage_opendal::{CustomAwsCredentialLoader, OpenDalStorageFactory};
 use reqwest_rest_catalog::{Client, Method, StatusCode};
 use sluice_core::config::TableConfig;
@@ -81,8 +83,14 @@ pub async fn open_s3tables_lake(
     };
     let signer = SigV4Signer::new(credentials.clone(), region.clone(), S3TABLES_SERVICE);
     let mut props = HashMap::from([
-        (REST_CATALOG_PROP_URI.to_string(), format!("{endpoint}/iceberg")),
-        (REST_CATALOG_PROP_WAREHOUSE.to_string(), table_bucket_arn.to_string()),
+        (
+            REST_CATALOG_PROP_URI.to_string(),
+            format!("{endpoint}/iceberg"),
+        ),
+        (
+            REST_CATALOG_PROP_WAREHOUSE.to_string(),
+            table_bucket_arn.to_string(),
+        ),
         // S3 Tables' path prefix is the URL-encoded table bucket ARN; set here too, as the
         // catalog's own config answer may leave it out.
         ("prefix".to_string(), url_encode(table_bucket_arn)),
@@ -255,10 +263,14 @@ impl TableBuckets {
     /// The control plane of `sdk`'s region (or its endpoint override).
     pub fn from_conf(sdk: &SdkConfig) -> Result<Self, LakeError> {
         let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-            LakeError::internal("S3 Tables needs an AWS region (AWS_REGION), and none is configured")
+            LakeError::internal(
+                "S3 Tables needs an AWS region (AWS_REGION), and none is configured",
+            )
         })?;
         let credentials = sdk.credentials_provider().ok_or_else(|| {
-            LakeError::internal("S3 Tables requests are signed, and no AWS credentials are configured")
+            LakeError::internal(
+                "S3 Tables requests are signed, and no AWS credentials are configured",
+            )
         })?;
         let endpoint = match sdk.endpoint_url() {
             Some(url) => url.trim_end_matches('/').to_string(),
@@ -275,12 +287,18 @@ impl TableBuckets {
     pub async fn create_table_bucket(&self, name: &str) -> Result<String, LakeError> {
         let body = serde_json::json!({ "name": name });
         let answer = self
-            .call(Method::PUT, "/buckets".to_string(), Some(body), &format!("creating table bucket {name}"))
+            .call(
+                Method::PUT,
+                "/buckets".to_string(),
+                Some(body),
+                &format!("creating table bucket {name}"),
+            )
             .await?;
-        answer["arn"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| LakeError::internal(format!("CreateTableBucket answered without an ARN: {answer}")))
+        answer["arn"].as_str().map(str::to_string).ok_or_else(|| {
+            LakeError::internal(format!(
+                "CreateTableBucket answered without an ARN: {answer}"
+            ))
+        })
     }
 
     /// Sets a table's snapshot management (PutTableMaintenanceConfiguration, type
@@ -299,10 +317,18 @@ impl TableBuckets {
                 "maxSnapshotAgeHours": max_age_hours,
             }},
         }});
-        let path = format!("{}/maintenance/icebergSnapshotManagement", table_path(table_bucket_arn, table));
-        self.call(Method::PUT, path, Some(body), &format!("setting the snapshot management of table {table}"))
-            .await
-            .map(drop)
+        let path = format!(
+            "{}/maintenance/icebergSnapshotManagement",
+            table_path(table_bucket_arn, table)
+        );
+        self.call(
+            Method::PUT,
+            path,
+            Some(body),
+            &format!("setting the snapshot management of table {table}"),
+        )
+        .await
+        .map(drop)
     }
 
     /// A table's maintenance configuration (GetTableMaintenanceConfiguration), as S3 Tables
@@ -313,8 +339,13 @@ impl TableBuckets {
         table: &TableIdent,
     ) -> Result<serde_json::Value, LakeError> {
         let path = format!("{}/maintenance", table_path(table_bucket_arn, table));
-        self.call(Method::GET, path, None, &format!("reading the maintenance configuration of table {table}"))
-            .await
+        self.call(
+            Method::GET,
+            path,
+            None,
+            &format!("reading the maintenance configuration of table {table}"),
+        )
+        .await
     }
 
     /// Sends a signed request, returning the body of a successful answer.
@@ -325,12 +356,15 @@ impl TableBuckets {
         body: Option<serde_json::Value>,
         doing: &str,
     ) -> Result<serde_json::Value, LakeError> {
-        let transient = |message: String, e: Option<Box<dyn std::error::Error + Send + Sync>>| LakeError {
-            kind: LakeErrorKind::Transient,
-            message,
-            source: e,
-        };
-        let mut request = self.http.request(method, format!("{}{path}", self.endpoint));
+        let transient =
+            |message: String, e: Option<Box<dyn std::error::Error + Send + Sync>>| LakeError {
+                kind: LakeErrorKind::Transient,
+                message,
+                source: e,
+            };
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.endpoint));
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/json")
@@ -356,12 +390,17 @@ impl TableBuckets {
         match status {
             s if s.is_success() && text.trim().is_empty() => Ok(serde_json::Value::Null),
             s if s.is_success() => serde_json::from_str(&text).map_err(|e| {
-                LakeError::internal(format!("{doing}: S3 Tables answered {s} with {text:?}: {e}"))
+                LakeError::internal(format!(
+                    "{doing}: S3 Tables answered {s} with {text:?}: {e}"
+                ))
             }),
-            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => {
-                Err(transient(format!("{doing}: S3 Tables answered {s}: {text}"), None))
-            }
-            s => Err(LakeError::internal(format!("{doing}: S3 Tables answered {s}: {text}"))),
+            s if s.is_server_error() || s == StatusCode::TOO_MANY_REQUESTS => Err(transient(
+                format!("{doing}: S3 Tables answered {s}: {text}"),
+                None,
+            )),
+            s => Err(LakeError::internal(format!(
+                "{doing}: S3 Tables answered {s}: {text}"
+            ))),
         }
     }
 }
@@ -542,21 +581,34 @@ mod tests {
         assert!(check_table_name("s3", "a_1").is_ok());
         for (ns, name, why) in [
             ("Shop", "orders", "namespace \"Shop\" has a character"),
-            ("shop", "order-lines", "name \"order-lines\" has a character"),
+            (
+                "shop",
+                "order-lines",
+                "name \"order-lines\" has a character",
+            ),
             ("shop", "_orders", "name \"_orders\" does not begin and end"),
-            ("shop_", "orders", "namespace \"shop_\" does not begin and end"),
+            (
+                "shop_",
+                "orders",
+                "namespace \"shop_\" does not begin and end",
+            ),
             ("aws_data", "orders", "starts with `aws`"),
             ("", "orders", "is not 1 to 255"),
         ] {
             let e = check_table_name(ns, name).unwrap_err();
-            assert!(e.message.contains(&format!("table {ns}.{name} cannot be")), "{e}");
+            assert!(
+                e.message.contains(&format!("table {ns}.{name} cannot be")),
+                "{e}"
+            );
             assert!(e.message.contains(why), "{e}");
         }
     }
 
     #[test]
     fn a_table_bucket_arn_is_read_and_anything_else_refused() {
-        let arn = TableBucketArn::parse("arn:aws:s3tables:eu-west-1:111122223333:bucket/sluice-lake").unwrap();
+        let arn =
+            TableBucketArn::parse("arn:aws:s3tables:eu-west-1:111122223333:bucket/sluice-lake")
+                .unwrap();
         assert_eq!(arn.region, "eu-west-1");
         for bad in [
             "s3://sluice-lake",
@@ -566,14 +618,23 @@ mod tests {
             "arn:aws:s3tables:eu-west-1:111122223333:bucket/Sluice_Lake",
         ] {
             let e = TableBucketArn::parse(bad).unwrap_err();
-            assert!(e.message.contains("is not a table bucket ARN"), "{bad}: {e}");
+            assert!(
+                e.message.contains("is not a table bucket ARN"),
+                "{bad}: {e}"
+            );
         }
     }
 
     #[test]
     fn snapshots_are_kept_through_the_redrive_window_and_the_lease() {
-        assert_eq!(snapshot_retention_hours(Duration::from_secs(900)), 14 * 24 + 1);
-        assert_eq!(snapshot_retention_hours(Duration::from_secs(7200)), 14 * 24 + 2);
+        assert_eq!(
+            snapshot_retention_hours(Duration::from_secs(900)),
+            14 * 24 + 1
+        );
+        assert_eq!(
+            snapshot_retention_hours(Duration::from_secs(7200)),
+            14 * 24 + 2
+        );
         assert_eq!(snapshot_retention_hours(Duration::ZERO), 14 * 24);
     }
 

@@ -31,7 +31,11 @@ pub struct SigV4Signer {
 }
 
 impl SigV4Signer {
-    pub fn new(credentials: SharedCredentialsProvider, region: String, service: &'static str) -> Self {
+    pub fn new(
+        credentials: SharedCredentialsProvider,
+        region: String,
+        service: &'static str,
+    ) -> Self {
         SigV4Signer {
             credentials,
             region,
@@ -130,7 +134,13 @@ mod tests {
     use super::*;
 
     fn signer(token: Option<&str>) -> SigV4Signer {
-        let credentials = Credentials::new("AKIDEXAMPLE", "secret", token.map(str::to_string), None, "test");
+        let credentials = Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            token.map(str::to_string),
+            None,
+            "test",
+        );
         SigV4Signer::new(
             SharedCredentialsProvider::new(credentials),
             "eu-west-1".into(),
@@ -152,7 +162,10 @@ mod tests {
     }
 
     fn authorization(request: &Request) -> String {
-        request.headers()["authorization"].to_str().unwrap().to_string()
+        request.headers()["authorization"]
+            .to_str()
+            .unwrap()
+            .to_string()
     }
 
     #[tokio::test]
@@ -167,7 +180,10 @@ mod tests {
             ),
             "{auth}"
         );
-        assert!(auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"), "{auth}");
+        assert!(
+            auth.contains("SignedHeaders=content-type;host;x-amz-date;x-amz-security-token"),
+            "{auth}"
+        );
         assert_eq!(req.headers()["x-amz-date"], "20260101T000000Z");
         assert_eq!(req.headers()["x-amz-security-token"], "session");
         assert_eq!(req.headers()["host"], "s3tables.eu-west-1.amazonaws.com");

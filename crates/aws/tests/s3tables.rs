@@ -134,7 +134,10 @@ async fn a_table_made_from_the_contract_takes_a_batch_and_reads_back() {
     let location = t.metadata().location().trim_end_matches('/').to_string();
     assert!(location.starts_with("s3://"), "{location}");
     assert!(
-        staged.paths.iter().all(|p| p.starts_with(&format!("{location}/data/"))),
+        staged
+            .paths
+            .iter()
+            .all(|p| p.starts_with(&format!("{location}/data/"))),
         "data files under the table's location {location}: {:?}",
         staged.paths
     );
@@ -160,7 +163,10 @@ async fn a_table_made_from_the_contract_takes_a_batch_and_reads_back() {
 
     // Created with sluice's properties (no silent retry of a lost commit race).
     assert_eq!(
-        t.metadata().properties().get("commit.retry.num-retries").map(String::as_str),
+        t.metadata()
+            .properties()
+            .get("commit.retry.num-retries")
+            .map(String::as_str),
         Some("0")
     );
     // The table keeps its snapshots through the redrive window, not S3 Tables' 120 hours.
@@ -308,7 +314,9 @@ async fn an_overwrite_commits_and_expiry_and_gc_are_refused() {
     let refused = lake.expiry_candidates(&table, policy).await.unwrap_err();
     assert_eq!(refused.kind, LakeErrorKind::Internal);
     assert!(
-        refused.message.contains("is in S3 Tables, which expires snapshots")
+        refused
+            .message
+            .contains("is in S3 Tables, which expires snapshots")
             && refused.message.contains("snapshot expiry"),
         "{refused}"
     );
@@ -319,5 +327,13 @@ async fn an_overwrite_commits_and_expiry_and_gc_are_refused() {
         refused.message.contains("garbage collection") && refused.message.contains(&namespace),
         "{refused}"
     );
-    assert_eq!(lake.describe(&table).await.unwrap().unwrap().snapshots.len(), 3);
+    assert_eq!(
+        lake.describe(&table)
+            .await
+            .unwrap()
+            .unwrap()
+            .snapshots
+            .len(),
+        3
+    );
 }

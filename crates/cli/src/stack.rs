@@ -47,7 +47,12 @@ pub struct Target {
     /// The S3 Tables table bucket holding the tables, when the stack was deployed with
     /// SLUICE_CATALOG=s3tables (the stack output TableBucketArn); without it, the Glue
     /// catalog and the warehouse.
-    #[arg(long, global = true, env = "SLUICE_TABLE_BUCKET_ARN", value_name = "ARN")]
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_TABLE_BUCKET_ARN",
+        value_name = "ARN"
+    )]
     pub table_bucket_arn: Option<String>,
 }
 

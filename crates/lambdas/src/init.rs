@@ -334,7 +334,8 @@ mod tests {
         ])
         .unwrap_err();
         assert!(
-            e.to_string().starts_with("SLUICE_TABLE_BUCKET_ARN is not set; with SLUICE_CATALOG=s3tables"),
+            e.to_string()
+                .starts_with("SLUICE_TABLE_BUCKET_ARN is not set; with SLUICE_CATALOG=s3tables"),
             "{e}"
         );
     }
@@ -342,7 +343,8 @@ mod tests {
     #[tokio::test]
     async fn a_table_name_s3_tables_refuses_is_an_init_error_naming_the_table() {
         let dir = tempfile::tempdir().unwrap();
-        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders");
+        let example =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders");
         let text = std::fs::read_to_string(example.join("sluice.toml"))
             .unwrap()
             .replace("namespace = \"shop\"", "namespace = \"Shop_EU\"");
@@ -366,7 +368,8 @@ mod tests {
             panic!("a context with a namespace S3 Tables refuses");
         };
         assert!(
-            e.to_string().contains("table Shop_EU.orders cannot be an S3 Tables table"),
+            e.to_string()
+                .contains("table Shop_EU.orders cannot be an S3 Tables table"),
             "{e}"
         );
     }
