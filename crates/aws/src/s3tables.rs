@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use iceberg::io::{S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -65,22 +66,17 @@ pub async fn open_s3tables_lake(
     ledger_lease: Duration,
 ) -> Result<Lake, LakeError> {
     let bucket = TableBucketArn::parse(table_bucket_arn)?;
-    let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-        LakeError::internal("S3 Tables needs an AWS region (AWS_REGION), and none is configured")
-    })?;
+    let Service {
+        region,
+        credentials,
+        endpoint,
+    } = Service::of(sdk)?;
     if bucket.region != region {
         return Err(LakeError::internal(format!(
             "the table bucket {table_bucket_arn} is in {}, and the AWS region is {region}",
             bucket.region
         )));
     }
-    let credentials = sdk.credentials_provider().ok_or_else(|| {
-        LakeError::internal("S3 Tables requests are signed, and no AWS credentials are configured")
-    })?;
-    let endpoint = match sdk.endpoint_url() {
-        Some(url) => url.trim_end_matches('/').to_string(),
-        None => format!("https://s3tables.{region}.amazonaws.com"),
-    };
     let signer = SigV4Signer::new(credentials.clone(), region.clone(), S3TABLES_SERVICE);
     let mut props = HashMap::from([
         (
@@ -219,6 +215,38 @@ impl TableBucketArn {
     }
 }
 
+/// What S3 Tables requests need from the SDK configuration.
+struct Service {
+    region: String,
+    credentials: SharedCredentialsProvider,
+    /// `https://s3tables.<region>.amazonaws.com`, or the SDK's endpoint override.
+    endpoint: String,
+}
+
+impl Service {
+    fn of(sdk: &SdkConfig) -> Result<Service, LakeError> {
+        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
+            LakeError::internal(
+                "S3 Tables needs an AWS region (AWS_REGION), and none is configured",
+            )
+        })?;
+        let credentials = sdk.credentials_provider().ok_or_else(|| {
+            LakeError::internal(
+                "S3 Tables requests are signed, and no AWS credentials are configured",
+            )
+        })?;
+        let endpoint = match sdk.endpoint_url() {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("https://s3tables.{region}.amazonaws.com"),
+        };
+        Ok(Service {
+            region,
+            credentials,
+            endpoint,
+        })
+    }
+}
+
 /// The HTTP client of the catalog and the control plane: reqwest over rustls with the
 /// aws-lc-rs provider (the AWS SDK's), installed as the process's default unless one already
 /// is, since reqwest is built without a provider of its own.
@@ -262,20 +290,11 @@ impl TableBuckets {
 
     /// The control plane of `sdk`'s region (or its endpoint override).
     pub fn from_conf(sdk: &SdkConfig) -> Result<Self, LakeError> {
-        let region = sdk.region().map(|r| r.to_string()).ok_or_else(|| {
-            LakeError::internal(
-                "S3 Tables needs an AWS region (AWS_REGION), and none is configured",
-            )
-        })?;
-        let credentials = sdk.credentials_provider().ok_or_else(|| {
-            LakeError::internal(
-                "S3 Tables requests are signed, and no AWS credentials are configured",
-            )
-        })?;
-        let endpoint = match sdk.endpoint_url() {
-            Some(url) => url.trim_end_matches('/').to_string(),
-            None => format!("https://s3tables.{region}.amazonaws.com"),
-        };
+        let Service {
+            region,
+            credentials,
+            endpoint,
+        } = Service::of(sdk)?;
         Ok(Self::new(
             endpoint,
             SigV4Signer::new(credentials, region, S3TABLES_SERVICE),
