@@ -11,6 +11,8 @@
 //   rejectsRetentionDays    SLUICE_REJECTS_DAYS         rejected rows kept (default 30)
 //   warehouseVersionsDays   SLUICE_WAREHOUSE_VERSIONS_DAYS noncurrent warehouse versions kept (default 7)
 //   kms                     SLUICE_KMS                  `true`: a customer-managed key for bucket, queues, topic, logs
+//   catalog                 SLUICE_CATALOG              `glue` (default) or `s3tables`: an S3 Tables table bucket
+//   tableBucketName         SLUICE_TABLE_BUCKET_NAME    the table bucket's name (default <stack name>-tables)
 //   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    freshness of tables that set none in sluice.toml (default 60)
 //   maintainHours           SLUICE_MAINTAIN_HOURS       how often each table is maintained: expiry, then gc (default 24)
 //   stackName               SLUICE_STACK_NAME           default Sluice
@@ -44,6 +46,10 @@ try {
   if (kms !== undefined && kms !== 'true' && kms !== 'false') {
     throw new Error(`sluice: kms ${JSON.stringify(kms)} is neither true nor false`);
   }
+  const catalog = setting('catalog', 'SLUICE_CATALOG');
+  if (catalog !== undefined && catalog !== 'glue' && catalog !== 's3tables') {
+    throw new Error(`sluice: catalog ${JSON.stringify(catalog)} is neither glue nor s3tables`);
+  }
   const freshness = whole('freshnessMinutes', 'SLUICE_FRESHNESS_MINUTES');
   const maintainHours = whole('maintainHours', 'SLUICE_MAINTAIN_HOURS');
   if (maintainHours === 0) throw new Error('sluice: maintainHours must be at least 1');
@@ -58,6 +64,8 @@ try {
     rejectsRetentionDays: whole('rejectsRetentionDays', 'SLUICE_REJECTS_DAYS'),
     warehouseVersionsDays: whole('warehouseVersionsDays', 'SLUICE_WAREHOUSE_VERSIONS_DAYS'),
     customerManagedKey: kms === 'true',
+    catalog,
+    tableBucketName: setting('tableBucketName', 'SLUICE_TABLE_BUCKET_NAME'),
     freshnessThreshold: freshness === undefined ? undefined : Duration.minutes(freshness),
     maintainEvery: maintainHours === undefined ? undefined : Duration.hours(maintainHours),
     alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),

@@ -9,7 +9,9 @@
 // Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
 // control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
 // writes) or a data prefix (DATA_PREFIXES) of the one bucket, per configured table; Glue grants
-// name the catalog, the tables' databases and the tables themselves; Step Functions grants
+// name the catalog, the tables' databases and the tables themselves (on S3 Tables, the
+// `s3tables` grants name the stack's table bucket and its tables instead, and no table files
+// in the bucket are granted); Step Functions grants
 // name one state machine or its executions; the one EventBridge grant names the rule Step
 // Functions manages for `.sync`.
 //
@@ -104,6 +106,31 @@ export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
 
 export type GlueAction = 'glue:GetDatabase' | 'glue:GetTable' | 'glue:CreateTable' | 'glue:UpdateTable';
+
+/**
+ * The S3 Tables actions behind the Iceberg REST calls sluice makes on a table bucket, split by
+ * the resource AWS checks them on: the table bucket (reading the catalog's config, a
+ * namespace, creating one or a table) or a table (`bucket/<name>/table/*`: loading, reading
+ * and writing its files, committing, setting its snapshot management once created). A table's
+ * ARN holds its id, not its name, so the grant names every table of the stack's own bucket.
+ */
+export const S3TABLES_ACTIONS = {
+  /** Load a table and read its metadata and data files. */
+  read: {
+    bucket: ['s3tables:GetTableBucket', 's3tables:GetNamespace'],
+    table: ['s3tables:GetTable', 's3tables:GetTableMetadataLocation', 's3tables:GetTableData'],
+  },
+  /** Write data files into the table's storage. */
+  writeData: { bucket: [], table: ['s3tables:PutTableData'] },
+  /** Commit a snapshot (UpdateTable through the REST endpoint). */
+  commit: { bucket: [], table: ['s3tables:PutTableData', 's3tables:UpdateTableMetadataLocation'] },
+  /** Create the namespace and the table from the contract, with its snapshot management. */
+  create: {
+    bucket: ['s3tables:CreateNamespace', 's3tables:CreateTable'],
+    table: ['s3tables:PutTableData', 's3tables:PutTableMaintenanceConfiguration'],
+  },
+} as const;
+export type S3TablesUse = keyof typeof S3TABLES_ACTIONS;
 export type StatesAction = 'states:StartExecution' | 'states:DescribeExecution' | 'states:StopExecution';
 
 /**
@@ -167,8 +194,13 @@ export interface Access {
   readonly listBucket?: boolean;
   /** s3:ListBucketVersions on the bucket, only under the tables' prefixes. */
   readonly listVersionsUnderTablePrefixes?: boolean;
-  /** On the catalog, the tables' databases and the tables. */
+  /** On the catalog, the tables' databases and the tables (a stack on Glue). */
   readonly glue?: readonly GlueAction[];
+  /**
+   * On the table bucket and its tables (a stack on S3 Tables): this replaces `glue` and the
+   * `table_*` data prefixes, which S3 Tables' own storage stands in for.
+   */
+  readonly s3tables?: readonly S3TablesUse[];
   /** lambda:InvokeFunction on these functions (unqualified ARNs). */
   readonly invoke?: readonly FunctionName[];
   readonly states?: readonly StatesGrant[];
@@ -201,6 +233,7 @@ export const ACCESS: Record<Principal, Access> = {
     // The identity record a table gets when DetectDrift creates it, read back on every load.
     control: { read: ['ledger', 'identity'], write: ['ledger', 'identity'] },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
+    s3tables: ['read', 'create', 'commit'],
   },
   validate: {
     ...EVERY_FUNCTION,
@@ -214,6 +247,7 @@ export const ACCESS: Record<Principal, Access> = {
     },
     control: { read: ['ledger', 'identity'], write: ['ledger', 'staged', 'rejects'] },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
+    s3tables: ['read', 'writeData', 'commit'],
   },
   quarantine: {
     ...EVERY_FUNCTION,
@@ -234,6 +268,7 @@ export const ACCESS: Record<Principal, Access> = {
       delete: ['staged', 'quarantine'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
+    s3tables: ['read', 'commit'],
   },
   reconcile: {
     ...EVERY_FUNCTION,
@@ -247,6 +282,7 @@ export const ACCESS: Record<Principal, Access> = {
       write: ['key_heads', 'watermark', 'backfill'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable'],
+    s3tables: ['read'],
     listVersionsUnderTablePrefixes: true,
     states: [
       // An ingest execution for each version whose event was lost; a backfill when a prefix
@@ -272,6 +308,9 @@ export const ACCESS: Record<Principal, Access> = {
       delete: ['staged'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
+    // On S3 Tables, compaction only (`sluice compact` through it): the service expires
+    // snapshots and removes unreferenced files itself, and the stack schedules no maintain.
+    s3tables: ['read', 'writeData', 'commit'],
     // Its on-failure destination (it runs asynchronously, from the schedule).
     sendTo: ['maintenance_dead_letters'],
   },
@@ -315,7 +354,12 @@ export interface AccessTargets {
    * name it, and a reference would be a circular dependency.
    */
   readonly workflows: Record<WorkflowName, { readonly arn: string; readonly name: string }>;
+  /** The S3 Tables table bucket's ARN, when the tables are there instead of Glue. */
+  readonly tableBucketArn?: string;
 }
+
+/** A data prefix in the stack's bucket that holds table files (warehouse, not arrivals). */
+const isTableFiles = (prefix: DataPrefix) => prefix.startsWith('table_');
 
 /** Expands a pattern of control-layout.json or DATA_PREFIXES into keys, one per table. */
 export function keyPatterns(pattern: string, tables: readonly TableSpec[], warehousePrefix: string): string[] {
@@ -363,7 +407,9 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
       }
       return pattern;
     });
-    const data = (row.data?.[use] ?? []).map((prefix) => DATA_PREFIXES[prefix]);
+    const data = (row.data?.[use] ?? [])
+      .filter((prefix) => !(targets.tableBucketArn && isTableFiles(prefix)))
+      .map((prefix) => DATA_PREFIXES[prefix]);
     return [...new Set([...data, ...families].flatMap((p) => keyPatterns(p, tables, warehousePrefix)))].map((k) =>
       bucket.arnForObjects(k),
     );
@@ -380,7 +426,14 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
       StringLike: { 's3:prefix': tables.map((t) => `${t.prefix}*`) },
     });
   }
-  if (row.glue) allow('GlueTables', row.glue, glueArns(scope, tables));
+  if (targets.tableBucketArn) {
+    const uses = row.s3tables ?? [];
+    const actions = (on: 'bucket' | 'table') => [...new Set(uses.flatMap((u) => S3TABLES_ACTIONS[u][on]))];
+    if (actions('bucket').length > 0) allow('TableBucket', actions('bucket'), [targets.tableBucketArn]);
+    if (actions('table').length > 0) allow('TablesOfTableBucket', actions('table'), [`${targets.tableBucketArn}/table/*`]);
+  } else if (row.glue) {
+    allow('GlueTables', row.glue, glueArns(scope, tables));
+  }
   if (row.ownLogGroup) {
     allow('WriteOwnLogs', LOG_WRITE_ACTIONS, [targets.logGroups[principal as FunctionName].logGroupArn]);
   }

@@ -67,6 +67,8 @@ export interface FunctionsProps {
   readonly logRetention: logs.RetentionDays;
   readonly commitReservedConcurrency?: number;
   readonly validateReservedConcurrency?: number;
+  /** The S3 Tables table bucket holding the tables; without it, the Glue catalog. */
+  readonly tableBucketArn?: string;
 }
 
 export class Functions {
@@ -106,7 +108,9 @@ export class Functions {
       SLUICE_WAREHOUSE: warehouseLocation(bucket, props.warehousePrefix),
       SLUICE_WAREHOUSE_PREFIX: props.warehousePrefix,
       SLUICE_CONFIG: CONFIG_PATH_IN_LAMBDA,
-      SLUICE_CATALOG: 'glue',
+      ...(props.tableBucketArn
+        ? { SLUICE_CATALOG: 's3tables', SLUICE_TABLE_BUCKET_ARN: props.tableBucketArn }
+        : { SLUICE_CATALOG: 'glue' }),
       // The `Stack` dimension of the functions' metrics: two stacks in one account never mix.
       SLUICE_STACK: scope.stackName,
       SLUICE_LOG_FORMAT: 'json',

@@ -5,7 +5,9 @@
 // executions over the versions under a prefix); a scheduled maintain Lambda per table
 // (snapshot expiry, then gc); the Glue databases of the tables' namespaces; dead-letter queues
 // by purpose (arrivals, schedules, maintenance); lifecycle rules; alarms and a dashboard;
-// optionally a customer-managed KMS key.
+// optionally a customer-managed KMS key. With `catalog: 's3tables'` the tables are in an S3
+// Tables table bucket the stack makes instead of Glue, and there is no maintain schedule (S3
+// Tables compacts, expires and removes unreferenced files itself).
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
 // its parts, each a file: functions.ts (roles, log groups, the seven functions, the config
@@ -28,6 +30,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3tables from 'aws-cdk-lib/aws-s3tables';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -99,6 +102,18 @@ export interface SluiceStackProps extends StackProps {
    */
   readonly customerManagedKey?: boolean;
   /**
+   * The Iceberg catalog of the tables: `glue` (the default: the Glue Data Catalog, tables in
+   * the bucket's warehouse prefix) or `s3tables` (an S3 Tables table bucket the stack makes,
+   * which compacts the tables, expires their snapshots and removes unreferenced files
+   * itself; no maintain schedule then).
+   */
+  readonly catalog?: 'glue' | 's3tables';
+  /**
+   * Name of the table bucket with `catalog: 's3tables'` (3 to 63 lowercase letters, digits
+   * and hyphens; unique in the account and region). Default `<stack name>-tables`, lowercased.
+   */
+  readonly tableBucketName?: string;
+  /**
    * Freshness of a table whose sluice.toml entry sets no `freshness`: its alarms fire when
    * an object's rows took longer than this from its arrival to their commit
    * (`EventToCommitLag`) or an object has waited longer and is not done
@@ -127,6 +142,8 @@ export class SluiceStack extends Stack {
   readonly functions: Record<FunctionName, lambda.Function>;
   readonly roles: Record<FunctionName, iam.Role>;
   readonly warehousePrefix: string;
+  /** The S3 Tables table bucket, with `catalog: 's3tables'`. */
+  readonly tableBucket?: s3tables.CfnTableBucket;
   /** The configured tables. */
   readonly tables: TableSpec[];
 
@@ -217,6 +234,22 @@ export class SluiceStack extends Stack {
     };
     const bucket = this.bucket;
 
+    // ---- The table bucket (catalog `s3tables`) ---------------------------------------
+    const catalog = props.catalog ?? 'glue';
+    if (catalog !== 'glue' && catalog !== 's3tables') {
+      throw new Error(`sluice: catalog ${JSON.stringify(catalog)} is neither glue nor s3tables`);
+    }
+    let tableBucketArn: string | undefined;
+    if (catalog === 's3tables') {
+      const name = props.tableBucketName ?? `${this.stackName.toLowerCase()}-tables`;
+      checkTableBucketName(name);
+      checkS3TablesNames(tables);
+      this.tableBucket = new s3tables.CfnTableBucket(this, 'TableBucket', { tableBucketName: name });
+      // The tables sluice made live in it: deleting the stack must not delete them.
+      this.tableBucket.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      tableBucketArn = this.formatArn({ service: 's3tables', resource: 'bucket', resourceName: name });
+    }
+
     // ---- The parts --------------------------------------------------------------------
     const fns = new Functions(this, {
       config,
@@ -227,7 +260,11 @@ export class SluiceStack extends Stack {
       logRetention: retention,
       commitReservedConcurrency: props.commitReservedConcurrency,
       validateReservedConcurrency: props.validateReservedConcurrency,
+      tableBucketArn,
     });
+    if (this.tableBucket) {
+      for (const f of Object.values(fns.functions)) f.node.addDependency(this.tableBucket);
+    }
     this.functions = fns.functions;
     this.roles = fns.roles;
     const reconcile = fns.functions.reconcile;
@@ -258,7 +295,9 @@ export class SluiceStack extends Stack {
     this.scheduleDeadLetterQueue = arrivals.scheduleDeadLetterQueue;
 
     const maintenance = new Maintenance(this, {
-      tables,
+      // S3 Tables expires snapshots and removes unreferenced files itself, and refuses
+      // sluice's: no schedule there.
+      tables: tableBucketArn ? [] : tables,
       maintain: fns.functions.maintain,
       key,
       maintainEvery: props.maintainEvery,
@@ -266,7 +305,7 @@ export class SluiceStack extends Stack {
     this.maintenanceDeadLetterQueue = maintenance.deadLetterQueue;
 
     // ---- Glue: one database per namespace --------------------------------------------
-    for (const ns of namespaces(tables)) {
+    for (const ns of tableBucketArn ? [] : namespaces(tables)) {
       const db = new glue.CfnDatabase(this, `${pascal(ns)}Database`, {
         catalogId: this.account,
         databaseInput: {
@@ -317,6 +356,7 @@ export class SluiceStack extends Stack {
           ingest: { arn: workflow.ingest.stateMachineArn, name: workflow.ingest.stateMachineName },
           backfill: { arn: workflow.backfillArn, name: workflow.backfillName },
         },
+        tableBucketArn,
       });
     }
 
@@ -332,6 +372,32 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'MaintainFunctionName', { value: fns.functions.maintain.functionName });
     new CfnOutput(this, 'MaintenanceDeadLetterQueueUrl', { value: this.maintenanceDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'WarehouseLocation', { value: warehouseLocation(bucket, warehouse) });
+    if (tableBucketArn) new CfnOutput(this, 'TableBucketArn', { value: tableBucketArn });
+  }
+}
+
+/** S3 Tables' rules for a table bucket's name. */
+function checkTableBucketName(name: string) {
+  const reserved = ['xn--', 'sthree-', 'amzn-s3-demo-', 'aws'].some((p) => name.startsWith(p))
+    || ['-s3alias', '--ol-s3', '--x-s3', '--table-s3'].some((s) => name.endsWith(s));
+  if (!/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/.test(name) || reserved) {
+    throw new Error(
+      `sluice: tableBucketName ${JSON.stringify(name)} is not a table bucket name: 3 to 63 lowercase letters, ` +
+        'digits and hyphens, beginning and ending with a letter or digit, no reserved prefix or suffix',
+    );
+  }
+}
+
+/** S3 Tables' rules for namespaces and table names, checked before anything deploys. */
+function checkS3TablesNames(tables: TableSpec[]) {
+  const valid = (n: string) => n.length <= 255 && /^[a-z0-9]([a-z0-9_]*[a-z0-9])?$/.test(n);
+  for (const t of tables) {
+    if (!valid(t.namespace) || t.namespace.startsWith('aws') || !valid(t.name)) {
+      throw new Error(
+        `sluice: table ${t.namespace}.${t.name} cannot be an S3 Tables table: namespaces and names are 1 to 255 ` +
+          'lowercase letters, digits and underscores, beginning and ending with a letter or digit (a namespace not starting with aws)',
+      );
+    }
   }
 }
 

@@ -465,3 +465,53 @@ async fn files_of_a_crashed_validation_wait_for_its_redrive() {
     );
     assert_eq!(h.rows().await.len(), 5);
 }
+
+/// In a catalog that expires snapshots and removes unreferenced files itself (S3 Tables),
+/// maintenance compacts and leaves the rest to the service: it neither fails at the expiry
+/// step nor deletes anything.
+#[tokio::test]
+async fn maintenance_of_a_managed_table_leaves_expiry_and_gc_to_its_service() {
+    let h = Harness::orders().await;
+    for f in 0..3u64 {
+        h.ingest_bytes(
+            &format!("m{f}.ndjson"),
+            ndjson((1..=5).map(|i| order(f * 100 + i))),
+        )
+        .await;
+    }
+    let lake = sluice_lake::Lake::open_local(
+        &h.dir.path().join("catalog.db"),
+        &h.dir.path().join("warehouse"),
+    )
+    .await
+    .unwrap()
+    .with_managed_tables("S3 Tables");
+    let ctx = sluice_steps::Context::new(h.ctx.config.as_ref().clone(), h.ctx.store.clone(), lake)
+        .unwrap();
+    let table = &ctx.config.tables[0];
+    let opts = sluice_steps::maintain::MaintainOptions {
+        compact: true,
+        expire: sluice_steps::expire::ExpireOptions {
+            policy: sluice_lake::ExpiryPolicy {
+                older_than: HOUR,
+                retain_last: 1,
+            },
+            dry_run: false,
+        },
+        gc: GcOptions {
+            dry_run: false,
+            min_age: Duration::ZERO,
+        },
+    };
+    let report = sluice_steps::maintain::maintain(&ctx, table, &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.left_to, Some("S3 Tables"));
+    assert!(report.compact.is_some());
+    assert_eq!(report.gc, GcReport::default());
+    // Expiry refuses there when asked directly; maintenance never asks.
+    assert!(sluice_steps::expire::expire(&ctx, table, &opts.expire)
+        .await
+        .is_err());
+    assert_eq!(h.rows().await.len(), 15);
+}

@@ -107,7 +107,7 @@ fn warehouse_bucket(warehouse: &str) -> &str {
 
 /// The SDK's credentials provider as a credential source for OpenDAL's request signer.
 #[derive(Debug)]
-struct SdkCredentials(SharedCredentialsProvider);
+pub(crate) struct SdkCredentials(pub(crate) SharedCredentialsProvider);
 
 impl reqsign_core::ProvideCredential for SdkCredentials {
     type Credential = AwsCredential;

@@ -1,4 +1,5 @@
-//! sluice-aws: sluice's ports on AWS, the S3 object store and the Glue Iceberg catalog.
+//! sluice-aws: sluice's ports on AWS, the S3 object store and the Glue and S3 Tables Iceberg
+//! catalogs.
 //!
 //! The steps see an `Arc<dyn ObjectStore>` and a `Lake`; this crate gives them S3 and Glue
 //! behind those, so the code that runs locally on a directory and SQLite runs unchanged on
@@ -15,6 +16,8 @@
 //! - [`s3`]: [`S3Store`], an S3 bucket as an `ObjectStore`
 //! - `s3_error`: which failed S3 requests are worth retrying
 //! - [`glue`]: [`open_glue_lake`], the Glue catalog with S3 FileIO
+//! - [`s3tables`]: [`open_s3tables_lake`], an S3 Tables table bucket's Iceberg REST catalog
+//! - [`sigv4`]: [`sigv4::SigV4Signer`], SigV4 for requests sent outside the AWS SDK
 //! - [`emulator`] (feature `emulator`, tests only): [`emulator::Ministack`], a local AWS, and
 //!   [`emulator::Stack`], the deployed stack on it
 
@@ -23,8 +26,11 @@ pub mod emulator;
 pub mod glue;
 pub mod s3;
 mod s3_error;
+pub mod s3tables;
 pub mod sdk;
+pub mod sigv4;
 
 pub use glue::open_glue_lake;
 pub use s3::S3Store;
+pub use s3tables::open_s3tables_lake;
 pub use sdk::{s3_client, sdk_config};

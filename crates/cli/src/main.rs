@@ -97,11 +97,12 @@ error, retries exhausted, the process killed) keeps its history: fix the cause, 
 
 The deployed stack (--aws): quarantine list|show, files, table show, gc, reconcile,
 executions, redrive and replay take --aws and then operate the stack the CDK app deployed
-instead of the workspace: the bucket on S3, the tables in Glue, Step Functions, the
-reconcile function; dlq and archive always do. --stack NAME (or SLUICE_STACK) reads the
-bucket, state machine, warehouse, queues and function from the CloudFormation stack's
-outputs; a flag naming one of them (--bucket, --state-machine-arn, --warehouse, --queue-url,
---function) wins over the output. --config is still the configuration the stack was deployed
+instead of the workspace: the bucket on S3, the tables in Glue (or in the stack's S3 Tables
+table bucket), Step Functions, the reconcile function; dlq and archive always do. --stack
+NAME (or SLUICE_STACK) reads the bucket, state machine, warehouse, table bucket, queues and
+function from the CloudFormation stack's outputs; a flag naming one of them (--bucket,
+--state-machine-arn, --warehouse, --table-bucket-arn, --queue-url, --function) wins over the
+output. --config is still the configuration the stack was deployed
 with (tables, prefixes, contracts). Credentials and region come from the AWS SDK's chain
 (AWS_PROFILE, AWS_REGION, SSO, instance role). Each command's --help names the IAM actions
 it needs; every one with --stack needs cloudformation:DescribeStacks. For instance:

@@ -83,8 +83,17 @@ pub async fn run(
             if let Some(c) = &report.compact {
                 crate::compact::print_summary(c);
             }
-            crate::expire::print_report(&report.expire);
-            crate::gc::print_report(&report.gc);
+            match report.left_to {
+                Some(service) => outln!(
+                    "{}: snapshot expiry and unreferenced-file removal are left to {service}, \
+                     which maintains the table itself",
+                    report.table
+                ),
+                None => {
+                    crate::expire::print_report(&report.expire);
+                    crate::gc::print_report(&report.gc);
+                }
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,6 @@
 //! The steps' context on the deployed stack: the landing bucket on S3 (`S3Store`) and the
-//! Glue catalog (`open_glue_lake` on the stack's warehouse), as the Lambdas open it, so that
+//! catalog as the Lambdas open it, the Glue catalog (`open_glue_lake` on the stack's
+//! warehouse) or, for a stack on S3 Tables, its table bucket (`open_s3tables_lake`), so that
 //! `quarantine`, `files`, `table show` and `gc` run their local code unchanged with `--aws`.
 //!
 //! The configuration (`--config`) is still read from a file: it holds the tables, their
@@ -24,19 +25,31 @@ pub async fn open(target: &Target, root: &Path, config_path: &Path) -> anyhow::R
     }
 }
 
-/// The steps' context on S3 and Glue.
+/// The steps' context on S3 and Glue, or S3 and S3 Tables.
 pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Context> {
     let config = workspace::load_config(config_path).context(
         "--aws reads the tables and contracts from the configuration the stack was deployed with",
     )?;
     let deployed = target.resolve().await?;
     let bucket = deployed.bucket()?;
-    let warehouse = deployed.warehouse()?;
     let store: Arc<dyn ObjectStore> =
         Arc::new(sluice_aws::S3Store::from_conf(&deployed.sdk, bucket));
-    let lake = sluice_aws::open_glue_lake(&deployed.sdk, &warehouse)
-        .await
-        .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?;
+    let lake = match deployed.table_bucket_arn() {
+        Some(arn) => {
+            deployed.same_region(&arn)?;
+            sluice_aws::s3tables::check_table_names(&config.tables)?;
+            let lease = std::time::Duration::from_secs(config.ledger.lease_seconds);
+            sluice_aws::open_s3tables_lake(&deployed.sdk, &arn, lease)
+                .await
+                .with_context(|| format!("opening the S3 Tables catalog (table bucket {arn})"))?
+        }
+        None => {
+            let warehouse = deployed.warehouse()?;
+            sluice_aws::open_glue_lake(&deployed.sdk, &warehouse)
+                .await
+                .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?
+        }
+    };
     Ok(Context::new(config, store, lake)?)
 }
 

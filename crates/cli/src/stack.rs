@@ -44,6 +44,16 @@ pub struct Target {
     /// The Iceberg warehouse, s3://bucket/prefix (the stack output WarehouseLocation).
     #[arg(long, global = true, env = "SLUICE_WAREHOUSE", value_name = "URI")]
     pub warehouse: Option<String>,
+    /// The S3 Tables table bucket holding the tables, when the stack was deployed with
+    /// SLUICE_CATALOG=s3tables (the stack output TableBucketArn); without it, the Glue
+    /// catalog and the warehouse.
+    #[arg(
+        long,
+        global = true,
+        env = "SLUICE_TABLE_BUCKET_ARN",
+        value_name = "ARN"
+    )]
+    pub table_bucket_arn: Option<String>,
 }
 
 /// One resource of the stack: the flag that names it, its variable, its output.
@@ -73,6 +83,9 @@ pub const WAREHOUSE: Resource = Resource {
     env: "SLUICE_WAREHOUSE",
     output: "WarehouseLocation",
 };
+/// The stack output naming the S3 Tables table bucket (only a stack on S3 Tables has it).
+pub const TABLE_BUCKET_OUTPUT: &str = "TableBucketArn";
+
 pub const DEAD_LETTER_QUEUE: Resource = Resource {
     what: "the dead-letter queue",
     flag: "--queue-url URL",
@@ -225,6 +238,16 @@ impl Deployed {
         self.value(WAREHOUSE, self.target.warehouse.as_deref())
     }
 
+    /// The S3 Tables table bucket's ARN, if the tables are in one: the flag (or its
+    /// variable), else the stack's output TableBucketArn; `None` for a stack on Glue.
+    pub fn table_bucket_arn(&self) -> Option<String> {
+        self.target
+            .table_bucket_arn
+            .clone()
+            .filter(|v| !v.is_empty())
+            .or_else(|| self.outputs.get(TABLE_BUCKET_OUTPUT).cloned())
+    }
+
     /// An ARN in another region than the SDK's: every call would fail with a message about
     /// something else (a resource that does not exist, a signature).
     pub fn same_region(&self, arn: &str) -> anyhow::Result<()> {
@@ -297,6 +320,26 @@ mod tests {
             e.contains("--stack NAME") && e.contains("SLUICE_BUCKET"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_stack_on_s3_tables_names_its_table_bucket_and_one_on_glue_none() {
+        let arn = "arn:aws:s3tables:eu-west-1:111122223333:bucket/sluice-tables";
+        let on_s3tables = deployed(Target::default(), &[("TableBucketArn", arn)]);
+        assert_eq!(on_s3tables.table_bucket_arn().as_deref(), Some(arn));
+        let flagged = deployed(
+            Target {
+                table_bucket_arn: Some("arn:aws:s3tables:eu-west-1:1:bucket/mine".into()),
+                ..Target::default()
+            },
+            &[("TableBucketArn", arn)],
+        );
+        assert_eq!(
+            flagged.table_bucket_arn().as_deref(),
+            Some("arn:aws:s3tables:eu-west-1:1:bucket/mine")
+        );
+        let on_glue = deployed(Target::default(), &[("WarehouseLocation", "s3://b/wh/")]);
+        assert_eq!(on_glue.table_bucket_arn(), None);
     }
 
     #[test]

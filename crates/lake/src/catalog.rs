@@ -2,7 +2,10 @@
 //!
 //! Locally the catalog is Iceberg's SQL catalog on a SQLite file (`catalog.db`) whose tables
 //! live in a filesystem warehouse; on AWS it is Glue (sluice-aws opens it and hands it over
-//! with [`Lake::from_catalog`]). Either way a table lives at `<warehouse>/<namespace>/<table>`.
+//! with [`Lake::from_catalog`]). Either way a table lives at `<warehouse>/<namespace>/<table>`,
+//! except in a catalog that manages its tables ([`Lake::with_managed_tables`], S3 Tables):
+//! there the catalog places a new table itself, and expires its snapshots and removes its
+//! unreferenced files itself, so sluice's expiry and garbage collection refuse to run.
 //! Tables are created from the contract on first use with the library's own commit retries
 //! turned off (`commit.retry.num-retries = 0`): a retried commit must pass sluice's batch-id
 //! check again, so the retry loop is sluice's (the state machine's `CommitConflict` retry),
@@ -48,6 +51,10 @@ pub struct Lake {
     /// listed and stat'ed for garbage collection (iceberg's FileIO can do neither); `None`
     /// for a local warehouse, whose files are read from the filesystem.
     data_store: Option<Arc<dyn ObjectStore>>,
+    /// The service that manages this catalog's tables (S3 Tables): it chooses a new table's
+    /// location, and its own maintenance expires snapshots and deletes unreferenced files,
+    /// which sluice then must not do. `None`: sluice places and maintains its tables.
+    managed_by: Option<&'static str>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -102,6 +109,7 @@ impl Lake {
             warehouse: warehouse.display().to_string(),
             guard: None,
             data_store: None,
+            managed_by: None,
         })
     }
 
@@ -113,6 +121,33 @@ impl Lake {
             warehouse,
             guard: None,
             data_store: None,
+            managed_by: None,
+        }
+    }
+
+    /// The same lake on a catalog whose tables `service` manages (S3 Tables): new tables are
+    /// created without a location, for the catalog to choose, and [`Lake::refuse_if_managed`]
+    /// stops sluice's expiry and garbage collection, which the service does itself.
+    pub fn with_managed_tables(mut self, service: &'static str) -> Lake {
+        self.managed_by = Some(service);
+        self
+    }
+
+    /// The service that manages this lake's tables, if one does.
+    pub fn managed_by(&self) -> Option<&'static str> {
+        self.managed_by
+    }
+
+    /// An error naming `table` and why, if its tables are managed by their service: `what`
+    /// (snapshot expiry, listing data files for gc) is that service's job there, and the
+    /// object storage behind it does not let sluice list or delete table files.
+    pub fn refuse_if_managed(&self, table: impl std::fmt::Display, what: &str) -> Result<()> {
+        match self.managed_by {
+            Some(service) => Err(LakeError::internal(format!(
+                "table {table} is in {service}, which expires snapshots and removes \
+                 unreferenced files itself: sluice does not run {what} there"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -266,11 +301,12 @@ impl Lake {
             ("sluice.prefix".to_string(), table.prefix.clone()),
         ]);
         // Spelled out because catalogs differ in their default (Glue's is
-        // `<warehouse>/<namespace>.db/<table>`), and the deployment grants access by this path.
-        let location = self.location(table);
+        // `<warehouse>/<namespace>.db/<table>`), and the deployment grants access by this path;
+        // left out where the catalog assigns it (S3 Tables refuses a location of the caller's).
+        let location = self.managed_by.is_none().then(|| self.location(table));
         let creation = TableCreation::builder()
             .name(table.name.clone())
-            .location(location)
+            .location_opt(location)
             .schema(ice_schema)
             .partition_spec_opt(spec)
             .properties(properties)

@@ -69,6 +69,7 @@ impl Lake {
         table_cfg: &TableConfig,
         policy: ExpiryPolicy,
     ) -> Result<Vec<ExpiryCandidate>> {
+        self.refuse_if_managed(Self::ident(table_cfg)?, "snapshot expiry")?;
         let Some(table) = self.load(table_cfg).await? else {
             return Ok(vec![]);
         };
@@ -87,6 +88,7 @@ impl Lake {
         table_cfg: &TableConfig,
         ids: &[i64],
     ) -> Result<ExpiryOutcome> {
+        self.refuse_if_managed(Self::ident(table_cfg)?, "snapshot expiry")?;
         let Some(table) = self.load(table_cfg).await? else {
             return Ok(ExpiryOutcome::default());
         };

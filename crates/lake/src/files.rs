@@ -245,6 +245,7 @@ impl Lake {
     /// walked in a local warehouse, listed through the data store (the warehouse's bucket)
     /// in an object store.
     pub async fn list_data_files(&self, table: &Table) -> Result<Vec<StoredDataFile>> {
+        self.refuse_if_managed(table.identifier(), "garbage collection")?;
         let location = data_location(table)?;
         match local_dir(&location) {
             Some(root) => tokio::task::spawn_blocking(move || list_local(&location, &root))
@@ -261,6 +262,7 @@ impl Lake {
         table: &Table,
         path: &str,
     ) -> Result<Option<StoredDataFile>> {
+        self.refuse_if_managed(table.identifier(), "garbage collection")?;
         let path = canonical_path(path);
         if !is_data_file_of(table, &path)? {
             return Ok(None);

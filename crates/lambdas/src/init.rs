@@ -4,7 +4,8 @@
 //! The backend is `SLUICE_CATALOG`'s choice: `local` opens a workspace directory laid out as
 //! the `sluice` command lays it out (`landing/` the bucket, `warehouse/`, `catalog.db` the
 //! SQLite catalog), for tests and for running a Lambda binary on a laptop; `glue` is the AWS
-//! deployment (S3 and the Glue catalog), which needs the `sluice-aws` adapters. The local
+//! deployment (S3 and the Glue catalog), which needs the `sluice-aws` adapters; `s3tables`
+//! is the same with the tables in an S3 Tables table bucket. The local
 //! backend is the cargo feature `local` (on by default, for the tests); `make lambdas`
 //! builds without it, so no SQLite catalog is linked into what AWS runs. A function whose
 //! step never touches a table opens no catalog ([`Catalog::None`]).
@@ -42,6 +43,12 @@ pub enum Backend {
     /// `SLUICE_CATALOG=glue`: the bucket `SLUICE_BUCKET`, the warehouse `SLUICE_WAREHOUSE`
     /// (`s3://bucket/prefix`) and the Glue catalog.
     Glue { bucket: String, warehouse: String },
+    /// `SLUICE_CATALOG=s3tables`: the bucket `SLUICE_BUCKET` (landing and control) and the
+    /// table bucket `SLUICE_TABLE_BUCKET_ARN`, whose Iceberg REST catalog holds the tables.
+    S3Tables {
+        bucket: String,
+        table_bucket_arn: String,
+    },
 }
 
 /// Why a function could not start. Reported to Lambda as an init error: every invocation of
@@ -89,7 +96,10 @@ impl Settings {
             "SLUICE_CONFIG",
             "it names sluice.toml (the CDK app sets it to the config layer's copy)",
         )?);
-        let catalog = required("SLUICE_CATALOG", "it is `glue` on AWS, `local` on a laptop")?;
+        let catalog = required(
+            "SLUICE_CATALOG",
+            "it is `glue` or `s3tables` on AWS, `local` on a laptop",
+        )?;
         let backend = match catalog.as_str() {
             "local" => Backend::Local {
                 root: PathBuf::from(required(
@@ -101,11 +111,19 @@ impl Settings {
                 bucket: required("SLUICE_BUCKET", "it names the landing bucket")?,
                 warehouse: required("SLUICE_WAREHOUSE", "it is s3://bucket/prefix")?,
             },
+            "s3tables" => Backend::S3Tables {
+                bucket: required("SLUICE_BUCKET", "it names the landing bucket")?,
+                table_bucket_arn: required(
+                    "SLUICE_TABLE_BUCKET_ARN",
+                    "with SLUICE_CATALOG=s3tables it is the table bucket's ARN \
+                     (arn:aws:s3tables:<region>:<account>:bucket/<name>)",
+                )?,
+            },
             _ => {
                 return Err(InitError::Invalid {
                     name: "SLUICE_CATALOG",
                     value: catalog,
-                    expected: "`glue`, `local`",
+                    expected: "`glue`, `s3tables`, `local`",
                 })
             }
         };
@@ -180,12 +198,30 @@ pub async fn open(settings: &Settings, catalog: Catalog) -> Result<Context, Init
             };
             (Arc::new(store), lake)
         }
+        Backend::S3Tables {
+            bucket,
+            table_bucket_arn,
+        } => {
+            // A name S3 Tables refuses fails every cold start, naming the table, not the
+            // first file's commit.
+            sluice_aws::s3tables::check_table_names(&config.tables)?;
+            let sdk = sluice_aws::sdk_config().await;
+            let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
+            let lease = std::time::Duration::from_secs(config.ledger.lease_seconds);
+            let lake = match catalog {
+                Catalog::Open => {
+                    sluice_aws::open_s3tables_lake(&sdk, table_bucket_arn, lease).await?
+                }
+                Catalog::None => Lake::without_catalog(),
+            };
+            (Arc::new(store), lake)
+        }
         #[cfg(not(feature = "local"))]
         Backend::Local { .. } => {
             return Err(InitError::Invalid {
                 name: "SLUICE_CATALOG",
                 value: "local".into(),
-                expected: "`glue` (this build has no local backend: feature `local`)",
+                expected: "`glue`, `s3tables` (this build has no local backend: feature `local`)",
             })
         }
     };
@@ -270,7 +306,71 @@ mod tests {
         let e = settings(&[("SLUICE_CONFIG", "s.toml"), ("SLUICE_CATALOG", "hive")]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "SLUICE_CATALOG=\"hive\" is not one of `glue`, `local`"
+            "SLUICE_CATALOG=\"hive\" is not one of `glue`, `s3tables`, `local`"
+        );
+    }
+
+    #[test]
+    fn s3tables_takes_the_landing_bucket_and_the_table_bucket_arn() {
+        let arn = "arn:aws:s3tables:eu-west-1:111122223333:bucket/sluice-tables";
+        let s = settings(&[
+            ("SLUICE_CONFIG", "/opt/sluice/sluice.toml"),
+            ("SLUICE_CATALOG", "s3tables"),
+            ("SLUICE_BUCKET", "landing-123"),
+            ("SLUICE_TABLE_BUCKET_ARN", arn),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.backend,
+            Backend::S3Tables {
+                bucket: "landing-123".into(),
+                table_bucket_arn: arn.into()
+            }
+        );
+        let e = settings(&[
+            ("SLUICE_CONFIG", "s.toml"),
+            ("SLUICE_CATALOG", "s3tables"),
+            ("SLUICE_BUCKET", "landing-123"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("SLUICE_TABLE_BUCKET_ARN is not set; with SLUICE_CATALOG=s3tables"),
+            "{e}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_table_name_s3_tables_refuses_is_an_init_error_naming_the_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let example =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders");
+        let text = std::fs::read_to_string(example.join("sluice.toml"))
+            .unwrap()
+            .replace("namespace = \"shop\"", "namespace = \"Shop_EU\"");
+        for entry in std::fs::read_dir(&example).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        std::fs::write(dir.path().join("sluice.toml"), text).unwrap();
+        let s = Settings {
+            function: "commit".into(),
+            config: dir.path().join("sluice.toml"),
+            backend: Backend::S3Tables {
+                bucket: "landing".into(),
+                table_bucket_arn: "arn:aws:s3tables:eu-west-1:111122223333:bucket/t".into(),
+            },
+            json_logs: true,
+        };
+        let Err(e) = open_context(&s).await else {
+            panic!("a context with a namespace S3 Tables refuses");
+        };
+        assert!(
+            e.to_string()
+                .contains("table Shop_EU.orders cannot be an S3 Tables table"),
+            "{e}"
         );
     }
 

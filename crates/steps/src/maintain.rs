@@ -3,7 +3,9 @@
 //! expire the snapshots exactly-once no longer needs ([`crate::expire`]), then collect what
 //! nothing references any more ([`crate::gc`]): the data files only expired snapshots read,
 //! those a compaction replaced among them, go in the same run. `sluice maintain` runs it
-//! locally; on AWS the same function runs on a schedule.
+//! locally; on AWS the same function runs on a schedule. In a catalog that maintains its
+//! tables itself (S3 Tables) only compaction runs: expiry and unreferenced-file removal are
+//! the service's, and the report says so.
 
 use serde::Serialize;
 use sluice_core::config::TableConfig;
@@ -32,6 +34,10 @@ pub struct MaintainReport {
     pub compact: Option<CompactReport>,
     pub expire: ExpireReport,
     pub gc: GcReport,
+    /// The service that expires snapshots and removes unreferenced files itself (S3 Tables),
+    /// when the catalog is one: expiry and gc were left to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_to: Option<&'static str>,
 }
 
 /// Maintains `table`: expiry, then garbage collection (see the module docs).
@@ -45,6 +51,15 @@ pub async fn maintain(
     } else {
         None
     };
+    if let Some(service) = ctx.lake.managed_by() {
+        return Ok(MaintainReport {
+            table: table.name.clone(),
+            compact: compacted,
+            expire: ExpireReport::default(),
+            gc: GcReport::default(),
+            left_to: Some(service),
+        });
+    }
     let expired = expire(ctx, table, &opts.expire).await?;
     let collected = gc(ctx, table, &opts.gc).await?;
     Ok(MaintainReport {
@@ -52,6 +67,7 @@ pub async fn maintain(
         compact: compacted,
         expire: expired,
         gc: collected,
+        left_to: None,
     })
 }
 
