@@ -731,17 +731,29 @@ impl ArrayDocument {
                 return Ok(too_long);
             }
             let (mut used, mut finished) = (0, false);
-            for &byte in chunk {
+            while used < chunk.len() {
                 if in_string {
-                    used += 1;
-                    match (escaped, byte) {
-                        (true, _) => escaped = false,
-                        (false, b'\\') => escaped = true,
-                        (false, b'"') => in_string = false,
-                        _ => {}
+                    if escaped {
+                        escaped = false;
+                        used += 1;
+                        continue;
+                    }
+                    // Most of a document's bytes are inside strings: jump to the next quote
+                    // or backslash.
+                    match memchr::memchr2(b'"', b'\\', &chunk[used..]) {
+                        None => used = chunk.len(),
+                        Some(at) => {
+                            used += at;
+                            match chunk[used] {
+                                b'"' => in_string = false,
+                                _ => escaped = true,
+                            }
+                            used += 1;
+                        }
                     }
                     continue;
                 }
+                let byte = chunk[used];
                 if depth == 0 && (byte.is_ascii_whitespace() || byte == b',' || byte == b']') {
                     finished = true;
                     break;
@@ -761,7 +773,7 @@ impl ArrayDocument {
                 }
             }
             let part = &chunk[..used];
-            self.line += part.iter().filter(|b| **b == b'\n').count() as u64;
+            self.line += memchr::memchr_iter(b'\n', part).count() as u64;
             size += used;
             if !too_long {
                 if size > self.max_element_bytes {
