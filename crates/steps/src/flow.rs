@@ -44,6 +44,10 @@ struct TableFlow {
     running: usize,
     /// Batches staged here and not yet known committed, with their Parquet bytes.
     staged: HashMap<BatchId, u64>,
+    /// Staged batches a committer here has gathered into the group it is committing now:
+    /// staged still (so every running execution has staged when they are counted too), but
+    /// no longer filling another committer's group, which would then find them gone.
+    taking: HashMap<BatchId, u64>,
     /// Batches a group commit here took, whose executions may still be on their way to their
     /// own commit step: each needs no group any more. Emptied whenever no execution of the
     /// table runs, so it holds at most one burst.
@@ -143,8 +147,32 @@ impl Flow {
     pub fn committed<'a>(&self, table: &str, batches: impl IntoIterator<Item = &'a BatchId>) {
         if let Some(t) = self.tables().get_mut(table) {
             for b in batches {
-                if t.staged.remove(b).is_some() {
+                if t.staged.remove(b).is_some() | t.taking.remove(b).is_some() {
                     t.taken.insert(b.clone());
+                }
+            }
+        }
+        self.bump();
+    }
+
+    /// A committer gathered these staged batches of `table` into the group it commits now.
+    pub fn taking<'a>(&self, table: &str, batches: impl IntoIterator<Item = &'a BatchId>) {
+        if let Some(t) = self.tables().get_mut(table) {
+            for b in batches {
+                if let Some(bytes) = t.staged.remove(b) {
+                    t.taking.insert(b.clone(), bytes);
+                }
+            }
+        }
+    }
+
+    /// The commit of a group that was [`Flow::taking`] these batches failed: they wait
+    /// for a group again.
+    pub fn not_taken<'a>(&self, table: &str, batches: impl IntoIterator<Item = &'a BatchId>) {
+        if let Some(t) = self.tables().get_mut(table) {
+            for b in batches {
+                if let Some(bytes) = t.taking.remove(b) {
+                    t.staged.insert(b.clone(), bytes);
                 }
             }
         }
@@ -190,6 +218,20 @@ impl Flow {
         }
     }
 
+    /// Whether [`Flow::wait_for_group`] would return at once: `own`'s batch was taken, or the
+    /// staged batches fill a group, or every running execution of the table has staged.
+    pub fn group_ready_now(
+        &self,
+        table: &str,
+        own: &BatchId,
+        max_batches: usize,
+        max_bytes: u64,
+    ) -> bool {
+        self.group_ready(table, own, max_batches, max_bytes)
+            .0
+            .is_some()
+    }
+
     /// Whether a group is ready, and the table's progress counter.
     fn group_ready(
         &self,
@@ -209,7 +251,7 @@ impl Flow {
             Some(GroupReady::Taken)
         } else if t.staged.len() >= max_batches || bytes >= max_bytes {
             Some(GroupReady::Full)
-        } else if t.running <= t.staged.len() {
+        } else if t.running <= t.staged.len() + t.taking.len() {
             Some(GroupReady::AllStaged)
         } else {
             None
@@ -275,6 +317,42 @@ mod tests {
             .wait_for_group("t", &batch(9), 10, u64::MAX, LONG)
             .await;
         assert_eq!(ready, GroupReady::AllStaged);
+    }
+
+    /// Seen as [4, 4, 1, 1] instead of three groups for ten batches in groups of four: the
+    /// batches a committer was committing filled a waiting committer's group, which by its
+    /// turn found them gone and committed its own batch alone.
+    #[tokio::test]
+    async fn a_group_being_committed_fills_no_other_group() {
+        let flow = Arc::new(Flow::default());
+        let mut guards: Vec<_> = (0..6).map(|_| flow.arrival("t")).collect();
+        for n in 0..5 {
+            flow.staged("t", &batch(n), 1);
+        }
+        let group: Vec<BatchId> = (0..4).map(batch).collect();
+        flow.taking("t", &group);
+        let waiter = {
+            let flow = flow.clone();
+            tokio::spawn(
+                async move { flow.wait_for_group("t", &batch(4), 4, u64::MAX, LONG).await },
+            )
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            !waiter.is_finished(),
+            "one batch staged besides the group being committed, one execution on its way"
+        );
+        // The group is committed and its executions end; the last one stages.
+        flow.committed("t", &group);
+        guards.truncate(2);
+        flow.staged("t", &batch(5), 1);
+        assert_eq!(waiter.await.unwrap(), GroupReady::AllStaged);
+        // A failed commit gives its batches back to the next group.
+        let flow = Flow::default();
+        flow.staged("t", &batch(0), 1);
+        flow.taking("t", &[batch(0)]);
+        flow.not_taken("t", &[batch(0)]);
+        assert_eq!(flow.tables().get("t").map(|t| t.staged.len()), Some(1));
     }
 
     #[tokio::test]

@@ -31,12 +31,14 @@ use std::time::Duration;
 use rand::Rng;
 use sluice_core::config::TableConfig;
 use sluice_core::ledger::LedgerState;
+use sluice_core::BatchId;
 use sluice_lake::{CommitOutcome, StagedBatch};
 use sluice_store::{LedgerError, VersionedRecord};
 
 use crate::context::{keys, now, Context};
 use crate::error::{StepError, StepErrorKind};
 use crate::failpoint;
+use crate::flow::GroupReady;
 use crate::payload::{CommitInput, CommitOutput, RetractInput, RetractOutput};
 
 mod versions;
@@ -57,28 +59,47 @@ pub async fn retract(ctx: &Context, input: RetractInput) -> Result<RetractOutput
 
 pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
     let record = ledger_record(ctx, &input).await?;
-    if matches!(record.record.state, LedgerState::Staged { .. }) {
-        let limits = &ctx.config.commit;
+    if !matches!(record.record.state, LedgerState::Staged { .. }) {
+        let _turn = ctx.flow.commit_lock(&input.table).await;
+        return commit_turn(ctx, input).await;
+    }
+    let limits = &ctx.config.commit;
+    let own = input.object.batch_id();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(limits.wait_ms);
+    loop {
         let ready = ctx
             .flow
             .wait_for_group(
                 &input.table,
-                &input.object.batch_id(),
+                &own,
                 limits.max_batches,
                 limits.max_bytes,
                 crate::flow::GroupWait {
-                    most: Duration::from_millis(limits.wait_ms),
+                    most: deadline.saturating_duration_since(tokio::time::Instant::now()),
                     quiet: Duration::from_millis(limits.quiet_ms),
                 },
             )
             .await;
         tracing::debug!(key = %input.object.key, ?ready, "group gathered");
         linger(ctx, &record).await;
+        // This process's committers of the table take turns; the one before us has often
+        // taken our batch into its snapshot, which the ledger, read again, says.
+        let turn = ctx.flow.commit_lock(&input.table).await;
+        // A group full while we waited for the turn may have gone into the committer before
+        // us, leaving ours with batches still on their way: wait for them again, unless the
+        // wait is over (quiet, or out of time).
+        let waited_out = matches!(ready, GroupReady::Quiet | GroupReady::TimedOut);
+        if waited_out
+            || ctx
+                .flow
+                .group_ready_now(&input.table, &own, limits.max_batches, limits.max_bytes)
+        {
+            let result = commit_turn(ctx, input).await;
+            drop(turn);
+            return result;
+        }
+        drop(turn);
     }
-    // This process's committers of the table take turns; the one before us has often taken
-    // our batch into its snapshot, which the ledger, read again below, says.
-    let _turn = ctx.flow.commit_lock(&input.table).await;
-    commit_turn(ctx, input).await
 }
 
 async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
@@ -160,6 +181,10 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
     let (group, outcome, versions) = loop {
         attempt += 1;
         let group = gather(ctx, &table_cfg, &own).await?;
+        // Another committer waiting for a full group must not count these: by its turn they
+        // are gone, and it would commit the few staged after them alone.
+        let ids: Vec<BatchId> = group.iter().map(|b| b.batch_id.clone()).collect();
+        ctx.flow.taking(&input.table, &ids);
         let committed = if table_cfg.tracks_versions() {
             versions::commit_group(ctx, &table_cfg, group, &own.batch_id).await
         } else {
@@ -169,6 +194,9 @@ async fn commit_turn(ctx: &Context, input: CommitInput) -> Result<CommitOutput, 
                 .map(|outcome| (group, outcome, Versions::default()))
                 .map_err(StepError::from)
         };
+        if committed.is_err() {
+            ctx.flow.not_taken(&input.table, &ids);
+        }
         match committed {
             Ok(done) => break done,
             Err(e) if e.kind == StepErrorKind::CommitConflict && attempt < QUICK_ATTEMPTS => {
