@@ -46,6 +46,7 @@ pub async fn run(
         );
     };
     let watermark = watermark(ctx, cfg).await?;
+    let contract = ctx.contract(&cfg.name).ok();
     if json {
         let mut v = serde_json::to_value(&d)?;
         v["watermark"] = serde_json::to_value(&watermark)?;
@@ -69,6 +70,12 @@ pub async fn run(
         }
     );
     outln!("rows       {}", d.total_records);
+    if let Some(contract) = &contract {
+        outln!(
+            "decoding   {}",
+            sluice_lake::decode::describe(&contract.schema_json, &d.schema)
+        );
+    }
     match &watermark {
         Some(w) => outln!(
             "watermark  {} (reconciled {}; {} objects listed, {} not finished)",

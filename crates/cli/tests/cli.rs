@@ -528,6 +528,8 @@ fn reconcile_finds_files_whose_events_were_lost() {
         show.contains("watermark  20") && show.contains("2 objects listed, 0 not finished"),
         "{show}"
     );
+    // The example's contract compiles to a one-pass decoder.
+    assert!(show.contains("decoding   compiled (one pass"), "{show}");
 }
 
 #[test]

@@ -144,6 +144,20 @@ pub enum RowItem {
     },
 }
 
+/// What [`RowReader::next_text`] read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    /// A row not parsed yet: its text is [`RowReader::row_text`], and [`RowReader::parse`]
+    /// makes it the [`RowItem`] that [`RowReader::next_row`] would have returned.
+    Text {
+        /// 1-based line where the row starts.
+        line: u64,
+    },
+    /// A row or a bad line, as [`RowReader::next_row`] returns them (CSV rows, lines too
+    /// long).
+    Item(RowItem),
+}
+
 /// A problem that ends the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -360,6 +374,36 @@ impl RowReader {
 
     /// The next row or bad line; `Ok(None)` at the end of the file.
     pub fn next_row(&mut self) -> Result<Option<RowItem>, ReadError> {
+        Ok(match self.next(false)? {
+            None => None,
+            Some(Next::Item(item)) => Some(item),
+            Some(Next::Text { line }) => Some(self.parse(line)),
+        })
+    }
+
+    /// The next row as text, not parsed (NDJSON lines and JSON array elements), or the next
+    /// item [`RowReader::next_row`] gives (CSV rows, bad lines); `Ok(None)` at the end. For a
+    /// caller that decodes the text itself and parses only what it cannot decode.
+    pub fn next_text(&mut self) -> Result<Option<Next>, ReadError> {
+        self.next(true)
+    }
+
+    /// The row [`RowReader::next_text`] returned last as [`Next::Text`], parsed: a row, or a
+    /// bad line with the same message [`RowReader::next_row`] gives.
+    pub fn parse(&self, line: u64) -> RowItem {
+        match &self.inner {
+            Inner::Ndjson(lines) => parse_ndjson_line(line, trim_line_end(&lines.buf)),
+            Inner::JsonArray(doc) => doc.parse_element(line),
+            Inner::Csv(_) => RowItem::Bad {
+                line,
+                message: "a CSV record has no JSON text to parse".into(),
+                raw: String::new(),
+                too_long: false,
+            },
+        }
+    }
+
+    fn next(&mut self, lazy: bool) -> Result<Option<Next>, ReadError> {
         if !self.sniffed {
             self.sniffed = true;
             if let Inner::Ndjson(lines) = &mut self.inner {
@@ -373,9 +417,9 @@ impl RowReader {
             }
         }
         let result = match &mut self.inner {
-            Inner::Ndjson(lines) => next_ndjson_item(lines),
-            Inner::JsonArray(doc) => return doc.next_item(self.failure),
-            Inner::Csv(state) => state.next_item(),
+            Inner::Ndjson(lines) => next_ndjson_item(lines, lazy),
+            Inner::JsonArray(doc) => return doc.next_item(self.failure, lazy),
+            Inner::Csv(state) => state.next_item().map(|item| item.map(Next::Item)),
         };
         result.map_err(|(line, e)| self.failure.classify(line, e))
     }
@@ -399,15 +443,16 @@ impl RowReader {
     }
 }
 
-/// Next non-blank NDJSON line as an item. `Err` carries the line being read.
-fn next_ndjson_item(lines: &mut Lines) -> Result<Option<RowItem>, (u64, io::Error)> {
+/// Next non-blank NDJSON line as an item (`lazy`: as text, not parsed). `Err` carries the
+/// line being read.
+fn next_ndjson_item(lines: &mut Lines, lazy: bool) -> Result<Option<Next>, (u64, io::Error)> {
     loop {
         let Some(too_long) = lines.next_line()? else {
             return Ok(None);
         };
         let line = lines.line;
         if too_long {
-            return Ok(Some(RowItem::Bad {
+            return Ok(Some(Next::Item(RowItem::Bad {
                 line,
                 message: format!(
                     "the line is longer than {} bytes (limits.max_line_bytes)",
@@ -415,13 +460,16 @@ fn next_ndjson_item(lines: &mut Lines) -> Result<Option<RowItem>, (u64, io::Erro
                 ),
                 raw: raw_text(&lines.buf),
                 too_long: true,
-            }));
+            })));
         }
         let text = trim_line_end(&lines.buf);
         if text.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        return Ok(Some(parse_ndjson_line(line, text)));
+        return Ok(Some(match lazy {
+            true => Next::Text { line },
+            false => Next::Item(parse_ndjson_line(line, text)),
+        }));
     }
 }
 
@@ -659,15 +707,15 @@ impl ArrayDocument {
         }
     }
 
-    fn next_item(&mut self, failure: Failure) -> Result<Option<RowItem>, ReadError> {
+    fn next_item(&mut self, failure: Failure, lazy: bool) -> Result<Option<Next>, ReadError> {
         let line = self.line;
-        self.next_element().map_err(|e| match e {
+        self.next_element(lazy).map_err(|e| match e {
             Framing::Io(e) => failure.classify(line, e),
             Framing::Malformed(e) => e,
         })
     }
 
-    fn next_element(&mut self) -> Result<Option<RowItem>, Framing> {
+    fn next_element(&mut self, lazy: bool) -> Result<Option<Next>, Framing> {
         loop {
             let next = self.skip_whitespace()?;
             match (self.at, next) {
@@ -711,7 +759,10 @@ impl ArrayDocument {
                     let too_long = self.read_element()?;
                     self.count += 1;
                     self.at = ArrayAt::Element;
-                    return Ok(Some(self.element_item(line, too_long)));
+                    return Ok(Some(match (lazy, too_long) {
+                        (true, false) => Next::Text { line },
+                        _ => Next::Item(self.element_item(line, too_long)),
+                    }));
                 }
             }
         }
@@ -806,6 +857,18 @@ impl ArrayDocument {
                 self.max_element_bytes
             ));
         }
+        self.parse_element(line)
+    }
+
+    /// The element read last, parsed.
+    fn parse_element(&self, line: u64) -> RowItem {
+        let bad = |message: String| RowItem::Bad {
+            line,
+            message,
+            raw: raw_text(&self.element),
+            too_long: false,
+        };
+        let n = self.count;
         match serde_json::from_slice::<Value>(&self.element) {
             Ok(value @ Value::Object(_)) => RowItem::Row { line, value },
             Ok(other) => bad(format!(

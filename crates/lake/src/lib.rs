@@ -12,6 +12,8 @@
 //! - [`error`]: `LakeError` and its kinds (what the steps map to Step Functions error names)
 //! - [`schema`]: sluice's table schema ↔ Iceberg schema, partition specs
 //! - [`catalog`]: the [`Lake`] handle: open, load/create, evolve
+//! - [`decode`]: parse once: the contract compiled into a decoder that checks each row while
+//!   it builds the Arrow columns
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
 //! - [`commit`]: idempotent group commit of staged batches
 //! - [`overwrite`]: one snapshot that removes live data files and adds others (`overwrite`,
@@ -28,6 +30,7 @@
 pub mod catalog;
 pub mod commit;
 pub mod compact;
+pub mod decode;
 pub mod error;
 pub mod expire;
 pub mod files;

@@ -174,6 +174,15 @@ impl JsonRows {
         out
     }
 
+    /// Rows from their texts, each the text of one JSON object.
+    pub fn from_texts<'a>(rows: impl Iterator<Item = &'a [u8]>) -> Self {
+        let mut out = JsonRows::default();
+        for row in rows {
+            out.push_text(row);
+        }
+        out
+    }
+
     /// Appends one row given as the text of one JSON object: an NDJSON line, or an element
     /// of a JSON array document, whose line breaks are whitespace to the decoder (rows are
     /// told apart by where each ends, not by lines).
@@ -321,6 +330,20 @@ impl BatchWriter {
     /// The Arrow schema rows are converted to (with Iceberg field ids in field metadata).
     pub fn arrow_schema(&self) -> &ArrowSchemaRef {
         &self.arrow_schema
+    }
+
+    /// The schema rows are decoded to before the lineage columns are added: the table's
+    /// without them. A batch given to [`BatchWriter::write_decoded`] has it.
+    pub fn decode_schema(&self) -> &ArrowSchemaRef {
+        &self.decode_schema
+    }
+
+    /// Writes rows already decoded (by a [`crate::decode::RowDecoder`] for this
+    /// [`BatchWriter::decode_schema`]), with each row's line for `_source_line`.
+    pub async fn write_decoded(&mut self, batch: RecordBatch, lines: &[u64]) -> Result<()> {
+        let lines = (lines.len() == batch.num_rows()).then_some(lines);
+        let batch = self.add_lineage(batch, lines)?;
+        self.write_batch(batch).await
     }
 
     /// Converts and writes rows. Rows Arrow cannot convert are skipped and returned with the

@@ -1,9 +1,14 @@
 //! One pass over an object version: read, check every row against the contract, stage the
 //! good rows as Parquet with a given table schema and the bad ones as a reject list.
 //!
-//! A blocking thread reads and validates (parse once, validate the parsed value) and hands
-//! chunks of rows, as their JSON text, over a channel to the async side, which decodes them
-//! to Arrow with the table's schema and writes staged data files with deterministic names.
+//! A blocking thread reads and validates and hands chunks of rows over a channel to the async
+//! side, which writes staged data files with deterministic names. Where the contract compiles
+//! to a [`Plan`], the reading thread parses each row once: the plan checks the row while it
+//! builds the Arrow columns, and the chunk carries record batches. A row the plan does not
+//! accept (it breaks the contract, or it is written in a way only the value-based path can
+//! judge) is parsed into a value and checked with the `jsonschema` contract, as every row is
+//! where the contract has no plan; such a row travels as its JSON text, and the writer decodes
+//! it with arrow-json. Rows keep their order either way.
 //! Chunks circulate: the writer hands each emptied chunk back for the reader to fill again,
 //! so their buffers are reused and memory is bounded by the number of chunks × chunk size,
 //! whatever the file's size. With `Context::threads` at 1 there is one chunk, and the two
@@ -18,15 +23,17 @@ use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use iceberg::table::Table;
 use sluice_core::config::TableConfig;
 use sluice_core::contract::Contract;
 use sluice_core::evolution::NewFields;
 use sluice_core::ledger::RowCounts;
 use sluice_core::quarantine::RejectedRow;
-use sluice_core::reader::RowItem;
+use sluice_core::reader::{Next, RowItem};
 use sluice_core::{ObjectVersion, QuarantineReason};
 use sluice_lake::commit::StagedBatch;
+use sluice_lake::decode::{Plan, RowDecoder};
 use sluice_lake::schema::from_iceberg_schema;
 use sluice_lake::writer::{BatchWriter, JsonRows, Lineage};
 use tokio::sync::mpsc;
@@ -40,22 +47,35 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 /// Raw lines kept in a reject record, in bytes.
 const MAX_RAW: usize = 4096;
 
-/// What the reading thread sends: valid rows as JSON text with their line numbers, and
-/// rejects.
+/// What the reading thread sends: valid rows in parts, in line order, and rejects.
 struct Chunk {
-    /// The line number of each row in `rows`.
-    lines: Vec<u64>,
-    rows: JsonRows,
+    parts: Vec<Part>,
+    /// Rows that took the value-based path, as JSON text; [`Part::Json`] ranges index them.
+    json: JsonRows,
+    /// The line number of each row in `json`.
+    json_lines: Vec<u64>,
+    /// Valid rows in all parts.
+    rows: usize,
     rejects: Vec<RejectedRow>,
     read_bytes: u64,
+}
+
+/// A run of consecutive valid rows.
+enum Part {
+    /// Decoded by the plan, with each row's line.
+    Decoded { batch: RecordBatch, lines: Vec<u64> },
+    /// Rows `start..end` of the chunk's JSON text.
+    Json { start: usize, end: usize },
 }
 
 impl Chunk {
     fn new(rows: usize) -> Self {
         Chunk {
-            lines: Vec::with_capacity(rows),
+            parts: vec![],
+            json_lines: Vec::with_capacity(rows),
             // A row of a few hundred bytes is usual; the buffer grows if not.
-            rows: JsonRows::with_capacity(rows, rows * 512),
+            json: JsonRows::with_capacity(rows, rows * 512),
+            rows: 0,
             rejects: vec![],
             read_bytes: 0,
         }
@@ -63,10 +83,48 @@ impl Chunk {
 
     /// Empties the chunk for reuse, keeping its buffers.
     fn clear(&mut self) {
-        self.lines.clear();
-        self.rows.clear();
+        self.parts.clear();
+        self.json_lines.clear();
+        self.json.clear();
+        self.rows = 0;
         self.rejects.clear();
         self.read_bytes = 0;
+    }
+
+    /// Appends a row that took the value-based path, after the rows decoded so far.
+    fn push_json(&mut self, line: u64, text: Option<&[u8]>, value: &serde_json::Value) {
+        let at = self.json.len();
+        match self.parts.last_mut() {
+            Some(Part::Json { end, .. }) if *end == at => *end += 1,
+            _ => self.parts.push(Part::Json {
+                start: at,
+                end: at + 1,
+            }),
+        }
+        self.json_lines.push(line);
+        match text {
+            Some(text) => self.json.push_text(text),
+            None => self.json.push_value(value),
+        }
+        self.rows += 1;
+    }
+
+    /// Moves the rows `decoder` holds (read at `lines`) into a part.
+    fn take_decoded(
+        &mut self,
+        decoder: &mut RowDecoder,
+        lines: &mut Vec<u64>,
+    ) -> Result<(), StepError> {
+        if let Some(batch) = decoder
+            .flush()
+            .map_err(|e| StepError::internal(format!("building the decoded columns: {e}")))?
+        {
+            self.parts.push(Part::Decoded {
+                batch,
+                lines: std::mem::take(lines),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -112,6 +170,14 @@ pub(super) async fn read_and_stage(
     if let Some(lineage) = lineage {
         writer = writer.with_lineage(lineage.clone())?;
     }
+    // Parse once where the contract compiles to a plan for the columns rows are decoded to.
+    let plan = match Plan::compile(&contract.schema_json, writer.decode_schema().clone()) {
+        Ok(plan) => Some(Arc::new(plan)),
+        Err(why) => {
+            tracing::debug!(table = %table_cfg.name, why, "rows take the value-based path");
+            None
+        }
+    };
 
     // The reading thread. It fills a chunk taken from `pool` (`None`: allocate one) and sends
     // it; the writer sends it back once written. With one chunk the two sides alternate.
@@ -163,23 +229,47 @@ pub(super) async fn read_and_stage(
                     Err(_) => Err(StepError::internal("the writer stopped early")),
                 };
                 let mut chunk = next_chunk()?;
+                let mut decoder = plan.map(|plan| {
+                    let mut decoder = RowDecoder::new(plan);
+                    decoder.new_members_slow = new_fields.is_some();
+                    decoder
+                });
+                // The line of each row the decoder holds.
+                let mut decoded_lines: Vec<u64> = vec![];
                 loop {
-                    let item = reader.next_row().map_err(|e| {
+                    let next = reader.next_text().map_err(|e| {
                         StepError::bad_input(e.reason(), format!("{}: {e}", object.key))
                     })?;
-                    match item {
+                    let item = match next {
                         None => break,
+                        Some(Next::Item(item)) => Some(item),
+                        Some(Next::Text { line }) => {
+                            let decoded = match (decoder.as_mut(), reader.row_text()) {
+                                (Some(decoder), Some(text)) => decoder.push(text),
+                                _ => false,
+                            };
+                            if decoded {
+                                decoded_lines.push(line);
+                                chunk.rows += 1;
+                                None
+                            } else {
+                                Some(reader.parse(line))
+                            }
+                        }
+                    };
+                    match item {
+                        None => {}
                         Some(RowItem::Row { line, value }) => {
                             let violations = contract.validate(&value);
                             if violations.is_empty() {
                                 if let Some(new) = new_fields.as_mut() {
                                     new.observe(&schema, &value);
                                 }
-                                chunk.lines.push(line);
-                                match reader.row_text() {
-                                    Some(text) => chunk.rows.push_text(text),
-                                    None => chunk.rows.push_value(&value),
+                                // After the rows decoded before it, to keep line order.
+                                if let Some(decoder) = decoder.as_mut() {
+                                    chunk.take_decoded(decoder, &mut decoded_lines)?;
                                 }
+                                chunk.push_json(line, reader.row_text(), &value);
                             } else {
                                 let first = &violations[0];
                                 let message = violations
@@ -211,13 +301,22 @@ pub(super) async fn read_and_stage(
                             raw: truncate(&raw, MAX_RAW),
                         }),
                     }
-                    if chunk.rows.len() + chunk.rejects.len() >= chunk_rows {
+                    let full = chunk.rows + chunk.rejects.len() >= chunk_rows;
+                    if let Some(decoder) = decoder.as_mut() {
+                        if full || decoder.wants_flush() {
+                            chunk.take_decoded(decoder, &mut decoded_lines)?;
+                        }
+                    }
+                    if full {
                         chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
                         if tx.blocking_send(chunk).is_err() {
                             return Err(StepError::internal("the writer stopped early"));
                         }
                         chunk = next_chunk()?;
                     }
+                }
+                if let Some(decoder) = decoder.as_mut() {
+                    chunk.take_decoded(decoder, &mut decoded_lines)?;
                 }
                 chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
                 let _ = tx.blocking_send(chunk);
@@ -245,30 +344,56 @@ pub(super) async fn read_and_stage(
             },
         );
         let mut rejects = std::mem::take(&mut chunk.rejects);
-        if !chunk.rows.is_empty() && write_error.is_none() {
-            match writer.write_rows_from(&chunk.rows, &chunk.lines).await {
-                Ok(failures) => {
-                    crate::failpoint::hit("validate.mid_write", &object.key)?;
-                    for f in &failures {
-                        let raw = String::from_utf8_lossy(chunk.rows.row(f.index));
-                        rejects.push(RejectedRow {
-                            line: chunk.lines[f.index],
-                            reason: QuarantineReason::ContractViolation,
-                            pointer: String::new(),
-                            message: truncate(
-                                &format!(
-                                    "value does not fit the table's column types: {}",
-                                    f.message
-                                ),
-                                1024,
-                            ),
-                            raw: truncate(&raw, MAX_RAW),
-                        });
-                    }
-                    counts.valid += (chunk.rows.len() - failures.len()) as u64;
-                }
-                Err(e) => write_error = Some(e),
+        let parts = std::mem::take(&mut chunk.parts);
+        for part in parts {
+            if write_error.is_some() {
+                break;
             }
+            match part {
+                Part::Decoded { batch, lines } => {
+                    let n = batch.num_rows() as u64;
+                    match writer.write_decoded(batch, &lines).await {
+                        Ok(()) => counts.valid += n,
+                        Err(e) => write_error = Some(e),
+                    }
+                }
+                Part::Json { start, end } => {
+                    let whole = start == 0 && end == chunk.json.len();
+                    let some;
+                    let rows = if whole {
+                        &chunk.json
+                    } else {
+                        some = JsonRows::from_texts((start..end).map(|i| chunk.json.row(i)));
+                        &some
+                    };
+                    let lines = &chunk.json_lines[start..end];
+                    match writer.write_rows_from(rows, lines).await {
+                        Ok(failures) => {
+                            for f in &failures {
+                                let raw = String::from_utf8_lossy(rows.row(f.index));
+                                rejects.push(RejectedRow {
+                                    line: lines[f.index],
+                                    reason: QuarantineReason::ContractViolation,
+                                    pointer: String::new(),
+                                    message: truncate(
+                                        &format!(
+                                            "value does not fit the table's column types: {}",
+                                            f.message
+                                        ),
+                                        1024,
+                                    ),
+                                    raw: truncate(&raw, MAX_RAW),
+                                });
+                            }
+                            counts.valid += (rows.len() - failures.len()) as u64;
+                        }
+                        Err(e) => write_error = Some(e),
+                    }
+                }
+            }
+        }
+        if write_error.is_none() && chunk.rows > 0 {
+            crate::failpoint::hit("validate.mid_write", &object.key)?;
         }
         chunk.clear();
         // The reader may be done and gone: then the chunk is simply dropped.
