@@ -18,8 +18,9 @@
 //! from that subschema. A contract the plan cannot express (`$ref`, `oneOf`/`anyOf`/`allOf`,
 //! `if`/`then`, `patternProperties`, ... on an object or array, a column type the decoder
 //! does not build) has no plan: [`Plan::compile`] says why, and every row takes the
-//! value-based path. The differential tests at the end of this module and in
-//! `crates/lake/tests/decode.rs` hold the two paths to the same answers.
+//! value-based path. The differential tests beside this module (`tests.rs`: a property test,
+//! hostile text, the benchmark generator's valid and broken orders) hold the two paths to the
+//! same answers.
 
 mod columns;
 mod scan;
@@ -962,20 +963,24 @@ fn check_bounds(node: &Node, cmp: impl Fn(Bound) -> Option<std::cmp::Ordering>) 
     Ok(())
 }
 
-/// How a table's rows are decoded, for `sluice table show`: by a compiled plan, or (and
-/// why) the value-based way.
-pub fn describe(contract: &Value, table: &TableSchema) -> String {
+/// The plan for rows of a table with columns `table` (lineage columns left out, as the
+/// writer adds those), compiled from `contract`.
+pub fn plan_for(contract: &Value, table: &TableSchema) -> Result<Plan, String> {
     let fields = table
         .fields
         .iter()
         .filter(|f| !is_lineage_column(&f.name))
         .cloned()
         .collect();
-    let arrow = crate::schema::to_iceberg_schema(&TableSchema { fields })
-        .map_err(|e| e.to_string())
-        .and_then(|s| schema_to_arrow_schema(&s).map_err(|e| e.to_string()));
-    let plan = arrow.and_then(|schema| Plan::compile(contract, Arc::new(schema)));
-    match plan {
+    let iceberg = crate::schema::to_iceberg_schema(&TableSchema { fields }).map_err(|e| e.to_string())?;
+    let arrow = schema_to_arrow_schema(&iceberg).map_err(|e| e.to_string())?;
+    Plan::compile(contract, Arc::new(arrow))
+}
+
+/// How a table's rows are decoded, for `sluice table show`: by a compiled plan, or (and
+/// why) the value-based way.
+pub fn describe(contract: &Value, table: &TableSchema) -> String {
+    match plan_for(contract, table) {
         Ok(_) => "compiled (one pass: the contract is checked while the columns are built)".into(),
         Err(why) => format!("jsonschema, then arrow-json (the plan cannot check {why})"),
     }
