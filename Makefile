@@ -1,9 +1,10 @@
 SHELL := /bin/bash
 # sluice: the two commands are `make run` and `make test`; each does its own set-up.
 #
-#   make run    build (release) and ingest the orders example twice into a fresh demo
-#               workspace, each file one execution of statemachine/ingest.asl.json on
-#               sluice's engine, printing what happened; the second pass must add nothing
+#   make run    build (release, without the AWS SDK: the demo is local) and ingest the orders
+#               example twice into a fresh demo workspace, each file one execution of
+#               statemachine/ingest.asl.json on sluice's engine, printing what happened; the
+#               second pass must add nothing
 #   make test   install what the tests need (a Python venv with pyiceberg, to prove other
 #               engines read our tables, and ministack, a local S3 and Glue for sluice-aws;
 #               asl-validator from npm, to lint the definitions) and run every test
@@ -30,6 +31,10 @@ PYTHON  ?= python3
 DEMO    ?= target/demo
 EXAMPLE := examples/orders
 SLUICE  := target/release/sluice
+# The demo and the benchmarks use the local commands only, so they build the CLI without its
+# `aws` feature (--aws, dlq, archive): the AWS SDK is most of a first build. A plain
+# `cargo build --release -p sluice-cli` has every command, in the same target/release/sluice.
+LOCAL_BUILD := --release -p sluice-cli --no-default-features
 VENV    := .venv
 NPM_DIR := target/npm
 ASL_VALIDATOR := $(NPM_DIR)/node_modules/.bin/asl-validator
@@ -41,7 +46,7 @@ CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 .PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-compact bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
 
 build:
-	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build $(LOCAL_BUILD)
 
 run: build
 	@rm -rf $(DEMO)
@@ -221,7 +226,7 @@ $(BENCH_VENV)/.ready:
 bench-venv: $(BENCH_VENV)/.ready
 
 bench-ingest: bench-venv
-	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build $(LOCAL_BUILD)
 	$(CARGO) build --release -p sluice-bench --bin sluice-gen
 	$(BENCH_TARGET)/release/sluice-gen --out $(BENCH_DATA) --rows $(BENCH_ROWS) \
 	  --small-files $(BENCH_SMALL_FILES) $(if $(BENCH_BIG),--big-rows $(BENCH_BIG_ROWS))
@@ -238,7 +243,7 @@ bench-ingest: bench-venv
 COMPACT_FILES ?= 1000
 COMPACT_FILE_BYTES ?= 16384
 bench-compact: venv bench-venv
-	$(CARGO) build --release -p sluice-cli
+	$(CARGO) build $(LOCAL_BUILD)
 	$(CARGO) build --release -p sluice-bench --bin sluice-gen
 	$(VENV)/bin/python crates/bench/compact.py --sluice $(BENCH_TARGET)/release/sluice \
 	  --gen $(BENCH_TARGET)/release/sluice-gen --data target/bench-compact-data \

@@ -21,7 +21,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Value};
 use sluice_core::config::TableConfig;
 
-use crate::stack::{sdk_error, Target};
+use crate::stack::sdk_error;
+use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

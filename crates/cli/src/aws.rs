@@ -18,7 +18,8 @@ use crate::port::{Executions, HistoryRow, Listed};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::stack::{sdk_error, Target, DEAD_LETTER_QUEUE};
+use crate::stack::{sdk_error, DEAD_LETTER_QUEUE};
+use crate::target::Target;
 
 /// The ARN of execution `name` of `state_machine`; a full execution ARN is kept as it is.
 pub fn execution_arn(state_machine: &str, name: &str) -> anyhow::Result<String> {

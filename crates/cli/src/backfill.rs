@@ -25,8 +25,8 @@ use sluice_steps::context::now;
 
 use crate::ingest::open_with_progress;
 use crate::print::{exit_code, print_table, summary};
-use crate::stack::{Target, BACKFILL_STATE_MACHINE};
-use crate::workspace::{load_config, Workspace};
+use crate::target::Target;
+use crate::workspace::Workspace;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -64,16 +64,8 @@ pub async fn run(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     if target.aws {
-        let config = load_config(config_path)?;
-        let table = table_for(&config, &args.prefix, args.table.as_deref())?;
-        let deployed = target.resolve().await?;
-        let arn = deployed.value(
-            BACKFILL_STATE_MACHINE,
-            args.backfill_state_machine_arn.as_deref(),
-        )?;
-        deployed.same_region(&arn)?;
-        let client = aws_sdk_sfn::Client::new(&deployed.sdk);
-        return on_aws(&client, &arn, &table.name, &args.prefix, !args.no_wait).await;
+        #[cfg(feature = "aws")]
+        return run_aws(config_path, target, args).await;
     }
     let local = open_with_progress(root, config_path, None).await?;
     let table = table_for(&local.ctx.config, &args.prefix, args.table.as_deref())?;
@@ -179,9 +171,26 @@ fn report_local(done: &Backfilled, json: bool) -> anyhow::Result<ExitCode> {
     Ok(exit_code(&done.ran))
 }
 
+/// `sluice backfill --aws`: the deployed backfill state machine, for the table `--table` or
+/// the prefix names.
+#[cfg(feature = "aws")]
+async fn run_aws(config_path: &Path, target: &Target, args: Args) -> anyhow::Result<ExitCode> {
+    let config = crate::workspace::load_config(config_path)?;
+    let table = table_for(&config, &args.prefix, args.table.as_deref())?;
+    let deployed = target.resolve().await?;
+    let arn = deployed.value(
+        crate::stack::BACKFILL_STATE_MACHINE,
+        args.backfill_state_machine_arn.as_deref(),
+    )?;
+    deployed.same_region(&arn)?;
+    let client = aws_sdk_sfn::Client::new(&deployed.sdk);
+    on_aws(&client, &arn, &table.name, &args.prefix, !args.no_wait).await
+}
+
 /// Starts the backfill state machine `arn` for `table` and `prefix`; with `wait`, waits for
 /// its end and prints its Map Run's item counts. Exit 2 when it did not succeed or some
 /// child failed.
+#[cfg(feature = "aws")]
 pub async fn on_aws(
     client: &aws_sdk_sfn::Client,
     arn: &str,
@@ -279,6 +288,7 @@ pub async fn on_aws(
 }
 
 /// The first Map Run's item counts of an execution, if the service has one.
+#[cfg(feature = "aws")]
 async fn map_run_counts(
     client: &aws_sdk_sfn::Client,
     execution_arn: &str,

@@ -79,7 +79,7 @@ fn parse_size(text: &str) -> Result<ByteSize, String> {
 pub async fn run(
     root: &Path,
     config: &Path,
-    target: &crate::stack::Target,
+    target: &crate::target::Target,
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     let ctx = crate::remote::open(target, root, config).await?;

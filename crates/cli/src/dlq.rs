@@ -11,7 +11,8 @@ use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{json, Value};
 
 use crate::aws::{arrival_kind, DlqReplayArgs};
-use crate::stack::{sdk_error, Resource, Target, DEAD_LETTER_QUEUE};
+use crate::stack::{sdk_error, Resource, DEAD_LETTER_QUEUE};
+use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

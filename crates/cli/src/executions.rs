@@ -41,14 +41,14 @@ pub enum Command {
 
 pub async fn run(
     root: &Path,
-    target: &crate::stack::Target,
+    target: &crate::target::Target,
     args: ExecutionsArgs,
 ) -> anyhow::Result<ExitCode> {
     let ExecutionsArgs { command } = args;
-    let port: Box<dyn Executions> = if target.aws {
-        Box::new(crate::aws::SfnExecutions::open(target).await?)
-    } else {
-        Box::new(LocalExecutions::open(root).await?)
+    let port: Box<dyn Executions> = match target.aws {
+        #[cfg(feature = "aws")]
+        true => Box::new(crate::aws::SfnExecutions::open(target).await?),
+        _ => Box::new(LocalExecutions::open(root).await?),
     };
     match command {
         Command::List {

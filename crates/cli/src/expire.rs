@@ -15,7 +15,7 @@ use sluice_lake::ExpiryPolicy;
 use sluice_steps::{ExpireOptions, ExpireReport};
 
 use crate::gc::parse_age;
-use crate::stack::Target;
+use crate::target::Target;
 
 pub const AFTER_HELP: &str = "\
 A snapshot leaves the table's metadata only when all of these hold:

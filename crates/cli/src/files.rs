@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use sluice_core::keyhead::Removal;
 use sluice_core::ledger::{LedgerRecord, LedgerState, STATE_NAMES};
 
-use crate::stack::Target;
+use crate::target::Target;
 
 /// The state `files` gives a removal line, beside the ledger's [`STATE_NAMES`].
 const REMOVED: &str = "removed";

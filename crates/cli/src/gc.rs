@@ -17,7 +17,7 @@ use comfy_table::CellAlignment;
 use sluice_steps::{GcOptions, GcReport};
 use sluice_store::LocalStore;
 
-use crate::stack::Target;
+use crate::target::Target;
 use crate::workspace::{Workspace, BUCKET};
 
 pub const AFTER_HELP: &str = "\

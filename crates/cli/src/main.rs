@@ -28,23 +28,31 @@
 //!   executions checked against each other; `--repair`)
 //! - `completions.rs`: `sluice completions SHELL`, `sluice man` (from the clap definition)
 //! - `task.rs`: `sluice task success|failure|heartbeat TOKEN` (callback tasks)
-//! - `stack.rs`: `--aws`, `--stack NAME` (the deployed stack's outputs) and the flags that
-//!   name its resources one by one; `remote.rs`: the steps' context on S3 and Glue, which
-//!   `quarantine`, `files`, `table` and `gc` open with `--aws`
+//! - `target.rs`: `--aws`, `--stack NAME` and the flags that name the stack's resources one
+//!   by one; `stack.rs`: what they resolve to (the deployed stack's outputs);
+//!   `remote.rs`: the steps' context on S3 and Glue, which `quarantine`, `files`, `table`
+//!   and `gc` open with `--aws`
 //! - `aws.rs`: Step Functions behind `executions`, `redrive` and `replay --aws`, and
 //!   `dlq replay`; `dlq.rs`: `sluice dlq list|replay`
 //! - `archive.rs`: `sluice archive replay` (EventBridge's archive of a table's arrivals)
 //! - `threads.rs`: `--threads N`, the runtime and the cores it may use
+//!
+//! The AWS SDK is behind the `aws` feature (default): without it, stack.rs, aws.rs, dlq.rs,
+//! archive.rs and the `--aws` branches are not compiled, and `--aws`, `dlq` and `archive` are
+//! parsed as ever but refused with exit code 2 (`without_aws`).
 
 #[macro_use]
 mod out;
 
+#[cfg(feature = "aws")]
 mod archive;
 mod asl;
+#[cfg(feature = "aws")]
 mod aws;
 mod backfill;
 mod compact;
 mod completions;
+#[cfg(feature = "aws")]
 mod dlq;
 mod doctor;
 mod executions;
@@ -62,8 +70,10 @@ mod rejects;
 mod remote;
 mod replay;
 mod sources;
+#[cfg(feature = "aws")]
 mod stack;
 mod table;
+mod target;
 mod task;
 mod threads;
 mod watch;
@@ -118,7 +128,8 @@ Exit codes:
      conflicted with another commit); with --aws also: the
      stack does not exist (in this region), no credentials, an output or flag missing, a
      resource in another region, a message kept in the dead-letter queue
-  2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`
+  2  an execution did not finish (FAILED, TIMED_OUT or ABORTED): fix, then `sluice redrive NAME`;
+     or --aws, dlq or archive in a build without AWS support (without the `aws` feature)
   3  `ingest`: every execution finished, but some paths given were not landed (a name no
      object key can hold, a symbolic link not followed, a second file for one key, not a
      regular file, unreadable); each is named with its reason
@@ -169,7 +180,7 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     #[command(flatten)]
-    target: stack::Target,
+    target: target::Target,
     #[command(subcommand)]
     command: Command,
 }
@@ -242,11 +253,19 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// The deployed stack's dead-letter queue: events EventBridge could not deliver. List
     /// them, or start them; a message that is not an arrival is kept, with its reason.
+    #[cfg(feature = "aws")]
     #[command(subcommand)]
     Dlq(dlq::Command),
     /// The deployed stack's EventBridge archives: replay a table's arrivals of a time window.
+    #[cfg(feature = "aws")]
     #[command(subcommand)]
     Archive(archive::Command),
+    #[cfg(not(feature = "aws"))]
+    #[command(hide = true)]
+    Dlq(WithoutAws),
+    #[cfg(not(feature = "aws"))]
+    #[command(hide = true)]
+    Archive(WithoutAws),
     /// Run any Amazon States Language definition on sluice's engine, its Tasks bound to
     /// shell commands or echoed.
     RunAsl(asl::Args),
@@ -283,6 +302,24 @@ impl Command {
     }
 }
 
+/// The arguments of `dlq` or `archive` in a build without AWS support: taken as they come,
+/// so that the command is refused with `without_aws`'s advice rather than as unknown.
+#[cfg(not(feature = "aws"))]
+#[derive(Debug, clap::Args)]
+struct WithoutAws {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    _args: Vec<String>,
+}
+
+/// What a build without the `aws` feature says to `--aws`, `dlq` and `archive`; exit code 2.
+fn without_aws() -> ExitCode {
+    eprintln!(
+        "sluice: this build has no AWS support; build with \
+         `cargo build --release -p sluice-cli --features aws` (or `cargo install --path crates/cli`)"
+    );
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
@@ -302,6 +339,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    if cfg!(not(feature = "aws")) && cli.target.aws {
+        return without_aws();
+    }
     let (ws, config, target) = (&cli.workspace, &cli.config, &cli.target);
     let result = runtime.block_on(async {
         match cli.command {
@@ -319,8 +359,12 @@ fn main() -> ExitCode {
             Command::Watch(args) => watch::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,
             Command::Executions(args) => executions::run(ws, target, args).await,
+            #[cfg(feature = "aws")]
             Command::Dlq(cmd) => dlq::run(target, cmd).await,
+            #[cfg(feature = "aws")]
             Command::Archive(cmd) => archive::run(target, config, cmd).await,
+            #[cfg(not(feature = "aws"))]
+            Command::Dlq(_) | Command::Archive(_) => Ok(without_aws()),
             Command::Redrive(args) => redrive::redrive(ws, config, target, args).await,
             Command::Replay(args) => replay::replay(ws, config, target, args).await,
             Command::RunAsl(args) => asl::run(ws, args).await,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sluice_steps::{ExpireOptions, GcOptions, MaintainOptions};
 
 use crate::gc::parse_age;
-use crate::stack::Target;
+use crate::target::Target;
 
 pub const AFTER_HELP: &str = "\
 In order, per table:

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_steps::context::keys;
 
-use crate::stack::Target;
+use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {

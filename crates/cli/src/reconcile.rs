@@ -13,15 +13,18 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context as _};
-use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::InvocationType;
-use serde::{Deserialize, Serialize};
 use sluice_steps::reconcile::Watermark;
 
 use crate::ingest::open_with_progress;
 use crate::print::{exit_code, print_table, summary};
-use crate::stack::{sdk_error, Target, RECONCILE_FUNCTION};
+use crate::target::Target;
+#[cfg(feature = "aws")]
+use {
+    crate::stack::{sdk_error, RECONCILE_FUNCTION},
+    anyhow::{bail, Context as _},
+    aws_sdk_lambda::{primitives::Blob, types::InvocationType},
+    serde::{Deserialize, Serialize},
+};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,6 +47,7 @@ pub async fn run(
     args: Args,
 ) -> anyhow::Result<ExitCode> {
     if target.aws {
+        #[cfg(feature = "aws")]
         return run_aws(config, target, args).await;
     }
     let local = open_with_progress(root, config, None).await?;
@@ -93,6 +97,7 @@ fn describe(w: &Watermark) -> String {
 
 /// What the reconcile function answers (crates/lambdas' `Response`): what it started, or
 /// the backfill it handed the versions to.
+#[cfg(feature = "aws")]
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(untagged)]
 enum Answer {
@@ -101,6 +106,7 @@ enum Answer {
 }
 
 /// crates/lambdas' `ReconcileOutput`.
+#[cfg(feature = "aws")]
 #[derive(Debug, Serialize, Deserialize)]
 struct Reconciled {
     table: String,
@@ -111,6 +117,7 @@ struct Reconciled {
 }
 
 /// crates/lambdas' `Escalated`: more versions to start than one invocation starts one by one.
+#[cfg(feature = "aws")]
 #[derive(Debug, Serialize, Deserialize)]
 struct Escalated {
     table: String,
@@ -122,6 +129,7 @@ struct Escalated {
 }
 
 /// `sluice reconcile --aws`: the stack's reconcile function, invoked once per table.
+#[cfg(feature = "aws")]
 async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<ExitCode> {
     // The configuration says which tables there are and how fresh each should be; with
     // --table it may be missing (the stack's function has its own copy).
@@ -227,7 +235,7 @@ async fn run_aws(config: &Path, target: &Target, args: Args) -> anyhow::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "aws"))]
 mod tests {
     use super::*;
 

@@ -11,7 +11,7 @@ use sluice_states::{Engine, Execution, Status};
 
 use crate::port::{parse_status, LocalExecutions};
 use crate::print::{exit_code, print_table, summary};
-use crate::stack::Target;
+use crate::target::Target;
 use crate::workspace::{self, Workspace};
 
 #[derive(Debug, clap::Args)]
@@ -48,6 +48,7 @@ pub async fn redrive(
         _ => bail!("name an execution, or pass --all"),
     };
     if target.aws {
+        #[cfg(feature = "aws")]
         return crate::aws::redrive(target, &name, args.wait).await;
     }
     let ws = Workspace::new(root);

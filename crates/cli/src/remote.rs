@@ -7,25 +7,26 @@
 //! prefixes and contracts, and must be the one the stack was deployed with.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use sluice_steps::Context;
-use sluice_store::ObjectStore;
 
-use crate::stack::Target;
+use crate::target::Target;
 use crate::workspace;
+#[cfg(feature = "aws")]
+use {sluice_store::ObjectStore, std::sync::Arc};
 
 /// The steps' context: on the deployed stack with `--aws`, else on the local workspace.
 pub async fn open(target: &Target, root: &Path, config_path: &Path) -> anyhow::Result<Context> {
     if target.aws {
-        open_aws(target, config_path).await
-    } else {
-        workspace::open(root, config_path).await
+        #[cfg(feature = "aws")]
+        return open_aws(target, config_path).await;
     }
+    workspace::open(root, config_path).await
 }
 
 /// The steps' context on S3 and Glue, or S3 and S3 Tables.
+#[cfg(feature = "aws")]
 pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Context> {
     let config = workspace::load_config(config_path).context(
         "--aws reads the tables and contracts from the configuration the stack was deployed with",

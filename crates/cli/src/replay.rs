@@ -10,7 +10,7 @@ use sluice_core::QuarantineReason;
 use sluice_local::Selection;
 
 use crate::print::{exit_code, nothing_to_replay, print_table, summary};
-use crate::stack::Target;
+use crate::target::Target;
 use crate::workspace;
 
 #[derive(Debug, clap::Args)]
@@ -52,12 +52,15 @@ pub async fn replay(
         _ => bail!("name a quarantined file, --reason or --table"),
     };
     if target.aws {
-        let how = if args.print_input {
-            crate::aws::ReplayHow::PrintInput
-        } else {
-            crate::aws::ReplayHow::Start { json: args.json }
-        };
-        return crate::aws::replay(target, &selection, how).await;
+        #[cfg(feature = "aws")]
+        {
+            let how = if args.print_input {
+                crate::aws::ReplayHow::PrintInput
+            } else {
+                crate::aws::ReplayHow::Start { json: args.json }
+            };
+            return crate::aws::replay(target, &selection, how).await;
+        }
     }
     if args.print_input {
         let ctx = workspace::open(root, config).await?;

@@ -1,5 +1,5 @@
-//! Where the deployed stack is: `--aws`, `--stack NAME` and the explicit flags that name one
-//! resource each.
+//! Where the deployed stack is: what `--stack NAME` and the explicit flags that name one
+//! resource each (target.rs) resolve to.
 //!
 //! `--stack` reads the CloudFormation stack's outputs once (DescribeStacks), named as the CDK
 //! app names them: `BucketName`, `StateMachineArn`, `WarehouseLocation`,
@@ -15,46 +15,7 @@ use anyhow::{anyhow, bail};
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 
-/// The flags every command that can operate the deployed stack shares (global: they may
-/// stand before or after the subcommand).
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct Target {
-    /// Operate the deployed stack on AWS instead of the local workspace: the bucket (S3),
-    /// the catalog (Glue), Step Functions, SQS. Credentials and region come from the AWS
-    /// SDK's usual chain (environment, AWS_PROFILE, SSO, instance role); AWS_ENDPOINT_URL
-    /// points it at an emulator.
-    #[arg(long, global = true)]
-    pub aws: bool,
-    /// The CloudFormation stack the CDK app deployed: every resource below is read from its
-    /// outputs (needs cloudformation:DescribeStacks). An explicit flag wins over the output.
-    #[arg(long, global = true, env = "SLUICE_STACK", value_name = "NAME")]
-    pub stack: Option<String>,
-    /// The ingest state machine (the stack output StateMachineArn).
-    #[arg(
-        long,
-        global = true,
-        env = "SLUICE_STATE_MACHINE_ARN",
-        value_name = "ARN"
-    )]
-    pub state_machine_arn: Option<String>,
-    /// The landing bucket, where objects, the ledger and quarantine records are (the stack
-    /// output BucketName).
-    #[arg(long, global = true, env = "SLUICE_BUCKET", value_name = "NAME")]
-    pub bucket: Option<String>,
-    /// The Iceberg warehouse, s3://bucket/prefix (the stack output WarehouseLocation).
-    #[arg(long, global = true, env = "SLUICE_WAREHOUSE", value_name = "URI")]
-    pub warehouse: Option<String>,
-    /// The S3 Tables table bucket holding the tables, when the stack was deployed with
-    /// SLUICE_CATALOG=s3tables (the stack output TableBucketArn); without it, the Glue
-    /// catalog and the warehouse.
-    #[arg(
-        long,
-        global = true,
-        env = "SLUICE_TABLE_BUCKET_ARN",
-        value_name = "ARN"
-    )]
-    pub table_bucket_arn: Option<String>,
-}
+use crate::target::Target;
 
 /// One resource of the stack: the flag that names it, its variable, its output.
 #[derive(Debug, Clone, Copy)]

@@ -11,7 +11,7 @@ use sluice_steps::context::keys;
 use sluice_steps::reconcile::Watermark;
 use sluice_steps::Context;
 
-use crate::stack::Target;
+use crate::target::Target;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
