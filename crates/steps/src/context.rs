@@ -2,11 +2,13 @@
 //! start) and shared by every invocation.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use arrow_schema::SchemaRef;
 use sluice_core::config::{Config, TableConfig};
 use sluice_core::contract::Contract;
 use sluice_core::ObjectVersion;
+use sluice_lake::decode::Plan;
 use sluice_lake::Lake;
 use sluice_store::{Ledger, ObjectStore};
 
@@ -41,6 +43,9 @@ pub struct Context {
     pub lake: Lake,
     /// Compiled contracts by table name, loaded at start so a broken contract fails fast.
     contracts: Arc<HashMap<String, Arc<Contract>>>,
+    /// Each table's contract compiled for the columns its rows were last decoded to: compiled
+    /// once, not per file (it compiles a regex per `pattern`).
+    plans: Arc<Mutex<HashMap<String, Arc<Plan>>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
     /// Threads one validation may keep busy at once: 1 makes the reading and the writing side
@@ -155,6 +160,7 @@ impl Context {
             lake: lake.guarded(store.clone()),
             store,
             contracts: Arc::new(contracts),
+            plans: Arc::default(),
             rows_per_batch: 8192,
             threads: available_cores(),
             progress: None,
@@ -191,6 +197,29 @@ impl Context {
             .get(table)
             .cloned()
             .ok_or_else(|| StepError::internal(format!("no contract loaded for table {table:?}")))
+    }
+
+    /// The plan that decodes `table`'s rows into columns `schema` (the table's, lineage left
+    /// out), compiled from its contract once per schema; `None` when the contract has none.
+    pub(crate) fn plan(&self, table: &str, schema: &SchemaRef) -> Option<Arc<Plan>> {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(plan) = plans.get(table) {
+            if plan.schema() == schema {
+                return Some(plan.clone());
+            }
+        }
+        let contract = self.contracts.get(table)?;
+        match Plan::compile(&contract.schema_json, schema.clone()) {
+            Ok(plan) => {
+                let plan = Arc::new(plan);
+                plans.insert(table.to_string(), plan.clone());
+                Some(plan)
+            }
+            Err(why) => {
+                tracing::debug!(table, why, "rows take the value-based path");
+                None
+            }
+        }
     }
 
     pub(crate) fn report(&self, object: &ObjectVersion, p: Progress) {

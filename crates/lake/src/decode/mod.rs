@@ -240,6 +240,13 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The columns the plan decodes rows to.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+}
+
 /// The empty columns of `schema` (nested ones included) and the top-level ones' indices;
 /// the same schema always gives the same arena.
 fn columns_of(schema: &SchemaRef) -> Result<(Vec<Column>, Vec<usize>), String> {
@@ -972,7 +979,8 @@ pub fn plan_for(contract: &Value, table: &TableSchema) -> Result<Plan, String> {
         .filter(|f| !is_lineage_column(&f.name))
         .cloned()
         .collect();
-    let iceberg = crate::schema::to_iceberg_schema(&TableSchema { fields }).map_err(|e| e.to_string())?;
+    let iceberg =
+        crate::schema::to_iceberg_schema(&TableSchema { fields }).map_err(|e| e.to_string())?;
     let arrow = schema_to_arrow_schema(&iceberg).map_err(|e| e.to_string())?;
     Plan::compile(contract, Arc::new(arrow))
 }

@@ -33,7 +33,7 @@ use sluice_core::quarantine::RejectedRow;
 use sluice_core::reader::{Next, RowItem};
 use sluice_core::{ObjectVersion, QuarantineReason};
 use sluice_lake::commit::StagedBatch;
-use sluice_lake::decode::{Plan, RowDecoder};
+use sluice_lake::decode::RowDecoder;
 use sluice_lake::schema::from_iceberg_schema;
 use sluice_lake::writer::{BatchWriter, JsonRows, Lineage};
 use tokio::sync::mpsc;
@@ -171,13 +171,7 @@ pub(super) async fn read_and_stage(
         writer = writer.with_lineage(lineage.clone())?;
     }
     // Parse once where the contract compiles to a plan for the columns rows are decoded to.
-    let plan = match Plan::compile(&contract.schema_json, writer.decode_schema().clone()) {
-        Ok(plan) => Some(Arc::new(plan)),
-        Err(why) => {
-            tracing::debug!(table = %table_cfg.name, why, "rows take the value-based path");
-            None
-        }
-    };
+    let plan = ctx.plan(&table_cfg.name, writer.decode_schema());
 
     // The reading thread. It fills a chunk taken from `pool` (`None`: allocate one) and sends
     // it; the writer sends it back once written. With one chunk the two sides alternate.
