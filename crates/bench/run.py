@@ -182,19 +182,23 @@ class Bench:
               flush=True)
 
     def validation(self):
-        est = Path(self.args.criterion) / "validate" / "sluice_contract" / "new"
-        ns = json.loads((est / "estimates.json").read_text())["mean"]["point_estimate"]
-        bench = json.loads((est / "benchmark.json").read_text())
-        n = bench["throughput"]["Elements"]
+        def rate(name):
+            est = Path(self.args.criterion) / "validate" / name / "new"
+            ns = json.loads((est / "estimates.json").read_text())["mean"]["point_estimate"]
+            bench = json.loads((est / "benchmark.json").read_text())
+            n = bench["throughput"]["Elements"]
+            return n, n / (ns / 1e9)
+        n, ours = rate("sluice_contract")
+        _, plan = rate("sluice_plan")
         out = subprocess.run(
             [sys.executable, PEERS, "validate", FIXTURES / "orders.schema.json",
              self.data / "orders.ndjson", str(self.args.validate_rows)],
             check=True, capture_output=True, text=True,
         ).stdout
         peers = json.loads(out)
-        ours = n / (ns / 1e9)
         self.validate = {
-            "rows": n, "sluice_rows_per_s": ours,
+            "rows": n, "sluice_rows_per_s": ours, "plan_rows_per_s": plan,
+            "plan_vs_fastjsonschema": plan / peers["fastjsonschema"]["rows_per_s"],
             "jsonschema_rows_per_s": peers["jsonschema"]["rows_per_s"],
             "fastjsonschema_rows_per_s": peers["fastjsonschema"]["rows_per_s"],
             "vs_jsonschema": ours / peers["jsonschema"]["rows_per_s"],
@@ -202,7 +206,8 @@ class Bench:
             "peer_rows": peers["rows"],
             "versions": {k: peers[k]["version"] for k in ("jsonschema", "fastjsonschema")},
         }
-        print(f"  validation: sluice {ours:,.0f} rows/s, jsonschema "
+        print(f"  validation: sluice plan {plan:,.0f} rows/s (from text, with columns), "
+              f"contract {ours:,.0f} rows/s, jsonschema "
               f"{self.validate['jsonschema_rows_per_s']:,.0f}, fastjsonschema "
               f"{self.validate['fastjsonschema_rows_per_s']:,.0f}", flush=True)
 
@@ -276,8 +281,10 @@ def report(b):
     ]
     v = b.validate
     lines += [] if not v else [
-        f"Row validation ({v['rows']:,} parsed rows of orders.ndjson, the orders contract): "
-        f"sluice {v['sluice_rows_per_s']:,.0f} rows/s, Python jsonschema "
+        f"Row validation ({v['rows']:,} rows of orders.ndjson, the orders contract): sluice's "
+        f"compiled plan {v['plan_rows_per_s']:,.0f} rows/s from each row's text (parsing, checking "
+        f"and building the Arrow columns), sluice's jsonschema contract "
+        f"{v['sluice_rows_per_s']:,.0f} rows/s on parsed rows; on parsed rows, Python jsonschema "
         f"{v['versions']['jsonschema']} {v['jsonschema_rows_per_s']:,.0f} rows/s, fastjsonschema "
         f"{v['versions']['fastjsonschema']} {v['fastjsonschema_rows_per_s']:,.0f} rows/s.",
         "",
@@ -324,8 +331,9 @@ def report(b):
     if v:
         lines.append(check("row validation vs Python jsonschema ≥ 50×", v["vs_jsonschema"] >= 50,
                            f"{v['vs_jsonschema']:.0f}×"))
-        lines.append(check("row validation vs fastjsonschema ≥ 5×", v["vs_fastjsonschema"] >= 5,
-                           f"{v['vs_fastjsonschema']:.1f}×"))
+        lines.append(check("row validation (compiled plan, from text) vs fastjsonschema ≥ 15×",
+                           v["plan_vs_fastjsonschema"] >= 15,
+                           f"{v['plan_vs_fastjsonschema']:.1f}×"))
     if s and not s["error"]:
         lines.append(check(f"{s['files']:,} small files at once → ≤ 10 snapshots",
                            s["snapshots"] <= 10,

@@ -1,6 +1,8 @@
-//! Row validation alone: sluice's compiled contract (`sluice_core::contract::Contract`, as the
-//! validate step calls it) over parsed rows of the generated orders file, valid and broken
-//! alike. `peers.py validate` times Python `jsonschema` and `fastjsonschema` on the same rows
+//! Row validation alone, two ways, over the rows of the generated orders file, valid and
+//! broken alike: `sluice_contract` is the `jsonschema` contract (`sluice_core::contract::
+//! Contract`) over rows already parsed, as the value-based path calls it; `sluice_plan` is the
+//! compiled plan (`sluice_lake::decode`, the path the validate step takes) from each row's
+//! text, parsing, checking and building the Arrow columns in one pass. `peers.py validate` times Python `jsonschema` and `fastjsonschema` on the same rows
 //! with the same schema; `run.py` reads criterion's estimate and prints the ratios.
 //!
 //! Rows: the first `BENCH_VALIDATE_ROWS` (default 20,000) lines of
@@ -16,8 +18,10 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::Value;
 use sluice_bench::{files, fixtures, write_ndjson};
 use sluice_core::contract::Contract;
+use sluice_lake::decode::RowDecoder;
 
-fn rows() -> Vec<Value> {
+/// The first rows of the orders file that are JSON, as their text.
+fn lines() -> Vec<String> {
     let n: usize = std::env::var("BENCH_VALIDATE_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -46,14 +50,18 @@ fn rows() -> Vec<Value> {
         .lines()
         .take(n)
         .map(|l| l.expect("read a line"))
-        .filter_map(|l| serde_json::from_str(&l).ok())
+        .filter(|l| serde_json::from_str::<Value>(l).is_ok())
         .collect()
 }
 
 fn validate(c: &mut Criterion) {
     let contract =
         Contract::load(&fixtures().join("orders.schema.json")).expect("the orders contract");
-    let rows = rows();
+    let lines = lines();
+    let rows: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     let invalid = rows
         .iter()
         .filter(|r| !contract.validate(r).is_empty())
@@ -68,6 +76,31 @@ fn validate(c: &mut Criterion) {
                 violations += contract.validate(black_box(row)).len();
             }
             violations
+        })
+    });
+    let plan = std::sync::Arc::new(
+        sluice_lake::decode::plan_for(&contract.schema_json, &contract.table_schema)
+            .expect("the orders contract compiles to a plan"),
+    );
+    let mut decoder = RowDecoder::new(plan);
+    let accepted = lines.iter().filter(|l| decoder.push(l.as_bytes())).count();
+    assert_eq!(
+        accepted,
+        rows.len() - invalid,
+        "the plan and the contract disagree"
+    );
+    decoder.flush().expect("columns");
+    group.bench_function("sluice_plan", |b| {
+        b.iter(|| {
+            let mut accepted = 0;
+            for (i, line) in lines.iter().enumerate() {
+                accepted += usize::from(decoder.push(black_box(line.as_bytes())));
+                if i % 8192 == 8191 {
+                    black_box(decoder.flush().expect("columns"));
+                }
+            }
+            black_box(decoder.flush().expect("columns"));
+            accepted
         })
     });
     group.finish();
