@@ -239,8 +239,7 @@ impl<'a> Scan<'a> {
         match self.peek().ok_or(Slow)? {
             b'{' => {
                 self.at += 1;
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
+                if self.close_if(b'}') {
                     return Ok(());
                 }
                 loop {
@@ -248,31 +247,20 @@ impl<'a> Scan<'a> {
                     self.string(scratch)?;
                     self.eat(b':')?;
                     self.skip(depth + 1, scratch)?;
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b'}') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Slow),
+                    if !self.next_or_close(b'}')? {
+                        return Ok(());
                     }
                 }
             }
             b'[' => {
                 self.at += 1;
-                if self.peek() == Some(b']') {
-                    self.at += 1;
+                if self.close_if(b']') {
                     return Ok(());
                 }
                 loop {
                     self.skip(depth + 1, scratch)?;
-                    match self.peek() {
-                        Some(b',') => self.at += 1,
-                        Some(b']') => {
-                            self.at += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(Slow),
+                    if !self.next_or_close(b']')? {
+                        return Ok(());
                     }
                 }
             }
