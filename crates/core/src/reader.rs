@@ -394,11 +394,14 @@ impl RowReader {
         match &self.inner {
             Inner::Ndjson(lines) => parse_ndjson_line(line, trim_line_end(&lines.buf)),
             Inner::JsonArray(doc) => doc.parse_element(line),
-            Inner::Csv(_) => RowItem::Bad {
-                line,
-                message: "a CSV record has no JSON text to parse".into(),
-                raw: String::new(),
-                too_long: false,
+            Inner::Csv(state) => match &state.record {
+                Some(record) => state.record_item(record),
+                None => RowItem::Bad {
+                    line,
+                    message: "no CSV record was read to parse".into(),
+                    raw: String::new(),
+                    too_long: false,
+                },
             },
         }
     }
@@ -419,21 +422,22 @@ impl RowReader {
         let result = match &mut self.inner {
             Inner::Ndjson(lines) => next_ndjson_item(lines, lazy),
             Inner::JsonArray(doc) => return doc.next_item(self.failure, lazy),
-            Inner::Csv(state) => state.next_item().map(|item| item.map(Next::Item)),
+            Inner::Csv(state) => state.next_item(lazy),
         };
         result.map_err(|(line, e)| self.failure.classify(line, e))
     }
 
-    /// The JSON text of the row [`next_row`](Self::next_row) returned last, as it was read,
-    /// so that a writer can decode it again without the parsed value being serialised:
-    /// `Some` for NDJSON (the line without its line ending) and for an element of a JSON
-    /// array document (its text, line breaks and all), `None` for CSV, whose rows are built
-    /// from cells. Only meaningful right after a [`RowItem::Row`].
+    /// The JSON text of the row [`next_row`](Self::next_row) returned last, so that a writer
+    /// can decode it again without the parsed value being serialised: for NDJSON the line as
+    /// read, without its line ending; for an element of a JSON array document its text, line
+    /// breaks and all; for a CSV record the JSON object its typed value serialises to. Also
+    /// the text of the row [`next_text`](Self::next_text) returned last as [`Next::Text`].
+    /// Only meaningful right after a [`RowItem::Row`] or a [`Next::Text`].
     pub fn row_text(&self) -> Option<&[u8]> {
         match &self.inner {
             Inner::Ndjson(lines) => Some(trim_line_end(&lines.buf)),
             Inner::JsonArray(doc) => Some(&doc.element),
-            Inner::Csv(_) => None,
+            Inner::Csv(state) => state.record.as_ref().map(|_| &state.text[..]),
         }
     }
 
@@ -1012,6 +1016,21 @@ struct CsvState {
     max_field_lines: usize,
     /// `limits.max_line_bytes`: bytes one record may have, over all its lines.
     max_record_bytes: usize,
+    /// The last record read whose field count and UTF-8 are right, kept until the next one:
+    /// [`RowReader::parse`] types it exactly as [`RowReader::next_row`] does.
+    record: Option<CsvFields>,
+    /// That record as a JSON object, typed by the schema: the same text its typed value
+    /// serialises to, for a decoder that reads JSON text. Reused for every record.
+    text: Vec<u8>,
+}
+
+/// A record's fields and the lines it spans.
+#[derive(Debug)]
+struct CsvFields {
+    first: u64,
+    last: u64,
+    cells: Vec<Vec<u8>>,
+    raw: Vec<u8>,
 }
 
 /// One physical line of a CSV object.
@@ -1144,6 +1163,8 @@ impl CsvState {
             types: Vec::new(),
             max_field_lines: limits.max_csv_field_lines.max(1),
             max_record_bytes: limits.max_line_bytes,
+            record: None,
+            text: Vec::new(),
         };
         let header_error = |message: String| ReadError::CsvHeader { message };
         let raw = match state.next_record() {
@@ -1180,7 +1201,10 @@ impl CsvState {
         Ok(state)
     }
 
-    fn next_item(&mut self) -> Result<Option<RowItem>, (u64, io::Error)> {
+    /// The next record: as [`Next::Text`] when `lazy` and its fields fit the header (its text
+    /// is in `self.text`), else as the item [`RowReader::next_row`] gives.
+    fn next_item(&mut self, lazy: bool) -> Result<Option<Next>, (u64, io::Error)> {
+        self.record = None;
         Ok(match self.next_record()? {
             None => None,
             Some(CsvRecord::Bad {
@@ -1188,18 +1212,36 @@ impl CsvState {
                 message,
                 raw,
                 too_long,
-            }) => Some(RowItem::Bad {
+            }) => Some(Next::Item(RowItem::Bad {
                 line,
                 message,
                 raw,
                 too_long,
-            }),
+            })),
             Some(CsvRecord::Fields {
                 first,
                 last,
                 cells,
                 raw,
-            }) => Some(self.record_item(first, last, &cells, &raw)),
+            }) => {
+                let fields = CsvFields {
+                    first,
+                    last,
+                    cells,
+                    raw,
+                };
+                if let Some(bad) = self.misfit(&fields) {
+                    return Ok(Some(Next::Item(bad)));
+                }
+                self.write_text(&fields);
+                let next = if lazy {
+                    Next::Text { line: first }
+                } else {
+                    Next::Item(self.record_item(&fields))
+                };
+                self.record = Some(fields);
+                Some(next)
+            }
         })
     }
 
@@ -1322,11 +1364,17 @@ impl CsvState {
             .unwrap_or_default()
     }
 
-    /// A record as a row typed by the schema, or a bad item when its field count differs
-    /// from the header's or a cell is not UTF-8.
-    fn record_item(&self, first: u64, last: u64, cells: &[Vec<u8>], raw: &[u8]) -> RowItem {
+    /// A bad item when a record's field count differs from the header's or a cell is not
+    /// UTF-8; `None` when it makes a row.
+    fn misfit(&self, record: &CsvFields) -> Option<RowItem> {
+        let CsvFields {
+            first,
+            last,
+            cells,
+            raw,
+        } = record;
         let bad = |message: String| RowItem::Bad {
-            line: first,
+            line: *first,
             message,
             raw: raw_text(raw),
             too_long: false,
@@ -1337,31 +1385,101 @@ impl CsvState {
             } else {
                 format!("line {first}")
             };
-            return bad(format!(
+            return Some(bad(format!(
                 "{lines} has {} fields, the header has {}{}",
                 cells.len(),
                 self.headers.len(),
                 self.delimiter_hint()
-            ));
+            )));
         }
+        let not_utf8 = cells.iter().position(|c| std::str::from_utf8(c).is_err())?;
+        Some(bad(format!(
+            "column {:?} is not valid UTF-8",
+            self.headers[not_utf8]
+        )))
+    }
+
+    /// A record that [`misfit`](Self::misfit) passed as a row typed by the schema. Empty
+    /// cells are left out.
+    fn record_item(&self, record: &CsvFields) -> RowItem {
         let mut row = Map::with_capacity(self.headers.len());
-        for (i, cell) in cells.iter().enumerate() {
-            let Ok(cell) = std::str::from_utf8(cell) else {
-                return bad(format!("column {:?} is not valid UTF-8", self.headers[i]));
-            };
+        for (i, cell) in record.cells.iter().enumerate() {
+            let cell = String::from_utf8_lossy(cell);
             if cell.is_empty() {
                 continue;
             }
             row.insert(
                 self.headers[i].clone(),
-                typed_cell(cell, self.types[i].as_ref()),
+                typed_cell(&cell, self.types[i].as_ref()),
             );
         }
         RowItem::Row {
-            line: first,
+            line: record.first,
             value: Value::Object(row),
         }
     }
+
+    /// Writes into `self.text` the JSON text that [`record_item`](Self::record_item)'s value
+    /// serialises to, without building the value.
+    fn write_text(&mut self, record: &CsvFields) {
+        let text = &mut self.text;
+        text.clear();
+        text.push(b'{');
+        let mut first = true;
+        for (i, cell) in record.cells.iter().enumerate() {
+            let cell = String::from_utf8_lossy(cell);
+            if cell.is_empty() {
+                continue;
+            }
+            if !first {
+                text.push(b',');
+            }
+            first = false;
+            write_json_string(text, &self.headers[i]);
+            text.push(b':');
+            write_typed_cell(text, &cell, self.types[i].as_ref());
+        }
+        text.push(b'}');
+    }
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail, and a str always serialises.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends the JSON text of [`typed_cell`]'s value for `cell`, as serde_json writes it.
+fn write_typed_cell(out: &mut Vec<u8>, cell: &str, ty: Option<&FieldType>) {
+    let trimmed = cell.trim();
+    match ty {
+        Some(FieldType::Long) => {
+            if let Ok(n) = trimmed.parse::<i64>() {
+                let _ = serde_json::to_writer(&mut *out, &n);
+                return;
+            }
+        }
+        Some(FieldType::Double) => {
+            if let Ok(x) = trimmed.parse::<f64>() {
+                if x.is_finite() {
+                    let _ = serde_json::to_writer(&mut *out, &x);
+                    return;
+                }
+            }
+        }
+        Some(FieldType::Boolean) => {
+            if trimmed.eq_ignore_ascii_case("true") {
+                out.extend_from_slice(b"true");
+                return;
+            }
+            if trimmed.eq_ignore_ascii_case("false") {
+                out.extend_from_slice(b"false");
+                return;
+            }
+        }
+        _ => {}
+    }
+    write_json_string(out, cell);
 }
 
 /// A CSV cell as the JSON value its column expects; a cell that does not parse stays a
@@ -1615,8 +1733,84 @@ mod tests {
         assert_eq!(r.row_text(), Some(&b"{\"id\": 1}"[..]));
         assert!(matches!(r.next_row().unwrap(), Some(RowItem::Row { .. })));
         assert_eq!(r.row_text(), Some(&b"{\"id\":2}"[..]));
-        let csv = reader(b"id\n1\n".to_vec(), Compression::None, Format::Csv).unwrap();
+        let mut csv = reader(b"id\n1\n".to_vec(), Compression::None, Format::Csv).unwrap();
         assert_eq!(csv.row_text(), None);
+        assert!(matches!(csv.next_row().unwrap(), Some(RowItem::Row { .. })));
+        assert_eq!(csv.row_text(), Some(&b"{\"id\":1}"[..]));
+    }
+
+    /// The JSON text a CSV record is decoded from is the text its typed value serialises to,
+    /// whatever the cells hold: a decoder reading the text sees exactly the row the
+    /// value-based path checks.
+    #[test]
+    fn csv_record_text_is_its_typed_value_serialised() {
+        use proptest::prelude::*;
+        let cell = prop_oneof![
+            Just(String::new()),
+            Just(" 12 ".to_string()),
+            Just("-0".to_string()),
+            Just("+7".to_string()),
+            Just("1e400".to_string()),
+            Just("NaN".to_string()),
+            Just("inf".to_string()),
+            Just("TRUE".to_string()),
+            Just(" false".to_string()),
+            Just("9223372036854775808".to_string()),
+            Just("0.1".to_string()),
+            Just("\u{2028}\"\\\u{1}".to_string()),
+            "[a-z0-9 .eE+-]{0,12}",
+            any::<f64>().prop_map(|x| x.to_string()),
+            any::<i64>().prop_map(|x| x.to_string()),
+            ".{0,8}",
+        ];
+        let csv_cell = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+        proptest!(|(rows in proptest::collection::vec(proptest::collection::vec(cell, 5), 1..8))| {
+            let mut text = String::from("id,price,paid,note,other\n");
+            for row in &rows {
+                text.push_str(&row.iter().map(|c| csv_cell(c)).collect::<Vec<_>>().join(","));
+                text.push('\n');
+            }
+            let mut lazy = reader(text.clone().into_bytes(), Compression::None, Format::Csv).unwrap();
+            let mut eager = reader(text.into_bytes(), Compression::None, Format::Csv).unwrap();
+            while let Some(next) = lazy.next_text().unwrap() {
+                let item = eager.next_row().unwrap().unwrap();
+                let Next::Text { line } = next else {
+                    prop_assert_eq!(Next::Item(item), next);
+                    continue;
+                };
+                let RowItem::Row { value, .. } = &item else {
+                    panic!("a record given as text is a row: {item:?}");
+                };
+                prop_assert_eq!(
+                    std::str::from_utf8(lazy.row_text().unwrap()).unwrap(),
+                    serde_json::to_string(value).unwrap()
+                );
+                prop_assert_eq!(
+                    std::str::from_utf8(eager.row_text().unwrap()).unwrap(),
+                    serde_json::to_string(value).unwrap()
+                );
+                prop_assert_eq!(lazy.parse(line), item);
+            }
+            prop_assert!(eager.next_row().unwrap().is_none());
+        });
+    }
+
+    #[test]
+    fn csv_bad_records_are_items_when_read_as_text() {
+        let mut r = reader(
+            b"id,note\n1\n2,\xff\n3,x\n".to_vec(),
+            Compression::None,
+            Format::Csv,
+        )
+        .unwrap();
+        let bad = |next: Option<Next>| match next {
+            Some(Next::Item(RowItem::Bad { line, message, .. })) => (line, message),
+            other => panic!("expected a bad record, got {other:?}"),
+        };
+        assert_eq!(bad(r.next_text().unwrap()), (2, "line 2 has 1 fields, the header has 2".to_string()));
+        assert_eq!(bad(r.next_text().unwrap()), (3, "column \"note\" is not valid UTF-8".to_string()));
+        assert_eq!(r.next_text().unwrap(), Some(Next::Text { line: 4 }));
+        assert_eq!(r.row_text(), Some(&b"{\"id\":3,\"note\":\"x\"}"[..]));
     }
 
     #[test]
