@@ -477,7 +477,7 @@ impl Inner {
 
     fn create_if_absent(&self, key: &str, body: &[u8]) -> Result<Conditional, StoreError> {
         let dest = self.resolve(key)?;
-        let temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
+        let mut temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
         let _lock = self.lock(key)?;
         create_parent(key, &dest)?;
         // link(2) fails if `dest` exists, whoever else is racing and by whatever means.
@@ -488,8 +488,12 @@ impl Inner {
             }
             Err(e) => return Err(StoreError::io(key, e)),
         }
+        // Unlinked now rather than on drop: that too changes the inode's change time.
+        if fs::remove_file(&temp.path).is_ok() {
+            temp.armed = false;
+        }
         sync_parent(key, &dest)?;
-        self.remember(&dest, FileStamp::of(&temp.metadata), &temp.etag);
+        self.remember_placed(&dest, &temp);
         Ok(Conditional::Done(meta(
             key,
             temp.size,
@@ -522,8 +526,21 @@ impl Inner {
         fs::rename(&temp.path, dest).map_err(|e| StoreError::io(key, e))?;
         temp.armed = false;
         sync_parent(key, dest)?;
-        self.remember(dest, FileStamp::of(&temp.metadata), &temp.etag);
+        self.remember_placed(dest, temp);
         Ok(meta(key, temp.size, temp.etag.clone(), &temp.metadata))
+    }
+
+    /// Remembers the etag of a temporary file just renamed or linked to `dest`. Both change
+    /// the inode's change time, so the stamp is taken from `dest` now, and only if `dest` is
+    /// still that inode: otherwise every first read of a new object would hash it again.
+    fn remember_placed(&self, dest: &Path, temp: &TempFile) {
+        let Ok(now) = fs::symlink_metadata(dest) else {
+            return;
+        };
+        let (placed, before) = (FileStamp::of(&now), FileStamp::of(&temp.metadata));
+        if placed.same_inode(&before) && placed.len == before.len {
+            self.remember(dest, placed, &temp.etag);
+        }
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -662,6 +679,11 @@ struct FileStamp {
 }
 
 impl FileStamp {
+    /// Whether both stamps are of one file (device and inode; always on non-Unix systems).
+    fn same_inode(&self, other: &FileStamp) -> bool {
+        self.identity[..2] == other.identity[..2]
+    }
+
     fn of(md: &Metadata) -> Self {
         #[cfg(unix)]
         let identity = {
@@ -1258,6 +1280,32 @@ mod tests {
         let store = LocalStore::new(root, "b").unwrap();
         let (bytes, _) = setup.block_on(store.get_bytes("counter")).unwrap().unwrap();
         assert_eq!(&bytes[..], b"8", "lost races: {lost}");
+    }
+
+    /// A new object's etag is known from writing it: reading it does not hash it again
+    /// (rename and link change the inode's change time, which the remembered stamp holds).
+    #[tokio::test]
+    async fn a_written_object_is_not_hashed_again_when_read() {
+        let (dir, store) = store();
+        store
+            .put("orders/a.ndjson", Bytes::from_static(b"{\"id\":1}\n"))
+            .await
+            .unwrap();
+        store
+            .create_if_absent("orders/b.ndjson", Bytes::from_static(b"{\"id\":2}\n"))
+            .await
+            .unwrap();
+        let source = dir.path().join("c.ndjson");
+        fs::write(&source, b"{\"id\":3}\n").unwrap();
+        store.put_file("orders/c.ndjson", &source).await.unwrap();
+        for name in ["a", "b", "c"] {
+            let path = dir.path().join(format!("bucket/orders/{name}.ndjson"));
+            let stamp = FileStamp::of(&fs::symlink_metadata(&path).unwrap());
+            assert!(
+                store.inner.remembered(&path, &stamp).is_some(),
+                "{name}: the etag is not remembered under the file's stamp"
+            );
+        }
     }
 
     #[tokio::test]
