@@ -105,6 +105,13 @@ pub struct Limits {
     /// line, so a stray `"` cannot swallow the rows after it. Default 32.
     #[serde(default = "default_max_csv_field_lines")]
     pub max_csv_field_lines: usize,
+    /// Memory a file's writer may hold for a partitioned table's rows, whatever the number
+    /// of partitions the file touches: half for open data files (8 MiB counted for each, so
+    /// 8 at the default), half for rows of other partitions waiting for a file. A file over
+    /// more partitions than that writes a few data files per partition instead of one.
+    /// Default 128 MiB.
+    #[serde(default = "default_max_writer_memory")]
+    pub max_writer_memory: ByteSize,
 }
 
 fn default_max_new_columns_per_file() -> usize {
@@ -128,6 +135,9 @@ fn default_max_expansion_ratio() -> u64 {
 fn default_max_csv_field_lines() -> usize {
     32
 }
+fn default_max_writer_memory() -> ByteSize {
+    ByteSize::mib(128)
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -139,6 +149,7 @@ impl Default for Limits {
             max_line_bytes: default_max_line_bytes(),
             max_expansion_ratio: default_max_expansion_ratio(),
             max_csv_field_lines: default_max_csv_field_lines(),
+            max_writer_memory: default_max_writer_memory(),
         }
     }
 }

@@ -31,6 +31,12 @@ impl ByteSize {
         (bytes > 0).then_some(ByteSize(bytes))
     }
 
+    /// `n` MiB (at least one).
+    pub const fn mib(n: u32) -> Self {
+        let n = if n == 0 { 1 } else { n as u64 };
+        ByteSize(n << 20)
+    }
+
     pub fn bytes(self) -> u64 {
         self.0
     }

@@ -15,6 +15,8 @@
 //! - [`decode`]: parse once: the contract compiled into a decoder that checks each row while
 //!   it builds the Arrow columns
 //! - [`writer`]: [`writer::BatchWriter`], JSON rows → Arrow → staged Parquet data files
+//! - [`fanout`]: a partitioned batch's rows through a bounded number of open data files,
+//!   under one memory budget
 //! - [`commit`]: idempotent group commit of staged batches
 //! - [`overwrite`]: one snapshot that removes live data files and adds others (`overwrite`,
 //!   `replace`), with rebase on a lost race
@@ -33,6 +35,7 @@ pub mod compact;
 pub mod decode;
 pub mod error;
 pub mod expire;
+pub mod fanout;
 pub mod files;
 pub mod identity;
 pub mod no_catalog;

@@ -427,3 +427,118 @@ async fn a_row_that_does_not_convert_is_reported_and_its_neighbours_written() {
     ids.sort();
     assert_eq!(ids, vec![1, 3, 4]);
 }
+
+/// A day of 2026 as `YYYY-MM-DD`, from its index (0: 1 January), for up to 59 days.
+fn day_of_2026(index: u32) -> String {
+    if index < 31 {
+        format!("2026-01-{:02}", index + 1)
+    } else {
+        format!("2026-02-{:02}", index - 30)
+    }
+}
+
+/// Stages `rows` in slices of `slice` rows, as the validate step hands a file's chunks over,
+/// with `budget` for the writer.
+async fn stage_sliced(
+    lake: &Lake,
+    cfg: &TableConfig,
+    batch: &str,
+    rows: &[serde_json::Value],
+    slice: usize,
+    budget: crate::fanout::MemoryBudget,
+) -> crate::StagedBatch {
+    let table = lake.load_or_create(cfg, &schema()).await.unwrap();
+    let mut w = BatchWriter::new(&table, &BatchId(batch.into()), None)
+        .await
+        .unwrap()
+        .with_memory(budget);
+    for part in rows.chunks(slice) {
+        let failures = w
+            .write_rows(&crate::writer::JsonRows::from_values(part))
+            .await
+            .unwrap();
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+    w.finish().await.unwrap()
+}
+
+/// A file whose rows fall, in no order, on more days than the writer may keep files open
+/// for: every row lands once, in a data file of its own day's partition, and a re-run of the
+/// batch writes the same file names.
+#[tokio::test]
+async fn rows_over_more_partitions_than_open_files_each_land_in_their_partition() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampMicrosecondType;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    let days = 40;
+    let rows: Vec<_> = (1..=400u32)
+        .map(|i| {
+            let day = day_of_2026(i * 7919 % days);
+            json!({"id": i, "at": format!("{day}T{:02}:00:00Z", i % 24)})
+        })
+        .collect();
+    let budget = crate::fanout::MemoryBudget {
+        max_open: 3,
+        held_bytes: 16 << 10,
+    };
+    let staged = stage_sliced(&lake, &cfg, "b-spread", &rows, 25, budget).await;
+    assert_eq!(staged.rows, 400);
+    // Some days were written, closed to make room, and written again.
+    assert!(staged.paths.len() > days as usize, "{} files", staged.paths.len());
+    for path in &staged.paths {
+        let day = path
+            .split('/')
+            .find_map(|p| p.strip_prefix("at_day="))
+            .unwrap_or_else(|| panic!("no day partition in {path}"));
+        let file = std::fs::File::open(path.strip_prefix("file://").unwrap_or(path)).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let at = batch.column_by_name("at").unwrap();
+            for micros in at.as_primitive::<TimestampMicrosecondType>().iter() {
+                let at = chrono::DateTime::from_timestamp_micros(micros.unwrap()).unwrap();
+                assert_eq!(at.date_naive().to_string(), day, "a row of {at} in {path}");
+            }
+        }
+    }
+    lake.commit_batches(&cfg, std::slice::from_ref(&staged))
+        .await
+        .unwrap();
+    let mut ids: Vec<u64> = lake
+        .scan_json(&cfg)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=400).collect::<Vec<_>>());
+
+    let again = stage_sliced(&lake, &cfg, "b-spread", &rows, 25, budget).await;
+    let sorted = |p: &[String]| {
+        let mut p = p.to_vec();
+        p.sort();
+        p
+    };
+    assert_eq!(sorted(&again.paths), sorted(&staged.paths));
+}
+
+/// Within the budget nothing changes: one data file per day, whatever the order of the rows.
+#[tokio::test]
+async fn rows_over_fewer_partitions_than_open_files_write_one_file_per_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake(&dir).await;
+    let cfg = table_config(true);
+    let rows: Vec<_> = (1..=300u32)
+        .map(|i| json!({"id": i, "at": format!("{}T10:00:00Z", day_of_2026(i * 31 % 8))}))
+        .collect();
+    let budget = crate::fanout::MemoryBudget::default();
+    assert_eq!(budget.max_open, 8);
+    let staged = stage_sliced(&lake, &cfg, "b-eight", &rows, 10, budget).await;
+    assert_eq!((staged.rows, staged.paths.len()), (300, 8));
+}

@@ -25,8 +25,6 @@ use iceberg::writer::file_writer::location_generator::{
 };
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
-use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
-use iceberg::writer::partitioning::PartitioningWriter;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -36,6 +34,7 @@ use sluice_core::BatchId;
 
 use crate::commit::StagedBatch;
 use crate::error::{LakeError, Result};
+use crate::fanout::{Fanout, MemoryBudget};
 
 type FileWriterBuilder =
     DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
@@ -61,7 +60,7 @@ pub fn batch_of_data_file(path: &str) -> Option<BatchId> {
 enum Inner {
     Unpartitioned(Box<FileWriter>),
     Partitioned {
-        writer: FanoutWriter<FileWriterBuilder>,
+        writer: Fanout<FileWriterBuilder>,
         splitter: RecordBatchPartitionSplitter,
     },
 }
@@ -98,7 +97,7 @@ pub struct BatchWriter {
     rows: u64,
 }
 
-/// Rows per Parquet row group, at most. Every open partition holds a row group in progress,
+/// Rows per Parquet row group, at most. Every open data file holds a row group in progress,
 /// with a zstd context per column (heap profile of the 1M-row orders benchmark: 67 of 159 MB
 /// at the peak were zstd contexts, seven days open at once), so the row group, not the file,
 /// sets the writer's memory. At 128 Ki rows a 343 MB file ended before its row groups
@@ -278,7 +277,7 @@ impl BatchWriter {
             )
             .map_err(|e| LakeError::iceberg("preparing the partition splitter", e))?;
             Inner::Partitioned {
-                writer: FanoutWriter::new(builder),
+                writer: Fanout::new(builder, MemoryBudget::default()),
                 splitter,
             }
         };
@@ -325,6 +324,15 @@ impl BatchWriter {
         self.decoder = json_decoder(&self.decode_schema).map_err(LakeError::internal)?;
         self.lineage = Some(lineage);
         Ok(self)
+    }
+
+    /// The same writer, holding at most `budget` for a partitioned table's open files and
+    /// waiting rows (see [`crate::fanout`]); the default is [`MemoryBudget::default`]'s.
+    pub fn with_memory(mut self, budget: MemoryBudget) -> Self {
+        if let Inner::Partitioned { writer, .. } = &mut self.inner {
+            writer.set_budget(budget);
+        }
+        self
     }
 
     /// The Arrow schema rows are converted to (with Iceberg field ids in field metadata).
@@ -510,10 +518,7 @@ impl BatchWriter {
                 // written, and a re-run must reproduce the names.
                 parts.sort_by_cached_key(|(key, _)| key.to_path());
                 for (key, part) in parts {
-                    writer
-                        .write(key, part)
-                        .await
-                        .map_err(|e| LakeError::iceberg("writing a data file", e))?;
+                    writer.write(key, part).await?;
                 }
                 Ok(())
             }
@@ -527,10 +532,7 @@ impl BatchWriter {
                 .close()
                 .await
                 .map_err(|e| LakeError::iceberg("closing a data file", e))?,
-            Inner::Partitioned { writer, .. } => writer
-                .close()
-                .await
-                .map_err(|e| LakeError::iceberg("closing data files", e))?,
+            Inner::Partitioned { writer, .. } => writer.close().await?,
         };
         StagedBatch::from_data_files(self.batch_id, &self.schema, &self.spec, files, self.rows)
     }

@@ -34,6 +34,7 @@ use sluice_core::reader::{Next, RowItem};
 use sluice_core::{ObjectVersion, QuarantineReason};
 use sluice_lake::commit::StagedBatch;
 use sluice_lake::decode::RowDecoder;
+use sluice_lake::fanout::MemoryBudget;
 use sluice_lake::schema::from_iceberg_schema;
 use sluice_lake::writer::{BatchWriter, JsonRows, Lineage};
 use tokio::sync::mpsc;
@@ -166,7 +167,9 @@ pub(super) async fn read_and_stage(
 ) -> Result<Pass, StepError> {
     let batch_id = object.batch_id();
     let schema = from_iceberg_schema(table.metadata().current_schema())?;
-    let mut writer = BatchWriter::new(table, &batch_id, None).await?;
+    let mut writer = BatchWriter::new(table, &batch_id, None)
+        .await?
+        .with_memory(MemoryBudget::of(ctx.config.limits.max_writer_memory.bytes()));
     if let Some(lineage) = lineage {
         writer = writer.with_lineage(lineage.clone())?;
     }
