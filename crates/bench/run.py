@@ -211,6 +211,37 @@ class Bench:
               f"{self.validate['jsonschema_rows_per_s']:,.0f}, fastjsonschema "
               f"{self.validate['fastjsonschema_rows_per_s']:,.0f}", flush=True)
 
+    def spread(self):
+        spread = self.manifest.get("spread")
+        if not spread:
+            raise SystemExit("spread: the generator wrote no orders-spread.ndjson (sluice-gen --spread-rows)")
+        threads = max(self.args.threads)
+        path = self.data / "orders-spread.ndjson"
+        result = {"rows": spread["rows"], "bytes": spread["bytes"],
+                  "days": self.manifest.get("spread_days"), "threads": threads}
+        for table in ("orders", "orders_whole"):
+            samples = []
+            for _ in range(self.args.runs):
+                ws = Path(tempfile.mkdtemp(prefix="sluice-spread-", dir=self.work))
+                try:
+                    m = measure(self.sluice("--threads", threads, "--workspace", ws, "ingest",
+                                            "--table", table, path))
+                    shown = self.table_json(ws, table)
+                finally:
+                    shutil.rmtree(ws, ignore_errors=True)
+                if shown["total_records"] != spread["valid"]:
+                    raise SystemExit(f"spread file into {table}: {shown['total_records']} rows "
+                                     f"committed, {spread['valid']} expected")
+                m["files"] = int(shown["snapshots"][-1]["summary"]["total-data-files"])
+                samples.append(m)
+            result[table] = median_of(samples)
+        result["vs_whole"] = result["orders"]["wall_s"] / result["orders_whole"]["wall_s"]
+        self.spread_result = result
+        print(f"  spread over {result['days']} days: {result['orders']['wall_s']:.2f} s, "
+              f"{result['orders']['rss_mb']:.0f} MB, {result['orders']['files']:.0f} files; "
+              f"unpartitioned {result['orders_whole']['wall_s']:.2f} s, "
+              f"{result['orders_whole']['rss_mb']:.0f} MB", flush=True)
+
     def big(self):
         big = self.manifest.get("big")
         if not big:
@@ -310,6 +341,17 @@ def report(b):
             "",
         ]
 
+    sp = getattr(b, "spread_result", None)
+    if sp:
+        p, w = sp["orders"], sp["orders_whole"]
+        lines += [
+            f"Many partitions: {sp['rows']:,} orders ({sp['bytes'] / 1e6:.0f} MB NDJSON) spread in "
+            f"random order over {sp['days']} days, {sp['threads']} threads: partitioned by day "
+            f"{p['wall_s']:.2f} s, peak RSS {p['rss_mb']:.0f} MB, {p['files']:.0f} data files; "
+            f"the same file unpartitioned {w['wall_s']:.2f} s, {w['rss_mb']:.0f} MB.",
+            "",
+        ]
+
     def ratio(fmt, threads):
         r = next((r for r in b.rows if r["tool"] == "sluice" and r["format"] == fmt
                   and r["threads"] == threads), None)
@@ -328,6 +370,11 @@ def report(b):
                            ok, f"{big['rss_mb']:.0f} MB, {big['vs_small']:.2f}× of {big['rss_mb_small']:.0f} MB"))
     else:
         lines.append("| peak RSS on a 2 GB file | not run | `BENCH_BIG=1 make bench-ingest` |")
+    if sp:
+        lines.append(check(f"a file over {sp['days']} partitions: peak RSS ≤ 200 MB",
+                           sp["orders"]["rss_mb"] <= 200, f"{sp['orders']['rss_mb']:.0f} MB"))
+        lines.append(check("… and its time vs the same file unpartitioned ≤ 1.2×",
+                           sp["vs_whole"] <= 1.2, f"{sp['vs_whole']:.2f}×"))
     if v:
         lines.append(check("row validation vs Python jsonschema ≥ 50×", v["vs_jsonschema"] >= 50,
                            f"{v['vs_jsonschema']:.0f}×"))
@@ -359,8 +406,8 @@ def main():
     p.add_argument("--jobs", type=int, default=8, help="sluice ingest -j for the small files")
     p.add_argument("--small-timeout", type=float, default=1800, help="seconds, then killed")
     p.add_argument("--validate-rows", type=int, default=20_000)
-    p.add_argument("--parts", default="ingest,small,validate",
-                   help="comma-separated: ingest, small, validate")
+    p.add_argument("--parts", default="ingest,spread,small,validate",
+                   help="comma-separated: ingest, spread, small, validate")
     p.add_argument("--big", action="store_true", help="also the very large file (long)")
     args = p.parse_args()
     b = Bench(args)
@@ -369,6 +416,9 @@ def main():
     if "ingest" in parts:
         print("== ingest: the same files through sluice, DuckDB and pyarrow", flush=True)
         b.ingest()
+    if "spread" in parts:
+        print("== many partitions: one file over many days", flush=True)
+        b.spread()
     if "small" in parts:
         print("== small files", flush=True)
         b.small_files()
@@ -384,6 +434,7 @@ def main():
     out.with_suffix(".json").write_text(json.dumps({
         "machine": mach, "manifest": b.manifest, "runs": args.runs, "ingest": b.rows,
         "small_files": b.small, "validation": b.validate, "big": getattr(b, "big_result", None),
+        "spread": getattr(b, "spread_result", None),
     }, indent=2) + "\n")
     print()
     print(text)

@@ -46,6 +46,10 @@ pub struct Spec {
     pub small_file_bytes: u64,
     /// Rows of `orders-big.ndjson`; 0 writes no such file.
     pub big_rows: u64,
+    /// Rows of `orders-spread.ndjson`; 0 writes no such file.
+    pub spread_rows: u64,
+    /// Days (daily partitions) `orders-spread.ndjson`'s rows fall in, at most a year.
+    pub spread_days: u32,
     /// The seed of every random choice.
     pub seed: u64,
 }
@@ -58,6 +62,8 @@ impl Default for Spec {
             small_files: 1000,
             small_file_bytes: 2048,
             big_rows: 0,
+            spread_rows: 300_000,
+            spread_days: 120,
             seed: 42,
         }
     }
@@ -102,6 +108,11 @@ pub struct Manifest {
     pub small_files: u64,
     /// `orders-big.ndjson`, when asked for.
     pub big: Option<FileCounts>,
+    /// `orders-spread.ndjson`, when asked for: valid orders over `spread_days` days.
+    #[serde(default)]
+    pub spread: Option<FileCounts>,
+    #[serde(default)]
+    pub spread_days: u32,
 }
 
 /// Names of the generated files.
@@ -112,6 +123,7 @@ pub mod files {
     pub const CSV_VALID: &str = "orders-valid.csv";
     pub const SMALL_DIR: &str = "small";
     pub const BIG: &str = "orders-big.ndjson";
+    pub const SPREAD: &str = "orders-spread.ndjson";
     pub const MANIFEST: &str = "manifest.json";
 }
 
@@ -172,6 +184,15 @@ pub fn generate(dir: &Path, spec: &Spec) -> io::Result<Manifest> {
             spec.invalid_ratio,
             spec.seed.wrapping_add(2),
         )?);
+    }
+    if spec.spread_rows > 0 {
+        manifest.spread = Some(write_spread(
+            &dir.join(files::SPREAD),
+            spec.spread_rows,
+            spec.spread_days,
+            spec.seed.wrapping_add(3),
+        )?);
+        manifest.spread_days = spec.spread_days.clamp(1, orders::MAX_DAYS);
     }
     let text = serde_json::to_string_pretty(&manifest).map_err(io::Error::other)?;
     fs::write(dir.join(files::MANIFEST), text + "\n")?;
@@ -242,6 +263,21 @@ pub fn write_ndjson(
     sink.finish()
 }
 
+/// One NDJSON file of `rows` valid orders, each on a random one of `days` days: an export
+/// whose rows touch every daily partition, in no order.
+pub fn write_spread(path: &Path, rows: u64, days: u32, seed: u64) -> io::Result<FileCounts> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut sink = Sink::create(path)?;
+    let mut line = Vec::with_capacity(1024);
+    for id in 1..=rows {
+        let order = Order::random_over(&mut rng, id, false, days);
+        line.clear();
+        order.write_ndjson(&mut line)?;
+        sink.write(&line, true)?;
+    }
+    sink.finish()
+}
+
 /// `spec.small_files` files of valid orders, each grown to about `spec.small_file_bytes`.
 fn write_small(dir: &Path, spec: &Spec) -> io::Result<FileCounts> {
     fs::create_dir_all(dir)?;
@@ -272,8 +308,37 @@ mod tests {
             rows: 500,
             invalid_ratio: 0.2,
             small_files: 3,
+            spread_rows: 3000,
             ..Spec::default()
         }
+    }
+
+    /// The spread file's timestamps are real dates (no 31 April), its rows touch (nearly)
+    /// every one of its days, out of order, and all its rows are valid.
+    #[test]
+    fn spread_rows_fall_on_real_days_all_over_the_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = generate(dir.path(), &small_spec()).unwrap();
+        let spread = m.spread.unwrap();
+        assert_eq!((spread.rows, spread.valid), (3000, 3000));
+        let text = fs::read_to_string(dir.path().join(files::SPREAD)).unwrap();
+        let mut days = std::collections::BTreeSet::new();
+        let mut previous = String::new();
+        let mut out_of_order = 0;
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            let at = row["ordered_at"].as_str().unwrap();
+            let day = chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap_or_else(|e| panic!("{at}: {e}"))
+                .date_naive();
+            days.insert(day);
+            out_of_order += usize::from(at < previous.as_str());
+            previous = at.to_string();
+        }
+        assert!(days.len() > 110, "{} days", days.len());
+        assert_eq!(days.first().unwrap().to_string(), "2026-03-01");
+        assert!(days.last().unwrap().to_string().as_str() <= "2026-06-28");
+        assert!(out_of_order > 1000, "{out_of_order}");
     }
 
     #[test]

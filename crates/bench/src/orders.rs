@@ -49,6 +49,23 @@ const NOTES: &[&str] = &[
 ];
 /// Orders fall in the first week of March 2026: seven daily partitions.
 const DAYS: u32 = 7;
+/// Days in each month from March 2026 on (the timestamps' calendar).
+const MONTH_DAYS: [(u32, u32, u32); 12] = [
+    (2026, 3, 31),
+    (2026, 4, 30),
+    (2026, 5, 31),
+    (2026, 6, 30),
+    (2026, 7, 31),
+    (2026, 8, 31),
+    (2026, 9, 30),
+    (2026, 10, 31),
+    (2026, 11, 30),
+    (2026, 12, 31),
+    (2027, 1, 31),
+    (2027, 2, 28),
+];
+/// Most days [`Order::random_over`] spreads orders over: a year from March 2026.
+pub const MAX_DAYS: u32 = 365;
 
 /// How a broken row is broken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +115,16 @@ pub struct Order {
 }
 
 impl Order {
-    /// A random order with id `order_id`; broken (in a random way) when `broken`.
+    /// A random order with id `order_id`, placed in the first week of March 2026; broken (in
+    /// a random way) when `broken`.
     pub fn random(rng: &mut ChaCha8Rng, order_id: u64, broken: bool) -> Order {
+        Self::random_over(rng, order_id, broken, DAYS)
+    }
+
+    /// [`Order::random`], placed in any of `days` days from 1 March 2026 (at most
+    /// [`MAX_DAYS`]): one daily partition each.
+    pub fn random_over(rng: &mut ChaCha8Rng, order_id: u64, broken: bool, days: u32) -> Order {
+        let days = days.clamp(1, MAX_DAYS);
         let n_items = rng.random_range(1..=5);
         let items = (0..n_items)
             .map(|_| Item {
@@ -115,7 +140,7 @@ impl Order {
         };
         Order {
             order_id,
-            second: rng.random_range(0..DAYS * 86_400),
+            second: rng.random_range(0..days * 86_400),
             customer_id: rng.random_range(1..=200_000),
             first: FIRST_NAMES[rng.random_range(0..FIRST_NAMES.len())],
             last: LAST_NAMES[rng.random_range(0..LAST_NAMES.len())],
@@ -139,13 +164,22 @@ impl Order {
             .sum()
     }
 
-    /// `2026-03-DDTHH:MM:SSZ`.
+    /// `YYYY-MM-DDTHH:MM:SSZ`, `self.second` seconds after 1 March 2026.
     fn write_timestamp(&self, out: &mut impl Write) -> io::Result<()> {
         let s = self.second;
+        let mut day = s / 86_400;
+        let mut date = (2026, 3, 1);
+        for &(year, month, length) in &MONTH_DAYS {
+            if day < length {
+                date = (year, month, 1 + day);
+                break;
+            }
+            day -= length;
+        }
+        let (year, month, mday) = date;
         write!(
             out,
-            "2026-03-{:02}T{:02}:{:02}:{:02}Z",
-            1 + s / 86_400,
+            "{year}-{month:02}-{mday:02}T{:02}:{:02}:{:02}Z",
             s / 3600 % 24,
             s / 60 % 60,
             s % 60

@@ -30,6 +30,13 @@ struct Args {
     /// Rows of orders-big.ndjson (about 330 bytes each); 0 writes none.
     #[arg(long, default_value_t = 0)]
     big_rows: u64,
+    /// Rows of orders-spread.ndjson (valid orders over --spread-days days, in random
+    /// order); 0 writes none.
+    #[arg(long, default_value_t = 300_000)]
+    spread_rows: u64,
+    /// Days, one daily partition each, that orders-spread.ndjson's rows fall in (at most 365).
+    #[arg(long, default_value_t = 120)]
+    spread_days: u32,
     /// Seed of every random choice: the same arguments write the same bytes.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -48,6 +55,8 @@ fn main() -> anyhow::Result<()> {
         small_files: args.small_files,
         small_file_bytes: args.small_file_bytes,
         big_rows: args.big_rows,
+        spread_rows: args.spread_rows,
+        spread_days: args.spread_days,
         seed: args.seed,
     };
     let started = Instant::now();
@@ -71,6 +80,9 @@ fn main() -> anyhow::Result<()> {
     );
     if let Some(big) = &m.big {
         line(files::BIG, big);
+    }
+    if let Some(spread) = &m.spread {
+        line(&format!("{} ({} days)", files::SPREAD, m.spread_days), spread);
     }
     println!(
         "wrote {} in {:.1} s",
