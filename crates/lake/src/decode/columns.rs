@@ -31,7 +31,8 @@ pub(crate) enum Data {
     Date32(Vec<i32>),
     Struct {
         fields: Fields,
-        children: Vec<usize>,
+        /// Shared, so a null struct can walk them while it pushes nulls into the arena.
+        children: Arc<[usize]>,
     },
     List {
         item: FieldRef,
@@ -88,7 +89,7 @@ impl Column {
                 }
                 Data::Struct {
                     fields: fields.clone(),
-                    children,
+                    children: children.into(),
                 }
             }
             DataType::List(item) => {
@@ -155,7 +156,7 @@ pub(crate) fn push_null(arena: &mut [Column], at: usize, masked: bool) -> bool {
         return false;
     }
     column.valid.push(false);
-    let children: Option<Vec<usize>> = match &mut column.data {
+    let children: Option<Arc<[usize]>> = match &mut column.data {
         Data::Int64(v) | Data::TimestampMicros { values: v, .. } => {
             v.push(0);
             None
@@ -183,7 +184,7 @@ pub(crate) fn push_null(arena: &mut [Column], at: usize, masked: bool) -> bool {
         }
         Data::Struct { children, .. } => Some(children.clone()),
     };
-    for child in children.into_iter().flatten() {
+    for &child in children.iter().flat_map(|c| c.iter()) {
         // Masked by this null: always accepted.
         let _ = push_null(arena, child, true);
     }
@@ -227,7 +228,7 @@ pub(crate) fn finish(arena: &mut [Column], at: usize) -> Result<ArrayRef, ArrowE
         Data::Struct { fields, children } => {
             let (fields, children) = (fields.clone(), children.clone());
             let mut arrays = Vec::with_capacity(children.len());
-            for child in children {
+            for &child in children.iter() {
                 arrays.push(finish(arena, child)?);
             }
             if fields.is_empty() {

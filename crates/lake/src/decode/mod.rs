@@ -405,7 +405,7 @@ impl Compiler {
                 (Some(DataType::Struct(fields)), Some(c)) => match &self.arena[c].data {
                     Data::Struct { children, .. } => fields
                         .iter()
-                        .zip(children)
+                        .zip(children.iter())
                         .map(|(f, child)| (f.name().clone(), *child))
                         .collect(),
                     _ => vec![],
@@ -586,7 +586,7 @@ impl RowDecoder {
         for (mark, column) in self.marks.iter_mut().zip(&self.arena) {
             *mark = column.mark();
         }
-        let plan = self.plan.clone();
+        let plan = &*self.plan;
         let mut scan = Scan::new(text);
         let mut state = State {
             arena: &mut self.arena,

@@ -108,22 +108,14 @@ impl<'a> Scan<'a> {
         }
         match b.get(i) {
             Some(b'0') => i += 1,
-            Some(b'1'..=b'9') => {
-                while let Some(b'0'..=b'9') = b.get(i) {
-                    i += 1;
-                }
-            }
+            Some(b'1'..=b'9') => i = digits_from(b, i),
             _ => return Err(Slow),
         }
         let mut integer = true;
         if b.get(i) == Some(&b'.') {
             integer = false;
-            i += 1;
-            let digits = i;
-            while let Some(b'0'..=b'9') = b.get(i) {
-                i += 1;
-            }
-            if i == digits {
+            i = digits_from(b, i + 1);
+            if !b[i - 1].is_ascii_digit() {
                 return Err(Slow);
             }
         }
@@ -133,11 +125,9 @@ impl<'a> Scan<'a> {
             if let Some(b'+' | b'-') = b.get(i) {
                 i += 1;
             }
-            let digits = i;
-            while let Some(b'0'..=b'9') = b.get(i) {
-                i += 1;
-            }
-            if i == digits {
+            let exponent = i;
+            i = digits_from(b, i);
+            if i == exponent {
                 return Err(Slow);
             }
         }
@@ -305,6 +295,14 @@ fn hex4(b: &[u8], at: usize) -> Scanned<u32> {
         v = v * 16 + n;
     }
     Ok(v)
+}
+
+/// Where the run of ASCII digits starting at `i` ends.
+fn digits_from(b: &[u8], mut i: usize) -> usize {
+    while let Some(b'0'..=b'9') = b.get(i) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]

@@ -184,12 +184,15 @@ fn rows_breaking_each_keyword_are_left_to_the_contract_path() {
         ("/customer", json!("ann")),
         ("/items", json!({"sku": "SKU-001"})),
     ];
-    for (pointer, value) in broken {
-        let mut row = valid();
-        set(&mut row, pointer, value);
+    let refused = |row: Value| {
         let text = row.to_string();
         assert!(compiled(&f.plan, &text).is_none(), "accepted: {text}");
         check(&f, &text, true);
+    };
+    for (pointer, value) in broken {
+        let mut row = valid();
+        set(&mut row, pointer, value);
+        refused(row);
     }
     for missing in ["/order_id", "/customer/email", "/items/0/qty"] {
         let mut row = valid();
@@ -199,9 +202,7 @@ fn rows_breaking_each_keyword_are_left_to_the_contract_path() {
             .as_object_mut()
             .unwrap()
             .remove(key);
-        let text = row.to_string();
-        assert!(compiled(&f.plan, &text).is_none(), "accepted: {text}");
-        check(&f, &text, true);
+        refused(row);
     }
 }
 
