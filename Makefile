@@ -90,7 +90,7 @@ $(ASL_VALIDATOR):
 
 lint-asl: $(ASL_VALIDATOR)
 	$(ASL_VALIDATOR) $(foreach f,$(wildcard statemachine/*.json),--json-path $(f))
-	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli -- run-asl --check $$f || exit 1; done
+	@for f in statemachine/*.json; do $(CARGO) run --quiet -p sluice-cli --no-default-features -- run-asl --check $$f || exit 1; done
 
 # The Lambda binaries (crates/lambdas) for Lambda's arm64 provided.al2023 runtime. cargo-lambda
 # comes from PyPI into its own venv; its wheel depends on the `ziglang` package, whose zig is
