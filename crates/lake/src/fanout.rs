@@ -16,6 +16,9 @@
 //! Every choice depends only on the rows and their order, never on time or on measured
 //! memory, so a re-run of a crashed batch opens files in the same order, and the file name
 //! generator's counter gives them the same names.
+//!
+//! A file closes (its last row group encoded, the file synced) in a task of its own, so the
+//! rows behind it do not wait for the disk, and the files closing at the end sync together.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +27,9 @@ use iceberg::spec::{DataFile, PartitionKey};
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
 
 use crate::error::{LakeError, Result};
+
+/// A file closing in a task of its own.
+type Closing = tokio::task::JoinHandle<iceberg::Result<Vec<DataFile>>>;
 
 /// Memory counted for one open data file: its row group in progress (bounded by the writer
 /// properties' 16 MiB of encoded bytes, usually a quarter of that when the group closes at
@@ -85,7 +91,7 @@ pub struct Fanout<B: IcebergWriterBuilder> {
     held: BTreeMap<String, Held>,
     held_bytes: usize,
     writes: u64,
-    files: Vec<DataFile>,
+    closing: Vec<Closing>,
 }
 
 impl<B> Fanout<B>
@@ -100,7 +106,7 @@ where
             held: BTreeMap::new(),
             held_bytes: 0,
             writes: 0,
-            files: Vec::new(),
+            closing: Vec::new(),
         }
     }
 
@@ -168,13 +174,8 @@ where
                 .min_by_key(|(_, o)| o.last_write)
                 .map(|(i, _)| i);
             if let Some(i) = least {
-                let mut closing = self.open.swap_remove(i);
-                let files = closing
-                    .writer
-                    .close()
-                    .await
-                    .map_err(|e| LakeError::iceberg("closing a data file", e))?;
-                self.files.extend(files);
+                let closing = self.open.swap_remove(i);
+                self.close_soon(closing.writer);
             }
         }
         let mut writer = self
@@ -196,22 +197,40 @@ where
         Ok(())
     }
 
-    /// Writes the rows still held, closes every file and describes them all.
+    fn close_soon(&mut self, mut writer: B::R) {
+        self.closing
+            .push(tokio::spawn(async move { writer.close().await }));
+    }
+
+    /// Writes the rows still held, closes every file and describes them all, in path order.
     pub async fn close(mut self) -> Result<Vec<DataFile>> {
         let paths: Vec<String> = self.held.keys().cloned().collect();
         for path in paths {
             self.write_held(&path).await?;
         }
-        self.open.sort_by(|a, b| a.path.cmp(&b.path));
-        for mut open in std::mem::take(&mut self.open) {
-            let files = open
-                .writer
-                .close()
-                .await
-                .map_err(|e| LakeError::iceberg("closing a data file", e))?;
-            self.files.extend(files);
+        for open in std::mem::take(&mut self.open) {
+            self.close_soon(open.writer);
         }
-        Ok(self.files)
+        let mut files = Vec::new();
+        let mut first_error = None;
+        // Every file is waited for, failed or not, so none is still being written after.
+        for closing in std::mem::take(&mut self.closing) {
+            let closed = match closing.await {
+                Ok(closed) => closed.map_err(|e| LakeError::iceberg("closing a data file", e)),
+                Err(e) => Err(LakeError::internal(format!("closing a data file: {e}"))),
+            };
+            match closed {
+                Ok(closed) => files.extend(closed),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        files.sort_by(|a, b| a.file_path().cmp(b.file_path()));
+        Ok(files)
     }
 }
 

@@ -302,7 +302,10 @@ impl FileWrite for LocalFsFileWrite {
             .take()
             .ok_or_else(|| Error::new(ErrorKind::DataInvalid, "File already closed"))?;
 
-        file.sync_all()
+        // sluice: off the async worker, so that files closing together sync together.
+        tokio::task::spawn_blocking(move || file.sync_all())
+            .await
+            .map_err(|e| Error::new(ErrorKind::Unexpected, format!("Failed to sync file: {e}")))?
             .map_err(|e| Error::new(ErrorKind::Unexpected, format!("Failed to sync file: {e}")))?;
 
         Ok(())
