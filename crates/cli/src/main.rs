@@ -44,6 +44,7 @@
 #[macro_use]
 mod out;
 
+mod alloc;
 #[cfg(feature = "aws")]
 mod archive;
 mod asl;
@@ -84,7 +85,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-// The engine and the steps allocate many small JSON values; mimalloc does that well.
+// The engine and the steps allocate many small JSON values; mimalloc does that well. Its
+// options are set first thing in `main` (see `alloc`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -321,6 +323,7 @@ fn without_aws() -> ExitCode {
 }
 
 fn main() -> ExitCode {
+    alloc::configure();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let threads = cli.threads.map(usize::from);

@@ -74,6 +74,9 @@ struct Open<W> {
     last_write: u64,
 }
 
+/// Held batches of one partition merged into one.
+const MERGE_HELD_BATCHES: usize = 16;
+
 /// Rows of one partition waiting for a file.
 struct Held {
     key: PartitionKey,
@@ -128,10 +131,10 @@ where
                 .map_err(|e| LakeError::iceberg("writing a data file", e));
         }
         if self.open.len() < self.budget.max_open {
-            self.hold(path.clone(), key, batch);
+            self.hold(path.clone(), key, batch)?;
             return self.write_held(&path).await;
         }
-        self.hold(path, key, batch);
+        self.hold(path, key, batch)?;
         while self.held_bytes > self.budget.held_bytes {
             // The partition holding the most (the first by path among equals) gets a file.
             let Some(path) = self
@@ -147,7 +150,7 @@ where
         Ok(())
     }
 
-    fn hold(&mut self, path: String, key: PartitionKey, batch: RecordBatch) {
+    fn hold(&mut self, path: String, key: PartitionKey, batch: RecordBatch) -> Result<()> {
         let bytes = batch.get_array_memory_size();
         let held = self.held.entry(path).or_insert_with(|| Held {
             key,
@@ -157,6 +160,18 @@ where
         held.batches.push(batch);
         held.bytes += bytes;
         self.held_bytes += bytes;
+        // A file's chunk spread over many partitions leaves a few rows in each: as many
+        // small arrays, each with its own allocations. Merged, they cost what they hold.
+        if held.batches.len() >= MERGE_HELD_BATCHES {
+            let schema = held.batches[0].schema();
+            let merged = arrow_select::concat::concat_batches(&schema, &held.batches)
+                .map_err(|e| LakeError::internal(format!("merging held rows: {e}")))?;
+            let merged_bytes = merged.get_array_memory_size();
+            self.held_bytes = self.held_bytes - held.bytes + merged_bytes;
+            held.bytes = merged_bytes;
+            held.batches = vec![merged];
+        }
+        Ok(())
     }
 
     /// Opens a file for the held rows of `path` (closing the least recently written open
