@@ -10,11 +10,17 @@
 //! written and the ledger record moves to `staged`.
 //!
 //! # Layout
-//! - [`pass`]: one read of the object: validation, staging, rejects, new fields
+//! - [`pass`]: one read of the object: the reading thread and the writer, staged files,
+//!   counts
+//! - [`rows`]: the reading thread: rows parsed once through the contract's plan, or checked
+//!   as values, in chunks for the writer; new fields
+//! - [`rejects`]: the record each kind of rejected row makes, and the file they go to
 //! - [`evolve`]: the drift policy and `[limits]` for the accepted rows' new fields
 
 mod evolve;
 mod pass;
+mod rejects;
+mod rows;
 
 use sluice_core::ledger::{FilteredReason, LedgerState, RowCounts};
 use sluice_core::{BatchId, ObjectVersion};

@@ -1,133 +1,35 @@
 //! One pass over an object version: read, check every row against the contract, stage the
 //! good rows as Parquet with a given table schema and the bad ones as a reject list.
 //!
-//! A blocking thread reads and validates and hands chunks of rows over a channel to the async
-//! side, which writes staged data files with deterministic names. Where the contract compiles
-//! to a [`Plan`], the reading thread parses each row once: the plan checks the row while it
-//! builds the Arrow columns, and the chunk carries record batches. A row the plan does not
-//! accept (it breaks the contract, or it is written in a way only the value-based path can
-//! judge) is parsed into a value and checked with the `jsonschema` contract, as every row is
-//! where the contract has no plan; such a row travels as its JSON text, and the writer decodes
-//! it with arrow-json. Rows keep their order either way.
-//! Chunks circulate: the writer hands each emptied chunk back for the reader to fill again,
-//! so their buffers are reused and memory is bounded by the number of chunks × chunk size,
-//! whatever the file's size. With `Context::threads` at 1 there is one chunk, and the two
-//! sides take turns on one core; with more, they work at once, on the next chunks. Each
-//! rejected row keeps its line number, the JSON pointer of the offending value, a message and
-//! the raw line, so a person can repair and replay it; rejects are written in line order.
-//!
-//! When asked, the reading thread also collects the members of accepted rows that the table
-//! has no column for ([`NewFields`]), for the evolution gate in [`super::evolve`].
+//! A blocking thread reads and validates ([`super::rows`]) and hands chunks of rows over a
+//! channel to the async side, which writes staged data files with deterministic names and
+//! the rejects ([`super::rejects`]), then hands each emptied chunk back. With
+//! `Context::threads` at 1 there is one chunk, and the two sides take turns on one core; with
+//! more, they work at once, on the next chunks.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use iceberg::table::Table;
 use sluice_core::config::TableConfig;
 use sluice_core::contract::Contract;
 use sluice_core::evolution::NewFields;
 use sluice_core::ledger::RowCounts;
-use sluice_core::quarantine::RejectedRow;
-use sluice_core::reader::{Next, RowItem};
-use sluice_core::{ObjectVersion, QuarantineReason};
+use sluice_core::ObjectVersion;
 use sluice_lake::commit::StagedBatch;
-use sluice_lake::decode::RowDecoder;
 use sluice_lake::fanout::MemoryBudget;
 use sluice_lake::schema::from_iceberg_schema;
 use sluice_lake::writer::{BatchWriter, JsonRows, Lineage};
 use tokio::sync::mpsc;
 
+use super::rejects::{self, RejectsFile};
+use super::rows::{self, Chunk, Part, Reading};
 use crate::context::{Context, Progress};
-use crate::error::{truncate, StepError, StepErrorKind};
-use crate::source::{on_reader_thread, open_rows, Opened};
+use crate::error::StepError;
+use crate::source::on_reader_thread;
 
 /// Chunks in circulation between the reading thread and the writer when both may run at once.
 const CHUNKS_IN_FLIGHT: usize = 4;
-/// Raw lines kept in a reject record, in bytes.
-const MAX_RAW: usize = 4096;
-
-/// What the reading thread sends: valid rows in parts, in line order, and rejects.
-struct Chunk {
-    parts: Vec<Part>,
-    /// Rows that took the value-based path, as JSON text; [`Part::Json`] ranges index them.
-    json: JsonRows,
-    /// The line number of each row in `json`.
-    json_lines: Vec<u64>,
-    /// Valid rows in all parts.
-    rows: usize,
-    rejects: Vec<RejectedRow>,
-    read_bytes: u64,
-}
-
-/// A run of consecutive valid rows.
-enum Part {
-    /// Decoded by the plan, with each row's line.
-    Decoded { batch: RecordBatch, lines: Vec<u64> },
-    /// Rows `start..end` of the chunk's JSON text.
-    Json { start: usize, end: usize },
-}
-
-impl Chunk {
-    fn new(rows: usize) -> Self {
-        Chunk {
-            parts: vec![],
-            json_lines: Vec::with_capacity(rows),
-            // A row of a few hundred bytes is usual; the buffer grows if not.
-            json: JsonRows::with_capacity(rows, rows * 512),
-            rows: 0,
-            rejects: vec![],
-            read_bytes: 0,
-        }
-    }
-
-    /// Empties the chunk for reuse, keeping its buffers.
-    fn clear(&mut self) {
-        self.parts.clear();
-        self.json_lines.clear();
-        self.json.clear();
-        self.rows = 0;
-        self.rejects.clear();
-        self.read_bytes = 0;
-    }
-
-    /// Appends a row that took the value-based path, after the rows decoded so far.
-    fn push_json(&mut self, line: u64, text: Option<&[u8]>, value: &serde_json::Value) {
-        let at = self.json.len();
-        match self.parts.last_mut() {
-            Some(Part::Json { end, .. }) if *end == at => *end += 1,
-            _ => self.parts.push(Part::Json {
-                start: at,
-                end: at + 1,
-            }),
-        }
-        self.json_lines.push(line);
-        match text {
-            Some(text) => self.json.push_text(text),
-            None => self.json.push_value(value),
-        }
-        self.rows += 1;
-    }
-
-    /// Moves the rows `decoder` holds (read at `lines`) into a part.
-    fn take_decoded(
-        &mut self,
-        decoder: &mut RowDecoder,
-        lines: &mut Vec<u64>,
-    ) -> Result<(), StepError> {
-        if let Some(batch) = decoder
-            .flush()
-            .map_err(|e| StepError::internal(format!("building the decoded columns: {e}")))?
-        {
-            self.parts.push(Part::Decoded {
-                batch,
-                lines: std::mem::take(lines),
-            });
-        }
-        Ok(())
-    }
-}
 
 /// How the reading ended.
 pub(super) enum ReadEnd {
@@ -150,10 +52,6 @@ pub(super) struct Pass {
     pub new_fields: Option<NewFields>,
 }
 
-fn transient(what: &str, e: impl std::fmt::Display) -> StepError {
-    StepError::new(StepErrorKind::TransientError, format!("{what}: {e}"))
-}
-
 /// Reads `object` once and stages its valid rows into `table` with the table's current
 /// schema. `collect_new` asks the reading thread to gather new members of accepted rows.
 pub(super) async fn read_and_stage(
@@ -169,7 +67,9 @@ pub(super) async fn read_and_stage(
     let schema = from_iceberg_schema(table.metadata().current_schema())?;
     let mut writer = BatchWriter::new(table, &batch_id, None)
         .await?
-        .with_memory(MemoryBudget::of(ctx.config.limits.max_writer_memory.bytes()));
+        .with_memory(MemoryBudget::of(
+            ctx.config.limits.max_writer_memory.bytes(),
+        ));
     if let Some(lineage) = lineage {
         writer = writer.with_lineage(lineage.clone())?;
     }
@@ -189,149 +89,26 @@ pub(super) async fn read_and_stage(
         // The receiver is alive: it is dropped only with the reading thread, not yet started.
         let _ = pool_tx.send(None);
     }
-    let read_bytes = Arc::new(AtomicU64::new(0));
-    let reader_task = {
-        let (store, object, limits, cfg) = (
-            ctx.store.clone(),
-            object.clone(),
-            ctx.config.limits.clone(),
-            table_cfg.clone(),
-        );
-        let (read_bytes, chunk_rows) = (read_bytes.clone(), ctx.rows_per_batch);
-        let mut new_fields =
-            collect_new.then(|| NewFields::new(ctx.config.limits.max_new_columns_per_file));
-        let handle = tokio::runtime::Handle::current();
-        on_reader_thread(
-            "reading",
-            move || -> Result<(ReadEnd, Option<NewFields>), StepError> {
-                let mut reader = match open_rows(
-                    &handle,
-                    &store,
-                    &object,
-                    &cfg,
-                    &schema,
-                    &limits,
-                    read_bytes.clone(),
-                )? {
-                    Opened::Rows(r) => r,
-                    Opened::Superseded { current_etag } => {
-                        return Ok((ReadEnd::Superseded(current_etag), None))
-                    }
-                    Opened::Removed => return Ok((ReadEnd::Removed, None)),
-                };
-                // Every sender gone means the writer stopped.
-                let next_chunk = || match pool_rx.recv() {
-                    Ok(Some(chunk)) => Ok(chunk),
-                    Ok(None) => Ok(Chunk::new(chunk_rows)),
-                    Err(_) => Err(StepError::internal("the writer stopped early")),
-                };
-                let mut chunk = next_chunk()?;
-                let mut decoder = plan.map(|plan| {
-                    let mut decoder = RowDecoder::new(plan);
-                    decoder.new_members_slow = new_fields.is_some();
-                    decoder
-                });
-                // The line of each row the decoder holds.
-                let mut decoded_lines: Vec<u64> = vec![];
-                loop {
-                    let next = reader.next_text().map_err(|e| {
-                        StepError::bad_input(e.reason(), format!("{}: {e}", object.key))
-                    })?;
-                    let item = match next {
-                        None => break,
-                        Some(Next::Item(item)) => Some(item),
-                        Some(Next::Text { line }) => {
-                            let decoded = match (decoder.as_mut(), reader.row_text()) {
-                                (Some(decoder), Some(text)) => decoder.push(text),
-                                _ => false,
-                            };
-                            if decoded {
-                                decoded_lines.push(line);
-                                chunk.rows += 1;
-                                None
-                            } else {
-                                Some(reader.parse(line))
-                            }
-                        }
-                    };
-                    match item {
-                        None => {}
-                        Some(RowItem::Row { line, value }) => {
-                            let violations = contract.validate(&value);
-                            if violations.is_empty() {
-                                if let Some(new) = new_fields.as_mut() {
-                                    new.observe(&schema, &value);
-                                }
-                                // After the rows decoded before it, to keep line order.
-                                if let Some(decoder) = decoder.as_mut() {
-                                    chunk.take_decoded(decoder, &mut decoded_lines)?;
-                                }
-                                chunk.push_json(line, reader.row_text(), &value);
-                            } else {
-                                let first = &violations[0];
-                                let message = violations
-                                    .iter()
-                                    .map(|v| v.message.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join("; ");
-                                chunk.rejects.push(RejectedRow {
-                                    line,
-                                    reason: QuarantineReason::ContractViolation,
-                                    pointer: first.pointer.clone(),
-                                    message: truncate(&message, 1024),
-                                    raw: match reader.row_text() {
-                                        Some(text) => {
-                                            truncate(&String::from_utf8_lossy(text), MAX_RAW)
-                                        }
-                                        None => truncate(&value.to_string(), MAX_RAW),
-                                    },
-                                });
-                            }
-                        }
-                        Some(RowItem::Bad {
-                            line, message, raw, ..
-                        }) => chunk.rejects.push(RejectedRow {
-                            line,
-                            reason: QuarantineReason::ParseError,
-                            pointer: String::new(),
-                            message,
-                            raw: truncate(&raw, MAX_RAW),
-                        }),
-                    }
-                    let full = chunk.rows + chunk.rejects.len() >= chunk_rows;
-                    if let Some(decoder) = decoder.as_mut() {
-                        if full || decoder.wants_flush() {
-                            chunk.take_decoded(decoder, &mut decoded_lines)?;
-                        }
-                    }
-                    if full {
-                        chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
-                        if tx.blocking_send(chunk).is_err() {
-                            return Err(StepError::internal("the writer stopped early"));
-                        }
-                        chunk = next_chunk()?;
-                    }
-                }
-                if let Some(decoder) = decoder.as_mut() {
-                    chunk.take_decoded(decoder, &mut decoded_lines)?;
-                }
-                chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
-                let _ = tx.blocking_send(chunk);
-                Ok((ReadEnd::Done, new_fields))
-            },
-        )
+    let reading = Reading {
+        store: ctx.store.clone(),
+        object: object.clone(),
+        table: table_cfg.clone(),
+        schema,
+        limits: ctx.config.limits.clone(),
+        contract,
+        plan,
+        chunk_rows: ctx.rows_per_batch,
+        read_bytes: Arc::new(AtomicU64::new(0)),
+        new_fields: collect_new.then(|| NewFields::new(ctx.config.limits.max_new_columns_per_file)),
     };
+    let handle = tokio::runtime::Handle::current();
+    let reader_task =
+        on_reader_thread("reading", move || rows::read(reading, &handle, tx, pool_rx));
 
     // The writing side.
     ctx.report(object, Progress::Started { size: object.size });
     let mut counts = RowCounts::default();
-    // Rejects go to a temp file, not memory: a file can be all rejects.
-    let rejects_tmp =
-        tempfile::NamedTempFile::new().map_err(|e| transient("temp file for rejects", e))?;
-    let mut rejects_file = rejects_tmp
-        .reopen()
-        .map(std::io::BufWriter::new)
-        .map_err(|e| transient("temp file for rejects", e))?;
+    let mut rejects_file = RejectsFile::new()?;
     let mut write_error = None;
     while let Some(mut chunk) = rx.recv().await {
         ctx.report(
@@ -340,7 +117,7 @@ pub(super) async fn read_and_stage(
                 bytes: chunk.read_bytes,
             },
         );
-        let mut rejects = std::mem::take(&mut chunk.rejects);
+        let mut found = std::mem::take(&mut chunk.rejects);
         let parts = std::mem::take(&mut chunk.parts);
         for part in parts {
             if write_error.is_some() {
@@ -367,20 +144,11 @@ pub(super) async fn read_and_stage(
                     match writer.write_rows_from(rows, lines).await {
                         Ok(failures) => {
                             for f in &failures {
-                                let raw = String::from_utf8_lossy(rows.row(f.index));
-                                rejects.push(RejectedRow {
-                                    line: lines[f.index],
-                                    reason: QuarantineReason::ContractViolation,
-                                    pointer: String::new(),
-                                    message: truncate(
-                                        &format!(
-                                            "value does not fit the table's column types: {}",
-                                            f.message
-                                        ),
-                                        1024,
-                                    ),
-                                    raw: truncate(&raw, MAX_RAW),
-                                });
+                                found.push(rejects::does_not_fit(
+                                    lines[f.index],
+                                    &f.message,
+                                    rows.row(f.index),
+                                ));
                             }
                             counts.valid += (rows.len() - failures.len()) as u64;
                         }
@@ -395,22 +163,13 @@ pub(super) async fn read_and_stage(
         chunk.clear();
         // The reader may be done and gone: then the chunk is simply dropped.
         let _ = pool_tx.send(Some(chunk));
-        counts.rejected += rejects.len() as u64;
-        // A chunk's rows come in line order; the writer's conversion failures were added
-        // after the reader's rejects, so the chunk's rejects are put back in line order.
-        rejects.sort_by_key(|r| r.line);
-        for r in &rejects {
-            let line = serde_json::to_string(r).map_err(|e| StepError::internal(e.to_string()))?;
-            writeln!(rejects_file, "{line}").map_err(|e| transient("writing rejects", e))?;
-        }
+        rejects_file.write(&mut found)?;
     }
     let (end, new_fields) = reader_task.await?;
     if let Some(e) = write_error {
         return Err(e.into());
     }
-    rejects_file
-        .flush()
-        .map_err(|e| transient("writing rejects", e))?;
+    counts.rejected = rejects_file.written();
     counts.total = counts.valid + counts.rejected;
     ctx.report(object, Progress::Finished);
     let mut staged = writer.finish().await?;
@@ -419,7 +178,7 @@ pub(super) async fn read_and_stage(
         end,
         counts,
         staged,
-        rejects: rejects_tmp,
+        rejects: rejects_file.finish()?,
         new_fields,
     })
 }
