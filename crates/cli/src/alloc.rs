@@ -50,8 +50,12 @@ mod tests {
     fn freed_memory_is_purged_soon_and_arenas_committed_lazily() {
         configure();
         // SAFETY: reading an option is allowed at any time.
-        let (delay, eager) =
-            unsafe { (mi_option_get(PURGE_DELAY), mi_option_get(ARENA_EAGER_COMMIT)) };
+        let (delay, eager) = unsafe {
+            (
+                mi_option_get(PURGE_DELAY),
+                mi_option_get(ARENA_EAGER_COMMIT),
+            )
+        };
         assert_eq!((delay, eager), (10, 0));
     }
 }

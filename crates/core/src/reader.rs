@@ -1807,8 +1807,14 @@ mod tests {
             Some(Next::Item(RowItem::Bad { line, message, .. })) => (line, message),
             other => panic!("expected a bad record, got {other:?}"),
         };
-        assert_eq!(bad(r.next_text().unwrap()), (2, "line 2 has 1 fields, the header has 2".to_string()));
-        assert_eq!(bad(r.next_text().unwrap()), (3, "column \"note\" is not valid UTF-8".to_string()));
+        assert_eq!(
+            bad(r.next_text().unwrap()),
+            (2, "line 2 has 1 fields, the header has 2".to_string())
+        );
+        assert_eq!(
+            bad(r.next_text().unwrap()),
+            (3, "column \"note\" is not valid UTF-8".to_string())
+        );
         assert_eq!(r.next_text().unwrap(), Some(Next::Text { line: 4 }));
         assert_eq!(r.row_text(), Some(&b"{\"id\":3,\"note\":\"x\"}"[..]));
     }

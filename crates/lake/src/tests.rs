@@ -486,7 +486,11 @@ async fn rows_over_more_partitions_than_open_files_each_land_in_their_partition(
     let staged = stage_sliced(&lake, &cfg, "b-spread", &rows, 25, budget).await;
     assert_eq!(staged.rows, 400);
     // Some days were written, closed to make room, and written again.
-    assert!(staged.paths.len() > days as usize, "{} files", staged.paths.len());
+    assert!(
+        staged.paths.len() > days as usize,
+        "{} files",
+        staged.paths.len()
+    );
     for path in &staged.paths {
         let day = path
             .split('/')

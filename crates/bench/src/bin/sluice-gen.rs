@@ -82,7 +82,10 @@ fn main() -> anyhow::Result<()> {
         line(files::BIG, big);
     }
     if let Some(spread) = &m.spread {
-        line(&format!("{} ({} days)", files::SPREAD, m.spread_days), spread);
+        line(
+            &format!("{} ({} days)", files::SPREAD, m.spread_days),
+            spread,
+        );
     }
     println!(
         "wrote {} in {:.1} s",
