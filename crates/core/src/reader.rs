@@ -1022,6 +1022,9 @@ struct CsvState {
     /// That record as a JSON object, typed by the schema: the same text its typed value
     /// serialises to, for a decoder that reads JSON text. Reused for every record.
     text: Vec<u8>,
+    /// Emptied buffers of records and lines done with, reused for the next ones' cells and
+    /// lines, so a record costs no allocation once reading is under way.
+    spare: Vec<Vec<u8>>,
 }
 
 /// A record's fields and the lines it spans.
@@ -1082,14 +1085,18 @@ struct CsvParser {
     position: CsvPosition,
     cells: Vec<Vec<u8>>,
     field: Vec<u8>,
+    /// Emptied buffers of earlier records, taken before allocating.
+    spare: Vec<Vec<u8>>,
 }
 
 impl CsvParser {
-    fn new() -> Self {
+    /// A parser whose cells reuse `spare` buffers.
+    fn new(mut spare: Vec<Vec<u8>>) -> Self {
         CsvParser {
             position: CsvPosition::FieldStart,
-            cells: Vec::new(),
-            field: Vec::new(),
+            cells: Vec::with_capacity(spare.len()),
+            field: spare.pop().unwrap_or_default(),
+            spare,
         }
     }
 
@@ -1106,7 +1113,8 @@ impl CsvParser {
                 (CsvPosition::FieldStart, b'"') => CsvPosition::Quoted,
                 (CsvPosition::FieldStart | CsvPosition::Unquoted, b',')
                 | (CsvPosition::QuoteInQuoted, b',') => {
-                    self.cells.push(std::mem::take(&mut self.field));
+                    let next = self.spare.pop().unwrap_or_default();
+                    self.cells.push(std::mem::replace(&mut self.field, next));
                     CsvPosition::FieldStart
                 }
                 (CsvPosition::FieldStart | CsvPosition::Unquoted, _) => {
@@ -1165,6 +1173,7 @@ impl CsvState {
             max_record_bytes: limits.max_line_bytes,
             record: None,
             text: Vec::new(),
+            spare: Vec::new(),
         };
         let header_error = |message: String| ReadError::CsvHeader { message };
         let raw = match state.next_record() {
@@ -1204,7 +1213,10 @@ impl CsvState {
     /// The next record: as [`Next::Text`] when `lazy` and its fields fit the header (its text
     /// is in `self.text`), else as the item [`RowReader::next_row`] gives.
     fn next_item(&mut self, lazy: bool) -> Result<Option<Next>, (u64, io::Error)> {
-        self.record = None;
+        if let Some(done) = self.record.take() {
+            self.recycle(done.cells);
+            self.recycle([done.raw]);
+        }
         Ok(match self.next_record()? {
             None => None,
             Some(CsvRecord::Bad {
@@ -1245,6 +1257,19 @@ impl CsvState {
         })
     }
 
+    /// Keeps `buffers`, emptied, for later cells and lines (as many as a record has cells,
+    /// and its line).
+    fn recycle(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) {
+        let keep = self.headers.len() + 2;
+        for mut buffer in buffers {
+            if self.spare.len() >= keep {
+                break;
+            }
+            buffer.clear();
+            self.spare.push(buffer);
+        }
+    }
+
     /// The next physical line: one given back first, else one from the object.
     fn next_line(&mut self) -> Result<Option<CsvLine>, (u64, io::Error)> {
         if let Some(line) = self.pending.pop_front() {
@@ -1253,9 +1278,11 @@ impl CsvState {
         let Some(too_long) = self.lines.next_line()? else {
             return Ok(None);
         };
+        let mut bytes = self.spare.pop().unwrap_or_default();
+        bytes.extend_from_slice(&self.lines.buf);
         Ok(Some(CsvLine {
             number: self.lines.line,
-            bytes: self.lines.buf.clone(),
+            bytes,
             too_long,
         }))
     }
@@ -1282,8 +1309,11 @@ impl CsvState {
                 break line;
             }
         };
-        let mut parser = CsvParser::new();
-        if parser.feed(&first.bytes) {
+        let mut parser = CsvParser::new(std::mem::take(&mut self.spare));
+        let done = parser.feed(&first.bytes);
+        // The buffers the parser did not use go back.
+        self.spare = std::mem::take(&mut parser.spare);
+        if done {
             return Ok(Some(CsvRecord::Fields {
                 first: first.number,
                 last: first.number,
