@@ -68,16 +68,8 @@ pub(crate) async fn stage(
     batch: &str,
     rows: &[serde_json::Value],
 ) -> crate::StagedBatch {
-    let table = lake.load_or_create(cfg, &schema()).await.unwrap();
-    let mut w = BatchWriter::new(&table, &BatchId(batch.into()), None)
-        .await
-        .unwrap();
-    let failures = w
-        .write_rows(&crate::writer::JsonRows::from_values(rows))
-        .await
-        .unwrap();
-    assert!(failures.is_empty(), "{failures:?}");
-    w.finish().await.unwrap()
+    let budget = crate::fanout::MemoryBudget::default();
+    stage_sliced(lake, cfg, batch, rows, rows.len().max(1), budget).await
 }
 
 #[tokio::test]
