@@ -98,6 +98,32 @@ const REFUSED_EXTENSIONS: &[(&str, &str)] = &[
     ("zst", "zstd inside a compressed file"),
 ];
 
+/// The key's file name, lower case, without one `.gz` or `.zst`: what its extension says
+/// of its format.
+fn base_name(key: &str) -> String {
+    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    match name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+    {
+        Some(base) => base.to_string(),
+        None => name,
+    }
+}
+
+/// The format an object is read as: its extension's (`.csv`; `.ndjson`, `.jsonl`, `.json`),
+/// before any `.gz`/`.zst`, when it names one, else the table's `default`.
+pub fn format_for_key(key: &str, default: Format) -> Format {
+    let base = base_name(key);
+    if base.ends_with(".csv") {
+        Format::Csv
+    } else if base.ends_with(".ndjson") || base.ends_with(".jsonl") || base.ends_with(".json") {
+        Format::Ndjson
+    } else {
+        default
+    }
+}
+
 /// Refuses keys whose extension says a format sluice does not read (`.parquet`, `.zip`,
 /// `.avro`, `.xlsx`, `.bz2`, `.xz`, `.tar`, …). Accepts `.ndjson`, `.jsonl`, `.json` (NDJSON,
 /// or one JSON array of rows),
@@ -105,11 +131,7 @@ const REFUSED_EXTENSIONS: &[(&str, &str)] = &[
 /// `.gz` or `.zst`, in a table of either format: the object's own extension picks how it
 /// is read. The `Err` is a sentence for the quarantine record.
 pub fn check_extension(key: &str, _format: Format) -> Result<(), String> {
-    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
-    let base = name
-        .strip_suffix(".gz")
-        .or_else(|| name.strip_suffix(".zst"))
-        .unwrap_or(&name);
+    let base = base_name(key);
     let Some((_, ext)) = base.rsplit_once('.') else {
         return Ok(());
     };
@@ -1847,6 +1869,24 @@ mod tests {
         );
         assert_eq!(r.next_text().unwrap(), Some(Next::Text { line: 4 }));
         assert_eq!(r.row_text(), Some(&b"{\"id\":3,\"note\":\"x\"}"[..]));
+    }
+
+    #[test]
+    fn the_extension_picks_the_format() {
+        assert_eq!(format_for_key("orders/a.csv", Format::Ndjson), Format::Csv);
+        assert_eq!(
+            format_for_key("orders/a.CSV.gz", Format::Ndjson),
+            Format::Csv
+        );
+        assert_eq!(
+            format_for_key("orders/a.jsonl.zst", Format::Csv),
+            Format::Ndjson
+        );
+        assert_eq!(format_for_key("orders/a.json", Format::Csv), Format::Ndjson);
+        assert_eq!(format_for_key("orders/a", Format::Csv), Format::Csv);
+        assert_eq!(format_for_key("orders/a.txt", Format::Csv), Format::Csv);
+        // The directory's name says nothing.
+        assert_eq!(format_for_key("x.csv/a", Format::Ndjson), Format::Ndjson);
     }
 
     #[test]

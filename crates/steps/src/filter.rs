@@ -171,7 +171,7 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     }
     if let Err(why) = check_extension(
         &object.key,
-        crate::source::format_for(&object.key, table.format),
+        sluice_core::reader::format_for_key(&object.key, table.format),
     ) {
         return Ok(reject(QuarantineReason::UnsupportedFormat, why));
     }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sluice_core::config::{Format, Limits, TableConfig};
-use sluice_core::reader::{detect_compression, RowReader};
+use sluice_core::reader::{detect_compression, format_for_key, RowReader};
 use sluice_core::schema::TableSchema;
 use sluice_core::ObjectVersion;
 use sluice_store::{ObjectStore, StoreError};
@@ -33,20 +33,6 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
-    }
-}
-
-/// The format of one object: its extension (`.csv`, `.ndjson`, `.jsonl`, `.json`, before any
-/// `.gz`/`.zst`) when it names one, else the table's configured format.
-pub(crate) fn format_for(key: &str, default: Format) -> Format {
-    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
-    let stem = name.trim_end_matches(".gz").trim_end_matches(".zst");
-    if stem.ends_with(".csv") {
-        Format::Csv
-    } else if stem.ends_with(".ndjson") || stem.ends_with(".jsonl") || stem.ends_with(".json") {
-        Format::Ndjson
-    } else {
-        default
     }
 }
 
@@ -131,27 +117,11 @@ pub(crate) fn open_rows(
     let reader = RowReader::new(
         Box::new(buffered),
         compression,
-        format_for(&object.key, table.format),
+        format_for_key(&object.key, table.format),
         limits,
         schema,
         object.size,
     )
     .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
     Ok(Opened::Rows(Box::new(reader)))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn extension_picks_the_format() {
-        assert_eq!(format_for("orders/a.csv", Format::Ndjson), Format::Csv);
-        assert_eq!(format_for("orders/a.CSV.gz", Format::Ndjson), Format::Csv);
-        assert_eq!(
-            format_for("orders/a.jsonl.zst", Format::Csv),
-            Format::Ndjson
-        );
-        assert_eq!(format_for("orders/a", Format::Csv), Format::Csv);
-    }
 }
