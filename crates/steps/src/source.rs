@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sluice_core::config::{Format, Limits, TableConfig};
+use sluice_core::config::{Limits, TableConfig};
 use sluice_core::reader::{detect_compression, format_for_key, RowReader};
 use sluice_core::schema::TableSchema;
 use sluice_core::ObjectVersion;
