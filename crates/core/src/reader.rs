@@ -1058,6 +1058,9 @@ struct CsvFields {
     raw: Vec<u8>,
 }
 
+/// The largest buffer a CSV reader keeps for reuse.
+const MAX_SPARE_BYTES: usize = 64 << 10;
+
 /// One physical line of a CSV object.
 #[derive(Debug)]
 struct CsvLine {
@@ -1280,12 +1283,16 @@ impl CsvState {
     }
 
     /// Keeps `buffers`, emptied, for later cells and lines (as many as a record has cells,
-    /// and its line).
+    /// and its line). A buffer grown past [`MAX_SPARE_BYTES`] by a long line or cell is freed
+    /// instead, so the pool never holds more than a few ordinary records' worth.
     fn recycle(&mut self, buffers: impl IntoIterator<Item = Vec<u8>>) {
         let keep = self.headers.len() + 2;
         for mut buffer in buffers {
             if self.spare.len() >= keep {
                 break;
+            }
+            if buffer.capacity() > MAX_SPARE_BYTES {
+                continue;
             }
             buffer.clear();
             self.spare.push(buffer);
@@ -1845,6 +1852,37 @@ mod tests {
             }
             prop_assert!(eager.next_row().unwrap().is_none());
         });
+    }
+
+    /// Buffers kept for reuse stay small: a long cell's buffer is freed, not pooled.
+    #[test]
+    fn csv_reuse_keeps_no_long_buffer() {
+        let long = "x".repeat(200_000);
+        let text = format!("id,note\n1,{long}\n2,{long}\n3,short\n");
+        let limits = Limits {
+            max_line_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let mut r = RowReader::new(
+            Box::new(io::Cursor::new(text.into_bytes())),
+            Compression::None,
+            Format::Csv,
+            &limits,
+            &schema(),
+            1,
+        )
+        .unwrap();
+        let mut rows = 0;
+        while let Some(item) = r.next_row().unwrap() {
+            assert!(matches!(item, RowItem::Row { .. }), "{item:?}");
+            rows += 1;
+            let Inner::Csv(state) = &r.inner else {
+                panic!("not CSV")
+            };
+            let pooled: usize = state.spare.iter().map(Vec::capacity).sum();
+            assert!(pooled <= 4 * MAX_SPARE_BYTES, "{pooled} bytes pooled");
+        }
+        assert_eq!(rows, 3);
     }
 
     #[test]
