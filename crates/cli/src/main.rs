@@ -86,7 +86,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 // The engine and the steps allocate many small JSON values; mimalloc does that well. Its
-// options are set first thing in `main` (see `alloc`).
+// options are set before the first allocation (see `alloc`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -72,6 +72,13 @@ pub(crate) async fn stage(
     stage_sliced(lake, cfg, batch, rows, rows.len().max(1), budget).await
 }
 
+/// A staged batch's file paths in order: the writer's order is not part of its contract.
+fn sorted_paths(staged: &crate::StagedBatch) -> Vec<String> {
+    let mut paths = staged.paths.clone();
+    paths.sort();
+    paths
+}
+
 #[tokio::test]
 async fn committing_a_batch_twice_adds_one_snapshot() {
     let dir = tempfile::tempdir().unwrap();
@@ -114,12 +121,7 @@ async fn a_batch_written_again_gets_the_same_file_names() {
     assert_eq!(first.paths.len(), 6, "one file per day partition");
     for _ in 0..5 {
         let again = stage(&lake, &cfg, "b-again", &rows).await;
-        let sorted = |p: &[String]| {
-            let mut p = p.to_vec();
-            p.sort();
-            p
-        };
-        assert_eq!(sorted(&again.paths), sorted(&first.paths));
+        assert_eq!(sorted_paths(&again), sorted_paths(&first));
     }
 }
 
@@ -516,12 +518,7 @@ async fn rows_over_more_partitions_than_open_files_each_land_in_their_partition(
     assert_eq!(ids, (1..=400).collect::<Vec<_>>());
 
     let again = stage_sliced(&lake, &cfg, "b-spread", &rows, 25, budget).await;
-    let sorted = |p: &[String]| {
-        let mut p = p.to_vec();
-        p.sort();
-        p
-    };
-    assert_eq!(sorted(&again.paths), sorted(&staged.paths));
+    assert_eq!(sorted_paths(&again), sorted_paths(&staged));
 }
 
 /// Within the budget nothing changes: one data file per day, whatever the order of the rows.
