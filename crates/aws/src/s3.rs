@@ -131,7 +131,12 @@ impl S3Store {
             Condition::Absent => request.if_none_match("*"),
             Condition::EtagIs(etag) => request.if_match(quoted(etag)),
         };
-        match request.send().await {
+        match request
+            .customize()
+            .config_override(uploading())
+            .send()
+            .await
+        {
             Ok(out) => Ok(Conditional::Done(written(
                 key,
                 size,
@@ -259,6 +264,8 @@ impl S3Store {
             .upload_id(upload_id)
             .part_number(number)
             .body(body)
+            .customize()
+            .config_override(uploading())
             .send()
             .await
             .map_err(|e| store_error(key, e))?;
@@ -416,6 +423,8 @@ impl ObjectStore for S3Store {
             .bucket(&self.bucket)
             .key(key)
             .body(body)
+            .customize()
+            .config_override(uploading())
             .send()
             .await
             .map_err(|e| store_error(key, e))?;
@@ -586,6 +595,12 @@ impl ObjectStore for S3Store {
 
 /// The `MaxKeys` that asks for `missing` entries: at least one, at most what an `i32` holds
 /// (S3 itself answers at most 1,000).
+/// The configuration a request that sends a body runs under: no attempt deadline (see
+/// [`crate::sdk::upload_timeouts`]).
+fn uploading() -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(crate::sdk::upload_timeouts())
+}
+
 fn page_for(missing: usize) -> i32 {
     i32::try_from(missing.max(1)).unwrap_or(i32::MAX)
 }

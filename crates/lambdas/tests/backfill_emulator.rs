@@ -234,12 +234,12 @@ async fn a_backfill_runs_through_distributed_map_and_lands_every_row_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(executions.len() as u64, count);
-    let failed: Vec<_> = executions
+    if let Some(e) = executions
         .iter()
-        .filter(|e| e.status != ExecutionStatus::Succeeded)
-        .map(|e| (&e.name, &e.status))
-        .collect();
-    assert!(failed.is_empty(), "{failed:?}");
+        .find(|e| e.status != ExecutionStatus::Succeeded)
+    {
+        panic!("{}", stack.why_failed(ministack, e).await);
+    }
 
     // Every version committed once in the ledger.
     let store = sluice_aws::S3Store::from_conf(&stack.sdk, stack.bucket.clone());

@@ -44,7 +44,6 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     let (sdk, bucket, config) = (&stack.sdk, &stack.bucket, &stack.config);
-    let sfn = aws_sdk_sfn::Client::new(sdk);
 
     // The example lands.
     let data = common::repo().join("examples/orders/data");
@@ -64,22 +63,11 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(executions.len(), files.len(), "one execution per arrival");
-    for e in &executions {
-        if e.status != ExecutionStatus::Succeeded {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(&e.execution_arn)
-                .send()
-                .await
-                .unwrap();
-            panic!(
-                "execution {} is {:?}: {:?} {:?}",
-                e.name,
-                e.status,
-                d.error(),
-                d.cause()
-            );
-        }
+    if let Some(e) = executions
+        .iter()
+        .find(|e| e.status != ExecutionStatus::Succeeded)
+    {
+        panic!("{}", stack.why_failed(ministack, e).await);
     }
 
     // The Glue table holds exactly the good rows (the local run's figure, README).

@@ -111,25 +111,18 @@ async fn delete(stack: &Stack, key: &str) -> String {
     out.version_id.expect("the marker's version id")
 }
 
-/// Fails with the error of the first execution that did not succeed.
-async fn all_succeeded(stack: &Stack, executions: &[aws_sdk_sfn::types::ExecutionListItem]) {
-    let sfn = aws_sdk_sfn::Client::new(&stack.sdk);
-    for e in executions {
-        if e.status != ExecutionStatus::Succeeded {
-            let d = sfn
-                .describe_execution()
-                .execution_arn(&e.execution_arn)
-                .send()
-                .await
-                .unwrap();
-            panic!(
-                "execution {} is {:?}: {:?} {:?}",
-                e.name,
-                e.status,
-                d.error(),
-                d.cause()
-            );
-        }
+/// Fails with the error of the first execution that did not succeed, its last events and
+/// the emulator's log.
+async fn all_succeeded(
+    ministack: &Ministack,
+    stack: &Stack,
+    executions: &[aws_sdk_sfn::types::ExecutionListItem],
+) {
+    if let Some(e) = executions
+        .iter()
+        .find(|e| e.status != ExecutionStatus::Succeeded)
+    {
+        panic!("{}", stack.why_failed(ministack, e).await);
     }
 }
 
@@ -178,7 +171,7 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(arrived.len(), OBJECTS - LOST, "one execution per event");
-    all_succeeded(&stack, &arrived).await;
+    all_succeeded(ministack, &stack, &arrived).await;
 
     // The missing versions, named as their events would have named them.
     let (first, took) = reconcile(&stack).await;
@@ -213,7 +206,7 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(all.len(), OBJECTS, "{} executions", all.len());
-    all_succeeded(&stack, &all).await;
+    all_succeeded(ministack, &stack, &all).await;
 
     // Once they finished: nothing to start, and the watermark covers every object.
     let (second, took) = reconcile(&stack).await;
@@ -256,7 +249,7 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
         .wait_for_executions(ministack, OBJECTS + 1, Duration::from_secs(120))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    all_succeeded(&stack, &with_removal).await;
+    all_succeeded(ministack, &stack, &with_removal).await;
     let ledger = Ledger::new(std::sync::Arc::new(store.clone()));
     let head = ledger.head(&stack.bucket, &heard).await.unwrap().unwrap();
     assert_eq!(head.removals.len(), 1, "{head:?}");

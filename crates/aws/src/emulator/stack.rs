@@ -435,6 +435,56 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Why an execution did not succeed, as a test's failure should say it: its status, error
+    /// and cause, the last events of its history (which state, which attempt), and the last
+    /// lines of the emulator's log, where a function's timeout or crash is recorded.
+    pub async fn why_failed(&self, ministack: &Ministack, execution: &ExecutionListItem) -> String {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let mut text = format!("execution {} is {:?}", execution.name, execution.status);
+        match sfn
+            .describe_execution()
+            .execution_arn(&execution.execution_arn)
+            .send()
+            .await
+        {
+            Ok(d) => text.push_str(&format!(": {:?} {:?}", d.error(), d.cause())),
+            Err(e) => text.push_str(&format!(" (not described: {})", sdk_error(e))),
+        }
+        if let Ok(history) = sfn
+            .get_execution_history()
+            .execution_arn(&execution.execution_arn)
+            .reverse_order(true)
+            .max_results(12)
+            .send()
+            .await
+        {
+            text.push_str("\nits last events, newest first:");
+            for event in history.events() {
+                let state = event
+                    .state_entered_event_details()
+                    .map(|d| format!(" {}", d.name()))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "\n  {} {:?}{state}",
+                    event.timestamp(),
+                    event.r#type()
+                ));
+            }
+        }
+        let log = std::fs::read_to_string(ministack.log_path()).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(40)..];
+        text.push_str(&format!(
+            "\nthe emulator's log ({}), last {} lines:\n{}",
+            ministack.log_path().display(),
+            tail.len(),
+            tail.join("\n")
+        ));
+        text
+    }
+}
+
 /// The repository root (this crate is `crates/aws`).
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
