@@ -24,7 +24,8 @@
 //! namespace = "sluice"           # default "sluice"
 //! prefix = "orders/"             # objects under this key prefix belong to the table
 //! format = "ndjson"              # ndjson | csv (with header); .gz/.zst detected; an NDJSON
-//!                                # object holding one JSON array of rows is read as such
+//!                                # object holding one JSON array of rows, or pretty-printed
+//!                                # objects one after another, is read as such
 //! contract = "orders.schema.json"  # JSON Schema, relative to this file
 //! max_invalid_ratio = 0.1        # above it the whole file is quarantined
 //! partition = { field = "ordered_at", transform = "day" }   # optional

@@ -17,6 +17,14 @@
 //! comma, text after the `]`) ends the file as a parse error, so a half-written document is
 //! never committed in part.
 //!
+//! An object read as NDJSON whose first line opens an object without closing it, while the
+//! head holds that object whole across lines, is a sequence of JSON values instead: one
+//! pretty-printed object, or `jq`'s output, framed by the same scan with whitespace, not
+//! commas, between values.
+//!
+//! Before anything is read, the first decompressed bytes are checked for content that is no
+//! text at all (Parquet, an archive, a second compression, UTF-16): [`ReadError::NotText`].
+//!
 //! What a reader yields:
 //! - [`RowItem::Row`]: a JSON object, with its 1-based line number in the decompressed file;
 //! - [`RowItem::Bad`]: a line that is not a row; the file goes on;
@@ -209,9 +217,19 @@ pub enum ReadError {
         /// What is wrong with it.
         message: String,
     },
-    /// A JSON array document is not one well-formed array: truncated, a comma missing or
-    /// extra, or text after its closing `]`.
-    #[error("the JSON array document is malformed at line {line}: {message}")]
+    /// The object's content is not text in the expected format but a binary format, an
+    /// archive, a second compression or UTF-16/32 text, told by its first bytes: whatever
+    /// its name says, no row can be read from it.
+    #[error("the object's content is {found}, not {expected} text; sluice reads NDJSON, JSON and CSV in UTF-8, optionally gzip or zstd compressed")]
+    NotText {
+        /// What the first bytes say it is.
+        found: &'static str,
+        /// What it was to be read as (by its extension, or its table's `format`).
+        expected: &'static str,
+    },
+    /// A JSON document of rows is not well-formed: truncated, a comma missing or extra, or
+    /// text after an array's closing `]`.
+    #[error("the JSON document is malformed at line {line}: {message}")]
     JsonDocument {
         /// Line where the scan found it.
         line: u64,
@@ -225,6 +243,7 @@ impl ReadError {
     pub fn reason(&self) -> QuarantineReason {
         match self {
             Self::TooLarge { .. } => QuarantineReason::TooLarge,
+            Self::NotText { .. } => QuarantineReason::UnsupportedFormat,
             _ => QuarantineReason::ParseError,
         }
     }
@@ -376,8 +395,19 @@ impl RowReader {
             max_total,
             compression,
         };
+        let mut input = BufReader::with_capacity(64 << 10, metered);
+        let head = input.fill_buf().map_err(|e| failure.classify(1, e))?;
+        if let Some(found) = binary_content(head) {
+            return Err(ReadError::NotText {
+                found,
+                expected: match format {
+                    Format::Ndjson => "NDJSON or JSON",
+                    Format::Csv => "CSV",
+                },
+            });
+        }
         let lines = Lines {
-            input: Box::new(BufReader::with_capacity(64 << 10, metered)),
+            input: Box::new(input),
             buf: Vec::new(),
             line: 0,
             max_line_bytes: limits.max_line_bytes,
@@ -434,9 +464,10 @@ impl RowReader {
             if let Inner::Ndjson(lines) = &mut self.inner {
                 let document =
                     ArrayDocument::sniff(lines).map_err(|e| self.failure.classify(1, e))?;
-                if document {
+                if let Some(kind) = document {
                     self.inner = Inner::JsonArray(
-                        ArrayDocument::open(lines).map_err(|e| self.failure.classify(1, e))?,
+                        ArrayDocument::open(lines, kind)
+                            .map_err(|e| self.failure.classify(1, e))?,
                     );
                 }
             }
@@ -589,13 +620,88 @@ fn fill<R: BufRead + ?Sized>(input: &mut R) -> io::Result<&[u8]> {
     input.fill_buf()
 }
 
+/// Leading bytes of what is no text in any format sluice reads, and its name.
+const BINARY_MAGIC: &[(&[u8], &str)] = &[
+    (b"PAR1", "Parquet (it starts with `PAR1`)"),
+    (b"ORC", "ORC (it starts with `ORC`)"),
+    (b"Obj\x01", "Avro (it starts with `Obj` and 0x01)"),
+    (b"ARROW1", "Arrow IPC (it starts with `ARROW1`)"),
+    (
+        b"PK\x03\x04",
+        "a zip archive or an Office document (it starts with `PK`)",
+    ),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Office document such as an .xls workbook",
+    ),
+    (b"%PDF-", "PDF (it starts with `%PDF-`)"),
+    (b"SQLite format 3\0", "an SQLite database"),
+    (b"\x1f\x8b", "gzip compressed a second time"),
+    (b"\x28\xb5\x2f\xfd", "zstd compressed a second time"),
+    (b"\xfd7zXZ\x00", "xz compressed"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"Rar!\x1a\x07", "a rar archive"),
+    (b"\x04\x22\x4d\x18", "lz4 compressed"),
+    (
+        b"\xff\xfe",
+        "UTF-16 or UTF-32 text (it starts with a little-endian byte order mark)",
+    ),
+    (
+        b"\xfe\xff",
+        "UTF-16 text (it starts with a big-endian byte order mark)",
+    ),
+    (
+        b"\x00\x00\xfe\xff",
+        "UTF-32 text (it starts with a big-endian byte order mark)",
+    ),
+];
+
+/// What the first bytes of an object's decompressed content say it is, when that is no
+/// text: a known binary format's magic, or UTF-16 without a byte order mark (among the
+/// first 512 bytes, at least a third of the odd or of the even ones NUL, as ASCII text in
+/// UTF-16 is; a NUL here and there in a CSV cell is left to the rows).
+fn binary_content(head: &[u8]) -> Option<&'static str> {
+    if let Some((_, what)) = BINARY_MAGIC
+        .iter()
+        .find(|(magic, _)| head.starts_with(magic))
+    {
+        return Some(what);
+    }
+    if head.starts_with(b"BZh") && head.get(3).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+        return Some("bzip2 compressed");
+    }
+    let start = &head[..head.len().min(512)];
+    let nul_at = |parity: usize| {
+        start
+            .iter()
+            .skip(parity)
+            .step_by(2)
+            .filter(|b| **b == 0)
+            .count()
+    };
+    let half = start.len() / 2;
+    (half >= 4 && 3 * nul_at(0).max(nul_at(1)) >= half)
+        .then_some("UTF-16 text (every other byte NUL)")
+}
+
 /// The UTF-8 byte order mark.
 const UTF8_BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Most bytes of an NDJSON object's head read to tell a JSON array document from NDJSON.
 const SNIFF_BYTES: usize = 64 << 10;
 
-/// Where the scan of a JSON array document stands.
+/// The two shapes of a JSON document that holds many rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DocumentKind {
+    /// One array of rows, `[ {…}, {…} ]`, as APIs and `json.dump` write it.
+    Array,
+    /// One or more JSON values one after another, separated by whitespace only, at least
+    /// the first spanning lines: one pretty-printed object, or `jq`'s default output.
+    Sequence,
+}
+
+/// Where the scan of a JSON array document stands (a sequence is always at `Comma` or
+/// `Element`: a value may come next, or the end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ArrayAt {
     /// After the opening `[`: an element or `]`.
@@ -608,8 +714,10 @@ enum ArrayAt {
     Closed,
 }
 
-/// One JSON array document, read element by element (see the module's documentation).
+/// One JSON document of rows, an array or a sequence of values, read element by element
+/// (see the module's documentation).
 struct ArrayDocument {
+    kind: DocumentKind,
     /// The decompressed, metered bytes, past the opening `[`.
     input: Box<dyn BufRead + Send>,
     /// Line of the scan position (1-based).
@@ -625,15 +733,21 @@ struct ArrayDocument {
 }
 
 impl ArrayDocument {
-    /// Whether the stream is a JSON array document. Its head (the first non-blank line, at
-    /// most [`SNIFF_BYTES`]) is read and put back in front of the rest, so nothing is lost and
-    /// line numbers stay right either way. A document starts with `[` (after a byte order
-    /// mark and whitespace) and is either pretty-printed (its first line is not a whole JSON
-    /// value), an array of objects longer than the head (`[{` …), or a one-line array of
-    /// objects. A first line that is a
-    /// whole array of anything else (`[1, 2]`), or no JSON at all, is an NDJSON file's first
-    /// row, rejected as such while the rows after it land.
-    fn sniff(lines: &mut Lines) -> io::Result<bool> {
+    /// Whether the stream is a JSON document of rows rather than NDJSON, and which. Its head
+    /// (the first non-blank line, at most [`SNIFF_BYTES`]) is read and put back in front of
+    /// the rest, so nothing is lost and line numbers stay right either way.
+    ///
+    /// An array starts with `[` (after a byte order mark and whitespace) and is either
+    /// pretty-printed (its first line is not a whole JSON value), an array of objects longer
+    /// than the head (`[{` …), or a one-line array of objects. A first line that is a whole
+    /// array of anything else (`[1, 2]`), or no JSON at all, is an NDJSON file's first row,
+    /// rejected as such while the rows after it land.
+    ///
+    /// A sequence starts with `{` on a line that is not a whole JSON value, and the head
+    /// holds that object whole and well-formed across lines (or is all of one object larger
+    /// than the head). A first line that is merely broken (`{"id": 1` followed by rows) is
+    /// an NDJSON file's bad first row, as before.
+    fn sniff(lines: &mut Lines) -> io::Result<Option<DocumentKind>> {
         let mut head = Vec::new();
         let document = loop {
             let chunk = fill(&mut lines.input)?;
@@ -641,29 +755,38 @@ impl ArrayDocument {
             let n = chunk.len().min(SNIFF_BYTES - head.len());
             head.extend_from_slice(&chunk[..n]);
             lines.input.consume(n);
+            let full = head.len() == SNIFF_BYTES;
             let body = head.strip_prefix(UTF8_BOM).unwrap_or(&head);
             let Some(start) = body.iter().position(|b| !b.is_ascii_whitespace()) else {
-                if end || head.len() == SNIFF_BYTES {
-                    break false;
+                if end || full {
+                    break None;
                 }
                 continue;
             };
-            if body[start] != b'[' {
-                break false;
-            }
             let first = &body[start..];
-            match first.iter().position(|b| *b == b'\n') {
-                Some(stop) => break Self::first_line_starts_a_document(&first[..stop]),
-                None if end => break Self::first_line_starts_a_document(first),
-                // Longer than the head: a minified array of objects, not a line of brackets.
-                None if head.len() == SNIFF_BYTES => {
-                    break first[1..]
-                        .iter()
-                        .find(|b| !b.is_ascii_whitespace())
-                        .is_some_and(|b| *b == b'{')
-                }
-                None => continue,
+            match first[0] {
+                b'[' => {}
+                b'{' => match first.iter().position(|b| *b == b'\n') {
+                    Some(stop) if !Self::incomplete(&first[..stop]) => break None,
+                    // The head is read on to the stream's end or its size, so that a cut
+                    // is told from a break.
+                    _ if !end && !full => continue,
+                    None => break None,
+                    Some(_) => break Self::sequence(first).then_some(DocumentKind::Sequence),
+                },
+                _ => break None,
             }
+            let array = match first.iter().position(|b| *b == b'\n') {
+                Some(stop) => Self::first_line_starts_a_document(&first[..stop]),
+                None if end => Self::first_line_starts_a_document(first),
+                // Longer than the head: a minified array of objects, not a line of brackets.
+                None if full => first[1..]
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|b| *b == b'{'),
+                None => continue,
+            };
+            break array.then_some(DocumentKind::Array);
         };
         // Both are buffered readers, so the chain is one too: no second buffer, no copy.
         let rest = std::mem::replace(&mut lines.input, Box::new(io::empty()));
@@ -680,10 +803,31 @@ impl ArrayDocument {
         }
     }
 
+    /// Whether `line` is the start of a JSON value that goes on past it. (Parsed as a
+    /// `Value`, whose nesting limit makes a line of a thousand `{"a":` no start of a value.)
+    fn incomplete(line: &[u8]) -> bool {
+        matches!(serde_json::from_slice::<Value>(line), Err(e) if e.is_eof())
+    }
+
+    /// See [`ArrayDocument::sniff`]: `head` (all of the stream, or [`SNIFF_BYTES`] of it)
+    /// starts with `{` on a line that is not a whole value. A sequence when its first value
+    /// is whole, or ends with the head: an object larger than the head, or a document cut
+    /// short, which its reading then reports. A first line that the next does not continue
+    /// is a syntax error, so NDJSON.
+    fn sequence(head: &[u8]) -> bool {
+        let mut values = serde_json::Deserializer::from_slice(head).into_iter::<Value>();
+        match values.next() {
+            Some(Ok(_)) => true,
+            Some(Err(e)) => e.is_eof(),
+            None => false,
+        }
+    }
+
     /// The document after [`ArrayDocument::sniff`] said yes: skips the byte order mark and
     /// the whitespace before the `[`, counting lines, and the `[`.
-    fn open(lines: &mut Lines) -> io::Result<ArrayDocument> {
+    fn open(lines: &mut Lines, kind: DocumentKind) -> io::Result<ArrayDocument> {
         let mut doc = ArrayDocument {
+            kind,
             input: std::mem::replace(&mut lines.input, Box::new(io::empty())),
             line: 1,
             element: Vec::new(),
@@ -695,8 +839,19 @@ impl ArrayDocument {
             doc.input.consume(UTF8_BOM.len());
         }
         doc.skip_whitespace()?;
-        doc.bump(b'[');
+        match kind {
+            DocumentKind::Array => doc.bump(b'['),
+            DocumentKind::Sequence => doc.at = ArrayAt::Comma,
+        }
         Ok(doc)
+    }
+
+    /// How a message names element `n`.
+    fn element_name(&self, n: u64) -> String {
+        match self.kind {
+            DocumentKind::Array => format!("element {n} of the JSON array"),
+            DocumentKind::Sequence => format!("value {n} of the JSON document"),
+        }
     }
 
     fn malformed(&self, message: impl Into<String>) -> ReadError {
@@ -742,6 +897,9 @@ impl ArrayDocument {
     }
 
     fn next_element(&mut self, lazy: bool) -> Result<Option<Next>, Framing> {
+        if self.kind == DocumentKind::Sequence {
+            return self.next_value(lazy);
+        }
         loop {
             let next = self.skip_whitespace()?;
             match (self.at, next) {
@@ -782,30 +940,63 @@ impl ArrayDocument {
                 }
                 (ArrayAt::Open | ArrayAt::Comma, Some(_)) => {
                     let line = self.line;
-                    let too_long = self.read_element()?;
+                    let (too_long, _) = self.read_element()?;
                     self.count += 1;
                     self.at = ArrayAt::Element;
-                    return Ok(Some(match (lazy, too_long) {
-                        (true, false) => Next::Text { line },
-                        _ => Next::Item(self.element_item(line, too_long)),
-                    }));
+                    return Ok(Some(self.element_next(line, lazy, too_long)));
                 }
             }
         }
     }
 
+    /// The next value of a sequence: values separated by whitespace, to the end.
+    fn next_value(&mut self, lazy: bool) -> Result<Option<Next>, Framing> {
+        let Some(next) = self.skip_whitespace()? else {
+            return Ok(None);
+        };
+        if matches!(next, b',' | b']' | b'}') {
+            return Err(self
+                .malformed(format!(
+                    "a `{}` after value {}: values of a JSON document follow one another with \
+                     whitespace only (a list of rows with commas needs `[` and `]` around it)",
+                    next as char, self.count
+                ))
+                .into());
+        }
+        let line = self.line;
+        let (too_long, complete) = self.read_element()?;
+        self.count += 1;
+        if !complete {
+            return Err(self
+                .malformed(format!(
+                    "the document ends inside {} (a truncated or half-written file)",
+                    self.element_name(self.count)
+                ))
+                .into());
+        }
+        Ok(Some(self.element_next(line, lazy, too_long)))
+    }
+
+    fn element_next(&self, line: u64, lazy: bool, too_long: bool) -> Next {
+        match (lazy, too_long) {
+            (true, false) => Next::Text { line },
+            _ => Next::Item(self.element_item(line, too_long)),
+        }
+    }
+
     /// Reads one element into `element`, tracking strings and brackets: a scalar ends before
     /// whitespace, `,` or `]`; an object or array at its matching close. Returns whether it
-    /// was longer than the limit. Scans the buffered input a chunk at a time.
-    fn read_element(&mut self) -> Result<bool, Framing> {
+    /// was longer than the limit, and whether it ended before the stream did (a scalar that
+    /// the stream ends counts as ended). Scans the buffered input a chunk at a time.
+    fn read_element(&mut self) -> Result<(bool, bool), Framing> {
         self.element.clear();
         let (mut depth, mut in_string, mut escaped, mut too_long) = (0u64, false, false, false);
         let mut size = 0usize;
         loop {
             let chunk = fill(&mut self.input)?;
             if chunk.is_empty() {
-                // The end comes in the middle of an element: next_element reports it.
-                return Ok(too_long);
+                // The end comes in the middle of an element: the caller reports it.
+                return Ok((too_long, depth == 0 && !in_string && size > 0));
             }
             let (mut used, mut finished) = (0, false);
             while used < chunk.len() {
@@ -864,7 +1055,7 @@ impl ArrayDocument {
             }
             self.input.consume(used);
             if finished {
-                return Ok(too_long);
+                return Ok((too_long, true));
             }
         }
     }
@@ -876,10 +1067,10 @@ impl ArrayDocument {
             raw: raw_text(&self.element),
             too_long,
         };
-        let n = self.count;
         if too_long {
             return bad(format!(
-                "element {n} of the JSON array is longer than {} bytes (limits.max_line_bytes)",
+                "{} is longer than {} bytes (limits.max_line_bytes)",
+                self.element_name(self.count),
                 self.max_element_bytes
             ));
         }
@@ -894,19 +1085,17 @@ impl ArrayDocument {
             raw: raw_text(&self.element),
             too_long: false,
         };
-        let n = self.count;
+        let name = self.element_name(self.count);
         match serde_json::from_slice::<Value>(&self.element) {
             Ok(value @ Value::Object(_)) => RowItem::Row { line, value },
             Ok(other) => bad(format!(
-                "a row must be a JSON object, element {n} of the JSON array is {}",
+                "a row must be a JSON object, {name} is {}",
                 json_kind(&other)
             )),
             Err(e) => {
                 let text = e.to_string();
                 let what = text.split(" at line ").next().unwrap_or(&text);
-                bad(format!(
-                    "invalid JSON in element {n} of the JSON array: {what}"
-                ))
+                bad(format!("invalid JSON in {name}: {what}"))
             }
         }
     }
@@ -1715,6 +1904,106 @@ mod tests {
     }
 
     #[test]
+    fn a_pretty_printed_object_is_one_row_and_a_stream_of_them_one_row_each() {
+        // One object, as an API answer or `json.dump(obj, indent=2)` writes it.
+        let one = "\u{feff}\n{\n  \"id\": 1,\n  \"note\": \"a } b { c \\\" d\",\n  \"tags\": [1, {\"x\": [2]}]\n}\n";
+        assert_eq!(
+            document(one).unwrap(),
+            vec![row(
+                2,
+                json!({"id": 1, "note": "a } b { c \" d", "tags": [1, {"x": [2]}]})
+            )]
+        );
+        // `jq .` output: values one after another; a value that is no object, or no JSON,
+        // is a bad row and the rest go on.
+        let stream = "{\n  \"id\": 1\n}\n{\n  \"id\": 2\n}\n7\n{\"id\": tru}\n\n{\n  \"id\": 3\n}";
+        let items = document(stream).unwrap();
+        assert_eq!(items[0], row(1, json!({"id": 1})));
+        assert_eq!(items[1], row(4, json!({"id": 2})));
+        let (line, message) = bad_line(&items[2]).unwrap();
+        assert_eq!(line, 7);
+        assert!(
+            message.contains("value 3 of the JSON document is a number"),
+            "{message}"
+        );
+        let (line, message) = bad_line(&items[3]).unwrap();
+        assert_eq!(line, 8);
+        assert!(message.contains("invalid JSON in value 4"), "{message}");
+        assert_eq!(items[4], row(10, json!({"id": 3})));
+        assert_eq!(items.len(), 5);
+    }
+
+    #[test]
+    fn a_json_document_cut_short_or_joined_by_commas_ends_the_file() {
+        for (text, needle) in [
+            ("{\n\"id\": 1\n}\n{\n\"id\": 2\n", "ends inside value 2"),
+            ("{\n\"id\": 1,\n\"note\": \"x\"\n", "ends inside value 1"),
+            (
+                "{\n\"id\": 1\n},\n{\"id\": 2}\n",
+                "needs `[` and `]` around it",
+            ),
+        ] {
+            let err = document(text).unwrap_err();
+            assert!(
+                matches!(err, ReadError::JsonDocument { .. }),
+                "{text}: {err}"
+            );
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+            assert!(
+                err.to_string()
+                    .starts_with("the JSON document is malformed at line"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_first_line_is_still_an_ndjson_row_not_a_document() {
+        // The first line opens an object the next line does not continue: NDJSON, whose
+        // first row is bad and whose other rows land.
+        for first in ["{\"id\": 1", "{\"id\": 1, \"n\": \"x", "{"] {
+            let items = document(&format!("{first}\n{{\"id\": 2}}\n{{\"id\": 3}}\n")).unwrap();
+            assert_eq!(bad_line(&items[0]).map(|(l, _)| l), Some(1), "{first}");
+            assert_eq!(items[1], row(2, json!({"id": 2})), "{first}");
+            assert_eq!(items.len(), 3, "{first}");
+        }
+        // One broken line and nothing else: one bad row.
+        let items = document("{\"id\": 1").unwrap();
+        assert_eq!(bad_line(&items[0]).map(|(l, _)| l), Some(1));
+        // Nesting too deep to tell is NDJSON too.
+        let deep = format!("{}\n{{\"id\": 2}}\n", "{\"a\":".repeat(1000));
+        let items = document(&deep).unwrap();
+        assert_eq!(items[1], row(2, json!({"id": 2})));
+    }
+
+    #[test]
+    fn a_pretty_printed_object_longer_than_the_head_is_still_one_row() {
+        let fields: Vec<String> = (0..8000).map(|i| format!("  \"f{i}\": {i}")).collect();
+        let text = format!("{{\n{}\n}}\n", fields.join(",\n"));
+        assert!(text.len() > SNIFF_BYTES);
+        let limits = Limits {
+            max_line_bytes: 1 << 20,
+            ..limits()
+        };
+        let items = all(RowReader::new(
+            Box::new(io::Cursor::new(text.into_bytes())),
+            Compression::None,
+            Format::Ndjson,
+            &limits,
+            &schema(),
+            0,
+        )
+        .unwrap())
+        .unwrap();
+        assert_eq!(items.len(), 1);
+        let RowItem::Row { line, value } = &items[0] else {
+            panic!("{:?}", items[0])
+        };
+        assert_eq!(*line, 1);
+        assert_eq!(value["f7999"], json!(7999));
+    }
+
+    #[test]
     fn a_first_line_of_brackets_longer_than_the_head_is_an_ndjson_row() {
         let text = format!("{}\n{{\"id\": 1}}\n", "[".repeat(100_000));
         let items = document(&text).unwrap();
@@ -2040,18 +2329,83 @@ mod tests {
     }
 
     #[test]
+    fn content_that_is_no_text_is_refused_by_what_it_is_whatever_the_name() {
+        let utf16 = |text: &str, bom: bool| {
+            let mut bytes = if bom { vec![0xff, 0xfe] } else { vec![] };
+            bytes.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+            bytes
+        };
+        let parquet = [b"PAR1".to_vec(), vec![0x15, 0x04, 0x15, 0x10], vec![0; 64]].concat();
+        for (bytes, compression, format, found) in [
+            (
+                parquet.clone(),
+                Compression::None,
+                Format::Ndjson,
+                "Parquet",
+            ),
+            (parquet, Compression::Zstd, Format::Csv, "Parquet"),
+            (
+                b"PK\x03\x04\x14\x00rest".to_vec(),
+                Compression::None,
+                Format::Csv,
+                "a zip archive",
+            ),
+            (
+                gzip(&gzip(b"{\"id\": 1}\n")),
+                Compression::Gzip,
+                Format::Ndjson,
+                "gzip compressed a second time",
+            ),
+            (
+                utf16("id,name\n1,a\n", true),
+                Compression::None,
+                Format::Csv,
+                "UTF-16",
+            ),
+            (
+                utf16("{\"id\": 1}\n{\"id\": 2}\n", false),
+                Compression::None,
+                Format::Ndjson,
+                "UTF-16",
+            ),
+        ] {
+            let bytes = match compression {
+                Compression::Zstd => zstd::encode_all(&bytes[..], 3).unwrap(),
+                _ => bytes,
+            };
+            let e = reader(bytes, compression, format)
+                .and_then(all)
+                .unwrap_err();
+            assert!(matches!(e, ReadError::NotText { .. }), "{found}: {e:?}");
+            assert!(e.to_string().contains(found), "{e}");
+            assert_eq!(e.reason(), QuarantineReason::UnsupportedFormat);
+        }
+        // A NUL byte inside a CSV cell is the row's business, not a binary file.
+        let items = all(reader(
+            b"id,note\n1,a\x00b\n2,c\n".to_vec(),
+            Compression::None,
+            Format::Csv,
+        )
+        .unwrap())
+        .unwrap();
+        assert_eq!(items.len(), 2);
+    }
+
+    #[test]
     fn corrupt_gzip_is_decompress_error() {
         let mut gz = gzip(&b"{\"id\":1}\n".repeat(1000));
         gz.truncate(gz.len() / 2);
-        let e = all(reader(gz, Compression::Gzip, Format::Ndjson).unwrap()).unwrap_err();
+        let e = reader(gz, Compression::Gzip, Format::Ndjson)
+            .and_then(all)
+            .unwrap_err();
         assert!(matches!(e, ReadError::Decompress { .. }), "{e:?}");
         assert_eq!(e.reason(), QuarantineReason::ParseError);
-        let e = all(reader(
+        let e = reader(
             b"not gzip at all".to_vec(),
             Compression::Gzip,
             Format::Ndjson,
         )
-        .unwrap())
+        .and_then(all)
         .unwrap_err();
         assert!(matches!(e, ReadError::Decompress { .. }), "{e:?}");
     }
