@@ -137,3 +137,66 @@ async fn incompatible_type_change_is_quarantined_as_drift_blocked() {
     assert!(r.detail.unwrap().contains("quantity"));
     assert_eq!(h.rows().await.len(), 3);
 }
+
+/// A contract changed so that it contradicts the table (`quantity` made a string while the
+/// table has `long`) stops the execution before its file is judged: nothing is quarantined
+/// or committed for the contract's fault, and once the contract is put back a redrive lands
+/// the file. The CLI refuses such a contract before landing anything (crates/cli/tests).
+#[tokio::test]
+async fn a_contract_that_contradicts_its_table_stops_the_execution_before_any_judgement() {
+    let mut h = Harness::orders().await;
+    let first = h.ingest_bytes("first.ndjson", ndjson([order(1)])).await;
+    assert!(
+        matches!(first.outcome, Outcome::Committed { .. }),
+        "{first:?}"
+    );
+    let example = sluice_tests::orders_example();
+    let original = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
+    let mut contract: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example.join("orders.schema.json")).unwrap())
+            .unwrap();
+    contract["properties"]["quantity"] = serde_json::json!({"type": "string"});
+    let changed = h.dir.path().join("changed.schema.json");
+    std::fs::write(&changed, contract.to_string()).unwrap();
+    assert!(original.contains("contract = \"orders.schema.json\""));
+    h.reconfigure(&original.replace(
+        "contract = \"orders.schema.json\"",
+        &format!("contract = {:?}", changed.to_str().unwrap()),
+    ))
+    .await;
+
+    let second = h.ingest_bytes("second.ndjson", ndjson([order(2)])).await;
+    let Outcome::Failed { error } = &second.outcome else {
+        panic!("{second:?}")
+    };
+    assert_eq!(error, "Internal");
+    let detail = second.detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("changed.schema.json contradicts table shop.orders")
+            && detail
+                .contains("/properties/quantity: string in the contract, but long in the table"),
+        "{detail}"
+    );
+    let records = h.ctx.ledger.list().await.unwrap();
+    let record = records
+        .iter()
+        .find(|r| r.object.key.ends_with("second.ndjson"))
+        .expect("the second file is claimed");
+    assert!(
+        !matches!(
+            record.state,
+            LedgerState::Quarantined { .. } | LedgerState::Committed { .. }
+        ),
+        "{:?}",
+        record.state
+    );
+    assert_eq!(h.rows().await.len(), 1);
+
+    h.reconfigure(&original).await;
+    let redriven = h.local.redrive(&second.execution).await.unwrap();
+    assert!(
+        matches!(redriven.outcome, Outcome::Committed { .. }),
+        "{redriven:?}"
+    );
+    assert_eq!(h.rows().await.len(), 2);
+}

@@ -160,6 +160,7 @@ pub async fn open_with_progress(
     // when it starts and its bytes as they are read; the bar clears when none is running.
     let state = Arc::new(Mutex::new((bar, HashMap::<String, u64>::new())));
     let mut ctx = workspace::open(root, config).await?;
+    refuse_contradicting_contracts(&ctx).await?;
     if let Some(jobs) = jobs {
         ctx = ctx.with_jobs(jobs);
     }
@@ -191,6 +192,22 @@ pub async fn open_with_progress(
         }
     }));
     workspace::local_on(root, ctx).await
+}
+
+/// Refuses a contract that contradicts its existing table before any file is landed or
+/// judged ([`sluice_steps::Context::check_contract_fits`]); the drift step checks again for every file.
+pub async fn refuse_contradicting_contracts(ctx: &sluice_steps::Context) -> anyhow::Result<()> {
+    for table in &ctx.config.tables {
+        // A table that cannot be loaded (a lost catalog) is left to the executions, which
+        // refuse it with their own error and wait for a repair and a redrive.
+        let Ok(Some(loaded)) = ctx.lake.load(table).await else {
+            continue;
+        };
+        let current = sluice_lake::schema::from_iceberg_schema(loaded.metadata().current_schema())?;
+        ctx.check_contract_fits(table, &current)
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    Ok(())
 }
 
 /// The table files land in: `--table`, or the only one configured.

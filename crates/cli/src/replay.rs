@@ -68,6 +68,7 @@ pub async fn replay(
         return crate::print::replay_inputs(&planned, &skipped, &selection);
     }
     let local = workspace::local(root, config).await?;
+    crate::ingest::refuse_contradicting_contracts(&local.ctx).await?;
     let (reports, skipped) = local.replay(&selection).await?;
     if let Some(code) = nothing_to_replay(reports.is_empty(), &skipped, &selection) {
         return Ok(code);

@@ -386,3 +386,38 @@ fn limits_in_sluice_toml_are_applied() {
         "max_nesting_depth = 2",
     );
 }
+
+/// A contract edited so that it contradicts the table (`quantity` made a string while the
+/// table has `long`) is refused before anything lands, naming
+/// the contract file, each pointer and why; put back, the same command lands the file.
+#[test]
+fn a_contract_that_contradicts_the_table_is_refused_before_any_file_lands() {
+    let s = Setup::new("", "");
+    s.ingest(&s.write("first.ndjson", &lines([order(1)])));
+    let contract_path = s.config.parent().unwrap().join("orders.schema.json");
+    let original = std::fs::read_to_string(&contract_path).unwrap();
+    let mut contract: Value = serde_json::from_str(&original).unwrap();
+    contract["properties"]["quantity"] = json!({"type": "string"});
+    std::fs::write(&contract_path, contract.to_string()).unwrap();
+
+    let second = s.write("second.ndjson", &lines([order(2)]));
+    let out = s.sluice(&["ingest", second.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("orders.schema.json contradicts table shop.orders")
+            && stderr
+                .contains("/properties/quantity: string in the contract, but long in the table"),
+        "{stderr}"
+    );
+    assert!(s.quarantined().is_empty());
+    let files = s.sluice(&["files", "--json"]);
+    assert!(
+        !String::from_utf8_lossy(&files.stdout).contains("second.ndjson"),
+        "nothing was landed or claimed"
+    );
+
+    std::fs::write(&contract_path, original).unwrap();
+    let stdout = s.ingest(&second);
+    assert!(stdout.contains("1 committed"), "{stdout}");
+}

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::schema::{from_json_schema, SchemaMappingError, TableSchema};
+use crate::schema::{
+    escape_pointer, from_json_schema, Field, FieldType, SchemaMappingError, TableSchema,
+};
 
 /// At most this many violations are reported per row: enough to repair it, bounded so that a
 /// row with thousands of bad array items does not produce a megabyte of messages.
@@ -165,6 +167,94 @@ fn truncate(text: &str, max_chars: usize) -> String {
     match text.char_indices().nth(max_chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_string(),
+    }
+}
+
+/// One way a contract contradicts the table it governs: rows it accepts could not land, or
+/// rows the table's columns need could not be given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableConflict {
+    /// JSON pointer of the field in the contract (`/properties/customer/properties/tier`;
+    /// `/properties/items/items/properties/sku` inside a list of objects).
+    pub pointer: String,
+    /// Why, in words: the two types, or the requirement.
+    pub reason: String,
+}
+
+impl std::fmt::Display for TableConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.pointer, self.reason)
+    }
+}
+
+/// Where the columns a contract describes (`contract`) contradict the table's current ones
+/// (`table`): a field the contract types in a way its column cannot hold (a string where the
+/// table has `long`, a number where it has `long`, any string where it has `timestamptz`, a
+/// scalar where it has a struct), or a column the table requires that the contract lets a
+/// row leave out. Fields only the contract has are no conflict: they are additions, which
+/// the drift policy governs when files bring them. Checked when a table is used, so that a
+/// contract that would quarantine every valid file is refused before any file is judged.
+pub fn table_conflicts(contract: &TableSchema, table: &TableSchema) -> Vec<TableConflict> {
+    let mut out = Vec::new();
+    fields_conflicts(&contract.fields, &table.fields, "", &mut out);
+    out
+}
+
+fn fields_conflicts(contract: &[Field], table: &[Field], at: &str, out: &mut Vec<TableConflict>) {
+    for column in table {
+        let pointer = format!("{at}/properties/{}", escape_pointer(&column.name));
+        match contract.iter().find(|f| f.name == column.name) {
+            None if column.required => out.push(TableConflict {
+                pointer,
+                reason: format!(
+                    "the table requires column `{}`, which the contract no longer describes",
+                    column.name
+                ),
+            }),
+            None => {}
+            Some(field) => {
+                if column.required && !field.required {
+                    out.push(TableConflict {
+                        pointer: pointer.clone(),
+                        reason: "optional in the contract, but required in the table: a row \
+                                 without it could not be written"
+                            .into(),
+                    });
+                }
+                type_conflicts(&field.ty, &column.ty, &pointer, out);
+            }
+        }
+    }
+}
+
+fn type_conflicts(contract: &FieldType, table: &FieldType, at: &str, out: &mut Vec<TableConflict>) {
+    use FieldType as T;
+    match (contract, table) {
+        (T::Struct(c), T::Struct(t)) => fields_conflicts(c, t, at, out),
+        (T::List(c), T::List(t)) => type_conflicts(c, t, &format!("{at}/items"), out),
+        // An integer is a double's value too.
+        (T::Long, T::Double) => {}
+        (c, t) if c == t => {}
+        (c, t) => {
+            let why = match (c, t) {
+                (T::Double, T::Long) => {
+                    " (a fractional value would not fit; Iceberg cannot narrow a column, and \
+                     sluice does not yet widen one)"
+                }
+                (T::String, T::Timestamp | T::Date) => {
+                    " (the contract lets any string in; give it the column's `format`)"
+                }
+                _ => "",
+            };
+            out.push(TableConflict {
+                pointer: at.to_string(),
+                reason: format!(
+                    "{} in the contract, but {} in the table{why}",
+                    c.name(),
+                    t.name()
+                ),
+            });
+        }
     }
 }
 
@@ -321,5 +411,57 @@ mod tests {
         std::fs::write(&path, orders().schema_json.to_string()).unwrap();
         let c = Contract::load(&path).unwrap();
         assert_eq!(c.table_schema.fields.len(), 6);
+    }
+
+    fn columns(schema: Value) -> TableSchema {
+        Contract::from_value(schema, "test").unwrap().table_schema
+    }
+
+    #[test]
+    fn a_contract_that_contradicts_its_table_names_each_field_and_why() {
+        let table = orders().table_schema;
+        // The same contract, a narrower type (an integer for a double) and a new field: no
+        // conflict.
+        assert_eq!(table_conflicts(&table, &table), vec![]);
+        let mut wider = orders().schema_json.clone();
+        wider["properties"]["coupon"] = json!({"type": "string"});
+        assert_eq!(table_conflicts(&columns(wider), &table), vec![]);
+
+        let mut changed = orders().schema_json.clone();
+        changed["properties"]["quantity"] = json!({"type": "string"});
+        changed["properties"]["ordered_at"] = json!({"type": "string"});
+        changed["properties"]["customer"]["required"] = json!([]);
+        changed["properties"]["items"]["items"]["properties"]["qty"] = json!({"type": "number"});
+        changed["required"] = json!(["order_id"]);
+        let found: Vec<String> = table_conflicts(&columns(changed), &table)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                "/properties/quantity: optional in the contract, but required in the table: a row without it could not be written".to_string(),
+                "/properties/quantity: string in the contract, but long in the table".to_string(),
+                "/properties/ordered_at: string in the contract, but timestamptz in the table (the contract lets any string in; give it the column's `format`)".to_string(),
+                "/properties/customer/properties/email: optional in the contract, but required in the table: a row without it could not be written".to_string(),
+                "/properties/items/items/properties/qty: double in the contract, but long in the table (a fractional value would not fit; Iceberg cannot narrow a column, and sluice does not yet widen one)".to_string(),
+            ]
+        );
+
+        // A required column the contract no longer has.
+        let mut dropped = orders().schema_json.clone();
+        dropped["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("quantity");
+        dropped["required"] = json!(["order_id"]);
+        let found = table_conflicts(&columns(dropped), &table);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].pointer, "/properties/quantity");
+        assert!(
+            found[0].reason.contains("no longer describes"),
+            "{}",
+            found[0]
+        );
     }
 }

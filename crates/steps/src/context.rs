@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::SchemaRef;
 use sluice_core::config::{Config, TableConfig};
 use sluice_core::contract::Contract;
+use sluice_core::schema::TableSchema;
 use sluice_core::ObjectVersion;
 use sluice_lake::decode::Plan;
 use sluice_lake::Lake;
@@ -197,6 +198,32 @@ impl Context {
             .get(table)
             .cloned()
             .ok_or_else(|| StepError::internal(format!("no contract loaded for table {table:?}")))
+    }
+
+    /// Refuses `table`'s contract when it contradicts the table's current columns `current`
+    /// ([`sluice_core::contract::table_conflicts`]): every file it judged would be quarantined
+    /// for the contract's fault, or valid under it and unable to land. `Internal`: the
+    /// execution stops before the file is judged, and is redriven once the contract is fixed.
+    pub fn check_contract_fits(
+        &self,
+        table: &TableConfig,
+        current: &TableSchema,
+    ) -> Result<(), StepError> {
+        let contract = self.contract(&table.name)?;
+        let conflicts = sluice_core::contract::table_conflicts(&contract.table_schema, current);
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let listed: Vec<String> = conflicts.iter().map(ToString::to_string).collect();
+        Err(StepError::internal(format!(
+            "the contract {} contradicts table {}.{}, so no file is judged by it: {}. Put the \
+             contract back, or change the table first (a new field is an addition the drift \
+             policy can evolve; a changed type or requirement is not)",
+            table.contract.display(),
+            table.namespace,
+            table.name,
+            listed.join("; ")
+        )))
     }
 
     /// The plan that decodes `table`'s rows into columns `schema` (the table's, lineage left

@@ -46,6 +46,7 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
         .load_or_create(&table_cfg, &contract.table_schema)
         .await?;
     let current = from_iceberg_schema(table.metadata().current_schema())?;
+    ctx.check_contract_fits(&table_cfg, &current)?;
 
     let sample_rows = table_cfg.drift.sample_rows;
     let (store, object, limits, sample_contract) = (
