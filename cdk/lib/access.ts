@@ -64,7 +64,8 @@ export type ControlFamily =
   | 'quarantine_events'
   | 'watermark'
   | 'identity'
-  | 'backfill';
+  | 'backfill'
+  | 'contracts';
 
 /**
  * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
@@ -231,7 +232,12 @@ export const ACCESS: Record<Principal, Access> = {
     ...EVERY_FUNCTION,
     data: { read: ['arrivals', 'table_metadata'], write: ['table_metadata'] },
     // The identity record a table gets when DetectDrift creates it, read back on every load.
-    control: { read: ['ledger', 'identity'], write: ['ledger', 'identity'] },
+    // contracts: the table's contract versions; the first execution a container runs after
+    // a deploy changed the contract checks it against the newest and records it.
+    control: {
+      read: ['ledger', 'identity', 'contracts'],
+      write: ['ledger', 'identity', 'contracts'],
+    },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
     s3tables: ['read', 'create', 'commit'],
   },
@@ -245,15 +251,20 @@ export const ACCESS: Record<Principal, Access> = {
       write: ['table_data', 'table_metadata'],
       delete: ['table_data'],
     },
-    control: { read: ['ledger', 'identity'], write: ['ledger', 'staged', 'rejects'] },
+    // contracts: the version of the contract the file was judged under, for its ledger record.
+    control: {
+      read: ['ledger', 'identity', 'contracts'],
+      write: ['ledger', 'staged', 'rejects'],
+    },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
     s3tables: ['read', 'writeData', 'commit'],
   },
   quarantine: {
     ...EVERY_FUNCTION,
-    // quarantine_events: records of events that named no object.
+    // quarantine_events: records of events that named no object. contracts: the version of
+    // the contract the file was judged under, for its record.
     control: {
-      read: ['ledger'],
+      read: ['ledger', 'contracts'],
       write: ['ledger', 'quarantine', 'quarantine_unrouted', 'quarantine_events'],
     },
   },

@@ -554,20 +554,22 @@ describe('iam', () => {
     identity: '.sluice/tables/shop.orders.json',
     backfillManifest: '.sluice/backfill/7d1f2b9e/arrivals.jsonl',
     otherIdentity: '.sluice/tables/shop.other.json',
+    contract: '.sluice/contracts/shop.orders/v000002.json',
   } as const;
   type Key = keyof typeof KEYS;
   const MATRIX: Record<(typeof FUNCTIONS)[number], Partial<Record<'get' | 'put' | 'delete', Key[]>>> = {
     filter: { get: ['arrival', 'ledger', 'keyHead'], put: ['ledger', 'keyHead'] },
+    // contract: the first execution after a deploy changed the contract records it.
     'schema-drift-detect': {
-      get: ['arrival', 'ledger', 'metadata', 'identity'],
-      put: ['ledger', 'metadata', 'identity'],
+      get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
+      put: ['ledger', 'metadata', 'identity', 'contract'],
     },
     validate: {
-      get: ['arrival', 'ledger', 'metadata', 'identity'],
+      get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
       put: ['ledger', 'data', 'metadata', 'staged', 'rejects'],
       delete: ['data'],
     },
-    quarantine: { get: ['ledger'], put: ['ledger', 'quarantine', 'unrouted', 'events'] },
+    quarantine: { get: ['ledger', 'contract'], put: ['ledger', 'quarantine', 'unrouted', 'events'] },
     commit: {
       get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
       put: ['ledger', 'metadata', 'identity'],

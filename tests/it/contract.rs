@@ -200,3 +200,129 @@ async fn a_contract_that_contradicts_its_table_stops_the_execution_before_any_ju
     );
     assert_eq!(h.rows().await.len(), 2);
 }
+
+/// The sluice.toml of the orders example with its contract replaced by `schema`, written
+/// beside the harness's workspace as `name`.
+fn with_contract(h: &Harness, name: &str, schema: &serde_json::Value) -> String {
+    let example = sluice_tests::orders_example();
+    let original = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
+    let path = h.dir.path().join(name);
+    std::fs::write(&path, schema.to_string()).unwrap();
+    original.replace(
+        "contract = \"orders.schema.json\"",
+        &format!("contract = {:?}", path.to_str().unwrap()),
+    )
+}
+
+fn orders_contract() -> serde_json::Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(sluice_tests::orders_example().join("orders.schema.json"))
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Each contract a table's files were judged under is a recorded version, in order of first
+/// use; a new one that breaks the table's compatibility mode (backward by default: a newly
+/// required field) is refused before any file is judged, and racing processes record one
+/// contract once.
+#[tokio::test]
+async fn contract_versions_are_recorded_in_order_and_an_incompatible_one_is_refused() {
+    use sluice_steps::contracts::{record, versions};
+    let mut h = Harness::orders().await;
+    let table = h.ctx.config.tables[0].clone();
+    let first = h.ingest_bytes("a.ndjson", ndjson([order(1)])).await;
+    assert!(
+        matches!(first.outcome, Outcome::Committed { .. }),
+        "{first:?}"
+    );
+    let recorded = versions(h.ctx.store.as_ref(), &table).await.unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].version, 1);
+    assert_eq!(recorded[0].schema, orders_contract());
+
+    // A new optional field: backward compatible, version 2.
+    let mut v2 = orders_contract();
+    v2["properties"]["coupon"] = serde_json::json!({"type": "string"});
+    let text = with_contract(&h, "v2.schema.json", &v2);
+    h.reconfigure(&text).await;
+    let second = h.ingest_bytes("b.ndjson", ndjson([order(2)])).await;
+    assert!(
+        matches!(second.outcome, Outcome::Committed { .. }),
+        "{second:?}"
+    );
+    let recorded = versions(h.ctx.store.as_ref(), &table).await.unwrap();
+    assert_eq!(
+        recorded.iter().map(|v| v.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    // The ledger names the version each file was judged under, committed or quarantined.
+    let mut broken = order(9);
+    broken["quantity"] = serde_json::json!("many");
+    let bad = h.ingest_bytes("bad.ndjson", ndjson([broken])).await;
+    assert!(
+        matches!(bad.outcome, Outcome::Quarantined { .. }),
+        "{bad:?}"
+    );
+    let judged: std::collections::BTreeMap<String, Option<u32>> = h
+        .ctx
+        .ledger
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.object.key.clone(), r.contract_version))
+        .collect();
+    assert_eq!(judged["orders/a.ndjson"], Some(1));
+    assert_eq!(judged["orders/b.ndjson"], Some(2));
+    assert_eq!(judged["orders/bad.ndjson"], Some(2));
+
+    // The coupon made required: files valid under version 2 lack it. Refused, unrecorded.
+    let mut v3 = v2.clone();
+    v3["required"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!("coupon"));
+    let text = with_contract(&h, "v3.schema.json", &v3);
+    h.reconfigure(&text).await;
+    let mut row = order(3);
+    row["coupon"] = serde_json::json!("SPRING");
+    let third = h.ingest_bytes("c.ndjson", ndjson([row])).await;
+    let Outcome::Failed { .. } = &third.outcome else {
+        panic!("{third:?}")
+    };
+    let detail = third.detail.clone().unwrap_or_default();
+    assert!(
+        detail.contains("is not backward compatible with version 2")
+            && detail.contains(
+                "/properties/coupon: required in the new contract, optional in version 2"
+            ),
+        "{detail}"
+    );
+    assert_eq!(
+        versions(h.ctx.store.as_ref(), &table).await.unwrap().len(),
+        2
+    );
+
+    // Under `compatibility = "forward"` the same contract is version 3; racing recorders of
+    // it agree on that one version.
+    let text = with_contract(&h, "v3.schema.json", &v3).replace(
+        "[table.drift]",
+        "compatibility = \"forward\"\n\n[table.drift]",
+    );
+    assert!(text.contains("compatibility = \"forward\""), "{text}");
+    h.reconfigure(&text).await;
+    let table = h.ctx.config.tables[0].clone();
+    let contract = h.ctx.contract(&table.name).unwrap();
+    let store = h.ctx.store.clone();
+    let (a, b) = tokio::join!(
+        record(store.as_ref(), &table, &contract),
+        record(store.as_ref(), &table, &contract)
+    );
+    assert_eq!(a.unwrap().version, 3);
+    assert_eq!(b.unwrap().version, 3);
+    assert_eq!(
+        versions(h.ctx.store.as_ref(), &table).await.unwrap().len(),
+        3
+    );
+}

@@ -194,17 +194,22 @@ pub async fn open_with_progress(
     workspace::local_on(root, ctx).await
 }
 
-/// Refuses a contract that contradicts its existing table before any file is landed or
-/// judged ([`sluice_steps::Context::check_contract_fits`]); the drift step checks again for every file.
+/// Refuses a contract that contradicts its existing table
+/// ([`sluice_steps::Context::check_contract_fits`]) or breaks its compatibility mode against
+/// the version recorded before it, and records it as a new version when it is one, before any
+/// file is landed or judged; the drift step checks again for every file.
 pub async fn refuse_contradicting_contracts(ctx: &sluice_steps::Context) -> anyhow::Result<()> {
     for table in &ctx.config.tables {
         // A table that cannot be loaded (a lost catalog) is left to the executions, which
         // refuse it with their own error and wait for a repair and a redrive.
-        let Ok(Some(loaded)) = ctx.lake.load(table).await else {
-            continue;
-        };
-        let current = sluice_lake::schema::from_iceberg_schema(loaded.metadata().current_schema())?;
-        ctx.check_contract_fits(table, &current)
+        if let Ok(Some(loaded)) = ctx.lake.load(table).await {
+            let current =
+                sluice_lake::schema::from_iceberg_schema(loaded.metadata().current_schema())?;
+            ctx.check_contract_fits(table, &current)
+                .map_err(|e| anyhow::anyhow!(e.message))?;
+        }
+        ctx.contract_version(table)
+            .await
             .map_err(|e| anyhow::anyhow!(e.message))?;
     }
     Ok(())

@@ -53,6 +53,7 @@ mod aws;
 mod backfill;
 mod compact;
 mod completions;
+mod contract;
 #[cfg(feature = "aws")]
 mod dlq;
 mod doctor;
@@ -195,6 +196,11 @@ enum Command {
     /// warehouse and .sluice/watermarks/).
     #[command(subcommand)]
     Table(table::Command),
+    /// A table's contract versions: show one, the history with what changed, a diff, and a
+    /// check of the configured contract (and a file) before it judges anything (--aws: the
+    /// versions in the stack's bucket; IAM s3:ListBucket, s3:GetObject on .sluice/contracts/).
+    #[command(subcommand)]
+    Contract(contract::Command),
     /// Files waiting in quarantine, and why (--aws: the records in the stack's bucket; IAM
     /// s3:ListBucket, s3:GetObject on .sluice/).
     #[command(subcommand)]
@@ -287,6 +293,7 @@ impl Command {
         matches!(
             self,
             Command::Table(_)
+                | Command::Contract(_)
                 | Command::Quarantine(_)
                 | Command::Files(_)
                 | Command::Reconcile(_)
@@ -350,6 +357,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => ingest::run(ws, config, args).await,
             Command::Table(cmd) => table::run(ws, config, target, cmd).await,
+            Command::Contract(cmd) => contract::run(ws, config, target, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(ws, config, target, cmd).await,
             Command::Files(args) => files::run(ws, config, target, args).await,
             Command::Rejects(args) => rejects::run(ws, config, args).await,

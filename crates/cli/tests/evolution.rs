@@ -421,3 +421,103 @@ fn a_contract_that_contradicts_the_table_is_refused_before_any_file_lands() {
     let stdout = s.ingest(&second);
     assert!(stdout.contains("1 committed"), "{stdout}");
 }
+
+/// A data team's loop around a contract change: `contract diff` and `check` say what the
+/// edited contract changes and whether it (and a file under it) would pass, before anything
+/// is judged by it; the first ingest records it as version 2; `history` and `show` tell the
+/// versions apart; a change that breaks backward compatibility is refused by `check` and by
+/// `ingest` alike, naming the field.
+#[test]
+fn contract_diff_check_and_history_tell_what_changed_before_anything_is_judged() {
+    let s = Setup::new("", "");
+    s.ingest(&s.write("first.ndjson", &lines([order(1)])));
+    let contract_path = s.config.parent().unwrap().join("orders.schema.json");
+    let mut contract: Value =
+        serde_json::from_str(&std::fs::read_to_string(&contract_path).unwrap()).unwrap();
+    contract["properties"]["coupon"] = json!({"type": "string"});
+    std::fs::write(&contract_path, contract.to_string()).unwrap();
+    let text = |out: &Output| String::from_utf8_lossy(&out.stdout).to_string();
+
+    let diff = s.sluice(&["contract", "diff", "orders"]);
+    assert!(
+        diff.status.success(),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    assert!(
+        text(&diff).contains("version 1 -> the configured contract")
+            && text(&diff).contains("+ /properties/coupon  string, optional"),
+        "{}",
+        text(&diff)
+    );
+    let check = s.sluice(&["contract", "check", "orders"]);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert!(
+        text(&check).contains("backward compatible with version 1: it will be version 2"),
+        "{}",
+        text(&check)
+    );
+    // A file with one row in three bad is over the table's max_invalid_ratio (0.2).
+    let mut bad = order(3);
+    bad["quantity"] = json!("x");
+    let file = s.write("check-me.ndjson", &lines([order(2), bad, order(4)]));
+    let check = s.sluice(&["contract", "check", "orders", file.to_str().unwrap()]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(
+        text(&check).contains("3 rows, 2 valid, 1 rejected")
+            && text(&check).contains("would be quarantined (too_many_invalid_rows")
+            && text(&check).contains("line 2: /quantity"),
+        "{}",
+        text(&check)
+    );
+    assert!(s.quarantined().is_empty(), "check lands nothing");
+
+    s.ingest(&s.write("second.ndjson", &lines([order(5)])));
+    let history = s.sluice(&["contract", "history", "orders"]);
+    let shown = text(&history);
+    assert!(
+        shown.contains("v1  ") && shown.contains("v2  ") && shown.contains("(configured)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("    + /properties/coupon  string, optional"),
+        "{shown}"
+    );
+    let v1: Value = serde_json::from_slice(
+        &s.sluice(&["contract", "show", "orders", "--version", "1", "--json"])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v1["version"], 1);
+    assert_eq!(v1["configured"], false);
+
+    // Required from now on: rows valid under version 2 may lack it.
+    contract["required"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("coupon"));
+    std::fs::write(&contract_path, contract.to_string()).unwrap();
+    let check = s.sluice(&["contract", "check", "orders"]);
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    assert!(
+        text(&check).contains("not backward compatible with version 2")
+            && text(&check).contains("/properties/coupon: required in the new contract"),
+        "{}",
+        text(&check)
+    );
+    let mut with_coupon = order(6);
+    with_coupon["coupon"] = json!("SPRING");
+    let refused = s.sluice(&[
+        "ingest",
+        s.write("third.ndjson", &lines([with_coupon]))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("is not backward compatible with version 2"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -304,6 +304,45 @@ pub struct TableConfig {
     /// in its older rows) at the next arrival.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lineage: bool,
+    /// How a new version of the contract must relate to the version before it
+    /// ([`Compatibility`]); an incompatible one is refused before any file is judged by it.
+    #[serde(default, skip_serializing_if = "Compatibility::is_default")]
+    pub compatibility: Compatibility,
+}
+
+/// How a new version of a table's contract must relate to the one recorded before it, as
+/// schema registries define the modes, judged on the columns a contract maps to (their types
+/// and whether they are required; value constraints such as `enum`, `pattern` or bounds are
+/// not compared).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compatibility {
+    /// The new version accepts what the previous one accepted: no field newly required, no
+    /// type the previous values would not fit. Files judged before can be replayed.
+    #[default]
+    Backward,
+    /// The previous version accepts what the new one accepts: no required field dropped or
+    /// made optional, no type widened. Readers of the old shape keep working.
+    Forward,
+    /// Both.
+    Full,
+    /// Any new version; only the table's own columns bound it.
+    None,
+}
+
+impl Compatibility {
+    fn is_default(&self) -> bool {
+        *self == Compatibility::default()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Backward => "backward",
+            Self::Forward => "forward",
+            Self::Full => "full",
+            Self::None => "none",
+        }
+    }
 }
 
 /// `[table.compaction]`: how `sluice compact` rewrites the table's small files, unless its

@@ -258,6 +258,101 @@ fn type_conflicts(contract: &FieldType, table: &FieldType, at: &str, out: &mut V
     }
 }
 
+/// Where a new contract version (`next`) breaks `mode` against the version recorded before
+/// it (`previous`, numbered `previous_version`), on the columns both map to: backward, the
+/// new version must accept every row the previous accepted; forward, the previous must
+/// accept every row the new one accepts; full, both; none, nothing is checked.
+pub fn compatibility_breaks(
+    previous: &TableSchema,
+    previous_version: u32,
+    next: &TableSchema,
+    mode: crate::config::Compatibility,
+) -> Vec<TableConflict> {
+    use crate::config::Compatibility as C;
+    let old = format!("version {previous_version}");
+    let mut out = Vec::new();
+    if matches!(mode, C::Backward | C::Full) {
+        reads(
+            &next.fields,
+            &previous.fields,
+            "",
+            ("the new contract", &old),
+            &mut out,
+        );
+    }
+    if matches!(mode, C::Forward | C::Full) {
+        reads(
+            &previous.fields,
+            &next.fields,
+            "",
+            (&old, "the new contract"),
+            &mut out,
+        );
+    }
+    out
+}
+
+/// Whether rows valid under `writer`'s fields are valid under `reader`'s; `sides` names the
+/// two (reader, writer) in messages.
+fn reads(
+    reader: &[Field],
+    writer: &[Field],
+    at: &str,
+    sides: (&str, &str),
+    out: &mut Vec<TableConflict>,
+) {
+    let (reader_side, writer_side) = sides;
+    for field in reader {
+        let pointer = format!("{at}/properties/{}", escape_pointer(&field.name));
+        let break_at = |reason: String| TableConflict {
+            pointer: pointer.clone(),
+            reason,
+        };
+        match writer.iter().find(|w| w.name == field.name) {
+            None if field.required => out.push(break_at(format!(
+                "required in {reader_side}, absent from {writer_side}: rows valid under {writer_side} lack it"
+            ))),
+            None => {}
+            Some(w) => {
+                if field.required && !w.required {
+                    out.push(break_at(format!(
+                        "required in {reader_side}, optional in {writer_side}: rows valid under {writer_side} may lack it"
+                    )));
+                }
+                reads_type(&field.ty, &w.ty, &pointer, sides, out);
+            }
+        }
+    }
+}
+
+fn reads_type(
+    reader: &FieldType,
+    writer: &FieldType,
+    at: &str,
+    sides: (&str, &str),
+    out: &mut Vec<TableConflict>,
+) {
+    use FieldType as T;
+    match (reader, writer) {
+        (T::Struct(r), T::Struct(w)) => reads(r, w, at, sides, out),
+        (T::List(r), T::List(w)) => reads_type(r, w, &format!("{at}/items"), sides, out),
+        // An integer is a number; a timestamp or a date is a string.
+        (T::Double, T::Long) | (T::String, T::Timestamp | T::Date) => {}
+        (r, w) if r == w => {}
+        (r, w) => out.push(TableConflict {
+            pointer: at.to_string(),
+            reason: format!(
+                "{} in {}, {} in {}: values valid under {} would not be",
+                w.name(),
+                sides.1,
+                r.name(),
+                sides.0,
+                sides.1
+            ),
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +558,65 @@ mod tests {
             "{}",
             found[0]
         );
+    }
+
+    #[test]
+    fn compatibility_modes_judge_a_new_version_as_schema_registries_do() {
+        use crate::config::Compatibility as C;
+        let v1 = orders().table_schema;
+        // A new optional field and a widened type (integer to number): backward compatible
+        // (the new version accepts every old row), not forward (an old reader refuses 2.5).
+        let mut looser = orders().schema_json.clone();
+        looser["properties"]["coupon"] = json!({"type": "string"});
+        looser["properties"]["quantity"] = json!({"type": "number"});
+        let looser = columns(looser);
+        assert_eq!(compatibility_breaks(&v1, 1, &looser, C::Backward), vec![]);
+        let forward: Vec<String> = compatibility_breaks(&v1, 1, &looser, C::Forward)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            forward,
+            vec!["/properties/quantity: double in the new contract, long in version 1: values valid under the new contract would not be"]
+        );
+        // A newly required field: forward compatible, not backward (old rows lack it).
+        let mut stricter = orders().schema_json.clone();
+        stricter["properties"]["coupon"] = json!({"type": "string"});
+        stricter["required"] = json!(["order_id", "quantity", "coupon"]);
+        let stricter = columns(stricter);
+        assert_eq!(compatibility_breaks(&v1, 1, &stricter, C::Forward), vec![]);
+        let backward = compatibility_breaks(&v1, 1, &stricter, C::Backward);
+        assert_eq!(backward.len(), 1);
+        assert_eq!(backward[0].pointer, "/properties/coupon");
+        assert!(
+            backward[0]
+                .reason
+                .contains("required in the new contract, absent from version 1"),
+            "{}",
+            backward[0]
+        );
+        // Full is both; none is nothing.
+        assert_eq!(compatibility_breaks(&v1, 1, &looser, C::Full).len(), 1);
+        assert_eq!(compatibility_breaks(&v1, 1, &stricter, C::Full).len(), 1);
+        assert_eq!(compatibility_breaks(&v1, 1, &stricter, C::None), vec![]);
+        // A required field dropped: backward fine, forward broken; a nested type changed:
+        // both broken.
+        let mut dropped = orders().schema_json.clone();
+        dropped["properties"]
+            .as_object_mut()
+            .unwrap()
+            .remove("quantity");
+        dropped["required"] = json!(["order_id"]);
+        let dropped = columns(dropped);
+        assert_eq!(compatibility_breaks(&v1, 1, &dropped, C::Backward), vec![]);
+        assert_eq!(compatibility_breaks(&v1, 1, &dropped, C::Forward).len(), 1);
+        let mut nested = orders().schema_json.clone();
+        nested["properties"]["items"]["items"]["properties"]["qty"] = json!({"type": "string"});
+        let nested = columns(nested);
+        let both = compatibility_breaks(&v1, 1, &nested, C::Full);
+        assert_eq!(both.len(), 2);
+        assert!(both
+            .iter()
+            .all(|b| b.pointer == "/properties/items/items/properties/qty"));
     }
 }

@@ -138,6 +138,20 @@ pub const LOCAL_TMP: &str = ".sluice/tmp";
 /// Where a local bucket keeps its per-key lock files.
 pub const LOCAL_LOCKS: &str = ".sluice/locks";
 
+/// Where the versions of a table's contract are recorded, one object each.
+pub fn contracts_prefix(table: &TableConfig) -> String {
+    format!(
+        "{CONTROL_PREFIX}contracts/{}.{}/",
+        table.namespace, table.name
+    )
+}
+
+/// Version `version` of a table's contract: `.sluice/contracts/<ns>.<table>/v000003.json`
+/// (zero-padded, so that a listing is in version order).
+pub fn contract_version(table: &TableConfig, version: u32) -> String {
+    format!("{}v{version:06}.json", contracts_prefix(table))
+}
+
 /// One family of control keys, as a pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Family {
@@ -172,6 +186,7 @@ pub fn families() -> Vec<Family> {
         family("watermark", watermark(&table)),
         family("identity", identity("{namespace}", "{table}")),
         family("backfill", format!("{}*", backfill_prefix())),
+        family("contracts", format!("{}*", contracts_prefix(&table))),
     ]
 }
 

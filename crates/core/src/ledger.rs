@@ -275,6 +275,10 @@ pub struct LedgerRecord {
     /// Key of the rejected-rows object, when any row was rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
+    /// The version of its table's contract the object version was last judged under
+    /// (`sluice contract history`), once validated or quarantined after routing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_version: Option<u32>,
     /// How many times a quarantined version was reopened for a replay.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub replays: u32,
@@ -299,6 +303,7 @@ impl LedgerRecord {
             rows: None,
             data_files: vec![],
             rejects_key: None,
+            contract_version: None,
             replays: 0,
             lease: None,
             claimed_at: now.to_string(),

@@ -84,6 +84,10 @@ pub struct QuarantineRecord {
     /// Key of the rejected-rows object, when rows were rejected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rejects_key: Option<String>,
+    /// The version of the table's contract the file was judged under (`sluice contract
+    /// history`), when it was routed to a table whose contract is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract_version: Option<u32>,
     /// RFC 3339 time the record was written.
     pub at: String,
 }

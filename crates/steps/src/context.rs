@@ -47,6 +47,9 @@ pub struct Context {
     /// Each table's contract compiled for the columns its rows were last decoded to: compiled
     /// once, not per file (it compiles a regex per `pattern`).
     plans: Arc<Mutex<HashMap<String, Arc<Plan>>>>,
+    /// The recorded version of each table's contract, once this process has recorded or
+    /// found it ([`crate::contracts`]).
+    versions: Arc<Mutex<HashMap<String, u32>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
     /// Threads one validation may keep busy at once: 1 makes the reading and the writing side
@@ -162,6 +165,7 @@ impl Context {
             store,
             contracts: Arc::new(contracts),
             plans: Arc::default(),
+            versions: Arc::default(),
             rows_per_batch: 8192,
             threads: available_cores(),
             progress: None,
@@ -224,6 +228,49 @@ impl Context {
             table.name,
             listed.join("; ")
         )))
+    }
+
+    /// The version of `table`'s contract: recorded as the newest one when it differs from it,
+    /// once per process, after the compatibility check ([`crate::contracts::record`]).
+    pub async fn contract_version(&self, table: &TableConfig) -> Result<u32, StepError> {
+        if let Some(version) = self.known_version(table) {
+            return Ok(version);
+        }
+        let contract = self.contract(&table.name)?;
+        let recorded = crate::contracts::record(self.store.as_ref(), table, &contract).await?;
+        Ok(self.know_version(table, recorded.version))
+    }
+
+    /// The recorded version the configured contract of `table` is, looked up once per process
+    /// and never recorded here (DetectDrift records it before any file is judged): what the
+    /// ledger and a quarantine record name. `None` when it is not recorded or cannot be read
+    /// (the record is informative; a file is not failed for it).
+    pub async fn judged_under(&self, table: &TableConfig) -> Option<u32> {
+        if let Some(version) = self.known_version(table) {
+            return Some(version);
+        }
+        let contract = self.contract(&table.name).ok()?;
+        let sha = crate::contracts::fingerprint(&contract.schema_json);
+        let found = match crate::contracts::versions(self.store.as_ref(), table).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(table = %table.name, error = %e, "contract versions not read");
+                return None;
+            }
+        };
+        let version = found.iter().rev().find(|v| v.sha256 == sha)?.version;
+        Some(self.know_version(table, version))
+    }
+
+    fn known_version(&self, table: &TableConfig) -> Option<u32> {
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        versions.get(&table.name).copied()
+    }
+
+    fn know_version(&self, table: &TableConfig, version: u32) -> u32 {
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        versions.insert(table.name.clone(), version);
+        version
     }
 
     /// The plan that decodes `table`'s rows into columns `schema` (the table's, lineage left

@@ -47,6 +47,7 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
         .await?;
     let current = from_iceberg_schema(table.metadata().current_schema())?;
     ctx.check_contract_fits(&table_cfg, &current)?;
+    ctx.contract_version(&table_cfg).await?;
 
     let sample_rows = table_cfg.drift.sample_rows;
     let (store, object, limits, sample_contract) = (

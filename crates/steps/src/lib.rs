@@ -30,6 +30,7 @@
 pub mod backfill;
 pub mod commit;
 pub mod context;
+pub mod contracts;
 pub mod dispatch;
 pub mod drift;
 pub mod error;

@@ -119,12 +119,17 @@ pub async fn quarantine(
         None => keys::quarantine(input.table.as_deref(), &object.batch_id()),
     };
     let detail = truncate(&input.detail, 2048);
+    let contract_version = match input.table.as_deref().and_then(|t| ctx.config.table(t)) {
+        Some(table) => ctx.judged_under(table).await,
+        None => None,
+    };
     let record = QuarantineRecord {
         object: object.clone(),
         table: input.table.clone(),
         reason: input.reason,
         detail: detail.clone(),
         rejects_key: input.rejects_key.clone(),
+        contract_version,
         at: now(),
     };
     let body =
@@ -163,6 +168,9 @@ pub async fn quarantine(
                     r.detail = Some(detail.clone());
                     if input.rejects_key.is_some() {
                         r.rejects_key = input.rejects_key.clone();
+                    }
+                    if contract_version.is_some() {
+                        r.contract_version = contract_version;
                     }
                 })
                 .await?;

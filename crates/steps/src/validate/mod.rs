@@ -149,6 +149,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         serde_json::to_vec(&pass.staged).map_err(|e| StepError::internal(e.to_string()))?;
     ctx.store.put(&manifest_key, manifest.into()).await?;
     crate::failpoint::hit("validate.after_manifest", &object.key)?;
+    let contract_version = ctx.judged_under(&table_cfg).await;
     ctx.ledger
         .transition(&record, &now(), |r| {
             r.state = LedgerState::Staged {
@@ -157,6 +158,7 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
             r.table = Some(table_cfg.name.clone());
             r.rows = Some(counts.clone());
             r.rejects_key = rejects_key.clone();
+            r.contract_version = contract_version;
         })
         .await?;
     ctx.flow
