@@ -326,3 +326,70 @@ async fn contract_versions_are_recorded_in_order_and_an_incompatible_one_is_refu
         3
     );
 }
+
+/// A struct that gains a member (`shipping.zip`, under `nested_addition = "evolve"`) leaves
+/// older files without it: sluice's own reader reads old and new files together (the old
+/// rows' `zip` null), compaction rewrites them into one file, and pyiceberg reads the same.
+/// The reader used to fail with "Incorrect number of arrays for StructArray fields".
+#[tokio::test]
+async fn a_struct_that_gained_a_member_reads_back_old_and_new_files_and_compacts() {
+    let example = std::fs::read_to_string(sluice_tests::orders_example().join("sluice.toml"))
+        .unwrap()
+        .replace(
+            "[table.drift]",
+            "[table.drift]\nnested_addition = \"evolve\"",
+        );
+    let h = Harness::with_config_text(&example).await;
+    let mut old = order(1);
+    old["shipping"] = serde_json::json!({"city": "Oslo", "country": "NO"});
+    let first = h.ingest_bytes("old.ndjson", ndjson([old])).await;
+    assert!(
+        matches!(first.outcome, Outcome::Committed { .. }),
+        "{first:?}"
+    );
+    let mut new = order(2);
+    new["shipping"] = serde_json::json!({"city": "Bergen", "country": "NO", "zip": "5003"});
+    let second = h.ingest_bytes("new.ndjson", ndjson([new])).await;
+    assert!(
+        matches!(second.outcome, Outcome::Committed { .. }),
+        "{second:?}"
+    );
+
+    let zips = |rows: Vec<serde_json::Value>| {
+        let mut zips: Vec<(i64, serde_json::Value)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r["order_id"].as_i64().unwrap(),
+                    r["shipping"]["zip"].clone(),
+                )
+            })
+            .collect();
+        zips.sort_by_key(|(id, _)| *id);
+        zips
+    };
+    let expected = vec![(1, serde_json::Value::Null), (2, serde_json::json!("5003"))];
+    assert_eq!(zips(h.rows().await), expected);
+
+    let table = &h.ctx.config.tables[0];
+    let options = sluice_lake::CompactOptions {
+        min_input_files: 2,
+        ..Default::default()
+    };
+    let report = h.ctx.lake.compact(table, &options, &|_| {}).await.unwrap();
+    assert_eq!(report.groups.len(), 1, "{report:?}");
+    assert_eq!(zips(h.rows().await), expected);
+
+    let read = crate::interop::pyiceberg(
+        r#"
+import json, sys
+from pyiceberg.catalog.sql import SqlCatalog
+root = sys.argv[1]
+catalog = SqlCatalog("sluice", uri=f"sqlite:///{root}/catalog.db", warehouse=f"file://{root}/warehouse")
+rows = catalog.load_table("shop.orders").scan().to_arrow().to_pylist()
+print(json.dumps(sorted([r["order_id"], r["shipping"]["zip"]] for r in rows)))
+"#,
+        h.dir.path(),
+    );
+    assert_eq!(read, serde_json::json!([[1, null], [2, "5003"]]));
+}

@@ -40,7 +40,7 @@
 //! sort = ["customer_id"]         # top-level contract columns to sort outputs by; default none
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
-//! nested_addition = "quarantine" # new optional field inside a struct (see DriftPolicy)
+//! nested_addition = "evolve"     # new optional field inside a struct
 //! widening = "quarantine"        # int -> double
 //! incompatible = "quarantine"    # string where a number was, ...
 //! sample_rows = 1000             # rows read to infer a file's schema
@@ -430,9 +430,9 @@ pub enum DriftAction {
 pub struct DriftPolicy {
     #[serde(default = "evolve")]
     pub additive: DriftAction,
-    /// Default `quarantine`: iceberg-rust 0.10's reader cannot yet read older files of a
-    /// struct that gained a member, so sluice's own read-back would break after an evolve.
-    #[serde(default = "quarantine")]
+    /// Default `evolve`, as `additive`: the member is added to its struct, null in older
+    /// rows (which sluice's reader, pyiceberg and other engines read back as such).
+    #[serde(default = "evolve")]
     pub nested_addition: DriftAction,
     #[serde(default = "quarantine")]
     pub widening: DriftAction,
@@ -457,7 +457,7 @@ impl Default for DriftPolicy {
     fn default() -> Self {
         DriftPolicy {
             additive: evolve(),
-            nested_addition: quarantine(),
+            nested_addition: evolve(),
             widening: quarantine(),
             incompatible: quarantine(),
             sample_rows: default_sample_rows(),

@@ -473,7 +473,7 @@ pub enum DriftDecision {
 
 /// Applies the policy. Any change whose action is `quarantine` quarantines the file (even if
 /// others would evolve); a widening whose action is `evolve` also quarantines it, because the
-/// Iceberg library cannot promote column types yet. Otherwise every change evolves.
+/// Iceberg spec has no promotion from long to double. Otherwise every change evolves.
 pub fn decide(
     changes: &[DriftChange],
     file: &InferredSchema,
@@ -495,8 +495,10 @@ pub fn decide(
                 blocking.push(format!("{change} (drift.{key} = \"quarantine\")"))
             }
             (DriftAction::Evolve, DriftClass::Widening) => blocking.push(format!(
-                "{change} (drift.widening = \"evolve\", but type widening is not supported yet: \
-                 the Iceberg library cannot promote column types)"
+                "{change} (drift.widening = \"evolve\", but Iceberg cannot promote a long \
+                 column to double: the spec's promotions are int to long, float to double and \
+                 a decimal's precision; keep the column's type, or bring the values in a new \
+                 column)"
             )),
             (DriftAction::Evolve, DriftClass::Incompatible) => blocking.push(format!(
                 "{change} (an incompatible change cannot be evolved: no column type holds both)"
@@ -861,15 +863,20 @@ mod tests {
     }
 
     #[test]
-    fn nested_addition_is_quarantined_by_default() {
+    fn nested_addition_evolves_by_default_and_quarantines_when_told() {
         let file = infer_schema(&[json!({"customer": {"tier": "gold"}})]);
-        let d = decide(
-            &classify(&orders_table(), &file),
-            &file,
-            &DriftPolicy::default(),
-        );
-        let DriftDecision::Quarantine { detail } = d else {
+        let changes = classify(&orders_table(), &file);
+        let d = decide(&changes, &file, &DriftPolicy::default());
+        let DriftDecision::Evolve { additions } = d else {
             panic!("{d:?}")
+        };
+        assert_eq!(additions[0].path(), "customer.tier");
+        let strict = DriftPolicy {
+            nested_addition: DriftAction::Quarantine,
+            ..DriftPolicy::default()
+        };
+        let DriftDecision::Quarantine { detail } = decide(&changes, &file, &strict) else {
+            panic!("quarantined under nested_addition = \"quarantine\"")
         };
         assert!(
             detail.contains("customer.tier") && detail.contains("drift.nested_addition"),
@@ -906,7 +913,10 @@ mod tests {
         let DriftDecision::Quarantine { detail } = d else {
             panic!("{d:?}")
         };
-        assert!(detail.contains("not supported yet"), "{detail}");
+        assert!(
+            detail.contains("Iceberg cannot promote a long column to double"),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -18,8 +18,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::{
-    Array as ArrowArray, ArrayRef, Int32Array, RecordBatch, RecordBatchOptions, RunArray,
+    Array as ArrowArray, ArrayRef, Int32Array, LargeListArray, ListArray, RecordBatch,
+    RecordBatchOptions, RunArray, StructArray, new_null_array,
 };
 use arrow_cast::cast;
 use arrow_schema::{
@@ -610,7 +612,7 @@ impl RecordBatchTransformer {
                     ColumnSource::Promote {
                         target_type,
                         source_index,
-                    } => cast(&*columns[*source_index], target_type)?,
+                    } => adapt_column(&columns[*source_index], target_type)?,
 
                     ColumnSource::Add { target_type, value } => {
                         Self::create_column(target_type, value, num_rows)?
@@ -655,6 +657,68 @@ impl RecordBatchTransformer {
             // Non-REE type (simple arrays for non-constant fields)
             create_primitive_array_repeated(target_type, prim_lit, num_rows)
         }
+    }
+}
+
+/// `array` as a column of `target`. A struct read from a file written before the struct gained
+/// members gets those members as nulls (matched by field id, else by name), through lists of
+/// structs and structs of structs; `cast` alone cannot, since it maps struct members by
+/// position and refuses a different count. Anything else is cast. (sluice: a table whose
+/// struct gained a member could not be read back, compacted or rewritten.)
+fn adapt_column(array: &ArrayRef, target: &DataType) -> Result<ArrayRef> {
+    Ok(match (array.data_type(), target) {
+        (source, target) if source.equals_datatype(target) => Arc::clone(array),
+        (DataType::Struct(_), DataType::Struct(target_fields)) => {
+            let source = array.as_struct();
+            let mut children = Vec::with_capacity(target_fields.len());
+            for field in target_fields.iter() {
+                let found = source
+                    .fields()
+                    .iter()
+                    .position(|s| same_field(s, field));
+                children.push(match found {
+                    Some(i) => adapt_column(source.column(i), field.data_type())?,
+                    None => new_null_array(field.data_type(), source.len()),
+                });
+            }
+            Arc::new(StructArray::try_new(
+                target_fields.clone(),
+                children,
+                source.nulls().cloned(),
+            )?)
+        }
+        (DataType::List(_), DataType::List(field)) => {
+            let list = array.as_list::<i32>();
+            let values = adapt_column(list.values(), field.data_type())?;
+            Arc::new(ListArray::try_new(
+                field.clone(),
+                list.offsets().clone(),
+                values,
+                list.nulls().cloned(),
+            )?)
+        }
+        (DataType::LargeList(_), DataType::LargeList(field)) => {
+            let list = array.as_list::<i64>();
+            let values = adapt_column(list.values(), field.data_type())?;
+            Arc::new(LargeListArray::try_new(
+                field.clone(),
+                list.offsets().clone(),
+                values,
+                list.nulls().cloned(),
+            )?)
+        }
+        _ => cast(&**array, target)?,
+    })
+}
+
+/// Whether two struct members are the same: by field id when both carry one, else by name.
+fn same_field(a: &Field, b: &Field) -> bool {
+    match (
+        a.metadata().get(PARQUET_FIELD_ID_META_KEY),
+        b.metadata().get(PARQUET_FIELD_ID_META_KEY),
+    ) {
+        (Some(x), Some(y)) => x == y,
+        _ => a.name() == b.name(),
     }
 }
 
