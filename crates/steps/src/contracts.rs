@@ -89,7 +89,7 @@ pub async fn record(
     contract: &Contract,
 ) -> Result<ContractVersion, StepError> {
     let sha256 = fingerprint(&contract.schema_json);
-    loop {
+    for _ in 0..RECORD_ATTEMPTS {
         let known = versions(store, table).await?;
         let latest = known.last();
         if let Some(latest) = latest {
@@ -106,9 +106,17 @@ pub async fn record(
                 return Err(incompatible(table, latest.version, &breaks));
             }
         }
+        // The number after every one taken, whatever a record says of itself.
+        let next = known
+            .iter()
+            .map(|v| v.version)
+            .max()
+            .unwrap_or(0)
+            .max(known.len() as u32)
+            + 1;
         let version = ContractVersion {
             table: table.name.clone(),
-            version: latest.map_or(1, |l| l.version + 1),
+            version: next,
             sha256: sha256.clone(),
             recorded_at: now(),
             source: table.contract.display().to_string(),
@@ -130,7 +138,20 @@ pub async fn record(
             Conditional::PreconditionFailed => continue,
         }
     }
+    Err(StepError::new(
+        crate::error::StepErrorKind::TransientError,
+        format!(
+            "the contract of table {} could not be recorded: {RECORD_ATTEMPTS} attempts each \
+             found its version number taken (under {})",
+            table.name,
+            layout::contracts_prefix(table)
+        ),
+    ))
 }
+
+/// Tries at recording a version, each after reading the versions again: more racing
+/// recorders of different contracts than this at once is not a thing that happens.
+const RECORD_ATTEMPTS: usize = 8;
 
 fn incompatible(table: &TableConfig, latest: u32, breaks: &[TableConflict]) -> StepError {
     let listed: Vec<String> = breaks.iter().map(ToString::to_string).collect();
