@@ -622,10 +622,8 @@ fn fill<R: BufRead + ?Sized>(input: &mut R) -> io::Result<&[u8]> {
 
 /// Leading bytes of what is no text in any format sluice reads, and its name.
 const BINARY_MAGIC: &[(&[u8], &str)] = &[
-    (b"PAR1", "Parquet (it starts with `PAR1`)"),
-    (b"ORC", "ORC (it starts with `ORC`)"),
     (b"Obj\x01", "Avro (it starts with `Obj` and 0x01)"),
-    (b"ARROW1", "Arrow IPC (it starts with `ARROW1`)"),
+    (b"ARROW1\0", "Arrow IPC (it starts with `ARROW1`)"),
     (
         b"PK\x03\x04",
         "a zip archive or an Office document (it starts with `PK`)",
@@ -656,6 +654,21 @@ const BINARY_MAGIC: &[(&[u8], &str)] = &[
     ),
 ];
 
+/// Leading bytes of binary formats that a text file may also start with, and their name:
+/// they count only when [`binary_follows`] them.
+const TEXT_LIKE_MAGIC: &[(&[u8], &str)] = &[
+    (b"PAR1", "Parquet (it starts with `PAR1`)"),
+    (b"ORC", "ORC (it starts with `ORC`)"),
+];
+
+/// Whether the 16 bytes after a magic hold a control byte no text has (other than tab and
+/// line ends).
+fn binary_follows(rest: &[u8]) -> bool {
+    rest.iter()
+        .take(16)
+        .any(|b| (*b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r')) || *b == 0x7f)
+}
+
 /// What the first bytes of an object's decompressed content say it is, when that is no
 /// text: a known binary format's magic, or UTF-16 without a byte order mark (among the
 /// first 512 bytes, at least a third of the odd or of the even ones NUL, as ASCII text in
@@ -667,7 +680,21 @@ fn binary_content(head: &[u8]) -> Option<&'static str> {
     {
         return Some(what);
     }
-    if head.starts_with(b"BZh") && head.get(3).is_some_and(|b| (b'1'..=b'9').contains(b)) {
+    // Magic that is also text (a CSV header `ORCID,name` or `PAR1_score,…` starts the same)
+    // counts only when binary bytes follow it.
+    for (magic, what) in TEXT_LIKE_MAGIC {
+        if let Some(rest) = head.strip_prefix(*magic) {
+            if binary_follows(rest) {
+                return Some(what);
+            }
+        }
+    }
+    // bzip2: `BZh`, the block size digit, then the block magic `1AY&SY`.
+    if head.len() >= 10
+        && head.starts_with(b"BZh")
+        && (b'1'..=b'9').contains(&head[3])
+        && &head[4..10] == b"1AY&SY"
+    {
         return Some("bzip2 compressed");
     }
     let start = &head[..head.len().min(512)];
@@ -2379,6 +2406,16 @@ mod tests {
             assert!(matches!(e, ReadError::NotText { .. }), "{found}: {e:?}");
             assert!(e.to_string().contains(found), "{e}");
             assert_eq!(e.reason(), QuarantineReason::UnsupportedFormat);
+        }
+        // Text that starts like a magic is text: an ORCID column, a PAR1 score.
+        for text in [
+            "ORCID,name\n0000-0002-1825-0097,Ann\n",
+            "PAR1_score,name\n3,Ann\n",
+        ] {
+            let items =
+                all(reader(text.as_bytes().to_vec(), Compression::None, Format::Csv).unwrap())
+                    .unwrap();
+            assert_eq!(items.len(), 1, "{text}");
         }
         // A NUL byte inside a CSV cell is the row's business, not a binary file.
         let items = all(reader(
