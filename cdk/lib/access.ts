@@ -39,6 +39,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { TableSpec } from './config';
+import { optimizedTables } from './optimizers';
 
 /**
  * Every family of control keys sluice writes, as `crates/core/src/layout.rs` builds them
@@ -107,6 +108,16 @@ export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
 
 export type GlueAction = 'glue:GetDatabase' | 'glue:GetTable' | 'glue:CreateTable' | 'glue:UpdateTable';
+
+/**
+ * What setting up a table's Glue optimizers takes (crates/aws/src/glue_optimizers.rs), granted
+ * on the tables that ask for them, with iam:PassRole of the role they run as (optimizers.ts).
+ */
+export const GLUE_OPTIMIZER_ACTIONS = [
+  'glue:GetTableOptimizer',
+  'glue:CreateTableOptimizer',
+  'glue:UpdateTableOptimizer',
+] as const;
 
 /**
  * The S3 Tables actions behind the Iceberg REST calls sluice makes on a table bucket, split by
@@ -198,6 +209,12 @@ export interface Access {
   /** On the catalog, the tables' databases and the tables (a stack on Glue). */
   readonly glue?: readonly GlueAction[];
   /**
+   * Sets up the Glue optimizers of the tables that ask for them: GLUE_OPTIMIZER_ACTIONS on
+   * those tables, iam:PassRole of the optimizers' role to Glue. Only in a stack on Glue with
+   * such a table.
+   */
+  readonly glueOptimizers?: boolean;
+  /**
    * On the table bucket and its tables (a stack on S3 Tables): this replaces `glue` and the
    * `table_*` data prefixes, which S3 Tables' own storage stands in for.
    */
@@ -240,6 +257,8 @@ export const ACCESS: Record<Principal, Access> = {
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
     s3tables: ['read', 'create', 'commit'],
+    // Sets up the Glue optimizers of a table it creates that asks for them.
+    glueOptimizers: true,
   },
   validate: {
     ...EVERY_FUNCTION,
@@ -322,6 +341,8 @@ export const ACCESS: Record<Principal, Access> = {
     // On S3 Tables, compaction only (`sluice compact` through it): the service expires
     // snapshots and removes unreferenced files itself, and the stack schedules no maintain.
     s3tables: ['read', 'writeData', 'commit'],
+    // Checks the Glue optimizers of each table that asks for them, every run.
+    glueOptimizers: true,
     // Its on-failure destination (it runs asynchronously, from the schedule).
     sendTo: ['maintenance_dead_letters'],
   },
@@ -367,6 +388,8 @@ export interface AccessTargets {
   readonly workflows: Record<WorkflowName, { readonly arn: string; readonly name: string }>;
   /** The S3 Tables table bucket's ARN, when the tables are there instead of Glue. */
   readonly tableBucketArn?: string;
+  /** The role Glue's table optimizers run as, when a table asks for them (optimizers.ts). */
+  readonly glueOptimizerRole?: iam.IRole;
 }
 
 /** A data prefix in the stack's bucket that holds table files (warehouse, not arrivals). */
@@ -444,6 +467,13 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
     if (actions('table').length > 0) allow('TablesOfTableBucket', actions('table'), [`${targets.tableBucketArn}/table/*`]);
   } else if (row.glue) {
     allow('GlueTables', row.glue, glueArns(scope, tables));
+  }
+  const optimized = optimizedTables(tables);
+  if (row.glueOptimizers && targets.glueOptimizerRole && !targets.tableBucketArn && optimized.length > 0) {
+    allow('GlueOptimizers', GLUE_OPTIMIZER_ACTIONS, glueArns(scope, optimized));
+    allow('PassGlueOptimizerRole', ['iam:PassRole'], [targets.glueOptimizerRole.roleArn], {
+      StringEquals: { 'iam:PassedToService': 'glue.amazonaws.com' },
+    });
   }
   if (row.ownLogGroup) {
     allow('WriteOwnLogs', LOG_WRITE_ACTIONS, [targets.logGroups[principal as FunctionName].logGroupArn]);

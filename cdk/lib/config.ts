@@ -24,6 +24,19 @@ export interface TableSpec {
    * table's freshness alarms' threshold. Unset: the stack's.
    */
   readonly freshness?: Duration;
+  /**
+   * The AWS Glue table optimizers the table asks for (`[table.glue_optimizers]`): the stack
+   * then makes the role they run as, and lets the functions that create and maintain tables
+   * set them up. Absent when the table asks for none.
+   */
+  readonly glueOptimizers?: GlueOptimizersSpec;
+}
+
+/** `[table.glue_optimizers]`, as far as the stack needs it. */
+export interface GlueOptimizersSpec {
+  readonly compaction: boolean;
+  readonly retention: boolean;
+  readonly orphanFileDeletion: boolean;
 }
 
 export interface SluiceConfig {
@@ -103,7 +116,8 @@ export function loadConfig(file: string): SluiceConfig {
         );
       }
     }
-    return { name, namespace, prefix, contract, freshness };
+    const glueOptimizers = readGlueOptimizers(file, i, t['glue_optimizers']);
+    return { name, namespace, prefix, contract, freshness, glueOptimizers };
   });
   tables.forEach((t, i) => {
     tables.slice(0, i).forEach((other, j) => {
@@ -119,6 +133,30 @@ export function loadConfig(file: string): SluiceConfig {
     });
   });
   return { path: path.resolve(file), text, tables };
+}
+
+/**
+ * The optimizers a `[table.glue_optimizers]` section asks for; `undefined` for none. The
+ * Lambdas check the values themselves (crates/core/src/config.rs: retention days at least the
+ * redrive window plus the lease); here only what decides the stack.
+ */
+function readGlueOptimizers(file: string, i: number, raw: unknown): GlueOptimizersSpec | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError(file, `table[${i}].glue_optimizers: a table of settings is needed`);
+  }
+  const o = raw as Record<string, unknown>;
+  const known = ['compaction', 'snapshot_retention_days', 'snapshots_to_retain', 'orphan_file_retention_days'];
+  const unknown = Object.keys(o).find((k) => !known.includes(k));
+  if (unknown !== undefined) {
+    throw new ConfigError(file, `table[${i}].glue_optimizers.${unknown}: unknown key (one of ${known.join(', ')})`);
+  }
+  const spec = {
+    compaction: o['compaction'] === true,
+    retention: o['snapshot_retention_days'] !== undefined,
+    orphanFileDeletion: o['orphan_file_retention_days'] !== undefined,
+  };
+  return spec.compaction || spec.retention || spec.orphanFileDeletion ? spec : undefined;
 }
 
 /**

@@ -38,6 +38,7 @@ import { CONTROL_LAYOUT, FunctionName, grantAccess, Principal } from './access';
 import { Alarms } from './alarms';
 import { Arrivals } from './arrivals';
 import { Maintenance } from './maintenance';
+import { glueOptimizerRole, optimizedTables } from './optimizers';
 import { CONTROL_PREFIX, SluiceConfig, TableSpec } from './config';
 import {
   CONFIG_PATH_IN_LAMBDA,
@@ -146,6 +147,8 @@ export class SluiceStack extends Stack {
   readonly tableBucket?: s3tables.CfnTableBucket;
   /** The configured tables. */
   readonly tables: TableSpec[];
+  /** The role AWS Glue's table optimizers run as, when a table asks for them. */
+  readonly glueOptimizerRole?: iam.Role;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -334,6 +337,22 @@ export class SluiceStack extends Stack {
       reconcileEvery: props.reconcileEvery,
     }).dashboard;
 
+    // ---- Glue's table optimizers (optimizers.ts) -------------------------------------
+    const optimized = optimizedTables(tables);
+    if (tableBucketArn && optimized.length > 0) {
+      throw new Error(
+        `sluice: table ${optimized[0].name} asks for Glue's table optimizers ([table.glue_optimizers]), ` +
+          'but the catalog is s3tables, which compacts and expires its tables itself: remove the section',
+      );
+    }
+    if (optimized.length > 0) {
+      this.glueOptimizerRole = glueOptimizerRole(this, { bucket, tables: optimized, warehousePrefix: warehouse, key });
+      // The function that creates tables sets their optimizers up; maintain checks them.
+      for (const f of ['schema-drift-detect', 'maintain'] as const) {
+        fns.functions[f].addEnvironment('SLUICE_GLUE_OPTIMIZER_ROLE_ARN', this.glueOptimizerRole.roleArn);
+      }
+    }
+
     // ---- The IAM matrix (access.ts) -------------------------------------------------
     const principals: Record<Principal, iam.IRole> = {
       ...fns.roles,
@@ -357,6 +376,7 @@ export class SluiceStack extends Stack {
           backfill: { arn: workflow.backfillArn, name: workflow.backfillName },
         },
         tableBucketArn,
+        glueOptimizerRole: this.glueOptimizerRole,
       });
     }
 
@@ -373,6 +393,9 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'MaintenanceDeadLetterQueueUrl', { value: this.maintenanceDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'WarehouseLocation', { value: warehouseLocation(bucket, warehouse) });
     if (tableBucketArn) new CfnOutput(this, 'TableBucketArn', { value: tableBucketArn });
+    if (this.glueOptimizerRole) {
+      new CfnOutput(this, 'GlueOptimizerRoleArn', { value: this.glueOptimizerRole.roleArn });
+    }
   }
 }
 

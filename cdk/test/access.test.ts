@@ -10,6 +10,7 @@ import {
   Access,
   CONTROL_LAYOUT,
   DATA_PREFIXES,
+  GLUE_OPTIMIZER_ACTIONS,
   KMS_ACTIONS,
   LOG_DELIVERY_AND_TRACING_ACTIONS,
   LOG_WRITE_ACTIONS,
@@ -18,7 +19,17 @@ import {
   SYNC_RULE_ACTIONS,
 } from '../lib/access';
 import { TableSpec } from '../lib/config';
-import { ACCOUNT, FUNCTIONS, REGION, Synth, allStatements, logicalIdOf, synth, twoTablesConfig } from './helpers';
+import {
+  ACCOUNT,
+  FUNCTIONS,
+  REGION,
+  Synth,
+  allStatements,
+  logicalIdOf,
+  optimizersConfig,
+  synth,
+  twoTablesConfig,
+} from './helpers';
 
 type FunctionName = (typeof FUNCTIONS)[number];
 const isFunction = (p: Principal): p is FunctionName => (FUNCTIONS as readonly string[]).includes(p);
@@ -77,6 +88,18 @@ function expectedPairs(s: Synth, p: Principal, withKey: boolean): string[] {
       ...tables.map((t) => glue(`table/${t.namespace}/${t.name}`)),
     ]);
   }
+  const optimized = tables.filter((t) => t.glueOptimizers);
+  if (row.glueOptimizers && optimized.length > 0) {
+    const glue = (name: string) => `arn:aws:glue:${REGION}:${ACCOUNT}:${name}`;
+    add(GLUE_OPTIMIZER_ACTIONS, [
+      glue('catalog'),
+      ...[...new Set(optimized.map((t) => t.namespace))].map((ns) => glue(`database/${ns}`)),
+      ...optimized.map((t) => glue(`table/${t.namespace}/${t.name}`)),
+    ]);
+    add(['iam:PassRole'], [`arn:${logicalIdOf(s.stack, s.stack.glueOptimizerRole!)}`], {
+      StringEquals: { 'iam:PassedToService': 'glue.amazonaws.com' },
+    });
+  }
   if (row.ownLogGroup && isFunction(p)) {
     const fn = s.json.Resources[logicalIdOf(s.stack, s.stack.functions[p])];
     add(LOG_WRITE_ACTIONS, [`arn:${fn.Properties.LoggingConfig.LogGroup.Ref}`]);
@@ -128,6 +151,7 @@ describe('the IAM matrix (access.ts)', () => {
   let example: Synth;
   let two: Synth;
   let withKey: Synth;
+  let optimizers: Synth;
   // One synthesis a hook: each takes seconds.
   beforeAll(() => {
     example = synth();
@@ -137,6 +161,9 @@ describe('the IAM matrix (access.ts)', () => {
   });
   beforeAll(() => {
     withKey = synth({ customerManagedKey: true });
+  });
+  beforeAll(() => {
+    optimizers = synth({ configPath: optimizersConfig() });
   });
 
   it('names only control families that control-layout.json has', () => {
@@ -157,6 +184,7 @@ describe('the IAM matrix (access.ts)', () => {
     ['one table', () => example, false],
     ['two tables in two namespaces', () => two, false],
     ['a customer-managed key', () => withKey, true],
+    ["a table asking for Glue's optimizers", () => optimizers, false],
   ])('is exactly what each role may do, with %s', (_, s, key) => {
     for (const p of Object.keys(ACCESS) as Principal[]) {
       const expected = expectedPairs(s(), p, key);

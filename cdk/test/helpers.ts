@@ -69,6 +69,19 @@ export function twoTablesConfig(): string {
   return writeConfig(TWO_TABLES, ['orders.schema.json', 'schemas/returns.schema.json']);
 }
 
+/** TWO_TABLES with Glue's optimizers asked for by the second table only. */
+export function optimizersConfig(): string {
+  return writeConfig(
+    `${TWO_TABLES}
+[table.glue_optimizers]
+compaction = true
+snapshot_retention_days = 15
+orphan_file_retention_days = 15
+`,
+    ['orders.schema.json', 'schemas/returns.schema.json'],
+  );
+}
+
 export interface Synth {
   stack: SluiceStack;
   template: Template;

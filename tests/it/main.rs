@@ -9,6 +9,7 @@ mod gc;
 mod group_commit;
 mod hostile;
 mod interop;
+mod optimizers;
 mod overwrite;
 mod reconcile;
 mod replay;

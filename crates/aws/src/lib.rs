@@ -16,6 +16,8 @@
 //! - [`s3`]: [`S3Store`], an S3 bucket as an `ObjectStore`
 //! - `s3_error`: which failed S3 requests are worth retrying
 //! - [`glue`]: [`open_glue_lake`], the Glue catalog with S3 FileIO
+//! - [`glue_optimizers`]: [`GlueOptimizers`], Glue's managed table optimizers for tables that ask
+//!   for them
 //! - [`s3tables`]: [`open_s3tables_lake`], an S3 Tables table bucket's Iceberg REST catalog
 //! - [`sigv4`]: [`sigv4::SigV4Signer`], SigV4 for requests sent outside the AWS SDK
 //! - [`emulator`] (feature `emulator`, tests only): [`emulator::Ministack`], a local AWS, and
@@ -24,6 +26,7 @@
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod glue;
+pub mod glue_optimizers;
 pub mod s3;
 mod s3_error;
 pub mod s3tables;
@@ -31,6 +34,7 @@ pub mod sdk;
 pub mod sigv4;
 
 pub use glue::open_glue_lake;
+pub use glue_optimizers::GlueOptimizers;
 pub use s3::S3Store;
 pub use s3tables::open_s3tables_lake;
 pub use sdk::{s3_client, sdk_config};

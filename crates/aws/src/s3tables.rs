@@ -54,9 +54,6 @@ pub const S3TABLES_SERVICE: &str = "s3tables";
 /// How the lake names the service that manages its tables, in refusals.
 const SERVICE_NAME: &str = "S3 Tables";
 
-/// How long Step Functions lets a failed execution be redriven.
-const REDRIVE_WINDOW: Duration = Duration::from_secs(14 * 24 * 3600);
-
 /// Opens the Iceberg catalog of the table bucket `table_bucket_arn`
 /// (`arn:aws:s3tables:<region>:<account>:bucket/<name>`), in `sdk`'s region. Tables sluice
 /// creates there keep their snapshots for [`snapshot_retention_hours`] of `ledger_lease`.
@@ -128,8 +125,25 @@ pub async fn open_s3tables_lake(
 /// its ledger record is recognised by its snapshot's batch ids when it is redriven; expiring
 /// that snapshot sooner could append the batch twice.
 pub fn snapshot_retention_hours(ledger_lease: Duration) -> u32 {
-    let seconds = REDRIVE_WINDOW.as_secs() + ledger_lease.as_secs();
+    let seconds = sluice_core::config::exactly_once_horizon(ledger_lease.as_secs()).as_secs();
     u32::try_from(seconds.div_ceil(3600)).unwrap_or(u32::MAX)
+}
+
+/// Refuses a table whose configuration asks for Glue's table optimizers
+/// (`[table.glue_optimizers]`): S3 Tables compacts, expires and removes unreferenced files
+/// itself, and its tables are not in Glue's catalog for Glue to optimize.
+pub fn check_no_glue_optimizers(tables: &[TableConfig]) -> Result<(), LakeError> {
+    match tables
+        .iter()
+        .position(|t| t.glue_optimizers.as_ref().is_some_and(|g| g.any()))
+    {
+        Some(i) => Err(LakeError::internal(format!(
+            "table[{i}].glue_optimizers (table {}): the tables are in S3 Tables, which \
+             compacts and expires them itself; remove the section",
+            tables[i].name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks each table's namespace and name against S3 Tables' naming rules (1 to 255
@@ -593,6 +607,32 @@ impl Catalog for S3TablesCatalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glue_optimizers_are_refused_on_s3_tables() {
+        let parse = |section: &str| {
+            sluice_core::config::Config::parse(
+                &format!(
+                    "[[table]]\nname = \"a\"\nprefix = \"a/\"\nformat = \"ndjson\"\n\
+                     contract = \"c.json\"\n[[table]]\nname = \"b\"\nprefix = \"b/\"\n\
+                     format = \"ndjson\"\ncontract = \"c.json\"\n{section}"
+                ),
+                std::path::Path::new("sluice.toml"),
+                ".".into(),
+            )
+            .unwrap()
+            .tables
+        };
+        assert!(check_no_glue_optimizers(&parse("")).is_ok());
+        // A section that asks for nothing is harmless.
+        assert!(check_no_glue_optimizers(&parse("[table.glue_optimizers]\n")).is_ok());
+        let e = check_no_glue_optimizers(&parse(
+            "[table.glue_optimizers]\nsnapshot_retention_days = 15\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("table[1].glue_optimizers (table b)"), "{e}");
+    }
 
     #[test]
     fn names_that_break_s3_tables_rules_are_refused_naming_the_table() {

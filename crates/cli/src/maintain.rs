@@ -25,6 +25,10 @@ In order, per table:
 
 Each step is safe beside running ingestions and after a crash: run it again.
 
+With --aws on the Glue catalog, a table whose [table.glue_optimizers] asks for AWS Glue's
+table optimizers has them set up first (created, or updated to match), and what they do
+(compaction, expiry) is left to them; gc still runs.
+
 Examples:
   sluice maintain --dry-run
   sluice maintain --table orders --older-than 30d --retain-last 10
@@ -76,10 +80,25 @@ pub async fn run(
     for table in &tables {
         let report = sluice_steps::maintain(&ctx, table, &opts)
             .await
-            .map_err(|e| anyhow::anyhow!("maintaining table {}: {e}", table.name))?;
+            .map_err(|e| anyhow::anyhow!("maintaining table {}: {}", table.name, e.chain()))?;
         if args.json {
             outln!("{}", serde_json::to_string(&report)?);
         } else {
+            for change in &report.optimizers {
+                outln!(
+                    "{}: Glue {} optimizer {}",
+                    report.table,
+                    change.optimizer,
+                    change.action
+                );
+            }
+            if !report.left_to_optimizers.is_empty() {
+                outln!(
+                    "{}: {} left to the table's Glue optimizers ([table.glue_optimizers])",
+                    report.table,
+                    report.left_to_optimizers.join(" and ")
+                );
+            }
             if let Some(c) = &report.compact {
                 crate::compact::print_summary(c);
             }

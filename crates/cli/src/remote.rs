@@ -39,6 +39,7 @@ pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Con
         Some(arn) => {
             deployed.same_region(&arn)?;
             sluice_aws::s3tables::check_table_names(&config.tables)?;
+            sluice_aws::s3tables::check_no_glue_optimizers(&config.tables)?;
             let lease = std::time::Duration::from_secs(config.ledger.lease_seconds);
             sluice_aws::open_s3tables_lake(&deployed.sdk, &arn, lease)
                 .await
@@ -46,9 +47,17 @@ pub async fn open_aws(target: &Target, config_path: &Path) -> anyhow::Result<Con
         }
         None => {
             let warehouse = deployed.warehouse()?;
-            sluice_aws::open_glue_lake(&deployed.sdk, &warehouse)
+            let lake = sluice_aws::open_glue_lake(&deployed.sdk, &warehouse)
                 .await
-                .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?
+                .with_context(|| format!("opening the Glue catalog (warehouse {warehouse})"))?;
+            // The role Glue's table optimizers run as, when a table asks for them.
+            match deployed.glue_optimizer_role() {
+                Some(role) => lake.with_optimizers(Arc::new(sluice_aws::GlueOptimizers::new(
+                    &deployed.sdk,
+                    &role,
+                )?)),
+                None => lake,
+            }
         }
     };
     Ok(Context::new(config, store, lake)?)

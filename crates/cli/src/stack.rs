@@ -46,6 +46,9 @@ pub const WAREHOUSE: Resource = Resource {
 };
 /// The stack output naming the S3 Tables table bucket (only a stack on S3 Tables has it).
 pub const TABLE_BUCKET_OUTPUT: &str = "TableBucketArn";
+/// The stack output naming the role AWS Glue's table optimizers run as (cdk/lib/sluice-stack.ts),
+/// present when a table asks for them.
+pub const GLUE_OPTIMIZER_ROLE_OUTPUT: &str = "GlueOptimizerRoleArn";
 
 pub const DEAD_LETTER_QUEUE: Resource = Resource {
     what: "the dead-letter queue",
@@ -207,6 +210,15 @@ impl Deployed {
             .clone()
             .filter(|v| !v.is_empty())
             .or_else(|| self.outputs.get(TABLE_BUCKET_OUTPUT).cloned())
+    }
+
+    /// The role AWS Glue's table optimizers run as: the stack's output GlueOptimizerRoleArn,
+    /// made when a table of its configuration asks for them; `None` otherwise.
+    pub fn glue_optimizer_role(&self) -> Option<String> {
+        self.outputs
+            .get(GLUE_OPTIMIZER_ROLE_OUTPUT)
+            .filter(|v| !v.is_empty())
+            .cloned()
     }
 
     /// An ARN in another region than the SDK's: every call would fail with a message about

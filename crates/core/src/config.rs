@@ -38,6 +38,12 @@
 //! target_file_size = "256MB"     # bytes per output file, about (binary units); default 256MiB
 //! min_input_files = 5            # a partition with fewer small files is left alone
 //! sort = ["customer_id"]         # top-level contract columns to sort outputs by; default none
+//! [table.glue_optimizers]        # optional, AWS Glue catalog only: Glue's managed optimizers
+//! compaction = true              # Glue compacts (then sluice's maintain does not)
+//! snapshot_retention_days = 15   # Glue expires older snapshots (then sluice's maintain does
+//!                                # not); at least the redrive window plus the lease: 15 days
+//! snapshots_to_retain = 1        # ... keeping at least this many; default 1
+//! orphan_file_retention_days = 15  # Glue deletes unreferenced files older than this; same floor
 //! [table.drift]                  # optional; these are the defaults
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "evolve"     # new optional field inside a struct
@@ -308,6 +314,69 @@ pub struct TableConfig {
     /// ([`Compatibility`]); an incompatible one is refused before any file is judged by it.
     #[serde(default, skip_serializing_if = "Compatibility::is_default")]
     pub compatibility: Compatibility,
+    /// AWS Glue's managed table optimizers for the table, when its catalog is Glue
+    /// ([`GlueOptimizers`]). Without the section, sluice's own `maintain` does all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glue_optimizers: Option<GlueOptimizers>,
+}
+
+/// How long Step Functions lets a failed execution be redriven. A commit that reached the
+/// catalog and crashed before its ledger update is recognised, when redriven, by its batch id
+/// in a snapshot's summary, and its staged data files wait for it meanwhile: whatever
+/// expires snapshots or deletes unreferenced files by age alone must wait this long plus the
+/// ledger lease ([`exactly_once_horizon`]).
+pub const REDRIVE_WINDOW: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
+
+/// The age below which a snapshot or an unreferenced data file may still be needed by a
+/// redriven commit: [`REDRIVE_WINDOW`] plus the ledger lease.
+pub fn exactly_once_horizon(lease_seconds: u64) -> std::time::Duration {
+    REDRIVE_WINDOW + std::time::Duration::from_secs(lease_seconds)
+}
+
+/// [`exactly_once_horizon`] in whole days, rounded up: the shortest retention an optimizer
+/// that counts in days may be given (15 with the default 900 s lease).
+pub fn exactly_once_horizon_days(lease_seconds: u64) -> u32 {
+    let days = exactly_once_horizon(lease_seconds)
+        .as_secs()
+        .div_ceil(24 * 3600);
+    u32::try_from(days).unwrap_or(u32::MAX)
+}
+
+/// `[table.glue_optimizers]`: AWS Glue's managed table optimizers, created for the table by
+/// the function that creates it, and checked (created or updated to match) by every run of
+/// `maintain` on the Glue catalog. What Glue does, sluice's `maintain` leaves to it:
+/// compaction when `compaction` is on, snapshot expiry when `snapshot_retention_days` is set
+/// (`gc`, which knows the ledger, still runs). Glue knows nothing of the ledger, so both
+/// retentions must cover [`exactly_once_horizon_days`], and Glue's compaction (which drops the
+/// lineage sluice keeps in the files it compacts) cannot serve a table that `replace`s or
+/// `delete`s rows. Ignored by the local catalog; refused on S3 Tables, which maintains its
+/// tables itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlueOptimizers {
+    /// Glue's compaction optimizer (bin-pack) rewrites the table's small files.
+    #[serde(default)]
+    pub compaction: bool,
+    /// Glue's snapshot retention optimizer expires snapshots older than this many days (and
+    /// deletes the files only they read). Unset: no retention optimizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_retention_days: Option<u32>,
+    /// The snapshots the retention optimizer always keeps, whatever their age. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshots_to_retain: Option<u32>,
+    /// Glue's orphan file deletion optimizer deletes files under the table's location that
+    /// no snapshot references, once older than this many days. Unset: no such optimizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphan_file_retention_days: Option<u32>,
+}
+
+impl GlueOptimizers {
+    /// Whether any optimizer is asked for.
+    pub fn any(&self) -> bool {
+        self.compaction
+            || self.snapshot_retention_days.is_some()
+            || self.orphan_file_retention_days.is_some()
+    }
 }
 
 /// How a new version of a table's contract must relate to the one recorded before it, as
@@ -610,6 +679,11 @@ impl Config {
             if t.drift.sample_rows == 0 {
                 return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
             }
+            if let Some(glue) = &t.glue_optimizers {
+                if let Some((k, message)) = self.glue_optimizers_problem(t, glue) {
+                    return Err(invalid(key(&format!("glue_optimizers.{k}")), message));
+                }
+            }
             for (j, other) in self.tables.iter().enumerate().take(i) {
                 if other.name == t.name && other.namespace == t.namespace {
                     return Err(invalid(key("name"), format!("same table as table[{j}]")));
@@ -626,6 +700,61 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// What is wrong with the `[table.glue_optimizers]` of `table` (see [`GlueOptimizers`]):
+    /// the key under the section and why.
+    fn glue_optimizers_problem(
+        &self,
+        table: &TableConfig,
+        glue: &GlueOptimizers,
+    ) -> Option<(&'static str, String)> {
+        let floor = exactly_once_horizon_days(self.ledger.lease_seconds);
+        let why = format!(
+            "a redriven commit may need its snapshot and its staged files for 14 days (Step \
+             Functions' redrive window) plus the ledger lease ({} s): at least {floor}",
+            self.ledger.lease_seconds
+        );
+        for (name, days) in [
+            ("snapshot_retention_days", glue.snapshot_retention_days),
+            (
+                "orphan_file_retention_days",
+                glue.orphan_file_retention_days,
+            ),
+        ] {
+            if let Some(days) = days.filter(|d| *d < floor) {
+                return Some((name, format!("{days} days is too short: {why}")));
+            }
+        }
+        if glue.snapshots_to_retain == Some(0) {
+            return Some((
+                "snapshots_to_retain",
+                "must be at least 1: the current snapshot is the table".into(),
+            ));
+        }
+        if glue.snapshots_to_retain.is_some() && glue.snapshot_retention_days.is_none() {
+            return Some((
+                "snapshots_to_retain",
+                "applies to the retention optimizer: set snapshot_retention_days too".into(),
+            ));
+        }
+        if glue.compaction && table.tracks_versions() {
+            let policy = if table.new_version == NewVersionPolicy::Replace {
+                "new_version = \"replace\""
+            } else {
+                "on_delete = \"delete\""
+            };
+            return Some((
+                "compaction",
+                format!(
+                    "cannot serve a table with {policy}: taking a version's rows out again \
+                     finds them in compacted files by the lineage sluice's own compaction \
+                     writes, which Glue's does not; leave compaction to sluice \
+                     ([table.compaction], `sluice maintain`)"
+                ),
+            ));
+        }
+        None
     }
 
     /// The table whose prefix `key` is under, if any.
@@ -762,6 +891,78 @@ contract = "orders.schema.json"
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(named), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn glue_optimizers_must_leave_exactly_once_its_window() {
+        let section = |body: &str| format!("{MINIMAL}[table.glue_optimizers]\n{body}\n");
+        assert_eq!(parse(MINIMAL).unwrap().tables[0].glue_optimizers, None);
+        let c = parse(&section(
+            "compaction = true\nsnapshot_retention_days = 15\nsnapshots_to_retain = 3\n\
+             orphan_file_retention_days = 20",
+        ))
+        .unwrap();
+        assert_eq!(
+            c.tables[0].glue_optimizers,
+            Some(GlueOptimizers {
+                compaction: true,
+                snapshot_retention_days: Some(15),
+                snapshots_to_retain: Some(3),
+                orphan_file_retention_days: Some(20),
+            })
+        );
+        // The floor is 14 days of redrive plus the lease, rounded up to a day.
+        assert_eq!(exactly_once_horizon_days(900), 15);
+        assert_eq!(exactly_once_horizon_days(0), 14);
+        assert_eq!(exactly_once_horizon_days(86_400), 15);
+        assert_eq!(exactly_once_horizon_days(86_401), 16);
+        let longer_lease = format!("[ledger]\nlease_seconds = 90000\n{MINIMAL}");
+        let e = parse(&format!(
+            "{longer_lease}[table.glue_optimizers]\nsnapshot_retention_days = 15\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("at least 16"), "{e}");
+        for (body, named, why) in [
+            (
+                "snapshot_retention_days = 5",
+                "table[0].glue_optimizers.snapshot_retention_days",
+                "5 days is too short",
+            ),
+            (
+                "orphan_file_retention_days = 3",
+                "table[0].glue_optimizers.orphan_file_retention_days",
+                "at least 15",
+            ),
+            (
+                "snapshot_retention_days = 30\nsnapshots_to_retain = 0",
+                "table[0].glue_optimizers.snapshots_to_retain",
+                "at least 1",
+            ),
+            (
+                "snapshots_to_retain = 2",
+                "table[0].glue_optimizers.snapshots_to_retain",
+                "set snapshot_retention_days",
+            ),
+            ("compactoin = true", "compactoin", "unknown field"),
+        ] {
+            let e = parse(&section(body)).unwrap_err().to_string();
+            assert!(e.contains(named) && e.contains(why), "{body}: {e}");
+        }
+        for policy in ["new_version = \"replace\"", "on_delete = \"delete\""] {
+            let text = format!(
+                "{}\n[table.glue_optimizers]\ncompaction = true\n",
+                MINIMAL.trim_end().to_string() + "\n" + policy
+            );
+            let e = parse(&text).unwrap_err().to_string();
+            assert!(
+                e.contains("table[0].glue_optimizers.compaction") && e.contains(policy),
+                "{policy}: {e}"
+            );
+            // Retention and orphan deletion do not touch lineage: allowed with either policy.
+            let text = text.replace("compaction = true", "snapshot_retention_days = 15");
+            parse(&text).unwrap();
         }
     }
 

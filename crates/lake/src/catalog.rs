@@ -33,6 +33,7 @@ use sluice_store::ObjectStore;
 
 use crate::error::{LakeError, LakeErrorKind, Result};
 use crate::identity::IdentityGuard;
+use crate::optimizers::TableOptimizers;
 use crate::schema;
 
 /// Name sluice gives its local SQL catalog (the `catalog_name` column in SQLite).
@@ -55,6 +56,9 @@ pub struct Lake {
     /// location, and its own maintenance expires snapshots and deletes unreferenced files,
     /// which sluice then must not do. `None`: sluice places and maintains its tables.
     managed_by: Option<&'static str>,
+    /// The catalog's own table optimizers (Glue's), set up for a table when it is created and
+    /// by `maintain`, as `[table.glue_optimizers]` asks.
+    optimizers: Option<Arc<dyn TableOptimizers>>,
 }
 
 impl std::fmt::Debug for Lake {
@@ -110,6 +114,7 @@ impl Lake {
             guard: None,
             data_store: None,
             managed_by: None,
+            optimizers: None,
         })
     }
 
@@ -122,6 +127,7 @@ impl Lake {
             guard: None,
             data_store: None,
             managed_by: None,
+            optimizers: None,
         }
     }
 
@@ -131,6 +137,18 @@ impl Lake {
     pub fn with_managed_tables(mut self, service: &'static str) -> Lake {
         self.managed_by = Some(service);
         self
+    }
+
+    /// The same lake, setting up `optimizers` for each table it creates whose configuration
+    /// asks for them.
+    pub fn with_optimizers(mut self, optimizers: Arc<dyn TableOptimizers>) -> Lake {
+        self.optimizers = Some(optimizers);
+        self
+    }
+
+    /// The catalog's table optimizers, if it has any.
+    pub fn optimizers(&self) -> Option<&Arc<dyn TableOptimizers>> {
+        self.optimizers.as_ref()
     }
 
     /// The service that manages this lake's tables, if one does.
@@ -317,12 +335,37 @@ impl Lake {
                 if let Some(guard) = &self.guard {
                     guard.remember(table, &t).await?;
                 }
+                self.set_up_optimizers(table).await;
                 Ok(t)
             }
             Err(e) => match self.load(table).await? {
                 Some(t) => Ok(t),
                 None => Err(LakeError::iceberg(format!("creating table {ident}"), e)),
             },
+        }
+    }
+
+    /// Sets up the new `table`'s optimizers, when the catalog has them and the table asks for
+    /// them. A failure does not undo the creation: without optimizers nothing is expired or
+    /// deleted, so no row is at risk, and every `maintain` run sets them up again (and fails,
+    /// to its alarm, while it cannot).
+    async fn set_up_optimizers(&self, table: &TableConfig) {
+        let (Some(optimizers), Some(wanted)) = (&self.optimizers, &table.glue_optimizers) else {
+            return;
+        };
+        if !wanted.any() {
+            return;
+        }
+        match optimizers.ensure(table).await {
+            Ok(changes) => {
+                tracing::info!(table = %table.name, service = optimizers.service(), ?changes, "table optimizers set up")
+            }
+            Err(e) => tracing::warn!(
+                table = %table.name,
+                service = optimizers.service(),
+                error = %e,
+                "the new table's optimizers could not be set up; maintain will try again"
+            ),
         }
     }
 

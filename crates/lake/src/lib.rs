@@ -39,6 +39,7 @@ pub mod fanout;
 pub mod files;
 pub mod identity;
 pub mod no_catalog;
+pub mod optimizers;
 pub mod overwrite;
 pub mod read;
 pub mod register;
@@ -51,6 +52,7 @@ pub use compact::{CompactOptions, CompactReport, LineageSegment};
 pub use error::{LakeError, LakeErrorKind};
 pub use expire::{ExpiryCandidate, ExpiryOutcome, ExpiryPolicy};
 pub use files::StoredDataFile;
+pub use optimizers::{OptimizerChange, TableOptimizers};
 pub use overwrite::{OverwriteOutcome, RowChange};
 
 /// Snapshot summary property that lists the batch ids a snapshot committed, comma-separated.

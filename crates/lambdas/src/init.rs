@@ -41,8 +41,14 @@ pub enum Backend {
     /// `SLUICE_CATALOG=local`: a workspace directory (`SLUICE_LOCAL_ROOT`).
     Local { root: PathBuf },
     /// `SLUICE_CATALOG=glue`: the bucket `SLUICE_BUCKET`, the warehouse `SLUICE_WAREHOUSE`
-    /// (`s3://bucket/prefix`) and the Glue catalog.
-    Glue { bucket: String, warehouse: String },
+    /// (`s3://bucket/prefix`) and the Glue catalog; with `SLUICE_GLUE_OPTIMIZER_ROLE_ARN` (set
+    /// on the functions that create and maintain tables when a table asks for Glue's
+    /// optimizers), the role Glue's table optimizers run as.
+    Glue {
+        bucket: String,
+        warehouse: String,
+        optimizer_role: Option<String>,
+    },
     /// `SLUICE_CATALOG=s3tables`: the bucket `SLUICE_BUCKET` (landing and control) and the
     /// table bucket `SLUICE_TABLE_BUCKET_ARN`, whose Iceberg REST catalog holds the tables.
     S3Tables {
@@ -110,6 +116,7 @@ impl Settings {
             "glue" => Backend::Glue {
                 bucket: required("SLUICE_BUCKET", "it names the landing bucket")?,
                 warehouse: required("SLUICE_WAREHOUSE", "it is s3://bucket/prefix")?,
+                optimizer_role: get("SLUICE_GLUE_OPTIMIZER_ROLE_ARN").filter(|v| !v.is_empty()),
             },
             "s3tables" => Backend::S3Tables {
                 bucket: required("SLUICE_BUCKET", "it names the landing bucket")?,
@@ -189,11 +196,23 @@ pub async fn open(settings: &Settings, catalog: Catalog) -> Result<Context, Init
             };
             (Arc::new(store), lake)
         }
-        Backend::Glue { bucket, warehouse } => {
+        Backend::Glue {
+            bucket,
+            warehouse,
+            optimizer_role,
+        } => {
             let sdk = sluice_aws::sdk_config().await;
             let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
             let lake = match catalog {
-                Catalog::Open => sluice_aws::open_glue_lake(&sdk, warehouse).await?,
+                Catalog::Open => {
+                    let lake = sluice_aws::open_glue_lake(&sdk, warehouse).await?;
+                    match optimizer_role {
+                        Some(role) => lake.with_optimizers(std::sync::Arc::new(
+                            sluice_aws::GlueOptimizers::new(&sdk, role)?,
+                        )),
+                        None => lake,
+                    }
+                }
                 Catalog::None => Lake::without_catalog(),
             };
             (Arc::new(store), lake)
@@ -205,6 +224,7 @@ pub async fn open(settings: &Settings, catalog: Catalog) -> Result<Context, Init
             // A name S3 Tables refuses fails every cold start, naming the table, not the
             // first file's commit.
             sluice_aws::s3tables::check_table_names(&config.tables)?;
+            sluice_aws::s3tables::check_no_glue_optimizers(&config.tables)?;
             let sdk = sluice_aws::sdk_config().await;
             let store = sluice_aws::S3Store::from_conf(&sdk, bucket.clone());
             let lease = std::time::Duration::from_secs(config.ledger.lease_seconds);
@@ -290,7 +310,8 @@ mod tests {
             s.backend,
             Backend::Glue {
                 bucket: "landing-123".into(),
-                warehouse: "s3://landing-123/warehouse/".into()
+                warehouse: "s3://landing-123/warehouse/".into(),
+                optimizer_role: None,
             }
         );
         assert_eq!(s.function, "schema-drift-detect");
