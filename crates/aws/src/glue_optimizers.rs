@@ -89,7 +89,8 @@ impl TableOptimizers for GlueOptimizers {
             };
             match (action, want) {
                 (Action::Create, Some(config)) => {
-                    self.client
+                    let created = self
+                        .client
                         .create_table_optimizer()
                         .catalog_id(&self.catalog_id)
                         .database_name(&table.namespace)
@@ -97,18 +98,21 @@ impl TableOptimizers for GlueOptimizers {
                         .r#type(kind.clone())
                         .table_optimizer_configuration(config.clone())
                         .send()
-                        .await
-                        .map_err(|e| sdk_error(doing("creating"), e))?;
+                        .await;
+                    match created {
+                        Ok(_) => {}
+                        // A racing creator (the table's creator and a maintain run) made it
+                        // first: make it ours.
+                        Err(e) if e.code() == Some("AlreadyExistsException") => {
+                            self.update(table, &kind, config)
+                                .await
+                                .map_err(|e| sdk_error(doing("updating"), e))?;
+                        }
+                        Err(e) => return Err(sdk_error(doing("creating"), e)),
+                    }
                 }
                 (Action::Update, Some(config)) => {
-                    self.client
-                        .update_table_optimizer()
-                        .catalog_id(&self.catalog_id)
-                        .database_name(&table.namespace)
-                        .table_name(&table.name)
-                        .r#type(kind.clone())
-                        .table_optimizer_configuration(config.clone())
-                        .send()
+                    self.update(table, &kind, config)
                         .await
                         .map_err(|e| sdk_error(doing("updating"), e))?;
                 }
@@ -126,6 +130,27 @@ impl TableOptimizers for GlueOptimizers {
 }
 
 impl GlueOptimizers {
+    /// Sets `table`'s optimizer of type `kind` to `config`.
+    async fn update(
+        &self,
+        table: &TableConfig,
+        kind: &TableOptimizerType,
+        config: &TableOptimizerConfiguration,
+    ) -> Result<
+        aws_sdk_glue::operation::update_table_optimizer::UpdateTableOptimizerOutput,
+        SdkError<aws_sdk_glue::operation::update_table_optimizer::UpdateTableOptimizerError>,
+    > {
+        self.client
+            .update_table_optimizer()
+            .catalog_id(&self.catalog_id)
+            .database_name(&table.namespace)
+            .table_name(&table.name)
+            .r#type(kind.clone())
+            .table_optimizer_configuration(config.clone())
+            .send()
+            .await
+    }
+
     /// The configuration of `table`'s optimizer of type `kind`, `None` when it has none.
     async fn get(
         &self,

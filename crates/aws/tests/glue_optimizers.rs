@@ -265,3 +265,28 @@ async fn a_refusal_names_the_optimizer_the_table_and_the_code() {
         assert!(message.contains(part), "{part}: {message}");
     }
 }
+
+#[tokio::test]
+async fn an_optimizer_a_racer_created_first_is_updated_to_the_tables_settings() {
+    let glue = Arc::new(Mutex::new(Glue::default()));
+    glue.lock().unwrap().refuse.insert(
+        "CreateTableOptimizer".into(),
+        "AlreadyExistsException".into(),
+    );
+    let optimizers = optimizers(&serve(glue.clone()).await).await;
+    let changes = optimizers
+        .ensure(&table("snapshot_retention_days = 20\n"))
+        .await
+        .unwrap();
+    assert_eq!(actions(&changes), pairs(&[("retention", "created")]));
+    let glue = glue.lock().unwrap();
+    assert_eq!(
+        glue.optimizers["retention"]["retentionConfiguration"]["icebergConfiguration"]
+            ["snapshotRetentionPeriodInDays"],
+        20
+    );
+    assert!(glue
+        .requests
+        .iter()
+        .any(|(op, _)| op == "UpdateTableOptimizer"));
+}
