@@ -66,7 +66,8 @@ export type ControlFamily =
   | 'watermark'
   | 'identity'
   | 'backfill'
-  | 'contracts';
+  | 'contracts'
+  | 'drift_decisions';
 
 /**
  * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
@@ -251,8 +252,9 @@ export const ACCESS: Record<Principal, Access> = {
     // The identity record a table gets when DetectDrift creates it, read back on every load.
     // contracts: the table's contract versions; the first execution a container runs after
     // a deploy changed the contract checks it against the newest and records it.
+    // drift_decisions: the changes a person approved (`sluice drift approve`) evolve.
     control: {
-      read: ['ledger', 'identity', 'contracts'],
+      read: ['ledger', 'identity', 'contracts', 'drift_decisions'],
       write: ['ledger', 'identity', 'contracts'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:CreateTable', 'glue:UpdateTable'],
@@ -271,8 +273,9 @@ export const ACCESS: Record<Principal, Access> = {
       delete: ['table_data'],
     },
     // contracts: the version of the contract the file was judged under, for its ledger record.
+    // drift_decisions: the approved changes the whole file's new fields are judged with.
     control: {
-      read: ['ledger', 'identity', 'contracts'],
+      read: ['ledger', 'identity', 'contracts', 'drift_decisions'],
       write: ['ledger', 'staged', 'rejects'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],

@@ -3,6 +3,7 @@
 mod chaos;
 mod chaos_versions;
 mod contract;
+mod drift_approval;
 mod exactly_once;
 mod example;
 mod gc;

@@ -57,6 +57,7 @@ mod contract;
 #[cfg(feature = "aws")]
 mod dlq;
 mod doctor;
+mod drift;
 mod executions;
 mod expire;
 mod files;
@@ -201,6 +202,12 @@ enum Command {
     /// versions in the stack's bucket; IAM s3:ListBucket, s3:GetObject on .sluice/contracts/).
     #[command(subcommand)]
     Contract(contract::Command),
+    /// Schema changes quarantined files wait on, and decisions on them: list, approve (the
+    /// table takes the additions and the files replay) or reject (--aws: the stack's bucket
+    /// and Step Functions; IAM s3:GetObject, s3:PutObject on .sluice/drift/, what `replay
+    /// --aws` needs).
+    #[command(subcommand, after_help = drift::AFTER_HELP)]
+    Drift(drift::Command),
     /// Files waiting in quarantine, and why (--aws: the records in the stack's bucket; IAM
     /// s3:ListBucket, s3:GetObject on .sluice/).
     #[command(subcommand)]
@@ -294,6 +301,7 @@ impl Command {
             self,
             Command::Table(_)
                 | Command::Contract(_)
+                | Command::Drift(_)
                 | Command::Quarantine(_)
                 | Command::Files(_)
                 | Command::Reconcile(_)
@@ -358,6 +366,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest::run(ws, config, args).await,
             Command::Table(cmd) => table::run(ws, config, target, cmd).await,
             Command::Contract(cmd) => contract::run(ws, config, target, cmd).await,
+            Command::Drift(cmd) => drift::run(ws, config, target, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(ws, config, target, cmd).await,
             Command::Files(args) => files::run(ws, config, target, args).await,
             Command::Rejects(args) => rejects::run(ws, config, args).await,

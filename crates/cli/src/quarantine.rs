@@ -81,6 +81,12 @@ pub async fn run(
                 anyhow::bail!("{}", not_in_quarantine(&ctx, &file).await?);
             };
             outln!("{}", serde_json::to_string_pretty(r)?);
+            if let Some((_, id)) = sluice_steps::drift_decisions::waits_on(r) {
+                outln!(
+                    "\nwaits on drift change {id}: `sluice drift list`, then `sluice drift \
+                     approve {id}` or `reject {id} --reason TEXT`"
+                );
+            }
             if let Some(key) = &r.rejects_key {
                 outln!();
                 crate::rejects::print(&ctx, key, rows).await?;

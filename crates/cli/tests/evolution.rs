@@ -521,3 +521,173 @@ fn contract_diff_check_and_history_tell_what_changed_before_anything_is_judged()
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// The JSON lines of a command's stdout.
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A governed table (`additive = "quarantine"`): a new field blocks its files until a person
+/// approves the change; approval evolves the table and replays exactly the files waiting on
+/// it, once; the approval holds for later files; a rejection keeps its files where they are;
+/// an approval made moot, or of a change no column can take, is refused with the reason.
+#[test]
+fn drift_approval_evolves_the_table_and_replays_the_files_waiting_exactly_once() {
+    let s = Setup::new(
+        "additive = \"quarantine\"\nincompatible = \"quarantine\"",
+        "",
+    );
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let with = |id: u64, field: &str, value: Value| {
+        let mut o = order(id);
+        o[field] = value;
+        o
+    };
+    s.ingest(&s.write("plain.ndjson", &lines([order(1), order(2)])));
+    for (name, ids) in [("coupon-a.ndjson", [10, 11]), ("coupon-b.ndjson", [20, 21])] {
+        let rows = ids.map(|i| with(i, "coupon", json!("SPRING")));
+        s.sluice(&["ingest", s.write(name, &lines(rows)).to_str().unwrap()]);
+    }
+    s.sluice(&[
+        "ingest",
+        s.write("gift.ndjson", &lines([with(30, "gift", json!(true))]))
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(s.quarantined().len(), 3);
+    assert!(!s.columns().contains(&"coupon".to_string()));
+
+    // One change per set of blocked fields, with every file waiting on it.
+    let listed = json_lines(&s.sluice(&["drift", "list", "--json"]));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let coupon = listed
+        .iter()
+        .find(|c| c["changes"][0]["path"] == "coupon")
+        .unwrap();
+    let gift = listed
+        .iter()
+        .find(|c| c["changes"][0]["path"] == "gift")
+        .unwrap();
+    assert_eq!(coupon["table"], "orders");
+    assert_eq!(coupon["changes"][0]["class"], "additive_optional");
+    assert_eq!(coupon["files"].as_array().unwrap().len(), 2, "{coupon}");
+    let (coupon_id, gift_id) = (
+        coupon["id"].as_str().unwrap().to_string(),
+        gift["id"].as_str().unwrap().to_string(),
+    );
+    let shown = text(&s.sluice(&["drift", "list"]));
+    assert!(
+        shown.contains(&coupon_id) && shown.contains("new column `coupon` (string)"),
+        "{shown}"
+    );
+
+    // Approve: the column is added, both files replay and commit, the gift file still waits.
+    let approved = s.sluice(&["drift", "approve", &coupon_id]);
+    assert!(approved.status.success(), "{}", text(&approved));
+    assert!(
+        text(&approved).contains("approved drift change") && text(&approved).contains("replayed"),
+        "{}",
+        text(&approved)
+    );
+    assert!(s.columns().contains(&"coupon".to_string()));
+    assert_eq!(s.table()["total_records"], 6, "{}", s.table());
+    let waiting: Vec<Value> = json_lines(&s.sluice(&["drift", "list", "--json"]));
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(waiting[0]["id"], gift_id.as_str());
+    // Again: nothing waits on it any more, nothing is added twice.
+    let again = s.sluice(&["drift", "approve", &coupon_id]);
+    assert_ne!(again.status.code(), Some(0), "{}", text(&again));
+    assert!(text(&again).contains("no quarantined file waits on drift change"));
+    assert_eq!(s.table()["total_records"], 6);
+    // The approval holds for a later file bringing the same field.
+    s.ingest(&s.write(
+        "coupon-c.ndjson",
+        &lines([with(40, "coupon", json!("FALL"))]),
+    ));
+    assert_eq!(s.table()["total_records"], 7);
+
+    // Reject: needs a reason; the file stays; the change leaves the pending list.
+    let no_reason = s.sluice(&["drift", "reject", &gift_id, "--reason", " "]);
+    assert_eq!(no_reason.status.code(), Some(1));
+    let rejected = s.sluice(&["drift", "reject", &gift_id, "--reason", "gift is not ours"]);
+    assert!(rejected.status.success(), "{}", text(&rejected));
+    assert!(json_lines(&s.sluice(&["drift", "list", "--json"])).is_empty());
+    let all = json_lines(&s.sluice(&["drift", "list", "--all", "--json"]));
+    assert_eq!(all[0]["decision"]["verdict"], "rejected");
+    assert_eq!(all[0]["decision"]["reason"], "gift is not ours");
+    let late = s.sluice(&["drift", "approve", &gift_id]);
+    assert!(text(&late).contains("was rejected"), "{}", text(&late));
+    assert_eq!(s.quarantined().len(), 1);
+
+    // A change no column can take: listed, never approvable.
+    s.sluice(&[
+        "ingest",
+        s.write(
+            "text-quantity.ndjson",
+            &lines([
+                with(50, "quantity", json!("many")),
+                with(51, "quantity", json!("few")),
+            ]),
+        )
+        .to_str()
+        .unwrap(),
+    ]);
+    let incompatible = json_lines(&s.sluice(&["drift", "list", "--json"]));
+    assert_eq!(incompatible.len(), 1, "{incompatible:?}");
+    let id = incompatible[0]["id"].as_str().unwrap();
+    let refused = s.sluice(&["drift", "approve", id]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused).contains("cannot be approved")
+            && text(&refused).contains("no column type holds both"),
+        "{}",
+        text(&refused)
+    );
+}
+
+/// An approval that something else made moot (the table took the column meanwhile) is
+/// refused with the reason, and the files are replayed as any quarantined file is.
+#[test]
+fn an_approval_made_moot_is_refused_with_the_reason() {
+    let s = Setup::new("additive = \"quarantine\"", "");
+    let mut row = order(1);
+    row["coupon"] = json!("SPRING");
+    s.sluice(&[
+        "ingest",
+        s.write("blocked.ndjson", &lines([row.clone()]))
+            .to_str()
+            .unwrap(),
+    ]);
+    let id = json_lines(&s.sluice(&["drift", "list", "--json"]))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The team loosens the policy instead; another file brings the column.
+    let config = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("additive = \"quarantine\"", "additive = \"evolve\"");
+    std::fs::write(&s.config, config).unwrap();
+    row["order_id"] = json!(2);
+    s.ingest(&s.write("later.ndjson", &lines([row])));
+    let moot = s.sluice(&["drift", "approve", &id]);
+    assert_eq!(moot.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&moot.stderr);
+    assert!(
+        said.contains("is moot")
+            && said.contains("already has coupon")
+            && said.contains("sluice replay --table orders"),
+        "{said}"
+    );
+    let replayed = s.sluice(&["replay", "--table", "orders"]);
+    assert!(replayed.status.success());
+    assert_eq!(s.table()["total_records"], 2);
+}

@@ -288,6 +288,43 @@ pub struct DriftChange {
     pub file_type: String,
 }
 
+impl DriftChange {
+    /// Whether a person can let the change through (`sluice drift approve`): an addition,
+    /// which the table takes as a nullable column. A widening or an incompatible change has
+    /// no column type that holds both, whoever approves it.
+    pub fn approvable(&self) -> bool {
+        matches!(
+            self.class,
+            DriftClass::AdditiveOptional | DriftClass::NestedAddition
+        )
+    }
+
+    /// The same change: class, path and the file's type.
+    pub fn same_change(&self, other: &DriftChange) -> bool {
+        self.class == other.class && self.path == other.path && self.file_type == other.file_type
+    }
+}
+
+/// The id of a set of changes to one table, as `sluice drift list` shows it and `sluice drift
+/// approve` takes it: `d` and 10 hex digits of a SHA-256 over the table and the changes, in
+/// any order. Every file blocked by the same changes waits on the same id.
+pub fn change_set_id(table: &str, changes: &[DriftChange]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut lines: Vec<String> = changes
+        .iter()
+        .map(|c| format!("{:?}\u{1f}{}\u{1f}{}", c.class, c.path, c.file_type))
+        .collect();
+    lines.sort();
+    lines.dedup();
+    let mut hash = Sha256::new();
+    hash.update(table.as_bytes());
+    for line in lines {
+        hash.update([0u8]);
+        hash.update(line.as_bytes());
+    }
+    format!("d{}", &hex::encode(hash.finalize())[..10])
+}
+
 impl std::fmt::Display for DriftChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let path = bounded(self.path.clone());
@@ -468,6 +505,9 @@ pub enum DriftDecision {
     Quarantine {
         /// Names every blocking change and the policy key that blocked it.
         detail: String,
+        /// The changes that blocked the file, as recorded in its quarantine record: the
+        /// pending change `sluice drift approve` can let through.
+        blocking: Vec<DriftChange>,
     },
 }
 
@@ -479,11 +519,28 @@ pub fn decide(
     file: &InferredSchema,
     policy: &DriftPolicy,
 ) -> DriftDecision {
+    decide_approved(changes, file, policy, &[])
+}
+
+/// [`decide`], with the changes a person approved (`sluice drift approve`) evolving the table
+/// whatever the policy says: an approved addition (a new column, a new struct member: the
+/// only changes a table can take) with the same path and type as one in `approved`.
+pub fn decide_approved(
+    changes: &[DriftChange],
+    file: &InferredSchema,
+    policy: &DriftPolicy,
+    approved: &[DriftChange],
+) -> DriftDecision {
     if changes.is_empty() {
         return DriftDecision::NoChange;
     }
     let mut blocking = Vec::new();
+    let mut blocked = Vec::new();
     for change in changes {
+        if change.approvable() && approved.iter().any(|a| a.same_change(change)) {
+            continue;
+        }
+        let before = blocking.len();
         let (key, action) = match change.class {
             DriftClass::AdditiveOptional => ("additive", policy.additive),
             DriftClass::NestedAddition => ("nested_addition", policy.nested_addition),
@@ -505,10 +562,14 @@ pub fn decide(
             )),
             (DriftAction::Evolve, _) => {}
         }
+        if blocking.len() > before {
+            blocked.push(change.clone());
+        }
     }
     if !blocking.is_empty() {
         return DriftDecision::Quarantine {
             detail: format!("schema drift blocked: {}", blocking.join("; ")),
+            blocking: blocked,
         };
     }
     let mut additions = Vec::new();
@@ -526,11 +587,17 @@ pub fn decide(
                     detail: format!(
                         "schema drift blocked: {change} (not found in the file's schema)"
                     ),
+                    blocking: vec![],
                 }
             }
         }
     }
     DriftDecision::Evolve { additions }
+}
+
+/// Whether `table` has a column (or struct member) at the dotted `path`.
+pub fn has_path(table: &TableSchema, path: &str) -> bool {
+    resolve(&table.fields, path).is_some()
 }
 
 /// Finds the field at a dotted path in the file's schema, looking through lists, and returns
@@ -875,7 +942,7 @@ mod tests {
             nested_addition: DriftAction::Quarantine,
             ..DriftPolicy::default()
         };
-        let DriftDecision::Quarantine { detail } = decide(&changes, &file, &strict) else {
+        let DriftDecision::Quarantine { detail, .. } = decide(&changes, &file, &strict) else {
             panic!("quarantined under nested_addition = \"quarantine\"")
         };
         assert!(
@@ -892,7 +959,7 @@ mod tests {
             &file,
             &DriftPolicy::default(),
         );
-        let DriftDecision::Quarantine { detail } = d else {
+        let DriftDecision::Quarantine { detail, .. } = d else {
             panic!("{d:?}")
         };
         assert!(
@@ -910,7 +977,7 @@ mod tests {
             ..DriftPolicy::default()
         };
         let d = decide(&classify(&orders_table(), &file), &file, &policy);
-        let DriftDecision::Quarantine { detail } = d else {
+        let DriftDecision::Quarantine { detail, .. } = d else {
             panic!("{d:?}")
         };
         assert!(

@@ -152,6 +152,15 @@ pub fn contract_version(table: &TableConfig, version: u32) -> String {
     format!("{}v{version:06}.json", contracts_prefix(table))
 }
 
+/// The decisions on a table's blocked drift (`sluice drift approve|reject`): one object per
+/// table, replaced by compare-and-swap.
+pub fn drift_decisions(table: &TableConfig) -> String {
+    format!(
+        "{CONTROL_PREFIX}drift/{}.{}.json",
+        table.namespace, table.name
+    )
+}
+
 /// One family of control keys, as a pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Family {
@@ -187,6 +196,7 @@ pub fn families() -> Vec<Family> {
         family("identity", identity("{namespace}", "{table}")),
         family("backfill", format!("{}*", backfill_prefix())),
         family("contracts", format!("{}*", contracts_prefix(&table))),
+        family("drift_decisions", drift_decisions(&table)),
     ]
 }
 

@@ -88,6 +88,10 @@ pub struct QuarantineRecord {
     /// history`), when it was routed to a table whose contract is recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract_version: Option<u32>,
+    /// For `drift_blocked`, the changes that blocked the file: the pending change it waits
+    /// on (`sluice drift list`; its id is [`crate::drift::change_set_id`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::drift::DriftChange>,
     /// RFC 3339 time the record was written.
     pub at: String,
 }

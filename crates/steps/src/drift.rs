@@ -18,7 +18,8 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use sluice_core::drift::{
-    classify, decide, infer_schema, ColumnAddition, DriftChange, DriftDecision, InferredSchema,
+    classify, decide_approved, infer_schema, ColumnAddition, DriftChange, DriftDecision,
+    InferredSchema,
 };
 use sluice_core::reader::RowItem;
 use sluice_core::schema::TableSchema;
@@ -108,15 +109,18 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     // new fields is refused at once, not after resolving each of them.
     sluice_core::evolution::precheck(&changes, &ctx.config.limits)
         .map_err(|detail| drift_blocked(&task.object.key, &detail))?;
-    let planned = match decide(&changes, &inferred, &table_cfg.drift) {
+    let approved = crate::drift_decisions::load(ctx.store.as_ref(), &table_cfg)
+        .await?
+        .approved();
+    let planned = match decide_approved(&changes, &inferred, &table_cfg.drift, &approved) {
         DriftDecision::NoChange => vec![],
         DriftDecision::Evolve { additions } => {
             sluice_core::evolution::check(&additions, &current, &ctx.config.limits)
                 .map_err(|detail| drift_blocked(&task.object.key, &detail))?;
             additions.iter().map(ColumnAddition::path).collect()
         }
-        DriftDecision::Quarantine { detail } => {
-            return Err(drift_blocked(&task.object.key, &detail))
+        DriftDecision::Quarantine { detail, blocking } => {
+            return Err(drift_blocked_by(&task.object.key, &detail, blocking))
         }
     };
     Ok(DriftOutput {
@@ -176,6 +180,15 @@ pub(crate) fn drift_blocked(key: &str, detail: &str) -> StepError {
     StepError {
         reason: Some(QuarantineReason::DriftBlocked),
         ..StepError::new(StepErrorKind::DriftBlocked, format!("{key}: {detail}"))
+    }
+}
+
+/// [`drift_blocked`] by policy, naming the changes that blocked the file: its quarantine
+/// record keeps them, and `sluice drift` lists the file under them.
+pub(crate) fn drift_blocked_by(key: &str, detail: &str, blocking: Vec<DriftChange>) -> StepError {
+    StepError {
+        drift: blocking,
+        ..drift_blocked(key, detail)
     }
 }
 

@@ -4,6 +4,7 @@
 //! Library errors are mapped to kinds here, in one place; steps never choose a name by hand.
 
 use serde::{Deserialize, Serialize};
+use sluice_core::drift::DriftChange;
 use sluice_core::QuarantineReason;
 use sluice_lake::{LakeError, LakeErrorKind};
 use sluice_store::{LedgerError, StoreError};
@@ -54,6 +55,9 @@ pub struct StepError {
     pub kind: StepErrorKind,
     pub reason: Option<QuarantineReason>,
     pub message: String,
+    /// For `DriftBlocked`, the changes that blocked the file (carried in the cause to the
+    /// quarantine record, where `sluice drift` finds them).
+    pub drift: Vec<DriftChange>,
     /// The error this one was made from, if any.
     #[source]
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -65,6 +69,7 @@ impl StepError {
             kind,
             reason: None,
             message: message.into(),
+            drift: vec![],
             source: None,
         }
     }
@@ -105,6 +110,7 @@ impl StepError {
         ErrorCause {
             reason: self.reason.unwrap_or(QuarantineReason::Internal),
             detail: truncate(&self.chain(), 1024),
+            drift: recordable(&self.drift),
         }
     }
 }
@@ -115,6 +121,29 @@ impl StepError {
 pub struct ErrorCause {
     pub reason: QuarantineReason,
     pub detail: String,
+    /// The changes that blocked a `drift_blocked` file ([`StepError::drift`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<DriftChange>,
+}
+
+/// Longest field path a cause carries in its changes; a change set with a longer one is not
+/// recorded (the detail still names it), so a hostile file's names cannot fill a cause.
+const MAX_RECORDED_PATH: usize = 256;
+/// Most changes a cause carries.
+const MAX_RECORDED_CHANGES: usize = 20;
+
+/// The changes as a cause carries them: all of them, or none when there are too many or one
+/// is too long to be an approvable, recordable change set.
+fn recordable(changes: &[DriftChange]) -> Vec<DriftChange> {
+    let fits = changes.len() <= MAX_RECORDED_CHANGES
+        && changes
+            .iter()
+            .all(|c| c.path.len() <= MAX_RECORDED_PATH && c.file_type.len() <= MAX_RECORDED_PATH);
+    if fits {
+        changes.to_vec()
+    } else {
+        vec![]
+    }
 }
 
 impl ErrorCause {
@@ -194,6 +223,38 @@ impl From<LedgerError> for StepError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_drift_blocked_cause_carries_its_changes_unless_they_are_too_big() {
+        let change = |path: &str| DriftChange {
+            class: sluice_core::drift::DriftClass::AdditiveOptional,
+            path: path.into(),
+            table_type: None,
+            file_type: "string".into(),
+        };
+        let blocked = |drift: Vec<DriftChange>| StepError {
+            reason: Some(QuarantineReason::DriftBlocked),
+            drift,
+            ..StepError::new(StepErrorKind::DriftBlocked, "orders/a.ndjson: drift")
+        };
+        let cause = blocked(vec![change("coupon")]).cause();
+        let text = serde_json::to_string(&cause).unwrap();
+        // Through Step Functions (a Lambda error document) and back.
+        let lambda = serde_json::json!({"errorType": "DriftBlocked", "errorMessage": text});
+        let back = ErrorCause::from_cause(&lambda.to_string()).unwrap();
+        assert_eq!(back.drift, vec![change("coupon")]);
+        // A cause without changes reads as before.
+        assert!(!serde_json::to_string(&StepError::internal("x").cause())
+            .unwrap()
+            .contains("drift"));
+        // A hostile file's names cannot fill the cause: too long or too many, none recorded.
+        assert!(blocked(vec![change(&"x".repeat(300))])
+            .cause()
+            .drift
+            .is_empty());
+        let many: Vec<DriftChange> = (0..21).map(|i| change(&format!("f{i}"))).collect();
+        assert!(blocked(many).cause().drift.is_empty());
+    }
 
     #[test]
     fn names_are_the_state_machine_names() {

@@ -33,6 +33,7 @@ pub mod context;
 pub mod contracts;
 pub mod dispatch;
 pub mod drift;
+pub mod drift_decisions;
 pub mod error;
 pub mod expire;
 pub mod failpoint;

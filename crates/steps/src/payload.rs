@@ -350,6 +350,9 @@ pub struct QuarantineInput {
     /// record (there is no object version to account for).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// For `drift_blocked`, the changes that blocked the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<sluice_core::drift::DriftChange>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! `quarantined`. Nothing is deleted or moved: the original object stays where it landed, so
 //! a replay reads the very same bytes. Running it twice converges.
 
+use sluice_core::drift::DriftChange;
 use sluice_core::ledger::LedgerState;
 use sluice_core::quarantine::QuarantineRecord;
 use sluice_store::Claim;
@@ -35,17 +36,19 @@ pub async fn quarantine_request(
 ///   Filter named the object, the arrival's `bucket`, `key`, `version_id`, `etag` (or an
 ///   `event_id`) identify it.
 pub fn normalize(req: IngestState) -> Result<QuarantineInput, StepError> {
-    let (reason, detail) = if let Some(err) = &req.error {
+    let (reason, detail, drift) = if let Some(err) = &req.error {
         from_error(err)
     } else {
         match req.status {
             Some(StateStatus::TooManyInvalidRows) => (
                 QuarantineReason::TooManyInvalidRows,
                 req.detail.clone().unwrap_or_default(),
+                vec![],
             ),
             Some(StateStatus::Rejected) => (
                 req.reason.unwrap_or(QuarantineReason::Internal),
                 req.detail.clone().unwrap_or_default(),
+                vec![],
             ),
             other => {
                 return Err(StepError::internal(format!(
@@ -90,14 +93,15 @@ pub fn normalize(req: IngestState) -> Result<QuarantineInput, StepError> {
         detail,
         rejects_key: req.rejects_key,
         event_id,
+        drift,
     })
 }
 
 /// Reads a caught error's cause: the step's `ErrorCause` JSON, directly (in-process) or as
 /// a Lambda error document's `errorMessage`; otherwise the error name decides the reason.
-fn from_error(err: &CaughtError) -> (QuarantineReason, String) {
+fn from_error(err: &CaughtError) -> (QuarantineReason, String, Vec<DriftChange>) {
     if let Some(c) = ErrorCause::from_cause(&err.cause) {
-        return (c.reason, c.detail);
+        return (c.reason, c.detail, c.drift);
     }
     let reason = if err.error == StepErrorKind::DriftBlocked.name() {
         QuarantineReason::DriftBlocked
@@ -106,7 +110,7 @@ fn from_error(err: &CaughtError) -> (QuarantineReason, String) {
     } else {
         QuarantineReason::Internal
     };
-    (reason, format!("{}: {}", err.error, err.cause))
+    (reason, format!("{}: {}", err.error, err.cause), vec![])
 }
 
 pub async fn quarantine(
@@ -130,6 +134,7 @@ pub async fn quarantine(
         detail: detail.clone(),
         rejects_key: input.rejects_key.clone(),
         contract_version,
+        drift: input.drift.clone(),
         at: now(),
     };
     let body =
@@ -206,6 +211,7 @@ mod tests {
         let cause = serde_json::to_string(&ErrorCause {
             reason: QuarantineReason::DriftBlocked,
             detail: "quantity became text".into(),
+            drift: vec![],
         })
         .unwrap();
         let req = IngestState {

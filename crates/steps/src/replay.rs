@@ -20,6 +20,8 @@ pub enum Selection {
     Id(String),
     Reason(QuarantineReason),
     Table(String),
+    /// The files waiting on one pending drift change (`sluice drift approve ID`).
+    DriftChange(String),
 }
 
 impl std::fmt::Display for Selection {
@@ -29,6 +31,7 @@ impl std::fmt::Display for Selection {
             Selection::Id(id) => write!(f, "{}", id.escape_debug()),
             Selection::Reason(reason) => write!(f, "--reason {reason}"),
             Selection::Table(table) => write!(f, "--table {}", table.escape_debug()),
+            Selection::DriftChange(id) => write!(f, "drift change {}", id.escape_debug()),
         }
     }
 }
@@ -73,6 +76,9 @@ pub async fn plan_replay(
             Selection::Id(id) => o.is_named(id),
             Selection::Reason(r) => record.reason == *r,
             Selection::Table(t) => record.table.as_deref() == Some(t.as_str()),
+            Selection::DriftChange(id) => {
+                crate::drift_decisions::waits_on(&record).is_some_and(|(_, waits)| waits == *id)
+            }
         };
         if !chosen {
             continue;

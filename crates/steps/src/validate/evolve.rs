@@ -16,24 +16,26 @@
 
 use iceberg::table::Table;
 use sluice_core::config::TableConfig;
-use sluice_core::drift::{classify, decide, ColumnAddition, DriftDecision};
+use sluice_core::drift::{classify, decide_approved, ColumnAddition, DriftChange, DriftDecision};
 use sluice_core::evolution::{check, precheck, NewFields};
 use sluice_core::schema::TableSchema;
 
 use crate::context::Context;
-use crate::drift::drift_blocked;
+use crate::drift::{drift_blocked, drift_blocked_by};
 use crate::error::{StepError, StepErrorKind};
 
 /// Schema changes attempted when other writers keep winning the race.
 const EVOLVE_ATTEMPTS: usize = 5;
 
-/// The columns to add for `new`, or the `drift_blocked` error that quarantines the file.
+/// The columns to add for `new`, or the `drift_blocked` error that quarantines the file;
+/// `approved`, the changes a person let through (`sluice drift approve`).
 pub(super) fn plan(
     ctx: &Context,
     table_cfg: &TableConfig,
     schema: &TableSchema,
     new: &NewFields,
     key: &str,
+    approved: &[DriftChange],
 ) -> Result<Vec<ColumnAddition>, StepError> {
     let limits = &ctx.config.limits;
     if new.overflowed() {
@@ -52,13 +54,15 @@ pub(super) fn plan(
     let inferred = new.inferred();
     let changes = classify(schema, &inferred);
     precheck(&changes, limits).map_err(|d| drift_blocked(key, &d))?;
-    match decide(&changes, &inferred, &table_cfg.drift) {
+    match decide_approved(&changes, &inferred, &table_cfg.drift, approved) {
         DriftDecision::NoChange => Ok(vec![]),
         DriftDecision::Evolve { additions } => {
             check(&additions, schema, limits).map_err(|d| drift_blocked(key, &d))?;
             Ok(additions)
         }
-        DriftDecision::Quarantine { detail } => Err(drift_blocked(key, &detail)),
+        DriftDecision::Quarantine { detail, blocking } => {
+            Err(drift_blocked_by(key, &detail, blocking))
+        }
     }
 }
 

@@ -108,7 +108,10 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
     let mut evolved = vec![];
     if let Some(new) = &pass.new_fields {
         let schema = from_iceberg_schema(table.metadata().current_schema())?;
-        let additions = match evolve::plan(ctx, &table_cfg, &schema, new, &object.key) {
+        let approved = crate::drift_decisions::load(ctx.store.as_ref(), &table_cfg)
+            .await?
+            .approved();
+        let additions = match evolve::plan(ctx, &table_cfg, &schema, new, &object.key, &approved) {
             Ok(additions) => additions,
             Err(e) => {
                 discard(&table, &pass.staged).await;
