@@ -26,7 +26,10 @@ async fn an_approval_racing_arrivals_leaves_every_row_in_the_table_once() {
     let first = h
         .ingest_bytes("c0.ndjson", ndjson((1..=3).map(with_coupon)))
         .await;
-    assert!(matches!(first.outcome, Outcome::Quarantined { .. }), "{first:?}");
+    assert!(
+        matches!(first.outcome, Outcome::Quarantined { .. }),
+        "{first:?}"
+    );
     let pending = drift_decisions::pending(&h.ctx).await.unwrap();
     assert_eq!(pending.len(), 1);
     let change = pending[0].clone();
@@ -80,12 +83,14 @@ async fn an_approval_racing_arrivals_leaves_every_row_in_the_table_once() {
     assert_eq!(rows.len(), 27, "nine files of three rows");
     let ids: HashSet<String> = rows.iter().map(|r| r["order_id"].to_string()).collect();
     assert_eq!(ids.len(), 27, "no row twice");
-    assert!(rows.iter().all(|r| r["coupon"] == "SPRING"), "the column kept every value");
+    assert!(
+        rows.iter().all(|r| r["coupon"] == "SPRING"),
+        "the column kept every value"
+    );
 }
 
 #[tokio::test]
-async fn two_people_deciding_at_once_both_land_and_a_second_decision_on_one_change_is_refused()
-{
+async fn two_people_deciding_at_once_both_land_and_a_second_decision_on_one_change_is_refused() {
     let text = std::fs::read_to_string(orders_example().join("sluice.toml"))
         .unwrap()
         .replace("additive = \"evolve\" ", "additive = \"quarantine\"");

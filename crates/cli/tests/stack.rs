@@ -769,3 +769,108 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
     let compacted = aws(&["compact", "--json"]);
     assert!(compacted.contains("\"table\":\"orders\""), "{compacted}");
 }
+
+/// Drift approval on the stack: a governed table's file with a new field is quarantined by
+/// the deployed functions, `drift list --aws` names the change, `drift approve --aws` records
+/// the decision in the stack's bucket and starts the replay on Step Functions, where
+/// DetectDrift and Validate read the approval: the table takes the column and the rows land
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_approved_from_a_laptop_lands_the_blocked_file_on_the_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/orders");
+    std::fs::copy(
+        example.join("orders.schema.json"),
+        dir.path().join("orders.schema.json"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
+    let governed = text
+        .replace("additive = \"evolve\" ", "additive = \"quarantine\"")
+        // The emulator's Glue catalog is shared by the stacks of the tests beside this one.
+        .replace("namespace = \"shop\"", "namespace = \"shop_drift\"");
+    assert!(governed.contains("additive = \"quarantine\""));
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(&config, governed).unwrap();
+    let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
+    let binaries = Binaries::beside_this_test().unwrap_or_else(|e| panic!("{e}"));
+    let stack = Stack::deploy(ministack, &config, &binaries)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = stack
+        .register_outputs(&[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let env = stack.client_env();
+    let aws = |args: &[&str]| {
+        let mut all = vec![
+            "--aws",
+            "--stack",
+            &name,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        stdout(&sluice(&env, &all))
+    };
+    let rows: Vec<String> = std::fs::read_to_string(example.join("data/orders-2026-03-01.ndjson"))
+        .unwrap()
+        .lines()
+        .take(4)
+        .map(|l| {
+            let mut row: Value = serde_json::from_str(l).unwrap();
+            row["coupon"] = json!("SPRING");
+            row.to_string()
+        })
+        .collect();
+    stack
+        .put(
+            "orders/coupons.ndjson",
+            (rows.join("\n") + "\n").into_bytes(),
+        )
+        .await
+        .unwrap();
+    stack
+        .wait_for_executions(ministack, 1, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed: Vec<Value> = aws(&["drift", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["changes"][0]["path"], "coupon");
+    assert_eq!(listed[0]["files"], json!(["orders/coupons.ndjson"]));
+    let id = listed[0]["id"].as_str().unwrap();
+
+    let approved = aws(&["drift", "approve", id]);
+    assert!(approved.contains("approved drift change"), "{approved}");
+    let executions = stack
+        .wait_for_executions(ministack, 2, Duration::from_secs(180))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        executions
+            .iter()
+            .all(|e| e.status == aws_sdk_sfn::types::ExecutionStatus::Succeeded),
+        "{executions:?}"
+    );
+    let table: Value = serde_json::from_str(&aws(&["table", "show", "orders", "--json"])).unwrap();
+    assert_eq!(table["total_records"], 4, "{table}");
+    assert!(
+        table["schema"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "coupon"),
+        "{table}"
+    );
+    assert_eq!(aws(&["drift", "list", "--json"]).trim(), "");
+    let store = sluice_aws::S3Store::from_conf(&stack.sdk, stack.bucket.clone());
+    let decided = store
+        .get_bytes(".sluice/drift/shop_drift.orders.json")
+        .await
+        .unwrap()
+        .expect("the decision is in the stack's bucket");
+    assert!(String::from_utf8_lossy(&decided.0).contains("\"approved\""));
+}
