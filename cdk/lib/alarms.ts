@@ -111,6 +111,11 @@ export class Alarms {
         'sluice: files were quarantined and wait for a person (sluice quarantine list)',
         sluiceMetric('FilesQuarantined', 'Sum'),
       ),
+      anyOf(
+        'DriftPendingAlarm',
+        'sluice: a file waits on a schema change a person must approve or reject (sluice drift list --aws, then drift approve ID or drift reject ID --reason TEXT)',
+        sluiceMetric('DriftPending', 'Sum'),
+      ),
     ];
     for (const t of props.tables) {
       const freshness = t.freshness ?? stackFreshness;

@@ -350,8 +350,8 @@ describe('alarms', () => {
 
   it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
     // One table: 3 rules (arrivals, reconcile, maintain) and 2 freshness alarms; 7 functions
-    // with errors and throttles each; 3 dead-letter queues.
-    expect(alarms(example)).toHaveLength(6 + 3 + 7 * 2 + 2);
+    // with errors and throttles each; 3 dead-letter queues; a file waiting on a drift decision.
+    expect(alarms(example)).toHaveLength(6 + 3 + 7 * 2 + 2 + 1);
     // One per state machine: ingest and backfill.
     byMetric(example, 'ExecutionsFailed', 2);
     const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
@@ -372,6 +372,12 @@ describe('alarms', () => {
     expect(quarantined.Period).toBe(300);
     // The functions' metrics carry the stack's name (EMF dimension `Stack`, from SLUICE_STACK).
     expect(quarantined.Dimensions).toEqual([{ Name: 'Stack', Value: example.stack.stackName }]);
+    // A file waiting on a schema change a person must decide (`sluice drift`), the quarantine
+    // function's DriftPending: its own alarm, whose description says what to run.
+    const pending = byMetric(example, 'DriftPending');
+    expect(pending.Statistic).toBe('Sum');
+    expect(pending.Dimensions).toEqual([{ Name: 'Stack', Value: example.stack.stackName }]);
+    expect(pending.AlarmDescription).toContain('sluice drift list --aws');
     // Freshness per table, by Stack and Table, over the table's own `freshness` (1h in the
     // example): rows that took too long to commit, and an object still waiting (reconcile's).
     const fresh = byMetric(example, 'EventToCommitLag');

@@ -7,7 +7,8 @@
 //!
 //! Which step emits what: commit `RowsCommitted`, `CommitLatency` and `EventToCommitLag`
 //! (the object's last-modified time to now), validate `RowsRejected`, quarantine
-//! `FilesQuarantined` (by `Table` too when the object was routed to one); the reconcile function, per table and run, `OldestUnfinishedAge` (how
+//! `FilesQuarantined` (by `Table` too when the object was routed to one) and, for a file that
+//! waits on a schema change a person must decide (`sluice drift`), `DriftPending`; the reconcile function, per table and run, `OldestUnfinishedAge` (how
 //! long the oldest version not yet committed, filtered or quarantined had waited since it
 //! landed; zero when none waits), `UnfinishedObjects` and `ReconcileStarted` (executions it
 //! had to start: events lost, or not yet delivered).
@@ -151,7 +152,13 @@ pub fn of_output(output: &StepOutput, took: Duration, now: DateTime<Utc>) -> Vec
             out
         }
         StepOutput::Validate(v) => vec![count("RowsRejected", v.rows().rejected as f64)],
-        StepOutput::Quarantine(_) => vec![count("FilesQuarantined", 1.0)],
+        StepOutput::Quarantine(q) => {
+            let mut out = vec![count("FilesQuarantined", 1.0)];
+            if q.drift_change.is_some() {
+                out.push(count("DriftPending", 1.0));
+            }
+            out
+        }
         StepOutput::Retract(r) => vec![count("VersionsRetracted", r.versions as f64)],
         StepOutput::Filter(_) | StepOutput::DetectDrift(_) => vec![],
     }
@@ -213,6 +220,7 @@ mod tests {
             table: None,
             reason: QuarantineReason::ParseError,
             record_key: "q.json".into(),
+            drift_change: None,
         });
         let metrics = of_output(&quarantined, Duration::ZERO, at());
         let doc = document(&metrics, &Dimensions::default(), at());
@@ -318,6 +326,7 @@ mod tests {
             table: Some("orders".into()),
             reason: QuarantineReason::ContractViolation,
             record_key: "q.json".into(),
+            drift_change: None,
         });
         assert_eq!(table_of(&routed), Some("orders"));
         let dims = Dimensions {
@@ -327,6 +336,18 @@ mod tests {
         let doc = document(&of_output(&routed, Duration::ZERO, at()), &dims, at());
         assert_eq!(doc["Table"], "orders");
         assert_eq!(doc["FilesQuarantined"], 1.0);
+        assert!(doc.get("DriftPending").is_none(), "{doc}");
+        // A file waiting on a schema change a person must decide is counted as such too.
+        let waiting = StepOutput::Quarantine(QuarantineOutput {
+            object: object(""),
+            table: Some("orders".into()),
+            reason: QuarantineReason::DriftBlocked,
+            record_key: "q.json".into(),
+            drift_change: Some("dc3828d5ad7".into()),
+        });
+        let doc = document(&of_output(&waiting, Duration::ZERO, at()), &dims, at());
+        assert_eq!(doc["FilesQuarantined"], 1.0);
+        assert_eq!(doc["DriftPending"], 1.0);
     }
 
     #[test]

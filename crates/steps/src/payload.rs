@@ -365,6 +365,10 @@ pub struct QuarantineOutput {
     pub reason: QuarantineReason,
     /// Key of the quarantine record under the control prefix.
     pub record_key: String,
+    /// For a `drift_blocked` file, the pending change it waits on (`sluice drift list`): the
+    /// metric `DriftPending` counts these, and its alarm asks a person to decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift_change: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -148,6 +148,7 @@ pub async fn quarantine(
             table: input.table,
             reason: input.reason,
             record_key,
+            drift_change: None,
         });
     }
 
@@ -184,10 +185,16 @@ pub async fn quarantine(
     tracing::info!(key = %object.key, reason = %input.reason, "object quarantined");
     Ok(QuarantineOutput {
         object,
+        drift_change: drift_change(&record),
         table: input.table,
         reason: input.reason,
         record_key,
     })
+}
+
+/// The pending drift change a quarantined file waits on, if it waits on one.
+fn drift_change(record: &QuarantineRecord) -> Option<String> {
+    crate::drift_decisions::waits_on(record).map(|(_, id)| id)
 }
 
 #[cfg(test)]

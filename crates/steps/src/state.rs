@@ -381,6 +381,7 @@ mod tests {
                 table: Some("orders".into()),
                 reason: QuarantineReason::ParseError,
                 record_key: "q.json".into(),
+                drift_change: None,
             }),
             error: Some(CaughtError {
                 error: "BadInput".into(),
