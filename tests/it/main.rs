@@ -12,6 +12,7 @@ mod hostile;
 mod interop;
 mod optimizers;
 mod overwrite;
+mod parquet;
 mod reconcile;
 mod replay;
 mod versions;

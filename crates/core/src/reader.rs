@@ -81,7 +81,6 @@ pub fn detect_compression(key: &str, head: &[u8]) -> Compression {
 
 /// Extensions of formats sluice does not read, with the name used in the refusal.
 const REFUSED_EXTENSIONS: &[(&str, &str)] = &[
-    ("parquet", "Parquet"),
     ("orc", "ORC"),
     ("avro", "Avro"),
     ("arrow", "Arrow IPC"),
@@ -132,19 +131,20 @@ pub fn format_for_key(key: &str, default: Format) -> Format {
     }
 }
 
-/// Refuses keys whose extension says a format sluice does not read (`.parquet`, `.zip`,
+/// Refuses keys whose extension says a format sluice does not read (`.orc`, `.zip`,
 /// `.avro`, `.xlsx`, `.bz2`, `.xz`, `.tar`, …). Accepts `.ndjson`, `.jsonl`, `.json` (NDJSON,
 /// or one JSON array of rows),
-/// `.csv` (CSV), `.txt`, no extension and unknown extensions, each optionally followed by
-/// `.gz` or `.zst`, in a table of either format: the object's own extension picks how it
-/// is read. The `Err` is a sentence for the quarantine record.
+/// `.csv` (CSV), `.parquet` (read by its content, as any Parquet file is), `.txt`, no
+/// extension and unknown extensions, each optionally followed by `.gz` or `.zst`, in a table
+/// of either format: the object's own extension picks how it is read. The `Err` is a
+/// sentence for the quarantine record.
 pub fn check_extension(key: &str, _format: Format) -> Result<(), String> {
     let base = base_name(key);
     let Some((_, ext)) = base.rsplit_once('.') else {
         return Ok(());
     };
     if let Some((_, what)) = REFUSED_EXTENSIONS.iter().find(|(e, _)| *e == ext) {
-        return Err(format!("{key:?} looks like {what} (.{ext}); sluice reads NDJSON and CSV, optionally gzip or zstd compressed"));
+        return Err(format!("{key:?} looks like {what} (.{ext}); sluice reads NDJSON, JSON, CSV (optionally gzip or zstd compressed) and Parquet"));
     }
     Ok(())
 }
@@ -220,7 +220,7 @@ pub enum ReadError {
     /// The object's content is not text in the expected format but a binary format, an
     /// archive, a second compression or UTF-16/32 text, told by its first bytes: whatever
     /// its name says, no row can be read from it.
-    #[error("the object's content is {found}, not {expected} text; sluice reads NDJSON, JSON and CSV in UTF-8, optionally gzip or zstd compressed")]
+    #[error("the object's content is {found}, not {expected} text; sluice reads NDJSON, JSON and CSV in UTF-8 (optionally gzip or zstd compressed) and Parquet")]
     NotText {
         /// What the first bytes say it is.
         found: &'static str,
@@ -667,6 +667,12 @@ fn binary_follows(rest: &[u8]) -> bool {
     rest.iter()
         .take(16)
         .any(|b| (*b < 0x20 && !matches!(*b, b'\t' | b'\n' | b'\r')) || *b == 0x7f)
+}
+
+/// Whether an object's first bytes are a Parquet file's: `PAR1`, then binary bytes (a CSV
+/// whose header starts `PAR1_score,` is text).
+pub fn is_parquet(head: &[u8]) -> bool {
+    head.strip_prefix(b"PAR1").is_some_and(binary_follows)
 }
 
 /// What the first bytes of an object's decompressed content say it is, when that is no
@@ -2824,7 +2830,7 @@ mod tests {
     #[test]
     fn extensions_of_other_formats_are_refused() {
         for key in [
-            "a.parquet",
+            "a.orc",
             "a.zip",
             "a.avro",
             "a.xlsx",
@@ -2836,6 +2842,7 @@ mod tests {
             assert!(check_extension(key, Format::Ndjson).is_err(), "{key}");
         }
         for key in [
+            "a.parquet",
             "a.ndjson",
             "a.jsonl.gz",
             "a.json.zst",

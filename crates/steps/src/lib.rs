@@ -41,6 +41,7 @@ pub mod filter;
 pub mod flow;
 pub mod gc;
 pub mod maintain;
+pub(crate) mod parquet_rows;
 pub mod payload;
 pub mod quarantine;
 pub mod reconcile;

@@ -5,14 +5,16 @@
 //! so memory stays bounded by the read buffer whatever the object's size, and the async
 //! side stays free to write Parquet at the same time.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use sluice_core::config::Format;
 use sluice_core::config::{Limits, TableConfig};
-use sluice_core::reader::{detect_compression, format_for_key, RowReader};
+use sluice_core::reader::{detect_compression, format_for_key, is_parquet, Compression, RowReader};
 use sluice_core::schema::TableSchema;
 use sluice_core::ObjectVersion;
+use sluice_core::QuarantineReason;
 use sluice_store::{ObjectStore, StoreError};
 use tokio::runtime::Handle;
 use tokio_util::io::SyncIoBridge;
@@ -113,6 +115,19 @@ pub(crate) fn open_rows(
             format!("reading {}: {e}", object.key),
         )
     })?;
+    if is_parquet(head) {
+        let lines = parquet_lines(buffered, object, limits)?;
+        let reader = RowReader::new(
+            Box::new(lines),
+            Compression::None,
+            Format::Ndjson,
+            limits,
+            schema,
+            object.size,
+        )
+        .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
+        return Ok(Opened::Rows(Box::new(reader)));
+    }
     let compression = detect_compression(&object.key, head);
     let reader = RowReader::new(
         Box::new(buffered),
@@ -124,4 +139,39 @@ pub(crate) fn open_rows(
     )
     .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
     Ok(Opened::Rows(Box::new(reader)))
+}
+
+/// A Parquet object's rows as JSON lines ([`crate::parquet_rows`]): copied to a temporary
+/// file first (Parquet's footer comes last), at most `limits.max_object_bytes`.
+fn parquet_lines(
+    body: impl Read,
+    object: &ObjectVersion,
+    limits: &Limits,
+) -> Result<crate::parquet_rows::ParquetLines, StepError> {
+    let transient = |e: std::io::Error| {
+        StepError::new(
+            crate::error::StepErrorKind::TransientError,
+            format!("copying {} to a temporary file: {e}", object.key),
+        )
+    };
+    let mut file = tempfile::tempfile().map_err(transient)?;
+    let copied = std::io::copy(
+        &mut body.take(limits.max_object_bytes.saturating_add(1)),
+        &mut file,
+    )
+    .map_err(transient)?;
+    if copied > limits.max_object_bytes {
+        return Err(StepError::bad_input(
+            QuarantineReason::TooLarge,
+            format!(
+                "{}: larger than limits.max_object_bytes = {}",
+                object.key, limits.max_object_bytes
+            ),
+        ));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(transient)?;
+    let max_made = limits
+        .max_expansion_ratio
+        .saturating_mul(copied.max(1 << 20));
+    crate::parquet_rows::open(file, &object.key, max_made)
 }

@@ -1,0 +1,185 @@
+//! Parquet files, read by their content under any table: their rows go the way of NDJSON
+//! rows (drift, the contract, rejected rows by row number, exactly once), a column of another
+//! type is drift naming the column and both types, a column no table can take and a file
+//! that is not readable Parquet are quarantined naming why.
+
+use std::sync::Arc;
+
+use arrow_array::{
+    ArrayRef, BinaryArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+use sluice_core::QuarantineReason;
+use sluice_local::Outcome;
+use sluice_tests::Harness;
+
+/// Orders as a Parquet file (snappy, as pyarrow and Spark write by default), `rows` of them
+/// from `first`; `quantity` as the given column, `extra` added.
+fn orders_parquet(
+    first: i64,
+    rows: usize,
+    quantity: ArrayRef,
+    extra: Option<(Field, ArrayRef)>,
+) -> Vec<u8> {
+    let ids: Vec<i64> = (first..first + rows as i64).collect();
+    let march_first = 1_772_359_200_000_000i64; // 2026-03-01T10:00:00Z
+    let mut fields = vec![
+        Field::new("order_id", DataType::Int64, false),
+        Field::new(
+            "ordered_at",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("customer_email", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("quantity", quantity.data_type().clone(), false),
+        Field::new("amount", DataType::Float64, false),
+    ];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(TimestampMicrosecondArray::from(vec![march_first; rows]).with_timezone("UTC")),
+        Arc::new(StringArray::from_iter_values(
+            ids.iter().map(|i| format!("c{i}@example.com")),
+        )),
+        Arc::new(StringArray::from_iter_values(ids.iter().map(|i| {
+            if i % 10 == 7 {
+                "lost"
+            } else {
+                "paid"
+            }
+        }))),
+        quantity,
+        Arc::new(Float64Array::from(vec![19.5; rows])),
+    ];
+    if let Some((field, column)) = extra {
+        fields.push(field);
+        columns.push(column);
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    let mut out = vec![];
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(300))
+        .build();
+    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    out
+}
+
+fn quantities(rows: usize) -> ArrayRef {
+    Arc::new(Int32Array::from(vec![2; rows]))
+}
+
+#[tokio::test]
+async fn a_parquet_file_lands_its_rows_and_rejects_its_bad_ones_by_row_number() {
+    let h = Harness::orders().await;
+    // 1,000 rows in four row groups; rows 7, 17, ... have a status the contract refuses.
+    let done = h
+        .ingest_bytes(
+            "export.parquet",
+            orders_parquet(1, 1000, quantities(1000), None),
+        )
+        .await;
+    assert!(
+        matches!(done.outcome, Outcome::Committed { .. }),
+        "{done:?}"
+    );
+    let counts = done.rows.clone().unwrap();
+    assert_eq!(
+        (counts.total, counts.valid, counts.rejected),
+        (1000, 900, 100)
+    );
+    let rows = h.rows().await;
+    assert_eq!(rows.len(), 900);
+    let first = rows.iter().find(|r| r["order_id"] == 1).unwrap();
+    assert_eq!(first["customer_email"], "c1@example.com");
+    assert_eq!(first["quantity"], 2);
+    let rejects = h.rejects(done.rejects_key.as_deref().unwrap()).await;
+    assert_eq!(rejects.len(), 100);
+    // Line numbers are row numbers: order 7 is the seventh row.
+    assert_eq!(rejects[0]["line"], 7, "{}", rejects[0]);
+    // Named as any file: the same bytes again are a duplicate, under another extension too.
+    let again = h
+        .ingest_bytes(
+            "export.parquet",
+            orders_parquet(1, 1000, quantities(1000), None),
+        )
+        .await;
+    assert!(
+        matches!(again.outcome, Outcome::Duplicate { .. }),
+        "{again:?}"
+    );
+    let renamed = h
+        .ingest_bytes(
+            "export-copy.ndjson",
+            orders_parquet(2001, 10, quantities(10), None),
+        )
+        .await;
+    assert!(
+        matches!(renamed.outcome, Outcome::Committed { .. }),
+        "{renamed:?}"
+    );
+    assert_eq!(h.rows().await.len(), 909);
+}
+
+#[tokio::test]
+async fn a_column_of_another_type_is_drift_and_one_no_table_takes_is_refused_by_name() {
+    let h = Harness::orders().await;
+    let text: ArrayRef = Arc::new(StringArray::from(vec!["many"; 20]));
+    let drifted = h
+        .ingest_bytes("text-quantity.parquet", orders_parquet(1, 20, text, None))
+        .await;
+    let (Outcome::Quarantined { reason }, Some(detail)) = (&drifted.outcome, &drifted.detail)
+    else {
+        panic!("{drifted:?}");
+    };
+    assert_eq!(*reason, QuarantineReason::DriftBlocked);
+    assert!(
+        detail.contains("`quantity` is string in the file but long in the table"),
+        "{detail}"
+    );
+    let blob: ArrayRef = Arc::new(BinaryArray::from(vec![&b"\x00\x01"[..]; 5]));
+    let refused = h
+        .ingest_bytes(
+            "blob.parquet",
+            orders_parquet(
+                100,
+                5,
+                quantities(5),
+                Some((Field::new("photo", DataType::Binary, false), blob)),
+            ),
+        )
+        .await;
+    let (Outcome::Quarantined { reason }, Some(detail)) = (&refused.outcome, &refused.detail)
+    else {
+        panic!("{refused:?}");
+    };
+    assert_eq!(*reason, QuarantineReason::UnsupportedFormat);
+    assert!(
+        detail.contains("Parquet column `photo` is Binary"),
+        "{detail}"
+    );
+    // Cut short: its footer is gone.
+    let whole = orders_parquet(200, 50, quantities(50), None);
+    let cut = h
+        .ingest_bytes("cut.parquet", whole[..whole.len() / 2].to_vec())
+        .await;
+    let (Outcome::Quarantined { reason }, Some(detail)) = (&cut.outcome, &cut.detail) else {
+        panic!("{cut:?}");
+    };
+    assert_eq!(*reason, QuarantineReason::UnsupportedFormat);
+    assert!(detail.contains("not a readable Parquet file"), "{detail}");
+    assert!(h.rows().await.is_empty());
+    // A CSV whose header starts like Parquet's magic is still CSV.
+    let csv = "PAR1_score,order_id\n1,2\n";
+    let done = h.ingest_bytes("scores.csv", csv).await;
+    assert!(
+        !done.detail.as_deref().unwrap_or("").contains("Parquet"),
+        "{done:?}"
+    );
+}
