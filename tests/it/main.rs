@@ -1,6 +1,7 @@
 //! sluice's end-to-end scenarios, one test binary of modules.
 
 mod chaos;
+mod chaos_drift;
 mod chaos_versions;
 mod contract;
 mod drift_approval;
