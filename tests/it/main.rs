@@ -16,4 +16,5 @@ mod overwrite;
 mod parquet;
 mod reconcile;
 mod replay;
+mod rescue;
 mod versions;

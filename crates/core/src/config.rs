@@ -48,7 +48,8 @@
 //! additive = "evolve"            # new optional top-level field
 //! nested_addition = "evolve"     # new optional field inside a struct
 //! widening = "quarantine"        # int -> double
-//! incompatible = "quarantine"    # string where a number was, ...
+//! incompatible = "quarantine"    # string where a number was, ...; or "rescue": such values
+//!                                # go into the _rescued JSON column, the rows land
 //! sample_rows = 1000             # rows read to infer a file's schema
 //! ```
 //!
@@ -491,6 +492,10 @@ pub enum DriftAction {
     Evolve,
     /// Leave the table alone and quarantine the file as `drift_blocked`.
     Quarantine,
+    /// For `incompatible` only: load the file, each value that does not fit its column
+    /// moved, with its field's name, into the `_rescued` JSON column
+    /// ([`crate::schema::RESCUED_COLUMN`]) and the column left null in that row.
+    Rescue,
 }
 
 /// The drift policy, one action per change class (DESIGN §6).
@@ -678,6 +683,20 @@ impl Config {
             }
             if t.drift.sample_rows == 0 {
                 return Err(invalid(key("drift.sample_rows"), "must be positive".into()));
+            }
+            for (name, action) in [
+                ("additive", t.drift.additive),
+                ("nested_addition", t.drift.nested_addition),
+                ("widening", t.drift.widening),
+            ] {
+                if action == DriftAction::Rescue {
+                    return Err(invalid(
+                        key(&format!("drift.{name}")),
+                        "\"rescue\" applies to `incompatible` only (a value that does not fit its \
+                         column); use \"evolve\" or \"quarantine\""
+                            .into(),
+                    ));
+                }
             }
             if let Some(glue) = &t.glue_optimizers {
                 if let Some((k, message)) = self.glue_optimizers_problem(t, glue) {

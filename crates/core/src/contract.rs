@@ -46,6 +46,9 @@ pub struct Violation {
     /// What is wrong, for a person: names the field and the expectation, e.g.
     /// `"quantity": "abc" is not of type "integer"`.
     pub message: String,
+    /// The value is of another JSON type than its field's (`type`): what
+    /// `incompatible = "rescue"` moves into the `_rescued` column.
+    pub wrong_type: bool,
 }
 
 /// Why a contract could not be loaded. Every variant names the contract file.
@@ -130,7 +133,15 @@ impl Contract {
             .map(|error| {
                 let pointer = error.instance_path().as_str().to_string();
                 let message = describe(&pointer, &error.to_string());
-                Violation { pointer, message }
+                let wrong_type = matches!(
+                    error.kind(),
+                    jsonschema::error::ValidationErrorKind::Type { .. }
+                );
+                Violation {
+                    pointer,
+                    message,
+                    wrong_type,
+                }
             })
             .collect()
     }
@@ -147,7 +158,7 @@ fn describe(pointer: &str, message: &str) -> String {
 }
 
 /// Renders a JSON pointer as a dotted field path: `/items/0/sku` → `items[0].sku`.
-fn field_path(pointer: &str) -> String {
+pub fn field_path(pointer: &str) -> String {
     let mut out = String::new();
     for segment in pointer.split('/').skip(1) {
         let segment = segment.replace("~1", "/").replace("~0", "~");

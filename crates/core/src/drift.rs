@@ -560,6 +560,12 @@ pub fn decide_approved(
             (DriftAction::Evolve, DriftClass::Incompatible) => blocking.push(format!(
                 "{change} (an incompatible change cannot be evolved: no column type holds both)"
             )),
+            // The values are rescued row by row (validate), the table keeps its type.
+            (DriftAction::Rescue, DriftClass::Incompatible) => {}
+            // Refused at load for the other classes; quarantine if one got here.
+            (DriftAction::Rescue, _) => blocking.push(format!(
+                "{change} (\"rescue\" applies to incompatible changes only)"
+            )),
             (DriftAction::Evolve, _) => {}
         }
         if blocking.len() > before {
@@ -573,7 +579,9 @@ pub fn decide_approved(
         };
     }
     let mut additions = Vec::new();
-    for change in changes {
+    // Only new fields become columns: a change of an existing column's type that got here is
+    // rescued row by row.
+    for change in changes.iter().filter(|c| c.table_type.is_none()) {
         match resolve(&file.schema.fields, &change.path) {
             Some((parent, field)) => additions.push(ColumnAddition {
                 parent,
@@ -591,6 +599,9 @@ pub fn decide_approved(
                 }
             }
         }
+    }
+    if additions.is_empty() {
+        return DriftDecision::NoChange;
     }
     DriftDecision::Evolve { additions }
 }

@@ -31,6 +31,7 @@ pub mod ledger;
 pub mod object;
 pub mod quarantine;
 pub mod reader;
+pub mod rescue;
 pub mod schema;
 pub mod size;
 

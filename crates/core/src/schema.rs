@@ -81,6 +81,20 @@ pub const LINEAGE_COLUMNS: [(&str, FieldType); 5] = [
     ("_source_line", FieldType::Long),
 ];
 
+/// The column a table with `incompatible = "rescue"` has: per row, a JSON object of the
+/// values that did not fit their columns, by field (`{"shipping.city": 42}`); null in a row
+/// that needed none.
+pub const RESCUED_COLUMN: &str = "_rescued";
+
+/// The [`RESCUED_COLUMN`] as an optional field.
+pub fn rescued_field() -> Field {
+    Field {
+        name: RESCUED_COLUMN.to_string(),
+        ty: FieldType::String,
+        required: false,
+    }
+}
+
 /// Whether `name` is one of the [`LINEAGE_COLUMNS`].
 pub fn is_lineage_column(name: &str) -> bool {
     LINEAGE_COLUMNS.iter().any(|(n, _)| *n == name)

@@ -61,6 +61,19 @@ pub struct Lake {
     optimizers: Option<Arc<dyn TableOptimizers>>,
 }
 
+/// The columns sluice adds to a table beside its contract's: the lineage columns with
+/// `lineage = true`, the `_rescued` column with `incompatible = "rescue"`.
+fn own_fields(table: &TableConfig) -> Vec<sluice_core::schema::Field> {
+    let mut out = vec![];
+    if table.lineage {
+        out.extend(sluice_core::schema::lineage_fields());
+    }
+    if table.drift.incompatible == sluice_core::config::DriftAction::Rescue {
+        out.push(sluice_core::schema::rescued_field());
+    }
+    out
+}
+
 impl std::fmt::Debug for Lake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lake")
@@ -266,19 +279,15 @@ impl Lake {
         if let Some(t) = self.load(table).await? {
             return self.with_lineage_columns(table, t).await;
         }
-        let with_lineage;
-        let contract = if table.lineage {
-            with_lineage = TableSchema {
-                fields: contract
-                    .fields
-                    .iter()
-                    .cloned()
-                    .chain(sluice_core::schema::lineage_fields())
-                    .collect(),
-            };
-            &with_lineage
-        } else {
+        let with_own;
+        let own = own_fields(table);
+        let contract = if own.is_empty() {
             contract
+        } else {
+            with_own = TableSchema {
+                fields: contract.fields.iter().cloned().chain(own).collect(),
+            };
+            &with_own
         };
         let _creating = match &self.guard {
             Some(guard) => {
@@ -369,14 +378,17 @@ impl Lake {
         }
     }
 
-    /// The table, with the lineage columns it lacks added when `lineage = true` (in one schema
-    /// change; a racing writer's identical change is skipped by [`Lake::add_columns`]).
+    /// The table, with the columns sluice writes itself that it lacks added ([`own_fields`]:
+    /// the lineage columns with `lineage = true`, `_rescued` with `incompatible = "rescue"`),
+    /// in one schema change; a racing writer's identical change is skipped by
+    /// [`Lake::add_columns`].
     async fn with_lineage_columns(&self, table_cfg: &TableConfig, table: Table) -> Result<Table> {
-        if !table_cfg.lineage {
+        let own = own_fields(table_cfg);
+        if own.is_empty() {
             return Ok(table);
         }
         let current = table.metadata().current_schema();
-        let missing: Vec<ColumnAddition> = sluice_core::schema::lineage_fields()
+        let missing: Vec<ColumnAddition> = own
             .into_iter()
             .filter(|f| current.field_by_name(&f.name).is_none())
             .map(|field| ColumnAddition {
@@ -387,7 +399,7 @@ impl Lake {
         if missing.is_empty() {
             return Ok(table);
         }
-        tracing::info!(table = %table_cfg.name, columns = missing.len(), "lineage columns added");
+        tracing::info!(table = %table_cfg.name, columns = missing.len(), "lineage or rescue columns added");
         self.add_columns(table_cfg, &missing).await
     }
 

@@ -131,10 +131,12 @@ mod tests {
                     Violation {
                         pointer: "/n".into(),
                         message: "\"n\" is not an integer".into(),
+                        wrong_type: true,
                     },
                     Violation {
                         pointer: "/m".into(),
                         message: "\"m\" is required".into(),
+                        wrong_type: false,
                     },
                 ],
                 "{\"n\":\"x\"}",

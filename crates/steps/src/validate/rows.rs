@@ -34,6 +34,8 @@ use super::pass::ReadEnd;
 use super::rejects;
 use crate::error::StepError;
 use crate::source::{open_rows, Opened};
+use sluice_core::config::DriftAction;
+use sluice_core::rescue::{set_rescued, take_misfits};
 
 /// What the reading thread sends: valid rows in parts, in line order, and rejects.
 pub(super) struct Chunk {
@@ -155,6 +157,7 @@ pub(super) fn read(
         read_bytes,
         mut new_fields,
     } = r;
+    let rescue = table.drift.incompatible == DriftAction::Rescue;
     let mut reader = match open_rows(
         handle,
         &store,
@@ -207,8 +210,22 @@ pub(super) fn read(
         };
         match item {
             None => {}
-            Some(RowItem::Row { line, value }) => {
-                let violations = contract.validate(&value);
+            Some(RowItem::Row { line, mut value }) => {
+                let mut violations = contract.validate(&value);
+                let mut rescued_row = false;
+                if rescue && !violations.is_empty() {
+                    // Values of another type than their fields' move into `_rescued`; the
+                    // row lands if that is all that was wrong with it.
+                    let mut fixed = value.clone();
+                    if let Some(rescued) = take_misfits(&mut fixed, &violations) {
+                        if contract.validate(&fixed).is_empty() {
+                            set_rescued(&mut fixed, &rescued);
+                            value = fixed;
+                            violations.clear();
+                            rescued_row = true;
+                        }
+                    }
+                }
                 if violations.is_empty() {
                     if let Some(new) = new_fields.as_mut() {
                         new.observe(&schema, &value);
@@ -217,7 +234,9 @@ pub(super) fn read(
                     if let Some(decoder) = decoder.as_mut() {
                         chunk.take_decoded(decoder, &mut decoded_lines)?;
                     }
-                    chunk.push_json(line, reader.row_text(), &value);
+                    // A rescued row is no longer the line's text.
+                    let text = if rescued_row { None } else { reader.row_text() };
+                    chunk.push_json(line, text, &value);
                 } else {
                     let raw = match reader.row_text() {
                         Some(text) => String::from_utf8_lossy(text).into_owned(),
