@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 use rand::seq::SliceRandom;
 use rand::Rng as _;
 use sluice_core::config::Config;
-use sluice_local::{arrival_name, ArrivalReport, Local, LocalError, Outcome};
-use sluice_states::Status;
+use sluice_local::{arrival_name, ArrivalReport, LocalError, Outcome};
 use sluice_steps::failpoint;
 use sluice_steps::payload::Arrival;
 use sluice_tests::chaos::{self, FastClock, FileSpec};
@@ -335,7 +334,7 @@ impl Schedule {
 
     async fn redrive_failed(&mut self, stats: &mut Stats) -> Result<(), LocalError> {
         for _ in 0..RECOVERY_ROUNDS {
-            let failed = failed_executions(&self.h.local).await?;
+            let failed = chaos::failed_executions(&self.h.local).await?;
             if failed.is_empty() {
                 break;
             }
@@ -354,7 +353,7 @@ impl Schedule {
     /// Executions recovery could not finish: each is a person paged for nothing, or worse.
     async fn unfinished_executions(&self) -> Result<Vec<String>, LocalError> {
         let mut problems = vec![];
-        for name in failed_executions(&self.h.local).await? {
+        for name in chaos::failed_executions(&self.h.local).await? {
             let e = self.h.local.engine.describe(&name).await?;
             let report = self.h.local.report(&e).await?;
             let failures: Vec<String> = self
@@ -403,20 +402,6 @@ impl Schedule {
             seed = self.seed,
         )
     }
-}
-
-async fn failed_executions(local: &Local) -> Result<Vec<String>, LocalError> {
-    let mut names = vec![];
-    for e in local.engine.list(None, u32::MAX).await? {
-        if matches!(
-            e.status,
-            Status::Failed | Status::Aborted | Status::TimedOut
-        ) {
-            names.push(e.name);
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 fn outcome_text(r: &ArrivalReport) -> String {

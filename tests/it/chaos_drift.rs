@@ -23,8 +23,7 @@ use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng as _;
 use serde_json::json;
 use sluice_core::ledger::LedgerState;
-use sluice_local::{Local, LocalError, Outcome, Selection};
-use sluice_states::Status;
+use sluice_local::{LocalError, Outcome, Selection};
 use sluice_steps::drift_decisions::{self, Verdict};
 use sluice_steps::failpoint;
 use sluice_steps::payload::Arrival;
@@ -375,7 +374,7 @@ impl Schedule {
 
     async fn redrive_failed(&mut self) -> Result<(), LocalError> {
         for _ in 0..RECOVERY_ROUNDS {
-            let failed = failed_executions(&self.h.local).await?;
+            let failed = chaos::failed_executions(&self.h.local).await?;
             if failed.is_empty() {
                 break;
             }
@@ -470,7 +469,7 @@ impl Schedule {
             }
             Err(e) => problems.push(format!("pending changes unreadable: {e}")),
         }
-        if let Ok(failed) = failed_executions(&self.h.local).await {
+        if let Ok(failed) = chaos::failed_executions(&self.h.local).await {
             for name in failed {
                 problems.push(format!("execution {name} is still failed after recovery"));
             }
@@ -491,20 +490,6 @@ fn change_of(field: &str) -> sluice_core::drift::DriftChange {
 
 fn id_of(field: &str) -> String {
     sluice_core::drift::change_set_id("orders", &[change_of(field)])
-}
-
-async fn failed_executions(local: &Local) -> Result<Vec<String>, LocalError> {
-    let mut names = vec![];
-    for e in local.engine.list(None, u32::MAX).await? {
-        if matches!(
-            e.status,
-            Status::Failed | Status::Aborted | Status::TimedOut
-        ) {
-            names.push(e.name);
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

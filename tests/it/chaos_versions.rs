@@ -28,8 +28,7 @@ use rand::seq::SliceRandom;
 use rand::Rng as _;
 use sluice_core::ledger::LedgerState;
 use sluice_lake::ExpiryPolicy;
-use sluice_local::{Local, LocalError, Outcome};
-use sluice_states::Status;
+use sluice_local::{LocalError, Outcome};
 use sluice_steps::failpoint;
 use sluice_steps::payload::{Arrival, ArrivalEvent};
 use sluice_steps::ExpireOptions;
@@ -325,7 +324,7 @@ impl Schedule {
 
     async fn redrive_failed(&mut self) -> Result<(), LocalError> {
         for _ in 0..RECOVERY_ROUNDS {
-            let failed = failed_executions(&self.h.local).await?;
+            let failed = chaos::failed_executions(&self.h.local).await?;
             if failed.is_empty() {
                 break;
             }
@@ -406,27 +405,13 @@ impl Schedule {
                 Err(e) => problems.push(format!("{}: head unreadable: {e}", plan.key)),
             }
         }
-        if let Ok(failed) = failed_executions(&self.h.local).await {
+        if let Ok(failed) = chaos::failed_executions(&self.h.local).await {
             for name in failed {
                 problems.push(format!("execution {name} is still failed after recovery"));
             }
         }
         problems
     }
-}
-
-async fn failed_executions(local: &Local) -> Result<Vec<String>, LocalError> {
-    let mut names = vec![];
-    for e in local.engine.list(None, u32::MAX).await? {
-        if matches!(
-            e.status,
-            Status::Failed | Status::Aborted | Status::TimedOut
-        ) {
-            names.push(e.name);
-        }
-    }
-    names.sort();
-    Ok(names)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

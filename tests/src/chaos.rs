@@ -876,3 +876,22 @@ pub async fn check_no_orphaned_files(
     }
     problems
 }
+
+/// The executions of `local`'s engine that ended failed, aborted or timed out, by name: what
+/// a schedule's recovery redrives, and what must be none after it.
+pub async fn failed_executions(
+    local: &sluice_local::Local,
+) -> Result<Vec<String>, sluice_local::LocalError> {
+    use sluice_states::Status;
+    let mut names = vec![];
+    for e in local.engine.list(None, u32::MAX).await? {
+        if matches!(
+            e.status,
+            Status::Failed | Status::Aborted | Status::TimedOut
+        ) {
+            names.push(e.name);
+        }
+    }
+    names.sort();
+    Ok(names)
+}

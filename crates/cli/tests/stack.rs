@@ -83,6 +83,61 @@ async fn deploy(ministack: &Ministack, extra: &[(&str, &str)]) -> (Stack, String
     (stack, name)
 }
 
+/// The orders example deployed with its sluice.toml as `edit` makes it, outputs registered;
+/// `namespace` replaces `shop`, since the emulator's Glue catalog is shared by the stacks of
+/// the tests running beside this one. Returns the stack, its name, and the directory holding
+/// the config and contract the commands must name (`--config`).
+async fn deploy_edited(
+    ministack: &Ministack,
+    namespace: &str,
+    edit: impl Fn(String) -> String,
+) -> (Stack, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let example = repo().join("examples/orders");
+    std::fs::copy(
+        example.join("orders.schema.json"),
+        dir.path().join("orders.schema.json"),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
+    let edited = edit(text).replace(
+        "namespace = \"shop\"",
+        &format!("namespace = \"{namespace}\""),
+    );
+    assert!(
+        edited.contains(namespace),
+        "the example names its namespace"
+    );
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(&config, edited).unwrap();
+    let binaries = Binaries::beside_this_test().unwrap_or_else(|e| panic!("{e}"));
+    let stack = Stack::deploy(ministack, &config, &binaries)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let name = stack
+        .register_outputs(&[])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    (stack, name, dir)
+}
+
+/// `sluice --aws --stack NAME --config CONFIG ARGS` against `stack`, its stdout (it must
+/// succeed).
+fn aws_of<'a>(stack: &Stack, name: &'a str, config: PathBuf) -> impl Fn(&[&str]) -> String + 'a {
+    let env = stack.client_env();
+    move |args: &[&str]| {
+        let mut all = vec![
+            "--aws",
+            "--stack",
+            name,
+            "--config",
+            config.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        stdout(&sluice(&env, &all))
+    }
+}
+
 /// A `quarantine list` table, word by word, with its `at` column (when each file was
 /// judged) blanked.
 fn without_times(table: &str) -> Vec<String> {
@@ -649,48 +704,16 @@ fn local_only_commands_refuse_aws() {
 /// EventBridge, the definition's Retract state, the commit function) takes them out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the_stack() {
-    let dir = tempfile::tempdir().unwrap();
-    let example = repo().join("examples/orders");
-    std::fs::copy(
-        example.join("orders.schema.json"),
-        dir.path().join("orders.schema.json"),
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
-    let config = dir.path().join("sluice.toml");
-    std::fs::write(
-        &config,
-        // A namespace of its own: the emulator's Glue catalog is shared by the stacks of
-        // the tests running beside this one.
+    let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
+    let (stack, name, dir) = deploy_edited(ministack, "shop_versions", |text| {
         text.replace(
             "max_invalid_ratio = 0.2",
             "max_invalid_ratio = 0.2\nnew_version = \"replace\"\non_delete = \"delete\"",
-        )
-        .replace("namespace = \"shop\"", "namespace = \"shop_versions\"")
-            + "\n[ledger]\nlease_seconds = 5\n",
-    )
-    .unwrap();
-    let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
-    let binaries = Binaries::beside_this_test().unwrap_or_else(|e| panic!("{e}"));
-    let stack = Stack::deploy(ministack, &config, &binaries)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let name = stack
-        .register_outputs(&[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let env = stack.client_env();
-    let aws = |args: &[&str]| {
-        let mut all = vec![
-            "--aws",
-            "--stack",
-            &name,
-            "--config",
-            config.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        stdout(&sluice(&env, &all))
-    };
+        ) + "\n[ledger]\nlease_seconds = 5\n"
+    })
+    .await;
+    let example = repo().join("examples/orders");
+    let aws = aws_of(&stack, &name, dir.path().join("sluice.toml"));
     let total = || -> u64 {
         let v: Value = serde_json::from_str(&aws(&["table", "show", "orders", "--json"])).unwrap();
         v["total_records"].as_u64().unwrap()
@@ -777,42 +800,15 @@ async fn an_overwritten_then_deleted_object_replaces_then_leaves_its_rows_on_the
 /// once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drift_approved_from_a_laptop_lands_the_blocked_file_on_the_stack() {
-    let dir = tempfile::tempdir().unwrap();
-    let example = repo().join("examples/orders");
-    std::fs::copy(
-        example.join("orders.schema.json"),
-        dir.path().join("orders.schema.json"),
-    )
-    .unwrap();
-    let text = std::fs::read_to_string(example.join("sluice.toml")).unwrap();
-    let governed = text
-        .replace("additive = \"evolve\" ", "additive = \"quarantine\"")
-        // The emulator's Glue catalog is shared by the stacks of the tests beside this one.
-        .replace("namespace = \"shop\"", "namespace = \"shop_drift\"");
-    assert!(governed.contains("additive = \"quarantine\""));
-    let config = dir.path().join("sluice.toml");
-    std::fs::write(&config, governed).unwrap();
     let ministack = Ministack::shared().unwrap_or_else(|e| panic!("{e}"));
-    let binaries = Binaries::beside_this_test().unwrap_or_else(|e| panic!("{e}"));
-    let stack = Stack::deploy(ministack, &config, &binaries)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let name = stack
-        .register_outputs(&[])
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let env = stack.client_env();
-    let aws = |args: &[&str]| {
-        let mut all = vec![
-            "--aws",
-            "--stack",
-            &name,
-            "--config",
-            config.to_str().unwrap(),
-        ];
-        all.extend_from_slice(args);
-        stdout(&sluice(&env, &all))
-    };
+    let (stack, name, dir) = deploy_edited(ministack, "shop_drift", |text| {
+        let governed = text.replace("additive = \"evolve\" ", "additive = \"quarantine\"");
+        assert!(governed.contains("additive = \"quarantine\""));
+        governed
+    })
+    .await;
+    let example = repo().join("examples/orders");
+    let aws = aws_of(&stack, &name, dir.path().join("sluice.toml"));
     let rows: Vec<String> = std::fs::read_to_string(example.join("data/orders-2026-03-01.ndjson"))
         .unwrap()
         .lines()
