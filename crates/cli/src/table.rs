@@ -47,9 +47,11 @@ pub async fn run(
     };
     let watermark = watermark(ctx, cfg).await?;
     let contract = ctx.contract(&cfg.name).ok();
+    let decisions = sluice_steps::drift_decisions::load(ctx.store.as_ref(), cfg).await?;
     if json {
         let mut v = serde_json::to_value(&d)?;
         v["watermark"] = serde_json::to_value(&watermark)?;
+        v["drift_decisions"] = serde_json::to_value(&decisions.decisions)?;
         outln!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -90,6 +92,38 @@ pub async fn run(
     }
     if let Some(late) = watermark.as_ref().and_then(|w| w.lateness(cfg.freshness)) {
         outln!("           {late}");
+    }
+    let verdicts = |v| decisions.decisions.iter().filter(|d| d.verdict == v).count();
+    let (approved, rejected) = (
+        verdicts(sluice_steps::drift_decisions::Verdict::Approved),
+        verdicts(sluice_steps::drift_decisions::Verdict::Rejected),
+    );
+    if approved + rejected > 0 {
+        outln!(
+            "drift      {approved} change(s) approved, {rejected} rejected (`sluice drift list --all`)"
+        );
+    }
+    if cfg.drift.incompatible == sluice_core::config::DriftAction::Rescue {
+        outln!(
+            "rescue     values that do not fit their columns go into {} (incompatible = \"rescue\")",
+            sluice_core::schema::RESCUED_COLUMN
+        );
+    }
+    if let Some(glue) = cfg.glue_optimizers.as_ref().filter(|g| g.any()) {
+        let mut asked = vec![];
+        if glue.compaction {
+            asked.push("compaction".to_string());
+        }
+        if let Some(days) = glue.snapshot_retention_days {
+            asked.push(format!("snapshot retention {days} d"));
+        }
+        if let Some(days) = glue.orphan_file_retention_days {
+            asked.push(format!("orphan file deletion {days} d"));
+        }
+        outln!(
+            "optimizers AWS Glue: {} (on the Glue catalog; `sluice maintain --aws` sets them up)",
+            asked.join(", ")
+        );
     }
     outln!("\nschema");
     for f in &d.schema.fields {
