@@ -175,6 +175,16 @@ async fn a_column_of_another_type_is_drift_and_one_no_table_takes_is_refused_by_
     assert_eq!(*reason, QuarantineReason::UnsupportedFormat);
     assert!(detail.contains("not a readable Parquet file"), "{detail}");
     assert!(h.rows().await.is_empty());
+    // Named Parquet, but text: its name is not believed.
+    let text = h.ingest_bytes("notes.parquet", "PAR1....PAR1\n").await;
+    let (Outcome::Quarantined { reason }, Some(detail)) = (&text.outcome, &text.detail) else {
+        panic!("{text:?}");
+    };
+    assert_eq!(*reason, QuarantineReason::UnsupportedFormat);
+    assert!(
+        detail.contains("named .parquet, but its content is not Parquet"),
+        "{detail}"
+    );
     // A CSV whose header starts like Parquet's magic is still CSV.
     let csv = "PAR1_score,order_id\n1,2\n";
     let done = h.ingest_bytes("scores.csv", csv).await;

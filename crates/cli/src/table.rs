@@ -93,7 +93,13 @@ pub async fn run(
     if let Some(late) = watermark.as_ref().and_then(|w| w.lateness(cfg.freshness)) {
         outln!("           {late}");
     }
-    let verdicts = |v| decisions.decisions.iter().filter(|d| d.verdict == v).count();
+    let verdicts = |v| {
+        decisions
+            .decisions
+            .iter()
+            .filter(|d| d.verdict == v)
+            .count()
+    };
     let (approved, rejected) = (
         verdicts(sluice_steps::drift_decisions::Verdict::Approved),
         verdicts(sluice_steps::drift_decisions::Verdict::Rejected),

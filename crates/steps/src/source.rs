@@ -115,6 +115,17 @@ pub(crate) fn open_rows(
             format!("reading {}: {e}", object.key),
         )
     })?;
+    let named_parquet = object.key.to_ascii_lowercase().ends_with(".parquet");
+    if named_parquet && !is_parquet(head) {
+        return Err(StepError::bad_input(
+            QuarantineReason::UnsupportedFormat,
+            format!(
+                "{}: named .parquet, but its content is not Parquet (a Parquet file starts with \
+                 `PAR1` and binary data)",
+                object.key
+            ),
+        ));
+    }
     if is_parquet(head) {
         let lines = parquet_lines(buffered, object, limits)?;
         let reader = RowReader::new(
