@@ -204,20 +204,7 @@ async fn replay(
         #[cfg(feature = "aws")]
         return crate::aws::replay(target, &selection, crate::aws::ReplayHow::Start { json }).await;
     }
-    let local = crate::workspace::local(root, config).await?;
-    let (reports, skipped) = local.replay(&selection).await?;
-    if let Some(code) = crate::print::nothing_to_replay(reports.is_empty(), &skipped, &selection) {
-        return Ok(code);
-    }
-    if json {
-        for r in &reports {
-            outln!("{}", serde_json::to_string(r)?);
-        }
-    } else {
-        crate::print::print_table(&reports);
-    }
-    outln!("replayed {}", crate::print::summary(&reports));
-    Ok(crate::print::exit_code(&reports))
+    crate::replay::replay_locally(root, config, &selection, json).await
 }
 
 /// The changes in words.

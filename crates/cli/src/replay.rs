@@ -67,13 +67,25 @@ pub async fn replay(
         let (planned, skipped) = sluice_local::plan_replay(&ctx.ledger, &selection).await?;
         return crate::print::replay_inputs(&planned, &skipped, &selection);
     }
+    replay_locally(root, config, &selection, args.json).await
+}
+
+/// Replays `selection` on the local engine, once the configured contracts fit their tables,
+/// and prints each file's result (a table, or JSON lines with `json`) and the summary: what
+/// `sluice replay` and `sluice drift approve` do on a workspace.
+pub async fn replay_locally(
+    root: &Path,
+    config: &Path,
+    selection: &Selection,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
     let local = workspace::local(root, config).await?;
     crate::ingest::refuse_contradicting_contracts(&local.ctx).await?;
-    let (reports, skipped) = local.replay(&selection).await?;
-    if let Some(code) = nothing_to_replay(reports.is_empty(), &skipped, &selection) {
+    let (reports, skipped) = local.replay(selection).await?;
+    if let Some(code) = nothing_to_replay(reports.is_empty(), &skipped, selection) {
         return Ok(code);
     }
-    if args.json {
+    if json {
         for r in &reports {
             outln!("{}", serde_json::to_string(r)?);
         }
