@@ -313,7 +313,7 @@ async fn contract_versions_are_recorded_in_order_and_an_incompatible_one_is_refu
     assert!(text.contains("compatibility = \"forward\""), "{text}");
     h.reconfigure(&text).await;
     let table = h.ctx.config.tables[0].clone();
-    let contract = h.ctx.contract(&table.name).unwrap();
+    let contract = h.ctx.effective_contract(&table).await.unwrap();
     let store = h.ctx.store.clone();
     let (a, b) = tokio::join!(
         record(store.as_ref(), &table, &contract),

@@ -39,13 +39,10 @@ async fn an_approval_racing_arrivals_leaves_every_row_in_the_table_once() {
     let table = h.ctx.config.tables[0].clone();
     let approve = async {
         tokio::task::yield_now().await;
-        drift_decisions::record(
-            h.ctx.store.as_ref(),
-            &table,
-            drift_decisions::decision(&change, Verdict::Approved, None),
-        )
-        .await
-        .unwrap();
+        let approval = drift_decisions::approve(&h.ctx, &table, &change)
+            .await
+            .unwrap();
+        assert!(approval.contract_version >= 2, "{approval:?}");
     };
     let names: Vec<String> = (1..=8u64).map(|f| format!("c{f}.ndjson")).collect();
     let arrivals = futures::future::join_all((1..=8u64).zip(&names).map(|(f, name)| {

@@ -12,7 +12,7 @@ use sluice_core::config::TableConfig;
 use sluice_core::contract::{compatibility_breaks, table_conflicts};
 use sluice_core::reader::{detect_compression, format_for_key, RowItem, RowReader};
 use sluice_core::schema::{escape_pointer, Field, FieldType, TableSchema};
-use sluice_steps::contracts::{fingerprint, versions, ContractVersion};
+use sluice_steps::contracts::{versions, ContractVersion};
 use sluice_steps::Context;
 
 use crate::target::Target;
@@ -87,15 +87,9 @@ pub async fn run(
         .with_context(|| format!("no table {name:?} in {}", config.display()))?
         .clone();
     let recorded = versions(ctx.store.as_ref(), &cfg).await?;
-    let contract = ctx.contract(&cfg.name)?;
-    let configured = ContractVersion {
-        table: cfg.name.clone(),
-        version: 0,
-        sha256: fingerprint(&contract.schema_json),
-        recorded_at: String::new(),
-        source: cfg.contract.display().to_string(),
-        schema: contract.schema_json.clone(),
-    };
+    // The configured contract with the table's approved drift additions: what files are
+    // judged under.
+    let configured = ctx.effective_contract(&cfg).await?;
     let configured_is = recorded
         .iter()
         .rev()

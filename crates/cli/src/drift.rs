@@ -25,7 +25,9 @@ file blocked by the same changes to one table waits on the same change, named by
 
 An approval is recorded in the bucket (.sluice/drift/<namespace>.<table>.json) and applies to
 every later file that brings the same change (path and type) too: it widens the policy for
-those fields only. Only additions can be approved (a new column, a new member of a struct):
+those fields only. Approving adds the columns to the table at once and records a new
+contract version: the contract file with the approved fields as optional properties (`sluice
+contract history` shows it, named by the change's id). Only additions can be approved (a new column, a new member of a struct):
 a widening or an incompatible change has no column type that holds both. An approval that a
 newer contract or another file made moot (the table has every column already) is refused:
 replay the files instead. With --aws, the decisions are recorded in the stack's bucket and
@@ -46,8 +48,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Approve a change: the table takes its additions, and every file waiting on it is
-    /// replayed (exactly once). Again on an approved change: replays what still waits.
+    /// Approve a change: the table takes its additions, a new contract version records
+    /// them, and every file waiting on it is replayed (exactly once). Again on an approved change: replays what still waits.
     Approve {
         /// The change's id, as `sluice drift list` shows it.
         id: String,
@@ -129,12 +131,23 @@ pub async fn run(
                             bail!("drift change {id} is moot: {why}");
                         }
                     }
-                    let decision = drift_decisions::decision(&change, Verdict::Approved, None);
-                    drift_decisions::record(ctx.store.as_ref(), &table_cfg, decision).await?;
+                    let approval = drift_decisions::approve(&ctx, &table_cfg, &change).await?;
                     outln!(
                         "approved drift change {id} of table {}: {}",
                         change.table,
                         describe(&change)
+                    );
+                    if !approval.evolved.is_empty() {
+                        outln!(
+                            "table {} now has {}",
+                            change.table,
+                            approval.evolved.join(", ")
+                        );
+                    }
+                    outln!(
+                        "contract version {} records it (`sluice contract show {}`)",
+                        approval.contract_version,
+                        change.table
                     );
                 }
             }

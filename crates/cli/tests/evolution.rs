@@ -600,6 +600,30 @@ fn drift_approval_evolves_the_table_and_replays_the_files_waiting_exactly_once()
     );
     assert!(s.columns().contains(&"coupon".to_string()));
     assert_eq!(s.table()["total_records"], 6, "{}", s.table());
+    // The approval is a contract version: the contract file plus `coupon`, optional, named by
+    // the change's id; later files are judged under it.
+    assert!(
+        text(&approved).contains("contract version 2 records it"),
+        "{}",
+        text(&approved)
+    );
+    let shown: Value =
+        serde_json::from_slice(&s.sluice(&["contract", "show", "orders", "--json"]).stdout)
+            .unwrap();
+    assert_eq!(shown["version"], 2, "{shown}");
+    assert_eq!(shown["approved"], json!([coupon_id]), "{shown}");
+    assert_eq!(shown["configured"], true, "{shown}");
+    assert_eq!(
+        shown["schema"]["properties"]["coupon"],
+        json!({"type": ["string", "null"]}),
+        "{shown}"
+    );
+    let history = text(&s.sluice(&["contract", "history", "orders"]));
+    assert!(
+        history.contains(&format!("approved drift {coupon_id}"))
+            && history.contains("+ /properties/coupon  string, optional"),
+        "{history}"
+    );
     let waiting: Vec<Value> = json_lines(&s.sluice(&["drift", "list", "--json"]));
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0]["id"], gift_id.as_str());

@@ -225,6 +225,105 @@ pub fn escape_pointer(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 
+/// The type a name of [`FieldType::name`] spells (`long`, `list<struct<sku: string>>`), or
+/// `None` for a name it cannot have made: a cut one (`…`), `mixed (…)`, or a struct whose
+/// member names hold `<`, `>`, `,` or `: ` (those cannot be told from the type's own marks).
+pub fn parse_type_name(name: &str) -> Option<FieldType> {
+    let name = name.trim();
+    match name {
+        "boolean" => return Some(FieldType::Boolean),
+        "long" => return Some(FieldType::Long),
+        "double" => return Some(FieldType::Double),
+        "string" => return Some(FieldType::String),
+        "timestamptz" => return Some(FieldType::Timestamp),
+        "date" => return Some(FieldType::Date),
+        _ => {}
+    }
+    if let Some(inner) = name.strip_prefix("list<").and_then(|r| r.strip_suffix('>')) {
+        return parse_type_name(inner).map(|t| FieldType::List(Box::new(t)));
+    }
+    let inner = name.strip_prefix("struct<")?.strip_suffix('>')?;
+    let mut fields = vec![];
+    if inner.is_empty() {
+        return Some(FieldType::Struct(fields));
+    }
+    for member in split_top_level(inner)? {
+        let (field, ty) = member.split_once(": ")?;
+        if field.is_empty() || field.contains(['<', '>', ',']) {
+            return None;
+        }
+        fields.push(Field {
+            name: field.to_string(),
+            ty: parse_type_name(ty)?,
+            required: false,
+        });
+    }
+    Some(FieldType::Struct(fields))
+}
+
+/// `text` split at the `, ` that are not inside `<…>`; `None` when the marks do not pair.
+fn split_top_level(text: &str) -> Option<Vec<&str>> {
+    let (mut depth, mut start, mut out) = (0usize, 0usize, vec![]);
+    let bytes = text.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        match b {
+            b'<' => depth += 1,
+            b'>' => depth = depth.checked_sub(1)?,
+            b',' if depth == 0 => {
+                out.push(&text[start..i]);
+                start = i + 1;
+                if bytes.get(i + 1) == Some(&b' ') {
+                    start += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    out.push(&text[start..]);
+    Some(out)
+}
+
+/// The JSON Schema of an optional field of type `ty` (null allowed), as a contract would
+/// write it: what an approved addition adds to a contract version.
+pub fn optional_json_schema(ty: &FieldType) -> Value {
+    fn of(ty: &FieldType) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        let ty_name = match ty {
+            FieldType::Boolean => "boolean",
+            FieldType::Long => "integer",
+            FieldType::Double => "number",
+            FieldType::String | FieldType::Timestamp | FieldType::Date => "string",
+            FieldType::Struct(_) => "object",
+            FieldType::List(_) => "array",
+        };
+        out.insert("type".into(), Value::from(vec![ty_name, "null"]));
+        match ty {
+            FieldType::Timestamp => {
+                out.insert("format".into(), "date-time".into());
+            }
+            FieldType::Date => {
+                out.insert("format".into(), "date".into());
+            }
+            FieldType::Struct(fields) => {
+                let props = fields
+                    .iter()
+                    .map(|f| (f.name.clone(), Value::Object(of(&f.ty))))
+                    .collect::<serde_json::Map<_, _>>();
+                out.insert("properties".into(), Value::Object(props));
+            }
+            FieldType::List(item) => {
+                out.insert("items".into(), Value::Object(of(item)));
+            }
+            _ => {}
+        }
+        out
+    }
+    Value::Object(of(ty))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,5 +363,34 @@ mod tests {
             json!({"type": "object", "properties": {"a": {"type": ["string", "integer"]}}});
         let e = from_json_schema(&schema).unwrap_err();
         assert_eq!(e.pointer, "/properties/a");
+    }
+
+    #[test]
+    fn type_names_parse_back_and_render_as_json_schema_that_maps_to_them() {
+        for name in [
+            "long",
+            "timestamptz",
+            "list<string>",
+            "struct<tier: string, since: date>",
+            "list<struct<sku: string, tags: list<string>, at: struct<x: double>>>",
+            "struct<>",
+        ] {
+            let ty = parse_type_name(name).unwrap_or_else(|| panic!("{name} did not parse"));
+            assert_eq!(ty.name(), name);
+            let doc = json!({"type": "object", "properties": {"f": optional_json_schema(&ty)}});
+            let back = from_json_schema(&doc).unwrap();
+            assert_eq!(back.fields[0].ty, ty, "{name}");
+            assert!(!back.fields[0].required);
+        }
+        for bad in [
+            "mixed (long, string)",
+            "struct<a: long, b…",
+            "struct<a<b: long>",
+            "list<long",
+            "struct<a: nope>",
+            "",
+        ] {
+            assert_eq!(parse_type_name(bad), None, "{bad}");
+        }
     }
 }

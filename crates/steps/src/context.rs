@@ -47,9 +47,9 @@ pub struct Context {
     /// Each table's contract compiled for the columns its rows were last decoded to: compiled
     /// once, not per file (it compiles a regex per `pattern`).
     plans: Arc<Mutex<HashMap<String, Arc<Plan>>>>,
-    /// The recorded version of each table's contract, once this process has recorded or
-    /// found it ([`crate::contracts`]).
-    versions: Arc<Mutex<HashMap<String, u32>>>,
+    /// The recorded version of each table's contract by (table, fingerprint), once this
+    /// process has recorded or found it ([`crate::contracts`]).
+    versions: Arc<Mutex<HashMap<(String, String), u32>>>,
     /// Rows converted and written per Arrow batch. Bounds memory with the channel depth.
     pub rows_per_batch: usize,
     /// Threads one validation may keep busy at once: 1 makes the reading and the writing side
@@ -230,27 +230,44 @@ impl Context {
         )))
     }
 
-    /// The version of `table`'s contract: recorded as the newest one when it differs from it,
-    /// once per process, after the compatibility check ([`crate::contracts::record`]).
-    pub async fn contract_version(&self, table: &TableConfig) -> Result<u32, StepError> {
-        if let Some(version) = self.known_version(table) {
-            return Ok(version);
-        }
+    /// The contract `table` judges files under: the configured one with its approved drift
+    /// additions ([`crate::contracts::effective`]).
+    pub async fn effective_contract(
+        &self,
+        table: &TableConfig,
+    ) -> Result<crate::contracts::ContractVersion, StepError> {
         let contract = self.contract(&table.name)?;
-        let recorded = crate::contracts::record(self.store.as_ref(), table, &contract).await?;
-        Ok(self.know_version(table, recorded.version))
+        let decisions = crate::drift_decisions::load(self.store.as_ref(), table).await?;
+        Ok(crate::contracts::effective(table, &contract, &decisions))
     }
 
-    /// The recorded version the configured contract of `table` is, looked up once per process
-    /// and never recorded here (DetectDrift records it before any file is judged): what the
-    /// ledger and a quarantine record name. `None` when it is not recorded or cannot be read
-    /// (the record is informative; a file is not failed for it).
+    /// The version of `table`'s contract ([`Self::effective_contract`]): recorded as the
+    /// newest one when it differs from it, after the compatibility check
+    /// ([`crate::contracts::record`]); each contract once per process.
+    pub async fn contract_version(&self, table: &TableConfig) -> Result<u32, StepError> {
+        let wanted = self.effective_contract(table).await?;
+        if let Some(version) = self.known_version(table, &wanted.sha256) {
+            return Ok(version);
+        }
+        let recorded = crate::contracts::record(self.store.as_ref(), table, &wanted).await?;
+        Ok(self.know_version(table, &wanted.sha256, recorded.version))
+    }
+
+    /// The recorded version the contract `table` judges under is, looked up once per process
+    /// and contract and never recorded here (DetectDrift records it before any file is
+    /// judged): what the ledger and a quarantine record name. `None` when it is not recorded
+    /// or cannot be read (the record is informative; a file is not failed for it).
     pub async fn judged_under(&self, table: &TableConfig) -> Option<u32> {
-        if let Some(version) = self.known_version(table) {
+        let wanted = match self.effective_contract(table).await {
+            Ok(wanted) => wanted,
+            Err(e) => {
+                tracing::warn!(table = %table.name, error = %e, "the contract judged under not known");
+                return None;
+            }
+        };
+        if let Some(version) = self.known_version(table, &wanted.sha256) {
             return Some(version);
         }
-        let contract = self.contract(&table.name).ok()?;
-        let sha = crate::contracts::fingerprint(&contract.schema_json);
         let found = match crate::contracts::versions(self.store.as_ref(), table).await {
             Ok(found) => found,
             Err(e) => {
@@ -258,18 +275,24 @@ impl Context {
                 return None;
             }
         };
-        let version = found.iter().rev().find(|v| v.sha256 == sha)?.version;
-        Some(self.know_version(table, version))
+        let version = found
+            .iter()
+            .rev()
+            .find(|v| v.sha256 == wanted.sha256)?
+            .version;
+        Some(self.know_version(table, &wanted.sha256, version))
     }
 
-    fn known_version(&self, table: &TableConfig) -> Option<u32> {
+    fn known_version(&self, table: &TableConfig, sha256: &str) -> Option<u32> {
         let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        versions.get(&table.name).copied()
+        versions
+            .get(&(table.name.clone(), sha256.to_string()))
+            .copied()
     }
 
-    fn know_version(&self, table: &TableConfig, version: u32) -> u32 {
+    fn know_version(&self, table: &TableConfig, sha256: &str, version: u32) -> u32 {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        versions.insert(table.name.clone(), version);
+        versions.insert((table.name.clone(), sha256.to_string()), version);
         version
     }
 

@@ -12,6 +12,11 @@
 //! file is judged by it. Recording is a create-if-absent of the next number: of racing
 //! processes exactly one writes it, and the others read it back (the same contract) or take
 //! the number after (another contract).
+//!
+//! The contract a table judges files under is the configured file with the additions of every
+//! approved drift change (`sluice drift approve`) added as optional properties
+//! ([`effective`]): an approval records a new version (its `approved` lists the change ids),
+//! so the history shows when each field became part of the contract, and by whose decision.
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -20,10 +25,11 @@ use sha2::{Digest, Sha256};
 use sluice_core::config::TableConfig;
 use sluice_core::contract::{compatibility_breaks, Contract, TableConflict};
 use sluice_core::layout;
-use sluice_core::schema::{from_json_schema, TableSchema};
+use sluice_core::schema::{from_json_schema, optional_json_schema, parse_type_name, TableSchema};
 use sluice_store::{Conditional, ObjectStore};
 
 use crate::context::now;
+use crate::drift_decisions::{DriftDecisions, Verdict};
 use crate::error::StepError;
 
 /// One recorded version of a table's contract.
@@ -42,6 +48,10 @@ pub struct ContractVersion {
     pub source: String,
     /// The JSON Schema document.
     pub schema: Value,
+    /// The approved drift changes (`sluice drift approve`) whose additions this version adds
+    /// to the contract file, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved: Vec<String>,
 }
 
 impl ContractVersion {
@@ -81,14 +91,96 @@ pub async fn versions(
     Ok(out)
 }
 
-/// Records `contract` as `table`'s newest version unless it already is, after checking it
-/// against the version before under the table's compatibility mode; the version it is.
+/// The contract `table` judges files under, as version 0 (not recorded): the configured
+/// `contract` with the additions of every approved change in `decisions` added, in the order
+/// approved, as optional properties of the type the files had. An addition the contract has
+/// already (the team wrote it in since), or whose type cannot be written back as JSON Schema,
+/// is left out; a change none of whose additions is added is not listed in `approved`.
+pub fn effective(
+    table: &TableConfig,
+    contract: &Contract,
+    decisions: &DriftDecisions,
+) -> ContractVersion {
+    let mut schema = contract.schema_json.clone();
+    let mut approved = vec![];
+    for decision in decisions
+        .decisions
+        .iter()
+        .filter(|d| d.verdict == Verdict::Approved)
+    {
+        let mut added = false;
+        for change in &decision.changes {
+            added |= add_property(&mut schema, &change.path, &change.file_type);
+        }
+        if added {
+            approved.push(decision.id.clone());
+        }
+    }
+    let source = match approved.is_empty() {
+        true => table.contract.display().to_string(),
+        false => format!(
+            "{} + approved drift {}",
+            table.contract.display(),
+            approved.join(", ")
+        ),
+    };
+    ContractVersion {
+        table: table.name.clone(),
+        version: 0,
+        sha256: fingerprint(&schema),
+        recorded_at: String::new(),
+        source,
+        schema,
+        approved,
+    }
+}
+
+/// Adds the optional property at dotted `path` (`coupon`, `customer.tier`, `items.sku` for a
+/// member of list `items`' element) with the type `type_name` names, unless it is there or
+/// its parent is not an object schema; whether it added it.
+fn add_property(root: &mut Value, path: &str, type_name: &str) -> bool {
+    let Some(ty) = parse_type_name(type_name) else {
+        tracing::warn!(
+            path,
+            "an approved addition's type cannot be written as JSON Schema"
+        );
+        return false;
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return false;
+    };
+    let mut node = root;
+    for segment in parents {
+        let Some(child) = node.get_mut("properties").and_then(|p| p.get_mut(*segment)) else {
+            return false;
+        };
+        node = child;
+        // A list's members are its element's.
+        while node.get("properties").is_none() && node.get("items").is_some() {
+            node = node.get_mut("items").expect("checked above");
+        }
+    }
+    let Some(properties) = node.get_mut("properties").and_then(Value::as_object_mut) else {
+        return false;
+    };
+    if properties.contains_key(*last) {
+        return false;
+    }
+    properties.insert((*last).to_string(), optional_json_schema(&ty));
+    true
+}
+
+/// Records `wanted` (the [`effective`] contract) as `table`'s newest version unless it
+/// already is, after checking it against the version before under the table's compatibility
+/// mode; the version it is.
 pub async fn record(
     store: &dyn ObjectStore,
     table: &TableConfig,
-    contract: &Contract,
+    wanted: &ContractVersion,
 ) -> Result<ContractVersion, StepError> {
-    let sha256 = fingerprint(&contract.schema_json);
+    let sha256 = wanted.sha256.clone();
+    let columns = wanted.columns()?;
     for _ in 0..RECORD_ATTEMPTS {
         let known = versions(store, table).await?;
         let latest = known.last();
@@ -99,7 +191,7 @@ pub async fn record(
             let breaks = compatibility_breaks(
                 &latest.columns()?,
                 latest.version,
-                &contract.table_schema,
+                &columns,
                 table.compatibility,
             );
             if !breaks.is_empty() {
@@ -115,12 +207,9 @@ pub async fn record(
             .max(known.len() as u32)
             + 1;
         let version = ContractVersion {
-            table: table.name.clone(),
             version: next,
-            sha256: sha256.clone(),
             recorded_at: now(),
-            source: table.contract.display().to_string(),
-            schema: contract.schema_json.clone(),
+            ..wanted.clone()
         };
         let body = serde_json::to_vec_pretty(&version)
             .map_err(|e| StepError::internal(format!("a contract version: {e}")))?;
@@ -165,4 +254,95 @@ fn incompatible(table: &TableConfig, latest: u32, breaks: &[TableConflict]) -> S
         table.compatibility.as_str(),
         listed.join("; ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drift_decisions::Decision;
+    use serde_json::json;
+    use sluice_core::drift::{DriftChange, DriftClass};
+
+    fn approved(id: &str, changes: &[(DriftClass, &str, &str)]) -> Decision {
+        Decision {
+            id: id.into(),
+            verdict: Verdict::Approved,
+            changes: changes
+                .iter()
+                .map(|(class, path, ty)| DriftChange {
+                    class: *class,
+                    path: (*path).into(),
+                    table_type: None,
+                    file_type: (*ty).into(),
+                })
+                .collect(),
+            reason: None,
+            at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn the_effective_contract_adds_approved_fields_where_the_files_had_them() {
+        let doc = json!({"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "integer"},
+            "customer": {"type": "object", "properties": {"email": {"type": "string"}}},
+            "items": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}}}}
+        }});
+        let table: TableConfig = toml::from_str(
+            "name = \"orders\"\nprefix = \"orders/\"\ncontract = \"orders.json\"\nformat = \"ndjson\"",
+        )
+        .unwrap();
+        let contract = Contract::from_value(doc.clone(), "orders.json").unwrap();
+        let none = effective(&table, &contract, &DriftDecisions::default());
+        assert_eq!(none.schema, doc);
+        assert!(none.approved.is_empty());
+        assert_eq!(none.source, "orders.json");
+
+        let decisions = DriftDecisions {
+            decisions: vec![
+                approved(
+                    "d1",
+                    &[
+                        (DriftClass::AdditiveOptional, "coupon", "string"),
+                        (
+                            DriftClass::NestedAddition,
+                            "customer.tier",
+                            "struct<level: long>",
+                        ),
+                        (DriftClass::NestedAddition, "items.gift", "boolean"),
+                    ],
+                ),
+                // Already in the contract: adds nothing, not listed.
+                approved("d2", &[(DriftClass::AdditiveOptional, "id", "long")]),
+                Decision {
+                    verdict: Verdict::Rejected,
+                    ..approved("d3", &[(DriftClass::AdditiveOptional, "nope", "long")])
+                },
+            ],
+        };
+        let with = effective(&table, &contract, &decisions);
+        assert_eq!(with.approved, ["d1"]);
+        assert_eq!(with.source, "orders.json + approved drift d1");
+        assert_ne!(with.sha256, none.sha256);
+        let columns = with.columns().unwrap();
+        assert_eq!(columns.field("coupon").unwrap().ty.name(), "string");
+        assert!(!columns.field("coupon").unwrap().required);
+        assert_eq!(
+            columns.field("customer").unwrap().ty.name(),
+            "struct<email: string, tier: struct<level: long>>"
+        );
+        assert_eq!(
+            columns.field("items").unwrap().ty.name(),
+            "list<struct<sku: string, gift: boolean>>"
+        );
+        assert!(columns.field("nope").is_none());
+        // The contract with the additions is backward and forward compatible with the one
+        // without: optional fields only.
+        for mode in [
+            sluice_core::config::Compatibility::Backward,
+            sluice_core::config::Compatibility::Full,
+        ] {
+            assert!(compatibility_breaks(&none.columns().unwrap(), 1, &columns, mode).is_empty());
+        }
+    }
 }

@@ -16,10 +16,10 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sluice_core::config::TableConfig;
-use sluice_core::drift::{change_set_id, DriftChange};
+use sluice_core::drift::{change_set_id, ColumnAddition, DriftChange};
 use sluice_core::layout::drift_decisions;
 use sluice_core::quarantine::QuarantineRecord;
-use sluice_core::schema::TableSchema;
+use sluice_core::schema::{parse_type_name, Field, TableSchema};
 use sluice_core::QuarantineReason;
 use sluice_store::{Conditional, ObjectStore};
 
@@ -262,4 +262,75 @@ pub fn decision(change: &PendingChange, verdict: Verdict, reason: Option<String>
         reason,
         at: now(),
     }
+}
+
+/// What approving a change did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    /// The columns the table gained (dotted paths); none when it had them or does not exist
+    /// yet (the first replayed file creates it).
+    pub evolved: Vec<String>,
+    /// The contract version that records the approval ([`crate::contracts::effective`]).
+    pub contract_version: u32,
+}
+
+/// Approves `change` of `table`: records the decision, adds its columns to the table (so the
+/// table has them before any file is replayed, and with `--no-replay` too), and records the
+/// contract version that includes them. The files waiting are replayed by the caller.
+pub async fn approve(
+    ctx: &Context,
+    table: &TableConfig,
+    change: &PendingChange,
+) -> Result<Approval, StepError> {
+    record(
+        ctx.store.as_ref(),
+        table,
+        decision(change, Verdict::Approved, None),
+    )
+    .await?;
+    let mut evolved = vec![];
+    if let Some(current) = ctx.lake.load(table).await? {
+        let schema = sluice_lake::schema::from_iceberg_schema(current.metadata().current_schema())?;
+        let additions: Vec<ColumnAddition> = change
+            .changes
+            .iter()
+            .filter(|c| !sluice_core::drift::has_path(&schema, &c.path))
+            .filter_map(addition)
+            .collect();
+        if !additions.is_empty() {
+            sluice_core::evolution::check(&additions, &schema, &ctx.config.limits).map_err(
+                |detail| {
+                    StepError::internal(format!(
+                        "drift change {} is approved, but table {} cannot take it now: {detail}",
+                        change.id, table.name
+                    ))
+                },
+            )?;
+            crate::validate::add_columns(ctx, table, &additions, &change.id).await?;
+            evolved = additions.iter().map(ColumnAddition::path).collect();
+        }
+    }
+    let contract_version = ctx.contract_version(table).await?;
+    Ok(Approval {
+        evolved,
+        contract_version,
+    })
+}
+
+/// The column an approved addition adds: the type its files had, optional; `None` when the
+/// type's name cannot be read back (the first replayed file adds it, typed by its values).
+fn addition(change: &DriftChange) -> Option<ColumnAddition> {
+    let ty = parse_type_name(&change.file_type)?;
+    let (parent, name) = match change.path.rsplit_once('.') {
+        Some((parent, name)) => (Some(parent.to_string()), name.to_string()),
+        None => (None, change.path.clone()),
+    };
+    Some(ColumnAddition {
+        parent,
+        field: Field {
+            name,
+            ty,
+            required: false,
+        },
+    })
 }

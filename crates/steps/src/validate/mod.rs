@@ -32,6 +32,17 @@ use crate::error::StepError;
 use crate::payload::{ObjectTask, ValidateOutput};
 use pass::{discard, read_and_stage, Pass, ReadEnd};
 
+/// Adds `additions` to `table` (a lost race with another writer tried again), for `why` (an
+/// object key, a drift change id): the table as evolved.
+pub(crate) async fn add_columns(
+    ctx: &Context,
+    table: &sluice_core::config::TableConfig,
+    additions: &[sluice_core::drift::ColumnAddition],
+    why: &str,
+) -> Result<iceberg::table::Table, StepError> {
+    evolve::apply(ctx, table, additions, why).await
+}
+
 pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput, StepError> {
     let table_cfg = ctx.table(&task.table)?.clone();
     let contract = ctx.contract(&task.table)?;
