@@ -29,6 +29,7 @@
 //! - [`files`]: referenced and stored data files, for garbage collection
 //! - [`read`]: table description and read-back scans
 
+pub mod as_is;
 pub mod catalog;
 pub mod commit;
 pub mod compact;

@@ -70,7 +70,7 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
             &limits,
             Arc::new(AtomicU64::new(0)),
         )? {
-            Opened::Rows(r) => r,
+            Opened::Rows(r, _) => r,
             // validate notices too and records it; nothing to infer here.
             Opened::Superseded { .. } | Opened::Removed => return Ok(Sample::default()),
         };

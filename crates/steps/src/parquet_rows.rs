@@ -29,6 +29,8 @@ const BATCH_ROWS: usize = 4096;
 /// A Parquet file's rows as JSON lines.
 pub(crate) struct ParquetLines {
     batches: ParquetRecordBatchReader,
+    /// The file's columns.
+    schema: arrow_schema::SchemaRef,
     /// The current batch's JSON lines, and how far they have been read.
     buf: Vec<u8>,
     at: usize,
@@ -62,12 +64,14 @@ pub(crate) fn open(
             ),
         ));
     }
+    let schema = builder.schema().clone();
     let batches = builder
         .with_batch_size(BATCH_ROWS)
         .build()
         .map_err(|e| unreadable(&e))?;
     Ok(ParquetLines {
         batches,
+        schema,
         buf: Vec::new(),
         at: 0,
         made: 0,
@@ -121,6 +125,11 @@ fn unsupported_column(fields: &[Arc<Field>]) -> Option<(String, String)> {
 }
 
 impl ParquetLines {
+    /// The file's columns, as Arrow reads them.
+    pub(crate) fn schema(&self) -> arrow_schema::SchemaRef {
+        self.schema.clone()
+    }
+
     /// Writes the next batch's rows into `buf`; `false` at the end.
     fn next_batch(&mut self) -> io::Result<bool> {
         let Some(batch) = self.batches.next() else {

@@ -5,7 +5,7 @@
 //! so memory stays bounded by the read buffer whatever the object's size, and the async
 //! side stays free to write Parquet at the same time.
 
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -69,13 +69,21 @@ pub(crate) fn on_reader_thread<T: Send + 'static>(
 
 /// What `open_rows` found.
 pub(crate) enum Opened {
-    Rows(Box<RowReader>),
+    /// The rows; for a Parquet object, also its local copy.
+    Rows(Box<RowReader>, Option<ParquetCopy>),
     /// The object now has other bytes than the claimed version.
-    Superseded {
-        current_etag: String,
-    },
+    Superseded { current_etag: String },
     /// The claimed version is gone: removed since it was claimed.
     Removed,
+}
+
+/// A Parquet object's local copy (Parquet is read from a file: its footer comes last), kept
+/// while its rows are read so that, when its columns are exactly the table's, it can be added
+/// as it is ([`sluice_lake::as_is`]).
+pub(crate) struct ParquetCopy {
+    pub path: tempfile::TempPath,
+    /// Its columns, as Arrow reads them.
+    pub schema: arrow_schema::SchemaRef,
 }
 
 /// Opens `object` for reading rows. Must run on a thread that may block (inside
@@ -127,7 +135,7 @@ pub(crate) fn open_rows(
         ));
     }
     if is_parquet(head) {
-        let lines = parquet_lines(buffered, object, limits)?;
+        let (lines, copy) = parquet_lines(buffered, object, limits)?;
         let reader = RowReader::new(
             Box::new(lines),
             Compression::None,
@@ -137,7 +145,7 @@ pub(crate) fn open_rows(
             object.size,
         )
         .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
-        return Ok(Opened::Rows(Box::new(reader)));
+        return Ok(Opened::Rows(Box::new(reader), Some(copy)));
     }
     let compression = detect_compression(&object.key, head);
     let reader = RowReader::new(
@@ -149,7 +157,7 @@ pub(crate) fn open_rows(
         object.size,
     )
     .map_err(|e| StepError::bad_input(e.reason(), format!("{}: {e}", object.key)))?;
-    Ok(Opened::Rows(Box::new(reader)))
+    Ok(Opened::Rows(Box::new(reader), None))
 }
 
 /// A Parquet object's rows as JSON lines ([`crate::parquet_rows`]): copied to a temporary
@@ -158,14 +166,14 @@ fn parquet_lines(
     body: impl Read,
     object: &ObjectVersion,
     limits: &Limits,
-) -> Result<crate::parquet_rows::ParquetLines, StepError> {
+) -> Result<(crate::parquet_rows::ParquetLines, ParquetCopy), StepError> {
     let transient = |e: std::io::Error| {
         StepError::new(
             crate::error::StepErrorKind::TransientError,
             format!("copying {} to a temporary file: {e}", object.key),
         )
     };
-    let mut file = tempfile::tempfile().map_err(transient)?;
+    let mut file = tempfile::NamedTempFile::new().map_err(transient)?;
     let copied = std::io::copy(
         &mut body.take(limits.max_object_bytes.saturating_add(1)),
         &mut file,
@@ -180,9 +188,14 @@ fn parquet_lines(
             ),
         ));
     }
-    file.seek(SeekFrom::Start(0)).map_err(transient)?;
     let max_made = limits
         .max_expansion_ratio
         .saturating_mul(copied.max(1 << 20));
-    crate::parquet_rows::open(file, &object.key, max_made)
+    let lines =
+        crate::parquet_rows::open(file.reopen().map_err(transient)?, &object.key, max_made)?;
+    let copy = ParquetCopy {
+        schema: lines.schema(),
+        path: file.into_temp_path(),
+    };
+    Ok((lines, copy))
 }

@@ -121,7 +121,8 @@ pub(crate) fn read(
         .with_deletes(vec![])
         .with_partition(Some(file.partition.clone()))
         .with_partition_spec(None)
-        .with_name_mapping(None)
+        // Files added as they are (`crate::as_is`) carry no field ids: read by name.
+        .with_name_mapping(crate::as_is::mapping_of(table))
         .with_case_sensitive(true)
         .build();
     let batches = table

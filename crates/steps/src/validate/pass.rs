@@ -7,7 +7,7 @@
 //! `Context::threads` at 1 there is one chunk, and the two sides take turns on one core; with
 //! more, they work at once, on the next chunks.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use iceberg::table::Table;
@@ -54,6 +54,11 @@ pub(super) struct Pass {
 
 /// Reads `object` once and stages its valid rows into `table` with the table's current
 /// schema. `collect_new` asks the reading thread to gather new members of accepted rows.
+///
+/// A Parquet object whose columns are exactly the table's is added as it is
+/// ([`sluice_lake::as_is`]): its rows are read and judged as any file's, but not written;
+/// when every row passes, the file itself is staged. When some row does not, it is read a
+/// second time and rewritten, so the rejected rows stay out.
 pub(super) async fn read_and_stage(
     ctx: &Context,
     object: &ObjectVersion,
@@ -63,7 +68,74 @@ pub(super) async fn read_and_stage(
     lineage: Option<&Lineage>,
     collect_new: bool,
 ) -> Result<Pass, StepError> {
+    let first = one_pass(
+        ctx,
+        object,
+        table_cfg,
+        contract.clone(),
+        table,
+        lineage,
+        collect_new,
+        true,
+    )
+    .await?;
+    let Some(copy) = first.as_is else {
+        return Ok(first.pass);
+    };
+    let pass = first.pass;
+    let fits = matches!(pass.end, ReadEnd::Done)
+        && pass.counts.rejected == 0
+        && pass.counts.total > 0
+        && pass.new_fields.as_ref().is_none_or(|n| n.is_empty());
+    if !fits {
+        tracing::info!(key = %object.key, rejected = pass.counts.rejected, "Parquet file rewritten: some rows are not loaded");
+        return one_pass(
+            ctx,
+            object,
+            table_cfg,
+            contract,
+            table,
+            lineage,
+            collect_new,
+            false,
+        )
+        .await
+        .map(|again| again.pass);
+    }
+    let table = ctx.lake.ensure_name_mapping(table_cfg).await?;
+    let mut staged = sluice_lake::as_is::stage(&table, &object.batch_id(), &copy.path).await?;
+    staged.object = Some(object.clone());
+    if staged.rows != pass.counts.valid {
+        discard(&table, &staged).await;
+        return Err(StepError::internal(format!(
+            "{}: its footer counts {} rows, {} were read",
+            object.key, staged.rows, pass.counts.valid
+        )));
+    }
+    tracing::info!(key = %object.key, rows = staged.rows, "Parquet file added as it is");
+    Ok(Pass { staged, ..pass })
+}
+
+/// One read, and whether the reading thread chose to add the object as it is (then nothing
+/// was written: the pass's staged batch is empty).
+struct OnePass {
+    pass: Pass,
+    as_is: Option<crate::source::ParquetCopy>,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn one_pass(
+    ctx: &Context,
+    object: &ObjectVersion,
+    table_cfg: &TableConfig,
+    contract: Arc<Contract>,
+    table: &Table,
+    lineage: Option<&Lineage>,
+    collect_new: bool,
+    may_add_as_is: bool,
+) -> Result<OnePass, StepError> {
     let batch_id = object.batch_id();
+    let as_is = Arc::new(AtomicBool::new(false));
     let schema = from_iceberg_schema(table.metadata().current_schema())?;
     let mut writer = BatchWriter::new(table, &batch_id, None)
         .await?
@@ -100,6 +172,7 @@ pub(super) async fn read_and_stage(
         chunk_rows: ctx.rows_per_batch,
         read_bytes: Arc::new(AtomicU64::new(0)),
         new_fields: collect_new.then(|| NewFields::new(ctx.config.limits.max_new_columns_per_file)),
+        as_is: may_add_as_is.then(|| (table.clone(), as_is.clone())),
     };
     let handle = tokio::runtime::Handle::current();
     let reader_task =
@@ -119,7 +192,11 @@ pub(super) async fn read_and_stage(
         );
         let mut found = std::mem::take(&mut chunk.rejects);
         let parts = std::mem::take(&mut chunk.parts);
-        for part in parts {
+        if as_is.load(Ordering::SeqCst) {
+            // Judged, not written: the file itself is staged if every row passes.
+            counts.valid += chunk.rows as u64;
+        }
+        for part in parts.into_iter().filter(|_| !as_is.load(Ordering::SeqCst)) {
             if write_error.is_some() {
                 break;
             }
@@ -165,7 +242,8 @@ pub(super) async fn read_and_stage(
         let _ = pool_tx.send(Some(chunk));
         rejects_file.write(&mut found)?;
     }
-    let (end, new_fields) = reader_task.await?;
+    let read = reader_task.await?;
+    let (end, new_fields) = (read.end, read.new_fields);
     if let Some(e) = write_error {
         return Err(e.into());
     }
@@ -174,12 +252,18 @@ pub(super) async fn read_and_stage(
     ctx.report(object, Progress::Finished);
     let mut staged = writer.finish().await?;
     staged.object = Some(object.clone());
-    Ok(Pass {
-        end,
-        counts,
-        staged,
-        rejects: rejects_file.finish()?,
-        new_fields,
+    if read.as_is.is_some() && !staged.paths.is_empty() {
+        discard(table, &staged).await;
+    }
+    Ok(OnePass {
+        pass: Pass {
+            end,
+            counts,
+            staged,
+            rejects: rejects_file.finish()?,
+            new_fields,
+        },
+        as_is: read.as_is,
     })
 }
 

@@ -13,7 +13,7 @@
 //! When asked, the thread also collects the members of accepted rows that the table has no
 //! column for ([`NewFields`]), for the evolution gate in [`super::evolve`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -33,7 +33,7 @@ use tokio::sync::mpsc;
 use super::pass::ReadEnd;
 use super::rejects;
 use crate::error::StepError;
-use crate::source::{open_rows, Opened};
+use crate::source::{open_rows, Opened, ParquetCopy};
 use sluice_core::config::DriftAction;
 use sluice_core::rescue::{set_rescued, take_misfits};
 
@@ -135,6 +135,18 @@ pub(super) struct Reading {
     pub read_bytes: Arc<AtomicU64>,
     /// `Some` to collect the new members of accepted rows.
     pub new_fields: Option<NewFields>,
+    /// `Some` when a Parquet object may be added as it is: the table it would be added to,
+    /// and the flag the thread raises, before its first chunk, when the file's columns are
+    /// exactly the table's (the writer then only counts the rows).
+    pub as_is: Option<(iceberg::table::Table, Arc<AtomicBool>)>,
+}
+
+/// What the reading thread ends with.
+pub(super) struct ReadOutcome {
+    pub end: ReadEnd,
+    pub new_fields: Option<NewFields>,
+    /// The Parquet object's local copy, when the thread chose to add it as it is.
+    pub as_is: Option<ParquetCopy>,
 }
 
 /// Reads the object and sends its rows in chunks on `chunks`, taking each chunk to fill from
@@ -144,7 +156,7 @@ pub(super) fn read(
     handle: &Handle,
     chunks: mpsc::Sender<Chunk>,
     pool: std::sync::mpsc::Receiver<Option<Chunk>>,
-) -> Result<(ReadEnd, Option<NewFields>), StepError> {
+) -> Result<ReadOutcome, StepError> {
     let Reading {
         store,
         object,
@@ -156,8 +168,10 @@ pub(super) fn read(
         chunk_rows,
         read_bytes,
         mut new_fields,
+        as_is,
     } = r;
     let rescue = table.drift.incompatible == DriftAction::Rescue;
+    let chosen;
     let mut reader = match open_rows(
         handle,
         &store,
@@ -167,11 +181,39 @@ pub(super) fn read(
         &limits,
         read_bytes.clone(),
     )? {
-        Opened::Rows(r) => r,
-        Opened::Superseded { current_etag } => {
-            return Ok((ReadEnd::Superseded(current_etag), None))
+        Opened::Rows(r, copy) => {
+            // Judged by name and type before any chunk goes to the writer.
+            chosen = match (copy, &as_is) {
+                (Some(copy), Some((table, flag))) => {
+                    match sluice_lake::as_is::why_not(table, &copy.schema) {
+                        None => {
+                            flag.store(true, Ordering::SeqCst);
+                            Some(copy)
+                        }
+                        Some(why) => {
+                            tracing::debug!(key = %object.key, why, "Parquet rewritten, not added as it is");
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            r
         }
-        Opened::Removed => return Ok((ReadEnd::Removed, None)),
+        Opened::Superseded { current_etag } => {
+            return Ok(ReadOutcome {
+                end: ReadEnd::Superseded(current_etag),
+                new_fields: None,
+                as_is: None,
+            })
+        }
+        Opened::Removed => {
+            return Ok(ReadOutcome {
+                end: ReadEnd::Removed,
+                new_fields: None,
+                as_is: None,
+            })
+        }
     };
     // Every sender gone means the writer stopped.
     let next_chunk = || match pool.recv() {
@@ -272,5 +314,9 @@ pub(super) fn read(
     }
     chunk.read_bytes = read_bytes.load(Ordering::Relaxed);
     let _ = chunks.blocking_send(chunk);
-    Ok((ReadEnd::Done, new_fields))
+    Ok(ReadOutcome {
+        end: ReadEnd::Done,
+        new_fields,
+        as_is: chosen,
+    })
 }
