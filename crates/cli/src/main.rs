@@ -72,6 +72,7 @@ mod redrive;
 mod rejects;
 mod remote;
 mod replay;
+mod serve;
 mod sources;
 #[cfg(feature = "aws")]
 mod stack;
@@ -249,6 +250,10 @@ enum Command {
     Maintain(maintain::Args),
     /// Watch a drop folder: every file that appears is landed and ingested.
     Watch(watch::Args),
+    /// Serve the webhook API: bodies posted to /tables/{table}/arrivals are landed and
+    /// ingested; GET /arrivals/{id} says where each stands.
+    #[command(long_about = serve::ABOUT)]
+    Serve(serve::Args),
     /// Check catalog, table identities, ledger, data files and executions against each
     /// other and report every inconsistency (exit code 1 if any is left); --repair repairs
     /// what can be repaired safely (a lost table registered again, ledger records recreated
@@ -377,6 +382,7 @@ fn main() -> ExitCode {
             Command::Expire(args) => expire::run(ws, config, target, args).await,
             Command::Maintain(args) => maintain::run(ws, config, target, args).await,
             Command::Watch(args) => watch::run(ws, config, args).await,
+            Command::Serve(args) => serve::run(ws, config, args).await,
             Command::Doctor(args) => doctor::run(ws, config, args).await,
             Command::Executions(args) => executions::run(ws, target, args).await,
             #[cfg(feature = "aws")]

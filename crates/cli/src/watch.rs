@@ -409,7 +409,7 @@ fn walk(dir: &Path, from: &Path, walker: &Walker) -> Vec<PathBuf> {
     out
 }
 
-fn line(r: &ArrivalReport) -> String {
+pub(crate) fn line(r: &ArrivalReport) -> String {
     let outcome = match &r.outcome {
         sluice_local::Outcome::Committed { snapshot_id, .. } => {
             format!("committed (snapshot {snapshot_id})")

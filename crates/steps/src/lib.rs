@@ -44,6 +44,7 @@ pub mod maintain;
 pub(crate) mod parquet_rows;
 pub mod payload;
 pub mod quarantine;
+pub mod receive;
 pub mod reconcile;
 pub mod replay;
 mod source;
