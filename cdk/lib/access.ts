@@ -283,10 +283,11 @@ export const ACCESS: Record<Principal, Access> = {
   },
   quarantine: {
     ...EVERY_FUNCTION,
-    // quarantine_events: records of events that named no object. contracts: the version of
-    // the contract the file was judged under, for its record.
+    // quarantine_events: records of events that named no object. contracts and
+    // drift_decisions: the version of the contract the file was judged under (the contract
+    // file with its approved drift additions), for its record.
     control: {
-      read: ['ledger', 'contracts'],
+      read: ['ledger', 'contracts', 'drift_decisions'],
       write: ['ledger', 'quarantine', 'quarantine_unrouted', 'quarantine_events'],
     },
   },
