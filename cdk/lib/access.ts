@@ -67,7 +67,8 @@ export type ControlFamily =
   | 'identity'
   | 'backfill'
   | 'contracts'
-  | 'drift_decisions';
+  | 'drift_decisions'
+  | 'outbox';
 
 /**
  * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
@@ -244,7 +245,9 @@ export const ACCESS: Record<Principal, Access> = {
     ...EVERY_FUNCTION,
     data: { read: ['arrivals'] },
     // Claims the object version in the ledger; key heads order the versions of one key.
-    control: { read: ['ledger', 'key_heads'], write: ['ledger', 'key_heads'] },
+    // outbox: a duplicate of a committed version writes its FileCommitted event, should the
+    // run that committed it have stopped before writing it.
+    control: { read: ['ledger', 'key_heads'], write: ['ledger', 'key_heads', 'outbox'] },
   },
   'schema-drift-detect': {
     ...EVERY_FUNCTION,
@@ -276,7 +279,8 @@ export const ACCESS: Record<Principal, Access> = {
     // drift_decisions: the approved changes the whole file's new fields are judged with.
     control: {
       read: ['ledger', 'identity', 'contracts', 'drift_decisions'],
-      write: ['ledger', 'staged', 'rejects'],
+      // outbox: SchemaEvolved, and FileCommitted for a version another group committed.
+      write: ['ledger', 'staged', 'rejects', 'outbox'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],
     s3tables: ['read', 'writeData', 'commit'],
@@ -288,7 +292,8 @@ export const ACCESS: Record<Principal, Access> = {
     // file with its approved drift additions), for its record.
     control: {
       read: ['ledger', 'contracts', 'drift_decisions'],
-      write: ['ledger', 'quarantine', 'quarantine_unrouted', 'quarantine_events'],
+      // outbox: FileQuarantined and SchemaDriftPending.
+      write: ['ledger', 'quarantine', 'quarantine_unrouted', 'quarantine_events', 'outbox'],
     },
   },
   commit: {
@@ -298,7 +303,8 @@ export const ACCESS: Record<Principal, Access> = {
     // table's newest metadata file in its identity record after every commit.
     control: {
       read: ['ledger', 'staged', 'identity'],
-      write: ['ledger', 'identity'],
+      // outbox: FileCommitted, for its own batch and the group's.
+      write: ['ledger', 'identity', 'outbox'],
       delete: ['staged', 'quarantine'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable', 'glue:UpdateTable'],

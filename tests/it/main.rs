@@ -5,6 +5,7 @@ mod chaos_drift;
 mod chaos_versions;
 mod contract;
 mod drift_approval;
+mod events;
 mod exactly_once;
 mod example;
 mod gc;

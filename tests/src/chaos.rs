@@ -497,6 +497,10 @@ pub async fn check_all(ctx: &Context, table: &TableConfig, files: &[FileSpec]) -
         Err(e) => return [problems, vec![format!("the ledger cannot be listed: {e}")]].concat(),
     };
     problems.extend(check_ledger(&records, &table.prefix, files));
+    match sluice_steps::events::list(ctx.store.as_ref()).await {
+        Ok(events) => problems.extend(check_events(&events, &records)),
+        Err(e) => problems.push(format!("the outbox cannot be listed: {e}")),
+    }
     match ctx.lake.load(table).await {
         Ok(Some(t)) => {
             problems.extend(check_columns(ctx, table, &t));
@@ -509,6 +513,72 @@ pub async fn check_all(ctx: &Context, table: &TableConfig, files: &[FileSpec]) -
             }
         }
         Err(e) => problems.push(format!("the table cannot be loaded: {e}")),
+    }
+    problems
+}
+
+/// Check: one `FileCommitted` event per committed object version, naming its snapshot, and
+/// none for a version not committed (a version retracted after its commit keeps its own);
+/// at least one `FileQuarantined` for each version in quarantine. Crashes between a
+/// transition and its event, and steps run again, must neither lose nor repeat one.
+pub fn check_events(
+    events: &[sluice_steps::events::Event],
+    records: &[LedgerRecord],
+) -> Vec<String> {
+    use sluice_steps::events::EventType;
+    let mut problems = vec![];
+    let of = |e: &sluice_steps::events::Event| {
+        (
+            e.detail["key"].as_str().unwrap_or_default().to_string(),
+            e.detail["etag"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let mut committed: BTreeMap<(String, String), Vec<i64>> = BTreeMap::new();
+    let mut quarantined: BTreeSet<(String, String)> = BTreeSet::new();
+    for e in events {
+        match e.kind {
+            EventType::FileCommitted => committed
+                .entry(of(e))
+                .or_default()
+                .push(e.detail["snapshot_id"].as_i64().unwrap_or_default()),
+            EventType::FileQuarantined => {
+                quarantined.insert(of(e));
+            }
+            _ => {}
+        }
+    }
+    for r in records {
+        let id = (r.object.key.clone(), r.object.etag.clone());
+        let found = committed.remove(&id).unwrap_or_default();
+        match &r.state {
+            LedgerState::Committed { snapshot_id } if found != [*snapshot_id] => {
+                problems.push(format!(
+                    "{}: committed in snapshot {snapshot_id}, FileCommitted events for {found:?}",
+                    r.object.key
+                ))
+            }
+            LedgerState::Committed { .. } => {}
+            LedgerState::Retracted { .. } if found.len() > 1 => problems.push(format!(
+                "{}: {} FileCommitted events",
+                r.object.key,
+                found.len()
+            )),
+            LedgerState::Retracted { .. } => {}
+            LedgerState::Quarantined { .. } if !quarantined.contains(&id) => problems.push(
+                format!("{}: quarantined, no FileQuarantined event", r.object.key),
+            ),
+            other if !found.is_empty() => problems.push(format!(
+                "{}: {} but FileCommitted events for {found:?}",
+                r.object.key,
+                other.name()
+            )),
+            _ => {}
+        }
+    }
+    for ((key, _), snapshots) in committed {
+        problems.push(format!(
+            "{key}: FileCommitted {snapshots:?} for no ledger record"
+        ));
     }
     problems
 }

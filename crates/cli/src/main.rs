@@ -58,6 +58,7 @@ mod contract;
 mod dlq;
 mod doctor;
 mod drift;
+mod events;
 mod executions;
 mod expire;
 mod files;
@@ -209,6 +210,11 @@ enum Command {
     /// --aws` needs).
     #[command(subcommand, after_help = drift::AFTER_HELP)]
     Drift(drift::Command),
+    /// Outbound events: what downstream systems are told (files committed or quarantined,
+    /// schemas evolved, drift waiting, webhook bodies received), from the outbox (--aws: the
+    /// stack's bucket; IAM s3:ListBucket, s3:GetObject on .sluice/outbox/).
+    #[command(subcommand)]
+    Events(events::Command),
     /// Files waiting in quarantine, and why (--aws: the records in the stack's bucket; IAM
     /// s3:ListBucket, s3:GetObject on .sluice/).
     #[command(subcommand)]
@@ -307,6 +313,7 @@ impl Command {
             Command::Table(_)
                 | Command::Contract(_)
                 | Command::Drift(_)
+                | Command::Events(_)
                 | Command::Quarantine(_)
                 | Command::Files(_)
                 | Command::Reconcile(_)
@@ -372,6 +379,7 @@ fn main() -> ExitCode {
             Command::Table(cmd) => table::run(ws, config, target, cmd).await,
             Command::Contract(cmd) => contract::run(ws, config, target, cmd).await,
             Command::Drift(cmd) => drift::run(ws, config, target, cmd).await,
+            Command::Events(cmd) => events::run(ws, config, target, cmd).await,
             Command::Quarantine(cmd) => quarantine::run(ws, config, target, cmd).await,
             Command::Files(args) => files::run(ws, config, target, args).await,
             Command::Rejects(args) => rejects::run(ws, config, args).await,

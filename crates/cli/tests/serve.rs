@@ -325,6 +325,49 @@ fn posted_bodies_land_once_per_key_and_answer_where_they_stand() {
         .unwrap();
     let table: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(table["total_records"], 5, "{table}");
+
+    // What downstream systems were told: each body received once (the repeated one is the
+    // same event), three committed, one quarantined.
+    let tail = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--config")
+        .arg(&server.config)
+        .arg("--workspace")
+        .arg(&server.workspace)
+        .args(["events", "tail", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        tail.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tail.stderr)
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&tail.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |t: &str| events.iter().filter(|e| e["type"] == t).count();
+    assert_eq!(count("ArrivalReceived"), 4, "{events:?}");
+    assert_eq!(count("FileCommitted"), 3, "{events:?}");
+    assert_eq!(count("FileQuarantined"), 1, "{events:?}");
+    let received = events
+        .iter()
+        .find(|e| e["type"] == "ArrivalReceived")
+        .unwrap();
+    assert_eq!(received["detail"]["arrival_id"], id.as_str());
+    let text = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .arg("--config")
+        .arg(&server.config)
+        .arg("--workspace")
+        .arg(&server.workspace)
+        .args(["events", "tail", "--type", "FileQuarantined", "-n", "1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains("FileQuarantined") && text.contains("too_many_invalid_rows"),
+        "{text}"
+    );
 }
 
 #[test]

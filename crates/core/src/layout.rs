@@ -105,6 +105,21 @@ pub fn quarantined_event(event_id: &str) -> String {
     format!("{}{safe}.json", quarantined_events_dir())
 }
 
+/// The outbox of outbound events (`sluice_steps::events`).
+pub fn outbox_prefix() -> String {
+    format!("{CONTROL_PREFIX}outbox/")
+}
+
+/// One outbound event, by its id (only its letters and digits are kept).
+pub fn outbox_event(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(64)
+        .collect();
+    format!("{}{safe}.json", outbox_prefix())
+}
+
 /// The reconciliation watermark of a table's prefix.
 pub fn watermark(table: &TableConfig) -> String {
     format!(
@@ -197,6 +212,7 @@ pub fn families() -> Vec<Family> {
         family("backfill", format!("{}*", backfill_prefix())),
         family("contracts", format!("{}*", contracts_prefix(&table))),
         family("drift_decisions", drift_decisions(&table)),
+        family("outbox", format!("{}*", outbox_prefix())),
     ]
 }
 

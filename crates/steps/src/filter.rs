@@ -92,6 +92,9 @@ pub async fn filter(ctx: &Context, input: FilterInput) -> Result<FilterOutput, S
     let record = match ctx.ledger.claim_leased(&object, &at, Some(lease)).await? {
         Claim::New(record) => record,
         Claim::Existing(record) => {
+            // A duplicate of a committed version: its event, should the run that committed
+            // it have stopped before writing it.
+            crate::events::emit_committed(ctx.store.as_ref(), &record.record, None).await?;
             let known_table = record
                 .record
                 .table

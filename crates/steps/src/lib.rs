@@ -35,6 +35,7 @@ pub mod dispatch;
 pub mod drift;
 pub mod drift_decisions;
 pub mod error;
+pub mod events;
 pub mod expire;
 pub mod failpoint;
 pub mod filter;

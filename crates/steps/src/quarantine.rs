@@ -183,6 +183,35 @@ pub async fn quarantine(
         }
     }
     tracing::info!(key = %object.key, reason = %input.reason, "object quarantined");
+    let replays = ctx
+        .ledger
+        .get(&object)
+        .await?
+        .map(|r| r.record.replays)
+        .unwrap_or(0);
+    crate::events::emit(
+        ctx.store.as_ref(),
+        &crate::events::file_quarantined(
+            input.table.as_deref(),
+            &object,
+            input.reason.as_str(),
+            &detail,
+            &record_key,
+            input.rejects_key.as_deref(),
+            replays,
+            record.at.clone(),
+        ),
+    )
+    .await?;
+    if let Some((table, id)) = crate::drift_decisions::waits_on(&record) {
+        let changes =
+            serde_json::to_value(&record.drift).map_err(|e| StepError::internal(e.to_string()))?;
+        crate::events::emit(
+            ctx.store.as_ref(),
+            &crate::events::drift_pending(&table, &id, changes, &object.key, record.at.clone()),
+        )
+        .await?;
+    }
     Ok(QuarantineOutput {
         object,
         drift_change: drift_change(&record),

@@ -255,6 +255,26 @@ pub async fn receive(
             (meta, true)
         }
     };
+    crate::events::emit(
+        store,
+        &crate::events::arrival_received(
+            &table.name,
+            &id,
+            &key,
+            meta.size,
+            content_type,
+            meta.last_modified.clone(),
+        ),
+    )
+    .await
+    .map_err(|e| {
+        ReceiveError::Store(StoreError::Service {
+            key: key.clone(),
+            code: "OutboxWrite".into(),
+            message: e.to_string(),
+            transient: true,
+        })
+    })?;
     Ok(Received {
         id,
         table: table.name.clone(),

@@ -58,6 +58,19 @@ pub async fn retract(ctx: &Context, input: RetractInput) -> Result<RetractOutput
 }
 
 pub async fn commit(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
+    let out = commit_in_group(ctx, input).await?;
+    if !out.superseded {
+        // Every path that finds the batch committed gets here, a re-run's too: the event's id
+        // is the transition's, so it is written once.
+        if let Some(record) = ctx.ledger.get(&out.object).await? {
+            crate::events::emit_committed(ctx.store.as_ref(), &record.record, out.snapshot_ms)
+                .await?;
+        }
+    }
+    Ok(out)
+}
+
+async fn commit_in_group(ctx: &Context, input: CommitInput) -> Result<CommitOutput, StepError> {
     let record = ledger_record(ctx, &input).await?;
     if !matches!(record.record.state, LedgerState::Staged { .. }) {
         let _turn = ctx.flow.commit_lock(&input.table).await;
@@ -410,7 +423,11 @@ async fn settle_group(
             })
             .await
         {
-            Ok(_) => {}
+            // Its own execution may never reach its commit step again (a redrive of it finds
+            // it committed in Validate): the event is written here too.
+            Ok(settled) => {
+                crate::events::emit_committed(ctx.store.as_ref(), &settled.record, None).await?
+            }
             Err(LedgerError::Conflict { .. }) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -74,6 +74,11 @@ pub(super) async fn apply(
     additions: &[ColumnAddition],
     key: &str,
 ) -> Result<Table, StepError> {
+    let before = ctx
+        .lake
+        .load(table_cfg)
+        .await?
+        .map(|t| t.metadata().current_schema_id());
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -81,6 +86,24 @@ pub(super) async fn apply(
             Ok(table) => {
                 let columns: Vec<String> = additions.iter().map(ColumnAddition::path).collect();
                 tracing::info!(table = %table_cfg.name, key, columns = ?columns, "table schema evolved");
+                let metadata = table.metadata();
+                let after = metadata.current_schema_id();
+                // A racing writer that added them first tells of its own change.
+                if let Some(before) = before.filter(|b| *b != after) {
+                    crate::events::emit(
+                        ctx.store.as_ref(),
+                        &crate::events::schema_evolved(
+                            &table_cfg.name,
+                            &metadata.uuid().to_string(),
+                            before,
+                            after,
+                            &columns,
+                            key,
+                            crate::context::now(),
+                        ),
+                    )
+                    .await?;
+                }
                 return Ok(table);
             }
             Err(e) => {

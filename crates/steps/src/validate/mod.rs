@@ -73,6 +73,9 @@ pub async fn validate(ctx: &Context, task: ObjectTask) -> Result<ValidateOutput,
         }
         // Committed, filtered or quarantined.
         done => {
+            // Committed by another execution's group, perhaps by a committer that stopped
+            // before writing its event.
+            crate::events::emit_committed(ctx.store.as_ref(), &record.record, None).await?;
             // Another execution of this version (a duplicate delivery) finished it while
             // this one was stopped: a redrive of this one has nothing left to do.
             return Ok(ValidateOutput::Duplicate {
