@@ -59,6 +59,12 @@ fn orders_parquet(
         fields.push(field);
         columns.push(column);
     }
+    snappy_parquet(fields, columns)
+}
+
+/// The columns as a Parquet file (snappy, as pyarrow and Spark write by default) of row
+/// groups of 300 rows.
+fn snappy_parquet(fields: Vec<Field>, columns: Vec<ArrayRef>) -> Vec<u8> {
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
     let mut out = vec![];
     let props = WriterProperties::builder()
@@ -196,21 +202,27 @@ async fn a_column_of_another_type_is_drift_and_one_no_table_takes_is_refused_by_
 
 /// Orders with exactly the columns of the unpartitioned flat orders table (the orders
 /// contract without its `shipping` struct), in its order and with its types (`quantity`
-/// long): what an Iceberg-minded exporter writes. Statuses from `status(id)`.
-fn exact_orders_parquet(first: i64, rows: usize, status: impl Fn(i64) -> &'static str) -> Vec<u8> {
+/// long): what an Iceberg-minded exporter writes. Statuses from `status(id)`. `nullable`: every
+/// column declared optional, as pyarrow declares them by default.
+fn exact_orders_parquet(
+    first: i64,
+    rows: usize,
+    status: impl Fn(i64) -> &'static str,
+    nullable: bool,
+) -> Vec<u8> {
     let ids: Vec<i64> = (first..first + rows as i64).collect();
     let march_first = 1_772_359_200_000_000i64; // 2026-03-01T10:00:00Z
     let fields = vec![
-        Field::new("order_id", DataType::Int64, false),
+        Field::new("order_id", DataType::Int64, nullable),
         Field::new(
             "ordered_at",
             DataType::Timestamp(TimeUnit::Microsecond, Some("+00:00".into())),
-            false,
+            nullable,
         ),
-        Field::new("customer_email", DataType::Utf8, false),
-        Field::new("status", DataType::Utf8, false),
-        Field::new("quantity", DataType::Int64, false),
-        Field::new("amount", DataType::Float64, false),
+        Field::new("customer_email", DataType::Utf8, nullable),
+        Field::new("status", DataType::Utf8, nullable),
+        Field::new("quantity", DataType::Int64, nullable),
+        Field::new("amount", DataType::Float64, nullable),
         Field::new("note", DataType::Utf8, true),
     ];
     let columns: Vec<ArrayRef> = vec![
@@ -229,16 +241,7 @@ fn exact_orders_parquet(first: i64, rows: usize, status: impl Fn(i64) -> &'stati
                 .map(|i| (i % 2 == 0).then(|| format!("note {i}"))),
         )),
     ];
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
-    let mut out = vec![];
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(300))
-        .build();
-    let mut writer = ArrowWriter::try_new(&mut out, batch.schema(), Some(props)).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
-    out
+    snappy_parquet(fields, columns)
 }
 
 /// Every `.parquet` data file under `dir`, with its bytes.
@@ -290,7 +293,7 @@ async fn a_parquet_file_with_exactly_the_tables_columns_is_added_as_it_is() {
         "{text}"
     );
     let h = Harness::with_config_text(&text).await;
-    let exact = exact_orders_parquet(1, 1000, |_| "paid");
+    let exact = exact_orders_parquet(1, 1000, |_| "paid", false);
     let done = h.ingest_bytes("exact.parquet", exact.clone()).await;
     assert!(
         matches!(done.outcome, Outcome::Committed { .. }),
@@ -323,7 +326,12 @@ async fn a_parquet_file_with_exactly_the_tables_columns_is_added_as_it_is() {
     );
 
     // One row the contract refuses: the file is rewritten without it.
-    let one_bad = exact_orders_parquet(2001, 100, |i| if i == 2050 { "lost" } else { "paid" });
+    let one_bad = exact_orders_parquet(
+        2001,
+        100,
+        |i| if i == 2050 { "lost" } else { "paid" },
+        false,
+    );
     let done = h.ingest_bytes("one-bad.parquet", one_bad.clone()).await;
     assert!(
         matches!(done.outcome, Outcome::Committed { .. }),
@@ -359,8 +367,9 @@ async fn a_parquet_file_with_exactly_the_tables_columns_is_added_as_it_is() {
     let two = rows.iter().find(|r| r["order_id"] == 2).unwrap();
     assert_eq!(two["note"], "note 2");
 
-    // Another file added as it is after the compaction, then read by pyiceberg with the rest.
-    let later = exact_orders_parquet(5001, 50, |_| "shipped");
+    // Another file added as it is after the compaction, its columns all declared optional (as
+    // pyarrow declares them), then read by pyiceberg with the rest.
+    let later = exact_orders_parquet(5001, 50, |_| "shipped", true);
     let done = h.ingest_bytes("later.parquet", later.clone()).await;
     assert!(
         matches!(done.outcome, Outcome::Committed { .. }),
@@ -398,7 +407,7 @@ print(json.dumps({"rows": len(rows), "email": by_id[5002]["customer_email"], "no
         matches!(done.outcome, Outcome::Committed { .. }),
         "{done:?}"
     );
-    let after = exact_orders_parquet(6001, 20, |_| "paid");
+    let after = exact_orders_parquet(6001, 20, |_| "paid", true);
     let done = h.ingest_bytes("after.parquet", after.clone()).await;
     assert!(
         matches!(done.outcome, Outcome::Committed { .. }),

@@ -152,6 +152,18 @@ impl Server {
         rest
     }
 
+    /// `sluice ARGS` over the server's workspace (after it stopped).
+    fn sluice(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--workspace")
+            .arg(&self.workspace)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// Files written into the landing bucket under the orders prefix's webhook directory.
     fn landed(&self) -> usize {
         std::fs::read_dir(self.workspace.join("landing/orders/webhook"))
@@ -315,27 +327,13 @@ fn posted_bodies_land_once_per_key_and_answer_where_they_stand() {
     let mut server = server;
     let out = server.finish();
     assert!(out.contains("duplicate"), "{out}");
-    let shown = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("--config")
-        .arg(&server.config)
-        .arg("--workspace")
-        .arg(&server.workspace)
-        .args(["table", "show", "orders", "--json"])
-        .output()
-        .unwrap();
+    let shown = server.sluice(&["table", "show", "orders", "--json"]);
     let table: Value = serde_json::from_slice(&shown.stdout).unwrap();
     assert_eq!(table["total_records"], 5, "{table}");
 
     // What downstream systems were told: each body received once (the repeated one is the
     // same event), three committed, one quarantined.
-    let tail = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("--config")
-        .arg(&server.config)
-        .arg("--workspace")
-        .arg(&server.workspace)
-        .args(["events", "tail", "--json"])
-        .output()
-        .unwrap();
+    let tail = server.sluice(&["events", "tail", "--json"]);
     assert!(
         tail.status.success(),
         "{}",
@@ -354,14 +352,7 @@ fn posted_bodies_land_once_per_key_and_answer_where_they_stand() {
         .find(|e| e["type"] == "ArrivalReceived")
         .unwrap();
     assert_eq!(received["detail"]["arrival_id"], id.as_str());
-    let text = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .arg("--config")
-        .arg(&server.config)
-        .arg("--workspace")
-        .arg(&server.workspace)
-        .args(["events", "tail", "--type", "FileQuarantined", "-n", "1"])
-        .output()
-        .unwrap();
+    let text = server.sluice(&["events", "tail", "--type", "FileQuarantined", "-n", "1"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(
