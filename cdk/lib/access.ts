@@ -319,7 +319,8 @@ export const ACCESS: Record<Principal, Access> = {
     // head. backfill: the manifest of arrivals a backfill starts, which it plans.
     control: {
       read: ['ledger', 'key_heads', 'watermark', 'identity'],
-      write: ['key_heads', 'watermark', 'backfill'],
+      // outbox: WatermarkAdvanced.
+      write: ['key_heads', 'watermark', 'backfill', 'outbox'],
     },
     glue: ['glue:GetDatabase', 'glue:GetTable'],
     s3tables: ['read'],

@@ -99,6 +99,24 @@ async fn each_commit_quarantine_and_evolution_is_one_event_valid_against_its_sch
     }
     assert_eq!(list(h.ctx.store.as_ref()).await.unwrap(), events);
 
+    // Reconcile: the watermark moves once; a second run with nothing new tells nothing.
+    let table = h.ctx.config.tables[0].clone();
+    h.local.reconcile(&table).await.unwrap();
+    h.local.reconcile(&table).await.unwrap();
+    let now = list(h.ctx.store.as_ref()).await.unwrap();
+    let marks: Vec<&Event> = now
+        .iter()
+        .filter(|e| e.kind == EventType::WatermarkAdvanced)
+        .collect();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert!(
+        marks[0].detail["watermark"].as_str().is_some(),
+        "{:?}",
+        marks[0]
+    );
+    assert!(marks[0].detail["previous"].is_null());
+    assert_valid(&now);
+
     // A crash after the ledger says committed and before the event is written: the redrive
     // finds the batch committed and writes the event, once.
     let key = "orders/late.ndjson";

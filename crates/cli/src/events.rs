@@ -13,7 +13,7 @@ use crate::target::Target;
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// The events in the outbox, oldest first (by the time of their transition): FileCommitted,
-    /// FileQuarantined, SchemaEvolved, SchemaDriftPending, ArrivalReceived. Each has an id
+    /// FileQuarantined, SchemaEvolved, SchemaDriftPending, WatermarkAdvanced, ArrivalReceived. Each has an id
     /// consumers dedupe on and a JSON Schema in schemas/events/.
     Tail {
         /// Keep printing events as they are written, until Ctrl-C.
@@ -124,6 +124,12 @@ fn line(e: &Event) -> String {
             "drift change {} waits for a decision (first file {}): `sluice drift list`",
             s("change_id"),
             s("first_key")
+        ),
+        EventType::WatermarkAdvanced => format!(
+            "every object landed up to {} is finished ({} listed, {} unfinished)",
+            s("watermark"),
+            d["objects"],
+            d["unfinished"]
         ),
         EventType::ArrivalReceived => format!(
             "received {} ({} bytes, {})",

@@ -35,15 +35,19 @@ pub enum EventType {
     SchemaEvolved,
     /// A schema change a table's policy blocks waits for a decision (`sluice drift list`).
     SchemaDriftPending,
+    /// Every object that landed under a table's prefix up to a time is finished
+    /// (`sluice reconcile`): downstream jobs may read up to it.
+    WatermarkAdvanced,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 5] = [
+    pub const ALL: [EventType; 6] = [
         EventType::ArrivalReceived,
         EventType::FileCommitted,
         EventType::FileQuarantined,
         EventType::SchemaEvolved,
         EventType::SchemaDriftPending,
+        EventType::WatermarkAdvanced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +57,7 @@ impl EventType {
             EventType::FileQuarantined => "FileQuarantined",
             EventType::SchemaEvolved => "SchemaEvolved",
             EventType::SchemaDriftPending => "SchemaDriftPending",
+            EventType::WatermarkAdvanced => "WatermarkAdvanced",
         }
     }
 
@@ -340,6 +345,28 @@ pub fn drift_pending(
             "change_id": change_id,
             "changes": changes,
             "first_key": first_key,
+        }),
+    )
+}
+
+/// `WatermarkAdvanced`: every object that landed under `table`'s prefix up to `watermark`
+/// is committed, filtered or quarantined (it was `previous`).
+pub fn watermark_advanced(
+    table: &str,
+    watermark: &str,
+    previous: Option<&str>,
+    mark: &crate::reconcile::Watermark,
+) -> Event {
+    Event::new(
+        EventType::WatermarkAdvanced,
+        &[table, watermark],
+        mark.at.clone(),
+        Some(table),
+        json!({
+            "watermark": watermark,
+            "previous": previous,
+            "objects": mark.objects,
+            "unfinished": mark.unfinished,
         }),
     )
 }

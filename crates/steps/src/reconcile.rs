@@ -414,15 +414,43 @@ pub fn watermark(table: &TableConfig, mut fates: Vec<Fate>, at: String) -> Water
     }
 }
 
-/// Records `mark` as `table`'s watermark under the control prefix.
+/// Records `mark` as `table`'s watermark under the control prefix; when it is later than
+/// the one recorded before, a `WatermarkAdvanced` event says so (once per watermark).
 pub async fn record_watermark(
     ctx: &Context,
     table: &TableConfig,
     mark: &Watermark,
 ) -> Result<(), StepError> {
+    let key = keys::watermark(table);
+    let previous = match ctx.store.get_bytes(&key).await? {
+        Some((bytes, _)) => serde_json::from_slice::<Watermark>(&bytes)
+            .ok()
+            .and_then(|w| w.watermark),
+        None => None,
+    };
     let body = serde_json::to_vec_pretty(mark).map_err(|e| StepError::internal(e.to_string()))?;
-    ctx.store.put(&keys::watermark(table), body.into()).await?;
+    ctx.store.put(&key, body.into()).await?;
+    if let Some(now) = &mark.watermark {
+        if previous.as_ref().is_none_or(|p| later(now, p)) {
+            crate::events::emit(
+                ctx.store.as_ref(),
+                &crate::events::watermark_advanced(&table.name, now, previous.as_deref(), mark),
+            )
+            .await?;
+        }
+    }
     Ok(())
+}
+
+/// Whether RFC 3339 time `a` is after `b` (as text when either does not parse).
+fn later(a: &str, b: &str) -> bool {
+    match (
+        chrono::DateTime::parse_from_rfc3339(a),
+        chrono::DateTime::parse_from_rfc3339(b),
+    ) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => a > b,
+    }
 }
 
 /// `ingest-<file name>-<digest of the arrival>`: the same event gets the same name, a new
