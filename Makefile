@@ -101,7 +101,7 @@ CARGO_LAMBDA := $(LAMBDA_VENV)/bin/cargo-lambda
 LAMBDA_DIR := target/lambda
 # The functions, by name: target/lambda also holds what cargo builds for this machine while
 # cross-compiling with the profile `lambda` (build scripts, proc macros: deps/, build/).
-LAMBDA_FUNCTIONS := filter schema-drift-detect validate quarantine commit reconcile maintain
+LAMBDA_FUNCTIONS := filter schema-drift-detect validate quarantine commit reconcile maintain publish
 # The zipped size each function should stay under (bytes): a small package starts cold fast.
 LAMBDA_ZIP_LIMIT := 8000000
 

@@ -104,7 +104,8 @@ export type FunctionName =
   | 'quarantine'
   | 'commit'
   | 'reconcile'
-  | 'maintain';
+  | 'maintain'
+  | 'publish';
 /** The state machines. */
 export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
@@ -234,6 +235,8 @@ export interface Access {
   readonly logDeliveryAndTracing?: boolean;
   /** The customer-managed key, when the stack has one. */
   readonly key?: keyof typeof KMS_ACTIONS;
+  /** events:PutEvents on the stack's sluice event bus (outbound.ts). */
+  readonly putEvents?: boolean;
 }
 
 /** What every function gets besides its own row. */
@@ -357,6 +360,12 @@ export const ACCESS: Record<Principal, Access> = {
     // Its on-failure destination (it runs asynchronously, from the schedule).
     sendTo: ['maintenance_dead_letters'],
   },
+  publish: {
+    ...EVERY_FUNCTION,
+    // outbox: the record an S3 event names, put on the sluice bus as it was written.
+    control: { readLatest: ['outbox'] },
+    putEvents: true,
+  },
   ingest: {
     invoke: ['filter', 'schema-drift-detect', 'validate', 'quarantine', 'commit'],
     logDeliveryAndTracing: true,
@@ -401,6 +410,8 @@ export interface AccessTargets {
   readonly tableBucketArn?: string;
   /** The role Glue's table optimizers run as, when a table asks for them (optimizers.ts). */
   readonly glueOptimizerRole?: iam.IRole;
+  /** The sluice event bus's ARN (outbound.ts). */
+  readonly eventBusArn?: string;
 }
 
 /** A data prefix in the stack's bucket that holds table files (warehouse, not arrivals). */
@@ -502,6 +513,7 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
     ]);
   }
   for (const queue of row.sendTo ?? []) targets.queues[queue].grantSendMessages(role);
+  if (row.putEvents && targets.eventBusArn) allow('PutOnSluiceBus', ['events:PutEvents'], [targets.eventBusArn]);
 }
 
 /** The Glue catalog, the tables' databases and the tables themselves. */

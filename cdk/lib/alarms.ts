@@ -30,6 +30,8 @@ export interface AlarmsProps {
   readonly scheduleDeadLetterQueue: sqs.IQueue;
   /** Maintenance runs that were not delivered or failed. */
   readonly maintenanceDeadLetterQueue: sqs.IQueue;
+  /** Outbound events the publish function could not put on the sluice bus (outbound.ts). */
+  readonly eventDeadLetterQueue: sqs.IQueue;
   /** Every EventBridge rule of the stack, for their FailedInvocations. */
   readonly ruleNames: readonly string[];
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
@@ -105,6 +107,11 @@ export class Alarms {
         'MaintenanceDeadLettersAlarm',
         'sluice: a table maintenance run (snapshot expiry, gc) was not delivered or failed; see the maintain log group, then `sluice maintain --aws --table T`',
         maintenanceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'EventDeadLettersAlarm',
+        'sluice: outbound events could not be put on the sluice bus; see the publish log group. The records stay in the outbox (.sluice/outbox/): `sluice events tail --aws` lists them',
+        props.eventDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
       ),
       anyOf(
         'FilesQuarantinedAlarm',

@@ -1,4 +1,4 @@
-// The seven Lambda functions: a role each (granted its row of access.ts by the stack, once every
+// The eight Lambda functions: a role each (granted its row of access.ts by the stack, once every
 // resource the table names exists), a log group each, the config layer they share, and the
 // environment every function reads. The binaries come from `<code dir>/<name>/bootstrap`.
 //
@@ -31,7 +31,12 @@ export type StepName = keyof typeof STEP_FUNCTIONS;
 export type { FunctionName };
 
 /** Every function, the five steps first. */
-export const FUNCTION_NAMES: FunctionName[] = [...(Object.keys(STEP_FUNCTIONS) as StepName[]), 'reconcile', 'maintain'];
+export const FUNCTION_NAMES: FunctionName[] = [
+  ...(Object.keys(STEP_FUNCTIONS) as StepName[]),
+  'reconcile',
+  'maintain',
+  'publish',
+];
 
 /** Where the config lands in the Lambda layer (layers unpack under /opt). */
 export const CONFIG_PATH_IN_LAMBDA = '/opt/sluice/sluice.toml';
@@ -54,6 +59,7 @@ const SIZING: Record<FunctionName, { memoryMiB: number; timeout: Duration; tmpMi
   commit: { memoryMiB: 1024, timeout: Duration.seconds(300) },
   reconcile: { memoryMiB: 512, timeout: Duration.seconds(900) },
   maintain: { memoryMiB: 1024, timeout: Duration.seconds(900) },
+  publish: { memoryMiB: 256, timeout: Duration.seconds(30) },
 };
 
 export interface FunctionsProps {
@@ -175,7 +181,7 @@ function lambdaCode(dir: string, name: FunctionName, explicit: boolean): string 
   const fnDir = path.join(dir, name);
   if (!fs.existsSync(path.join(fnDir, 'bootstrap'))) {
     const hint = explicit
-      ? `lambdaCodeDir is ${dir}; it must hold <function>/bootstrap for filter, schema-drift-detect, validate, quarantine, commit and reconcile`
+      ? `lambdaCodeDir is ${dir}; it must hold <function>/bootstrap for filter, schema-drift-detect, validate, quarantine, commit, reconcile, maintain and publish`
       : 'run `make lambdas` first to build the Lambda binaries into target/lambda/<function>/bootstrap (or point lambdaCodeDir, `make synth LAMBDA_CODE_DIR=DIR`, at a directory holding them)';
     throw new Error(`sluice: no Lambda binary for ${name}: ${path.join(fnDir, 'bootstrap')} is missing; ${hint}`);
   }

@@ -24,6 +24,7 @@
 import * as path from 'path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -51,6 +52,7 @@ import {
   warehouseLocation,
 } from './functions';
 import { Workflow } from './workflow';
+import { OUTBOX_DAYS, OUTBOX_PREFIX, Outbound } from './outbound';
 
 export { CONFIG_PATH_IN_LAMBDA, CONTROL_LAYOUT, STEP_FUNCTIONS, TASK_HEADROOM_SECONDS };
 export type { FunctionName, StepName };
@@ -149,6 +151,10 @@ export class SluiceStack extends Stack {
   readonly tables: TableSpec[];
   /** The role AWS Glue's table optimizers run as, when a table asks for them. */
   readonly glueOptimizerRole?: iam.Role;
+  /** The sluice event bus: the outbound events (outbound.ts). */
+  readonly eventBus: events.EventBus;
+  /** Outbound events the publish function could not put on the bus. */
+  readonly eventDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -217,6 +223,13 @@ export class SluiceStack extends Stack {
           id: 'RejectedRows',
           prefix: `${CONTROL_PREFIX}rejects/`,
           expiration: rejectsDays,
+          noncurrentVersionExpiration: Duration.days(1),
+        },
+        {
+          // Outbound events: published when written; kept a while to read and deliver again.
+          id: 'Outbox',
+          prefix: OUTBOX_PREFIX,
+          expiration: Duration.days(OUTBOX_DAYS),
           noncurrentVersionExpiration: Duration.days(1),
         },
         {
@@ -307,6 +320,10 @@ export class SluiceStack extends Stack {
     });
     this.maintenanceDeadLetterQueue = maintenance.deadLetterQueue;
 
+    const outbound = new Outbound(this, { bucket, publish: fns.functions.publish, key, repoRoot });
+    this.eventBus = outbound.bus;
+    this.eventDeadLetterQueue = outbound.deadLetterQueue;
+
     // ---- Glue: one database per namespace --------------------------------------------
     for (const ns of tableBucketArn ? [] : namespaces(tables)) {
       const db = new glue.CfnDatabase(this, `${pascal(ns)}Database`, {
@@ -329,7 +346,8 @@ export class SluiceStack extends Stack {
       deadLetterQueue: arrivals.deadLetterQueue,
       scheduleDeadLetterQueue: arrivals.scheduleDeadLetterQueue,
       maintenanceDeadLetterQueue: maintenance.deadLetterQueue,
-      ruleNames: [...arrivals.ruleNames, ...maintenance.ruleNames],
+      eventDeadLetterQueue: outbound.deadLetterQueue,
+      ruleNames: [...arrivals.ruleNames, ...maintenance.ruleNames, outbound.ruleName],
       alarmEmail: props.alarmEmail,
       key,
       tables,
@@ -377,6 +395,7 @@ export class SluiceStack extends Stack {
         },
         tableBucketArn,
         glueOptimizerRole: this.glueOptimizerRole,
+        eventBusArn: outbound.bus.eventBusArn,
       });
     }
 
@@ -392,6 +411,8 @@ export class SluiceStack extends Stack {
     new CfnOutput(this, 'MaintainFunctionName', { value: fns.functions.maintain.functionName });
     new CfnOutput(this, 'MaintenanceDeadLetterQueueUrl', { value: this.maintenanceDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'WarehouseLocation', { value: warehouseLocation(bucket, warehouse) });
+    new CfnOutput(this, 'EventBusName', { value: outbound.bus.eventBusName });
+    new CfnOutput(this, 'EventBusArn', { value: outbound.bus.eventBusArn });
     if (tableBucketArn) new CfnOutput(this, 'TableBucketArn', { value: tableBucketArn });
     if (this.glueOptimizerRole) {
       new CfnOutput(this, 'GlueOptimizerRoleArn', { value: this.glueOptimizerRole.roleArn });

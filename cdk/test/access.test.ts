@@ -131,6 +131,7 @@ function expectedPairs(s: Synth, p: Principal, withKey: boolean): string[] {
     add(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [`arn:${logicalIdOf(s.stack, queue)}`]);
   }
   if (row.key && withKey) add(KMS_ACTIONS[row.key], [`arn:${logicalIdOf(s.stack, s.stack.encryptionKey!)}`]);
+  if (row.putEvents) add(['events:PutEvents'], [`arn:${logicalIdOf(s.stack, s.stack.eventBus)}`]);
   return [...new Set(out)].sort();
 }
 

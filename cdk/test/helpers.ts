@@ -17,6 +17,7 @@ export const FUNCTIONS = [
   'commit',
   'reconcile',
   'maintain',
+  'publish',
 ] as const;
 export const EXAMPLE_CONFIG = path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml');
 export const ACCOUNT = '123456789012';

@@ -8,6 +8,7 @@ import {
   bucketId,
   dlqId,
   fnId,
+  logicalIdOf,
   backfillId,
   render,
   resourcesOfType,
@@ -23,8 +24,9 @@ beforeAll(() => {
 });
 
 describe('outputs', () => {
-  // The CLI's `--stack NAME` resolves the stack's resources from these.
-  it('are exactly the ones the CLI reads, each naming its resource', () => {
+  // The CLI's `--stack NAME` resolves the stack's resources from these; downstream rules
+  // attach to the event bus.
+  it('are exactly the ones the CLI reads and the event bus, each naming its resource', () => {
     expect(Object.keys(example.json.Outputs).sort()).toEqual(
       [
         'BucketName',
@@ -37,8 +39,13 @@ describe('outputs', () => {
         'MaintainFunctionName',
         'MaintenanceDeadLetterQueueUrl',
         'WarehouseLocation',
+        'EventBusName',
+        'EventBusArn',
       ].sort(),
     );
+    const bus = logicalIdOf(example.stack, example.stack.eventBus);
+    example.template.hasOutput('EventBusName', { Value: { Ref: bus } });
+    example.template.hasOutput('EventBusArn', { Value: { 'Fn::GetAtt': [bus, 'Arn'] } });
     example.template.hasOutput('BucketName', { Value: { Ref: bucketId(example) } });
     example.template.hasOutput('StateMachineArn', { Value: { Ref: smId(example) } });
     example.template.hasOutput('BackfillStateMachineArn', { Value: { Ref: backfillId(example) } });
@@ -73,6 +80,7 @@ describe('updates', () => {
     expect(ids('AWS::KMS::Key')).toEqual(['Key961B73FD']);
     expect(ids('AWS::SQS::Queue')).toEqual([
       'DeadLettersBBF8BAAB',
+      'EventDeadLetters322AA761',
       'MaintenanceDeadLettersD3820A3A',
       'ScheduleDeadLetters0406ECBC',
     ]);

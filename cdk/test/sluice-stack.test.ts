@@ -107,8 +107,11 @@ describe('bucket', () => {
 });
 
 describe('event rules', () => {
+  // The rules of S3 events that start ingest executions (the outbox's goes to publish).
+  const isOutboxRule = (r: any) => r.Properties.EventPattern?.detail?.object?.key?.[0]?.prefix === '.sluice/outbox/';
   const arrivalRules = (s: Synth) =>
-    resourcesOfType(s.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+    resourcesOfType(s.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern && !isOutboxRule(r));
+  const eventDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.eventDeadLetterQueue);
 
   it('has one rule per table, matching Object Created and Object Deleted under its prefix in this bucket', () => {
     expect(arrivalRules(example)).toHaveLength(1);
@@ -134,14 +137,15 @@ describe('event rules', () => {
     }
   });
 
-  it('keeps dead letters by purpose: arrivals, reconcile schedules and maintenance each in an encrypted, TLS-only queue', () => {
+  it('keeps dead letters by purpose: arrivals, reconcile schedules, maintenance and outbound events each in an encrypted, TLS-only queue', () => {
     const queues = resourcesOfType(two.json, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(3);
+    expect(queues).toHaveLength(4);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     const policies = resourcesOfType(two.json, 'AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(3);
+    expect(policies).toHaveLength(4);
     const rules = resourcesOfType(two.json, 'AWS::Events::Rule');
-    const arrivalRuleIds = rules.filter(([, r]) => r.Properties.EventPattern).map(([id]) => id);
+    const arrivalRuleIds = rules.filter(([, r]) => r.Properties.EventPattern && !isOutboxRule(r)).map(([id]) => id);
+    const outboxRuleIds = rules.filter(([, r]) => isOutboxRule(r)).map(([id]) => id);
     const targetOf = (r: any) => r.Properties.Targets[0].Arn['Fn::GetAtt']?.[0];
     const scheduleRuleIds = rules
       .filter(([, r]) => r.Properties.ScheduleExpression && targetOf(r) === fnId(two, 'reconcile'))
@@ -166,7 +170,9 @@ describe('event rules', () => {
     expect(sendersOf(dlqId(two)).sort()).toEqual([...arrivalRuleIds].sort());
     expect(sendersOf(scheduleDlqId(two)).sort()).toEqual([...scheduleRuleIds].sort());
     expect(sendersOf(maintenanceDlqId(two)).sort()).toEqual([...maintainRuleIds].sort());
+    expect(sendersOf(eventDlqId(two))).toEqual(outboxRuleIds);
     expect(maintainRuleIds).toHaveLength(2);
+    expect(outboxRuleIds).toHaveLength(1);
     example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
     example.template.hasOutput('ScheduleDeadLetterQueueUrl', { Value: { Ref: scheduleDlqId(example) } });
   });
@@ -186,7 +192,9 @@ describe('event rules', () => {
       const [target] = r.Properties.Targets;
       const dlq = target.DeadLetterConfig.Arn['Fn::GetAtt'][0];
       const fn = target.Arn['Fn::GetAtt']?.[0];
-      const expected = !r.Properties.ScheduleExpression
+      const expected = isOutboxRule(r)
+        ? eventDlqId(example)
+        : !r.Properties.ScheduleExpression
         ? dlqId(example)
         : fn === fnId(example, 'maintain')
           ? maintenanceDlqId(example)
@@ -241,9 +249,9 @@ describe('archive', () => {
 describe('functions', () => {
   const props = (s: Synth, name: (typeof FUNCTIONS)[number]) => s.json.Resources[fnId(s, name)].Properties;
 
-  it('are seven arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
+  it('are eight arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
     expect(resourcesOfType(example.json, 'AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
-    expect(FUNCTIONS).toHaveLength(7);
+    expect(FUNCTIONS).toHaveLength(8);
     for (const name of FUNCTIONS) {
       const p = props(example, name);
       expect(p.Architectures).toEqual(['arm64']);
@@ -297,6 +305,7 @@ describe('functions', () => {
     for (const name of ['ingest.asl.json', 'backfill.asl.json']) {
       fs.copyFileSync(path.join(REPO_ROOT, 'statemachine', name), path.join(repo, 'statemachine', name));
     }
+    fs.cpSync(path.join(REPO_ROOT, 'schemas'), path.join(repo, 'schemas'), { recursive: true });
     const make = (props: { lambdaCodeDir?: string }) => () =>
       new SluiceStack(new App({ outdir: tempDir('out') }), 'S', {
         config: loadConfig(path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml')),
@@ -349,9 +358,10 @@ describe('alarms', () => {
   };
 
   it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
-    // One table: 3 rules (arrivals, reconcile, maintain) and 2 freshness alarms; 7 functions
-    // with errors and throttles each; 3 dead-letter queues; a file waiting on a drift decision.
-    expect(alarms(example)).toHaveLength(6 + 3 + 7 * 2 + 2 + 1);
+    // Two state machines, 4 dead-letter queues, quarantined files; one table: 4 rules
+    // (arrivals, reconcile, maintain, outbox) and 2 freshness alarms; 8 functions with errors
+    // and throttles each; a file waiting on a drift decision.
+    expect(alarms(example)).toHaveLength(2 + 4 + 1 + 4 + 8 * 2 + 2 + 1);
     // One per state machine: ingest and backfill.
     byMetric(example, 'ExecutionsFailed', 2);
     const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
@@ -364,7 +374,12 @@ describe('alarms', () => {
     );
     const dlqs = alarms(example).filter((a) => a.MetricName === 'ApproximateNumberOfMessagesVisible');
     expect(dlqs.map((a) => a.Dimensions[0].Value['Fn::GetAtt'][0]).sort()).toEqual(
-      [dlqId(example), scheduleDlqId(example), maintenanceDlqId(example)].sort(),
+      [
+        dlqId(example),
+        scheduleDlqId(example),
+        maintenanceDlqId(example),
+        logicalIdOf(example.stack, example.stack.eventDeadLetterQueue),
+      ].sort(),
     );
     const quarantined = byMetric(example, 'FilesQuarantined');
     expect(quarantined.Namespace).toBe('sluice');
@@ -400,9 +415,9 @@ describe('alarms', () => {
       const per = alarms(example).filter((a) => a.MetricName === metric);
       expect(per.map((a) => a.Dimensions[0].Value.Ref).sort()).toEqual(FUNCTIONS.map((f) => fnId(example, f)).sort());
     }
-    // The arrival rule, the reconcile schedule and the maintain schedule.
+    // The arrival rule, the reconcile schedule, the maintain schedule and the outbox's rule.
     const failedInvocations = alarms(example).filter((a) => a.MetricName === 'FailedInvocations');
-    expect(failedInvocations).toHaveLength(3);
+    expect(failedInvocations).toHaveLength(4);
     for (const a of failedInvocations) expect(a.Namespace).toBe('AWS/Events');
     for (const a of alarms(example)) {
       if (!['EventToCommitLag', 'OldestUnfinishedAge'].includes(a.MetricName)) expect(a.Threshold).toBe(0);
@@ -561,10 +576,12 @@ describe('iam', () => {
     backfillManifest: '.sluice/backfill/7d1f2b9e/arrivals.jsonl',
     otherIdentity: '.sluice/tables/shop.other.json',
     contract: '.sluice/contracts/shop.orders/v000002.json',
+    outbox: '.sluice/outbox/e0123456789abcdef0123456789abcde.json',
   } as const;
   type Key = keyof typeof KEYS;
   const MATRIX: Record<(typeof FUNCTIONS)[number], Partial<Record<'get' | 'put' | 'delete', Key[]>>> = {
-    filter: { get: ['arrival', 'ledger', 'keyHead'], put: ['ledger', 'keyHead'] },
+    // outbox: the FileCommitted event of a committed version a duplicate delivery finds.
+    filter: { get: ['arrival', 'ledger', 'keyHead'], put: ['ledger', 'keyHead', 'outbox'] },
     // contract: the first execution after a deploy changed the contract records it.
     'schema-drift-detect': {
       get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
@@ -572,18 +589,18 @@ describe('iam', () => {
     },
     validate: {
       get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
-      put: ['ledger', 'data', 'metadata', 'staged', 'rejects'],
+      put: ['ledger', 'data', 'metadata', 'staged', 'rejects', 'outbox'],
       delete: ['data'],
     },
-    quarantine: { get: ['ledger', 'contract'], put: ['ledger', 'quarantine', 'unrouted', 'events'] },
+    quarantine: { get: ['ledger', 'contract'], put: ['ledger', 'quarantine', 'unrouted', 'events', 'outbox'] },
     commit: {
       get: ['ledger', 'staged', 'data', 'metadata', 'identity'],
-      put: ['ledger', 'metadata', 'identity'],
+      put: ['ledger', 'metadata', 'identity', 'outbox'],
       delete: ['staged', 'quarantine'],
     },
     reconcile: {
       get: ['ledger', 'keyHead', 'watermark', 'metadata', 'identity'],
-      put: ['keyHead', 'watermark', 'backfillManifest'],
+      put: ['keyHead', 'watermark', 'backfillManifest', 'outbox'],
     },
     // Compaction (data, metadata), expiry (metadata, identity) and gc (data files, staged
     // manifests).
@@ -592,6 +609,8 @@ describe('iam', () => {
       put: ['data', 'metadata', 'identity'],
       delete: ['staged', 'data', 'metadata'],
     },
+    // The outbox record an S3 event names, put on the sluice bus.
+    publish: { get: ['outbox'] },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
@@ -669,7 +688,7 @@ describe('iam', () => {
     for (const fn of FUNCTIONS) {
       const arn = `arn:${fnId(example, fn)}`;
       expect(roleAllows(statements, smRole, 'lambda:InvokeFunction', arn), fn).toBe(
-        fn !== 'reconcile' && fn !== 'maintain',
+        fn !== 'reconcile' && fn !== 'maintain' && fn !== 'publish',
       );
     }
   });

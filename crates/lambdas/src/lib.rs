@@ -19,6 +19,7 @@
 //! - [`reconcile`]: the reconcile function and Step Functions' `StartExecution`
 //! - [`backfill`]: the reconcile function's other request, a backfill's plan
 //! - [`maintain`]: the maintenance function (expiry, then gc, of one table)
+//! - [`publish`]: the publish function (the outbox's events onto the stack's event bus)
 
 pub mod backfill;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod init;
 pub mod logs;
 pub mod maintain;
 pub mod metrics;
+pub mod publish;
 pub mod reconcile;
 
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -130,6 +132,41 @@ pub async fn run_reconcile() -> Result<(), lambda_runtime::Error> {
                 .map_err(StepFailure)
         },
     ))
+    .await
+}
+
+/// The whole life of the publish function: as [`run_step`], for the S3 events of outbox
+/// records (see [`publish`]), with the bus `SLUICE_EVENT_BUS` names.
+pub async fn run_publish() -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start("publish", init::Catalog::None).await?;
+    let Some(bus) = std::env::var("SLUICE_EVENT_BUS")
+        .ok()
+        .filter(|b| !b.is_empty())
+    else {
+        let e = InitError::Missing {
+            name: "SLUICE_EVENT_BUS",
+            hint: "it names the event bus the outbox's events are put on",
+        };
+        init::report_init_error(&e).await;
+        return Err(e.into());
+    };
+    let sdk = sluice_aws::sdk_config().await;
+    let bus = publish::EventBridgeBus {
+        client: aws_sdk_eventbridge::Client::new(&sdk),
+        bus,
+    };
+    let (ctx, bus, function) = (&ctx, &bus, settings.function.as_str());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = tracing::info_span!(
+            "invocation",
+            function,
+            request_id = event.context.request_id.as_str(),
+        );
+        publish::handle(ctx, bus, event.payload)
+            .instrument(span)
+            .await
+            .map_err(StepFailure)
+    }))
     .await
 }
 

@@ -1,10 +1,11 @@
 //! The deployed shape, end to end, on a local AWS emulator (ministack), deployed by
 //! `sluice_aws::emulator::Stack` as the CDK app deploys it: a versioned bucket with
 //! EventBridge notifications, a rule per table prefix starting the Standard state machine of
-//! `statemachine/ingest.asl.json`, and the seven Lambdas running this package's real binaries.
+//! `statemachine/ingest.asl.json`, and the eight Lambdas running this package's real binaries.
 //! The orders example lands in the bucket; every execution must succeed, the Glue table must
 //! hold exactly the example's good rows, and the two bad files must wait in quarantine with
-//! their reasons.
+//! their reasons; the outbox's events must reach the sluice event bus through the publish
+//! function, once each.
 //!
 //! Emulator gaps, covered by the local engine's tests instead: it has no
 //! `RedriveExecution`, and it does not enforce IAM.
@@ -121,6 +122,41 @@ async fn the_orders_example_lands_through_eventbridge_step_functions_lambda_s3_a
             "orders/orders-2026-03-07-quantity-as-text.ndjson: drift_blocked",
         ]
     );
+
+    // What downstream systems were told, through the outbox, the publish function and the
+    // sluice bus: one FileCommitted per committed file (the same id as the outbox's), one
+    // FileQuarantined per quarantined one, the coupon column's SchemaEvolved.
+    let committed = files.len() - 2;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let mut received: Vec<serde_json::Value> = vec![];
+    let count = |received: &[serde_json::Value], t: &str| {
+        received.iter().filter(|e| e["detail-type"] == t).count()
+    };
+    while count(&received, "FileCommitted") < committed
+        || count(&received, "FileQuarantined") < 2
+        || count(&received, "SchemaEvolved") < 1
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events on the bus after 120 s: {received:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        received.extend(stack.received_events().await.unwrap());
+    }
+    let outbox = sluice_steps::events::list(&store).await.unwrap();
+    for e in &received {
+        assert_eq!(e["source"], "sluice", "{e}");
+        let id = e["detail"]["id"].as_str().unwrap();
+        let written = outbox.iter().find(|o| o.id == id).expect("from the outbox");
+        assert_eq!(e["detail-type"], written.kind.as_str());
+    }
+    let mut ids: Vec<&str> = received
+        .iter()
+        .map(|e| e["detail"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), outbox.len(), "every outbox record delivered");
 }
 
 /// The emulator runs every invocation of a `provided` function as a new process, so each

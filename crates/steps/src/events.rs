@@ -12,6 +12,7 @@
 //! Every type has a versioned JSON Schema in `schemas/events/<Type>.v<N>.json`; an event
 //! carries its `schema_version`. `sluice events tail` reads the outbox in time order.
 
+use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -161,6 +162,44 @@ pub async fn list(store: &dyn ObjectStore) -> Result<Vec<Event>, StepError> {
     }
     out.sort_by(|a, b| (&a.time, &a.id).cmp(&(&b.time, &b.id)));
     Ok(out)
+}
+
+/// Where delivered events go: on AWS the stack's EventBridge bus.
+#[async_trait]
+pub trait Bus: Send + Sync {
+    /// Puts `event` on the bus; `Ok` once the bus has taken it.
+    async fn put(&self, event: &Event) -> Result<(), StepError>;
+}
+
+/// What delivering one outbox record came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivered {
+    /// On the bus.
+    Sent(Event),
+    /// The record is gone (expired from the outbox): nothing to deliver.
+    Gone,
+}
+
+/// Delivers the outbox record at `key` to `bus`. A key outside the outbox, or a record that
+/// is not an event, is `Internal`: whatever sent it is misconfigured.
+pub async fn deliver(
+    store: &dyn ObjectStore,
+    bus: &dyn Bus,
+    key: &str,
+) -> Result<Delivered, StepError> {
+    let prefix = layout::outbox_prefix();
+    if !key.starts_with(&prefix) || !key.ends_with(".json") {
+        return Err(StepError::internal(format!(
+            "{key:?} is not an outbox record (they are {prefix}<id>.json)"
+        )));
+    }
+    let Some((bytes, _)) = store.get_bytes(key).await? else {
+        return Ok(Delivered::Gone);
+    };
+    let event: Event = serde_json::from_slice(&bytes)
+        .map_err(|e| StepError::internal(format!("{key} is not an event: {e}")))?;
+    bus.put(&event).await?;
+    Ok(Delivered::Sent(event))
 }
 
 fn object_fields(object: &ObjectVersion) -> serde_json::Map<String, Value> {
@@ -428,5 +467,39 @@ mod tests {
             .parse::<EventType>()
             .unwrap_err()
             .contains("FileCommitted"));
+    }
+
+    #[derive(Default)]
+    struct Kept(std::sync::Mutex<Vec<Event>>);
+
+    #[async_trait]
+    impl Bus for Kept {
+        async fn put(&self, event: &Event) -> Result<(), StepError> {
+            self.0.lock().unwrap().push(event.clone());
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outbox_record_is_delivered_as_written_and_nothing_else_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = sluice_store::LocalStore::new(dir.path().join("b"), "b").unwrap();
+        let event = file_committed("orders", &object("e1"), 7, None, 3, 0);
+        emit(&store, &event).await.unwrap();
+        emit(&store, &event).await.unwrap();
+        let bus = Kept::default();
+        let key = layout::outbox_event(&event.id);
+        assert_eq!(
+            deliver(&store, &bus, &key).await.unwrap(),
+            Delivered::Sent(event.clone())
+        );
+        assert_eq!(*bus.0.lock().unwrap(), vec![event]);
+        let gone = layout::outbox_event("e0");
+        assert_eq!(deliver(&store, &bus, &gone).await.unwrap(), Delivered::Gone);
+        for wrong in ["orders/a.ndjson", ".sluice/ledger/ab/x.json"] {
+            let e = deliver(&store, &bus, wrong).await.unwrap_err();
+            assert!(e.to_string().contains("not an outbox record"), "{e}");
+        }
+        assert_eq!(bus.0.lock().unwrap().len(), 1);
     }
 }

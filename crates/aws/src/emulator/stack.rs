@@ -30,8 +30,9 @@ use super::{EmulatorError, Ministack, REGION};
 /// The role every function and the state machine run under (the emulator ignores it).
 pub const ROLE: &str = "arn:aws:iam::000000000000:role/sluice-test";
 
-/// The seven functions: name, the definition's placeholder (none for reconcile and maintain).
-pub const FUNCTIONS: [(&str, Option<&str>); 7] = [
+/// The eight functions: name, the definition's placeholder (none for reconcile, maintain and
+/// publish).
+pub const FUNCTIONS: [(&str, Option<&str>); 8] = [
     ("filter", Some("FilterFunctionArn")),
     ("schema-drift-detect", Some("SchemaDriftDetectFunctionArn")),
     ("validate", Some("ValidateFunctionArn")),
@@ -39,9 +40,10 @@ pub const FUNCTIONS: [(&str, Option<&str>); 7] = [
     ("commit", Some("CommitFunctionArn")),
     ("reconcile", None),
     ("maintain", None),
+    ("publish", None),
 ];
 
-/// Where this machine's builds of the seven Lambda binaries are, by function name.
+/// Where this machine's builds of the eight Lambda binaries are, by function name.
 #[derive(Debug, Clone)]
 pub struct Binaries(pub BTreeMap<String, PathBuf>);
 
@@ -93,6 +95,10 @@ pub struct Stack {
     pub functions: BTreeMap<String, String>,
     /// Function name to its ARN.
     pub function_arns: BTreeMap<String, String>,
+    /// The sluice event bus the publish function puts the outbox's events on.
+    pub event_bus: String,
+    /// A queue a rule on that bus sends every sluice event to, for tests to read.
+    pub events_queue_url: String,
 }
 
 static DEPLOYED: AtomicUsize = AtomicUsize::new(0);
@@ -150,11 +156,13 @@ impl Stack {
             state_machine: String::new(),
             functions: BTreeMap::new(),
             function_arns: BTreeMap::new(),
+            event_bus: String::new(),
+            events_queue_url: String::new(),
         };
 
         // The five step functions first: the definition names them.
         for (function, _) in FUNCTIONS.iter().filter(|(_, p)| p.is_some()) {
-            stack.create_function(function, binaries, None).await?;
+            stack.create_function(function, binaries, &[]).await?;
         }
         let mut definition = std::fs::read_to_string(repo().join("statemachine/ingest.asl.json"))?;
         for (function, placeholder) in FUNCTIONS {
@@ -178,9 +186,10 @@ impl Stack {
             .state_machine_arn;
         let arn = stack.state_machine.clone();
         stack
-            .create_function("reconcile", binaries, Some(&arn))
+            .create_function("reconcile", binaries, &[("SLUICE_STATE_MACHINE_ARN", &arn)])
             .await?;
-        stack.create_function("maintain", binaries, None).await?;
+        stack.create_function("maintain", binaries, &[]).await?;
+        stack.deploy_events(binaries).await?;
 
         // A rule per table prefix, as the CDK app makes them.
         let events = aws_sdk_eventbridge::Client::new(&stack.sdk);
@@ -254,7 +263,7 @@ impl Stack {
         &mut self,
         function: &str,
         binaries: &Binaries,
-        state_machine: Option<&str>,
+        extra_env: &[(&str, &str)],
     ) -> Result<(), EmulatorError> {
         let binary = binaries
             .0
@@ -265,8 +274,8 @@ impl Stack {
         for (k, v) in self.function_env(function) {
             env = env.variables(k, v);
         }
-        if let Some(arn) = state_machine {
-            env = env.variables("SLUICE_STATE_MACHINE_ARN", arn);
+        for (k, v) in extra_env {
+            env = env.variables(*k, *v);
         }
         let lambda = aws_sdk_lambda::Client::new(&self.sdk);
         let created = lambda
@@ -293,6 +302,136 @@ impl Stack {
         self.functions.insert(function.to_string(), deployed);
         self.function_arns.insert(function.to_string(), arn);
         Ok(())
+    }
+
+    /// The outbound events, as the CDK app wires them: the sluice bus, the publish function
+    /// and the rule that sends it each outbox record's S3 event; and, for the tests, a queue
+    /// every sluice event on the bus goes to.
+    async fn deploy_events(&mut self, binaries: &Binaries) -> Result<(), EmulatorError> {
+        let events = aws_sdk_eventbridge::Client::new(&self.sdk);
+        let bus = format!("{}-events", self.name);
+        events
+            .create_event_bus()
+            .name(&bus)
+            .send()
+            .await
+            .map_err(|e| setup(&bus, sdk_error(e)))?;
+        self.event_bus = bus.clone();
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let queue = format!("{}-events", self.name);
+        self.events_queue_url = sqs
+            .create_queue()
+            .queue_name(&queue)
+            .send()
+            .await
+            .map_err(|e| setup(&queue, sdk_error(e)))?
+            .queue_url
+            .ok_or_else(|| setup(&queue, "no queue URL in the answer"))?;
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&self.events_queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| setup(&queue, sdk_error(e)))?
+            .attributes
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                    .cloned()
+            })
+            .ok_or_else(|| setup(&queue, "no queue ARN"))?;
+        let all = format!("{}-all-events", self.name);
+        events
+            .put_rule()
+            .name(&all)
+            .event_bus_name(&bus)
+            .event_pattern(serde_json::json!({"source": ["sluice"]}).to_string())
+            .send()
+            .await
+            .map_err(|e| setup(&all, sdk_error(e)))?;
+        events
+            .put_targets()
+            .rule(&all)
+            .event_bus_name(&bus)
+            .targets(
+                Target::builder()
+                    .id("queue")
+                    .arn(queue_arn)
+                    .build()
+                    .map_err(|e| setup(&all, e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| setup(&all, sdk_error(e)))?;
+
+        self.create_function("publish", binaries, &[("SLUICE_EVENT_BUS", &bus)])
+            .await?;
+        let outbox = format!("{}-outbox", self.name);
+        let pattern = serde_json::json!({
+            "source": ["aws.s3"],
+            "detail-type": ["Object Created"],
+            "detail": {
+                "bucket": {"name": [self.bucket]},
+                "object": {"key": [{"prefix": sluice_core::layout::outbox_prefix()}]}
+            }
+        });
+        events
+            .put_rule()
+            .name(&outbox)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .map_err(|e| setup(&outbox, sdk_error(e)))?;
+        events
+            .put_targets()
+            .rule(&outbox)
+            .targets(
+                Target::builder()
+                    .id("publish")
+                    .arn(&self.function_arns["publish"])
+                    .retry_policy(RetryPolicy::builder().maximum_retry_attempts(3).build())
+                    .build()
+                    .map_err(|e| setup(&outbox, e))?,
+            )
+            .send()
+            .await
+            .map_err(|e| setup(&outbox, sdk_error(e)))?;
+        Ok(())
+    }
+
+    /// The sluice events the bus has sent to the stack's queue so far (their `detail`s,
+    /// removed from the queue).
+    pub async fn received_events(&self) -> Result<Vec<serde_json::Value>, EmulatorError> {
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk);
+        let mut out = vec![];
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(&self.events_queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .map_err(|e| setup("the events queue", sdk_error(e)))?;
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(out);
+            }
+            for m in messages {
+                if let Some(body) = m.body() {
+                    let event: serde_json::Value = serde_json::from_str(body)
+                        .map_err(|e| setup("an event on the queue", e))?;
+                    out.push(event);
+                }
+                if let Some(handle) = m.receipt_handle() {
+                    let _ = sqs
+                        .delete_message()
+                        .queue_url(&self.events_queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
+                }
+            }
+        }
     }
 
     /// Registers this stack's values as a CloudFormation stack of the same name whose outputs
