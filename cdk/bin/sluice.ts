@@ -16,6 +16,9 @@
 //   freshnessMinutes        SLUICE_FRESHNESS_MINUTES    freshness of tables that set none in sluice.toml (default 60)
 //   maintainHours           SLUICE_MAINTAIN_HOURS       how often each table is maintained: expiry, then gc (default 24)
 //   stackName               SLUICE_STACK_NAME           default Sluice
+//   knowledgeBaseId         SLUICE_KB_ID                with the next: each FileCommitted starts an
+//   knowledgeBaseDataSourceId SLUICE_KB_DATA_SOURCE_ID  ingestion job of this Bedrock knowledge base
+//   knowledgeBaseTables     SLUICE_KB_TABLES            only commits to these tables (comma-separated)
 //
 // Relative paths are relative to the repository root.
 
@@ -54,6 +57,16 @@ try {
   const maintainHours = whole('maintainHours', 'SLUICE_MAINTAIN_HOURS');
   if (maintainHours === 0) throw new Error('sluice: maintainHours must be at least 1');
 
+  const kbId = setting('knowledgeBaseId', 'SLUICE_KB_ID');
+  const kbSource = setting('knowledgeBaseDataSourceId', 'SLUICE_KB_DATA_SOURCE_ID');
+  if ((kbId === undefined) !== (kbSource === undefined)) {
+    throw new Error('sluice: knowledgeBaseId and knowledgeBaseDataSourceId go together: set both or neither');
+  }
+  const kbTables = setting('knowledgeBaseTables', 'SLUICE_KB_TABLES')
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+
   new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
     config: loadConfig(configPath),
     lambdaCodeDir: codeDir === undefined ? undefined : fromRoot(codeDir),
@@ -69,6 +82,8 @@ try {
     freshnessThreshold: freshness === undefined ? undefined : Duration.minutes(freshness),
     maintainEvery: maintainHours === undefined ? undefined : Duration.hours(maintainHours),
     alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
+    knowledgeBaseSync:
+      kbId && kbSource ? { knowledgeBaseId: kbId, dataSourceId: kbSource, tables: kbTables } : undefined,
     env: {
       account: process.env.CDK_DEFAULT_ACCOUNT,
       region: process.env.CDK_DEFAULT_REGION,

@@ -53,6 +53,7 @@ import {
 } from './functions';
 import { Workflow } from './workflow';
 import { OUTBOX_DAYS, OUTBOX_PREFIX, Outbound } from './outbound';
+import { KnowledgeBaseSync, KnowledgeBaseSyncProps } from './knowledge-base';
 
 export { CONFIG_PATH_IN_LAMBDA, CONTROL_LAYOUT, STEP_FUNCTIONS, TASK_HEADROOM_SECONDS };
 export type { FunctionName, StepName };
@@ -129,6 +130,11 @@ export interface SluiceStackProps extends StackProps {
    * the one this file is in.
    */
   readonly repoRoot?: string;
+  /**
+   * Keep a Bedrock Knowledge Base in step: each `FileCommitted` (of the listed tables, or
+   * all) starts an ingestion job of its data source (knowledge-base.ts). Default: none.
+   */
+  readonly knowledgeBaseSync?: KnowledgeBaseSyncProps;
 }
 
 export class SluiceStack extends Stack {
@@ -155,6 +161,8 @@ export class SluiceStack extends Stack {
   readonly eventBus: events.EventBus;
   /** Outbound events the publish function could not put on the bus. */
   readonly eventDeadLetterQueue: sqs.Queue;
+  /** With `knowledgeBaseSync`: what starts the knowledge base's ingestion jobs. */
+  readonly knowledgeBaseSync?: KnowledgeBaseSync;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -323,6 +331,13 @@ export class SluiceStack extends Stack {
     const outbound = new Outbound(this, { bucket, publish: fns.functions.publish, key, repoRoot });
     this.eventBus = outbound.bus;
     this.eventDeadLetterQueue = outbound.deadLetterQueue;
+    if (props.knowledgeBaseSync) {
+      const unknown = (props.knowledgeBaseSync.tables ?? []).filter((t) => !tables.some((x) => x.name === t));
+      if (unknown.length > 0) {
+        throw new Error(`sluice: knowledgeBaseSync names table ${unknown[0]}, which sluice.toml does not configure`);
+      }
+      this.knowledgeBaseSync = new KnowledgeBaseSync(this, outbound.bus, outbound.deadLetterQueue, props.knowledgeBaseSync);
+    }
 
     // ---- Glue: one database per namespace --------------------------------------------
     for (const ns of tableBucketArn ? [] : namespaces(tables)) {

@@ -72,3 +72,40 @@ describe('outbound events', () => {
     expect(outbox).toMatchObject({ Prefix: '.sluice/outbox/', ExpirationInDays: OUTBOX_DAYS, Status: 'Enabled' });
   });
 });
+
+describe('knowledge base sync (optional)', () => {
+  it('is not there unless asked for', () => {
+    expect(resourcesOfType(example.json, 'AWS::StepFunctions::StateMachine')).toHaveLength(2);
+  });
+
+  it('starts an ingestion job of the data source on each FileCommitted of the listed tables, the event id its client token', () => {
+    const s = synth({ knowledgeBaseSync: { knowledgeBaseId: 'KB12345678', dataSourceId: 'DS12345678', tables: ['orders'] } });
+    const bus = logicalIdOf(s.stack, s.stack.eventBus);
+    const rules = resourcesOfType(s.json, 'AWS::Events::Rule').filter(([, r]) => r.Properties.EventBusName);
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0];
+    expect(rule.Properties.EventBusName).toEqual({ Ref: bus });
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['sluice'],
+      'detail-type': ['FileCommitted'],
+      detail: { table: ['orders'] },
+    });
+    const sm = logicalIdOf(s.stack, s.stack.knowledgeBaseSync!.stateMachine);
+    expect(rule.Properties.Targets[0].Arn).toEqual({ Ref: sm });
+    const definition = JSON.stringify(s.json.Resources[sm].Properties.DefinitionString);
+    expect(definition).toContain('arn:');
+    expect(definition).toContain(':states:::aws-sdk:bedrockagent:startIngestionJob');
+    expect(definition).toContain('\\"ClientToken.$\\":\\"$.detail.id\\"');
+    expect(definition).toContain('BedrockAgent.ConflictException');
+    const starts = allStatements(s.json).filter((st) => st.actions.includes('bedrock:StartIngestionJob'));
+    expect(starts).toHaveLength(1);
+    expect(starts[0].resources).toEqual([`arn:aws:bedrock:eu-west-1:123456789012:knowledge-base/KB12345678`]);
+  });
+
+  it('refuses an id that is not Bedrock\'s and a table sluice.toml lacks', () => {
+    expect(() => synth({ knowledgeBaseSync: { knowledgeBaseId: 'kb', dataSourceId: 'DS12345678' } })).toThrow(/not a Bedrock id/);
+    expect(() =>
+      synth({ knowledgeBaseSync: { knowledgeBaseId: 'KB12345678', dataSourceId: 'DS12345678', tables: ['refunds'] } }),
+    ).toThrow(/names table refunds/);
+  });
+});
