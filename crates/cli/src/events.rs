@@ -1,12 +1,15 @@
 //! `sluice events tail`: the outbound events in the outbox (`sluice_steps::events`), oldest
-//! first; `--follow` keeps printing new ones as steps write them.
+//! first; `--follow` keeps printing new ones as steps write them, reading only the records
+//! written since its last look (one listing a poll), so following a month's outbox in the
+//! stack's bucket costs a listing, not a read of every record, each half second.
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sluice_steps::events::{list, Event, EventType};
+use sluice_core::layout::outbox_prefix;
+use sluice_steps::events::{Event, EventType};
 
 use crate::target::Target;
 
@@ -55,29 +58,48 @@ pub async fn run(
         kind.is_none_or(|k| e.kind == k)
             && table.as_ref().is_none_or(|t| e.table.as_ref() == Some(t))
     };
+    let filtered = kind.is_some() || table.is_some();
+    // Records already read, by key: a poll reads only what was written since.
     let mut seen: HashSet<String> = HashSet::new();
     let mut first = true;
     loop {
-        let events: Vec<Event> = list(ctx.store.as_ref()).await?;
-        let mut fresh: Vec<&Event> = events
-            .iter()
-            .filter(|e| !seen.contains(&e.id) && wanted(e))
-            .collect();
+        let mut listed = ctx.store.list(&outbox_prefix()).await?;
+        listed.retain(|m| !seen.contains(&m.key));
+        listed.sort_by(|a, b| (&a.last_modified, &a.key).cmp(&(&b.last_modified, &b.key)));
+        if first {
+            // The last N need not read the others, unless a filter must see them.
+            if let (Some(n), false) = (last, filtered) {
+                for m in listed.drain(..listed.len().saturating_sub(n)) {
+                    seen.insert(m.key);
+                }
+            }
+        }
+        let mut fresh: Vec<Event> = vec![];
+        for meta in listed {
+            seen.insert(meta.key.clone());
+            let Some((bytes, _)) = ctx.store.get_bytes(&meta.key).await? else {
+                continue;
+            };
+            match serde_json::from_slice::<Event>(&bytes) {
+                Ok(event) if wanted(&event) => fresh.push(event),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(key = %meta.key, error = %e, "not an event; skipped"),
+            }
+        }
+        fresh.sort_by(|a, b| (&a.time, &a.id).cmp(&(&b.time, &b.id)));
         if first {
             if let Some(n) = last {
-                let skip = fresh.len().saturating_sub(n);
-                fresh.drain(..skip);
+                fresh.drain(..fresh.len().saturating_sub(n));
             }
             first = false;
         }
-        for e in fresh {
+        for e in &fresh {
             if json {
                 outln!("{}", serde_json::to_string(e)?);
             } else {
                 outln!("{}", line(e));
             }
         }
-        seen.extend(events.into_iter().map(|e| e.id));
         if !follow {
             return Ok(ExitCode::SUCCESS);
         }
