@@ -1,4 +1,4 @@
-// The IAM matrix as one table: for each of the seven functions and the two state machines, what
+// The IAM matrix as one table: for each of the eight functions and the two state machines, what
 // its role may do, and the one function (`grantAccess`) that turns a row into policy
 // statements. A test (test/access.test.ts) reads the synthesised template back and checks that
 // every row became statements on its role and that no statement on those roles exists the

@@ -10,10 +10,11 @@
 // Tables compacts, expires and removes unreferenced files itself).
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
-// its parts, each a file: functions.ts (roles, log groups, the seven functions, the config
+// its parts, each a file: functions.ts (roles, log groups, the eight functions, the config
 // layer), workflow.ts (the state machines), arrivals.ts (rules, archives, dead-letter queues,
-// the reconcile schedule), maintenance.ts (the maintain schedule and its queue) and alarms.ts
-// (alarms, topic, dashboard). The parts add their
+// the reconcile schedule), maintenance.ts (the maintain schedule and its queue), outbound.ts
+// (the event bus, the publish rule, the schema registry), knowledge-base.ts (optional) and
+// alarms.ts (alarms, topic, dashboard). The parts add their
 // resources to the stack itself, so that logical IDs do not depend on the split.
 //
 // IAM: one role per function and per state machine, each granted exactly its row of the table
@@ -65,7 +66,7 @@ export interface SluiceStackProps extends StackProps {
   /** The parsed sluice.toml. */
   readonly config: SluiceConfig;
   /**
-   * Directory holding `<function>/bootstrap` for each of the six functions. Default
+   * Directory holding `<function>/bootstrap` for each of the eight functions. Default
    * `target/lambda` of the repository, where `make lambdas` builds them.
    */
   readonly lambdaCodeDir?: string;

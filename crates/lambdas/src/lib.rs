@@ -1,5 +1,6 @@
 //! sluice-lambdas: sluice on AWS Lambda. One binary per function of the CDK app (`filter`,
-//! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`, `maintain`), each a few lines
+//! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`, `maintain`,
+//! `publish`), each a few lines
 //! over this library; the steps themselves are `sluice-steps`, called through the same
 //! `dispatch` the local engine's Task bindings use, so a step behaves the same under sluice's
 //! engine and under Step Functions.

@@ -19,7 +19,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use sluice_aws::emulator::{Binaries, Ministack, Stack};
 use sluice_store::ObjectStore;
 
-/// This package's builds of the seven functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
+/// This package's builds of the eight functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
 /// is set (`make lambda-coldstart`: the `lambda` profile's builds for this machine).
 pub fn binaries() -> Binaries {
     if let Some(dir) = std::env::var_os("SLUICE_LAMBDA_BIN_DIR") {

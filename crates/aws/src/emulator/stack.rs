@@ -1,9 +1,10 @@
 //! The deployed shape on the emulator, as the CDK app deploys it on AWS: a versioned bucket
 //! that sends its events to EventBridge, one rule per table prefix (`Object Created` and
 //! `Object Deleted`) starting the Standard state machine of `statemachine/ingest.asl.json`
-//! (its placeholders substituted with the function ARNs), and the seven functions running
+//! (its placeholders substituted with the function ARNs), and the eight functions running
 //! this machine's builds of the Lambda binaries as `provided.al2023` functions with the
-//! environment the CDK app gives them.
+//! environment the CDK app gives them; the outbound events' bus, the rule that sends each
+//! outbox record to the publish function, and a queue subscribed to the bus for tests.
 //!
 //! Tests of several crates deploy it: each [`Stack::deploy`] makes resources of its own
 //! (names carry the process id and a counter), so the tests of one binary share one
