@@ -1,5 +1,5 @@
-//! `sluice serve`: the webhook API over the local workspace, the same one the stack's HTTP
-//! API serves on AWS. A body posted to `POST /tables/{table}/arrivals` is written into the
+//! `sluice serve`: the webhook API over the local workspace (on AWS, an HTTP API in front of
+//! a receiver function over the same `sluice_steps::receive` is still to come). A body posted to `POST /tables/{table}/arrivals` is written into the
 //! landing bucket under the table's prefix (`sluice_steps::receive`: claim-check, a key the
 //! request decides) and answered `202 Accepted` with the arrival's id; then it runs through
 //! the definition as any arrival does, one at a time, in the order received.
