@@ -19,6 +19,21 @@
 //   knowledgeBaseId         SLUICE_KB_ID                with the next: each FileCommitted starts an
 //   knowledgeBaseDataSourceId SLUICE_KB_DATA_SOURCE_ID  ingestion job of this Bedrock knowledge base
 //   knowledgeBaseTables     SLUICE_KB_TABLES            only commits to these tables (comma-separated)
+//   webhookAuth             SLUICE_WEBHOOK_AUTH         `iam` (default) or `secret`: who may call the webhook
+//   webhookMaxBody          SLUICE_WEBHOOK_MAX_BODY     largest request body, bytes (default and at most 4194304)
+//   webhookRateLimit        SLUICE_WEBHOOK_RATE_LIMIT   requests a second (default 100)
+//   webhookBurstLimit       SLUICE_WEBHOOK_BURST_LIMIT  requests above the rate at once (default 200)
+//   kinesisStreamArns       SLUICE_KINESIS_STREAM_ARNS  Kinesis streams for the stream function (comma-separated)
+//   createKinesisStream     SLUICE_CREATE_KINESIS_STREAM `true`: the stack makes one (on-demand, encrypted)
+//   mskClusterArn           SLUICE_MSK_CLUSTER_ARN      with the next: topics of an Amazon MSK cluster
+//   mskTopics               SLUICE_MSK_TOPICS           (comma-separated)
+//   kafkaBootstrapServers   SLUICE_KAFKA_BOOTSTRAP_SERVERS with the next two: topics of a self-managed
+//   kafkaTopics             SLUICE_KAFKA_TOPICS         Kafka cluster (comma-separated), and the secret
+//   kafkaSecretArn          SLUICE_KAFKA_SECRET_ARN     with its credentials
+//   kafkaAuth               SLUICE_KAFKA_AUTH           SASL_SCRAM_512_AUTH (default), SASL_SCRAM_256_AUTH, BASIC_AUTH
+//   streamBatchSize         SLUICE_STREAM_BATCH_SIZE    records in a stream batch at most (default 1000)
+//   streamBatchWindowSeconds SLUICE_STREAM_BATCH_WINDOW_SECONDS gathering a batch (default 5)
+//   streamRetryAttempts     SLUICE_STREAM_RETRY_ATTEMPTS retries before a batch is dead-lettered (default 10)
 //
 // Relative paths are relative to the repository root.
 
@@ -62,10 +77,40 @@ try {
   if ((kbId === undefined) !== (kbSource === undefined)) {
     throw new Error('sluice: knowledgeBaseId and knowledgeBaseDataSourceId go together: set both or neither');
   }
-  const kbTables = setting('knowledgeBaseTables', 'SLUICE_KB_TABLES')
-    ?.split(',')
-    .map((t) => t.trim())
-    .filter(Boolean);
+  const list = (key: string, env: string): string[] | undefined =>
+    setting(key, env)
+      ?.split(',')
+      .map((t) => t.trim())
+      .filter(Boolean);
+  const kbTables = list('knowledgeBaseTables', 'SLUICE_KB_TABLES');
+
+  const webhookAuth = setting('webhookAuth', 'SLUICE_WEBHOOK_AUTH');
+  if (webhookAuth !== undefined && webhookAuth !== 'iam' && webhookAuth !== 'secret') {
+    throw new Error(`sluice: webhookAuth ${JSON.stringify(webhookAuth)} is neither iam nor secret`);
+  }
+  const createStream = setting('createKinesisStream', 'SLUICE_CREATE_KINESIS_STREAM');
+  if (createStream !== undefined && createStream !== 'true' && createStream !== 'false') {
+    throw new Error(`sluice: createKinesisStream ${JSON.stringify(createStream)} is neither true nor false`);
+  }
+  const mskCluster = setting('mskClusterArn', 'SLUICE_MSK_CLUSTER_ARN');
+  const mskTopics = list('mskTopics', 'SLUICE_MSK_TOPICS');
+  if ((mskCluster === undefined) !== (mskTopics === undefined)) {
+    throw new Error('sluice: mskClusterArn and mskTopics go together: set both or neither');
+  }
+  const kafkaServers = list('kafkaBootstrapServers', 'SLUICE_KAFKA_BOOTSTRAP_SERVERS');
+  const kafkaTopics = list('kafkaTopics', 'SLUICE_KAFKA_TOPICS');
+  const kafkaSecret = setting('kafkaSecretArn', 'SLUICE_KAFKA_SECRET_ARN');
+  const kafkaSet = [kafkaServers, kafkaTopics, kafkaSecret].filter((v) => v !== undefined).length;
+  if (kafkaSet !== 0 && kafkaSet !== 3) {
+    throw new Error('sluice: kafkaBootstrapServers, kafkaTopics and kafkaSecretArn go together: set all three or none');
+  }
+  const kafkaAuth = setting('kafkaAuth', 'SLUICE_KAFKA_AUTH');
+  if (kafkaAuth !== undefined && !['SASL_SCRAM_512_AUTH', 'SASL_SCRAM_256_AUTH', 'BASIC_AUTH'].includes(kafkaAuth)) {
+    throw new Error(`sluice: kafkaAuth ${JSON.stringify(kafkaAuth)} is not SASL_SCRAM_512_AUTH, SASL_SCRAM_256_AUTH or BASIC_AUTH`);
+  }
+  const rate = whole('webhookRateLimit', 'SLUICE_WEBHOOK_RATE_LIMIT');
+  const burst = whole('webhookBurstLimit', 'SLUICE_WEBHOOK_BURST_LIMIT');
+  const window = whole('streamBatchWindowSeconds', 'SLUICE_STREAM_BATCH_WINDOW_SECONDS');
 
   new SluiceStack(app, setting('stackName', 'SLUICE_STACK_NAME') ?? 'Sluice', {
     config: loadConfig(configPath),
@@ -84,6 +129,24 @@ try {
     alarmEmail: setting('alarmEmail', 'SLUICE_ALARM_EMAIL'),
     knowledgeBaseSync:
       kbId && kbSource ? { knowledgeBaseId: kbId, dataSourceId: kbSource, tables: kbTables } : undefined,
+    webhookAuth,
+    webhookMaxBodyBytes: whole('webhookMaxBody', 'SLUICE_WEBHOOK_MAX_BODY'),
+    webhookThrottle: { rateLimit: rate, burstLimit: burst },
+    kinesisStreamArns: list('kinesisStreamArns', 'SLUICE_KINESIS_STREAM_ARNS'),
+    createKinesisStream: createStream === 'true',
+    msk: mskCluster && mskTopics ? { clusterArn: mskCluster, topics: mskTopics } : undefined,
+    selfManagedKafka:
+      kafkaServers && kafkaTopics && kafkaSecret
+        ? {
+            bootstrapServers: kafkaServers,
+            topics: kafkaTopics,
+            secretArn: kafkaSecret,
+            authentication: kafkaAuth as 'SASL_SCRAM_512_AUTH' | 'SASL_SCRAM_256_AUTH' | 'BASIC_AUTH' | undefined,
+          }
+        : undefined,
+    streamBatchSize: whole('streamBatchSize', 'SLUICE_STREAM_BATCH_SIZE'),
+    streamMaxBatchingWindow: window === undefined ? undefined : Duration.seconds(window),
+    streamRetryAttempts: whole('streamRetryAttempts', 'SLUICE_STREAM_RETRY_ATTEMPTS'),
     env: {
       account: process.env.CDK_DEFAULT_ACCOUNT,
       region: process.env.CDK_DEFAULT_REGION,

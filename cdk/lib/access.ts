@@ -1,10 +1,10 @@
-// The IAM matrix as one table: for each of the eight functions and the two state machines, what
+// The IAM matrix as one table: for each of the ten functions and the two state machines, what
 // its role may do, and the one function (`grantAccess`) that turns a row into policy
 // statements. A test (test/access.test.ts) reads the synthesised template back and checks that
 // every row became statements on its role and that no statement on those roles exists the
 // table does not explain. Two rows hold grants CDK also makes by itself, identically: the
-// log-delivery and X-Ray actions of a state machine that logs and traces, and reconcile's
-// and maintain's SendMessage to their on-failure destinations.
+// log-delivery and X-Ray actions of a state machine that logs and traces, and reconcile's,
+// maintain's and stream's SendMessage to their on-failure destinations.
 //
 // Rules the table keeps: no action `*` or `service:*`; every S3 object grant names a family of
 // control keys (by its `name` in cdk/lib/control-layout.json, which crates/core/src/layout.rs
@@ -26,8 +26,10 @@
 //
 // Not in the table: the roles EventBridge assumes to start the ingest state machine (one per
 // arrival rule, made by the rule target with states:StartExecution on that state machine
-// only), and the key policy of the customer-managed key (EventBridge, CloudWatch and
-// CloudWatch Logs may use it).
+// only), the key policy of the customer-managed key (EventBridge, CloudWatch and
+// CloudWatch Logs may use it), and what the stream function's event sources grant it when
+// configured (streams.ts: CDK's read of each Kinesis stream; on an MSK cluster, reading its
+// topics and the AWS managed policy AWSLambdaMSKExecutionRole; a Kafka secret).
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -68,7 +70,8 @@ export type ControlFamily =
   | 'backfill'
   | 'contracts'
   | 'drift_decisions'
-  | 'outbox';
+  | 'outbox'
+  | 'streams';
 
 /**
  * The data in the bucket, per table (`{prefix}` its key prefix, `{warehouse}` the warehouse
@@ -83,6 +86,10 @@ export const DATA_PREFIXES = {
   table_data: '{warehouse}{namespace}/{table}/data/*',
   /** Everything of the table in the warehouse: metadata and data. */
   table_files: '{warehouse}{namespace}/{table}/*',
+  /** Bodies the webhook received (receive), one object each: arrivals of the table. */
+  webhook: '{prefix}webhook/*',
+  /** Batches of stream records (stream), one object per table, shard and batch: arrivals. */
+  stream: '{prefix}stream/*',
 } as const;
 export type DataPrefix = keyof typeof DATA_PREFIXES;
 
@@ -105,7 +112,9 @@ export type FunctionName =
   | 'commit'
   | 'reconcile'
   | 'maintain'
-  | 'publish';
+  | 'publish'
+  | 'receive'
+  | 'stream';
 /** The state machines. */
 export type WorkflowName = 'ingest' | 'backfill';
 export type Principal = FunctionName | WorkflowName;
@@ -169,7 +178,7 @@ export const SYNC_RULE = 'StepFunctionsGetEventsForStepFunctionsExecutionRule';
 export const SYNC_RULE_ACTIONS = ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'] as const;
 
 /** The queues a role may send to. */
-export type QueueName = 'schedule_dead_letters' | 'maintenance_dead_letters';
+export type QueueName = 'schedule_dead_letters' | 'maintenance_dead_letters' | 'stream_dead_letters';
 
 /** The actions behind each `key` use of the customer-managed key. */
 export const KMS_ACTIONS = {
@@ -237,6 +246,11 @@ export interface Access {
   readonly key?: keyof typeof KMS_ACTIONS;
   /** events:PutEvents on the stack's sluice event bus (outbound.ts). */
   readonly putEvents?: boolean;
+  /**
+   * secretsmanager:GetSecretValue on the webhook's secret (webhook.ts), which exists with
+   * `webhookAuth: 'secret'` only.
+   */
+  readonly webhookSecret?: boolean;
 }
 
 /** What every function gets besides its own row. */
@@ -366,6 +380,34 @@ export const ACCESS: Record<Principal, Access> = {
     control: { readLatest: ['outbox'] },
     putEvents: true,
   },
+  // The webhook (webhook.ts). Its bucket-wide ListBucket (EVERY_FUNCTION) lets it find an
+  // arrival by listing `<prefix>webhook/<id>.`, and is needed besides: the body's key is read
+  // before the write (a repeated Idempotency-Key) and GET /arrivals/{id} reads a ledger record
+  // that may not exist yet, and both must answer 404, not 403. A ListBucket limited by an
+  // `s3:prefix` condition would not: a GetObject carries no `s3:prefix` to match it.
+  receive: {
+    ...EVERY_FUNCTION,
+    // The body, written once under the table's prefix (its S3 event starts the ingestion);
+    // read back when a request repeats an Idempotency-Key, to tell a repeat from a reuse.
+    data: { readLatest: ['webhook'], write: ['webhook'] },
+    // ledger: GET /arrivals/{id}. outbox: ArrivalReceived.
+    control: { readLatest: ['ledger'], write: ['outbox'] },
+    // With `webhookAuth: 'secret'`: the key of the requests' HMAC signatures.
+    webhookSecret: true,
+  },
+  // The stream receiver (streams.ts). Its bucket-wide ListBucket (EVERY_FUNCTION) covers the
+  // listing of `<prefix>stream/` (an object an earlier attempt wrote) and lets a shard's first
+  // batch read its absent checkpoint as 404; see receive.
+  stream: {
+    ...EVERY_FUNCTION,
+    // One object per table, shard and batch; looked for again on a retry.
+    data: { readLatest: ['stream'], write: ['stream'] },
+    // streams: each shard's checkpoint (compare-and-swap) and each object's record index.
+    // outbox: ArrivalReceived.
+    control: { readLatest: ['streams'], write: ['streams', 'outbox'] },
+    // The on-failure destination of its event source mappings.
+    sendTo: ['stream_dead_letters'],
+  },
   ingest: {
     invoke: ['filter', 'schema-drift-detect', 'validate', 'quarantine', 'commit'],
     logDeliveryAndTracing: true,
@@ -412,6 +454,8 @@ export interface AccessTargets {
   readonly glueOptimizerRole?: iam.IRole;
   /** The sluice event bus's ARN (outbound.ts). */
   readonly eventBusArn?: string;
+  /** The webhook's secret, with `webhookAuth: 'secret'` (webhook.ts). */
+  readonly webhookSecretArn?: string;
 }
 
 /** A data prefix in the stack's bucket that holds table files (warehouse, not arrivals). */
@@ -514,6 +558,9 @@ export function grantAccess(scope: Stack, principal: Principal, role: iam.IRole,
   }
   for (const queue of row.sendTo ?? []) targets.queues[queue].grantSendMessages(role);
   if (row.putEvents && targets.eventBusArn) allow('PutOnSluiceBus', ['events:PutEvents'], [targets.eventBusArn]);
+  if (row.webhookSecret && targets.webhookSecretArn) {
+    allow('ReadWebhookSecret', ['secretsmanager:GetSecretValue'], [targets.webhookSecretArn]);
+  }
 }
 
 /** The Glue catalog, the tables' databases and the tables themselves. */

@@ -1,5 +1,5 @@
 // What an on-call engineer watches: alarms on a failed ingest or backfill execution, dead
-// letters (arrivals, schedules, maintenance), quarantined files, each table's freshness, and
+// letters (arrivals, schedules, maintenance, outbound events, stream batches), quarantined files, each table's freshness, and
 // each function and rule; optionally an SNS topic they notify; and one dashboard. Every alarm fires on any occurrence within five
 // minutes (freshness: on a time above the table's threshold), and missing data is not a breach.
 //
@@ -32,6 +32,8 @@ export interface AlarmsProps {
   readonly maintenanceDeadLetterQueue: sqs.IQueue;
   /** Outbound events the publish function could not put on the sluice bus (outbound.ts). */
   readonly eventDeadLetterQueue: sqs.IQueue;
+  /** Stream batches given up after their retries (streams.ts). */
+  readonly streamDeadLetterQueue: sqs.IQueue;
   /** Every EventBridge rule of the stack, for their FailedInvocations. */
   readonly ruleNames: readonly string[];
   /** If set, an SNS topic is made for the alarms and this address subscribed to it. */
@@ -112,6 +114,11 @@ export class Alarms {
         'EventDeadLettersAlarm',
         'sluice: outbound events could not be put on the sluice bus; see the publish log group. The records stay in the outbox (.sluice/outbox/): `sluice events tail --aws` lists them',
         props.eventDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
+      ),
+      anyOf(
+        'StreamDeadLettersAlarm',
+        'sluice: stream batches were given up after their retries; each message names the stream, shard and positions. See the stream log group; the records stay in the stream for its retention, to be read again after a fix',
+        props.streamDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: 'Maximum' }),
       ),
       anyOf(
         'FilesQuarantinedAlarm',
@@ -230,6 +237,7 @@ export class Alarms {
               deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'arrivals' }),
               scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'schedules' }),
               maintenanceDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'maintenance' }),
+              props.streamDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, label: 'stream batches' }),
             ],
           }),
         ],

@@ -1,4 +1,4 @@
-// The eight Lambda functions: a role each (granted its row of access.ts by the stack, once every
+// The ten Lambda functions: a role each (granted its row of access.ts by the stack, once every
 // resource the table names exists), a log group each, the config layer they share, and the
 // environment every function reads. The binaries come from `<code dir>/<name>/bootstrap`.
 //
@@ -36,6 +36,8 @@ export const FUNCTION_NAMES: FunctionName[] = [
   'reconcile',
   'maintain',
   'publish',
+  'receive',
+  'stream',
 ];
 
 /** Where the config lands in the Lambda layer (layers unpack under /opt). */
@@ -60,6 +62,11 @@ const SIZING: Record<FunctionName, { memoryMiB: number; timeout: Duration; tmpMi
   reconcile: { memoryMiB: 512, timeout: Duration.seconds(900) },
   maintain: { memoryMiB: 1024, timeout: Duration.seconds(900) },
   publish: { memoryMiB: 256, timeout: Duration.seconds(30) },
+  // Behind API Gateway, whose integration gives up after 29 s: the function ends first. It
+  // holds one body (at most 4 MiB) and hashes it.
+  receive: { memoryMiB: 512, timeout: Duration.seconds(25) },
+  // One batch as the stream delivers it (up to 6 MB), written as an object per table.
+  stream: { memoryMiB: 1024, timeout: Duration.minutes(2) },
 };
 
 export interface FunctionsProps {
@@ -181,7 +188,7 @@ function lambdaCode(dir: string, name: FunctionName, explicit: boolean): string 
   const fnDir = path.join(dir, name);
   if (!fs.existsSync(path.join(fnDir, 'bootstrap'))) {
     const hint = explicit
-      ? `lambdaCodeDir is ${dir}; it must hold <function>/bootstrap for filter, schema-drift-detect, validate, quarantine, commit, reconcile, maintain and publish`
+      ? `lambdaCodeDir is ${dir}; it must hold <function>/bootstrap for ${FUNCTION_NAMES.slice(0, -1).join(', ')} and ${FUNCTION_NAMES[FUNCTION_NAMES.length - 1]}`
       : 'run `make lambdas` first to build the Lambda binaries into target/lambda/<function>/bootstrap (or point lambdaCodeDir, `make synth LAMBDA_CODE_DIR=DIR`, at a directory holding them)';
     throw new Error(`sluice: no Lambda binary for ${name}: ${path.join(fnDir, 'bootstrap')} is missing; ${hint}`);
   }

@@ -4,16 +4,20 @@
 // plans the backfills of statemachine/backfill.asl.json (a Distributed Map of ingest
 // executions over the versions under a prefix); a scheduled maintain Lambda per table
 // (snapshot expiry, then gc); the Glue databases of the tables' namespaces; dead-letter queues
-// by purpose (arrivals, schedules, maintenance); lifecycle rules; alarms and a dashboard;
-// optionally a customer-managed KMS key. With `catalog: 's3tables'` the tables are in an S3
+// by purpose (arrivals, schedules, maintenance, outbound events, stream batches); lifecycle
+// rules; alarms and a dashboard; optionally a customer-managed KMS key. With `catalog: 's3tables'` the tables are in an S3
 // Tables table bucket the stack makes instead of Glue, and there is no maintain schedule (S3
-// Tables compacts, expires and removes unreferenced files itself).
+// Tables compacts, expires and removes unreferenced files itself). Arrivals may also be pushed:
+// an HTTP API whose receive Lambda writes each request's body under its table's prefix, and a
+// stream Lambda that writes the batches of Kinesis streams or Kafka topics (optional sources)
+// the same way; from the object on, they go the way of every arrival.
 //
 // The stack makes the key, the bucket and the Glue databases itself and composes the rest from
-// its parts, each a file: functions.ts (roles, log groups, the eight functions, the config
+// its parts, each a file: functions.ts (roles, log groups, the ten functions, the config
 // layer), workflow.ts (the state machines), arrivals.ts (rules, archives, dead-letter queues,
 // the reconcile schedule), maintenance.ts (the maintain schedule and its queue), outbound.ts
-// (the event bus, the publish rule, the schema registry), knowledge-base.ts (optional) and
+// (the event bus, the publish rule, the schema registry), webhook.ts (the HTTP API),
+// streams.ts (the stream sources and their queue), knowledge-base.ts (optional) and
 // alarms.ts (alarms, topic, dashboard). The parts add their
 // resources to the stack itself, so that logical IDs do not depend on the split.
 //
@@ -24,15 +28,18 @@
 
 import * as path from 'path';
 import { CfnOutput, Duration, RemovalPolicy, Stack, StackProps, Token } from 'aws-cdk-lib';
+import * as apigw from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3tables from 'aws-cdk-lib/aws-s3tables';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -55,6 +62,8 @@ import {
 import { Workflow } from './workflow';
 import { OUTBOX_DAYS, OUTBOX_PREFIX, Outbound } from './outbound';
 import { KnowledgeBaseSync, KnowledgeBaseSyncProps } from './knowledge-base';
+import { MskSource, SelfManagedKafkaSource, StreamSources } from './streams';
+import { Webhook, WebhookAuth, WebhookThrottle } from './webhook';
 
 export { CONFIG_PATH_IN_LAMBDA, CONTROL_LAYOUT, STEP_FUNCTIONS, TASK_HEADROOM_SECONDS };
 export type { FunctionName, StepName };
@@ -66,7 +75,7 @@ export interface SluiceStackProps extends StackProps {
   /** The parsed sluice.toml. */
   readonly config: SluiceConfig;
   /**
-   * Directory holding `<function>/bootstrap` for each of the eight functions. Default
+   * Directory holding `<function>/bootstrap` for each of the ten functions. Default
    * `target/lambda` of the repository, where `make lambdas` builds them.
    */
   readonly lambdaCodeDir?: string;
@@ -136,6 +145,30 @@ export interface SluiceStackProps extends StackProps {
    * all) starts an ingestion job of its data source (knowledge-base.ts). Default: none.
    */
   readonly knowledgeBaseSync?: KnowledgeBaseSyncProps;
+  /**
+   * Who may call the webhook's HTTP API: `iam` (the default), AWS_IAM authorization and a
+   * managed policy for callers to attach (output `WebhookInvokePolicyArn`); or `secret`, no
+   * authorizer, every request signed with a secret the stack generates (`WebhookSecretArn`).
+   */
+  readonly webhookAuth?: WebhookAuth;
+  /** The largest request body the webhook takes, in bytes. Default (and at most) 4 MiB. */
+  readonly webhookMaxBodyBytes?: number;
+  /** The webhook stage's throttling. Default 100 requests a second, bursts of 200. */
+  readonly webhookThrottle?: WebhookThrottle;
+  /** Kinesis data streams whose records the stream function writes into tables, by ARN. */
+  readonly kinesisStreamArns?: readonly string[];
+  /** Make a Kinesis data stream (on-demand, encrypted) for the stream function. Default false. */
+  readonly createKinesisStream?: boolean;
+  /** Topics of an Amazon MSK cluster for the stream function. */
+  readonly msk?: MskSource;
+  /** Topics of a self-managed Kafka cluster for the stream function. */
+  readonly selfManagedKafka?: SelfManagedKafkaSource;
+  /** Records in a stream batch at most. Default 1000. */
+  readonly streamBatchSize?: number;
+  /** How long a stream batch gathers records. Default 5 seconds. */
+  readonly streamMaxBatchingWindow?: Duration;
+  /** Retries of a failed stream batch before it goes to its dead-letter queue. Default 10. */
+  readonly streamRetryAttempts?: number;
 }
 
 export class SluiceStack extends Stack {
@@ -164,6 +197,16 @@ export class SluiceStack extends Stack {
   readonly eventDeadLetterQueue: sqs.Queue;
   /** With `knowledgeBaseSync`: what starts the knowledge base's ingestion jobs. */
   readonly knowledgeBaseSync?: KnowledgeBaseSync;
+  /** The webhook's HTTP API (webhook.ts). */
+  readonly webhookApi: apigw.HttpApi;
+  /** With `webhookAuth: 'secret'`: the key of the requests' signatures. */
+  readonly webhookSecret?: secretsmanager.Secret;
+  /** With `webhookAuth: 'iam'`: what callers attach to call the webhook. */
+  readonly webhookInvokePolicy?: iam.ManagedPolicy;
+  /** Stream batches given up after their retries (streams.ts). */
+  readonly streamDeadLetterQueue: sqs.Queue;
+  /** With `createKinesisStream`. */
+  readonly kinesisStream?: kinesis.Stream;
 
   constructor(scope: Construct, id: string, props: SluiceStackProps) {
     super(scope, id, props);
@@ -340,6 +383,32 @@ export class SluiceStack extends Stack {
       this.knowledgeBaseSync = new KnowledgeBaseSync(this, outbound.bus, outbound.deadLetterQueue, props.knowledgeBaseSync);
     }
 
+    // ---- Pushed arrivals: the webhook and the streams ----------------------------------
+    const webhook = new Webhook(this, {
+      receive: fns.functions.receive,
+      auth: props.webhookAuth,
+      maxBodyBytes: props.webhookMaxBodyBytes,
+      throttle: props.webhookThrottle,
+      key,
+      logRetention: retention,
+    });
+    this.webhookApi = webhook.api;
+    this.webhookSecret = webhook.secret;
+    this.webhookInvokePolicy = webhook.invokePolicy;
+    const streams = new StreamSources(this, {
+      stream: fns.functions.stream,
+      key,
+      kinesisStreamArns: props.kinesisStreamArns,
+      createKinesisStream: props.createKinesisStream,
+      msk: props.msk,
+      selfManagedKafka: props.selfManagedKafka,
+      batchSize: props.streamBatchSize,
+      maxBatchingWindow: props.streamMaxBatchingWindow,
+      retryAttempts: props.streamRetryAttempts,
+    });
+    this.streamDeadLetterQueue = streams.deadLetterQueue;
+    this.kinesisStream = streams.kinesisStream;
+
     // ---- Glue: one database per namespace --------------------------------------------
     for (const ns of tableBucketArn ? [] : namespaces(tables)) {
       const db = new glue.CfnDatabase(this, `${pascal(ns)}Database`, {
@@ -363,6 +432,7 @@ export class SluiceStack extends Stack {
       scheduleDeadLetterQueue: arrivals.scheduleDeadLetterQueue,
       maintenanceDeadLetterQueue: maintenance.deadLetterQueue,
       eventDeadLetterQueue: outbound.deadLetterQueue,
+      streamDeadLetterQueue: streams.deadLetterQueue,
       ruleNames: [...arrivals.ruleNames, ...maintenance.ruleNames, outbound.ruleName],
       alarmEmail: props.alarmEmail,
       key,
@@ -404,6 +474,7 @@ export class SluiceStack extends Stack {
         queues: {
           schedule_dead_letters: arrivals.scheduleDeadLetterQueue,
           maintenance_dead_letters: maintenance.deadLetterQueue,
+          stream_dead_letters: streams.deadLetterQueue,
         },
         workflows: {
           ingest: { arn: workflow.ingest.stateMachineArn, name: workflow.ingest.stateMachineName },
@@ -412,6 +483,7 @@ export class SluiceStack extends Stack {
         tableBucketArn,
         glueOptimizerRole: this.glueOptimizerRole,
         eventBusArn: outbound.bus.eventBusArn,
+        webhookSecretArn: webhook.secret?.secretArn,
       });
     }
 
@@ -432,6 +504,19 @@ export class SluiceStack extends Stack {
     if (tableBucketArn) new CfnOutput(this, 'TableBucketArn', { value: tableBucketArn });
     if (this.glueOptimizerRole) {
       new CfnOutput(this, 'GlueOptimizerRoleArn', { value: this.glueOptimizerRole.roleArn });
+    }
+    new CfnOutput(this, 'WebhookUrl', { value: webhook.api.apiEndpoint });
+    new CfnOutput(this, 'WebhookApiId', { value: webhook.api.apiId });
+    if (webhook.invokePolicy) {
+      new CfnOutput(this, 'WebhookInvokePolicyArn', { value: webhook.invokePolicy.managedPolicyArn });
+    }
+    if (webhook.secret) new CfnOutput(this, 'WebhookSecretArn', { value: webhook.secret.secretArn });
+    // For event source mappings added later, beside the stack's own.
+    new CfnOutput(this, 'StreamFunctionName', { value: fns.functions.stream.functionName });
+    new CfnOutput(this, 'StreamDeadLetterQueueUrl', { value: streams.deadLetterQueue.queueUrl });
+    if (streams.kinesisStream) {
+      new CfnOutput(this, 'KinesisStreamName', { value: streams.kinesisStream.streamName });
+      new CfnOutput(this, 'KinesisStreamArn', { value: streams.kinesisStream.streamArn });
     }
   }
 }

@@ -127,11 +127,15 @@ function expectedPairs(s: Synth, p: Principal, withKey: boolean): string[] {
     const queue = {
       schedule_dead_letters: s.stack.scheduleDeadLetterQueue,
       maintenance_dead_letters: s.stack.maintenanceDeadLetterQueue,
+      stream_dead_letters: s.stack.streamDeadLetterQueue,
     }[q];
     add(['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'], [`arn:${logicalIdOf(s.stack, queue)}`]);
   }
   if (row.key && withKey) add(KMS_ACTIONS[row.key], [`arn:${logicalIdOf(s.stack, s.stack.encryptionKey!)}`]);
   if (row.putEvents) add(['events:PutEvents'], [`arn:${logicalIdOf(s.stack, s.stack.eventBus)}`]);
+  if (row.webhookSecret && s.stack.webhookSecret) {
+    add(['secretsmanager:GetSecretValue'], [`ref:${logicalIdOf(s.stack, s.stack.webhookSecret)}`]);
+  }
   return [...new Set(out)].sort();
 }
 
@@ -153,6 +157,7 @@ describe('the IAM matrix (access.ts)', () => {
   let two: Synth;
   let withKey: Synth;
   let optimizers: Synth;
+  let secret: Synth;
   // One synthesis a hook: each takes seconds.
   beforeAll(() => {
     example = synth();
@@ -165,6 +170,9 @@ describe('the IAM matrix (access.ts)', () => {
   });
   beforeAll(() => {
     optimizers = synth({ configPath: optimizersConfig() });
+  });
+  beforeAll(() => {
+    secret = synth({ configPath: twoTablesConfig(), webhookAuth: 'secret' });
   });
 
   it('names only control families that control-layout.json has', () => {
@@ -186,6 +194,7 @@ describe('the IAM matrix (access.ts)', () => {
     ['two tables in two namespaces', () => two, false],
     ['a customer-managed key', () => withKey, true],
     ["a table asking for Glue's optimizers", () => optimizers, false],
+    ['a webhook signed with a secret', () => secret, false],
   ])('is exactly what each role may do, with %s', (_, s, key) => {
     for (const p of Object.keys(ACCESS) as Principal[]) {
       const expected = expectedPairs(s(), p, key);

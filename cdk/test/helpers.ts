@@ -18,6 +18,8 @@ export const FUNCTIONS = [
   'reconcile',
   'maintain',
   'publish',
+  'receive',
+  'stream',
 ] as const;
 export const EXAMPLE_CONFIG = path.join(REPO_ROOT, 'examples', 'orders', 'sluice.toml');
 export const ACCOUNT = '123456789012';
@@ -126,6 +128,7 @@ export const backfillId = (s: Synth) => logicalIdOf(s.stack, s.stack.backfillSta
 export const dlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.deadLetterQueue);
 export const scheduleDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.scheduleDeadLetterQueue);
 export const maintenanceDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.maintenanceDeadLetterQueue);
+export const streamDlqId = (s: Synth) => logicalIdOf(s.stack, s.stack.streamDeadLetterQueue);
 
 // ---- IAM -------------------------------------------------------------------------------
 

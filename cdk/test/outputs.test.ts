@@ -25,8 +25,9 @@ beforeAll(() => {
 
 describe('outputs', () => {
   // The CLI's `--stack NAME` resolves the stack's resources from these; downstream rules
-  // attach to the event bus.
-  it('are exactly the ones the CLI reads and the event bus, each naming its resource', () => {
+  // attach to the event bus; senders call the webhook; stream mappings are added to the
+  // stream function (webhook-and-streams.test.ts has those).
+  it('are exactly the ones the CLI reads, the event bus, the webhook and the stream function, each naming its resource', () => {
     expect(Object.keys(example.json.Outputs).sort()).toEqual(
       [
         'BucketName',
@@ -41,6 +42,11 @@ describe('outputs', () => {
         'WarehouseLocation',
         'EventBusName',
         'EventBusArn',
+        'WebhookUrl',
+        'WebhookApiId',
+        'WebhookInvokePolicyArn',
+        'StreamFunctionName',
+        'StreamDeadLetterQueueUrl',
       ].sort(),
     );
     const bus = logicalIdOf(example.stack, example.stack.eventBus);
@@ -83,6 +89,7 @@ describe('updates', () => {
       'EventDeadLetters322AA761',
       'MaintenanceDeadLettersD3820A3A',
       'ScheduleDeadLetters0406ECBC',
+      'StreamDeadLetters221995DC',
     ]);
     expect(ids('AWS::Glue::Database')).toEqual(['ShopDatabase']);
     expect(ids('AWS::Events::Archive')).toEqual(['ShopOrdersArrivalsArchiveB727E8B2']);
@@ -96,6 +103,9 @@ describe('updates', () => {
         'SchemaDriftDetectLogs9829AD95',
         'StateMachineLogs3CB16D3C',
         'ValidateLogsF7D9B5E6',
+        'ReceiveLogs7512569C',
+        'StreamLogs696A0987',
+        'WebhookAccessLogsAAD71781',
       ]),
     );
     expect(ids('AWS::StepFunctions::StateMachine')).toContain('Ingest4069586C');

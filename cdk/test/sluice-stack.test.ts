@@ -4,7 +4,7 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../lib/config';
-import { CONTROL_LAYOUT, REPO_ROOT, SluiceStack } from '../lib/sluice-stack';
+import { CONTROL_LAYOUT, REPO_ROOT, STEP_FUNCTIONS, SluiceStack } from '../lib/sluice-stack';
 import {
   ACCOUNT,
   FUNCTIONS,
@@ -25,6 +25,7 @@ import {
   maintenanceDlqId,
   scheduleDlqId,
   smId,
+  streamDlqId,
   synth,
   tempDir,
   twoTablesConfig,
@@ -137,12 +138,12 @@ describe('event rules', () => {
     }
   });
 
-  it('keeps dead letters by purpose: arrivals, reconcile schedules, maintenance and outbound events each in an encrypted, TLS-only queue', () => {
+  it('keeps dead letters by purpose: arrivals, reconcile schedules, maintenance, outbound events and stream batches each in an encrypted, TLS-only queue', () => {
     const queues = resourcesOfType(two.json, 'AWS::SQS::Queue');
-    expect(queues).toHaveLength(4);
+    expect(queues).toHaveLength(5);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     const policies = resourcesOfType(two.json, 'AWS::SQS::QueuePolicy');
-    expect(policies).toHaveLength(4);
+    expect(policies).toHaveLength(5);
     const rules = resourcesOfType(two.json, 'AWS::Events::Rule');
     const arrivalRuleIds = rules.filter(([, r]) => r.Properties.EventPattern && !isOutboxRule(r)).map(([id]) => id);
     const outboxRuleIds = rules.filter(([, r]) => isOutboxRule(r)).map(([id]) => id);
@@ -171,6 +172,8 @@ describe('event rules', () => {
     expect(sendersOf(scheduleDlqId(two)).sort()).toEqual([...scheduleRuleIds].sort());
     expect(sendersOf(maintenanceDlqId(two)).sort()).toEqual([...maintainRuleIds].sort());
     expect(sendersOf(eventDlqId(two))).toEqual(outboxRuleIds);
+    // Lambda's event source mappings send with the stream function's role, not as a service.
+    expect(sendersOf(streamDlqId(two))).toEqual([]);
     expect(maintainRuleIds).toHaveLength(2);
     expect(outboxRuleIds).toHaveLength(1);
     example.template.hasOutput('DeadLetterQueueUrl', { Value: { Ref: dlqId(example) } });
@@ -249,9 +252,9 @@ describe('archive', () => {
 describe('functions', () => {
   const props = (s: Synth, name: (typeof FUNCTIONS)[number]) => s.json.Resources[fnId(s, name)].Properties;
 
-  it('are eight arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
+  it('are ten arm64 provided.al2023 functions with handler bootstrap, each with its own code', () => {
     expect(resourcesOfType(example.json, 'AWS::Lambda::Function')).toHaveLength(FUNCTIONS.length);
-    expect(FUNCTIONS).toHaveLength(8);
+    expect(FUNCTIONS).toHaveLength(10);
     for (const name of FUNCTIONS) {
       const p = props(example, name);
       expect(p.Architectures).toEqual(['arm64']);
@@ -358,10 +361,10 @@ describe('alarms', () => {
   };
 
   it('fire on a failed ingest or backfill execution, dead letters, a quarantined file, staleness, and each function and rule', () => {
-    // Two state machines, 4 dead-letter queues, quarantined files; one table: 4 rules
-    // (arrivals, reconcile, maintain, outbox) and 2 freshness alarms; 8 functions with errors
+    // Two state machines, 5 dead-letter queues, quarantined files; one table: 4 rules
+    // (arrivals, reconcile, maintain, outbox) and 2 freshness alarms; 10 functions with errors
     // and throttles each; a file waiting on a drift decision.
-    expect(alarms(example)).toHaveLength(2 + 4 + 1 + 4 + 8 * 2 + 2 + 1);
+    expect(alarms(example)).toHaveLength(2 + 5 + 1 + 4 + 10 * 2 + 2 + 1);
     // One per state machine: ingest and backfill.
     byMetric(example, 'ExecutionsFailed', 2);
     const failed = alarms(example).filter((a) => a.MetricName === 'ExecutionsFailed');
@@ -379,6 +382,7 @@ describe('alarms', () => {
         scheduleDlqId(example),
         maintenanceDlqId(example),
         logicalIdOf(example.stack, example.stack.eventDeadLetterQueue),
+        streamDlqId(example),
       ].sort(),
     );
     const quarantined = byMetric(example, 'FilesQuarantined');
@@ -470,9 +474,9 @@ describe('alarms', () => {
 });
 
 describe('logs', () => {
-  it('keep every log group for 30 days, one group per function and one per state machine', () => {
+  it('keep every log group for 30 days, one group per function, one per state machine and the webhook\'s access log', () => {
     const groups = resourcesOfType(example.json, 'AWS::Logs::LogGroup');
-    expect(groups).toHaveLength(FUNCTIONS.length + 2);
+    expect(groups).toHaveLength(FUNCTIONS.length + 3);
     for (const [, g] of groups) {
       expect(g.Properties.RetentionInDays).toBe(30);
       expect(g.DeletionPolicy).toBe('Retain');
@@ -577,18 +581,24 @@ describe('iam', () => {
     otherIdentity: '.sluice/tables/shop.other.json',
     contract: '.sluice/contracts/shop.orders/v000002.json',
     outbox: '.sluice/outbox/e0123456789abcdef0123456789abcde.json',
+    webhookBody: 'orders/webhook/3f0c0123456789abcdef0123.ndjson',
+    streamObject: 'orders/stream/kinesis/clicks/shardId-000000000000/00000000000000000001-00000000000000000009.ndjson',
+    streamCheckpoint: '.sluice/streams/shop.orders/kinesis/clicks/shardId-000000000000/checkpoint.json',
+    streamIndex: '.sluice/streams/shop.orders/kinesis/clicks/shardId-000000000000/00000000000000000001-00000000000000000009.json',
   } as const;
   type Key = keyof typeof KEYS;
+  // Webhook bodies and stream objects are arrivals of their table, read as any other.
+  const ARRIVALS: Key[] = ['arrival', 'webhookBody', 'streamObject'];
   const MATRIX: Record<(typeof FUNCTIONS)[number], Partial<Record<'get' | 'put' | 'delete', Key[]>>> = {
     // outbox: the FileCommitted event of a committed version a duplicate delivery finds.
-    filter: { get: ['arrival', 'ledger', 'keyHead'], put: ['ledger', 'keyHead', 'outbox'] },
+    filter: { get: [...ARRIVALS, 'ledger', 'keyHead'], put: ['ledger', 'keyHead', 'outbox'] },
     // contract: the first execution after a deploy changed the contract records it.
     'schema-drift-detect': {
-      get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
+      get: [...ARRIVALS, 'ledger', 'metadata', 'identity', 'contract'],
       put: ['ledger', 'metadata', 'identity', 'contract'],
     },
     validate: {
-      get: ['arrival', 'ledger', 'metadata', 'identity', 'contract'],
+      get: [...ARRIVALS, 'ledger', 'metadata', 'identity', 'contract'],
       put: ['ledger', 'data', 'metadata', 'staged', 'rejects', 'outbox'],
       delete: ['data'],
     },
@@ -611,6 +621,14 @@ describe('iam', () => {
     },
     // The outbox record an S3 event names, put on the sluice bus.
     publish: { get: ['outbox'] },
+    // The body it writes (read back on a repeated Idempotency-Key); GET /arrivals reads the
+    // ledger; ArrivalReceived.
+    receive: { get: ['webhookBody', 'ledger'], put: ['webhookBody', 'outbox'] },
+    // A batch's object, its checkpoint and index; ArrivalReceived.
+    stream: {
+      get: ['streamObject', 'streamCheckpoint', 'streamIndex'],
+      put: ['streamObject', 'streamCheckpoint', 'streamIndex', 'outbox'],
+    },
   };
   const S3_ACTION = { get: 's3:GetObject', put: 's3:PutObject', delete: 's3:DeleteObject' } as const;
 
@@ -687,9 +705,7 @@ describe('iam', () => {
     expect([...actions]).toEqual(['lambda:InvokeFunction']);
     for (const fn of FUNCTIONS) {
       const arn = `arn:${fnId(example, fn)}`;
-      expect(roleAllows(statements, smRole, 'lambda:InvokeFunction', arn), fn).toBe(
-        fn !== 'reconcile' && fn !== 'maintain' && fn !== 'publish',
-      );
+      expect(roleAllows(statements, smRole, 'lambda:InvokeFunction', arn), fn).toBe(fn in STEP_FUNCTIONS);
     }
   });
 
@@ -794,7 +810,7 @@ describe('customer-managed key', () => {
       expect(t.Properties.KmsMasterKeyId).toEqual(ref);
     }
     const groups = resourcesOfType(k.json, 'AWS::Logs::LogGroup');
-    expect(groups.length).toBe(FUNCTIONS.length + 2);
+    expect(groups.length).toBe(FUNCTIONS.length + 3);
     for (const [, g] of groups) expect(g.Properties.KmsKeyId).toEqual(ref);
   });
 

@@ -18,4 +18,5 @@ mod parquet;
 mod reconcile;
 mod replay;
 mod rescue;
+mod streams;
 mod versions;

@@ -264,7 +264,7 @@ impl Service {
 /// The HTTP client of the catalog and the control plane: reqwest over rustls with the
 /// aws-lc-rs provider (the AWS SDK's), installed as the process's default unless one already
 /// is, since reqwest is built without a provider of its own.
-fn http_client() -> Client {
+pub fn http_client() -> Client {
     // An error means a provider is installed already, which serves as well.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     Client::new()

@@ -89,7 +89,7 @@ pub async fn run(
             }
             if let Some(key) = &r.rejects_key {
                 outln!();
-                crate::rejects::print(&ctx, key, rows).await?;
+                crate::rejects::print(&ctx, &r.object.key, key, rows).await?;
             }
         }
     }

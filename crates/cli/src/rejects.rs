@@ -69,10 +69,20 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             continue;
         };
         if args.json {
+            let index = stream_index(&ctx, &r.object.key).await;
             for row in read(&ctx, key).await? {
                 let mut v = serde_json::to_value(&row)?;
                 v["key"] = r.object.key.clone().into();
                 v["batch_id"] = r.batch_id.as_str().into();
+                if let Some((index, record)) = index.as_ref().and_then(|i| record_of(i, row.line)) {
+                    v["stream"] = serde_json::json!({
+                        "kind": index.kind,
+                        "source": index.source,
+                        "shard": index.shard,
+                        "position": record.position,
+                        "partition_key": record.key,
+                    });
+                }
                 outln!("{}", serde_json::to_string(&v)?);
             }
             continue;
@@ -82,7 +92,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             r.object.key.escape_debug(),
             version_of(r)
         );
-        print(&ctx, key, args.rows).await?;
+        print(&ctx, &r.object.key, key, args.rows).await?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -121,9 +131,35 @@ async fn read(ctx: &Context, key: &str) -> anyhow::Result<Vec<RejectedRow>> {
     Ok(rows)
 }
 
-/// The first `rows` rejected rows stored at `key` (0: all), as a table, with their count.
-pub async fn print(ctx: &Context, key: &str, rows: usize) -> anyhow::Result<()> {
+/// The index of `object` when the stream receiver wrote it (its lines' shard and sequence
+/// numbers); `None` for any other object, or when it cannot be read (the rows still print).
+async fn stream_index(ctx: &Context, object: &str) -> Option<sluice_steps::stream::Index> {
+    match sluice_steps::stream::index_of(ctx.store.as_ref(), &ctx.config, object).await {
+        Ok(index) => index,
+        Err(e) => {
+            eprintln!("sluice: {object}: its stream index cannot be read ({e})");
+            None
+        }
+    }
+}
+
+/// The stream record behind line `line` (from 1).
+fn record_of(
+    index: &sluice_steps::stream::Index,
+    line: u64,
+) -> Option<(
+    &sluice_steps::stream::Index,
+    &sluice_steps::stream::IndexedRecord,
+)> {
+    let i = usize::try_from(line).ok()?.checked_sub(1)?;
+    index.records.get(i).map(|r| (index, r))
+}
+
+/// The first `rows` rejected rows of `object` stored at `key` (0: all), as a table, with
+/// their count; for a stream object, each with the record's shard and sequence number.
+pub async fn print(ctx: &Context, object: &str, key: &str, rows: usize) -> anyhow::Result<()> {
     let all = read(ctx, key).await?;
+    let index = stream_index(ctx, object).await;
     let shown = if rows == 0 {
         all.len()
     } else {
@@ -131,8 +167,27 @@ pub async fn print(ctx: &Context, key: &str, rows: usize) -> anyhow::Result<()> 
     };
     let mut t = crate::print::table(["line", "reason", "pointer", "message", "row"]);
     for row in &all[..shown] {
+        let line = match index.as_ref().and_then(|i| record_of(i, row.line)) {
+            Some((index, record)) => format!(
+                "{} ({} {}, {} {})",
+                row.line,
+                if index.kind == sluice_steps::stream::SourceKind::Kafka {
+                    "partition"
+                } else {
+                    "shard"
+                },
+                index.shard,
+                if index.kind == sluice_steps::stream::SourceKind::Kafka {
+                    "offset"
+                } else {
+                    "sequence"
+                },
+                record.position
+            ),
+            None => row.line.to_string(),
+        };
         t.add_row([
-            row.line.to_string(),
+            line,
             row.reason.to_string(),
             row.pointer.clone(),
             row.message.clone(),

@@ -78,6 +78,11 @@ pub struct Config {
     /// One entry per table; `[[table]]` in TOML.
     #[serde(rename = "table")]
     pub tables: Vec<TableConfig>,
+    /// The streams (Kinesis streams, Kafka topics) whose records the stream receiver writes
+    /// into tables; `[[stream]]` in TOML. A source with no entry goes to the table of its own
+    /// name, or to the only table.
+    #[serde(default, rename = "stream", skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<StreamConfig>,
     /// Directory the config was read from; contract paths are relative to it.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -265,6 +270,21 @@ pub enum OnDeletePolicy {
     /// The rows of the key's versions loaded before the removal leave the table in one
     /// snapshot (their ledger records become `retracted`).
     Delete,
+}
+
+/// Where a stream's records go (`[[stream]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamConfig {
+    /// The Kinesis stream's name or the Kafka topic.
+    pub source: String,
+    /// The table its records go to, unless `route_field` names another.
+    pub table: String,
+    /// A top-level field of each record whose value is the name of the table the record goes
+    /// to (as the Iceberg Kafka sink's route field); a record without it, or naming no
+    /// configured table, goes to `table`, where its contract judges it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_field: Option<String>,
 }
 
 /// One table and its contract.
@@ -615,6 +635,27 @@ impl Config {
                 "must be positive".into(),
             ));
         }
+        for (i, s) in self.streams.iter().enumerate() {
+            let key = |k: &str| format!("stream[{i}].{k}");
+            if s.source.is_empty() || s.source.len() > 255 {
+                return Err(invalid(key("source"), "must be 1 to 255 characters".into()));
+            }
+            if self.streams[..i].iter().any(|o| o.source == s.source) {
+                return Err(invalid(
+                    key("source"),
+                    format!("{:?} has two [[stream]] entries", s.source),
+                ));
+            }
+            if self.table(&s.table).is_none() {
+                return Err(invalid(
+                    key("table"),
+                    format!("no [[table]] is named {:?}", s.table),
+                ));
+            }
+            if s.route_field.as_deref() == Some("") {
+                return Err(invalid(key("route_field"), "must not be empty".into()));
+            }
+        }
         for (i, t) in self.tables.iter().enumerate() {
             let key = |k: &str| format!("table[{i}].{k}");
             let ident_ok = |s: &str| {
@@ -784,6 +825,22 @@ impl Config {
     /// The table named `name`.
     pub fn table(&self, name: &str) -> Option<&TableConfig> {
         self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Where the records of stream `source` go: its `[[stream]]` entry, else the table named
+    /// as the source, else the only table. `None` when none of those exists.
+    pub fn stream(&self, source: &str) -> Option<StreamConfig> {
+        if let Some(s) = self.streams.iter().find(|s| s.source == source) {
+            return Some(s.clone());
+        }
+        let table = self
+            .table(source)
+            .or_else(|| (self.tables.len() == 1).then(|| &self.tables[0]))?;
+        Some(StreamConfig {
+            source: source.to_string(),
+            table: table.name.clone(),
+            route_field: None,
+        })
     }
 
     /// Absolute-or-relative path of a table's contract file.

@@ -120,6 +120,13 @@ pub fn outbox_event(id: &str) -> String {
     format!("{}{safe}.json", outbox_prefix())
 }
 
+/// What the stream receiver keeps: per table, source and shard (or partition), the highest
+/// sequence number (or offset) written and, per object it wrote, the records' positions
+/// (`sluice_steps::stream`).
+pub fn streams_prefix() -> String {
+    format!("{CONTROL_PREFIX}streams/")
+}
+
 /// The reconciliation watermark of a table's prefix.
 pub fn watermark(table: &TableConfig) -> String {
     format!(
@@ -213,6 +220,7 @@ pub fn families() -> Vec<Family> {
         family("contracts", format!("{}*", contracts_prefix(&table))),
         family("drift_decisions", drift_decisions(&table)),
         family("outbox", format!("{}*", outbox_prefix())),
+        family("streams", format!("{}*", streams_prefix())),
     ]
 }
 

@@ -72,6 +72,8 @@ pub enum InitError {
         value: String,
         expected: &'static str,
     },
+    #[error("{name}: {message}")]
+    Unreadable { name: &'static str, message: String },
     #[error("{path}: {message}")]
     Config { path: PathBuf, message: String },
     #[error("the landing bucket {path}: {message}")]

@@ -1,6 +1,6 @@
 //! sluice-lambdas: sluice on AWS Lambda. One binary per function of the CDK app (`filter`,
 //! `schema-drift-detect`, `validate`, `quarantine`, `commit`, `reconcile`, `maintain`,
-//! `publish`), each a few lines
+//! `publish`, `receive`, `stream`), each a few lines
 //! over this library; the steps themselves are `sluice-steps`, called through the same
 //! `dispatch` the local engine's Task bindings use, so a step behaves the same under sluice's
 //! engine and under Step Functions.
@@ -21,6 +21,8 @@
 //! - [`backfill`]: the reconcile function's other request, a backfill's plan
 //! - [`maintain`]: the maintenance function (expiry, then gc, of one table)
 //! - [`publish`]: the publish function (the outbox's events onto the stack's event bus)
+//! - [`webhook`]: the receive function (the webhook API behind an API Gateway HTTP API)
+//! - [`streams`]: the stream function (Kinesis and Kafka batches into objects)
 
 pub mod backfill;
 pub mod error;
@@ -32,6 +34,8 @@ pub mod maintain;
 pub mod metrics;
 pub mod publish;
 pub mod reconcile;
+pub mod streams;
+pub mod webhook;
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -164,6 +168,102 @@ pub async fn run_publish() -> Result<(), lambda_runtime::Error> {
             request_id = event.context.request_id.as_str(),
         );
         publish::handle(ctx, bus, event.payload)
+            .instrument(span)
+            .await
+            .map_err(StepFailure)
+    }))
+    .await
+}
+
+/// The whole life of the receive function: as [`run_step`], for HTTP API requests (see
+/// [`webhook`]). `SLUICE_WEBHOOK_SECRET_ARN` (optional) names the Secrets Manager secret
+/// requests are signed with, read once at start; `SLUICE_WEBHOOK_MAX_BODY` (optional) the
+/// largest body taken, in bytes.
+pub async fn run_receive() -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start("receive", init::Catalog::None).await?;
+    let webhook = match webhook_settings().await {
+        Ok(w) => w,
+        Err(e) => {
+            init::report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
+    let (ctx, webhook, function) = (&ctx, &webhook, settings.function.as_str());
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<webhook::HttpRequest>| async move {
+            let span = tracing::info_span!(
+                "invocation",
+                function,
+                request_id = event.context.request_id.as_str(),
+            );
+            Ok::<_, std::convert::Infallible>(
+                webhook::handle(ctx, webhook, event.payload)
+                    .instrument(span)
+                    .await,
+            )
+        },
+    ))
+    .await
+}
+
+async fn webhook_settings() -> Result<webhook::Webhook, InitError> {
+    let max_body = match std::env::var("SLUICE_WEBHOOK_MAX_BODY") {
+        Ok(v) if !v.is_empty() => match v.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                return Err(InitError::Invalid {
+                    name: "SLUICE_WEBHOOK_MAX_BODY",
+                    value: v,
+                    expected: "a positive number of bytes",
+                })
+            }
+        },
+        _ => webhook::DEFAULT_MAX_BODY,
+    };
+    let secret = match std::env::var("SLUICE_WEBHOOK_SECRET_ARN") {
+        Ok(arn) if !arn.is_empty() => {
+            let sdk = sluice_aws::sdk_config().await;
+            let out = aws_sdk_secretsmanager::Client::new(&sdk)
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|e| InitError::Unreadable {
+                    name: "SLUICE_WEBHOOK_SECRET_ARN",
+                    message: format!(
+                        "the secret {arn} could not be read: {}",
+                        aws_smithy_types::error::display::DisplayErrorContext(e)
+                    ),
+                })?;
+            let secret = match (out.secret_string(), out.secret_binary()) {
+                (Some(s), _) if !s.is_empty() => s.as_bytes().to_vec(),
+                (_, Some(b)) if !b.as_ref().is_empty() => b.as_ref().to_vec(),
+                _ => {
+                    return Err(InitError::Unreadable {
+                        name: "SLUICE_WEBHOOK_SECRET_ARN",
+                        message: format!("the secret {arn} has no value"),
+                    })
+                }
+            };
+            Some(secret)
+        }
+        _ => None,
+    };
+    Ok(webhook::Webhook { secret, max_body })
+}
+
+/// The whole life of the stream function: as [`run_step`], for Kinesis and Kafka batches
+/// (see [`streams`]).
+pub async fn run_stream() -> Result<(), lambda_runtime::Error> {
+    let (settings, ctx) = start("stream", init::Catalog::None).await?;
+    let (ctx, function) = (&ctx, settings.function.as_str());
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let span = tracing::info_span!(
+            "invocation",
+            function,
+            request_id = event.context.request_id.as_str(),
+        );
+        streams::handle(ctx, event.payload)
             .instrument(span)
             .await
             .map_err(StepFailure)

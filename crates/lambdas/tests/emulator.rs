@@ -1,7 +1,7 @@
 //! The deployed shape, end to end, on a local AWS emulator (ministack), deployed by
 //! `sluice_aws::emulator::Stack` as the CDK app deploys it: a versioned bucket with
 //! EventBridge notifications, a rule per table prefix starting the Standard state machine of
-//! `statemachine/ingest.asl.json`, and the eight Lambdas running this package's real binaries.
+//! `statemachine/ingest.asl.json`, and the Lambdas running this package's real binaries.
 //! The orders example lands in the bucket; every execution must succeed, the Glue table must
 //! hold exactly the example's good rows, and the two bad files must wait in quarantine with
 //! their reasons; the outbox's events must reach the sluice event bus through the publish
@@ -19,7 +19,7 @@ use aws_sdk_sfn::types::ExecutionStatus;
 use sluice_aws::emulator::{Binaries, Ministack, Stack};
 use sluice_store::ObjectStore;
 
-/// This package's builds of the eight functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
+/// This package's builds of the ten functions, or those in `SLUICE_LAMBDA_BIN_DIR` when it
 /// is set (`make lambda-coldstart`: the `lambda` profile's builds for this machine).
 pub fn binaries() -> Binaries {
     if let Some(dir) = std::env::var_os("SLUICE_LAMBDA_BIN_DIR") {

@@ -416,3 +416,350 @@ async fn a_function_that_cannot_start_reports_an_init_error() {
         "the process went on after its init error"
     );
 }
+
+/// A Kafka event as Lambda delivers it (`eventSource` `aws:kafka` for Amazon MSK,
+/// `SelfManagedKafka` otherwise): records keyed `<topic>-<partition>`, values in base64.
+fn kafka_event(source: &str, topic: &str, partitions: &[(i64, Vec<(i64, &str)>)]) -> Value {
+    let mut records = serde_json::Map::new();
+    for (partition, values) in partitions {
+        let list: Vec<Value> = values
+            .iter()
+            .map(|(offset, value)| {
+                json!({
+                    "topic": topic,
+                    "partition": partition,
+                    "offset": offset,
+                    "timestamp": 1_765_000_000_000i64,
+                    "timestampType": "CREATE_TIME",
+                    "key": aws_smithy_types::base64::encode(format!("k{offset}")),
+                    "value": aws_smithy_types::base64::encode(value),
+                    "headers": [{"source": [115, 108]}],
+                })
+            })
+            .collect();
+        records.insert(format!("{topic}-{partition}"), Value::Array(list));
+    }
+    let mut event = json!({"eventSource": source, "records": records});
+    match source {
+        "aws:kafka" => {
+            event["eventSourceArn"] = json!(
+                "arn:aws:kafka:eu-west-1:111122223333:cluster/shop/a1b2c3d4-5678-90ab-cdef-11111EXAMPLE-1"
+            );
+            event["bootstrapServers"] =
+                json!("b-1.shop.a1b2c3.c2.kafka.eu-west-1.amazonaws.com:9092");
+        }
+        _ => event["bootstrapServers"] = json!("kafka-1.example.com:9092"),
+    }
+    event
+}
+
+/// Every stream object's lines under `dir`, by key.
+fn stream_objects(root: &Path) -> Vec<(String, Vec<String>)> {
+    let mut out = vec![];
+    let mut stack = vec![root.join("landing/orders/stream")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let key = path
+                    .strip_prefix(root.join("landing"))
+                    .unwrap()
+                    .display()
+                    .to_string();
+                out.push((key, text.lines().map(str::to_string).collect()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_binary_writes_msk_and_self_managed_kafka_batches_once_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = workspace(dir.path());
+    let mut api = RuntimeApi::start().await;
+    let _stream = Function::start(env!("CARGO_BIN_EXE_stream"), &api, &vars, dir.path());
+    let good = |n: i64| {
+        format!(
+            r#"{{"order_id": {n}, "ordered_at": "2026-03-01T04:25:00Z", "customer_email": "c{n}@example.com", "status": "placed", "quantity": 1, "amount": 1.5}}"#
+        )
+    };
+    let rows: Vec<String> = (0..6).map(good).collect();
+
+    // MSK: two partitions of topic `orders` (the table of that name); one record is not JSON.
+    let msk = kafka_event(
+        "aws:kafka",
+        "orders",
+        &[
+            (
+                0,
+                vec![
+                    (10, rows[0].as_str()),
+                    (11, "not json"),
+                    (12, rows[1].as_str()),
+                ],
+            ),
+            (1, vec![(7, rows[2].as_str())]),
+        ],
+    );
+    api.invoke("k1", msk.clone());
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("the stream function failed on an MSK batch");
+    };
+    assert_eq!(body, json!({"batchItemFailures": []}));
+    let objects = stream_objects(dir.path());
+    assert_eq!(objects.len(), 2, "{objects:?}");
+    assert_eq!(
+        objects[0].0,
+        "orders/stream/kafka/orders/0/00000000000000000010-00000000000000000012.ndjson"
+    );
+    // The bad record is a line like the others: its contract will reject it, by line.
+    assert_eq!(
+        objects[0].1,
+        vec![rows[0].clone(), "not json".into(), rows[1].clone()]
+    );
+
+    // The same batch again (Lambda retrying after a lost answer), then a self-managed
+    // cluster's batch that starts inside partition 0's (an offset reset): only the records
+    // past what was written become an object.
+    api.invoke("k2", msk);
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("the stream function failed on a repeated batch");
+    };
+    assert_eq!(body, json!({"batchItemFailures": []}));
+    assert_eq!(stream_objects(dir.path()).len(), 2);
+    let replay = kafka_event(
+        "SelfManagedKafka",
+        "orders",
+        &[(
+            0,
+            vec![
+                (11, "not json"),
+                (12, rows[1].as_str()),
+                (13, rows[3].as_str()),
+            ],
+        )],
+    );
+    api.invoke("k3", replay);
+    let Reported::Response { body, .. } = api.next_report().await else {
+        panic!("the stream function failed on a self-managed batch");
+    };
+    assert_eq!(body, json!({"batchItemFailures": []}));
+    let objects = stream_objects(dir.path());
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    assert!(objects.iter().any(|(k, lines)| k
+        .ends_with("/0/00000000000000000013-00000000000000000013.ndjson")
+        && lines == &vec![rows[3].clone()]));
+
+    // Checkpoints and indexes are control objects, outside the table's prefix.
+    let control = dir
+        .path()
+        .join("landing/.sluice/streams/shop.orders/kafka/orders/0");
+    assert!(control.join("checkpoint.json").is_file());
+    assert!(control
+        .join("00000000000000000010-00000000000000000012.json")
+        .is_file());
+
+    // An event that is neither Kinesis's nor Kafka's is an error, not an empty success.
+    api.invoke("k4", json!({"records": "nope"}));
+    let Reported::Error { body, .. } = api.next_report().await else {
+        panic!("a broken event was answered");
+    };
+    assert_eq!(body["errorType"], "Internal", "{body}");
+}
+
+/// An HTTP API request, payload format 2.0, as API Gateway sends it to the receive function.
+fn http_request(
+    method: &str,
+    route: &str,
+    path: &str,
+    headers: Value,
+    body: Option<&[u8]>,
+) -> Value {
+    let mut params = serde_json::Map::new();
+    let segments: Vec<&str> = path.split('/').collect();
+    match route {
+        "POST /tables/{table}/arrivals" => {
+            params.insert("table".into(), json!(segments[2]));
+        }
+        "GET /arrivals/{id}" => {
+            params.insert("id".into(), json!(segments[2]));
+        }
+        _ => {}
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": headers,
+        "pathParameters": params,
+        "requestContext": {
+            "accountId": "111122223333",
+            "apiId": "a1b2c3d4",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "test"},
+            "requestId": "r1",
+            "routeKey": route,
+            "stage": "$default",
+            "timeEpoch": 1_765_000_000_000i64
+        },
+        "isBase64Encoded": false,
+    });
+    if let Some(body) = body {
+        event["body"] = json!(aws_smithy_types::base64::encode(body));
+        event["isBase64Encoded"] = json!(true);
+    }
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receive_binary_answers_the_http_api_as_sluice_serve_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = workspace(dir.path());
+    let mut api = RuntimeApi::start().await;
+    let _receive = Function::start(env!("CARGO_BIN_EXE_receive"), &api, &vars, dir.path());
+    let body = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/orders/data/orders-2026-03-01.ndjson"),
+    )
+    .unwrap();
+    let ndjson =
+        json!({"content-type": "application/x-ndjson", "idempotency-key": "order-batch-1"});
+    api.invoke(
+        "p1",
+        http_request(
+            "POST",
+            "POST /tables/{table}/arrivals",
+            "/tables/orders/arrivals",
+            ndjson.clone(),
+            Some(&body),
+        ),
+    );
+    let Reported::Response { body: answer, .. } = api.next_report().await else {
+        panic!("receive failed");
+    };
+    assert_eq!(answer["statusCode"], 202, "{answer}");
+    let out: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    let id = out["id"].as_str().unwrap().to_string();
+    let key = out["key"].as_str().unwrap();
+    assert_eq!(key, format!("orders/webhook/{id}.ndjson"));
+    assert_eq!(
+        std::fs::read(dir.path().join("landing").join(key)).unwrap(),
+        body
+    );
+    assert_eq!(out["repeated"], false);
+
+    // The same key and body again: the same arrival. The same key, other bytes: 409.
+    api.invoke(
+        "p2",
+        http_request(
+            "POST",
+            "POST /tables/{table}/arrivals",
+            "/tables/orders/arrivals",
+            ndjson.clone(),
+            Some(&body),
+        ),
+    );
+    let Reported::Response { body: answer, .. } = api.next_report().await else {
+        panic!("receive failed");
+    };
+    let out: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (out["id"].as_str(), out["repeated"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
+    api.invoke(
+        "p3",
+        http_request(
+            "POST",
+            "POST /tables/{table}/arrivals",
+            "/tables/orders/arrivals",
+            ndjson.clone(),
+            Some(b"{\"order_id\": 1}\n"),
+        ),
+    );
+    let Reported::Response { body: answer, .. } = api.next_report().await else {
+        panic!("receive failed");
+    };
+    assert_eq!(answer["statusCode"], 409, "{answer}");
+
+    // Refused with a reason, nothing stored: another type, a body not of its type, no table.
+    for (n, (headers, body, table, status)) in [
+        (
+            json!({"content-type": "text/plain"}),
+            &b"a"[..],
+            "orders",
+            415,
+        ),
+        (
+            json!({"content-type": "application/x-ndjson"}),
+            b"[1, 2]",
+            "orders",
+            400,
+        ),
+        (
+            json!({"content-type": "text/csv"}),
+            b"a,b\n",
+            "nowhere",
+            404,
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("/tables/{table}/arrivals");
+        api.invoke(
+            &format!("bad{n}"),
+            http_request(
+                "POST",
+                "POST /tables/{table}/arrivals",
+                &path,
+                headers,
+                Some(body),
+            ),
+        );
+        let Reported::Response { body: answer, .. } = api.next_report().await else {
+            panic!("receive failed");
+        };
+        assert_eq!(answer["statusCode"], status, "{answer}");
+    }
+    let webhook_dir = dir.path().join("landing/orders/webhook");
+    assert_eq!(std::fs::read_dir(&webhook_dir).unwrap().count(), 1);
+
+    // Where it stands: received (nothing has run it here).
+    let path = format!("/arrivals/{id}");
+    api.invoke(
+        "g1",
+        http_request("GET", "GET /arrivals/{id}", &path, json!({}), None),
+    );
+    let Reported::Response { body: answer, .. } = api.next_report().await else {
+        panic!("receive failed");
+    };
+    assert_eq!(answer["statusCode"], 200, "{answer}");
+    let out: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (out["status"].as_str(), out["table"].as_str()),
+        (Some("received"), Some("orders"))
+    );
+    api.invoke(
+        "g2",
+        http_request(
+            "GET",
+            "GET /arrivals/{id}",
+            "/arrivals/0123456789abcdef01234567",
+            json!({}),
+            None,
+        ),
+    );
+    let Reported::Response { body: answer, .. } = api.next_report().await else {
+        panic!("receive failed");
+    };
+    assert_eq!(answer["statusCode"], 404, "{answer}");
+}

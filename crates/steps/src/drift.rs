@@ -98,7 +98,14 @@ pub async fn detect_drift(ctx: &Context, task: ObjectTask) -> Result<DriftOutput
     .await?;
     drop(slot);
 
-    let (inferred, mut changes) = sample.changes(&current, table_cfg.max_invalid_ratio);
+    // A stream object's records are independent messages: its rejected ones say nothing of
+    // the others' types (and one wholly bad is quarantined by validate, with its rejects).
+    let systematic_above = if crate::stream::is_stream_object(&table_cfg, &task.object.key) {
+        1.0
+    } else {
+        table_cfg.max_invalid_ratio
+    };
+    let (inferred, mut changes) = sample.changes(&current, systematic_above);
     if table_cfg.lineage {
         // sluice writes the lineage columns; a row's own fields of those names are ignored.
         changes.retain(|c| !sluice_core::schema::is_lineage_column(&c.path));

@@ -26,7 +26,8 @@ use crate::error::{StepError, StepErrorKind};
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
-    /// A body was received by the webhook API and written to the bucket.
+    /// A body was received by the webhook API, or a batch of stream records, and written to
+    /// the bucket.
     ArrivalReceived,
     /// An object version's rows are in the table.
     FileCommitted,
@@ -362,6 +363,52 @@ pub fn arrival_received(
             "key": key,
             "bytes": bytes,
             "content_type": content_type,
+        }),
+    )
+}
+
+/// Where a stream object's records came from.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOrigin<'a> {
+    /// `kinesis` or `kafka`.
+    pub kind: &'a str,
+    /// The stream's name, or the topic.
+    pub source: &'a str,
+    /// The shard id, or the partition.
+    pub shard: &'a str,
+    /// The first and last sequence numbers (offsets) in the object.
+    pub first: &'a str,
+    pub last: &'a str,
+    pub records: usize,
+}
+
+/// `ArrivalReceived` for an object the stream receiver wrote from a batch of records.
+pub fn stream_received(
+    table: &str,
+    id: &str,
+    key: &str,
+    bytes: u64,
+    origin: StreamOrigin<'_>,
+    at: String,
+) -> Event {
+    Event::new(
+        EventType::ArrivalReceived,
+        &[table, id],
+        at,
+        Some(table),
+        json!({
+            "arrival_id": id,
+            "key": key,
+            "bytes": bytes,
+            "content_type": "application/x-ndjson",
+            "stream": {
+                "kind": origin.kind,
+                "source": origin.source,
+                "shard": origin.shard,
+                "first": origin.first,
+                "last": origin.last,
+                "records": origin.records,
+            },
         }),
     )
 }

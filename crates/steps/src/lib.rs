@@ -50,6 +50,7 @@ pub mod reconcile;
 pub mod replay;
 mod source;
 pub mod state;
+pub mod stream;
 pub mod validate;
 
 pub use context::{Context, Progress};

@@ -406,9 +406,11 @@ pub async fn status(ctx: &Context, id: &str) -> Result<Option<ArrivalStatus>, St
     }
     for table in &ctx.config.tables {
         let prefix = format!("{}{WEBHOOK_DIR}{id}.", table.prefix);
-        let Some(meta) = ctx.store.list(&prefix).await?.into_iter().next() else {
+        let Some(listed) = ctx.store.list(&prefix).await?.into_iter().next() else {
             continue;
         };
+        // A listing names no version (S3's ListObjectsV2); the ledger keys versions.
+        let meta = ctx.store.head(&listed.key).await?.unwrap_or(listed);
         let object = ObjectVersion {
             bucket: ctx.store.bucket().to_string(),
             key: meta.key.clone(),

@@ -26,7 +26,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 
 pub mod stack;
-pub use stack::{Binaries, Stack};
+pub use stack::{Arrivals, Binaries, Stack};
 
 /// The variable naming the ministack executable.
 pub const MINISTACK_ENV: &str = "SLUICE_TEST_MINISTACK";

@@ -1,10 +1,13 @@
 //! The deployed shape on the emulator, as the CDK app deploys it on AWS: a versioned bucket
 //! that sends its events to EventBridge, one rule per table prefix (`Object Created` and
 //! `Object Deleted`) starting the Standard state machine of `statemachine/ingest.asl.json`
-//! (its placeholders substituted with the function ARNs), and the eight functions running
+//! (its placeholders substituted with the function ARNs), and the functions running
 //! this machine's builds of the Lambda binaries as `provided.al2023` functions with the
 //! environment the CDK app gives them; the outbound events' bus, the rule that sends each
-//! outbox record to the publish function, and a queue subscribed to the bus for tests.
+//! outbox record to the publish function, and a queue subscribed to the bus for tests. The
+//! pushed arrivals ([`Stack::deploy_arrivals`], for the tests that use them): the webhook's
+//! HTTP API in front of the receive function, signed with a Secrets Manager secret, and a
+//! Kinesis stream whose event source mapping invokes the stream function.
 //!
 //! Tests of several crates deploy it: each [`Stack::deploy`] makes resources of its own
 //! (names carry the process id and a counter), so the tests of one binary share one
@@ -31,9 +34,9 @@ use super::{EmulatorError, Ministack, REGION};
 /// The role every function and the state machine run under (the emulator ignores it).
 pub const ROLE: &str = "arn:aws:iam::000000000000:role/sluice-test";
 
-/// The eight functions: name, the definition's placeholder (none for reconcile, maintain and
-/// publish).
-pub const FUNCTIONS: [(&str, Option<&str>); 8] = [
+/// The ten functions: name, the definition's placeholder (none for reconcile, maintain,
+/// publish, receive and stream).
+pub const FUNCTIONS: [(&str, Option<&str>); 10] = [
     ("filter", Some("FilterFunctionArn")),
     ("schema-drift-detect", Some("SchemaDriftDetectFunctionArn")),
     ("validate", Some("ValidateFunctionArn")),
@@ -42,9 +45,11 @@ pub const FUNCTIONS: [(&str, Option<&str>); 8] = [
     ("reconcile", None),
     ("maintain", None),
     ("publish", None),
+    ("receive", None),
+    ("stream", None),
 ];
 
-/// Where this machine's builds of the eight Lambda binaries are, by function name.
+/// Where this machine's builds of the ten Lambda binaries are, by function name.
 #[derive(Debug, Clone)]
 pub struct Binaries(pub BTreeMap<String, PathBuf>);
 
@@ -100,6 +105,21 @@ pub struct Stack {
     pub event_bus: String,
     /// A queue a rule on that bus sends every sluice event to, for tests to read.
     pub events_queue_url: String,
+}
+
+/// The pushed arrivals of a stack ([`Stack::deploy_arrivals`]).
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    /// The webhook API's base URL on the emulator (`.../tables/orders/arrivals` under it).
+    pub webhook_url: String,
+    /// The shared secret requests are signed with.
+    pub secret: Vec<u8>,
+    /// The Kinesis stream (its name is the `[[stream]]` source; the orders example has one
+    /// table, which takes any stream's records).
+    pub kinesis_stream: String,
+    pub kinesis_arn: String,
+    /// The event source mapping's id.
+    pub mapping: String,
 }
 
 static DEPLOYED: AtomicUsize = AtomicUsize::new(0);
@@ -397,6 +417,189 @@ impl Stack {
             .send()
             .await
             .map_err(|e| setup(&outbox, sdk_error(e)))?;
+        Ok(())
+    }
+
+    /// The pushed arrivals, as the CDK app deploys them: a Secrets Manager secret and the
+    /// receive function behind an HTTP API (`POST /tables/{table}/arrivals`, `GET
+    /// /arrivals/{id}`, payload format 2.0, stage `$default`); a Kinesis stream of one shard
+    /// and the stream function, invoked by an event source mapping from the oldest record with
+    /// partial batch responses. The emulator does not enforce IAM, so the API is deployed in
+    /// the shared-secret mode, which the function itself checks.
+    pub async fn deploy_arrivals(
+        &mut self,
+        binaries: &Binaries,
+    ) -> Result<Arrivals, EmulatorError> {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.sdk);
+        let secret_name = format!("{}-webhook", self.name);
+        let secret = format!("webhook-secret-{}", self.name);
+        let secret_arn = secrets
+            .create_secret()
+            .name(&secret_name)
+            .secret_string(&secret)
+            .send()
+            .await
+            .map_err(|e| setup(&secret_name, sdk_error(e)))?
+            .arn
+            .ok_or_else(|| setup(&secret_name, "no ARN in the answer"))?;
+        self.create_function(
+            "receive",
+            binaries,
+            &[("SLUICE_WEBHOOK_SECRET_ARN", &secret_arn)],
+        )
+        .await?;
+        let api = aws_sdk_apigatewayv2::Client::new(&self.sdk);
+        let name = format!("{}-webhook", self.name);
+        let api_id = api
+            .create_api()
+            .name(&name)
+            .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
+            .send()
+            .await
+            .map_err(|e| setup(&name, sdk_error(e)))?
+            .api_id
+            .ok_or_else(|| setup(&name, "no API id in the answer"))?;
+        let integration = api
+            .create_integration()
+            .api_id(&api_id)
+            .integration_type(aws_sdk_apigatewayv2::types::IntegrationType::AwsProxy)
+            .integration_uri(&self.function_arns["receive"])
+            .payload_format_version("2.0")
+            .send()
+            .await
+            .map_err(|e| setup(&name, sdk_error(e)))?
+            .integration_id
+            .ok_or_else(|| setup(&name, "no integration id in the answer"))?;
+        for route in ["POST /tables/{table}/arrivals", "GET /arrivals/{id}"] {
+            api.create_route()
+                .api_id(&api_id)
+                .route_key(route)
+                .target(format!("integrations/{integration}"))
+                .send()
+                .await
+                .map_err(|e| setup(route, sdk_error(e)))?;
+        }
+        api.create_stage()
+            .api_id(&api_id)
+            .stage_name("$default")
+            .auto_deploy(true)
+            .send()
+            .await
+            .map_err(|e| setup(&name, sdk_error(e)))?;
+
+        self.create_function("stream", binaries, &[]).await?;
+        let kinesis = aws_sdk_kinesis::Client::new(&self.sdk);
+        let stream = format!("{}-orders", self.name);
+        kinesis
+            .create_stream()
+            .stream_name(&stream)
+            .shard_count(1)
+            .send()
+            .await
+            .map_err(|e| setup(&stream, sdk_error(e)))?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stream_arn = loop {
+            let summary = kinesis
+                .describe_stream_summary()
+                .stream_name(&stream)
+                .send()
+                .await
+                .map_err(|e| setup(&stream, sdk_error(e)))?
+                .stream_description_summary;
+            if let Some(s) = summary {
+                if s.stream_status == aws_sdk_kinesis::types::StreamStatus::Active {
+                    break s.stream_arn;
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(setup(&stream, "not active after a minute"));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        let mut arrivals = Arrivals {
+            webhook_url: format!("{}/_aws/execute-api/{api_id}", self.endpoint),
+            secret: secret.into_bytes(),
+            kinesis_stream: stream,
+            kinesis_arn: stream_arn,
+            mapping: String::new(),
+        };
+        arrivals.mapping = self.map_stream(&arrivals.kinesis_arn).await?;
+        Ok(arrivals)
+    }
+
+    /// An event source mapping from the Kinesis stream to the stream function, from its
+    /// oldest record; its id.
+    async fn map_stream(&self, stream_arn: &str) -> Result<String, EmulatorError> {
+        aws_sdk_lambda::Client::new(&self.sdk)
+            .create_event_source_mapping()
+            .function_name(&self.functions["stream"])
+            .event_source_arn(stream_arn)
+            .starting_position(aws_sdk_lambda::types::EventSourcePosition::TrimHorizon)
+            .batch_size(100)
+            .function_response_types(
+                aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures,
+            )
+            .send()
+            .await
+            .map_err(|e| setup("the stream's event source mapping", sdk_error(e)))?
+            .uuid
+            .ok_or_else(|| setup("the stream's event source mapping", "no id in the answer"))
+    }
+
+    /// Moves the stream's iterator back to its oldest record, as a re-balance or an operator
+    /// resetting a consumer does: the mapping is replaced by one from `TRIM_HORIZON`, so every
+    /// record is delivered again.
+    pub async fn replay_stream(&self, arrivals: &mut Arrivals) -> Result<(), EmulatorError> {
+        aws_sdk_lambda::Client::new(&self.sdk)
+            .delete_event_source_mapping()
+            .uuid(&arrivals.mapping)
+            .send()
+            .await
+            .map_err(|e| setup("the stream's event source mapping", sdk_error(e)))?;
+        arrivals.mapping = self.map_stream(&arrivals.kinesis_arn).await?;
+        Ok(())
+    }
+
+    /// What the stream's mapping last did (`OK - 41 records`, ...), if anything yet.
+    pub async fn stream_mapping_result(
+        &self,
+        arrivals: &Arrivals,
+    ) -> Result<Option<String>, EmulatorError> {
+        Ok(aws_sdk_lambda::Client::new(&self.sdk)
+            .get_event_source_mapping()
+            .uuid(&arrivals.mapping)
+            .send()
+            .await
+            .map_err(|e| setup("the stream's event source mapping", sdk_error(e)))?
+            .last_processing_result)
+    }
+
+    /// Puts `records` (partition key, data) on the stream, in order, in one request.
+    pub async fn put_records(
+        &self,
+        arrivals: &Arrivals,
+        records: &[(String, Vec<u8>)],
+    ) -> Result<(), EmulatorError> {
+        let mut entries = vec![];
+        for (key, data) in records {
+            entries.push(
+                aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                    .partition_key(key)
+                    .data(aws_sdk_kinesis::primitives::Blob::new(data.clone()))
+                    .build()
+                    .map_err(|e| setup("a stream record", e))?,
+            );
+        }
+        let out = aws_sdk_kinesis::Client::new(&self.sdk)
+            .put_records()
+            .stream_name(&arrivals.kinesis_stream)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .map_err(|e| setup(&arrivals.kinesis_stream, sdk_error(e)))?;
+        if out.failed_record_count.unwrap_or(0) > 0 {
+            return Err(setup(&arrivals.kinesis_stream, "some records were not put"));
+        }
         Ok(())
     }
 

@@ -1,5 +1,5 @@
 //! What the emulator tests of this package share: the repository root, and this package's
-//! builds of the eight functions for `sluice_aws::emulator::Stack::deploy`.
+//! builds of the ten functions for `sluice_aws::emulator::Stack::deploy`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// This package's builds of the eight functions.
+/// This package's builds of the ten functions.
 pub fn binaries() -> Binaries {
     Binaries(
         [
@@ -24,6 +24,8 @@ pub fn binaries() -> Binaries {
             ("reconcile", env!("CARGO_BIN_EXE_reconcile")),
             ("maintain", env!("CARGO_BIN_EXE_maintain")),
             ("publish", env!("CARGO_BIN_EXE_publish")),
+            ("receive", env!("CARGO_BIN_EXE_receive")),
+            ("stream", env!("CARGO_BIN_EXE_stream")),
         ]
         .into_iter()
         .map(|(n, p)| (n.to_string(), PathBuf::from(p)))

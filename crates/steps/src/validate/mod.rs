@@ -254,6 +254,11 @@ async fn not_loaded(
     if invalid_ratio <= table_cfg.max_invalid_ratio {
         return Ok(None);
     }
+    // A stream object's records are independent messages batched by the receiver: a bad one
+    // is rejected alone, and the object waits in quarantine only when nothing in it is good.
+    if crate::stream::is_stream_object(table_cfg, &object.key) && counts.rejected < counts.total {
+        return Ok(None);
+    }
     // Nothing of this file may land, and nothing it brought may change the table.
     discard(table, &pass.staged).await;
     let rejects_key = keys::rejects(table_cfg, &object.batch_id());
