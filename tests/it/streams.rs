@@ -200,6 +200,30 @@ async fn stream_batches_retried_split_and_replayed_through_write_faults_load_eac
 
         // Every object is ingested; a third of them twice (a duplicate S3 event).
         let objects = h.ctx.store.list("orders/stream/").await.unwrap();
+        // Each object has its ArrivalReceived, once, with its records counted, whatever
+        // attempt wrote it.
+        let events = sluice_steps::events::list(h.ctx.store.as_ref())
+            .await
+            .unwrap();
+        for meta in &objects {
+            let about: Vec<_> = events
+                .iter()
+                .filter(|e| e.detail["key"] == meta.key.as_str())
+                .collect();
+            let (bytes, _) = h.ctx.store.get_bytes(&meta.key).await.unwrap().unwrap();
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            if about.len() != 1 || about[0].detail["stream"]["records"] != lines {
+                failures.push(format!(
+                    "seed {seed}: {} has {} ArrivalReceived events ({:?}), {lines} lines",
+                    meta.key,
+                    about.len(),
+                    about
+                        .iter()
+                        .map(|e| &e.detail["stream"])
+                        .collect::<Vec<_>>()
+                ));
+            }
+        }
         for meta in &objects {
             h.arrive(&meta.key, &meta.etag).await;
             if r.random_bool(0.3) {
@@ -271,12 +295,25 @@ async fn stream_batches_retried_split_and_replayed_through_write_faults_load_eac
             ));
         }
     }
-    println!("streams: {schedules} schedules, {faults} write faults injected");
     assert!(
         faults > 0,
         "no fault was injected: the suite proves nothing"
     );
     assert!(failures.is_empty(), "{failures:#?}");
+    let line = format!(
+        "chaos streams: {schedules} schedules (seed {base}), {faults} write faults injected, \
+         every good record one row, every bad one rejected with its sequence number"
+    );
+    println!("{line}");
+    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .expect("opening CHAOS_SUMMARY");
+        writeln!(f, "{line}").expect("writing CHAOS_SUMMARY");
+    }
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@
 //! `max_invalid_ratio` quarantines a stream object only when none of its records is good).
 //! Nothing but keys travels further.
 //!
-//! The object's key is decided by the records: `<table prefix>stream/<source>/<shard>/<first>-
-//! <last>.ndjson`, the first and last sequence numbers (offsets) it holds, zero-padded. Exactly
+//! The object's key is decided by the records: `<table prefix>stream/<kind>/<source>/<shard>/
+//! <first>-<last>.ndjson`, the first and last sequence numbers (offsets) it holds, zero-padded. Exactly
 //! once holds across retries, partial-batch retries, re-balances and replays because, per
 //! table, source and shard, a checkpoint records the highest position written
 //! (`.sluice/streams/<ns>.<table>/<source>/<shard>/checkpoint.json`, replaced by
@@ -389,6 +389,35 @@ async fn write_table(
             .iter()
             .take_while(|r| compare_positions(&r.position, &last) != Ordering::Greater)
             .count();
+        // Its event, in case the attempt that wrote it stopped before (written only if absent),
+        // with its records counted by its index (this batch may end before the object does).
+        let name = format!("{}-{}", padded(&first.position), padded(&last));
+        let in_object = match store.get_bytes(&format!("{control}{name}.json")).await? {
+            Some((bytes, _)) => serde_json::from_slice::<Index>(&bytes)
+                .map(|i| i.records.len())
+                .unwrap_or(count),
+            None => count,
+        };
+        let id = arrival_id(&table.name, kind, source, shard, &first.position);
+        crate::events::emit(
+            store,
+            &crate::events::stream_received(
+                &table.name,
+                &id,
+                &found.key,
+                found.size,
+                crate::events::StreamOrigin {
+                    kind: kind.as_str(),
+                    source,
+                    shard,
+                    first: &first.position,
+                    last: &last,
+                    records: in_object,
+                },
+                found.last_modified.clone(),
+            ),
+        )
+        .await?;
         written.push(Written {
             table: table.name.clone(),
             key: found.key.clone(),
