@@ -439,15 +439,5 @@ async fn chaos_schedules_keep_every_version_exactly_once() {
         }
     }
     let line = stats.line(base, started.elapsed().as_secs_f64());
-    println!("{line}");
-    // Appended: the suite for replace and delete writes its own line to the same file.
-    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .expect("opening CHAOS_SUMMARY");
-        writeln!(f, "{line}").expect("writing CHAOS_SUMMARY");
-    }
+    sluice_tests::chaos::summary(&line);
 }

@@ -527,17 +527,7 @@ async fn chaos_drift_approvals_racing_arrivals_land_every_approved_row_once() {
         figures.replays,
         started.elapsed().as_secs_f64()
     );
-    println!("{line}");
-    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
-        use std::io::Write as _;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
-    }
+    sluice_tests::chaos::summary(&line);
     if let Some(report) = failure {
         panic!("{report}");
     }

@@ -456,17 +456,7 @@ async fn chaos_replace_delete_and_expiry_keep_only_the_live_versions_rows() {
         figures.superseded,
         started.elapsed().as_secs_f64()
     );
-    println!("{line}");
-    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
-        use std::io::Write as _;
-        if let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(path)
-        {
-            let _ = writeln!(f, "{line}");
-        }
-    }
+    sluice_tests::chaos::summary(&line);
     if let Some((_, report)) = failures.into_iter().next() {
         panic!("{report}");
     }

@@ -304,16 +304,7 @@ async fn stream_batches_retried_split_and_replayed_through_write_faults_load_eac
         "chaos streams: {schedules} schedules (seed {base}), {faults} write faults injected, \
          every good record one row, every bad one rejected with its sequence number"
     );
-    println!("{line}");
-    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&path)
-            .expect("opening CHAOS_SUMMARY");
-        writeln!(f, "{line}").expect("writing CHAOS_SUMMARY");
-    }
+    sluice_tests::chaos::summary(&line);
 }
 
 #[tokio::test]

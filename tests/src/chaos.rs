@@ -37,6 +37,21 @@ pub fn rng(seed: u64) -> Rng {
 /// schedules.
 pub const DEFAULT_SEED: u64 = 0x5_1ce0_0000;
 
+/// Prints a suite's summary line and appends it to the file `CHAOS_SUMMARY` names, if any
+/// (`make test` prints that file after the totals).
+pub fn summary(line: &str) {
+    println!("{line}");
+    if let Ok(path) = std::env::var("CHAOS_SUMMARY") {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+            .expect("opening CHAOS_SUMMARY");
+        writeln!(f, "{line}").expect("writing CHAOS_SUMMARY");
+    }
+}
+
 /// `name`'s value as a number, or `default` when unset.
 pub fn env_u64(name: &str, default: u64) -> u64 {
     match std::env::var(name) {

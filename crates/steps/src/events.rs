@@ -391,26 +391,16 @@ pub fn stream_received(
     origin: StreamOrigin<'_>,
     at: String,
 ) -> Event {
-    Event::new(
-        EventType::ArrivalReceived,
-        &[table, id],
-        at,
-        Some(table),
-        json!({
-            "arrival_id": id,
-            "key": key,
-            "bytes": bytes,
-            "content_type": "application/x-ndjson",
-            "stream": {
-                "kind": origin.kind,
-                "source": origin.source,
-                "shard": origin.shard,
-                "first": origin.first,
-                "last": origin.last,
-                "records": origin.records,
-            },
-        }),
-    )
+    let mut event = arrival_received(table, id, key, bytes, "application/x-ndjson", at);
+    event.detail["stream"] = json!({
+        "kind": origin.kind,
+        "source": origin.source,
+        "shard": origin.shard,
+        "first": origin.first,
+        "last": origin.last,
+        "records": origin.records,
+    });
+    event
 }
 
 /// `SchemaDriftPending`: the first file blocked by change `change_id` of `table` is in
