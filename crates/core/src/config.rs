@@ -878,6 +878,40 @@ contract = "orders.schema.json"
     }
 
     #[test]
+    fn streams_go_to_their_entry_then_the_table_of_their_name_then_the_only_table() {
+        let one = parse(MINIMAL).unwrap();
+        assert_eq!(one.stream("anything").unwrap().table, "orders");
+        let two = format!(
+            "{MINIMAL}[[table]]\nname = \"refunds\"\nprefix = \"refunds/\"\nformat = \"ndjson\"\n\
+             contract = \"r.json\"\n[[stream]]\nsource = \"shop-events\"\ntable = \"refunds\"\n\
+             route_field = \"kind\"\n"
+        );
+        let two = parse(&two).unwrap();
+        let s = two.stream("shop-events").unwrap();
+        assert_eq!(
+            (s.table.as_str(), s.route_field.as_deref()),
+            ("refunds", Some("kind"))
+        );
+        assert_eq!(two.stream("orders").unwrap().table, "orders");
+        assert!(
+            two.stream("clicks").is_none(),
+            "two tables, no entry: nowhere"
+        );
+        for (bad, key) in [
+            ("[[stream]]\nsource = \"s\"\ntable = \"nope\"\n", "stream[0].table"),
+            (
+                "[[stream]]\nsource = \"s\"\ntable = \"orders\"\n[[stream]]\nsource = \"s\"\ntable = \"orders\"\n",
+                "stream[1].source",
+            ),
+            ("[[stream]]\nsource = \"\"\ntable = \"orders\"\n", "stream[0].source"),
+            ("[[stream]]\nsource = \"s\"\ntable = \"orders\"\nroute_field = \"\"\n", "stream[0].route_field"),
+        ] {
+            let e = parse(&format!("{MINIMAL}{bad}")).unwrap_err().to_string();
+            assert!(e.contains(key), "{e}");
+        }
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let e = parse(&format!("{MINIMAL}colour = \"red\"\n"))
             .unwrap_err()
