@@ -15,8 +15,14 @@ SHELL := /bin/bash
 #               files, small files, row validation beside Python jsonschema/fastjsonschema;
 #               BENCH_ROWS=N (default 1000000), BENCH_RUNS=N (3), BENCH_JOBS=N (-j of the small
 #               files, 8), BENCH_BIG=1 adds a 2 GB file
+#   make bench-webhook  webhook arrivals/s through `sluice serve` (64 clients of 10 KB bodies),
+#               then every row checked in the table; WEBHOOK_CLIENTS=N (64),
+#               WEBHOOK_REQUESTS=N per client (100)
+#   make bench-stream  stream records/s into objects through the stream receiver's path (Kinesis
+#               batches of 1,000, four shards), then every object ingested and the rows checked;
+#               STREAM_RECORDS=N (200000)
 #   make chaos  the seeded fault-injection suite, long: SCHEDULES=N (default 10000), release
-#   make lambdas  the six Lambda binaries for the CDK app, arm64, profile `lambda` (release,
+#   make lambdas  the ten Lambda binaries for the CDK app, arm64, profile `lambda` (release,
 #               stripped, thin LTO), into target/lambda/<name>/bootstrap (cargo-lambda and zig
 #               from PyPI), and each function's zipped size
 #   make lambda-coldstart  each function's cold start on the emulator (x86_64 builds of the
@@ -43,7 +49,7 @@ DEMO_ARGS := --config $(EXAMPLE)/sluice.toml --workspace $(DEMO)
 SCHEDULES ?= 10000
 CHAOS_SUMMARY := $(CURDIR)/target/chaos-summary.txt
 
-.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-compact bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
+.PHONY: run test build lint lint-asl bench bench-engine bench-ingest bench-compact bench-webhook bench-stream bench-venv venv clean chaos cdk-deps cdk-test synth deploy lambdas lambda-coldstart
 
 build:
 	$(CARGO) build $(LOCAL_BUILD)
@@ -101,7 +107,7 @@ CARGO_LAMBDA := $(LAMBDA_VENV)/bin/cargo-lambda
 LAMBDA_DIR := target/lambda
 # The functions, by name: target/lambda also holds what cargo builds for this machine while
 # cross-compiling with the profile `lambda` (build scripts, proc macros: deps/, build/).
-LAMBDA_FUNCTIONS := filter schema-drift-detect validate quarantine commit reconcile maintain publish
+LAMBDA_FUNCTIONS := filter schema-drift-detect validate quarantine commit reconcile maintain publish receive stream
 # The zipped size each function should stay under (bytes): a small package starts cold fast.
 LAMBDA_ZIP_LIMIT := 8000000
 
@@ -198,7 +204,7 @@ chaos:
 $(LOCAL_SFN):
 	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-package-lock --silent aws-local-stepfunctions@3.0.0
 
-bench: bench-engine bench-ingest bench-compact
+bench: bench-engine bench-ingest bench-compact bench-webhook bench-stream
 
 bench-engine: $(LOCAL_SFN)
 	$(CARGO) bench -p sluice-states --bench engine -- 10000 | tee target/bench-engine.txt
@@ -250,6 +256,26 @@ bench-compact: venv bench-venv
 	  --gen $(BENCH_TARGET)/release/sluice-gen --data target/bench-compact-data \
 	  --files $(COMPACT_FILES) --file-bytes $(COMPACT_FILE_BYTES) \
 	  --duckdb-python $(BENCH_VENV)/bin/python --out target/bench-compact
+
+# The webhook benchmark (crates/bench/src/bin/sluice-webhook-bench.rs): `sluice serve` over a
+# fresh workspace of the orders example, WEBHOOK_CLIENTS clients posting WEBHOOK_REQUESTS
+# NDJSON bodies of about 10 KB each at once; accept rate and latency, then ingest end to end,
+# every arrival's status and the table's row count checked (exit 1 if a row is missing or
+# twice). Writes target/bench-webhook.md and .json.
+# The stream benchmark (tests/benches/stream.rs): records into objects through
+# sluice_steps::stream, as the stream function writes them, then every object ingested by the
+# local engine and the table's rows checked against the records sent.
+STREAM_RECORDS ?= 200000
+bench-stream:
+	$(CARGO) bench -p sluice-tests --bench stream -- $(STREAM_RECORDS) | tee target/bench-stream.txt
+
+WEBHOOK_CLIENTS ?= 64
+WEBHOOK_REQUESTS ?= 100
+bench-webhook:
+	$(CARGO) build $(LOCAL_BUILD)
+	$(CARGO) build --release -p sluice-bench --bin sluice-webhook-bench
+	$(BENCH_TARGET)/release/sluice-webhook-bench --sluice $(BENCH_TARGET)/release/sluice \
+	  --clients $(WEBHOOK_CLIENTS) --requests $(WEBHOOK_REQUESTS) --out target/bench-webhook
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -11,6 +11,8 @@
 //! # Layout
 //! - `orders.rs`: one generated order and how it is written as NDJSON or CSV
 //! - `bin/sluice-gen.rs`: the command line around [`generate`]
+//! - `bin/sluice-webhook-bench.rs`: `make bench-webhook`, webhook arrivals per second through
+//!   `sluice serve` (its own bodies of the orders example's rows; not [`generate`]'s)
 //! - `benches/validate.rs`: criterion benchmark of the contract check on generated rows
 //! - `run.py`: the runner `make bench-ingest` calls (tools side by side, one table)
 //! - `peers.py`: DuckDB and pyarrow conversions, Python `jsonschema` and `fastjsonschema`

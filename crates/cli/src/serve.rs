@@ -1,8 +1,11 @@
-//! `sluice serve`: the webhook API over the local workspace (on AWS, an HTTP API in front of
-//! a receiver function over the same `sluice_steps::receive` is still to come). A body posted to `POST /tables/{table}/arrivals` is written into the
-//! landing bucket under the table's prefix (`sluice_steps::receive`: claim-check, a key the
+//! `sluice serve`: the webhook API over the local workspace (on AWS, the stack's HTTP API in
+//! front of the receive function, over the same `sluice_steps::receive`). A body posted to
+//! `POST /tables/{table}/arrivals` is written into the landing bucket under the table's prefix (`sluice_steps::receive`: claim-check, a key the
 //! request decides) and answered `202 Accepted` with the arrival's id; then it runs through
-//! the definition as any arrival does, one at a time, in the order received.
+//! the definition as any arrival does, in the order received: the runner takes up every body
+//! waiting at once (up to `[commit] max_batches`) and runs them together, as `sluice ingest`
+//! runs many files, so that their commits go into one snapshot (group commit); the next group
+//! starts when this one has ended.
 //! `GET /arrivals/{id}` answers from the ledger: received, processing, committed (snapshot,
 //! rows), quarantined (reason, detail) or filtered.
 //!
@@ -12,7 +15,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
@@ -36,8 +38,9 @@ use crate::print::{exit_code, summary};
 pub const ABOUT: &str = "\
 Serve the webhook API over the local workspace: each body posted to POST
 /tables/{table}/arrivals is written to the landing bucket under the table's prefix and
-ingested as any arrival is (one at a time, in the order received); GET /arrivals/{id} says
-where it stands.
+ingested as any arrival is, in the order received (the bodies waiting when the runner takes
+up the next ones run together, --jobs of them validated at once, and commit as one
+snapshot); GET /arrivals/{id} says where it stands.
 
   sluice serve                                  # http://127.0.0.1:8700
   curl -X POST -H 'Content-Type: application/x-ndjson' -H 'Idempotency-Key: 42' \\
@@ -74,6 +77,11 @@ pub struct Args {
     /// Bodies waiting to be ingested, at most; past it requests are answered 503.
     #[arg(long, default_value_t = 1000)]
     queue: usize,
+    /// Bodies validated at once (reading, checking rows, writing Parquet), as `sluice ingest
+    /// --jobs`. Every body waiting when the runner takes up the next ones (up to `[commit]
+    /// max_batches`) is under way at once, and their commits go into one snapshot.
+    #[arg(long, short = 'j', default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: u16,
     /// Stop after this many arrivals have been ingested (for scripts and tests); default:
     /// run until Ctrl-C or SIGTERM (requests in flight are answered first).
     #[arg(long)]
@@ -82,6 +90,10 @@ pub struct Args {
     #[arg(long)]
     json: bool,
 }
+
+/// Arrivals run at once, at most, whatever `[commit] max_batches` says: each holds an
+/// execution lock file while it runs (as in `sluice ingest`).
+const MAX_GROUP: usize = 256;
 
 /// One received body to run, and who waits for its report (`?wait=true`).
 struct Job {
@@ -110,7 +122,7 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
             args.secret_env
         );
     }
-    let local = open_with_progress(root, config, None).await?;
+    let local = open_with_progress(root, config, Some(usize::from(args.jobs))).await?;
     let (jobs, mut queue) = mpsc::channel::<Job>(args.queue.max(1));
     let shared = Arc::new(Shared {
         local: local.clone(),
@@ -139,45 +151,37 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
         }
     );
 
-    // The runner: one arrival at a time, in the order received.
+    // The runner: the arrivals in the order received, each group of those waiting together
+    // (see `run_group`).
     let stop = Arc::new(tokio::sync::Notify::new());
-    let ran = Arc::new(AtomicUsize::new(0));
     let (json, stop_after) = (args.json, args.stop_after);
+    let most = local.ctx.config.commit.max_batches.clamp(1, MAX_GROUP);
     let runner = {
-        let (stop, ran) = (stop.clone(), ran.clone());
+        let stop = stop.clone();
         tokio::spawn(async move {
             let mut reports = vec![];
-            while let Some(job) = queue.recv().await {
-                let arrival = Arrival {
-                    bucket: local.ctx.store.bucket().to_string(),
-                    key: job.received.key.clone(),
-                    version_id: job.received.meta.version_id.clone(),
-                    etag: Some(job.received.meta.etag.clone()),
-                    sequencer: None,
-                    event: ArrivalEvent::Created,
-                    time: None,
-                };
-                let _running = local.ctx.flow.arrival(&job.received.table);
-                let report = match local.ingest_counted(&arrival).await {
-                    Ok(report) => report,
-                    Err(e) => {
-                        eprintln!("{}: {e:#}", job.received.key.escape_debug());
-                        continue;
+            while let Some(first) = queue.recv().await {
+                // Every arrival waiting now, up to a group, and never past --stop-after.
+                let room = stop_after.map_or(most, |n| n.saturating_sub(reports.len()).min(most));
+                let mut group = vec![first];
+                while group.len() < room {
+                    match queue.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
                     }
-                };
-                if json {
-                    match serde_json::to_string(&report) {
-                        Ok(line) => outln!("{line}"),
-                        Err(e) => eprintln!("{e}"),
+                }
+                for report in run_group(&local, group).await {
+                    if json {
+                        match serde_json::to_string(&report) {
+                            Ok(line) => outln!("{line}"),
+                            Err(e) => eprintln!("{e}"),
+                        }
+                    } else {
+                        outln!("{}", crate::watch::line(&report));
                     }
-                } else {
-                    outln!("{}", crate::watch::line(&report));
+                    reports.push(report);
                 }
-                if let Some(done) = job.done {
-                    let _ = done.send(report.clone());
-                }
-                reports.push(report);
-                if stop_after.is_some_and(|n| ran.fetch_add(1, Ordering::SeqCst) + 1 >= n) {
+                if stop_after.is_some_and(|n| reports.len() >= n) {
                     stop.notify_one();
                     break;
                 }
@@ -204,6 +208,59 @@ pub async fn run(root: &Path, config: &Path, args: Args) -> anyhow::Result<ExitC
     let reports = runner.await.unwrap_or_default();
     outln!("{}", summary(&reports));
     Ok(exit_code(&reports))
+}
+
+/// Runs a group of received arrivals at once, as `sluice ingest` runs many files: each an
+/// execution of its own, all of them counted as on their way to their table from the start,
+/// so that their commits wait for one another and go into one snapshot (group commit, see
+/// `sluice_steps::flow`) instead of a snapshot each. The group ends before the next one is
+/// taken up: every arrival of a group is committed before any of a later group.
+/// Returns the reports in the order received; an arrival whose execution could not be run is
+/// named on stderr and left out (it is in the bucket: `sluice reconcile` runs it).
+async fn run_group(local: &Local, group: Vec<Job>) -> Vec<ArrivalReport> {
+    // A body sent twice is one object: its second execution waits for the first to end and
+    // stages nothing, so it is not counted as on its way (a committer would wait for it).
+    let mut keys = std::collections::HashSet::new();
+    let running: Vec<_> = group
+        .into_iter()
+        .map(|job| {
+            let on_its_way = keys
+                .insert(job.received.key.clone())
+                .then(|| local.ctx.flow.arrival(&job.received.table));
+            let local = local.clone();
+            let key = job.received.key.clone();
+            let task = tokio::spawn(async move {
+                let _on_its_way = on_its_way;
+                let arrival = Arrival {
+                    bucket: local.ctx.store.bucket().to_string(),
+                    key: job.received.key.clone(),
+                    version_id: job.received.meta.version_id.clone(),
+                    etag: Some(job.received.meta.etag.clone()),
+                    sequencer: None,
+                    event: ArrivalEvent::Created,
+                    time: None,
+                };
+                let report = local.ingest_counted(&arrival).await;
+                if let (Ok(report), Some(done)) = (&report, job.done) {
+                    let _ = done.send(report.clone());
+                }
+                report
+            });
+            (key, task)
+        })
+        .collect();
+    let mut reports = Vec::with_capacity(running.len());
+    for (key, task) in running {
+        match task.await {
+            Ok(Ok(report)) => reports.push(report),
+            Ok(Err(e)) => eprintln!("{}: {e:#}", key.escape_debug()),
+            Err(e) => eprintln!(
+                "{}: the arrival's task ended abnormally: {e}",
+                key.escape_debug()
+            ),
+        }
+    }
+    reports
 }
 
 /// SIGTERM, as service managers stop a server; never elsewhere.

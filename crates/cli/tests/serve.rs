@@ -362,6 +362,56 @@ fn posted_bodies_land_once_per_key_and_answer_where_they_stand() {
 }
 
 #[test]
+fn bodies_waiting_together_commit_together_each_row_once() {
+    // 8 senders of 5 bodies each, at once: the bodies queued while a group runs are taken up
+    // as the next group and commit in one snapshot, instead of 40 snapshots.
+    let (senders, each, rows) = (8u64, 5u64, 20u64);
+    let mut server = Server::start(&["--stop-after", &(senders * each).to_string()], None);
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let server = &server;
+        let handles: Vec<_> = (0..senders)
+            .map(|s| {
+                scope.spawn(move || {
+                    (0..each)
+                        .map(|i| {
+                            let first = (s * each + i) * rows + 1;
+                            let body: String = (first..first + rows)
+                                .map(|id| order(id, "paid") + "\n")
+                                .collect();
+                            let key = format!("g-{s}-{i}");
+                            let (status, answer) =
+                                server.post("orders", "application/x-ndjson", Some(&key), &body);
+                            assert_eq!(status, 202, "{answer}");
+                            answer["id"].as_str().unwrap().to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    for id in &ids {
+        let done = server.settled(id);
+        assert_eq!(done["status"], "committed", "{done}");
+        assert_eq!(done["rows"]["valid"], rows, "{done}");
+    }
+    let out = server.finish();
+    let committed = out.lines().filter(|l| l.contains("→ committed")).count();
+    assert_eq!(committed, 40, "{out}");
+    let shown = server.sluice(&["table", "show", "orders", "--json"]);
+    let table: Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(table["total_records"], senders * each * rows, "{table}");
+    let snapshots = table["snapshots"].as_array().unwrap().len();
+    assert!(
+        snapshots < 20,
+        "{snapshots} snapshots for 40 bodies sent at once"
+    );
+}
+
+#[test]
 fn with_a_secret_only_signed_requests_pass() {
     let secret = "shared secret";
     let mut server = Server::start(&["--stop-after", "1"], Some(secret));
