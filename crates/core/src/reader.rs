@@ -559,7 +559,7 @@ impl Lines {
                 return Ok(any.then(|| self.check_length(too_long)));
             }
             any = true;
-            let (part, done) = match chunk.iter().position(|&b| b == b'\n') {
+            let (part, done) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (&chunk[..=i], true),
                 None => (chunk, false),
             };

@@ -45,6 +45,7 @@ pub mod overwrite;
 pub mod read;
 pub mod register;
 pub mod schema;
+mod split;
 pub mod writer;
 
 pub use catalog::Lake;

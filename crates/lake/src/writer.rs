@@ -16,7 +16,7 @@ use arrow_array::{
     new_null_array, ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
 };
 use arrow_schema::{Schema as ArrowSchema, SchemaRef as ArrowSchemaRef};
-use iceberg::arrow::{schema_to_arrow_schema, RecordBatchPartitionSplitter};
+use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::{DataFile, DataFileFormat, PartitionSpecRef, SchemaRef, TableProperties};
 use iceberg::table::Table;
 use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
@@ -35,6 +35,7 @@ use sluice_core::BatchId;
 use crate::commit::StagedBatch;
 use crate::error::{LakeError, Result};
 use crate::fanout::{Fanout, MemoryBudget};
+use crate::split::PartitionSplitter;
 
 type FileWriterBuilder =
     DataFileWriterBuilder<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>;
@@ -61,7 +62,7 @@ enum Inner {
     Unpartitioned(Box<FileWriter>),
     Partitioned {
         writer: Fanout<FileWriterBuilder>,
-        splitter: RecordBatchPartitionSplitter,
+        splitter: PartitionSplitter,
     },
 }
 
@@ -271,11 +272,7 @@ impl BatchWriter {
                     .map_err(|e| LakeError::iceberg("opening a data file", e))?,
             ))
         } else {
-            let splitter = RecordBatchPartitionSplitter::try_new_with_computed_values(
-                schema.clone(),
-                spec.clone(),
-            )
-            .map_err(|e| LakeError::iceberg("preparing the partition splitter", e))?;
+            let splitter = PartitionSplitter::new(schema.clone(), spec.clone())?;
             Inner::Partitioned {
                 writer: Fanout::new(builder, MemoryBudget::default()),
                 splitter,
@@ -510,12 +507,10 @@ impl BatchWriter {
                 .await
                 .map_err(|e| LakeError::iceberg("writing a data file", e)),
             Inner::Partitioned { writer, splitter } => {
-                let mut parts = splitter
-                    .split(&batch)
-                    .map_err(|e| LakeError::iceberg("splitting rows by partition", e))?;
-                // The splitter groups rows in a hash map, so its order changes from run to
-                // run; file numbers are handed out in the order partitions are first
-                // written, and a re-run must reproduce the names.
+                let mut parts = splitter.split(&batch)?;
+                // File numbers are handed out in the order partitions are first written,
+                // and a re-run must reproduce the names: partitions go in the order of
+                // their paths, as they did when the splitter's order was a hash map's.
                 parts.sort_by_cached_key(|(key, _)| key.to_path());
                 for (key, part) in parts {
                     writer.write(key, part).await?;

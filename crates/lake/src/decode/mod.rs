@@ -580,7 +580,8 @@ impl RowDecoder {
     /// Checks one row (the text of one JSON object) and, when it is accepted, appends it.
     /// `false`: not accepted here, nothing appended; the caller takes the value-based path.
     pub fn push(&mut self, row: &[u8]) -> bool {
-        let Ok(text) = std::str::from_utf8(row) else {
+        // simdutf8 checks a line many bytes at a time; std's check was 4 % of an ingest.
+        let Ok(text) = simdutf8::basic::from_utf8(row) else {
             return false;
         };
         for (mark, column) in self.marks.iter_mut().zip(&self.arena) {

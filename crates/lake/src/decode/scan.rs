@@ -42,6 +42,7 @@ impl Number<'_> {
 
 /// A cursor over one row.
 pub(crate) struct Scan<'a> {
+    text: &'a str,
     bytes: &'a [u8],
     at: usize,
 }
@@ -49,9 +50,17 @@ pub(crate) struct Scan<'a> {
 impl<'a> Scan<'a> {
     pub fn new(text: &'a str) -> Self {
         Scan {
+            text,
             bytes: text.as_bytes(),
             at: 0,
         }
+    }
+
+    /// The row's text from `start` to `end`. The row is known to be UTF-8, so this only
+    /// checks that both ends fall between characters (they are at ASCII bytes wherever the
+    /// scanner cuts), not the text again.
+    fn text(&self, start: usize, end: usize) -> Scanned<&'a str> {
+        self.text.get(start..end).ok_or(Slow)
     }
 
     /// Skips JSON whitespace (space, tab, line feed, carriage return).
@@ -133,7 +142,7 @@ impl<'a> Scan<'a> {
         }
         self.at = i;
         // The row is UTF-8 and these bytes are ASCII.
-        let text = std::str::from_utf8(&b[start..i]).map_err(|_| Slow)?;
+        let text = self.text(start, i)?;
         Ok(Number { text, integer })
     }
 
@@ -153,7 +162,7 @@ impl<'a> Scan<'a> {
             match b.get(i) {
                 Some(b'"') => {
                     self.at = i + 1;
-                    return std::str::from_utf8(&b[start..i]).map_err(|_| Slow);
+                    return self.text(start, i);
                 }
                 Some(b'\\') => break,
                 Some(&c) if c < 0x20 => return Err(Slow),
@@ -162,7 +171,7 @@ impl<'a> Scan<'a> {
             }
         }
         scratch.clear();
-        scratch.push_str(std::str::from_utf8(&b[start..i]).map_err(|_| Slow)?);
+        scratch.push_str(self.text(start, i)?);
         loop {
             match b.get(i) {
                 Some(b'"') => {
@@ -214,7 +223,7 @@ impl<'a> Scan<'a> {
                         }
                         i += 1;
                     }
-                    scratch.push_str(std::str::from_utf8(&b[run..i]).map_err(|_| Slow)?);
+                    scratch.push_str(self.text(run, i)?);
                 }
                 None => return Err(Slow),
             }
