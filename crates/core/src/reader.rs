@@ -336,7 +336,8 @@ struct Failure {
 enum Inner {
     Ndjson(Lines),
     JsonArray(ArrayDocument),
-    Csv(CsvState),
+    // Boxed: one reader per object, and the CSV state is the largest by far.
+    Csv(Box<CsvState>),
 }
 
 /// The physical lines of the decompressed stream, one at a time, each bounded by
@@ -414,7 +415,7 @@ impl RowReader {
         };
         let inner = match format {
             Format::Ndjson => Inner::Ndjson(lines),
-            Format::Csv => Inner::Csv(CsvState::open(lines, limits, schema, failure)?),
+            Format::Csv => Inner::Csv(Box::new(CsvState::open(lines, limits, schema, failure)?)),
         };
         Ok(RowReader {
             inner,
@@ -1254,6 +1255,8 @@ struct CsvState {
     pending: VecDeque<CsvLine>,
     /// Header names, in order.
     headers: Vec<String>,
+    /// Each header name as a JSON object key (`"name":`), escaped once for every record.
+    keys: Vec<Vec<u8>>,
     /// Column type per header, from the table schema (`None`: not in the schema → string).
     types: Vec<Option<FieldType>>,
     /// `limits.max_csv_field_lines`: lines one record may span.
@@ -1415,6 +1418,7 @@ impl CsvState {
             lines,
             pending: VecDeque::new(),
             headers: Vec::new(),
+            keys: Vec::new(),
             types: Vec::new(),
             max_field_lines: limits.max_csv_field_lines.max(1),
             max_record_bytes: limits.max_line_bytes,
@@ -1452,6 +1456,15 @@ impl CsvState {
         state.types = headers
             .iter()
             .map(|h| schema.field(h).map(|f| f.ty.clone()))
+            .collect();
+        state.keys = headers
+            .iter()
+            .map(|h| {
+                let mut key = Vec::with_capacity(h.len() + 3);
+                write_json_string(&mut key, h);
+                key.push(b':');
+                key
+            })
             .collect();
         state.headers = headers;
         Ok(state)
@@ -1673,7 +1686,9 @@ impl CsvState {
                 self.delimiter_hint()
             )));
         }
-        let not_utf8 = cells.iter().position(|c| std::str::from_utf8(c).is_err())?;
+        let not_utf8 = cells
+            .iter()
+            .position(|c| simdutf8::basic::from_utf8(c).is_err())?;
         Some(bad(format!(
             "column {:?} is not valid UTF-8",
             self.headers[not_utf8]
@@ -1708,7 +1723,11 @@ impl CsvState {
         text.push(b'{');
         let mut first = true;
         for (i, cell) in record.cells.iter().enumerate() {
-            let cell = String::from_utf8_lossy(cell);
+            // misfit() has checked the cells' UTF-8; this checks it again, quickly.
+            let cell = match simdutf8::basic::from_utf8(cell) {
+                Ok(cell) => std::borrow::Cow::Borrowed(cell),
+                Err(_) => String::from_utf8_lossy(cell),
+            };
             if cell.is_empty() {
                 continue;
             }
@@ -1716,8 +1735,7 @@ impl CsvState {
                 text.push(b',');
             }
             first = false;
-            write_json_string(text, &self.headers[i]);
-            text.push(b':');
+            text.extend_from_slice(&self.keys[i]);
             write_typed_cell(text, &cell, self.types[i].as_ref());
         }
         text.push(b'}');
