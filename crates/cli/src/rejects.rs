@@ -27,7 +27,8 @@ pub struct Args {
     #[arg(long, default_value_t = 20)]
     rows: usize,
     /// Print the rejected rows as JSON lines (line, reason, pointer, message, raw, and the
-    /// object they came from) instead of a table.
+    /// object they came from; for a stream object's line, `stream`: its shard and sequence
+    /// number) instead of a table.
     #[arg(long)]
     json: bool,
 }

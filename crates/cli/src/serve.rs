@@ -25,11 +25,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sluice_core::size::ByteSize;
 use sluice_local::{ArrivalReport, Local};
 use sluice_steps::payload::{Arrival, ArrivalEvent};
-use sluice_steps::receive::{self, ReceiveError, Received, SignatureError, SIGNATURE_HEADER};
+use sluice_steps::receive::{
+    self, ReceiveError, Received, SignatureError, Signed, SIGNATURE_HEADER,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ingest::open_with_progress;
@@ -281,12 +283,18 @@ struct ArriveQuery {
     wait: bool,
 }
 
-fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
-    (
-        status,
-        Json(json!({"error": code, "message": message.to_string()})),
-    )
-        .into_response()
+/// An error answer, `{error, message}`, with `status` (as `ReceiveError::status` and
+/// `SignatureError::status` name them); a 503 says when to send again (`Retry-After`).
+fn error(status: u16, code: &str, message: impl std::fmt::Display) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut r = (status, Json(receive::error_body(code, message))).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(receive::RETRY_AFTER_SECS),
+        );
+    }
+    r
 }
 
 fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
@@ -294,10 +302,7 @@ fn header_str(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&s
 }
 
 fn unauthorized(e: SignatureError) -> Response {
-    match e {
-        SignatureError::Missing => error(StatusCode::UNAUTHORIZED, "unsigned", e),
-        SignatureError::Mismatch => error(StatusCode::FORBIDDEN, "bad_signature", e),
-    }
+    error(e.status(), e.code(), e)
 }
 
 async fn arrive(
@@ -313,7 +318,7 @@ async fn arrive(
     let limit = shared.max_body;
     let too_large = || {
         let e = ReceiveError::TooLarge { limit };
-        error(StatusCode::PAYLOAD_TOO_LARGE, e.code(), e)
+        error(e.status(), e.code(), e)
     };
     let declared = header_str(&headers, header::CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
@@ -323,12 +328,12 @@ async fn arrive(
         Ok(body) => body,
         Err(_) => return too_large(),
     };
-    if let Some(secret) = &shared.secret {
-        if let Err(e) =
-            receive::verify_signature(secret, &body, header_str(&headers, SIGNATURE_HEADER))
-        {
-            return unauthorized(e);
-        }
+    if let Err(e) = receive::authorize(
+        shared.secret.as_deref(),
+        Signed::Body(&body),
+        header_str(&headers, SIGNATURE_HEADER),
+    ) {
+        return unauthorized(e);
     }
     let request = receive::Request {
         table: &table,
@@ -346,13 +351,9 @@ async fn arrive(
     .await
     {
         Ok(received) => received,
-        Err(e) => {
-            let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-            return error(status, e.code(), e);
-        }
+        Err(e) => return error(e.status(), e.code(), e),
     };
     tracing::info!(table = %received.table, id = %received.id, key = %received.key, repeated = received.repeated, "arrival received");
-    let status_url = format!("/arrivals/{}", received.id);
     let (done, waited) = match query.wait {
         true => {
             let (tx, rx) = oneshot::channel();
@@ -366,8 +367,8 @@ async fn arrive(
     };
     if shared.jobs.try_send(job).is_err() {
         // The body is in the bucket: `sluice reconcile` would find it; a retry runs it.
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return error(
+            503,
             "busy",
             format!(
                 "{} arrivals wait to be ingested; send again later (this body is kept as {})",
@@ -375,18 +376,8 @@ async fn arrive(
                 received.key
             ),
         );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-        return r;
     }
-    let mut out = json!({
-        "id": received.id,
-        "table": received.table,
-        "key": received.key,
-        "repeated": received.repeated,
-        "status": "received",
-        "status_url": status_url,
-    });
+    let mut out = receive::accepted(&received);
     if let Some(waited) = waited {
         if waited.await.is_ok() {
             if let Ok(Some(status)) = receive::status(&shared.local.ctx, &received.id).await {
@@ -398,7 +389,7 @@ async fn arrive(
         return (StatusCode::OK, Json(out)).into_response();
     }
     let mut r = (StatusCode::ACCEPTED, Json(out)).into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&status_url) {
+    if let Ok(v) = header::HeaderValue::from_str(&receive::status_path(&received.id)) {
         r.headers_mut().insert(header::LOCATION, v);
     }
     r
@@ -418,23 +409,20 @@ async fn arrival_status(
     UrlPath(id): UrlPath<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(secret) = &shared.secret {
-        let path = format!("/arrivals/{id}");
-        if let Err(e) = receive::verify_signature(
-            secret,
-            path.as_bytes(),
-            header_str(&headers, SIGNATURE_HEADER),
-        ) {
-            return unauthorized(e);
-        }
+    if let Err(e) = receive::authorize(
+        shared.secret.as_deref(),
+        Signed::Status(&id),
+        header_str(&headers, SIGNATURE_HEADER),
+    ) {
+        return unauthorized(e);
     }
     match receive::status(&shared.local.ctx, &id).await {
         Ok(Some(status)) => Json(status).into_response(),
         Ok(None) => error(
-            StatusCode::NOT_FOUND,
+            404,
             "unknown_arrival",
             format!("no arrival {id:?} was received"),
         ),
-        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e),
+        Err(e) => error(503, "unavailable", e),
     }
 }

@@ -348,6 +348,74 @@ fn rejected_rows_of_a_committed_and_of_a_quarantined_file_are_one_command_away()
     );
 }
 
+/// A rejected line of an object the stream receiver wrote names the record behind it: its
+/// shard and sequence number, in the table and in `--json`'s `stream`.
+#[test]
+fn a_rejected_line_of_a_stream_object_names_its_shard_and_sequence_number() {
+    use sluice_steps::stream::{receive_batch, SourceKind, StreamRecord};
+
+    let ws = tempfile::tempdir().unwrap();
+    let shard = "shardId-000000000007";
+    let position = |n: u64| format!("4959{n:030}");
+    let mut bad = sluice_tests::order(2);
+    bad["quantity"] = serde_json::json!("two");
+    let records = [sluice_tests::order(1), bad, sluice_tests::order(3)]
+        .into_iter()
+        .zip(1..)
+        .map(|(row, n)| StreamRecord {
+            kind: SourceKind::Kinesis,
+            source: "orders-stream".into(),
+            shard: shard.into(),
+            position: position(n),
+            data: row.to_string().into(),
+            key: Some(format!("k{n}")),
+            arrived_ms: None,
+        })
+        .collect();
+    // The object and its index, written into the workspace's landing bucket as the stream
+    // function writes them.
+    let config = sluice_core::config::Config::load(&config()).unwrap();
+    let store = sluice_store::LocalStore::new(ws.path().join("landing"), "landing").unwrap();
+    let report = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(receive_batch(
+            &store,
+            &config,
+            records,
+            "2026-12-07T00:00:00Z",
+        ))
+        .unwrap();
+    assert_eq!(report.written.len(), 1, "{report:?}");
+    let key = report.written[0].key.clone();
+    // No event reached the engine: reconcile finds the object and runs it.
+    run_ok(sluice(ws.path(), &["reconcile"]));
+
+    let table = run_ok(sluice(ws.path(), &["rejects", &key]));
+    assert!(table.contains("committed"), "{table}");
+    assert!(table.contains("rejected rows: 1"), "{table}");
+    let named = format!("2 (shard {shard}, sequence {})", position(2));
+    assert!(table.contains(&named), "{named}:\n{table}");
+
+    let lines = run_ok(sluice(ws.path(), &["rejects", "--json", &key]));
+    let rows: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{lines}");
+    assert_eq!(rows[0]["line"], 2, "{lines}");
+    assert_eq!(
+        rows[0]["stream"],
+        serde_json::json!({
+            "kind": "kinesis",
+            "source": "orders-stream",
+            "shard": shard,
+            "position": position(2),
+            "partition_key": "k2",
+        }),
+        "{lines}"
+    );
+}
+
 /// Sums a column of the ingest table (`┆`-separated cells).
 fn column_sum(table: &str, column: usize) -> u64 {
     table

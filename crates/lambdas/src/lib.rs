@@ -207,19 +207,11 @@ pub async fn run_receive() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn webhook_settings() -> Result<webhook::Webhook, InitError> {
-    let max_body = match std::env::var("SLUICE_WEBHOOK_MAX_BODY") {
-        Ok(v) if !v.is_empty() => match v.parse::<u64>() {
-            Ok(n) if n > 0 => n,
-            _ => {
-                return Err(InitError::Invalid {
-                    name: "SLUICE_WEBHOOK_MAX_BODY",
-                    value: v,
-                    expected: "a positive number of bytes",
-                })
-            }
-        },
-        _ => webhook::DEFAULT_MAX_BODY,
-    };
+    let max_body = positive_env(
+        "SLUICE_WEBHOOK_MAX_BODY",
+        webhook::DEFAULT_MAX_BODY,
+        "a positive number of bytes",
+    )?;
     let secret = match std::env::var("SLUICE_WEBHOOK_SECRET_ARN") {
         Ok(arn) if !arn.is_empty() => {
             let sdk = sluice_aws::sdk_config().await;
@@ -274,16 +266,42 @@ pub async fn run_stream() -> Result<(), lambda_runtime::Error> {
 /// `SLUICE_BACKFILL_PART_VERSIONS` (optional): versions one backfill plan lists at least,
 /// default [`sluice_steps::backfill::DEFAULT_PART_VERSIONS`].
 fn part_versions() -> Result<usize, InitError> {
-    match std::env::var("SLUICE_BACKFILL_PART_VERSIONS") {
-        Ok(v) if !v.is_empty() => match v.parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
+    positive_env(
+        "SLUICE_BACKFILL_PART_VERSIONS",
+        sluice_steps::backfill::DEFAULT_PART_VERSIONS,
+        "a positive number of versions",
+    )
+}
+
+/// The positive whole number environment variable `name` holds; `default` when it is unset
+/// or empty. Anything else (`0`, `-1`, `abc`) is [`InitError::Invalid`], saying `expected`.
+fn positive_env<T>(name: &'static str, default: T, expected: &'static str) -> Result<T, InitError>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    positive(name, std::env::var(name).ok(), default, expected)
+}
+
+/// [`positive_env`] of the value `value`.
+fn positive<T>(
+    name: &'static str,
+    value: Option<String>,
+    default: T,
+    expected: &'static str,
+) -> Result<T, InitError>
+where
+    T: std::str::FromStr + PartialOrd + Default,
+{
+    match value {
+        Some(v) if !v.is_empty() => match v.parse::<T>() {
+            Ok(n) if n > T::default() => Ok(n),
             _ => Err(InitError::Invalid {
-                name: "SLUICE_BACKFILL_PART_VERSIONS",
+                name,
                 value: v,
-                expected: "a positive number of versions",
+                expected,
             }),
         },
-        _ => Ok(sluice_steps::backfill::DEFAULT_PART_VERSIONS),
+        _ => Ok(default),
     }
 }
 
@@ -337,5 +355,35 @@ async fn start(
             init::report_init_error(&e).await;
             Err(e.into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_positive_variable_is_its_number_or_the_default_and_anything_else_names_it() {
+        let expected = "a positive number of bytes";
+        let read = |value: Option<&str>| {
+            positive::<u64>("SLUICE_X", value.map(str::to_string), 7, expected)
+        };
+        assert_eq!(read(None).unwrap(), 7);
+        assert_eq!(read(Some("")).unwrap(), 7);
+        assert_eq!(read(Some("4096")).unwrap(), 4096);
+        for bad in ["0", "-1", "abc"] {
+            let e = read(Some(bad)).unwrap_err();
+            assert!(
+                matches!(&e, InitError::Invalid { name: "SLUICE_X", value, .. } if value == bad),
+                "{e:?}"
+            );
+            assert_eq!(
+                e.to_string(),
+                format!("SLUICE_X={bad:?} is not one of {expected}")
+            );
+        }
+        // Unset in the environment: the default.
+        let unset = "SLUICE_TEST_POSITIVE_ENV_NEVER_SET";
+        assert_eq!(positive_env::<usize>(unset, 3, expected).unwrap(), 3);
     }
 }

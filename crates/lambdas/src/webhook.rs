@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use sluice_steps::receive::{self, ReceiveError, SignatureError, SIGNATURE_HEADER};
+use serde_json::Value;
+use sluice_steps::receive::{self, ReceiveError, SignatureError, Signed, SIGNATURE_HEADER};
 use sluice_steps::Context;
 
 /// `SLUICE_WEBHOOK_MAX_BODY`'s default: 4 MiB, under Lambda's 6 MB request limit once API
@@ -77,11 +77,16 @@ impl HttpResponse {
         }
     }
 
+    /// An error answer. A 503 is a passing failure of the bucket or the ledger: it carries
+    /// `Retry-After` with the 5 seconds `sluice serve` asks for when its queue is full.
     fn error(status: u16, code: &str, message: impl std::fmt::Display) -> HttpResponse {
-        HttpResponse::json(
-            status,
-            &json!({"error": code, "message": message.to_string()}),
-        )
+        let mut response = HttpResponse::json(status, &receive::error_body(code, message));
+        if status == 503 {
+            response
+                .headers
+                .insert("retry-after".into(), receive::RETRY_AFTER_SECS.into());
+        }
+        response
     }
 
     /// The body as JSON (for tests).
@@ -108,10 +113,7 @@ impl std::fmt::Debug for Webhook {
 }
 
 fn unauthorized(e: SignatureError) -> HttpResponse {
-    match e {
-        SignatureError::Missing => HttpResponse::error(401, "unsigned", e),
-        SignatureError::Mismatch => HttpResponse::error(403, "bad_signature", e),
-    }
+    HttpResponse::error(e.status(), e.code(), e)
 }
 
 /// What the request asks: the route, from the route key API Gateway matched (else the path).
@@ -182,10 +184,11 @@ pub async fn handle(ctx: &Context, webhook: &Webhook, request: HttpRequest) -> H
                 };
                 return HttpResponse::error(e.status(), e.code(), e);
             }
-            if let Some(secret) = &webhook.secret {
-                if let Err(e) = receive::verify_signature(secret, &body, header(SIGNATURE_HEADER)) {
-                    return unauthorized(e);
-                }
+            let secret = webhook.secret.as_deref();
+            if let Err(e) =
+                receive::authorize(secret, Signed::Body(&body), header(SIGNATURE_HEADER))
+            {
+                return unauthorized(e);
             }
             let received = receive::receive(
                 ctx.store.as_ref(),
@@ -203,19 +206,10 @@ pub async fn handle(ctx: &Context, webhook: &Webhook, request: HttpRequest) -> H
             match received {
                 Ok(r) => {
                     tracing::info!(table = %r.table, id = %r.id, key = %r.key, repeated = r.repeated, "arrival received");
-                    let status_url = format!("/arrivals/{}", r.id);
-                    let mut response = HttpResponse::json(
-                        202,
-                        &json!({
-                            "id": r.id,
-                            "table": r.table,
-                            "key": r.key,
-                            "repeated": r.repeated,
-                            "status": "received",
-                            "status_url": status_url,
-                        }),
-                    );
-                    response.headers.insert("location".into(), status_url);
+                    let mut response = HttpResponse::json(202, &receive::accepted(&r));
+                    response
+                        .headers
+                        .insert("location".into(), receive::status_path(&r.id));
                     response
                 }
                 Err(e) => {
@@ -227,13 +221,11 @@ pub async fn handle(ctx: &Context, webhook: &Webhook, request: HttpRequest) -> H
             }
         }
         Route::Status(id) => {
-            if let Some(secret) = &webhook.secret {
-                let path = format!("/arrivals/{id}");
-                if let Err(e) =
-                    receive::verify_signature(secret, path.as_bytes(), header(SIGNATURE_HEADER))
-                {
-                    return unauthorized(e);
-                }
+            let secret = webhook.secret.as_deref();
+            if let Err(e) =
+                receive::authorize(secret, Signed::Status(&id), header(SIGNATURE_HEADER))
+            {
+                return unauthorized(e);
             }
             match receive::status(ctx, &id).await {
                 Ok(Some(status)) => {
@@ -252,5 +244,102 @@ pub async fn handle(ctx: &Context, webhook: &Webhook, request: HttpRequest) -> H
             "no_such_route",
             "the webhook API serves POST /tables/{table}/arrivals and GET /arrivals/{id}",
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use sluice_store::LocalStore;
+
+    use super::*;
+
+    /// The orders example's context over a bucket in `dir`.
+    fn context(dir: &Path) -> Context {
+        let config = sluice_core::config::Config::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/orders/sluice.toml"),
+        )
+        .unwrap();
+        let store = LocalStore::new(dir.join("landing"), "landing").unwrap();
+        Context::new(
+            config,
+            Arc::new(store),
+            sluice_lake::Lake::without_catalog(),
+        )
+        .unwrap()
+    }
+
+    fn post(body: &str, headers: &[(&str, &str)]) -> HttpRequest {
+        HttpRequest {
+            route_key: Some("POST /tables/{table}/arrivals".into()),
+            raw_path: Some("/tables/orders/arrivals".into()),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            path_parameters: BTreeMap::from([("table".into(), "orders".into())]),
+            body: Some(body.into()),
+            is_base64_encoded: false,
+            request_context: RequestContext {
+                http: HttpContext {
+                    method: "POST".into(),
+                    path: "/tables/orders/arrivals".into(),
+                },
+            },
+        }
+    }
+
+    const ROW: &str = "{\"order_id\":1}\n";
+
+    #[tokio::test]
+    async fn a_signed_body_is_answered_202_with_its_status_url_and_an_unsigned_one_401() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        let webhook = Webhook {
+            secret: Some(b"s3cret".to_vec()),
+            max_body: DEFAULT_MAX_BODY,
+        };
+        let ndjson = ("content-type", "application/x-ndjson");
+        let unsigned = handle(&ctx, &webhook, post(ROW, &[ndjson])).await;
+        assert_eq!(unsigned.status_code, 401);
+        assert_eq!(unsigned.json_body()["error"], "unsigned");
+        let signature = receive::sign(b"s3cret", ROW.as_bytes());
+        let signed = handle(
+            &ctx,
+            &webhook,
+            post(ROW, &[ndjson, ("X-Sluice-Signature-256", &signature)]),
+        )
+        .await;
+        assert_eq!(signed.status_code, 202, "{}", signed.body);
+        let body = signed.json_body();
+        let id = body["id"].as_str().unwrap();
+        assert_eq!(body["status"], "received");
+        assert_eq!(body["status_url"], json!(format!("/arrivals/{id}")));
+        assert_eq!(signed.headers["location"], format!("/arrivals/{id}"));
+        assert!(!signed.headers.contains_key("retry-after"));
+    }
+
+    #[tokio::test]
+    async fn a_body_the_bucket_cannot_take_is_answered_503_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path());
+        // A file where the table's prefix would be a directory: every write under it fails.
+        std::fs::write(dir.path().join("landing/orders"), b"").unwrap();
+        let webhook = Webhook {
+            secret: None,
+            max_body: DEFAULT_MAX_BODY,
+        };
+        let answer = handle(
+            &ctx,
+            &webhook,
+            post(ROW, &[("content-type", "application/x-ndjson")]),
+        )
+        .await;
+        assert_eq!(answer.status_code, 503, "{}", answer.body);
+        assert_eq!(answer.json_body()["error"], "store_unavailable");
+        assert_eq!(answer.headers["retry-after"], "5");
     }
 }

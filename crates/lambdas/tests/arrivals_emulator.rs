@@ -13,20 +13,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sfn::types::ExecutionStatus;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sluice_aws::emulator::{Ministack, Stack};
 use sluice_steps::receive::{sign, SIGNATURE_HEADER};
-
-fn order(id: u64) -> Value {
-    json!({
-        "order_id": id,
-        "ordered_at": "2026-03-01T10:00:00Z",
-        "customer_email": format!("c{id}@example.com"),
-        "status": "paid",
-        "quantity": 2,
-        "amount": 19.5
-    })
-}
+use sluice_tests::order;
 
 /// Rows in the Glue table now (its snapshot summary's `total-records`).
 async fn total_rows(stack: &Stack) -> u64 {

@@ -12,8 +12,10 @@
 //! far as its first bytes here; its rows are judged by the table's contract like any file's,
 //! and a bad one is quarantined with the reason.
 //!
-//! A shared secret authenticates senders ([`verify_signature`]): `X-Sluice-Signature-256:
-//! sha256=<hex>` of the body's HMAC-SHA256, as GitHub and Stripe sign their webhooks.
+//! A shared secret authenticates senders ([`authorize`]): `X-Sluice-Signature-256:
+//! sha256=<hex>` of the body's HMAC-SHA256 (of the path, for a status), as GitHub and Stripe
+//! sign their webhooks. The answers' bodies ([`accepted`], [`error_body`]) and statuses are
+//! made here too, so that `sluice serve` and the receive function answer alike.
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -343,6 +345,49 @@ pub enum SignatureError {
     Mismatch,
 }
 
+impl SignatureError {
+    /// The HTTP status that answers it.
+    pub fn status(&self) -> u16 {
+        match self {
+            SignatureError::Missing => 401,
+            SignatureError::Mismatch => 403,
+        }
+    }
+
+    /// A stable name for the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignatureError::Missing => "unsigned",
+            SignatureError::Mismatch => "bad_signature",
+        }
+    }
+}
+
+/// What a request's signature covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Signed<'a> {
+    /// `POST /tables/{table}/arrivals`: the body, as received.
+    Body(&'a [u8]),
+    /// `GET /arrivals/{id}`: the path, [`status_path`] of the id.
+    Status(&'a str),
+}
+
+/// Checks a request's signature header when a secret is set (`None`: the API authenticates,
+/// every request passes).
+pub fn authorize(
+    secret: Option<&[u8]>,
+    signed: Signed<'_>,
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let Some(secret) = secret else {
+        return Ok(());
+    };
+    match signed {
+        Signed::Body(body) => verify_signature(secret, body, header),
+        Signed::Status(id) => verify_signature(secret, status_path(id).as_bytes(), header),
+    }
+}
+
 /// Checks `header` (`sha256=<hex>`) against the HMAC-SHA256 of `signed` under `secret`, in
 /// constant time.
 pub fn verify_signature(
@@ -369,6 +414,32 @@ pub fn sign(secret: &[u8], signed: &[u8]) -> String {
     mac.update(signed);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
+
+/// The path `GET` answers arrival `id`'s status at: `/arrivals/{id}`.
+pub fn status_path(id: &str) -> String {
+    format!("/arrivals/{id}")
+}
+
+/// The body of the `202 Accepted` that answers a received arrival. Its `status_url` is also
+/// the answer's `Location`.
+pub fn accepted(received: &Received) -> serde_json::Value {
+    serde_json::json!({
+        "id": received.id,
+        "table": received.table,
+        "key": received.key,
+        "repeated": received.repeated,
+        "status": "received",
+        "status_url": status_path(&received.id),
+    })
+}
+
+/// The body of an error answer: `{"error": code, "message": message}`.
+pub fn error_body(code: &str, message: impl std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({"error": code, "message": message.to_string()})
+}
+
+/// Seconds a `503` answer asks the sender to wait (`Retry-After`) before sending again.
+pub const RETRY_AFTER_SECS: &str = "5";
 
 /// Where an arrival stands, as `GET /arrivals/{id}` answers.
 #[derive(Debug, Clone, Serialize)]
@@ -528,6 +599,65 @@ mod tests {
         assert_eq!(
             sign(b"It's a Secret to Everybody", b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
+    #[test]
+    fn with_a_secret_a_body_or_the_status_path_is_signed_and_without_one_nothing_is_checked() {
+        let secret = &b"s3cret"[..];
+        let body = b"{\"a\":1}\n";
+        let id = "0123456789abcdef01234567";
+        let for_body = sign(secret, body);
+        let for_status = sign(secret, b"/arrivals/0123456789abcdef01234567");
+        assert_eq!(
+            authorize(Some(secret), Signed::Body(body), Some(&for_body)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(Some(secret), Signed::Status(id), Some(&for_status)),
+            Ok(())
+        );
+        assert_eq!(
+            authorize(Some(secret), Signed::Status(id), Some(&for_body)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            authorize(Some(secret), Signed::Body(body), None),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(authorize(None, Signed::Body(body), None), Ok(()));
+        assert_eq!(authorize(None, Signed::Status(id), Some("junk")), Ok(()));
+        let missing = SignatureError::Missing;
+        let mismatch = SignatureError::Mismatch;
+        assert_eq!((missing.status(), missing.code()), (401, "unsigned"));
+        assert_eq!((mismatch.status(), mismatch.code()), (403, "bad_signature"));
+    }
+
+    #[test]
+    fn an_accepted_arrival_is_answered_with_its_id_key_and_status_url() {
+        let received = Received {
+            id: "0123456789abcdef01234567".into(),
+            table: "orders".into(),
+            key: "orders/webhook/0123456789abcdef01234567.ndjson".into(),
+            meta: ObjectMeta {
+                key: "orders/webhook/0123456789abcdef01234567.ndjson".into(),
+                size: 8,
+                etag: "e".into(),
+                version_id: None,
+                last_modified: "2026-12-07T00:00:00Z".into(),
+            },
+            repeated: true,
+        };
+        // The fields in this order, as both servers have always written them.
+        assert_eq!(
+            accepted(&received).to_string(),
+            "{\"id\":\"0123456789abcdef01234567\",\"table\":\"orders\",\
+             \"key\":\"orders/webhook/0123456789abcdef01234567.ndjson\",\"repeated\":true,\
+             \"status\":\"received\",\"status_url\":\"/arrivals/0123456789abcdef01234567\"}"
+        );
+        assert_eq!(
+            error_body("busy", "wait").to_string(),
+            "{\"error\":\"busy\",\"message\":\"wait\"}"
         );
     }
 

@@ -398,26 +398,15 @@ async fn write_table(
                 .unwrap_or(count),
             None => count,
         };
-        let id = arrival_id(&table.name, kind, source, shard, &first.position);
-        crate::events::emit(
-            store,
-            &crate::events::stream_received(
-                &table.name,
-                &id,
-                &found.key,
-                found.size,
-                crate::events::StreamOrigin {
-                    kind: kind.as_str(),
-                    source,
-                    shard,
-                    first: &first.position,
-                    last: &last,
-                    records: in_object,
-                },
-                found.last_modified.clone(),
-            ),
-        )
-        .await?;
+        let object = Object {
+            key: &found.key,
+            bytes: found.size,
+            first: &first.position,
+            last: &last,
+            records: in_object,
+            at: found.last_modified.clone(),
+        };
+        emit_received(store, &table.name, kind, source, shard, object).await?;
         written.push(Written {
             table: table.name.clone(),
             key: found.key.clone(),
@@ -463,26 +452,15 @@ async fn write_table(
             Conditional::Done(meta) => (false, meta.last_modified),
             Conditional::PreconditionFailed => (true, now.to_string()),
         };
-        let id = arrival_id(&table.name, kind, source, shard, &first);
-        crate::events::emit(
-            store,
-            &crate::events::stream_received(
-                &table.name,
-                &id,
-                &key,
-                bytes,
-                crate::events::StreamOrigin {
-                    kind: kind.as_str(),
-                    source,
-                    shard,
-                    first: &first,
-                    last: &last,
-                    records: records.len(),
-                },
-                at,
-            ),
-        )
-        .await?;
+        let object = Object {
+            key: &key,
+            bytes,
+            first: &first,
+            last: &last,
+            records: records.len(),
+            at,
+        };
+        emit_received(store, &table.name, kind, source, shard, object).await?;
         written.push(Written {
             table: table.name.clone(),
             key: key.clone(),
@@ -519,6 +497,43 @@ async fn write_table(
         }
     }
     Ok((written, duplicates))
+}
+
+/// One stream object, as its `ArrivalReceived` tells it.
+struct Object<'a> {
+    key: &'a str,
+    bytes: u64,
+    /// Its first and last positions.
+    first: &'a str,
+    last: &'a str,
+    /// The records it holds (all of them, not only those of this batch).
+    records: usize,
+    /// When it was written.
+    at: String,
+}
+
+/// Emits the `ArrivalReceived` of a stream object of `table` from `shard` (written only if
+/// absent: an object found written gets it once, whichever attempt emits it).
+async fn emit_received(
+    store: &dyn ObjectStore,
+    table: &str,
+    kind: SourceKind,
+    source: &str,
+    shard: &str,
+    object: Object<'_>,
+) -> Result<(), StepError> {
+    let id = arrival_id(table, kind, source, shard, object.first);
+    let origin = crate::events::StreamOrigin {
+        kind: kind.as_str(),
+        source,
+        shard,
+        first: object.first,
+        last: object.last,
+        records: object.records,
+    };
+    let event =
+        crate::events::stream_received(table, &id, object.key, object.bytes, origin, object.at);
+    crate::events::emit(store, &event).await
 }
 
 /// The arrival id of a stream object (24 hex digits, as a webhook arrival's).
