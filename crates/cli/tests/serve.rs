@@ -366,7 +366,10 @@ fn bodies_waiting_together_commit_together_each_row_once() {
     // 8 senders of 5 bodies each, at once: the bodies queued while a group runs are taken up
     // as the next group and commit in one snapshot, instead of 40 snapshots.
     let (senders, each, rows) = (8u64, 5u64, 20u64);
-    let mut server = Server::start(&["--stop-after", &(senders * each).to_string()], None);
+    // One body more than the senders': the server stops after the last body it ingests, so
+    // it stays up to answer for the 40 until that one is sent.
+    let bodies = senders * each + 1;
+    let mut server = Server::start(&["--stop-after", &bodies.to_string()], None);
     let ids: Vec<String> = std::thread::scope(|scope| {
         let server = &server;
         let handles: Vec<_> = (0..senders)
@@ -398,12 +401,18 @@ fn bodies_waiting_together_commit_together_each_row_once() {
         assert_eq!(done["status"], "committed", "{done}");
         assert_eq!(done["rows"]["valid"], rows, "{done}");
     }
+    let first = bodies * rows + 1;
+    let last: String = (first..first + rows)
+        .map(|id| order(id, "paid") + "\n")
+        .collect();
+    let (status, answer) = server.post("orders", "application/x-ndjson", Some("last"), &last);
+    assert_eq!(status, 202, "{answer}");
     let out = server.finish();
     let committed = out.lines().filter(|l| l.contains("→ committed")).count();
-    assert_eq!(committed, 40, "{out}");
+    assert_eq!(committed as u64, bodies, "{out}");
     let shown = server.sluice(&["table", "show", "orders", "--json"]);
     let table: Value = serde_json::from_slice(&shown.stdout).unwrap();
-    assert_eq!(table["total_records"], senders * each * rows, "{table}");
+    assert_eq!(table["total_records"], bodies * rows, "{table}");
     let snapshots = table["snapshots"].as_array().unwrap().len();
     assert!(
         snapshots < 20,
