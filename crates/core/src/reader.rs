@@ -487,11 +487,33 @@ impl RowReader {
     /// breaks and all; for a CSV record the JSON object its typed value serialises to. Also
     /// the text of the row [`next_text`](Self::next_text) returned last as [`Next::Text`].
     /// Only meaningful right after a [`RowItem::Row`] or a [`Next::Text`].
-    pub fn row_text(&self) -> Option<&[u8]> {
-        match &self.inner {
+    pub fn row_text(&mut self) -> Option<&[u8]> {
+        match &mut self.inner {
             Inner::Ndjson(lines) => Some(trim_line_end(&lines.buf)),
             Inner::JsonArray(doc) => Some(&doc.element),
-            Inner::Csv(state) => state.record.as_ref().map(|_| &state.text[..]),
+            Inner::Csv(state) => state.record_text(),
+        }
+    }
+
+    /// A CSV object's header names, in order: the columns its records' cells are for.
+    /// `None` for JSON.
+    pub fn csv_headers(&self) -> Option<&[String]> {
+        match &self.inner {
+            Inner::Csv(state) => Some(&state.headers),
+            _ => None,
+        }
+    }
+
+    /// The cells of the CSV record [`next_text`](Self::next_text) returned last as
+    /// [`Next::Text`], for a decoder that takes the cells as they are, not their JSON text.
+    /// `None` for JSON.
+    pub fn csv_record(&self) -> Option<CsvCells<'_>> {
+        match &self.inner {
+            Inner::Csv(state) => state.record.as_ref().map(|r| CsvCells {
+                cells: &r.cells,
+                types: &state.types,
+            }),
+            _ => None,
         }
     }
 
@@ -1267,8 +1289,12 @@ struct CsvState {
     /// [`RowReader::parse`] types it exactly as [`RowReader::next_row`] does.
     record: Option<CsvFields>,
     /// That record as a JSON object, typed by the schema: the same text its typed value
-    /// serialises to, for a decoder that reads JSON text. Reused for every record.
+    /// serialises to, for a decoder that reads JSON text. Written when first asked for
+    /// ([`RowReader::row_text`]): a decoder that takes the cells never needs it. Reused for
+    /// every record.
     text: Vec<u8>,
+    /// Whether `text` is the text of `record`.
+    text_written: bool,
     /// Emptied buffers of records and lines done with, reused for the next ones' cells and
     /// lines, so a record costs no allocation once reading is under way.
     spare: Vec<Vec<u8>>,
@@ -1358,34 +1384,59 @@ impl CsvParser {
             Some(body) => (body, true),
             None => (line, false),
         };
-        for &b in body {
-            self.position = match (self.position, b) {
-                (CsvPosition::FieldStart, b'"') => CsvPosition::Quoted,
-                (CsvPosition::FieldStart | CsvPosition::Unquoted, b',')
-                | (CsvPosition::QuoteInQuoted, b',') => {
-                    let next = self.spare.pop().unwrap_or_default();
-                    self.cells.push(std::mem::replace(&mut self.field, next));
-                    CsvPosition::FieldStart
+        // A field's bytes are copied a run at a time: an unquoted field runs to the next `,`,
+        // a quoted one to the next `"`, and memchr finds either.
+        let mut at = 0;
+        while at < body.len() {
+            let rest = &body[at..];
+            match self.position {
+                CsvPosition::FieldStart if rest[0] == b'"' => {
+                    self.position = CsvPosition::Quoted;
+                    at += 1;
                 }
-                (CsvPosition::FieldStart | CsvPosition::Unquoted, _) => {
-                    self.field.push(b);
-                    CsvPosition::Unquoted
+                // A `"` after the start of an unquoted field is an ordinary character.
+                CsvPosition::FieldStart | CsvPosition::Unquoted => match memchr::memchr(b',', rest)
+                {
+                    Some(n) => {
+                        self.field.extend_from_slice(&rest[..n]);
+                        self.end_field();
+                        at += n + 1;
+                    }
+                    None => {
+                        self.field.extend_from_slice(rest);
+                        self.position = CsvPosition::Unquoted;
+                        at = body.len();
+                    }
+                },
+                CsvPosition::Quoted => match memchr::memchr(b'"', rest) {
+                    Some(n) => {
+                        self.field.extend_from_slice(&rest[..n]);
+                        self.position = CsvPosition::QuoteInQuoted;
+                        at += n + 1;
+                    }
+                    None => {
+                        self.field.extend_from_slice(rest);
+                        at = body.len();
+                    }
+                },
+                // The closing quote, or the first of `""`.
+                CsvPosition::QuoteInQuoted => {
+                    match rest[0] {
+                        b',' => self.end_field(),
+                        b'"' => {
+                            self.field.push(b'"');
+                            self.position = CsvPosition::Quoted;
+                        }
+                        // `"abc"def`: lenient, as most CSV readers are: the rest joins the
+                        // field.
+                        b => {
+                            self.field.push(b);
+                            self.position = CsvPosition::Unquoted;
+                        }
+                    }
+                    at += 1;
                 }
-                (CsvPosition::Quoted, b'"') => CsvPosition::QuoteInQuoted,
-                (CsvPosition::Quoted, _) => {
-                    self.field.push(b);
-                    CsvPosition::Quoted
-                }
-                (CsvPosition::QuoteInQuoted, b'"') => {
-                    self.field.push(b'"');
-                    CsvPosition::Quoted
-                }
-                // `"abc"def`: lenient, as most CSV readers are: the rest joins the field.
-                (CsvPosition::QuoteInQuoted, _) => {
-                    self.field.push(b);
-                    CsvPosition::Unquoted
-                }
-            };
+            }
         }
         if self.position == CsvPosition::Quoted {
             if newline {
@@ -1397,6 +1448,13 @@ impl CsvParser {
             self.field.pop();
         }
         true
+    }
+
+    /// Ends the field being read at a `,`; the next starts.
+    fn end_field(&mut self) {
+        let next = self.spare.pop().unwrap_or_default();
+        self.cells.push(std::mem::replace(&mut self.field, next));
+        self.position = CsvPosition::FieldStart;
     }
 
     /// The record's fields, once [`feed`](Self::feed) said it is complete.
@@ -1424,6 +1482,7 @@ impl CsvState {
             max_record_bytes: limits.max_line_bytes,
             record: None,
             text: Vec::new(),
+            text_written: false,
             spare: Vec::new(),
         };
         let header_error = |message: String| ReadError::CsvHeader { message };
@@ -1505,7 +1564,7 @@ impl CsvState {
                 if let Some(bad) = self.misfit(&fields) {
                     return Ok(Some(Next::Item(bad)));
                 }
-                self.write_text(&fields);
+                self.text_written = false;
                 let next = if lazy {
                     Next::Text { line: first }
                 } else {
@@ -1686,9 +1745,7 @@ impl CsvState {
                 self.delimiter_hint()
             )));
         }
-        let not_utf8 = cells
-            .iter()
-            .position(|c| simdutf8::basic::from_utf8(c).is_err())?;
+        let not_utf8 = cells.iter().position(|c| std::str::from_utf8(c).is_err())?;
         Some(bad(format!(
             "column {:?} is not valid UTF-8",
             self.headers[not_utf8]
@@ -1715,31 +1772,43 @@ impl CsvState {
         }
     }
 
-    /// Writes into `self.text` the JSON text that [`record_item`](Self::record_item)'s value
-    /// serialises to, without building the value.
-    fn write_text(&mut self, record: &CsvFields) {
-        let text = &mut self.text;
-        text.clear();
-        text.push(b'{');
-        let mut first = true;
-        for (i, cell) in record.cells.iter().enumerate() {
-            // misfit() has checked the cells' UTF-8; this checks it again, quickly.
-            let cell = match simdutf8::basic::from_utf8(cell) {
-                Ok(cell) => std::borrow::Cow::Borrowed(cell),
-                Err(_) => String::from_utf8_lossy(cell),
-            };
-            if cell.is_empty() {
-                continue;
-            }
-            if !first {
-                text.push(b',');
-            }
-            first = false;
-            text.extend_from_slice(&self.keys[i]);
-            write_typed_cell(text, &cell, self.types[i].as_ref());
+    /// The JSON text that [`record_item`](Self::record_item)'s value for the last record
+    /// serialises to, written (once per record) without building the value.
+    fn record_text(&mut self) -> Option<&[u8]> {
+        let record = self.record.as_ref()?;
+        if !self.text_written {
+            self.text_written = true;
+            write_text(&mut self.text, &self.keys, &self.types, record);
         }
-        text.push(b'}');
+        Some(&self.text)
     }
+}
+
+/// Writes into `text` the JSON object of `record`'s cells, each under its key of `keys`,
+/// typed by `types`; empty cells are left out.
+fn write_text(
+    text: &mut Vec<u8>,
+    keys: &[Vec<u8>],
+    types: &[Option<FieldType>],
+    record: &CsvFields,
+) {
+    text.clear();
+    text.push(b'{');
+    let mut first = true;
+    for (i, cell) in record.cells.iter().enumerate() {
+        // misfit() has checked the cells' UTF-8.
+        let cell = String::from_utf8_lossy(cell);
+        if cell.is_empty() {
+            continue;
+        }
+        if !first {
+            text.push(b',');
+        }
+        first = false;
+        text.extend_from_slice(&keys[i]);
+        write_typed_cell(text, &cell, types[i].as_ref());
+    }
+    text.push(b'}');
 }
 
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
@@ -1748,58 +1817,83 @@ fn write_json_string(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// Appends the JSON text of [`typed_cell`]'s value for `cell`, as serde_json writes it.
-fn write_typed_cell(out: &mut Vec<u8>, cell: &str, ty: Option<&FieldType>) {
-    let trimmed = cell.trim();
-    match ty {
-        Some(FieldType::Long) => {
-            if let Ok(n) = trimmed.parse::<i64>() {
-                let _ = serde_json::to_writer(&mut *out, &n);
-                return;
-            }
+/// A CSV record's cells, as many as the header has names and each valid UTF-8, with each
+/// column's type from the table schema (`None`: not in it).
+#[derive(Debug, Clone, Copy)]
+pub struct CsvCells<'a> {
+    pub cells: &'a [Vec<u8>],
+    pub types: &'a [Option<FieldType>],
+}
+
+/// A CSV cell as its column reads it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    /// An empty cell: the row has no value for the column.
+    Empty,
+    /// A `long` column's cell that is an integer (spaces around it allowed).
+    Long(i64),
+    /// A `double` column's cell that is a finite number.
+    Double(f64),
+    /// A `boolean` column's cell that is `true` or `false`, in any case.
+    Boolean(bool),
+    /// Any other cell, as written: a string column's, or one that does not parse as its
+    /// column's type, so that the contract reports a type error naming the column.
+    Text(&'a str),
+}
+
+impl Cell<'_> {
+    /// How a cell of a column of type `ty` (`None`: not in the schema) is read: the one
+    /// place CSV cells are typed, for values, for text and for a decoder of cells alike.
+    pub fn of<'a>(cell: &'a str, ty: Option<&FieldType>) -> Cell<'a> {
+        if cell.is_empty() {
+            return Cell::Empty;
         }
-        Some(FieldType::Double) => {
-            if let Ok(x) = trimmed.parse::<f64>() {
-                if x.is_finite() {
-                    let _ = serde_json::to_writer(&mut *out, &x);
-                    return;
+        let trimmed = cell.trim();
+        let typed = match ty {
+            Some(FieldType::Long) => trimmed.parse::<i64>().ok().map(Cell::Long),
+            Some(FieldType::Double) => trimmed
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(Cell::Double),
+            Some(FieldType::Boolean) => {
+                if trimmed.eq_ignore_ascii_case("true") {
+                    Some(Cell::Boolean(true))
+                } else if trimmed.eq_ignore_ascii_case("false") {
+                    Some(Cell::Boolean(false))
+                } else {
+                    None
                 }
             }
-        }
-        Some(FieldType::Boolean) => {
-            if trimmed.eq_ignore_ascii_case("true") {
-                out.extend_from_slice(b"true");
-                return;
-            }
-            if trimmed.eq_ignore_ascii_case("false") {
-                out.extend_from_slice(b"false");
-                return;
-            }
-        }
-        _ => {}
+            _ => None,
+        };
+        typed.unwrap_or(Cell::Text(cell))
     }
-    write_json_string(out, cell);
+}
+
+/// Appends the JSON text of [`typed_cell`]'s value for `cell`, as serde_json writes it.
+fn write_typed_cell(out: &mut Vec<u8>, cell: &str, ty: Option<&FieldType>) {
+    // Writing to a Vec cannot fail.
+    let _ = match Cell::of(cell, ty) {
+        Cell::Long(n) => serde_json::to_writer(&mut *out, &n),
+        Cell::Double(x) => serde_json::to_writer(&mut *out, &x),
+        Cell::Boolean(b) => serde_json::to_writer(&mut *out, &b),
+        Cell::Empty | Cell::Text(_) => serde_json::to_writer(&mut *out, cell),
+    };
 }
 
 /// A CSV cell as the JSON value its column expects; a cell that does not parse stays a
 /// string, so that contract validation reports a type error naming the column.
 fn typed_cell(cell: &str, ty: Option<&FieldType>) -> Value {
-    let trimmed = cell.trim();
-    let typed = match ty {
-        Some(FieldType::Long) => trimmed.parse::<i64>().ok().map(Value::from),
-        Some(FieldType::Double) => trimmed
-            .parse::<f64>()
-            .ok()
-            .and_then(Number::from_f64)
-            .map(Value::Number),
-        Some(FieldType::Boolean) => match trimmed.to_ascii_lowercase().as_str() {
-            "true" => Some(Value::Bool(true)),
-            "false" => Some(Value::Bool(false)),
-            _ => None,
-        },
-        _ => None,
-    };
-    typed.unwrap_or_else(|| Value::String(cell.to_string()))
+    match Cell::of(cell, ty) {
+        Cell::Long(n) => Value::from(n),
+        // Finite, so a JSON number.
+        Cell::Double(x) => {
+            Number::from_f64(x).map_or_else(|| Value::String(cell.to_string()), Value::Number)
+        }
+        Cell::Boolean(b) => Value::Bool(b),
+        Cell::Empty | Cell::Text(_) => Value::String(cell.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -2191,6 +2285,96 @@ mod tests {
                 prop_assert_eq!(lazy.parse(line), item);
             }
             prop_assert!(eager.next_row().unwrap().is_none());
+        });
+    }
+
+    /// RFC 4180 read one byte at a time, the way the record parser read before it copied
+    /// runs of bytes: the reference [`CsvParser::feed`] is held to.
+    fn feed_bytewise(position: &mut CsvPosition, cells: &mut Vec<Vec<u8>>, line: &[u8]) -> bool {
+        let (body, newline) = match line.strip_suffix(b"\n") {
+            Some(body) => (body, true),
+            None => (line, false),
+        };
+        if cells.is_empty() {
+            cells.push(vec![]);
+        }
+        for &b in body {
+            let field = cells.last_mut().expect("a field is open");
+            *position = match (*position, b) {
+                (CsvPosition::FieldStart, b'"') => CsvPosition::Quoted,
+                (CsvPosition::FieldStart | CsvPosition::Unquoted, b',')
+                | (CsvPosition::QuoteInQuoted, b',') => {
+                    cells.push(vec![]);
+                    CsvPosition::FieldStart
+                }
+                (CsvPosition::FieldStart | CsvPosition::Unquoted, _) => {
+                    field.push(b);
+                    CsvPosition::Unquoted
+                }
+                (CsvPosition::Quoted, b'"') => CsvPosition::QuoteInQuoted,
+                (CsvPosition::Quoted, _) => {
+                    field.push(b);
+                    CsvPosition::Quoted
+                }
+                (CsvPosition::QuoteInQuoted, b'"') => {
+                    field.push(b'"');
+                    CsvPosition::Quoted
+                }
+                (CsvPosition::QuoteInQuoted, _) => {
+                    field.push(b);
+                    CsvPosition::Unquoted
+                }
+            };
+        }
+        let field = cells.last_mut().expect("a field is open");
+        if *position == CsvPosition::Quoted {
+            if newline {
+                field.push(b'\n');
+            }
+            return false;
+        }
+        if *position == CsvPosition::Unquoted && field.last() == Some(&b'\r') {
+            field.pop();
+        }
+        true
+    }
+
+    /// The record parser splits any lines, quotes, stray quotes and `\r` included, into
+    /// the fields the byte-at-a-time machine gives, and ends a record where it does.
+    #[test]
+    fn csv_fields_are_those_of_the_bytewise_machine() {
+        use proptest::prelude::*;
+        let byte = prop_oneof![
+            Just(b'a'),
+            Just(b','),
+            Just(b'"'),
+            Just(b'\r'),
+            Just(b' '),
+            Just(0xc3u8),
+        ];
+        let line = proptest::collection::vec(byte, 0..24).prop_map(|mut l| {
+            l.push(b'\n');
+            l
+        });
+        proptest!(|(lines in proptest::collection::vec(line, 1..5), last_unterminated in any::<bool>())| {
+            let mut lines = lines;
+            if last_unterminated {
+                lines.last_mut().expect("one line at least").pop();
+            }
+            let mut parser = CsvParser::new((0..3).map(|_| Vec::with_capacity(8)).collect());
+            let mut position = CsvPosition::FieldStart;
+            let mut expected = vec![];
+            for line in &lines {
+                let done = parser.feed(line);
+                prop_assert_eq!(done, feed_bytewise(&mut position, &mut expected, line));
+                prop_assert_eq!(parser.position, position);
+                if done {
+                    break;
+                }
+            }
+            let mut cells = parser.cells.clone();
+            cells.push(parser.field.clone());
+            prop_assert_eq!(cells, expected);
         });
     }
 

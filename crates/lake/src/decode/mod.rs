@@ -18,9 +18,12 @@
 //! from that subschema. A contract the plan cannot express (`$ref`, `oneOf`/`anyOf`/`allOf`,
 //! `if`/`then`, `patternProperties`, ... on an object or array, a column type the decoder
 //! does not build) has no plan: [`Plan::compile`] says why, and every row takes the
-//! value-based path. The differential tests beside this module (`tests.rs`: a property test,
-//! hostile text, the benchmark generator's valid and broken orders) hold the two paths to the
-//! same answers.
+//! value-based path. A CSV record is decoded from its cells ([`RowDecoder::push_cells`]),
+//! typed as the value-based path types them, with no JSON text written or read; it is
+//! decided exactly as the JSON object its typed value serialises to. The differential tests
+//! beside this module (`tests.rs`: property tests, hostile text, the benchmark generator's
+//! valid and broken orders as NDJSON and as CSV) hold the two paths to the same answers, and
+//! the cells to the text.
 
 mod columns;
 mod scan;
@@ -33,8 +36,9 @@ use arrow_array::RecordBatch;
 use arrow_cast::parse::{string_to_datetime, Parser};
 use arrow_schema::{ArrowError, DataType, SchemaRef};
 use iceberg::arrow::schema_to_arrow_schema;
-use serde_json::{Map, Value};
-use sluice_core::schema::{is_lineage_column, TableSchema};
+use serde_json::{Map, Number, Value};
+use sluice_core::reader::Cell;
+use sluice_core::schema::{is_lineage_column, FieldType, TableSchema};
 
 use columns::{finish, push_null, Column, Data, Mark};
 use scan::{Scan, Scanned, Slow};
@@ -536,6 +540,9 @@ pub struct RowDecoder {
     rows: usize,
     scratch: String,
     value: Value,
+    /// For a CSV object, the member of the contract's top-level object each column of its
+    /// header is ([`RowDecoder::bind_headers`]).
+    headers: Vec<Option<usize>>,
     /// Whether a member the table has no column for sends the row to the value-based path
     /// (which collects new fields for the drift gate).
     pub new_members_slow: bool,
@@ -556,6 +563,7 @@ impl RowDecoder {
             rows: 0,
             scratch: String::new(),
             value: Value::String(String::new()),
+            headers: Vec::new(),
             new_members_slow: false,
         }
     }
@@ -598,6 +606,46 @@ impl RowDecoder {
         let accepted = scan.peek() == Some(b'{')
             && state.object(&mut scan, &plan.root, None, 0).is_ok()
             && scan.at_end()
+            && state.top_level_filled(&plan.top, self.rows + 1);
+        if accepted {
+            self.rows += 1;
+        } else {
+            for (column, mark) in self.arena.iter_mut().zip(&self.marks) {
+                column.rewind(*mark);
+            }
+        }
+        accepted
+    }
+
+    /// Takes the header of the CSV object whose records [`push_cells`](Self::push_cells)
+    /// will be given: each column is looked up once here, not once per row.
+    pub fn bind_headers(&mut self, headers: &[String]) {
+        self.headers = headers
+            .iter()
+            .map(|h| self.plan.root.find(h, None))
+            .collect();
+    }
+
+    /// Checks one CSV record (its cells in the order of the header bound, each column's
+    /// type in `types`) as [`push`](Self::push) checks the JSON object its typed value
+    /// serialises to, and, when it is accepted, appends it. The cells are typed by
+    /// [`Cell::of`], as the value-based path types them; no JSON text is written or read.
+    /// `false`: not accepted here, nothing appended; the caller takes the value-based path.
+    pub fn push_cells(&mut self, cells: &[Vec<u8>], types: &[Option<FieldType>]) -> bool {
+        if cells.len() != self.headers.len() || types.len() != cells.len() {
+            return false;
+        }
+        for (mark, column) in self.marks.iter_mut().zip(&self.arena) {
+            *mark = column.mark();
+        }
+        let plan = &*self.plan;
+        let mut state = State {
+            arena: &mut self.arena,
+            scratch: &mut self.scratch,
+            value: &mut self.value,
+            new_members_slow: self.new_members_slow,
+        };
+        let accepted = state.cells(&plan.root, &self.headers, cells, types).is_ok()
             && state.top_level_filled(&plan.top, self.rows + 1);
         if accepted {
             self.rows += 1;
@@ -692,6 +740,15 @@ impl State<'_> {
                 }
             }
         }
+        self.absent(object, &seen)?;
+        if let Some(c) = column {
+            self.arena[c].valid.push(true);
+        }
+        Ok(())
+    }
+
+    /// The members of `object` a row left out: null, unless one is required.
+    fn absent(&mut self, object: &Object, seen: &Seen) -> Scanned<()> {
         for (i, member) in object.members.iter().enumerate() {
             if seen.contains(i) {
                 continue;
@@ -705,10 +762,53 @@ impl State<'_> {
                 }
             }
         }
-        if let Some(c) = column {
-            self.arena[c].valid.push(true);
-        }
         Ok(())
+    }
+
+    /// A CSV record's cells as the members of the top-level `object`, the way
+    /// [`object`](Self::object) takes the JSON object they serialise to: an empty cell is an
+    /// absent member, a column the contract does not declare is an undeclared member.
+    fn cells(
+        &mut self,
+        object: &Object,
+        members: &[Option<usize>],
+        cells: &[Vec<u8>],
+        types: &[Option<FieldType>],
+    ) -> Scanned<()> {
+        let mut seen = Seen::new(object.members.len());
+        for ((cell, member), ty) in cells.iter().zip(members).zip(types) {
+            let text = std::str::from_utf8(cell).map_err(|_| Slow)?;
+            let cell = Cell::of(text, ty.as_ref());
+            if matches!(cell, Cell::Empty) {
+                continue;
+            }
+            let Some(i) = *member else {
+                if !object.additional || self.new_members_slow {
+                    return Err(Slow);
+                }
+                continue;
+            };
+            if seen.insert(i) {
+                return Err(Slow);
+            }
+            let member = &object.members[i];
+            if !member.declared && !object.additional {
+                return Err(Slow);
+            }
+            if member.node.column.is_none() && self.new_members_slow {
+                return Err(Slow);
+            }
+            let node = &member.node;
+            match cell {
+                Cell::Empty => {}
+                Cell::Text(s) => put_string(self.arena, self.value, node, s)?,
+                // The text path reads the integer's decimal text, which rounds to this f64.
+                Cell::Long(i) => put_number(self.arena, node, Some(i), i as f64, None)?,
+                Cell::Double(x) => put_number(self.arena, node, None, x, None)?,
+                Cell::Boolean(b) => put_boolean(self.arena, node, b)?,
+            }
+        }
+        self.absent(object, &seen)
     }
 
     /// One value for `node`.
@@ -748,84 +848,18 @@ impl State<'_> {
                     return Err(Slow);
                 }
                 let s = scan.string(self.scratch)?;
-                check_string(node, s, self.value)?;
-                let Some(c) = column else { return Ok(()) };
-                let column = &mut self.arena[c];
-                match &mut column.data {
-                    Data::Utf8 { offsets, bytes } => {
-                        bytes.extend_from_slice(s.as_bytes());
-                        let end = i32::try_from(bytes.len()).map_err(|_| Slow)?;
-                        offsets.push(end);
-                    }
-                    Data::TimestampMicros { values, tz } => {
-                        let micros = string_to_datetime(tz, s)
-                            .map_err(|_| Slow)?
-                            .timestamp_micros();
-                        values.push(micros);
-                    }
-                    Data::Date32(values) => values.push(Date32Type::parse(s).ok_or(Slow)?),
-                    _ => return Err(Slow),
-                }
-                column.valid.push(true);
-                Ok(())
+                put_string(self.arena, self.value, node, s)
             }
             b'-' | b'0'..=b'9' => {
                 let n = scan.number()?;
                 let integer = n.as_i64();
-                if integer.is_some() {
-                    if !node.types.has(Types::INTEGER) && !node.types.has(Types::NUMBER) {
-                        return Err(Slow);
-                    }
-                } else if !node.types.has(Types::NUMBER) {
-                    // `1.0` is an integer to JSON Schema: the value-based path decides.
-                    return Err(Slow);
-                }
                 let float = n.as_f64()?;
-                match integer {
-                    Some(i) => check_bounds(node, |b| b.cmp_int(i))?,
-                    None => check_bounds(node, |b| b.cmp_float(float))?,
-                }
-                if let Some(rest) = &node.rest {
-                    let value: Value = serde_json::from_str(n.text).map_err(|_| Slow)?;
-                    if !rest.is_valid(&value) {
-                        return Err(Slow);
-                    }
-                }
-                let Some(c) = column else { return Ok(()) };
-                let column = &mut self.arena[c];
-                match &mut column.data {
-                    Data::Int64(values) => values.push(integer.ok_or(Slow)?),
-                    Data::Int32(values) => {
-                        values.push(integer.and_then(|i| i32::try_from(i).ok()).ok_or(Slow)?)
-                    }
-                    Data::Float64(values) => values.push(float),
-                    Data::Float32(values) => values.push(n.text.parse::<f32>().map_err(|_| Slow)?),
-                    _ => return Err(Slow),
-                }
-                column.valid.push(true);
-                Ok(())
+                put_number(self.arena, node, integer, float, Some(n.text))
             }
             _ => {
                 let literal = scan.literal()?;
                 match literal {
-                    Some(b) => {
-                        if !node.types.has(Types::BOOLEAN) {
-                            return Err(Slow);
-                        }
-                        if let Some(rest) = &node.rest {
-                            if !rest.is_valid(&Value::Bool(b)) {
-                                return Err(Slow);
-                            }
-                        }
-                        let Some(c) = column else { return Ok(()) };
-                        let column = &mut self.arena[c];
-                        match &mut column.data {
-                            Data::Bool(values) => values.push(b),
-                            _ => return Err(Slow),
-                        }
-                        column.valid.push(true);
-                        Ok(())
-                    }
+                    Some(b) => put_boolean(self.arena, node, b),
                     None => {
                         if !node.types.has(Types::NULL) {
                             return Err(Slow);
@@ -923,6 +957,104 @@ impl Seen {
             Seen::Many(v) => v[i],
         }
     }
+}
+
+/// A string value for `node`, checked and appended to its column (if it has one).
+fn put_string(arena: &mut [Column], value: &mut Value, node: &Node, s: &str) -> Scanned<()> {
+    if !node.types.has(Types::STRING) {
+        return Err(Slow);
+    }
+    check_string(node, s, value)?;
+    let Some(c) = node.column else { return Ok(()) };
+    let column = &mut arena[c];
+    match &mut column.data {
+        Data::Utf8 { offsets, bytes } => {
+            bytes.extend_from_slice(s.as_bytes());
+            let end = i32::try_from(bytes.len()).map_err(|_| Slow)?;
+            offsets.push(end);
+        }
+        Data::TimestampMicros { values, tz } => {
+            let micros = string_to_datetime(tz, s)
+                .map_err(|_| Slow)?
+                .timestamp_micros();
+            values.push(micros);
+        }
+        Data::Date32(values) => values.push(Date32Type::parse(s).ok_or(Slow)?),
+        _ => return Err(Slow),
+    }
+    column.valid.push(true);
+    Ok(())
+}
+
+/// A number for `node`: `integer` when its text has no fraction or exponent, `float` its
+/// value as an `f64`, `text` its JSON text when it was read from one. Checked and appended.
+fn put_number(
+    arena: &mut [Column],
+    node: &Node,
+    integer: Option<i64>,
+    float: f64,
+    text: Option<&str>,
+) -> Scanned<()> {
+    // A number is never in an enum of strings.
+    if node.enum_strings.is_some() {
+        return Err(Slow);
+    }
+    if integer.is_some() {
+        if !node.types.has(Types::INTEGER) && !node.types.has(Types::NUMBER) {
+            return Err(Slow);
+        }
+    } else if !node.types.has(Types::NUMBER) {
+        // `1.0` is an integer to JSON Schema: the value-based path decides.
+        return Err(Slow);
+    }
+    match integer {
+        Some(i) => check_bounds(node, |b| b.cmp_int(i))?,
+        None => check_bounds(node, |b| b.cmp_float(float))?,
+    }
+    if let Some(rest) = &node.rest {
+        let value = match (text, integer) {
+            (Some(text), _) => serde_json::from_str(text).map_err(|_| Slow)?,
+            (None, Some(i)) => Value::from(i),
+            (None, None) => Value::Number(Number::from_f64(float).ok_or(Slow)?),
+        };
+        if !rest.is_valid(&value) {
+            return Err(Slow);
+        }
+    }
+    let Some(c) = node.column else { return Ok(()) };
+    let column = &mut arena[c];
+    match &mut column.data {
+        Data::Int64(values) => values.push(integer.ok_or(Slow)?),
+        Data::Int32(values) => {
+            values.push(integer.and_then(|i| i32::try_from(i).ok()).ok_or(Slow)?)
+        }
+        Data::Float64(values) => values.push(float),
+        // From the text, as arrow-json reads it; a number without text goes slow.
+        Data::Float32(values) => values.push(text.ok_or(Slow)?.parse::<f32>().map_err(|_| Slow)?),
+        _ => return Err(Slow),
+    }
+    column.valid.push(true);
+    Ok(())
+}
+
+/// A boolean for `node`, checked and appended.
+fn put_boolean(arena: &mut [Column], node: &Node, b: bool) -> Scanned<()> {
+    if node.enum_strings.is_some() || !node.types.has(Types::BOOLEAN) {
+        return Err(Slow);
+    }
+    if let Some(rest) = &node.rest {
+        if !rest.is_valid(&Value::Bool(b)) {
+            return Err(Slow);
+        }
+    }
+    let Some(c) = node.column else { return Ok(()) };
+    let column = &mut arena[c];
+    match &mut column.data {
+        Data::Bool(values) => values.push(b),
+        _ => return Err(Slow),
+    }
+    column.valid.push(true);
+    Ok(())
 }
 
 fn check_string(node: &Node, s: &str, value: &mut Value) -> Scanned<()> {

@@ -443,3 +443,150 @@ fn members_are_found_in_any_order_in_wide_and_narrow_objects() {
         assert!(compiled(&f.plan, &over).is_none());
     }
 }
+
+/// A flat contract for CSV: every column type a CSV cell is typed to, and keywords both
+/// native and handed to `jsonschema`.
+fn flat_contract() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "required": ["id", "at"],
+        "properties": {
+            "id": { "type": "integer", "minimum": 1 },
+            "at": { "type": "string", "format": "date-time" },
+            "day": { "type": ["string", "null"], "format": "date" },
+            "price": { "type": "number", "exclusiveMinimum": 0, "maximum": 1e6 },
+            "count": { "type": "integer", "multipleOf": 2 },
+            "paid": { "type": "boolean" },
+            "tier": { "type": "string", "enum": ["bronze", "silver"] },
+            "email": { "type": "string", "pattern": "^[^@]+@[^@]+$" },
+            "note": { "type": ["string", "null"], "maxLength": 8 }
+        }
+    })
+}
+
+/// Reads `csv` with the reader the validate step uses and decides each record twice: from
+/// its cells ([`RowDecoder::push_cells`]) and from the JSON text its typed value serialises
+/// to ([`RowDecoder::push`], held to the contract path by the tests above). Both must accept
+/// the same records and build the same columns. Returns how many records the cells took.
+fn cells_and_text_agree(csv: &str, contract: &Contract, new_members_slow: bool) -> usize {
+    use sluice_core::config::{Format, Limits};
+    use sluice_core::reader::{Compression, Next, RowReader};
+    let plan = Arc::new(Plan::compile(&contract.schema_json, arrow_schema(contract)).unwrap());
+    let mut reader = RowReader::new(
+        Box::new(std::io::Cursor::new(csv.as_bytes().to_vec())),
+        Compression::None,
+        Format::Csv,
+        &Limits::default(),
+        &contract.table_schema,
+        csv.len() as u64,
+    )
+    .unwrap();
+    let mut by_cells = RowDecoder::new(plan.clone());
+    by_cells.new_members_slow = new_members_slow;
+    by_cells.bind_headers(reader.csv_headers().unwrap());
+    let mut by_text = RowDecoder::new(plan);
+    by_text.new_members_slow = new_members_slow;
+    let mut accepted = 0;
+    while let Some(next) = reader.next_text().unwrap() {
+        let Next::Text { line } = next else { continue };
+        let record = reader.csv_record().unwrap();
+        let (cells, types) = (record.cells.to_vec(), record.types.to_vec());
+        let cells_took = by_cells.push_cells(&cells, &types);
+        let text = String::from_utf8(reader.row_text().unwrap().to_vec()).unwrap();
+        let text_took = by_text.push(text.as_bytes());
+        assert_eq!(cells_took, text_took, "line {line}: {text}");
+        accepted += usize::from(cells_took);
+    }
+    assert_eq!(by_cells.flush().unwrap(), by_text.flush().unwrap());
+    accepted
+}
+
+/// Cells typed, mistyped and awkward, in every column of the flat contract and in one it
+/// does not declare: the cells path and the text path agree on every record.
+#[test]
+fn csv_cells_are_decided_as_their_json_text_is() {
+    let contract = Contract::from_value(flat_contract(), "flat.json").unwrap();
+    let awkward = prop_oneof![
+        Just(String::new()),
+        Just(" 12 ".to_string()),
+        Just("-0".to_string()),
+        Just("+8".to_string()),
+        Just("1e400".to_string()),
+        Just("NaN".to_string()),
+        Just("2.0".to_string()),
+        Just("TRUE".to_string()),
+        Just(" false".to_string()),
+        Just("9223372036854775808".to_string()),
+        Just("0.1".to_string()),
+        Just("gold".to_string()),
+        Just("\u{2028}\"\\\u{1}".to_string()),
+        "[a-z0-9 .eE+-]{0,12}",
+        any::<f64>().prop_map(|x| x.to_string()),
+        any::<i64>().prop_map(|x| x.to_string()),
+        "\\PC{0,9}",
+    ]
+    .boxed();
+    // Per column, a value it takes, most of the time, so that most records are valid and
+    // one awkward cell decides.
+    let fits: Vec<BoxedStrategy<String>> = vec![
+        (1i64..1000).prop_map(|x| x.to_string()).boxed(),
+        Just("2026-01-02T03:04:05Z".to_string()).boxed(),
+        prop_oneof![Just("2026-01-02".to_string()), Just(String::new())].boxed(),
+        (0.5f64..1e5).prop_map(|x| x.to_string()).boxed(),
+        (-20i64..20).prop_map(|x| (2 * x).to_string()).boxed(),
+        prop_oneof![Just("true".to_string()), Just("False".to_string())].boxed(),
+        prop_oneof![Just("bronze".to_string()), Just(" silver".to_string())].boxed(),
+        Just("a@b".to_string()).boxed(),
+        "[a-z]{0,9}".boxed(),
+        prop_oneof![Just("x".to_string()), Just(String::new())].boxed(),
+    ];
+    let row: Vec<BoxedStrategy<String>> = fits
+        .into_iter()
+        .map(|fit| prop_oneof![6 => fit, 1 => awkward.clone()].boxed())
+        .collect();
+    let quoted = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+    let header = "id,at,day,price,count,paid,tier,email,note,extra";
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(256));
+    runner
+        .run(
+            &(proptest::collection::vec(row, 1..12), any::<bool>()),
+            |(rows, slow)| {
+                let mut csv = format!("{header}\n");
+                for row in &rows {
+                    let cells: Vec<String> = row.iter().map(|c| quoted(c)).collect();
+                    csv.push_str(&cells.join(","));
+                    csv.push('\n');
+                }
+                cells_and_text_agree(&csv, &contract, slow);
+                Ok(())
+            },
+        )
+        .unwrap();
+    // Valid records are taken from their cells, not sent the slow way.
+    let valid = format!(
+        "{header}\n1,2026-01-02T03:04:05Z,2026-01-02,9.5,4,true,bronze,a@b,hi,x\n\
+         2,2026-01-02T03:04:05+01:00,,1,,FALSE,silver,,,\n"
+    );
+    assert_eq!(cells_and_text_agree(&valid, &contract, false), 2);
+}
+
+/// The benchmark generator's flat orders, valid and broken, as `orders.csv` holds them: the
+/// cells path takes exactly the valid ones, as the text path does.
+#[test]
+fn the_generators_csv_orders_are_decided_alike() {
+    use rand::SeedableRng;
+    let path = sluice_bench::fixtures().join("orders_flat.schema.json");
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let contract = Contract::from_value(schema, "orders_flat.schema.json").unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(23);
+    let mut csv = format!("{}\n", sluice_bench::Order::CSV_HEADER).into_bytes();
+    let mut valid = 0;
+    for id in 1..=3000u64 {
+        let order = sluice_bench::Order::random(&mut rng, id, id % 10 == 0);
+        order.write_csv(&mut csv).unwrap();
+        valid += usize::from(order.is_valid());
+    }
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(cells_and_text_agree(&csv, &contract, false), valid);
+}

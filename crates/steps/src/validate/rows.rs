@@ -225,6 +225,10 @@ pub(super) fn read(
     let mut decoder = plan.map(|plan| {
         let mut decoder = RowDecoder::new(plan);
         decoder.new_members_slow = new_fields.is_some();
+        // A CSV object's records are decoded from their cells, not from JSON text.
+        if let Some(headers) = reader.csv_headers() {
+            decoder.bind_headers(headers);
+        }
         decoder
     });
     // The line of each row the decoder holds.
@@ -237,9 +241,12 @@ pub(super) fn read(
             None => break,
             Some(Next::Item(item)) => Some(item),
             Some(Next::Text { line }) => {
-                let decoded = match (decoder.as_mut(), reader.row_text()) {
-                    (Some(decoder), Some(text)) => decoder.push(text),
-                    _ => false,
+                let decoded = match decoder.as_mut() {
+                    None => false,
+                    Some(decoder) => match reader.csv_record() {
+                        Some(record) => decoder.push_cells(record.cells, record.types),
+                        None => reader.row_text().is_some_and(|text| decoder.push(text)),
+                    },
                 };
                 if decoded {
                     decoded_lines.push(line);
