@@ -592,29 +592,12 @@ impl RowDecoder {
         let Ok(text) = simdutf8::basic::from_utf8(row) else {
             return false;
         };
-        for (mark, column) in self.marks.iter_mut().zip(&self.arena) {
-            *mark = column.mark();
-        }
-        let plan = &*self.plan;
-        let mut scan = Scan::new(text);
-        let mut state = State {
-            arena: &mut self.arena,
-            scratch: &mut self.scratch,
-            value: &mut self.value,
-            new_members_slow: self.new_members_slow,
-        };
-        let accepted = scan.peek() == Some(b'{')
-            && state.object(&mut scan, &plan.root, None, 0).is_ok()
-            && scan.at_end()
-            && state.top_level_filled(&plan.top, self.rows + 1);
-        if accepted {
-            self.rows += 1;
-        } else {
-            for (column, mark) in self.arena.iter_mut().zip(&self.marks) {
-                column.rewind(*mark);
-            }
-        }
-        accepted
+        self.row(|state, plan, _| {
+            let mut scan = Scan::new(text);
+            scan.peek() == Some(b'{')
+                && state.object(&mut scan, &plan.root, None, 0).is_ok()
+                && scan.at_end()
+        })
     }
 
     /// Takes the header of the CSV object whose records [`push_cells`](Self::push_cells)
@@ -635,6 +618,16 @@ impl RowDecoder {
         if cells.len() != self.headers.len() || types.len() != cells.len() {
             return false;
         }
+        self.row(|state, plan, headers| state.cells(&plan.root, headers, cells, types).is_ok())
+    }
+
+    /// Decodes one row with `decode`, given the plan and the bound CSV header: the row is
+    /// kept when `decode` accepts it and it filled every top-level column, rolled back from
+    /// the columns otherwise.
+    fn row(
+        &mut self,
+        decode: impl FnOnce(&mut State<'_>, &Plan, &[Option<usize>]) -> bool,
+    ) -> bool {
         for (mark, column) in self.marks.iter_mut().zip(&self.arena) {
             *mark = column.mark();
         }
@@ -645,7 +638,7 @@ impl RowDecoder {
             value: &mut self.value,
             new_members_slow: self.new_members_slow,
         };
-        let accepted = state.cells(&plan.root, &self.headers, cells, types).is_ok()
+        let accepted = decode(&mut state, plan, &self.headers)
             && state.top_level_filled(&plan.top, self.rows + 1);
         if accepted {
             self.rows += 1;
