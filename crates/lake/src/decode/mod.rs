@@ -705,28 +705,9 @@ impl State<'_> {
                     last = found;
                 }
                 scan.eat(b':')?;
-                match found {
-                    Some(i) => {
-                        if seen.insert(i) {
-                            // A key given twice: serde_json keeps the last, arrow-json too;
-                            // the value-based path decides.
-                            return Err(Slow);
-                        }
-                        let member = &object.members[i];
-                        if !member.declared && !object.additional {
-                            return Err(Slow);
-                        }
-                        if member.node.column.is_none() && self.new_members_slow {
-                            return Err(Slow);
-                        }
-                        self.value(scan, &member.node, depth + 1)?;
-                    }
-                    None => {
-                        if !object.additional || self.new_members_slow {
-                            return Err(Slow);
-                        }
-                        scan.skip(depth + 1, self.scratch)?;
-                    }
+                match self.admit(object, &mut seen, found)? {
+                    Some(member) => self.value(scan, &member.node, depth + 1)?,
+                    None => scan.skip(depth + 1, self.scratch)?,
                 }
                 if !scan.next_or_close(b'}')? {
                     break;
@@ -738,6 +719,36 @@ impl State<'_> {
             self.arena[c].valid.push(true);
         }
         Ok(())
+    }
+
+    /// Whether a member met in a row (`found`: its index in `object`, `None` when the object
+    /// has no such member) is decoded here: `Some` to decode it, `None` to pass over a member
+    /// the object allows but does not know. `Err(Slow)` when the value-based path decides.
+    fn admit<'o>(
+        &self,
+        object: &'o Object,
+        seen: &mut Seen,
+        found: Option<usize>,
+    ) -> Scanned<Option<&'o Member>> {
+        let Some(i) = found else {
+            if !object.additional || self.new_members_slow {
+                return Err(Slow);
+            }
+            return Ok(None);
+        };
+        if seen.insert(i) {
+            // A key given twice: serde_json keeps the last, arrow-json too; the value-based
+            // path decides.
+            return Err(Slow);
+        }
+        let member = &object.members[i];
+        if !member.declared && !object.additional {
+            return Err(Slow);
+        }
+        if member.node.column.is_none() && self.new_members_slow {
+            return Err(Slow);
+        }
+        Ok(Some(member))
     }
 
     /// The members of `object` a row left out: null, unless one is required.
@@ -775,22 +786,9 @@ impl State<'_> {
             if matches!(cell, Cell::Empty) {
                 continue;
             }
-            let Some(i) = *member else {
-                if !object.additional || self.new_members_slow {
-                    return Err(Slow);
-                }
+            let Some(member) = self.admit(object, &mut seen, *member)? else {
                 continue;
             };
-            if seen.insert(i) {
-                return Err(Slow);
-            }
-            let member = &object.members[i];
-            if !member.declared && !object.additional {
-                return Err(Slow);
-            }
-            if member.node.column.is_none() && self.new_members_slow {
-                return Err(Slow);
-            }
             let node = &member.node;
             match cell {
                 Cell::Empty => {}
