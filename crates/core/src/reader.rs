@@ -1855,23 +1855,20 @@ impl Cell<'_> {
         if cell.is_empty() {
             return Cell::Empty;
         }
-        let trimmed = cell.trim();
+        // Trimmed only for the typed columns: a string column's cell is taken as written.
         let typed = match ty {
-            Some(FieldType::Long) => trimmed.parse::<i64>().ok().map(Cell::Long),
-            Some(FieldType::Double) => trimmed
+            Some(FieldType::Long) => cell.trim().parse::<i64>().ok().map(Cell::Long),
+            Some(FieldType::Double) => cell
+                .trim()
                 .parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite())
                 .map(Cell::Double),
-            Some(FieldType::Boolean) => {
-                if trimmed.eq_ignore_ascii_case("true") {
-                    Some(Cell::Boolean(true))
-                } else if trimmed.eq_ignore_ascii_case("false") {
-                    Some(Cell::Boolean(false))
-                } else {
-                    None
-                }
-            }
+            Some(FieldType::Boolean) => match cell.trim() {
+                t if t.eq_ignore_ascii_case("true") => Some(Cell::Boolean(true)),
+                t if t.eq_ignore_ascii_case("false") => Some(Cell::Boolean(false)),
+                _ => None,
+            },
             _ => None,
         };
         typed.unwrap_or(Cell::Text(cell))
