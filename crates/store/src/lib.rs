@@ -10,11 +10,13 @@
 //!
 //! # Layout
 //! - [`store`]: the [`ObjectStore`] trait, object metadata, listings, conditional results, errors
-//! - [`local`]: [`LocalStore`], a directory as a bucket
+//! - [`local`]: [`LocalStore`], a directory as a bucket; `copy` lands a local file in it
+//!   (a clone where the file system can make one, else a copy hashed as it is written)
 //! - [`ledger`]: [`Ledger`], one JSON record per object version under `.sluice/ledger/`
 //! - [`identity`]: [`Identities`], each table's UUID and newest metadata location under
 //!   `.sluice/tables/`, so a catalog that lost a table is noticed, never silently replaced
 
+mod copy;
 pub mod identity;
 pub mod ledger;
 pub mod local;

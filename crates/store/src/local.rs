@@ -31,23 +31,21 @@
 
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use sha2::{Digest, Sha256};
 use sluice_core::object::{check_key, content_hash};
 
+use crate::copy;
 use crate::store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, StoreError};
 
 /// Where temporary files are written before they are renamed into place, relative to root.
 const TMP_DIR: &str = sluice_core::layout::LOCAL_TMP;
 /// Where per-key lock files live, relative to root.
 const LOCK_DIR: &str = sluice_core::layout::LOCAL_LOCKS;
-/// Read/write buffer for streaming copies and hashing: large enough to amortise syscalls.
-const CHUNK: usize = 256 * 1024;
 /// Remembered etags before the cache is dropped and rebuilt (bounds memory on huge buckets).
 const ETAG_CACHE_LIMIT: usize = 100_000;
 /// Permission bits of a written object before the umask: what `File::create` uses.
@@ -187,8 +185,10 @@ impl ObjectStore for LocalStore {
 
     async fn put(&self, key: &str, body: Bytes) -> Result<ObjectMeta, StoreError> {
         let key = key.to_string();
-        self.blocking(&key.clone(), move |s| s.replace(&key, &mut &body[..]))
-            .await
+        self.blocking(&key.clone(), move |s| {
+            s.replace(&key, Body::Bytes(&body), DEFAULT_MODE)
+        })
+        .await
     }
 
     async fn put_file(&self, key: &str, path: &Path) -> Result<ObjectMeta, StoreError> {
@@ -198,7 +198,7 @@ impl ObjectStore for LocalStore {
             check_key(&key)?;
             let mut source = File::open(&path).map_err(|e| StoreError::io(&key, e))?;
             let mode = source_mode(&source).map_err(|e| StoreError::io(&key, e))?;
-            s.replace_with_mode(&key, &mut source, mode)
+            s.replace(&key, Body::File(&mut source), mode)
         })
         .await
     }
@@ -231,6 +231,13 @@ impl ObjectStore for LocalStore {
         let key = key.to_string();
         self.blocking(&key.clone(), move |s| s.delete(&key)).await
     }
+}
+
+/// What a temporary file is written from.
+enum Body<'a> {
+    Bytes(&'a [u8]),
+    /// A local file: cloned where the file system can, copied otherwise.
+    File(&'a mut File),
 }
 
 /// A finished temporary file, removed on drop unless it was renamed into place.
@@ -368,7 +375,7 @@ impl Inner {
         let etag = match self.remembered(path, &stamp) {
             Some(etag) => etag,
             None => {
-                let (etag, _) = hash_stream(file)?;
+                let (etag, _) = copy::hash_all(file)?;
                 file.seek(SeekFrom::Start(0))?;
                 self.remember(path, stamp, &etag);
                 etag
@@ -392,14 +399,10 @@ impl Inner {
         Ok(Some((Bytes::from(body), meta)))
     }
 
-    /// Streams `source` into a new temporary file, hashing as it goes, and fsyncs it. The
-    /// file is created with permission bits `mode`, less the process's umask.
-    fn write_temp(
-        &self,
-        key: &str,
-        source: &mut dyn Read,
-        mode: u32,
-    ) -> Result<TempFile, StoreError> {
+    /// Writes `body` into a new temporary file, hashing it on the way (see [`crate::copy`]),
+    /// and fsyncs it. The file is created with permission bits `mode`, less the process's
+    /// umask.
+    fn write_temp(&self, key: &str, body: Body<'_>, mode: u32) -> Result<TempFile, StoreError> {
         let path = self
             .root
             .join(TMP_DIR)
@@ -419,21 +422,14 @@ impl Inner {
             metadata: file.metadata().map_err(io_err)?,
             armed: true,
         };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match source.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err(e)),
-            };
-            hasher.update(&buf[..n]);
-            file.write_all(&buf[..n]).map_err(io_err)?;
-            temp.size += n as u64;
-        }
+        (temp.etag, temp.size) = match body {
+            Body::Bytes(bytes) => (
+                copy::write_bytes(bytes, &mut file).map_err(io_err)?,
+                bytes.len() as u64,
+            ),
+            Body::File(source) => copy::copy_file(source, &mut file, &temp.path).map_err(io_err)?,
+        };
         file.sync_all().map_err(io_err)?;
-        temp.etag = hex::encode(hasher.finalize());
         temp.metadata = file.metadata().map_err(io_err)?;
         Ok(temp)
     }
@@ -457,27 +453,18 @@ impl Inner {
         Ok(file)
     }
 
-    /// Atomically replaces `key` with what `source` yields.
-    fn replace(&self, key: &str, source: &mut dyn Read) -> Result<ObjectMeta, StoreError> {
-        self.replace_with_mode(key, source, DEFAULT_MODE)
-    }
-
-    /// [`Inner::replace`], the new file created with permission bits `mode` (less the umask).
-    fn replace_with_mode(
-        &self,
-        key: &str,
-        source: &mut dyn Read,
-        mode: u32,
-    ) -> Result<ObjectMeta, StoreError> {
+    /// Atomically replaces `key` with `body`, created with permission bits `mode` (less the
+    /// umask).
+    fn replace(&self, key: &str, body: Body<'_>, mode: u32) -> Result<ObjectMeta, StoreError> {
         let dest = self.resolve(key)?;
-        let mut temp = self.write_temp(key, source, mode)?;
+        let mut temp = self.write_temp(key, body, mode)?;
         let _lock = self.lock(key)?;
         self.rename_into_place(key, &mut temp, &dest)
     }
 
     fn create_if_absent(&self, key: &str, body: &[u8]) -> Result<Conditional, StoreError> {
         let dest = self.resolve(key)?;
-        let mut temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
+        let mut temp = self.write_temp(key, Body::Bytes(body), DEFAULT_MODE)?;
         let _lock = self.lock(key)?;
         create_parent(key, &dest)?;
         // link(2) fails if `dest` exists, whoever else is racing and by whatever means.
@@ -504,7 +491,7 @@ impl Inner {
 
     fn put_if_match(&self, key: &str, body: &[u8], etag: &str) -> Result<Conditional, StoreError> {
         let dest = self.resolve(key)?;
-        let mut temp = self.write_temp(key, &mut &body[..], DEFAULT_MODE)?;
+        let mut temp = self.write_temp(key, Body::Bytes(body), DEFAULT_MODE)?;
         let _lock = self.lock(key)?;
         match self.head(key)? {
             Some(current) if current.etag == etag => {}
@@ -705,25 +692,6 @@ impl FileStamp {
     }
 }
 
-/// SHA-256 hex and length of everything `reader` yields, read in chunks.
-fn hash_stream(reader: &mut impl Read) -> io::Result<(String, u64)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; CHUNK];
-    let mut len = 0u64;
-    loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                len += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((hex::encode(hasher.finalize()), len))
-}
-
 fn meta(key: &str, size: u64, etag: String, md: &Metadata) -> ObjectMeta {
     ObjectMeta {
         key: key.to_string(),
@@ -786,7 +754,10 @@ fn sync_parent(key: &str, dest: &Path) -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write;
     use std::sync::Arc;
+
+    use sha2::{Digest, Sha256};
 
     use sluice_core::config::CONTROL_PREFIX;
     use sluice_core::object::KeyError;
@@ -1322,7 +1293,7 @@ mod tests {
             }
         }
         let size = fs::metadata(&source).unwrap().len();
-        assert!(size > 2 * CHUNK as u64, "the file must span several chunks");
+        assert!(size > 2 * 1024 * 1024, "the file must span several buffers");
         let meta = store.put_file("rejects/big.ndjson", &source).await.unwrap();
         let expected = hex::encode(expected.finalize());
         assert_eq!((meta.size, meta.etag.as_str()), (size, expected.as_str()));
