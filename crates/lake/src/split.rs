@@ -24,6 +24,9 @@ pub(crate) struct PartitionSplitter {
     spec: PartitionSpecRef,
     calculator: PartitionValueCalculator,
     partition_type: StructType,
+    /// Encodes a batch's partition values as comparable rows; made once, it keeps its
+    /// interned dictionary values between batches.
+    rows: RowConverter,
 }
 
 impl PartitionSplitter {
@@ -31,11 +34,28 @@ impl PartitionSplitter {
         let preparing = |e| LakeError::iceberg("preparing the partition splitter", e);
         let calculator = PartitionValueCalculator::try_new(&spec, &schema).map_err(preparing)?;
         let partition_type = spec.partition_type(&schema).map_err(preparing)?;
+        let fields = iceberg::arrow::type_to_arrow_type(&iceberg::spec::Type::Struct(
+            partition_type.clone(),
+        ))
+        .map_err(preparing)?;
+        let arrow_schema::DataType::Struct(fields) = fields else {
+            return Err(LakeError::internal(
+                "partition values that are not a struct",
+            ));
+        };
+        let rows = RowConverter::new(
+            fields
+                .iter()
+                .map(|f| SortField::new(f.data_type().clone()))
+                .collect(),
+        )
+        .map_err(|e| LakeError::internal(format!("partition values' rows: {e}")))?;
         Ok(PartitionSplitter {
             schema,
             spec,
             calculator,
             partition_type,
+            rows,
         })
     }
 
@@ -49,15 +69,10 @@ impl PartitionSplitter {
                 "partition values that are not a struct",
             ));
         };
-        let rows = RowConverter::new(
-            structs
-                .fields()
-                .iter()
-                .map(|f| SortField::new(f.data_type().clone()))
-                .collect(),
-        )
-        .and_then(|converter| converter.convert_columns(structs.columns()))
-        .map_err(|e| LakeError::internal(format!("partition values' rows: {e}")))?;
+        let rows = self
+            .rows
+            .convert_columns(structs.columns())
+            .map_err(|e| LakeError::internal(format!("partition values' rows: {e}")))?;
         let mut group_of = HashMap::new();
         let mut groups: Vec<(usize, Vec<u32>)> = vec![];
         for i in 0..rows.num_rows() {
