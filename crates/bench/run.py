@@ -37,6 +37,10 @@ def measure(cmd, timeout=None):
     # stderr goes to a file, not a pipe: a pipe nobody reads until the child exits fills up
     # with its log lines and then blocks the child.
     with tempfile.TemporaryFile() as err:
+        # Written data the last run left for the kernel to flush is flushed now, not during
+        # this run: a tool that fsyncs (sluice does, DuckDB and pyarrow do not) would otherwise
+        # wait for another tool's output, and whichever runs next pays for it.
+        os.sync()
         started = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
         timer = None
