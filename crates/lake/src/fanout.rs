@@ -1,8 +1,8 @@
 //! [`Fanout`]: a partitioned batch's rows written through a bounded number of open data files,
 //! under one memory budget for all partitions.
 //!
-//! Every open Parquet writer holds a row group in progress, with a dictionary and a zstd
-//! context per column, so a writer's memory grows with the partitions it has open.
+//! Every open Parquet writer holds a row group in progress, with its encoded pages and a
+//! dictionary per column, so a writer's memory grows with the partitions it has open.
 //! iceberg-rust's `FanoutWriter` keeps one open for every partition it has written to: a file
 //! whose rows fall, in random order, on 120 days held 120, and peaked above 390 MB where the
 //! same file unpartitioned took 120 MB. Here at most [`MemoryBudget::max_open`] files are open;
@@ -33,7 +33,8 @@ type Closing = tokio::task::JoinHandle<iceberg::Result<Vec<DataFile>>>;
 
 /// Memory counted for one open data file: its row group in progress (bounded by the writer
 /// properties' 16 MiB of encoded bytes, usually a quarter of that when the group closes at
-/// its row limit) and its per-column dictionaries and zstd contexts.
+/// its row limit) and its per-column dictionaries and page buffers. (The zstd contexts,
+/// counted here when each column had its own, are now shared by all files.)
 pub const OPEN_FILE_BYTES: u64 = 8 << 20;
 
 /// How the memory a writer may hold is shared: half for the open files (at

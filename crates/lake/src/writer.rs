@@ -99,9 +99,10 @@ pub struct BatchWriter {
 }
 
 /// Rows per Parquet row group, at most. Every open data file holds a row group in progress,
-/// with a zstd context per column (heap profile of the 1M-row orders benchmark: 67 of 159 MB
-/// at the peak were zstd contexts, seven days open at once), so the row group, not the file,
-/// sets the writer's memory. At 128 Ki rows a 343 MB file ended before its row groups
+/// with its encoded pages and a dictionary per column, so the row group, not the file, sets
+/// the writer's memory. (The zstd contexts, once one per column of every open row group, 67
+/// of 159 MB at the peak of the 1M-row orders benchmark with seven days open, are shared
+/// since vendor/parquet pools them: that peak is now about 119 MB.) At 128 Ki rows a 343 MB file ended before its row groups
 /// filled and a 2 GB one did not (255 against 300 MB peak RSS); at 64 Ki both reach the
 /// same steady state (about 190 and 200 MB). DuckDB writes 122,880 rows per group.
 const MAX_ROW_GROUP_ROWS: usize = 64 * 1024;
