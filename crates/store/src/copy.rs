@@ -26,8 +26,10 @@ use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-/// Read/write buffer of a streaming copy.
+/// Read/write buffer of a streaming copy (a smaller file gets a buffer of its size).
 const BUFFER: usize = 1024 * 1024;
+/// Read buffer for hashing a file already in place.
+const HASH_BUFFER: usize = 256 * 1024;
 /// Buffers in flight between the copying thread and the hashing one.
 const BUFFERS: usize = 4;
 /// A copy at least this large is hashed on a thread of its own; a smaller one is not worth
@@ -56,14 +58,17 @@ pub(crate) fn copy_file(
     if len >= PARALLEL_HASH_MIN {
         copy_hashing_beside(source, file)
     } else {
-        copy_hashing(source, file)
+        // One byte more than the file has, so that a file of exactly one buffer is read to
+        // its end in one call after the first (it may have grown since its length was read).
+        let buffer = usize::try_from(len).map_or(BUFFER, |len| len.saturating_add(1).min(BUFFER));
+        copy_hashing(source, file, buffer)
     }
 }
 
 /// SHA-256 hex and length of everything `reader` yields, read in chunks.
 pub(crate) fn hash_all(reader: &mut impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
+    let mut buf = vec![0u8; HASH_BUFFER];
     let mut len = 0u64;
     loop {
         match reader.read(&mut buf) {
@@ -93,10 +98,10 @@ fn fill(source: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Copies and hashes on this thread.
-fn copy_hashing(source: &mut File, file: &mut File) -> io::Result<(String, u64)> {
+/// Copies and hashes on this thread, `buffer` bytes at a time.
+fn copy_hashing(source: &mut File, file: &mut File, buffer: usize) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; BUFFER];
+    let mut buf = vec![0u8; buffer.max(1)];
     let mut writeback = Writeback::default();
     loop {
         let n = fill(source, &mut buf)?;
@@ -286,7 +291,7 @@ mod tests {
         let beside = copy_hashing_beside(&mut File::open(&from).unwrap(), &mut file).unwrap();
         let to2 = dir.path().join("inline");
         let mut file2 = File::create(&to2).unwrap();
-        let inline = copy_hashing(&mut File::open(&from).unwrap(), &mut file2).unwrap();
+        let inline = copy_hashing(&mut File::open(&from).unwrap(), &mut file2, 4096).unwrap();
         assert_eq!(beside, (expected.clone(), 3 * BUFFER as u64 + 5));
         assert_eq!(inline, beside);
         assert_eq!(hash_all(&mut File::open(&to).unwrap()).unwrap(), beside);
