@@ -58,8 +58,9 @@ pub(crate) fn copy_file(
     if len >= PARALLEL_HASH_MIN {
         copy_hashing_beside(source, file)
     } else {
-        // One byte more than the file has, so that a file of exactly one buffer is read to
-        // its end in one call after the first (it may have grown since its length was read).
+        // A buffer no larger than the file (one byte more: the second read finds the end),
+        // not a megabyte zeroed for every small file. A file that grew meanwhile is still
+        // copied whole, a buffer at a time.
         let buffer = usize::try_from(len).map_or(BUFFER, |len| len.saturating_add(1).min(BUFFER));
         copy_hashing(source, file, buffer)
     }
