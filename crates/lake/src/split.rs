@@ -24,8 +24,8 @@ pub(crate) struct PartitionSplitter {
     spec: PartitionSpecRef,
     calculator: PartitionValueCalculator,
     partition_type: StructType,
-    /// Encodes a batch's partition values as comparable rows; made once, it keeps its
-    /// interned dictionary values between batches.
+    /// Encodes a batch's partition values as comparable rows; made once per table, not once
+    /// per batch.
     rows: RowConverter,
 }
 

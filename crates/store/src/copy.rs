@@ -72,15 +72,12 @@ pub(crate) fn hash_all(reader: &mut impl Read) -> io::Result<(String, u64)> {
     let mut buf = vec![0u8; HASH_BUFFER];
     let mut len = 0u64;
     loop {
-        match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                len += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        let n = fill(reader, &mut buf)?;
+        if n == 0 {
+            break;
         }
+        hasher.update(&buf[..n]);
+        len += n as u64;
     }
     Ok((hex::encode(hasher.finalize()), len))
 }
@@ -121,6 +118,10 @@ fn copy_hashing(source: &mut File, file: &mut File, buffer: usize) -> io::Result
 fn copy_hashing_beside(source: &mut File, file: &mut File) -> io::Result<(String, u64)> {
     let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (empty_tx, empty_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+    for _ in 0..BUFFERS {
+        // The file is at least PARALLEL_HASH_MIN long: every buffer will be used.
+        let _ = empty_tx.send(vec![0u8; BUFFER]);
+    }
     std::thread::scope(|scope| {
         let hashing = scope.spawn(move || {
             let mut hasher = Sha256::new();
@@ -132,18 +133,9 @@ fn copy_hashing_beside(source: &mut File, file: &mut File) -> io::Result<(String
             hasher.finalize()
         });
         let mut writeback = Writeback::default();
-        let mut made = 0;
         let copied = loop {
-            let mut buf = match empty_rx.try_recv() {
-                Ok(buf) => buf,
-                Err(_) if made < BUFFERS => {
-                    made += 1;
-                    vec![0u8; BUFFER]
-                }
-                Err(_) => match empty_rx.recv() {
-                    Ok(buf) => buf,
-                    Err(_) => break Err(io::Error::other("the hashing thread stopped")),
-                },
+            let Ok(mut buf) = empty_rx.recv() else {
+                break Err(io::Error::other("the hashing thread stopped"));
             };
             let n = match fill(source, &mut buf) {
                 Ok(0) => break Ok(()),
