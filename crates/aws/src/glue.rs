@@ -15,6 +15,12 @@
 //! by iceberg's OpenDAL S3 storage, which asks the `SdkConfig`'s credentials provider for
 //! every signature, so rotated credentials are picked up there too.
 //!
+//! The catalog's own SDK configuration gets the same request deadlines as every client of
+//! [`crate::sdk_config`] (see [`crate::sdk`]): without them a Glue request whose answer never
+//! comes holds the commit step until the function's own timeout, where a retried attempt
+//! succeeds. A retried `UpdateTable` whose first attempt did land fails Glue's `VersionId`
+//! condition, which is `CommitConflict`, whose retry finds the batch committed.
+//!
 //! The lake also gets an [`S3Store`] of the warehouse's bucket as its data store: FileIO
 //! cannot list a location nor tell a file's modification time, and garbage collection
 //! (`sluice gc --aws`) needs both; it still deletes through FileIO.
@@ -28,8 +34,9 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use iceberg::io::{S3_ENDPOINT, S3_PATH_STYLE_ACCESS, S3_REGION};
 use iceberg::CatalogBuilder;
 use iceberg_catalog_glue::{
-    GlueCatalogBuilder, AWS_ACCESS_KEY_ID, AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY,
-    AWS_SESSION_TOKEN, GLUE_CATALOG_PROP_URI, GLUE_CATALOG_PROP_WAREHOUSE,
+    GlueCatalogBuilder, AWS_ACCESS_KEY_ID, AWS_ATTEMPT_TIMEOUT_MS, AWS_CONNECT_TIMEOUT_MS,
+    AWS_REGION_NAME, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, GLUE_CATALOG_PROP_URI,
+    GLUE_CATALOG_PROP_WAREHOUSE,
 };
 use iceberg_storage_opendal::{AwsCredential, CustomAwsCredentialLoader, OpenDalStorageFactory};
 use reqsign_core::time::Timestamp;
@@ -58,6 +65,16 @@ pub async fn open_glue_lake(sdk: &SdkConfig, warehouse: &str) -> Result<Lake, La
         props.insert(GLUE_CATALOG_PROP_URI.to_string(), endpoint.to_string());
         props.insert(S3_ENDPOINT.to_string(), endpoint.to_string());
         props.insert(S3_PATH_STYLE_ACCESS.to_string(), "true".to_string());
+    }
+    if let Some(timeouts) = sdk.timeout_config() {
+        for (key, limit) in [
+            (AWS_ATTEMPT_TIMEOUT_MS, timeouts.operation_attempt_timeout()),
+            (AWS_CONNECT_TIMEOUT_MS, timeouts.connect_timeout()),
+        ] {
+            if let Some(limit) = limit {
+                props.insert(key.to_string(), limit.as_millis().to_string());
+            }
+        }
     }
     let provider = sdk.credentials_provider();
     if let Some(provider) = &provider {
@@ -137,6 +154,51 @@ impl reqsign_core::ProvideCredential for SdkCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A Glue endpoint that takes the connection and never answers: the catalog's requests
+    /// give up at the SDK configuration's attempt deadline and retries, and the lake says
+    /// the trouble may pass, instead of waiting for as long as the process lives.
+    #[tokio::test]
+    async fn a_glue_request_never_answered_gives_up_at_the_attempt_deadline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let sdk = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKID", "secret", None, None, "test"),
+            ))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(std::time::Duration::from_millis(300))
+                    .build(),
+            )
+            .build();
+        let lake = open_glue_lake(&sdk, "s3://warehouse/tables").await.unwrap();
+        let config = sluice_core::config::Config::parse(
+            "[[table]]\nname = \"orders\"\nprefix = \"orders/\"\nformat = \"ndjson\"\n\
+             contract = \"c.json\"\n",
+            std::path::Path::new("sluice.toml"),
+            ".".into(),
+        )
+        .unwrap();
+        let asked = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            lake.describe(&config.tables[0]),
+        )
+        .await
+        .expect("the request gave up at its attempt deadline");
+        let err = asked.expect_err("nothing answered");
+        assert_eq!(err.kind, LakeErrorKind::Transient, "{err}");
+        silent.abort();
+    }
 
     #[test]
     fn the_warehouse_bucket_is_the_first_segment() {

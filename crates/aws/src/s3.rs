@@ -593,14 +593,14 @@ impl ObjectStore for S3Store {
     }
 }
 
-/// The `MaxKeys` that asks for `missing` entries: at least one, at most what an `i32` holds
-/// (S3 itself answers at most 1,000).
 /// The configuration a request that sends a body runs under: no attempt deadline (see
 /// [`crate::sdk::upload_timeouts`]).
 fn uploading() -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::default().timeout_config(crate::sdk::upload_timeouts())
 }
 
+/// The `MaxKeys` that asks for `missing` entries: at least one, at most what an `i32` holds
+/// (S3 itself answers at most 1,000).
 fn page_for(missing: usize) -> i32 {
     i32::try_from(missing.max(1)).unwrap_or(i32::MAX)
 }

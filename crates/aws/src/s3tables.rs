@@ -263,11 +263,17 @@ impl Service {
 
 /// The HTTP client of the catalog and the control plane: reqwest over rustls with the
 /// aws-lc-rs provider (the AWS SDK's), installed as the process's default unless one already
-/// is, since reqwest is built without a provider of its own.
+/// is, since reqwest is built without a provider of its own. A request gives up at the SDK's
+/// attempt deadline ([`crate::sdk::ATTEMPT_TIMEOUT`]) instead of waiting for an answer that
+/// never comes; the catalog reports it as transient, so the step is retried.
 pub fn http_client() -> Client {
     // An error means a provider is installed already, which serves as well.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    Client::new()
+    Client::builder()
+        .connect_timeout(crate::sdk::CONNECT_TIMEOUT)
+        .timeout(crate::sdk::ATTEMPT_TIMEOUT)
+        .build()
+        .unwrap_or_default()
 }
 
 /// Percent-encodes everything but unreserved characters, as S3 Tables' paths want an ARN.

@@ -12,7 +12,10 @@
 //! timeout, and the Task would fail with it, where a second attempt succeeds. An attempt past
 //! the deadline is retried like any transient failure. Uploads of a body are exempt
 //! ([`upload_timeouts`]): their time grows with the body and the link, and the SDK's
-//! stalled-stream protection already ends an upload that stops moving.
+//! stalled-stream protection already ends an upload that stops moving. The Glue catalog
+//! builds an SDK configuration of its own and gets the same deadlines as properties
+//! ([`crate::glue`]); the S3 Tables catalog's HTTP client gives up a request at the same
+//! deadline ([`crate::s3tables::http_client`]), which surfaces as a transient error.
 
 use std::time::Duration;
 
@@ -25,7 +28,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long a connection may take to open: the SDK's own default.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 
 /// The timeouts every client of [`sdk_config`] starts from.
 pub fn timeouts() -> TimeoutConfig {

@@ -16,7 +16,9 @@
 // under the License.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_glue::config::Credentials;
 use aws_sdk_glue::types::{Database, DatabaseInput, StorageDescriptor, TableInput};
@@ -36,6 +38,11 @@ pub const AWS_ACCESS_KEY_ID: &str = "aws_access_key_id";
 pub const AWS_SECRET_ACCESS_KEY: &str = "aws_secret_access_key";
 /// Property aws session token
 pub const AWS_SESSION_TOKEN: &str = "aws_session_token";
+/// Property: milliseconds one attempt of a Glue request may take before the SDK gives it up
+/// and retries (the SDK sets no such deadline by default).
+pub const AWS_ATTEMPT_TIMEOUT_MS: &str = "attempt_timeout_ms";
+/// Property: milliseconds a connection to Glue may take to open.
+pub const AWS_CONNECT_TIMEOUT_MS: &str = "connect_timeout_ms";
 /// Parameter namespace description
 const DESCRIPTION: &str = "description";
 /// Parameter namespace location uri
@@ -85,6 +92,20 @@ pub(crate) async fn create_sdk_config(
     if let Some(region_name) = properties.get(AWS_REGION_NAME) {
         let region = Region::new(region_name.clone());
         config = config.region(region);
+    }
+
+    let millis = |key: &str| {
+        properties
+            .get(key)
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(Duration::from_millis)
+    };
+    let (attempt, connect) = (millis(AWS_ATTEMPT_TIMEOUT_MS), millis(AWS_CONNECT_TIMEOUT_MS));
+    if attempt.is_some() || connect.is_some() {
+        let mut timeouts = TimeoutConfig::builder();
+        timeouts.set_operation_attempt_timeout(attempt);
+        timeouts.set_connect_timeout(connect);
+        config = config.timeout_config(timeouts.build());
     }
 
     config.load().await
