@@ -157,7 +157,7 @@ pub fn identity(namespace: &str, table: &str) -> String {
 
 /// Where a local bucket writes temporary files before renaming them into place.
 pub const LOCAL_TMP: &str = ".sluice/tmp";
-/// Where a local bucket keeps its per-key lock files.
+/// Where a local bucket keeps its lock files (a fixed number, shared by keys).
 pub const LOCAL_LOCKS: &str = ".sluice/locks";
 
 /// Where the versions of a table's contract are recorded, one object each.

@@ -14,13 +14,18 @@
 //!   is fsynced, then renamed into place: readers see old or new bytes, never a mix;
 //! - `create_if_absent` hard-links the finished temporary file to the key, which fails if
 //!   the key exists, so exactly one racing creator wins, even across processes;
-//! - `put_if_match` holds an exclusive lock on `<root>/.sluice/locks/<sha256(key)>.lock`
-//!   while it compares the etag and renames, so compare-and-swap is atomic against every
-//!   other writer of that key in any process. All writers of this store take the same lock;
-//!   someone editing files by hand does not, and is not protected against.
+//! - `put_if_match` holds an exclusive lock on the key's lock file while it compares the
+//!   etag and renames, so compare-and-swap is atomic against every other writer of that key
+//!   in any process. All writers of this store take the same lock; someone editing files by
+//!   hand does not, and is not protected against.
 //!
 //! Lock files are left in place after use: deleting a lock file others may hold is the
-//! classic way to break file locking. Temporary files a killed writer left behind are removed
+//! classic way to break file locking. So that they do not grow with the keys ever written
+//! (several per arrival: a million files would leave millions in one directory), a key's
+//! lock is one of `LOCK_SHARDS` (256) files, `<root>/.sluice/locks/<first byte of
+//! sha256(key)>.lock`: writers of two keys of one shard wait for each other for the rename,
+//! which is short, and no writer holds two locks at once, so none waits on itself.
+//! Temporary files a killed writer left behind are removed
 //! by [`LocalStore::collect_stale_temporaries`] (`sluice gc`) once they are old enough.
 //! Blocking file system work runs on Tokio's blocking pool.
 //!
@@ -37,6 +42,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 use sluice_core::object::{check_key, content_hash};
 
 use crate::copy;
@@ -44,8 +50,11 @@ use crate::store::{Conditional, GetObject, Listing, ObjectMeta, ObjectStore, Sto
 
 /// Where temporary files are written before they are renamed into place, relative to root.
 const TMP_DIR: &str = sluice_core::layout::LOCAL_TMP;
-/// Where per-key lock files live, relative to root.
+/// Where the lock files live, relative to root.
 const LOCK_DIR: &str = sluice_core::layout::LOCAL_LOCKS;
+/// Lock files in all, whatever the number of keys: a key's is chosen by the first byte of
+/// its SHA-256 (so at most 256).
+const LOCK_SHARDS: usize = 256;
 /// Remembered etags before the cache is dropped and rebuilt (bounds memory on huge buckets).
 const ETAG_CACHE_LIMIT: usize = 100_000;
 /// Permission bits of a written object before the umask: what `File::create` uses.
@@ -434,13 +443,12 @@ impl Inner {
         Ok(temp)
     }
 
-    /// Takes the exclusive lock that serialises writers of `key`, across processes. Held
-    /// until the returned file is dropped.
+    /// Takes the exclusive lock that serialises writers of `key`, across processes: its
+    /// shard's (see the module's comment). Held until the returned file is dropped; the
+    /// caller takes no other lock meanwhile.
     fn lock(&self, key: &str) -> Result<File, StoreError> {
-        let path = self
-            .root
-            .join(LOCK_DIR)
-            .join(format!("{}.lock", content_hash(key.as_bytes())));
+        let shard = usize::from(Sha256::digest(key.as_bytes())[0]) % LOCK_SHARDS;
+        let path = self.root.join(LOCK_DIR).join(format!("{shard:02x}.lock"));
         let io_err = |e| StoreError::io(key, e);
         let file = OpenOptions::new()
             .read(true)
@@ -757,8 +765,6 @@ mod tests {
     use std::io::Write;
     use std::sync::Arc;
 
-    use sha2::{Digest, Sha256};
-
     use sluice_core::config::CONTROL_PREFIX;
     use sluice_core::object::KeyError;
     use tokio::io::AsyncReadExt;
@@ -869,6 +875,31 @@ mod tests {
         assert_eq!(store.head("k").await.unwrap(), Some(second));
         store.delete("k").await.unwrap();
         assert_eq!(store.head("k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn lock_files_are_bounded_whatever_the_number_of_keys_written() {
+        let (dir, store) = store();
+        let keys = LOCK_SHARDS + LOCK_SHARDS / 4;
+        for i in 0..keys {
+            let key = format!("orders/{i}.ndjson");
+            store.put(&key, Bytes::from(key.clone())).await.unwrap();
+            // A conditional write takes the key's lock too, after the plain one released it.
+            let etag = store.head(&key).await.unwrap().unwrap().etag;
+            let swapped = store
+                .put_if_match(&key, Bytes::from("again"), &etag)
+                .await
+                .unwrap();
+            assert!(matches!(swapped, Conditional::Done(_)), "{key}");
+        }
+        let locks = fs::read_dir(dir.path().join("bucket/.sluice/locks"))
+            .unwrap()
+            .count();
+        assert!(
+            locks > 0 && locks <= LOCK_SHARDS,
+            "{locks} lock files for {keys} keys"
+        );
+        assert_eq!(store.list("orders/").await.unwrap().len(), keys);
     }
 
     #[tokio::test]
