@@ -50,6 +50,19 @@ fn key(object: usize) -> String {
     format!("orders/batch-{object:03}.ndjson")
 }
 
+/// Puts object `i` into the stack's bucket; its version id and etag.
+async fn land(s3: &aws_sdk_s3::Client, stack: &Stack, i: usize) -> (String, String) {
+    let out = s3
+        .put_object()
+        .bucket(&stack.bucket)
+        .key(key(i))
+        .body(orders(i).into())
+        .send()
+        .await
+        .unwrap();
+    (out.version_id.unwrap(), out.e_tag.unwrap())
+}
+
 /// The stack's rule for the orders table, off or on. EventBridge drops what a disabled rule
 /// would have matched: the event is lost.
 async fn set_rule(stack: &Stack, enabled: bool) {
@@ -145,35 +158,19 @@ async fn reconcile_starts_exactly_the_versions_whose_events_were_lost() {
     let mut versions = BTreeMap::new();
     set_rule(&stack, false).await;
     for i in (0..OBJECTS).filter(|i| lost(*i)) {
-        let out = s3
-            .put_object()
-            .bucket(&stack.bucket)
-            .key(key(i))
-            .body(orders(i).into())
-            .send()
-            .await
-            .unwrap();
-        versions.insert(i, (out.version_id.unwrap(), out.e_tag.unwrap()));
+        versions.insert(i, land(&s3, &stack, i).await);
     }
     let_events_settle().await;
     set_rule(&stack, true).await;
     // The heard objects land in waves, each once the one before has finished: the emulator
-    // starts every invocation as a process of its own, and 140 arrivals at once are some
-    // 500 processes on the test machine's cores, which starved the emulator until functions
-    // timed out before they ran. A wave still commits as concurrent groups.
+    // runs every concurrent invocation as a process of its own, and 140 arrivals at once were
+    // some 500 processes on a two-core machine, where a commit once started a minute and a
+    // half after its Task and the Task timed out. A wave still commits as concurrent groups.
     let heard: Vec<usize> = (0..OBJECTS).filter(|i| !lost(*i)).collect();
     let mut arrived = Vec::new();
     for wave in heard.chunks(WAVE) {
         for &i in wave {
-            let out = s3
-                .put_object()
-                .bucket(&stack.bucket)
-                .key(key(i))
-                .body(orders(i).into())
-                .send()
-                .await
-                .unwrap();
-            versions.insert(i, (out.version_id.unwrap(), out.e_tag.unwrap()));
+            versions.insert(i, land(&s3, &stack, i).await);
         }
         arrived = stack
             .wait_for_executions(ministack, versions.len() - LOST, Duration::from_secs(600))
