@@ -25,9 +25,9 @@
 //! lock is one of `LOCK_SHARDS` (256) files, `<root>/.sluice/locks/<first byte of
 //! sha256(key)>.lock`: writers of two keys of one shard wait for each other for the rename,
 //! which is short, and no writer holds two locks at once, so none waits on itself.
-//! Temporary files a killed writer left behind are removed
-//! by [`LocalStore::collect_stale_temporaries`] (`sluice gc`) once they are old enough.
-//! Blocking file system work runs on Tokio's blocking pool.
+//! Temporary files a killed writer left behind are removed by
+//! [`LocalStore::collect_stale_temporaries`] (`sluice gc`) once they are old enough. Blocking
+//! file system work runs on Tokio's blocking pool.
 //!
 //! A copy (`put_file`) is created with its source's permission bits, never wider, so a
 //! private file does not become readable by others by landing. A listing sets apart the
